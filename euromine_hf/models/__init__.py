@@ -1,0 +1,43 @@
+"""EuroMineNet models: one architecture per file, all registered with the transformers Auto classes.
+
+Importing this package imports every architecture module; each registers its zoo entries
+(see :mod:`euromine_hf.models.registry`).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from euromine_hf.models.band_adaptation import adapt_rgb_weight, load_rgb_checkpoint
+from euromine_hf.models.base import EuroMineSegmentationModel
+from euromine_hf.models.registry import MODEL_ZOO, build_model, get_spec
+
+#: Architecture modules, one per file.
+ARCHITECTURES = (
+    "segformer",
+    "upernet",
+    "mask2former",
+    "deeplabv3_mobilevit",
+    "deeplabv3plus",
+    "unet",
+    "linknet",
+    "pspnet",
+    "sqnet",
+)
+
+for _name in ARCHITECTURES:
+    _module = f"{__name__}.{_name}"
+    try:
+        importlib.import_module(_module)
+    except ModuleNotFoundError as error:  # TODO(integration): drop once every file exists
+        if error.name != _module:
+            raise
+
+__all__ = [
+    "MODEL_ZOO",
+    "EuroMineSegmentationModel",
+    "adapt_rgb_weight",
+    "build_model",
+    "get_spec",
+    "load_rgb_checkpoint",
+]

@@ -1,0 +1,140 @@
+"""Start a 10-band model from an RGB checkpoint.
+
+Sentinel-2 B04/B03/B02 are red/green/blue, so those input channels take the RGB filters of the
+checkpoint's first convolution; every other band starts from the mean of the three RGB filters.
+The result is scaled by 3/C so that, for inputs of similar magnitude in every band, the first
+layer's activations keep the size they had with three channels (the rule segmentation_models_pytorch
+uses in ``patch_first_conv``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import torch
+from safetensors.torch import load_file
+from transformers import PreTrainedModel
+
+from euromine_hf.bands import RGB_BANDS
+
+logger = logging.getLogger(__name__)
+
+
+def adapt_rgb_weight(
+    weight: torch.Tensor, band_names: Sequence[str], rgb_bands: Sequence[str] = RGB_BANDS
+) -> torch.Tensor:
+    """Map an RGB first-layer weight ``(O, 3, ...)`` onto ``band_names`` → ``(O, len(band_names), ...)``."""
+    if weight.ndim < 2 or weight.shape[1] != 3:
+        raise ValueError(f"expected an RGB weight with 3 input channels in dim 1, got shape {tuple(weight.shape)}")
+    mean_filter = weight.mean(dim=1)
+    channels = []
+    for band in band_names:
+        if band in rgb_bands:
+            channels.append(weight[:, list(rgb_bands).index(band)])
+        else:
+            channels.append(mean_filter)
+    adapted = torch.stack(channels, dim=1)
+    return adapted * (3.0 / len(band_names))
+
+
+@dataclass
+class AdaptationReport:
+    """What :func:`load_rgb_checkpoint` did with each tensor of the checkpoint."""
+
+    copied: list[str] = field(default_factory=list)
+    adapted: list[str] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+
+def read_state_dict(checkpoint: str | Path) -> dict[str, torch.Tensor]:
+    """Tensors of a local checkpoint folder/file (safetensors), or of a Hub model id when online."""
+    path = Path(checkpoint)
+    if path.is_file():
+        return load_file(str(path))
+    if path.is_dir():
+        files = sorted(path.glob("*.safetensors"))
+        if not files:
+            raise FileNotFoundError(f"{path}: no *.safetensors file in this checkpoint folder")
+        state: dict[str, torch.Tensor] = {}
+        for file in files:
+            state.update(load_file(str(file)))
+        return state
+    # A Hub id: needs a network (never used by tests or the demo).
+    from huggingface_hub import snapshot_download
+
+    local = snapshot_download(str(checkpoint), allow_patterns=["*.safetensors", "*.json"])
+    return read_state_dict(local)
+
+
+def _match_key(ckpt_key: str, model_keys: Mapping[str, torch.Tensor], suffix_index: dict[str, list[str]]) -> str | None:
+    """Find the model key for a checkpoint key, tolerating different wrapper prefixes on either side."""
+    if ckpt_key in model_keys:
+        return ckpt_key
+    parts = ckpt_key.split(".")
+    for start in range(len(parts) - 1):
+        tail = ".".join(parts[start:])
+        hits = suffix_index.get(tail, [])
+        if len(hits) == 1:
+            return hits[0]
+        if len(hits) > 1:
+            return None
+    return None
+
+
+def load_rgb_checkpoint(
+    model: PreTrainedModel, checkpoint: str | Path, band_names: Sequence[str] | None = None
+) -> AdaptationReport:
+    """Load an RGB checkpoint into ``model``, adapting 3-channel input layers to the model's bands.
+
+    Keys are matched exactly or by their longest unique dotted suffix, so a checkpoint of the bare
+    backbone (e.g. a ``SegformerModel`` or ``ResNetModel`` folder) loads into the wrapped model.
+    """
+    band_names = list(band_names or model.config.band_names)
+    source = read_state_dict(checkpoint)
+    target = model.state_dict()
+    suffix_index: dict[str, list[str]] = {}
+    for key in target:
+        parts = key.split(".")
+        for start in range(len(parts)):
+            suffix_index.setdefault(".".join(parts[start:]), []).append(key)
+    report = AdaptationReport()
+    new_state: dict[str, torch.Tensor] = {}
+    for ckpt_key, tensor in source.items():
+        model_key = _match_key(ckpt_key, target, suffix_index)
+        if model_key is None:
+            report.skipped[ckpt_key] = "no unique matching parameter in the model"
+            continue
+        want = target[model_key]
+        if tuple(tensor.shape) == tuple(want.shape):
+            new_state[model_key] = tensor.to(want.dtype)
+            report.copied.append(model_key)
+        elif (
+            tensor.ndim == want.ndim
+            and tensor.ndim >= 2
+            and tensor.shape[1] == 3
+            and want.shape[1] == len(band_names)
+            and tensor.shape[0] == want.shape[0]
+            and tensor.shape[2:] == want.shape[2:]
+        ):
+            new_state[model_key] = adapt_rgb_weight(tensor, band_names).to(want.dtype)
+            report.adapted.append(model_key)
+        else:
+            report.skipped[ckpt_key] = f"shape {tuple(tensor.shape)} does not fit {model_key} {tuple(want.shape)}"
+    if not report.adapted and len(band_names) != 3:
+        raise ValueError(
+            f"{checkpoint}: found no 3-channel input layer to adapt to {len(band_names)} bands; "
+            "is this an RGB checkpoint of the same backbone?"
+        )
+    if not new_state:
+        raise ValueError(f"{checkpoint}: no tensor of the checkpoint matches the model's parameters")
+    model.load_state_dict(new_state, strict=False)
+    report.missing = sorted(set(target) - set(new_state))
+    logger.info(
+        "RGB checkpoint %s: %d copied, %d adapted to %d bands, %d skipped, %d model tensors left as initialised",
+        checkpoint, len(report.copied), len(report.adapted), len(band_names), len(report.skipped), len(report.missing),
+    )
+    return report
