@@ -1,0 +1,648 @@
+"""Reading the EuroMineNet archive (and prediction folders) with validation that names the file.
+
+Two layouts are understood (``resources/euromine_bands.json``):
+
+* ``raw``: ``{Site}/image/Year{YYYY}.tif`` (10-band GeoTIFF, Sentinel-2 L2A DN) and
+  ``{Site}/label/Year{YYYY}.tif`` (1 band, 0/255; the archive also names labels
+  ``Label{YYYY}.tif`` or ``year{YYYY}.tif``). CRS and transform are kept.
+* ``cropped``: ``{Site}/{YYYY}/image/Year{YYYY}_Patch{n}.npy`` (10,160,160) and
+  ``{Site}/{YYYY}/label/Year{YYYY}_Patch{n}.npy`` or ``Patch{n}.png`` (0/255).
+
+A cropped archive does not record how large each site was, so patch offsets cannot be recovered
+from it alone. An optional sidecar ``sites.json`` at the archive root, ``{"Site": [height, width]}``,
+restores them (the patch count must then equal ``ceil(H/160)·ceil(W/160)``). Without it a site
+has ``height = width = -1`` and every patch ``row = col = -1``: patches stay usable for training,
+and :func:`euromine_hf.data.patching.ownership_mask` then treats each patch as wholly owned, so
+site-level counts become counts over patches (padding and overlaps included), as the publishers'
+own patch-level evaluation does. The patch index ``patch`` is the rank of ``n`` among the site's
+patch numbers, which is the row-major order of the publishers' cropping.
+
+Nothing is cast or clipped silently: an image must be integer-typed, non-negative and fit uint16;
+a label must hold only {0, 255} or only {0, 1} (returned as {0, 1}). Any violation, a missing
+year, a size mismatch or a truncated/unreadable file raises :class:`ArchiveError` naming the file,
+the field and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from euromine_hf.bands import NUM_BANDS, PATCH_SIZE, YEARS, country_of
+from euromine_hf.data.patching import extract_patches, num_patches, patch_offsets, reconstruct
+
+__all__ = [
+    "ArchiveError",
+    "SiteRecord",
+    "PatchRecord",
+    "LAYOUT_RAW",
+    "LAYOUT_CROPPED",
+    "SITES_SIDECAR",
+    "detect_layout",
+    "scan_archive",
+    "read_image",
+    "read_label",
+    "read_image_patch",
+    "read_label_patch",
+    "read_site_year",
+    "read_site_label",
+    "read_label_patches",
+    "iter_site_patches",
+    "scan_predictions",
+    "read_prediction",
+    "read_prediction_patches",
+]
+
+logger = logging.getLogger(__name__)
+
+LAYOUT_RAW = "raw"
+LAYOUT_CROPPED = "cropped"
+#: Optional file at a cropped archive's root: ``{"Site": [height, width], ...}``.
+SITES_SIDECAR = "sites.json"
+
+_IMAGE_TIF = re.compile(r"^year(\d{4})\.tiff?$", re.IGNORECASE)
+_LABEL_TIF = re.compile(r"^(?:year|label)(\d{4})\.tiff?$", re.IGNORECASE)
+_PATCH_FILE = re.compile(r"^(?:year(\d{4})_)?patch(\d+)\.(npy|png)$", re.IGNORECASE)
+_YEAR_DIR = re.compile(r"^\d{4}$")
+_UINT16_MAX = np.iinfo(np.uint16).max
+
+
+class ArchiveError(ValueError):
+    """Bad archive or prediction input: says which file, which field, and what was expected."""
+
+    def __init__(self, path: str | Path, field: str, expected: str, found: Any = None) -> None:
+        self.path = Path(path)
+        self.field = field
+        self.expected = expected
+        self.found = found
+        message = f"{self.path}: {field}: expected {expected}"
+        if found is not None:
+            message += f", found {found}"
+        super().__init__(message)
+
+
+# --------------------------------------------------------------------------------------------
+# Records
+
+
+@dataclass(frozen=True)
+class SiteRecord:
+    """One site folder of an archive: where its files are and what its headers say.
+
+    ``height``/``width`` are the site raster's size before padding (``-1`` when unknown, cropped
+    layout without ``sites.json``); ``crs`` is WKT and ``transform`` the affine 6-tuple
+    ``(a, b, c, d, e, f)`` of the first year's image, or ``None`` where the files carry none.
+    """
+
+    name: str
+    country: str
+    layout: str
+    root: Path
+    years: tuple[int, ...]
+    height: int
+    width: int
+    crs: str | None = field(default=None, repr=False)
+    transform: tuple[float, float, float, float, float, float] | None = None
+    #: raw layout: year -> image / label GeoTIFF
+    image_paths: dict[int, Path] = field(default_factory=dict, repr=False, compare=False)
+    label_paths: dict[int, Path] = field(default_factory=dict, repr=False, compare=False)
+    #: cropped layout: year -> image / label file of each patch, in patch-index order
+    patch_image_paths: dict[int, tuple[Path, ...]] = field(default_factory=dict, repr=False, compare=False)
+    patch_label_paths: dict[int, tuple[Path, ...]] = field(default_factory=dict, repr=False, compare=False)
+    #: cropped layout: the ``n`` of ``Patch{n}`` for each patch index
+    patch_numbers: tuple[int, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def folder(self) -> Path:
+        return self.root / self.name
+
+    @property
+    def size_known(self) -> bool:
+        return self.height > 0 and self.width > 0
+
+    @property
+    def num_patches(self) -> int:
+        if self.layout == LAYOUT_CROPPED:
+            return len(self.patch_numbers)
+        return num_patches(self.height, self.width)
+
+    @property
+    def offsets(self) -> list[tuple[int, int]]:
+        """Row-major patch offsets; ``(-1, -1)`` for each patch when the site size is unknown."""
+        if not self.size_known:
+            return [(-1, -1)] * self.num_patches
+        return patch_offsets(self.height, self.width)
+
+    @property
+    def num_pixels(self) -> int:
+        """Pixels of the site raster (or of all its patches when the size is unknown)."""
+        if self.size_known:
+            return self.height * self.width
+        return self.num_patches * PATCH_SIZE * PATCH_SIZE
+
+    def image_path(self, year: int) -> Path:
+        return self._lookup(self.image_paths, year, "image")
+
+    def label_path(self, year: int) -> Path:
+        return self._lookup(self.label_paths, year, "label")
+
+    def patch_image_path(self, year: int, patch: int) -> Path:
+        return self._lookup(self.patch_image_paths, year, "image")[patch]
+
+    def patch_label_path(self, year: int, patch: int) -> Path:
+        return self._lookup(self.patch_label_paths, year, "label")[patch]
+
+    def _lookup(self, table: dict[int, Any], year: int, what: str) -> Any:
+        if year not in table:
+            raise ArchiveError(self.folder, f"{what} for year {year}", f"one of the scanned years {list(self.years)}")
+        return table[year]
+
+
+@dataclass
+class PatchRecord:
+    """One 160×160 patch of one site and year, with its place in the site raster."""
+
+    site: str
+    country: str
+    year: int
+    patch: int
+    row: int
+    col: int
+    site_height: int
+    site_width: int
+    image: np.ndarray  # uint16 (10, 160, 160)
+    mask: np.ndarray  # uint8 (160, 160) in {0, 1}
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+# --------------------------------------------------------------------------------------------
+# Layout and scanning
+
+
+def _site_dirs(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+
+
+def _folder_layout(folder: Path) -> str | None:
+    if (folder / "image").is_dir() or (folder / "label").is_dir():
+        return LAYOUT_RAW
+    if any(p.is_dir() and _YEAR_DIR.match(p.name) for p in folder.iterdir()):
+        return LAYOUT_CROPPED
+    return None
+
+
+def detect_layout(root: str | Path) -> str:
+    """``"raw"`` (GeoTIFF per site and year) or ``"cropped"`` (.npy patches) for an archive root."""
+    root = Path(root)
+    if not root.is_dir():
+        raise ArchiveError(root, "archive root", "an existing folder holding one folder per site")
+    layouts = {name for name in (_folder_layout(d) for d in _site_dirs(root)) if name}
+    if len(layouts) == 1:
+        return layouts.pop()
+    if not layouts:
+        raise ArchiveError(
+            root, "layout", "site folders holding image/ and label/ (raw) or {YYYY}/image and {YYYY}/label (cropped)", "none"
+        )
+    raise ArchiveError(root, "layout", "one layout for all sites", "both raw and cropped site folders")
+
+
+def _georef(src: Any) -> tuple[str | None, tuple[float, ...] | None]:
+    crs = src.crs.to_wkt() if src.crs is not None else None
+    transform = tuple(float(v) for v in tuple(src.transform)[:6])
+    if crs is None and src.transform.is_identity:
+        transform = None
+    return crs, transform
+
+
+def _open_raster(path: Path) -> Any:
+    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", NotGeoreferencedWarning)
+            return rasterio.open(path)
+    except Exception as exc:  # rasterio raises RasterioIOError, CPLE_* and friends
+        raise ArchiveError(path, "file", "a readable GeoTIFF", f"{type(exc).__name__}: {exc}") from exc
+
+
+def _header(path: Path, kind: str) -> dict[str, Any]:
+    """Band count, size, dtype and georeference of a GeoTIFF, checked without reading pixels."""
+    with _open_raster(path) as src:
+        crs, transform = _georef(src)
+        info = {"count": src.count, "height": src.height, "width": src.width, "dtype": src.dtypes[0], "crs": crs, "transform": transform}
+    want = NUM_BANDS if kind == "image" else 1
+    if info["count"] != want:
+        raise ArchiveError(path, "band count", f"{want} band{'s' if want > 1 else ''} ({kind})", info["count"])
+    if not np.issubdtype(np.dtype(info["dtype"]), np.integer):
+        raise ArchiveError(path, "dtype", f"integer {kind} data", info["dtype"])
+    return info
+
+
+def _find_year_files(folder: Path, pattern: re.Pattern[str], what: str) -> dict[int, Path]:
+    found: dict[int, Path] = {}
+    if not folder.is_dir():
+        return found
+    for p in sorted(folder.iterdir()):
+        m = pattern.match(p.name)
+        if not m or not p.is_file():
+            continue
+        year = int(m.group(1))
+        if year in found:
+            raise ArchiveError(folder, f"{what} for year {year}", "exactly one file", f"{found[year].name} and {p.name}")
+        found[year] = p
+    return found
+
+
+def _load_sidecar(root: Path) -> dict[str, tuple[int, int]]:
+    path = root / SITES_SIDECAR
+    if not path.is_file():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ArchiveError(path, "file", 'JSON {"Site": [height, width]}', f"{type(exc).__name__}: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise ArchiveError(path, "content", 'an object {"Site": [height, width]}', type(raw).__name__)
+    sizes: dict[str, tuple[int, int]] = {}
+    for site, hw in raw.items():
+        if not (isinstance(hw, list | tuple) and len(hw) == 2 and all(isinstance(v, int) and v > 0 for v in hw)):
+            raise ArchiveError(path, f"size of {site}", "[height, width] as two positive integers", hw)
+        sizes[site] = (int(hw[0]), int(hw[1]))
+    return sizes
+
+
+def _scan_raw_site(root: Path, folder: Path, years: tuple[int, ...]) -> SiteRecord:
+    images = _find_year_files(folder / "image", _IMAGE_TIF, "image")
+    labels = _find_year_files(folder / "label", _LABEL_TIF, "label")
+    image_paths: dict[int, Path] = {}
+    label_paths: dict[int, Path] = {}
+    size: tuple[int, int] | None = None
+    georef: tuple[str | None, Any] = (None, None)
+    for year in years:
+        if year not in images:
+            raise ArchiveError(folder / "image", f"image for year {year}", f"Year{year}.tif", "no such file")
+        if year not in labels:
+            raise ArchiveError(folder / "label", f"label for year {year}", f"Year{year}.tif, Label{year}.tif or year{year}.tif", "no such file")
+        img = _header(images[year], "image")
+        lab = _header(labels[year], "label")
+        img_size = (img["height"], img["width"])
+        if (lab["height"], lab["width"]) != img_size:
+            raise ArchiveError(labels[year], "size", f"{img_size[0]}x{img_size[1]} like {images[year].name}", f"{lab['height']}x{lab['width']}")
+        if size is None:
+            size = img_size
+            georef = (img["crs"], img["transform"])
+        elif img_size != size:
+            raise ArchiveError(images[year], "size", f"{size[0]}x{size[1]} like the site's other years", f"{img_size[0]}x{img_size[1]}")
+        image_paths[year] = images[year]
+        label_paths[year] = labels[year]
+    height, width = size if size is not None else (-1, -1)
+    return SiteRecord(
+        name=folder.name, country=country_of(folder.name), layout=LAYOUT_RAW, root=root, years=years,
+        height=height, width=width, crs=georef[0], transform=georef[1],
+        image_paths=image_paths, label_paths=label_paths,
+    )
+
+
+def _patch_files(folder: Path, what: str) -> dict[int, Path]:
+    files: dict[int, Path] = {}
+    if not folder.is_dir():
+        return files
+    for p in sorted(folder.iterdir()):
+        m = _PATCH_FILE.match(p.name)
+        if not m or not p.is_file():
+            continue
+        n = int(m.group(2))
+        if n in files:
+            raise ArchiveError(folder, f"{what} patch {n}", "exactly one file", f"{files[n].name} and {p.name}")
+        files[n] = p
+    return files
+
+
+def _scan_cropped_site(root: Path, folder: Path, years: tuple[int, ...], size: tuple[int, int] | None) -> SiteRecord:
+    numbers: tuple[int, ...] | None = None
+    image_paths: dict[int, tuple[Path, ...]] = {}
+    label_paths: dict[int, tuple[Path, ...]] = {}
+    for year in years:
+        year_dir = folder / str(year)
+        if not year_dir.is_dir():
+            raise ArchiveError(folder, f"year {year}", f"a folder {year}/ with image/ and label/", "no such folder")
+        imgs = _patch_files(year_dir / "image", "image")
+        labs = _patch_files(year_dir / "label", "label")
+        if not imgs:
+            raise ArchiveError(year_dir / "image", f"image patches for year {year}", f"Year{year}_Patch{{n}}.npy files", "none")
+        if set(imgs) != set(labs):
+            missing = sorted(set(imgs) ^ set(labs))[:5]
+            raise ArchiveError(year_dir / "label", "patch numbers", "one label per image patch", f"unmatched patch numbers {missing}")
+        these = tuple(sorted(imgs))
+        if numbers is None:
+            numbers = these
+        elif these != numbers:
+            raise ArchiveError(year_dir, "patch numbers", f"the same {len(numbers)} patches as the site's other years", f"{len(these)} patches")
+        image_paths[year] = tuple(imgs[n] for n in these)
+        label_paths[year] = tuple(labs[n] for n in these)
+    numbers = numbers or ()
+    height, width = size if size is not None else (-1, -1)
+    if size is not None and numbers and len(numbers) != num_patches(height, width):
+        raise ArchiveError(
+            root / SITES_SIDECAR, f"size of {folder.name}",
+            f"a size whose patch grid has {len(numbers)} patches (as on disk)",
+            f"{height}x{width} ({num_patches(height, width)} patches)",
+        )
+    return SiteRecord(
+        name=folder.name, country=country_of(folder.name), layout=LAYOUT_CROPPED, root=root, years=years,
+        height=height, width=width, patch_image_paths=image_paths, patch_label_paths=label_paths, patch_numbers=numbers,
+    )
+
+
+def scan_archive(root: str | Path, years: Iterable[int] = YEARS, sites: Iterable[str] | None = None) -> list[SiteRecord]:
+    """Find every site of an archive and check its files are all there, reading headers only.
+
+    Every requested year needs an image and a label; images must have 10 integer bands, labels one,
+    with matching sizes. ``sites`` restricts the scan (an unknown name is an error). Sorted by name.
+    """
+    root = Path(root)
+    layout = detect_layout(root)
+    years = tuple(sorted({int(y) for y in years}))
+    if not years:
+        raise ArchiveError(root, "years", "at least one year")
+    folders = {d.name: d for d in _site_dirs(root) if _folder_layout(d) == layout}
+    for d in _site_dirs(root):
+        if d.name not in folders:
+            logger.info("%s: not a %s site folder, skipped", d, layout)
+    if sites is not None:
+        wanted = sorted(set(sites))
+        unknown = [s for s in wanted if s not in folders]
+        if unknown:
+            raise ArchiveError(root, "sites", f"folders for every requested site", f"no folder for {unknown}")
+        folders = {s: folders[s] for s in wanted}
+    sidecar = _load_sidecar(root) if layout == LAYOUT_CROPPED else {}
+    records = []
+    for name in sorted(folders):
+        if layout == LAYOUT_RAW:
+            records.append(_scan_raw_site(root, folders[name], years))
+        else:
+            records.append(_scan_cropped_site(root, folders[name], years, sidecar.get(name)))
+    return records
+
+
+# --------------------------------------------------------------------------------------------
+# Pixel readers (all validation of values happens here)
+
+
+def _read_raster(path: Path, kind: str) -> tuple[np.ndarray, dict[str, Any]]:
+    path = Path(path)
+    with _open_raster(path) as src:
+        crs, transform = _georef(src)
+        try:
+            data = src.read()
+        except Exception as exc:
+            raise ArchiveError(path, "pixels", f"a complete, readable {kind} raster", f"{type(exc).__name__}: {exc}") from exc
+    return data, {"crs": crs, "transform": transform, "height": data.shape[1], "width": data.shape[2]}
+
+
+def _validate_image(data: np.ndarray, path: Path) -> np.ndarray:
+    if data.ndim != 3 or data.shape[0] != NUM_BANDS:
+        raise ArchiveError(path, "band count", f"{NUM_BANDS} bands as (bands, height, width)", f"shape {data.shape}")
+    if not np.issubdtype(data.dtype, np.integer):
+        raise ArchiveError(path, "dtype", "integer Sentinel-2 digital numbers", data.dtype)
+    if data.dtype == np.uint16:
+        return data
+    if data.size:
+        lo, hi = int(data.min()), int(data.max())
+        if lo < 0:
+            raise ArchiveError(path, "pixel values", "non-negative digital numbers", f"minimum {lo}")
+        if hi > _UINT16_MAX:
+            raise ArchiveError(path, "pixel values", f"digital numbers up to {_UINT16_MAX} (uint16)", f"maximum {hi}")
+    return data.astype(np.uint16)  # exact: every value was checked to fit
+
+
+def _validate_label(data: np.ndarray, path: Path) -> np.ndarray:
+    if data.ndim == 3 and data.shape[0] == 1:
+        data = data[0]
+    if data.ndim != 2:
+        raise ArchiveError(path, "band count", "a single-band (height, width) label", f"shape {data.shape}")
+    if data.dtype == bool:
+        return data.astype(np.uint8)
+    if not np.issubdtype(data.dtype, np.integer):
+        raise ArchiveError(path, "dtype", "integer label values (0/255 or 0/1)", data.dtype)
+    if data.dtype == np.uint8:  # fast path: a 256-bin histogram instead of np.unique
+        present = np.flatnonzero(np.bincount(data.ravel(), minlength=256))
+    else:
+        present = np.unique(data)
+    values = {int(v) for v in present}
+    if values <= {0, 1}:
+        return data.astype(np.uint8, copy=data.dtype != np.uint8)
+    if values <= {0, 255}:
+        return (data == 255).astype(np.uint8)
+    raise ArchiveError(path, "label values", "only {0, 255} (or only {0, 1})", sorted(values)[:10])
+
+
+def read_image(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
+    """A 10-band GeoTIFF as ``uint16 (10, H, W)`` plus ``{"crs", "transform", "height", "width"}``."""
+    path = Path(path)
+    data, georef = _read_raster(path, "image")
+    return _validate_image(data, path), georef
+
+
+def read_label(path: str | Path) -> np.ndarray:
+    """A label GeoTIFF (0/255 or 0/1) as ``uint8 (H, W)`` in {0, 1}."""
+    path = Path(path)
+    data, _ = _read_raster(path, "label")
+    return _validate_label(data, path)
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except Exception as exc:  # truncated (ValueError/EOFError), pickled objects, I/O errors
+        raise ArchiveError(path, "file", "a complete .npy array (no pickled objects)", f"{type(exc).__name__}: {exc}") from exc
+
+
+def _load_png(path: Path) -> np.ndarray:
+    try:
+        from PIL import Image
+    except ImportError as exc:  # pragma: no cover - Pillow ships with matplotlib
+        raise ArchiveError(path, "file", "Pillow installed to read PNG labels") from exc
+    try:
+        with Image.open(path) as img:
+            img.load()
+            data = np.asarray(img)
+    except Exception as exc:
+        raise ArchiveError(path, "file", "a complete, readable PNG", f"{type(exc).__name__}: {exc}") from exc
+    if data.ndim == 3:  # grey stored as RGB(A): accept only if every colour channel is equal
+        colour = data[..., :3] if data.shape[-1] >= 3 else data[..., :1]
+        if not (colour == colour[..., :1]).all():
+            raise ArchiveError(path, "colour channels", "a greyscale label (equal R, G, B)", f"{data.shape[-1]} differing channels")
+        data = colour[..., 0]
+    return data
+
+
+def read_image_patch(path: str | Path) -> np.ndarray:
+    """A cropped-layout image patch (``.npy``) as ``uint16 (10, 160, 160)``."""
+    path = Path(path)
+    data = _validate_image(_load_npy(path), path)
+    if data.shape[1:] != (PATCH_SIZE, PATCH_SIZE):
+        raise ArchiveError(path, "shape", f"({NUM_BANDS}, {PATCH_SIZE}, {PATCH_SIZE})", data.shape)
+    return data
+
+
+def read_label_patch(path: str | Path) -> np.ndarray:
+    """A 160×160 label or prediction patch (``.npy`` or ``.png``) as ``uint8`` in {0, 1}."""
+    path = Path(path)
+    raw = _load_png(path) if path.suffix.lower() == ".png" else _load_npy(path)
+    data = _validate_label(raw, path)
+    if data.shape != (PATCH_SIZE, PATCH_SIZE):
+        raise ArchiveError(path, "shape", f"({PATCH_SIZE}, {PATCH_SIZE})", data.shape)
+    return data
+
+
+def read_label_patches(site: SiteRecord, year: int) -> np.ndarray:
+    """All label patches of a site and year, ``uint8 (N, 160, 160)`` in patch-index order."""
+    if site.layout == LAYOUT_CROPPED:
+        return np.stack([read_label_patch(p) for p in site._lookup(site.patch_label_paths, year, "label")])
+    patches, _ = extract_patches(read_site_label(site, year))
+    return patches
+
+
+def _require_size(site: SiteRecord, what: str) -> None:
+    if not site.size_known:
+        raise ArchiveError(
+            site.root / SITES_SIDECAR, f"size of {site.name}",
+            f"[height, width] to reassemble the cropped site's {what} (add it to {SITES_SIDECAR})", "no entry",
+        )
+
+
+def read_site_label(site: SiteRecord, year: int) -> np.ndarray:
+    """The whole-site label ``uint8 (H, W)`` in {0, 1} (cropped sites need their size known)."""
+    if site.layout == LAYOUT_RAW:
+        mask = read_label(site.label_path(year))
+        if mask.shape != (site.height, site.width):
+            raise ArchiveError(site.label_path(year), "size", f"{site.height}x{site.width} (as scanned)", "x".join(map(str, mask.shape)))
+        return mask
+    _require_size(site, "label")
+    return reconstruct(read_label_patches(site, year), site.offsets, site.height, site.width)
+
+
+def read_site_year(site: SiteRecord, year: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whole-site ``(image uint16 (10,H,W), mask uint8 (H,W) in {0,1})`` for one year."""
+    if site.layout == LAYOUT_RAW:
+        image, _ = read_image(site.image_path(year))
+        mask = read_label(site.label_path(year))
+        if mask.shape != image.shape[1:]:
+            raise ArchiveError(
+                site.label_path(year), "size", f"{image.shape[1]}x{image.shape[2]} like {site.image_path(year).name}",
+                f"{mask.shape[0]}x{mask.shape[1]}",
+            )
+        if image.shape[1:] != (site.height, site.width):
+            raise ArchiveError(site.image_path(year), "size", f"{site.height}x{site.width} (as scanned)", f"{image.shape[1]}x{image.shape[2]}")
+        return image, mask
+    _require_size(site, "image")
+    images = np.stack([read_image_patch(p) for p in site._lookup(site.patch_image_paths, year, "image")])
+    return (
+        reconstruct(images, site.offsets, site.height, site.width),
+        read_site_label(site, year),
+    )
+
+
+def iter_site_patches(site: SiteRecord, year: int) -> Iterator[PatchRecord]:
+    """Every 160×160 patch of a site and year, row-major, for either layout.
+
+    Raw sites are read once and cut with the published rule (wrap padding for small sites);
+    cropped sites are read patch by patch.
+    """
+    base = dict(site=site.name, country=site.country, year=int(year), site_height=site.height, site_width=site.width)
+    if site.layout == LAYOUT_RAW:
+        image, mask = read_site_year(site, year)
+        images, offsets = extract_patches(image)
+        masks, _ = extract_patches(mask)
+        for i, (r, c) in enumerate(offsets):
+            yield PatchRecord(patch=i, row=r, col=c, image=images[i], mask=masks[i], **base)
+        return
+    offsets = site.offsets
+    img_paths = site._lookup(site.patch_image_paths, year, "image")
+    lab_paths = site._lookup(site.patch_label_paths, year, "label")
+    for i, (ip, lp) in enumerate(zip(img_paths, lab_paths)):
+        r, c = offsets[i]
+        yield PatchRecord(patch=i, row=r, col=c, image=read_image_patch(ip), mask=read_label_patch(lp), **base)
+
+
+# --------------------------------------------------------------------------------------------
+# Prediction folders: {pred}/{Site}/Year{YYYY}.tif or {pred}/{Site}/{YYYY}/Patch{n}.npy|png
+
+
+def scan_predictions(pred_dir: str | Path) -> dict[str, set[int]]:
+    """Which years each site of a prediction folder has (whole-site rasters or patch folders)."""
+    pred_dir = Path(pred_dir)
+    if not pred_dir.is_dir():
+        raise ArchiveError(pred_dir, "prediction folder", "an existing folder with one folder per site")
+    found: dict[str, set[int]] = {}
+    for folder in _site_dirs(pred_dir):
+        years = set(_find_year_files(folder, _IMAGE_TIF, "prediction"))
+        for sub in folder.iterdir():
+            if sub.is_dir() and _YEAR_DIR.match(sub.name) and _patch_files(sub, "prediction"):
+                years.add(int(sub.name))
+        if years:
+            found[folder.name] = years
+    if not found:
+        raise ArchiveError(pred_dir, "predictions", "{Site}/Year{YYYY}.tif or {Site}/{YYYY}/Patch{n}.npy|png", "none")
+    return found
+
+
+def _prediction_source(pred_dir: Path, site: SiteRecord, year: int) -> tuple[str, Any]:
+    folder = pred_dir / site.name
+    tifs = _find_year_files(folder, _IMAGE_TIF, "prediction") if folder.is_dir() else {}
+    patches = _patch_files(folder / str(year), "prediction")
+    if year in tifs and patches:
+        raise ArchiveError(folder, f"prediction for year {year}", "either Year{YYYY}.tif or a {YYYY}/ patch folder", "both")
+    if year in tifs:
+        return "raster", tifs[year]
+    if not patches:
+        raise ArchiveError(folder, f"prediction for year {year}", f"Year{year}.tif or {year}/Patch{{n}}.npy|png", "no such file")
+    n = site.num_patches
+    if sorted(patches) != list(range(n)):
+        got = sorted(patches)
+        raise ArchiveError(folder / str(year), "patch files", f"Patch0..Patch{n - 1} ({n} patches of {site.name})", f"{len(got)} patches numbered {got[:3]}...{got[-1:]}")
+    return "patches", [patches[i] for i in range(n)]
+
+
+def read_prediction_patches(pred_dir: str | Path, site: SiteRecord, year: int) -> np.ndarray:
+    """A prediction as patches ``uint8 (N, 160, 160)`` in {0, 1}, in the site's patch order.
+
+    Works for sites of unknown size (cropped archives without ``sites.json``) when the prediction
+    is given as patches; a whole-site raster is cut with the published rule.
+    """
+    kind, src = _prediction_source(Path(pred_dir), site, year)
+    if kind == "patches":
+        return np.stack([read_label_patch(p) for p in src])
+    patches, _ = extract_patches(_read_prediction_raster(src, site))
+    return patches
+
+
+def _read_prediction_raster(path: Path, site: SiteRecord) -> np.ndarray:
+    data, _ = _read_raster(path, "prediction")
+    mask = _validate_label(data, path)
+    if site.size_known and mask.shape != (site.height, site.width):
+        raise ArchiveError(path, "size", f"{site.height}x{site.width} like site {site.name}", f"{mask.shape[0]}x{mask.shape[1]}")
+    return mask
+
+
+def read_prediction(pred_dir: str | Path, site: SiteRecord, year: int) -> np.ndarray:
+    """A whole-site prediction ``uint8 (H, W)`` in {0, 1}: a raster as is, or patches reassembled
+    (each pixel from the first patch covering it, as in scoring)."""
+    kind, src = _prediction_source(Path(pred_dir), site, year)
+    if kind == "raster":
+        return _read_prediction_raster(src, site)
+    _require_size(site, "prediction")
+    patches = np.stack([read_label_patch(p) for p in src])
+    return reconstruct(patches, site.offsets, site.height, site.width)
