@@ -1,0 +1,128 @@
+"""``EuroMineTrainer``: the HF ``Trainer`` with time-series batches, a separate evaluation collator,
+the temporal-consistency term, and metrics bound to the dataset being scored.
+
+Why a subclass at all: (1) ``timeseries`` sampling feeds (B,T,C,H,W) batches that the segmenters
+(which take (B,C,H,W)) see flattened, and the Eq. 6 / consistency losses need the year axis back;
+(2) training may read the ``timeseries`` config while evaluation always scores per-year ``mapping``
+rows, so evaluation needs its own collator; (3) ``compute_metrics`` reads site/patch/year/offset
+keys from the evaluated dataset in order, so it must know which dataset an ``evaluate`` call scores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterator
+
+import torch
+from transformers import Trainer
+
+from euromine_hf.training.losses import temporal_consistency_loss
+
+
+def argmax_logits_uint8(logits: Any, labels: Any = None) -> torch.Tensor:
+    """``preprocess_logits_for_metrics``: keep (B,H,W) class ids as uint8, not (B,2,H,W) floats."""
+    if isinstance(logits, (tuple, list)):
+        logits = logits[0]
+    return logits.argmax(dim=1).to(torch.uint8)
+
+
+class EuroMineTrainer(Trainer):
+    """Trainer for EuroMineNet segmenters.
+
+    Extra arguments: ``eval_data_collator`` (collator for validation/test ``mapping`` rows; defaults
+    to ``data_collator``).  The training arguments' ``temporal_consistency_weight`` (0 = off) adds
+    :func:`temporal_consistency_loss` to time-series batches.
+    """
+
+    def __init__(self, *args: Any, eval_data_collator: Callable | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("preprocess_logits_for_metrics", argmax_logits_uint8)
+        super().__init__(*args, **kwargs)
+        self.eval_data_collator = eval_data_collator or self.data_collator
+        self.last_loss_parts: dict[str, float] = {}
+
+    # ---- losses -------------------------------------------------------------------------------
+
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: Any = None,
+    ) -> Any:
+        pixel_values = inputs["pixel_values"]
+        if pixel_values.ndim != 5:  # per-year batch: the model's own loss (cross-entropy)
+            weight = float(getattr(self.args, "temporal_consistency_weight", 0.0) or 0.0)
+            if weight > 0 and model.training:
+                raise ValueError(
+                    "temporal_consistency_weight > 0 needs time-series batches (--sampling timeseries); "
+                    f"got pixel_values of shape {tuple(pixel_values.shape)}"
+                )
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        return self._compute_series_loss(model, inputs, return_outputs)
+
+    def _compute_series_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool) -> Any:
+        """Eq. 6 on a (B,T,...) batch, plus the optional temporal-consistency term.
+
+        The model sees the B·T images flattened; its own loss (cross-entropy, or Mask2Former's mask
+        loss) is a mean over those B·T samples, i.e. the mean over the T years of each year's batch
+        loss — Eq. 6 — without re-implementing every architecture's loss here.
+        """
+        pixel_values, labels = inputs["pixel_values"], inputs.get("labels")
+        b, t = pixel_values.shape[:2]
+        flat = {"pixel_values": pixel_values.reshape(b * t, *pixel_values.shape[2:])}
+        if labels is not None:
+            flat["labels"] = labels.reshape(b * t, *labels.shape[2:])
+        outputs = model(**flat)
+        loss = outputs["loss"] if isinstance(outputs, dict) else outputs[0]
+        weight = float(getattr(self.args, "temporal_consistency_weight", 0.0) or 0.0)
+        parts = {"data_loss": float(loss.detach())}
+        if weight > 0 and labels is not None:
+            logits = outputs["logits"]
+            series_logits = logits.reshape(b, t, *logits.shape[1:])
+            ignore_index = getattr(getattr(model, "config", None), "ignore_index", 255)
+            consistency = temporal_consistency_loss(series_logits, labels, ignore_index=ignore_index)
+            loss = loss + weight * consistency
+            parts["consistency_loss"] = float(consistency.detach())
+        self.last_loss_parts = parts
+        return (loss, outputs) if return_outputs else loss
+
+    # ---- evaluation: its own collator, metrics bound to the scored dataset ----------------------
+
+    @contextlib.contextmanager
+    def _using_collator(self, collator: Callable) -> Iterator[None]:
+        saved = self.data_collator
+        self.data_collator = collator
+        try:
+            yield
+        finally:
+            self.data_collator = saved
+
+    def get_eval_dataloader(self, eval_dataset: Any = None) -> torch.utils.data.DataLoader:
+        with self._using_collator(self.eval_data_collator):
+            return super().get_eval_dataloader(eval_dataset)
+
+    def get_test_dataloader(self, test_dataset: Any) -> torch.utils.data.DataLoader:
+        with self._using_collator(self.eval_data_collator):
+            return super().get_test_dataloader(test_dataset)
+
+    def _bind_metrics(self, dataset: Any) -> None:
+        bind = getattr(self.compute_metrics, "bind", None)
+        if bind is not None and dataset is not None:
+            bind(dataset)
+
+    def evaluate(self, eval_dataset: Any = None, ignore_keys: list[str] | None = None,
+                 metric_key_prefix: str = "eval") -> dict[str, float]:
+        dataset = eval_dataset
+        if dataset is None:
+            dataset = self.eval_dataset
+        elif isinstance(dataset, str):
+            dataset = self.eval_dataset[dataset]
+        if isinstance(dataset, dict):  # several eval sets: Trainer calls evaluate once per name
+            return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        self._bind_metrics(dataset)
+        return super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+
+    def predict(self, test_dataset: Any, ignore_keys: list[str] | None = None,
+                metric_key_prefix: str = "test") -> Any:
+        self._bind_metrics(test_dataset)
+        return super().predict(test_dataset, ignore_keys, metric_key_prefix)
