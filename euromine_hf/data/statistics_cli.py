@@ -1,0 +1,100 @@
+"""``euromine stats``: the paper's footprint / change tables (Tables 1–3) and plots for any masks."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from euromine_hf.bands import YEARS
+
+DESCRIPTION = """Footprint and change statistics of yearly mine masks, as in the EuroMineNet paper (Tables 1-3).
+
+Give an archive to describe its ground truth:
+  euromine stats outputs/archive
+or a prediction folder ({Site}/Year{YYYY}.tif, or {Site}/{YYYY}/Patch{n}.npy|png) with the archive
+it predicts, to describe what a model mapped:
+  euromine stats outputs/predictions --archive outputs/archive --split test
+
+Writes statistics.md (printed too), footprint_by_year.csv, change_by_step.csv,
+change_by_interval.csv, footprint_by_country.png and changed_fraction_by_interval.png to --out.
+Sites are read one at a time, so any archive size fits in memory."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction, name: str = "stats", summary: str = "") -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        name, help=summary or "footprint and change statistics with plots", description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("path", metavar="ARCHIVE_OR_PRED_DIR", help="an archive (raw or cropped layout) or a prediction folder")
+    parser.add_argument("--archive", default=None, help="the archive a prediction folder belongs to (needed for patch predictions and for --split)")
+    parser.add_argument("--split", default="all", choices=["all", "train", "validation", "test"], help="only the sites of one split (default: all sites)")
+    parser.add_argument("--split-scheme", default="auto", choices=["auto", "official", "random"],
+                        help="how sites are split: official lists, seeded random 70/10/20, or auto (official when every site is a published name)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random site split")
+    parser.add_argument("--years", type=int, nargs="+", default=list(YEARS), help="years to include (default 2015..2024)")
+    parser.add_argument("--sites", nargs="+", default=None, help="only these site folders")
+    parser.add_argument("--out", default="outputs/stats", help="folder for the tables and plots (default: outputs/stats)")
+    parser.add_argument("--no-plots", action="store_true", help="write the tables only")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar and no table on stdout")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _looks_like_predictions(path: Path) -> bool:
+    from euromine_hf.data.archive import ArchiveError, scan_predictions
+
+    try:
+        scan_predictions(path)
+    except ArchiveError:
+        return False
+    return True
+
+
+def run(args: argparse.Namespace) -> int:
+    from euromine_hf.data.archive import ArchiveError, scan_archive
+    from euromine_hf.data.splits import assign_splits
+    from euromine_hf.data.statistics import archive_masks, compute_statistics, prediction_masks, prediction_sites, write_statistics
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    path = Path(args.path)
+    try:
+        predictions = args.archive is not None or _looks_like_predictions(path)
+        if args.archive is not None:
+            records = scan_archive(args.archive, years=args.years, sites=args.sites)
+        elif predictions:
+            records = prediction_sites(path)
+            if args.sites:
+                records = [r for r in records if r.name in set(args.sites)]
+        else:
+            records = scan_archive(path, years=args.years, sites=args.sites)
+        if args.split != "all":
+            chosen = set(assign_splits([r.name for r in records], scheme=args.split_scheme, seed=args.seed)[args.split])
+            records = [r for r in records if r.name in chosen]
+        if not records:
+            print(f"euromine stats: {path}: no sites to describe (check --split / --sites)", file=sys.stderr)
+            return 2
+        source = prediction_masks(path, records, args.years) if predictions else archive_masks(records, args.years)
+        stats = compute_statistics(source, progress=not args.quiet, total=len(records))
+        what = "predictions" if predictions else "ground truth"
+        title = f"Statistics of {what}: {path.name}" + ("" if args.split == "all" else f" ({args.split} split)")
+        written = write_statistics(stats, args.out, title=title, plots=not args.no_plots)
+    except (ArchiveError, ValueError) as exc:
+        print(f"euromine stats: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(written["markdown"].read_text(encoding="utf-8"))
+        print("wrote " + ", ".join(str(p) for p in written.values()))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="euromine")
+    add_parser(parser.add_subparsers(), "stats")
+    args = parser.parse_args(["stats", *(sys.argv[1:] if argv is None else argv)])
+    return args.func(args)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
