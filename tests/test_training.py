@@ -1,0 +1,366 @@
+"""Training side: paper defaults, losses, Trainer runs (loss decreases, exact resume), metrics, baseline."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from datasets import Dataset
+from torch import nn
+from transformers import PretrainedConfig, TrainerCallback
+
+from euromine_hf.bands import BANDS, MEAN, STD, YEARS
+from euromine_hf.models.base import EuroMineConfigMixin, EuroMineSegmentationModel
+from euromine_hf.training.arguments import (
+    PAPER_RECIPE,
+    DataArguments,
+    EuroMineTrainingArguments,
+    ModelArguments,
+    parse_arguments,
+    parse_overrides,
+)
+from euromine_hf.training.baseline import ThresholdBaseline, fit_threshold_baseline, spectral_index
+from euromine_hf.training.losses import multitemporal_cross_entropy, temporal_consistency_loss
+from euromine_hf.training.trainer import EuroMineTrainer, argmax_logits_uint8
+
+SIZE = 16  # small patches keep the Trainer tests fast; nothing in training depends on 160
+
+
+# ---------------------------------------------------------------------------------------------
+# a tiny segmenter and an in-memory dataset, defined here so these tests need no zoo model
+
+
+class TinyConfig(EuroMineConfigMixin, PretrainedConfig):
+    model_type = "euromine-test-tiny"
+
+    def __init__(self, hidden: int = 8, dropout: float = 0.1, num_channels: int = 10, **kwargs):
+        kwargs = self._init_euromine(num_channels=num_channels, kwargs=kwargs)
+        self.hidden = hidden
+        self.dropout = dropout
+        super().__init__(**kwargs)
+
+
+class TinySegmenter(EuroMineSegmentationModel):
+    config_class = TinyConfig
+
+    def __init__(self, config: TinyConfig):
+        super().__init__(config)
+        self.body = nn.Sequential(
+            nn.Conv2d(config.num_channels, config.hidden, 3, padding=1),
+            nn.ReLU(),
+            nn.Dropout2d(config.dropout),  # consumes RNG: exact resume must restore it
+            nn.Conv2d(config.hidden, config.num_labels, 1),
+        )
+        self.post_init()
+
+    def segment(self, pixel_values):
+        return self.body(pixel_values)
+
+
+def make_rows(n_sites: int = 3, years=(2015, 2016, 2017), seed: int = 0) -> dict[str, list]:
+    """Mapping-shaped rows: a bright 'mine' square whose size changes a little over the years."""
+    rng = np.random.default_rng(seed)
+    rows = {k: [] for k in ("image", "mask", "site", "country", "patch", "year", "row", "col",
+                            "site_height", "site_width")}
+    for s in range(n_sites):
+        for y_i, year in enumerate(years):
+            mask = np.zeros((SIZE, SIZE), np.uint8)
+            half = 3 + s + y_i
+            mask[SIZE // 2 - half:SIZE // 2 + half, 2:2 + half * 2] = 1
+            image = (MEAN[:, None, None] + STD[:, None, None] * rng.normal(0, 0.3, (10, SIZE, SIZE)))
+            image[:, mask == 1] += 2.0 * STD[:, None]
+            rows["image"].append(np.clip(image, 0, 65535).astype(np.uint16))
+            rows["mask"].append(mask)
+            rows["site"].append(f"Germany_{s}")
+            rows["country"].append("Germany")
+            rows["patch"].append(0)
+            rows["year"].append(int(year))
+            rows["row"].append(0)
+            rows["col"].append(0)
+            rows["site_height"].append(SIZE)
+            rows["site_width"].append(SIZE)
+    return rows
+
+
+def make_dataset(**kw) -> Dataset:
+    return Dataset.from_dict(make_rows(**kw)).with_format("numpy", dtype=None)
+
+
+def collate(features):
+    images = np.stack([np.asarray(f["image"], np.float32) for f in features])
+    images = (images - MEAN[None, :, None, None]) / STD[None, :, None, None]
+    return {
+        "pixel_values": torch.from_numpy(images),
+        "labels": torch.from_numpy(np.stack([np.asarray(f["mask"], np.int64) for f in features])),
+    }
+
+
+def training_args(tmp_path, **kw) -> EuroMineTrainingArguments:
+    defaults = dict(
+        output_dir=str(tmp_path), per_device_train_batch_size=4, per_device_eval_batch_size=4,
+        learning_rate=1e-2, eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+        logging_steps=1, use_cpu=True, disable_tqdm=True, seed=7, dataloader_num_workers=0,
+        lr_scheduler_kwargs={"min_lr": 1e-5},
+    )
+    defaults.update(kw)
+    return EuroMineTrainingArguments(**defaults)
+
+
+# ---------------------------------------------------------------------------------------------
+# arguments
+
+
+def test_training_defaults_are_the_papers(tmp_path):
+    args = EuroMineTrainingArguments(output_dir=str(tmp_path))
+    assert args.learning_rate == PAPER_RECIPE["learning_rate"] == 1e-4
+    assert args.per_device_train_batch_size == 32
+    assert args.optim == "adamw_torch" and args.weight_decay == 0.0  # AdamW without decay = Adam
+    assert args.lr_scheduler_type == "cosine_with_min_lr"
+    assert args.lr_scheduler_kwargs == {"min_lr": 1e-7}
+    assert args.loss == "cross_entropy"
+    assert args.remove_unused_columns is False
+    assert args.metric_for_best_model == "OF1" and args.greater_is_better and args.load_best_model_at_end
+    assert args.temporal_consistency_weight == 0.0
+    data = DataArguments()
+    assert data.data_dir is None and data.sampling == "per_year" and data.years == list(YEARS)
+
+
+def test_cosine_schedule_reaches_min_lr(tmp_path):
+    trainer = EuroMineTrainer(model=TinySegmenter(TinyConfig()), args=EuroMineTrainingArguments(
+        output_dir=str(tmp_path), use_cpu=True, eval_strategy="no", save_strategy="no",
+        load_best_model_at_end=False))
+    trainer.create_optimizer_and_scheduler(num_training_steps=100)
+    opt = trainer.optimizer
+    assert isinstance(opt, torch.optim.AdamW) and opt.param_groups[0]["weight_decay"] == 0.0
+    lrs = []
+    for _ in range(100):
+        lrs.append(trainer.lr_scheduler.get_last_lr()[0])
+        opt.step()
+        trainer.lr_scheduler.step()
+    assert lrs[0] == pytest.approx(1e-4)
+    assert trainer.lr_scheduler.get_last_lr()[0] == pytest.approx(1e-7, rel=1e-3)
+    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+
+
+def test_parse_arguments_and_errors(tmp_path):
+    model, data, train, run = parse_arguments([
+        "--model", "segformer", "--size", "tiny", "--years", "2016", "2015", "--sampling", "timeseries",
+        "--temporal_consistency_weight", "0.5", "--output_dir", str(tmp_path), "--config_overrides",
+        "hidden_sizes=[8,16],decoder_hidden_size=32",
+    ])
+    assert (model.model, model.size, data.years, data.sampling) == ("segformer", "tiny", [2015, 2016], "timeseries")
+    assert train.temporal_consistency_weight == 0.5 and train.output_dir == str(tmp_path)
+    assert model.overrides() == {"hidden_sizes": [8, 16], "decoder_hidden_size": 32}
+    assert parse_overrides("name=mit,x=1.5") == {"name": "mit", "x": 1.5}
+    with pytest.raises(ValueError, match="key=value"):
+        parse_overrides("oops")
+    with pytest.raises(ValueError, match="--years"):
+        DataArguments(years=[2014])
+    with pytest.raises(ValueError, match="--sampling"):
+        DataArguments(sampling="daily")
+    with pytest.raises(ValueError, match="--size"):
+        ModelArguments(size="huge")
+    with pytest.raises(ValueError, match="temporal_consistency_weight"):
+        EuroMineTrainingArguments(output_dir=str(tmp_path), temporal_consistency_weight=-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# losses
+
+
+def _series(prob_mine: torch.Tensor) -> torch.Tensor:
+    """Logits (B,T,2,H,W) whose softmax mine probability is ``prob_mine`` (B,T,H,W)."""
+    p = prob_mine.clamp(1e-4, 1 - 1e-4)
+    return torch.stack([torch.zeros_like(p), torch.log(p / (1 - p))], dim=2)
+
+
+def test_temporal_consistency_zero_when_consistent_positive_otherwise():
+    labels = torch.zeros(2, 3, 4, 4, dtype=torch.long)
+    labels[:, :, :2] = 1  # unchanged over the years
+    prob = torch.rand(2, 1, 4, 4).expand(2, 3, 4, 4).contiguous()  # same prediction every year
+    assert float(temporal_consistency_loss(_series(prob), labels)) == pytest.approx(0.0, abs=1e-6)
+    prob2 = prob.clone()
+    prob2[:, 1] = 1 - prob2[:, 1]
+    assert float(temporal_consistency_loss(_series(prob2), labels)) > 0.01
+
+
+def test_temporal_consistency_counts_only_unchanged_ground_truth():
+    labels = torch.zeros(1, 2, 2, 2, dtype=torch.long)
+    labels[0, 1, 0, 0] = 1  # pixel (0,0) changed between the two years
+    prob = torch.full((1, 2, 2, 2), 0.5)
+    prob[0, 1, 0, 0] = 0.9  # disagreement only inside the changed pixel
+    logits = _series(prob)
+    assert float(temporal_consistency_loss(logits, labels)) == pytest.approx(0.0, abs=1e-6)
+    prob[0, 1, 1, 1] = 0.9  # disagreement in an unchanged pixel: 3 unchanged pixels, one off by 0.4
+    value = float(temporal_consistency_loss(_series(prob), labels))
+    assert value == pytest.approx(0.4 ** 2 / 3, rel=1e-3)
+    labels[0, :, 1, 1] = 255  # ignored pixels do not count either
+    assert float(temporal_consistency_loss(_series(prob), labels)) == pytest.approx(0.0, abs=1e-6)
+    # consecutive pairs only: years 0-1 and 1-2 (not 0-2)
+    labels3 = torch.zeros(1, 3, 1, 1, dtype=torch.long)
+    prob3 = torch.tensor([0.2, 0.2, 0.8]).reshape(1, 3, 1, 1)
+    all_pairs = float(temporal_consistency_loss(_series(prob3), labels3, pairs="all"))
+    consecutive = float(temporal_consistency_loss(_series(prob3), labels3, pairs="consecutive"))
+    assert all_pairs == pytest.approx(2 * 0.36 / 3, rel=1e-3)
+    assert consecutive == pytest.approx(0.36 / 2, rel=1e-3)
+
+
+def test_temporal_consistency_has_gradients_and_rejects_bad_shapes():
+    logits = torch.randn(1, 3, 2, 4, 4, requires_grad=True)
+    labels = torch.zeros(1, 3, 4, 4, dtype=torch.long)
+    temporal_consistency_loss(logits, labels).backward()
+    assert logits.grad is not None and logits.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="logits"):
+        temporal_consistency_loss(torch.randn(3, 2, 4, 4), labels)
+
+
+def test_multitemporal_cross_entropy_is_mean_over_years():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 3, 2, 4, 4)
+    labels = torch.randint(0, 2, (2, 3, 4, 4))
+    labels[:, 0, :2] = 255  # year 0 has fewer labelled pixels: still weighs 1/3
+    per_year = [torch.nn.functional.cross_entropy(logits[:, t], labels[:, t], ignore_index=255) for t in range(3)]
+    assert float(multitemporal_cross_entropy(logits, labels)) == pytest.approx(float(sum(per_year) / 3), rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Trainer runs
+
+
+class LossRecorder(TrainerCallback):
+    def __init__(self):
+        self.losses = []
+
+    def on_log(self, args, state, control, logs=None, **kw):
+        if logs and "loss" in logs:
+            self.losses.append(logs["loss"])
+
+
+def test_trainer_loss_decreases(tmp_path):
+    torch.manual_seed(0)
+    recorder = LossRecorder()
+    trainer = EuroMineTrainer(
+        model=TinySegmenter(TinyConfig()), args=training_args(tmp_path, max_steps=30),
+        train_dataset=make_dataset(), data_collator=collate, callbacks=[recorder],
+    )
+    trainer.train()
+    assert len(recorder.losses) == 30
+    assert np.mean(recorder.losses[-5:]) < 0.5 * np.mean(recorder.losses[:5])
+
+
+def _series_rows(n_sites=3, years=(2015, 2016, 2017)):
+    flat = make_rows(n_sites=n_sites, years=years)
+    t = len(years)
+    return Dataset.from_dict({
+        "images": [np.stack(flat["image"][i * t:(i + 1) * t]) for i in range(n_sites)],
+        "masks": [np.stack(flat["mask"][i * t:(i + 1) * t]) for i in range(n_sites)],
+    }).with_format("numpy", dtype=None)
+
+
+def collate_series(features):
+    images = np.stack([np.asarray(f["images"], np.float32) for f in features])
+    images = (images - MEAN[None, None, :, None, None]) / STD[None, None, :, None, None]
+    return {"pixel_values": torch.from_numpy(images),
+            "labels": torch.from_numpy(np.stack([np.asarray(f["masks"], np.int64) for f in features]))}
+
+
+def test_timeseries_batches_train_with_consistency_term(tmp_path):
+    torch.manual_seed(0)
+    trainer = EuroMineTrainer(
+        model=TinySegmenter(TinyConfig()),
+        args=training_args(tmp_path, max_steps=3, per_device_train_batch_size=2, temporal_consistency_weight=1.0),
+        train_dataset=_series_rows(), data_collator=collate_series, eval_data_collator=collate,
+    )
+    trainer.train()
+    assert set(trainer.last_loss_parts) == {"data_loss", "consistency_loss"}
+    assert trainer.last_loss_parts["consistency_loss"] >= 0
+    # per-year batches cannot carry the consistency term
+    per_year = EuroMineTrainer(
+        model=TinySegmenter(TinyConfig()),
+        args=training_args(tmp_path, max_steps=1, temporal_consistency_weight=1.0),
+        train_dataset=make_dataset(), data_collator=collate,
+    )
+    with pytest.raises(ValueError, match="timeseries"):
+        per_year.train()
+
+
+class StopAt(TrainerCallback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kw):
+        if state.global_step == self.step:
+            control.should_save = True
+            control.should_training_stop = True
+
+
+def _flat_params(model) -> torch.Tensor:
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()])
+
+
+def test_resume_equals_uninterrupted(tmp_path):
+    """N steps, stop, resume for N more == 2N straight (mid-epoch stop: 9 rows, batch 4 → 3 steps/epoch)."""
+    n = 4
+    dataset = make_dataset(n_sites=3)
+
+    def run(out, callbacks=(), resume=None):
+        torch.manual_seed(123)
+        trainer = EuroMineTrainer(
+            model=TinySegmenter(TinyConfig()),
+            args=training_args(out, max_steps=2 * n, save_strategy="steps", save_steps=1000),
+            train_dataset=dataset, data_collator=collate, callbacks=list(callbacks),
+        )
+        trainer.train(resume_from_checkpoint=resume)
+        return trainer
+
+    straight = run(tmp_path / "straight")
+    first = run(tmp_path / "split", callbacks=[StopAt(n)])
+    assert first.state.global_step == n
+    checkpoint = tmp_path / "split" / f"checkpoint-{n}"
+    assert checkpoint.is_dir()
+    resumed = run(tmp_path / "split", resume=str(checkpoint))
+    assert resumed.state.global_step == 2 * n
+    assert not torch.allclose(_flat_params(first.model), _flat_params(straight.model))
+    torch.testing.assert_close(_flat_params(resumed.model), _flat_params(straight.model), rtol=1e-5, atol=1e-6)
+
+
+def test_argmax_preprocessing_returns_uint8_class_ids():
+    logits = torch.tensor([[[[0.0, 2.0]], [[1.0, -1.0]]]])  # (1,2,1,2)
+    out = argmax_logits_uint8(logits)
+    assert out.dtype == torch.uint8 and out.tolist() == [[[1, 0]]]
+
+
+# ---------------------------------------------------------------------------------------------
+# baseline
+
+
+def test_spectral_index_values():
+    image = np.zeros((10, 1, 2), np.uint16)
+    image[BANDS.index("B08")] = [[3000, 1000]]
+    image[BANDS.index("B04")] = [[1000, 3000]]
+    ndvi = spectral_index(image, "ndvi")
+    np.testing.assert_allclose(ndvi, [[0.5, -0.5]], rtol=1e-6)
+    with pytest.raises(ValueError, match="spectral index"):
+        spectral_index(image, "evi")
+
+
+def test_baseline_fits_threshold_that_separates(tmp_path):
+    rows = make_rows(n_sites=2)
+    images, masks = np.stack(rows["image"]), np.stack(rows["mask"])
+    # make NDVI separate mine from the rest: mine pixels have low NIR
+    images[:, BANDS.index("B08")] = np.where(masks == 1, 800, 3000)
+    images[:, BANDS.index("B04")] = 1000
+    fit = fit_threshold_baseline([(images[:3], masks[:3]), (images[3:], masks[3:])], index="ndvi")
+    assert isinstance(fit, ThresholdBaseline) and fit.direction == "less"
+    # NDVI is (800-1000)/1800 = -0.11 on mines, 0.5 elsewhere: threshold between them
+    assert -0.12 < fit.threshold <= 0.5 and fit.train_f1 == pytest.approx(1.0)
+    np.testing.assert_array_equal(fit.predict(images), masks)
+    auto = fit_threshold_baseline([(images, masks)], index="auto")
+    assert auto.train_f1 == pytest.approx(1.0)
+    fit.save(tmp_path / "baseline.json")
+    assert json.loads((tmp_path / "baseline.json").read_text())["index"] == "ndvi"
+    with pytest.raises(ValueError, match="no mine pixels"):
+        fit_threshold_baseline([(images, np.zeros_like(masks))], index="ndvi")
