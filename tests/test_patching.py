@@ -1,0 +1,133 @@
+"""Patching as published: grid, edge-aligned last row/column, wrap padding, inverse, ownership."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from euromine_hf.data.patching import (
+    extract_patches,
+    num_patches,
+    ownership_mask,
+    ownership_window,
+    pad_to_patch,
+    patch_offsets,
+    reconstruct,
+)
+
+sizes = st.integers(min_value=1, max_value=500)
+
+
+@pytest.mark.parametrize(
+    ("height", "width", "expected"),
+    [
+        (160, 160, [(0, 0)]),
+        (320, 160, [(0, 0), (160, 0)]),
+        (170, 330, [(0, 0), (0, 160), (0, 170), (10, 0), (10, 160), (10, 170)]),
+        (100, 50, [(0, 0)]),
+        (100, 400, [(0, 0), (0, 160), (0, 240)]),
+        (481, 161, [(0, 0), (0, 1), (160, 0), (160, 1), (320, 0), (320, 1), (321, 0), (321, 1)]),
+    ],
+)
+def test_exact_offsets(height: int, width: int, expected: list[tuple[int, int]]) -> None:
+    assert patch_offsets(height, width) == expected
+
+
+@given(sizes, sizes)
+def test_patch_count_and_edges(height: int, width: int) -> None:
+    offsets = patch_offsets(height, width)
+    assert len(offsets) == num_patches(height, width) == math.ceil(height / 160) * math.ceil(width / 160)
+    assert offsets == sorted(offsets)  # row-major
+    rows = sorted({r for r, _ in offsets})
+    cols = sorted({c for _, c in offsets})
+    assert rows[-1] == max(height - 160, 0) and cols[-1] == max(width - 160, 0)
+    assert all(r % 160 == 0 for r in rows[:-1]) and all(c % 160 == 0 for c in cols[:-1])
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes, sizes, st.integers(1, 3))
+def test_reconstruction_is_identity(height: int, width: int, bands: int) -> None:
+    rng = np.random.default_rng(height * 1000 + width)
+    site = rng.integers(0, 10000, size=(bands, height, width), dtype=np.uint16)
+    patches, offsets = extract_patches(site)
+    assert patches.shape == (len(offsets), bands, 160, 160)
+    assert patches.dtype == np.uint16
+    np.testing.assert_array_equal(reconstruct(patches, offsets, height, width), site)
+    # 2-D masks too
+    np.testing.assert_array_equal(reconstruct(*extract_patches(site[0]), height, width), site[0])
+
+
+def test_reconstruct_writes_each_pixel_from_first_covering_patch() -> None:
+    patches = np.stack([np.full((160, 160), i + 1, dtype=np.int32) for i in range(4)])
+    out = reconstruct(patches, patch_offsets(170, 170), 170, 170)
+    assert out[0, 0] == 1 and out[100, 165] == 2 and out[165, 100] == 3 and out[165, 165] == 4
+    assert out[10, 10] == 1  # overlapped by all four; the first wins
+
+
+def test_small_site_wrap_padding() -> None:
+    site = np.arange(3 * 5, dtype=np.uint16).reshape(3, 5)
+    padded = pad_to_patch(site, size=8)
+    assert padded.shape == (8, 8)
+    np.testing.assert_array_equal(padded[:, :5][:3], site)
+    np.testing.assert_array_equal(padded[3:6, :5], site)  # rows repeat from the first row
+    np.testing.assert_array_equal(padded[:3, 5:8], site[:, :3])  # columns repeat from the first column
+    np.testing.assert_array_equal(padded[6:8, 5:8], site[:2, :3])
+    # through extract_patches at the real size
+    small = np.random.default_rng(0).integers(0, 255, size=(2, 100, 40)).astype(np.uint8)
+    patches, offsets = extract_patches(small)
+    assert offsets == [(0, 0)]
+    np.testing.assert_array_equal(patches[0][:, :100, :40], small)
+    np.testing.assert_array_equal(patches[0][:, 100:160, :40], small[:, :60])
+    np.testing.assert_array_equal(patches[0][:, :100, 40:80], small)
+    np.testing.assert_array_equal(reconstruct(patches, offsets, 100, 40), small)
+
+
+def test_no_padding_copy_when_large_enough() -> None:
+    site = np.zeros((200, 200), dtype=np.uint8)
+    assert pad_to_patch(site) is site
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes, sizes)
+def test_ownership_partitions_the_site(height: int, width: int) -> None:
+    cover = np.zeros((height, width), dtype=np.int32)
+    for r, c in patch_offsets(height, width):
+        own = ownership_mask(r, c, height, width)
+        assert own.shape == (160, 160) and own.dtype == bool
+        ys, xs = np.nonzero(own)
+        cover[r + ys, c + xs] += 1  # never lands in padding: owned pixels are real site pixels
+    assert (cover == 1).all()
+
+
+def test_ownership_counts_equal_whole_site_counts() -> None:
+    rng = np.random.default_rng(1)
+    site = (rng.random((333, 170)) > 0.6).astype(np.uint8)
+    patches, offsets = extract_patches(site)
+    total = sum(int(p[ownership_mask(r, c, 333, 170)].sum()) for p, (r, c) in zip(patches, offsets))
+    assert total == int(site.sum())
+    window_total = 0
+    for p, (r, c) in zip(patches, offsets):
+        rs, cs = ownership_window(r, c, 333, 170)
+        window_total += int(p[rs, cs].sum())
+    assert window_total == total
+
+
+def test_ownership_masks_are_cached_and_read_only() -> None:
+    a = ownership_mask(160, 10, 320, 170)
+    assert a is ownership_mask(160, 10, 320, 170)
+    with pytest.raises(ValueError):
+        a[0, 0] = True
+    unknown = ownership_mask(-1, -1, -1, -1)
+    assert unknown.all()
+    with pytest.raises(ValueError, match="offset"):
+        ownership_mask(5, 0, 320, 320)
+
+
+def test_reconstruct_rejects_mismatched_inputs() -> None:
+    patches = np.zeros((2, 160, 160), dtype=np.uint8)
+    with pytest.raises(ValueError, match="2 patches but 1 offsets"):
+        reconstruct(patches, [(0, 0)], 160, 160)
