@@ -1,0 +1,168 @@
+"""Push trained models and Parquet dataset exports to the Hub, and pull models back.
+
+Thin on purpose: huggingface_hub's ``create_repo(exist_ok=True)`` + ``upload_folder`` do the work
+(preupload, LFS for weights and shards, one commit).  What this module adds is checking the folder
+*before* anything goes over the network, so that a push fails with a message naming the missing
+file instead of producing a Hub repo that ``from_pretrained`` or ``load_dataset`` cannot read.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+from huggingface_hub import HfApi, get_token, snapshot_download
+
+logger = logging.getLogger(__name__)
+
+#: Trainer leftovers that do not belong in a published model repo.
+DEFAULT_MODEL_IGNORE = ("checkpoint-*", "checkpoint-*/**", "runs/**", "**/*.tmp", "*.tmp", ".cache/**")
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+
+
+class HubPushError(ValueError):
+    """A folder is not fit to push, or no credentials are available; the message says which and why."""
+
+
+def _resolve_token(token: str | None) -> str:
+    resolved = token or get_token()
+    if not resolved:
+        raise HubPushError(
+            "no Hugging Face token: pass token=..., set the HF_TOKEN environment variable, "
+            "or log in once with `hf auth login`"
+        )
+    return resolved
+
+
+def check_model_folder(folder: str | Path) -> Path:
+    """Raise :class:`HubPushError` unless ``folder`` holds a ``save_pretrained`` model in safetensors."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise HubPushError(f"{path}: not a folder (expected the output of model.save_pretrained)")
+    if not (path / "config.json").is_file():
+        raise HubPushError(f"{path}: not a model folder, config.json is missing (save it with model.save_pretrained)")
+    if not any((path / name).is_file() for name in WEIGHT_FILES):
+        pickles = sorted(p.name for p in path.glob("*.bin"))
+        hint = f"; found only {pickles}: save with safetensors (the default of save_pretrained)" if pickles else ""
+        raise HubPushError(f"{path}: not a model folder, model.safetensors is missing{hint}")
+    index = path / "model.safetensors.index.json"
+    if index.is_file():
+        import json
+
+        try:
+            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
+        except (ValueError, KeyError) as error:
+            raise HubPushError(f"{index}: unreadable shard index ({error!r}); expected a 'weight_map'") from None
+        missing = sorted(s for s in shards if not (path / s).is_file())
+        if missing:
+            raise HubPushError(f"{index}: lists shard file(s) {missing} that are not in {path}")
+    return path
+
+
+def _dataset_configs(export_dir: Path) -> list[dict[str, Any]]:
+    """The README ``configs:`` YAML of a Parquet export, checked against the files present."""
+    from huggingface_hub import DatasetCard
+
+    readme = export_dir / "README.md"
+    if not readme.is_file():
+        raise HubPushError(f"{export_dir}: README.md is missing; the dataset card carries the `configs:` YAML")
+    try:
+        card = DatasetCard.load(readme)
+    except ValueError as error:
+        raise HubPushError(f"{readme}: YAML metadata does not parse: {error}") from None
+    configs = card.data.to_dict().get("configs")
+    if not isinstance(configs, list) or not configs:
+        raise HubPushError(
+            f"{readme}: no `configs:` list in the YAML metadata; each config needs a config_name and data_files"
+        )
+    for index, config in enumerate(configs):
+        if not isinstance(config, dict) or not config.get("config_name"):
+            raise HubPushError(f"{readme}: configs[{index}] needs a `config_name`")
+        data_files = config.get("data_files")
+        if isinstance(data_files, str):
+            data_files = [{"split": "train", "path": data_files}]
+        if not isinstance(data_files, list) or not data_files:
+            raise HubPushError(f"{readme}: configs[{index}] ({config['config_name']}) needs `data_files`")
+        for entry in data_files:
+            patterns = entry.get("path") if isinstance(entry, dict) else entry
+            for pattern in [patterns] if isinstance(patterns, str) else list(patterns or []):
+                if not any(p.is_file() for p in export_dir.glob(pattern)):
+                    raise HubPushError(
+                        f"{readme}: config {config['config_name']!r} data_files pattern {pattern!r} "
+                        f"matches no file under {export_dir}"
+                    )
+    return configs
+
+
+def push_model_folder(
+    folder: str | Path,
+    repo_id: str,
+    token: str | None = None,
+    private: bool = False,
+    commit_message: str = "Upload EuroMineNet model (euromine-hf)",
+    revision: str | None = None,
+    ignore_patterns: Sequence[str] = DEFAULT_MODEL_IGNORE,
+    api: HfApi | None = None,
+) -> str:
+    """Create ``repo_id`` if needed and upload a ``save_pretrained`` folder (card included); returns the commit URL."""
+    path = check_model_folder(folder)
+    if not (path / "README.md").is_file():
+        logger.warning("%s has no README.md: the model repo will have no card (see euromine_hf.hub.cards)", path)
+    token = _resolve_token(token)
+    api = api or HfApi()
+    api.create_repo(repo_id, token=token, private=private, repo_type="model", exist_ok=True)
+    info = api.upload_folder(
+        folder_path=str(path), repo_id=repo_id, repo_type="model", token=token, revision=revision,
+        commit_message=commit_message, ignore_patterns=list(ignore_patterns),
+    )
+    logger.info("pushed %s to %s: %s", path, repo_id, info.commit_url)
+    return str(info.commit_url)
+
+
+def push_dataset_folder(
+    export_dir: str | Path,
+    repo_id: str,
+    token: str | None = None,
+    private: bool = False,
+    commit_message: str = "Upload EuroMineNet Parquet export (euromine-hf)",
+    revision: str | None = None,
+    api: HfApi | None = None,
+) -> str:
+    """Upload a Parquet export (shards + README with ``configs:``) as a dataset repo; returns the commit URL.
+
+    ``datasets.load_dataset(repo_id, config_name)`` reads it back with no loading script.
+    """
+    path = Path(export_dir)
+    if not path.is_dir():
+        raise HubPushError(f"{path}: not a folder (expected a Parquet export with README.md)")
+    configs = _dataset_configs(path)
+    token = _resolve_token(token)
+    api = api or HfApi()
+    api.create_repo(repo_id, token=token, private=private, repo_type="dataset", exist_ok=True)
+    info = api.upload_folder(
+        folder_path=str(path), repo_id=repo_id, repo_type="dataset", token=token, revision=revision,
+        commit_message=commit_message, ignore_patterns=["*.tmp", "**/*.tmp", ".cache/**"],
+    )
+    logger.info("pushed %d config(s) from %s to dataset %s: %s", len(configs), path, repo_id, info.commit_url)
+    return str(info.commit_url)
+
+
+def pull_model(
+    repo_id: str, revision: str | None = None, token: str | None = None, cache_dir: str | Path | None = None,
+) -> Path:
+    """Download a model repo into the Hub cache and return the local folder (``from_pretrained`` accepts it)."""
+    local = Path(snapshot_download(repo_id, repo_type="model", revision=revision, token=token,
+                                   cache_dir=str(cache_dir) if cache_dir is not None else None))
+    if not (local / "config.json").is_file():
+        raise HubPushError(f"{repo_id} (revision {revision or 'main'}) has no config.json: not a transformers model repo")
+    return local
+
+
+__all__ = [
+    "HubPushError",
+    "check_model_folder",
+    "pull_model",
+    "push_dataset_folder",
+    "push_model_folder",
+]
