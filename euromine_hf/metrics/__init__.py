@@ -1,0 +1,32 @@
+"""The numeric core of every EuroMineNet score (numpy / torch; no ``evaluate`` import).
+
+Scorers reduce each batch of masks to counts at once, accumulate them incrementally
+(``add`` many times, then ``compute``) and merge across processes by summing counts:
+
+* :class:`MappingScorer` — ``F1_{year}``, ``OF1``, ``precision``, ``recall``, ``IoU``,
+  ``LCA-TIoU``, ``GCA-TIoU`` (paper Table 4);
+* :class:`ChangeScorer` — ``F1_interval_{k}``, ``OF1``, ... (Table 5);
+* :class:`PostClassificationScorer` — the same change scores read off mapping predictions (Table 6).
+
+Protocols (``site`` paper default, ``micro``, ``patch``) and empty-denominator rules (``skip``
+default, ``one``, ``zero``) are documented in :mod:`euromine_hf.metrics.scores`.
+"""
+
+from __future__ import annotations
+
+from euromine_hf.metrics.change import INTERVALS, ChangeScorer
+from euromine_hf.metrics.counts import binary_counts, counts_torch, pack_masks
+from euromine_hf.metrics.mapping import MappingScorer, PostClassificationScorer
+from euromine_hf.metrics.scores import EMPTY_RULES, PROTOCOLS
+
+__all__ = [
+    "EMPTY_RULES",
+    "INTERVALS",
+    "PROTOCOLS",
+    "ChangeScorer",
+    "MappingScorer",
+    "PostClassificationScorer",
+    "binary_counts",
+    "counts_torch",
+    "pack_masks",
+]
