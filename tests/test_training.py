@@ -13,6 +13,7 @@ from torch import nn
 from transformers import PretrainedConfig, TrainerCallback
 
 from euromine_hf.bands import BANDS, MEAN, STD, YEARS
+from euromine_hf.data.collators import MappingCollator, TimeseriesCollator, dihedral
 from euromine_hf.models.base import EuroMineConfigMixin, EuroMineSegmentationModel
 from euromine_hf.training.arguments import (
     PAPER_RECIPE,
@@ -89,13 +90,7 @@ def make_dataset(**kw) -> Dataset:
     return Dataset.from_dict(make_rows(**kw)).with_format("numpy", dtype=None)
 
 
-def collate(features):
-    images = np.stack([np.asarray(f["image"], np.float32) for f in features])
-    images = (images - MEAN[None, :, None, None]) / STD[None, :, None, None]
-    return {
-        "pixel_values": torch.from_numpy(images),
-        "labels": torch.from_numpy(np.stack([np.asarray(f["mask"], np.int64) for f in features])),
-    }
+collate = MappingCollator(augment=False)
 
 
 def training_args(tmp_path, **kw) -> EuroMineTrainingArguments:
@@ -260,11 +255,7 @@ def _series_rows(n_sites=3, years=(2015, 2016, 2017)):
     }).with_format("numpy", dtype=None)
 
 
-def collate_series(features):
-    images = np.stack([np.asarray(f["images"], np.float32) for f in features])
-    images = (images - MEAN[None, None, :, None, None]) / STD[None, None, :, None, None]
-    return {"pixel_values": torch.from_numpy(images),
-            "labels": torch.from_numpy(np.stack([np.asarray(f["masks"], np.int64) for f in features]))}
+collate_series = TimeseriesCollator(augment=False)
 
 
 def test_timeseries_batches_train_with_consistency_term(tmp_path):
@@ -311,7 +302,7 @@ def test_resume_equals_uninterrupted(tmp_path):
         trainer = EuroMineTrainer(
             model=TinySegmenter(TinyConfig()),
             args=training_args(out, max_steps=2 * n, save_strategy="steps", save_steps=1000),
-            train_dataset=dataset, data_collator=collate, callbacks=list(callbacks),
+            train_dataset=dataset, data_collator=collate, callbacks=list(callbacks), augment=True,
         )
         trainer.train(resume_from_checkpoint=resume)
         return trainer
@@ -325,6 +316,22 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert resumed.state.global_step == 2 * n
     assert not torch.allclose(_flat_params(first.model), _flat_params(straight.model))
     torch.testing.assert_close(_flat_params(resumed.model), _flat_params(straight.model), rtol=1e-5, atol=1e-6)
+
+
+def test_step_seeded_augmentation_moves_images_and_labels_together(tmp_path):
+    trainer = EuroMineTrainer(model=TinySegmenter(TinyConfig()), args=training_args(tmp_path, max_steps=1),
+                              train_dataset=make_dataset(), data_collator=collate, augment=True)
+    batch = collate([make_dataset()[i] for i in range(6)])
+    out = trainer.augment_batch(batch)
+    again = trainer.augment_batch(batch)  # next micro-batch of the same step: new draws
+    assert not torch.equal(out["labels"], again["labels"])
+    for i in range(6):
+        ks = [k for k in range(8) if np.array_equal(dihedral(batch["labels"][i].numpy(), k), out["labels"][i].numpy())]
+        assert ks, "labels are not a dihedral transform of the input"
+        assert any(np.array_equal(dihedral(batch["pixel_values"][i].numpy(), k), out["pixel_values"][i].numpy())
+                   for k in ks)
+    trainer._micro_step = (-1, 0)  # same step and micro-batch again: the same transforms
+    assert torch.equal(trainer.augment_batch(batch)["labels"], out["labels"])
 
 
 def test_argmax_preprocessing_returns_uint8_class_ids():

@@ -13,9 +13,11 @@ from __future__ import annotations
 import contextlib
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import torch
 from transformers import Trainer
 
+from euromine_hf.data.collators import NUM_DIHEDRAL, dihedral
 from euromine_hf.training.losses import temporal_consistency_loss
 
 
@@ -30,15 +32,57 @@ class EuroMineTrainer(Trainer):
     """Trainer for EuroMineNet segmenters.
 
     Extra arguments: ``eval_data_collator`` (collator for validation/test ``mapping`` rows; defaults
-    to ``data_collator``).  The training arguments' ``temporal_consistency_weight`` (0 = off) adds
+    to ``data_collator``) and ``augment`` (random dihedral flips/rotations of training batches).
+    The training arguments' ``temporal_consistency_weight`` (0 = off) adds
     :func:`temporal_consistency_loss` to time-series batches.
+
+    Augmentation lives here rather than in the collator because a collator's random stream is not
+    part of a checkpoint (and accelerate's loader collates one batch ahead), so resuming would
+    draw different flips.  Here each sample's transform is a pure function of (seed, optimizer
+    step, micro-batch, rank): ``resume_from_checkpoint`` continues exactly, in any number of
+    processes and DataLoader workers.  Use the collators with ``augment=False`` under this Trainer.
     """
 
-    def __init__(self, *args: Any, eval_data_collator: Callable | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        eval_data_collator: Callable | None = None,
+        augment: bool = False,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("preprocess_logits_for_metrics", argmax_logits_uint8)
         super().__init__(*args, **kwargs)
         self.eval_data_collator = eval_data_collator or self.data_collator
+        self.augment = bool(augment)
         self.last_loss_parts: dict[str, float] = {}
+        self._micro_step = (-1, 0)  # (global_step, micro-batch index within it)
+
+    # ---- augmentation -------------------------------------------------------------------------
+
+    def augment_batch(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        """Apply one dihedral transform per sample to ``pixel_values`` and ``labels`` alike."""
+        step = self.state.global_step
+        micro = self._micro_step[1] + 1 if self._micro_step[0] == step else 0
+        self._micro_step = (step, micro)
+        pixel_values = inputs["pixel_values"]
+        if pixel_values.shape[-1] != pixel_values.shape[-2]:
+            raise ValueError(f"augmentation rotates by 90 degrees and needs square patches; got {tuple(pixel_values.shape)}")
+        rng = np.random.default_rng([int(self.args.seed), step, micro, int(self.args.process_index)])
+        ks = rng.integers(0, NUM_DIHEDRAL, size=pixel_values.shape[0]).tolist()
+        out = dict(inputs)
+        for key in ("pixel_values", "labels"):
+            if key not in inputs:
+                continue
+            tensor = inputs[key]
+            array = tensor.detach().cpu().numpy()
+            moved = np.stack([np.ascontiguousarray(dihedral(a, k)) for a, k in zip(array, ks)])
+            out[key] = torch.from_numpy(moved).to(tensor.device)
+        return out
+
+    def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
+        if self.augment:
+            inputs = self.augment_batch(inputs)
+        return super().training_step(model, inputs, num_items_in_batch)
 
     # ---- losses -------------------------------------------------------------------------------
 
