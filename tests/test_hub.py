@@ -1,0 +1,370 @@
+"""Model cards, push/pull and dataset round trips through the real huggingface_hub/datasets clients.
+
+There is no offline upload mode in huggingface_hub, so every push/pull here goes over HTTP to
+``euromine_hf.testing.LocalHub``, a Hub-compatible server on 127.0.0.1 that each test starts and stops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from huggingface_hub import HfApi, ModelCard, hf_hub_download
+from huggingface_hub.errors import (
+    EntryNotFoundError,
+    HfHubHTTPError,
+    RepositoryNotFoundError,
+    RevisionNotFoundError,
+)
+
+import euromine_hf  # noqa: F401  (registers the Auto classes)
+from euromine_hf.bands import load_resource
+from euromine_hf.hub import (
+    HubPushError,
+    ModelCardError,
+    pull_model,
+    push_dataset_folder,
+    push_model_folder,
+    read_model_index,
+    render_model_card,
+    save_model_card,
+)
+from euromine_hf.hub.cards import canonical_metric, load_template, normalize_results
+from euromine_hf.testing import LocalHub, use_local_hub
+
+YEARS = range(2015, 2025)
+TEST_RESULTS = {
+    **{f"eval_f1_{year}": 0.6 + 0.01 * i for i, year in enumerate(YEARS)},
+    "eval_OF1": 0.655, "eval_GCA-TIoU": 0.51, "eval_LCA-TIoU": 0.5375, "eval_loss": 0.2, "eval_runtime": 1.5,
+}
+VALIDATION_RESULTS = {"f1_2015": 0.7, "OF1": 0.71, "gca_tiou": 0.6}
+TRAINING_ARGS = {"learning_rate": 1e-4, "per_device_train_batch_size": 32, "lr_scheduler_type": "cosine_with_min_lr"}
+
+
+@pytest.fixture
+def local_hub(tmp_path):
+    """A running LocalHub with huggingface_hub/datasets pointed at it and a private HF_HOME."""
+    with LocalHub() as hub, use_local_hub(hub, tmp_path / "hf_home"):
+        yield hub
+        assert hub.unknown_requests == [], f"clients asked for endpoints the local hub lacks: {hub.unknown_requests}"
+
+
+def tiny_model(num_channels: int = 10):
+    """The zoo's tiny UNet (the smallest real architecture), seeded so the test is deterministic."""
+    from euromine_hf.models import build_model
+
+    torch.manual_seed(0)
+    return build_model("unet", size="tiny", num_channels=num_channels).eval()
+
+
+def saved_model_folder(tmp_path: Path, name: str = "model", num_channels: int = 10):
+    model = tiny_model(num_channels)
+    folder = tmp_path / name
+    model.save_pretrained(folder)
+    return model, folder
+
+
+# ---- cards -----------------------------------------------------------------------------------
+def test_card_metadata_round_trips_through_written_readme(tmp_path):
+    model = tiny_model()
+    card = render_model_card(
+        "euromine-unet-tiny", model.config, {"validation": VALIDATION_RESULTS, "test": TEST_RESULTS},
+        "user/eurominenet", TRAINING_ARGS, paper_name="UNet", repo_id="user/euromine-unet-tiny",
+        num_parameters=model.num_parameters(),
+    )
+    path = save_model_card(card, tmp_path)
+    assert path == tmp_path / "README.md"
+    loaded = ModelCard.load(path)
+    data = loaded.data.to_dict()
+    assert data["license"] == "apache-2.0"
+    assert data["library_name"] == "transformers"
+    assert data["pipeline_tag"] == "image-segmentation"
+    assert data["datasets"] == ["user/eurominenet"]
+    for tag in ("sentinel-2", "remote-sensing", "mining", "semantic-segmentation", "euromine"):
+        assert tag in data["tags"]
+    # one model-index result per tested split, numbers identical after the YAML round trip
+    results = data["model-index"][0]["results"]
+    assert [r["dataset"]["split"] for r in results] == ["validation", "test"]
+    assert {r["task"]["type"] for r in results} == {"image-segmentation"}
+    assert all(r["dataset"]["name"].startswith("EuroMineNet") for r in results)
+    back = read_model_index(path)
+    assert back["test"] == {**{str(y): pytest.approx(0.6 + 0.01 * i, abs=0) for i, y in enumerate(YEARS)},
+                            "OF1": 0.655, "GCA-TIoU": 0.51, "LCA-TIoU": 0.5375}
+    assert back["validation"] == {"2015": 0.7, "OF1": 0.71, "GCA-TIoU": 0.6}
+    assert back == normalize_results({"validation": VALIDATION_RESULTS, "test": TEST_RESULTS})
+    text = loaded.text
+    assert "B8A" in text and "1089.74" in text  # bands table from euromine_hf.bands
+    assert 'AutoModelForSemanticSegmentation.from_pretrained("user/euromine-unet-tiny")' in text
+    assert "import euromine_hf" in text
+    assert "cosine_with_min_lr" in text
+    paper_of1 = load_resource("paper_results.json")["mapping"]["UNet"]["OF1"]
+    assert f"{paper_of1:.4f}" in text
+    assert "synthetic default data" in text and "not on the" in text  # plain statement for the demo
+    assert "CC BY 4.0" in text and "2510.14661" in text
+    assert not list(tmp_path.glob(".README.*"))  # no temp file left behind
+
+
+def test_card_for_archive_model_and_paper_lookup_from_zoo():
+    model = tiny_model(num_channels=3)
+    card = render_model_card("rgb-unet", model.config, {"test": {"OF1": 0.8}}, "user/eurominenet",
+                             data_source="archive")
+    text = str(card)
+    assert "synthetic default data" not in text and "synthetic-data" not in card.data.tags
+    assert "paper (UNet, test)" in text  # paper row found through the zoo's paper_name
+    assert "| 2 | B02 |" in text and "band_indices" in text  # 3-channel model: its own bands
+
+
+@pytest.mark.parametrize(
+    ("results", "match"),
+    [
+        ({}, "non-empty"),
+        ({"test": {"loss": 0.1, "accuracy": 0.9}}, "no known metric"),
+        ({"test": {"OF1": "high"}}, "not a number"),
+        ({"test": [0.5]}, "mapping of metric"),
+    ],
+)
+def test_card_rejects_bad_results(results, match):
+    with pytest.raises(ModelCardError, match=match):
+        render_model_card("m", {"model_type": "euromine-unet"}, results, "user/ds")
+
+
+def test_card_rejects_unknown_paper_name_and_data_source():
+    with pytest.raises(ModelCardError, match="paper_name 'UNet\\+\\+'.*choose from"):
+        render_model_card("m", {"model_type": "x"}, {"test": {"OF1": 0.5}}, "user/ds", paper_name="UNet++")
+    with pytest.raises(ModelCardError, match="data_source"):
+        render_model_card("m", {"model_type": "x"}, {"test": {"OF1": 0.5}}, "user/ds", data_source="real")
+
+
+def test_non_finite_scores_are_left_out_of_model_index():
+    card = render_model_card("m", {"model_type": "x"}, {"test": {"OF1": float("nan"), "GCA-TIoU": 0.4}}, "user/ds")
+    assert read_model_index(card) == {"test": {"GCA-TIoU": 0.4}}
+
+
+@pytest.mark.parametrize(
+    ("key", "name"),
+    [("eval_f1_2015", "2015"), ("F1_2024", "2024"), ("2019", "2019"), ("test_OF1", "OF1"), ("overall_f1", "OF1"),
+     ("eval_GCA-TIoU", "GCA-TIoU"), ("lca_tiou", "LCA-TIoU"), ("eval_loss", None), ("iou", None)],
+)
+def test_canonical_metric_names(key, name):
+    assert canonical_metric(key) == name
+
+
+def test_model_cards_folder_points_at_packaged_template():
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "model_cards" / "segmentation.md.jinja").read_text(encoding="utf-8") == load_template()
+    assert "euromine_hf/resources/model_card_segmentation.md.jinja" in (root / "model_cards" / "README.md").read_text()
+
+
+# ---- push and pull through the local hub -----------------------------------------------------
+def test_push_model_then_from_pretrained_gives_equal_outputs(local_hub, tmp_path):
+    from transformers import AutoModelForSemanticSegmentation
+
+    model, folder = saved_model_folder(tmp_path)
+    card = render_model_card("euromine-unet-tiny", model.config, {"test": TEST_RESULTS}, "user/eurominenet",
+                             TRAINING_ARGS, repo_id="user/euromine-unet-tiny")
+    save_model_card(card, folder)
+    (folder / "checkpoint-5").mkdir()
+    (folder / "checkpoint-5" / "optimizer.pt").write_bytes(b"\0" * 16)  # Trainer leftovers stay local
+
+    url = push_model_folder(folder, "user/euromine-unet-tiny", commit_message="tiny unet")
+    assert url.startswith(f"{local_hub.endpoint}/user/euromine-unet-tiny/commit/")
+    assert local_hub.is_lfs("user/euromine-unet-tiny", "model.safetensors")
+    assert not local_hub.is_lfs("user/euromine-unet-tiny", "config.json")
+    files = set(HfApi().list_repo_files("user/euromine-unet-tiny"))
+    assert {"config.json", "model.safetensors", "README.md"} <= files
+    assert not any(f.startswith("checkpoint-") for f in files)
+
+    loaded = AutoModelForSemanticSegmentation.from_pretrained("user/euromine-unet-tiny").eval()
+    assert type(loaded) is type(model)
+    x = torch.randn(2, 10, 48, 48, generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(pixel_values=x).logits, model(pixel_values=x).logits, rtol=0, atol=0)
+
+    # the card on the hub parses back to the same numbers, and the hub exposes it as cardData
+    remote = ModelCard.load("user/euromine-unet-tiny")
+    assert read_model_index(remote) == normalize_results({"test": TEST_RESULTS})
+    info = HfApi().model_info("user/euromine-unet-tiny")
+    assert info.pipeline_tag == "image-segmentation" and "euromine" in info.tags
+
+    # pushing again is idempotent (repo exists, unchanged files skipped) and pull_model finds the folder
+    push_model_folder(folder, "user/euromine-unet-tiny")
+    local = pull_model("user/euromine-unet-tiny")
+    assert (local / "model.safetensors").read_bytes() == (folder / "model.safetensors").read_bytes()
+
+
+def test_load_rgb_checkpoint_from_hub_id(local_hub, tmp_path):
+    from euromine_hf.models.band_adaptation import load_rgb_checkpoint
+
+    rgb, folder = saved_model_folder(tmp_path, "rgb", num_channels=3)
+    push_model_folder(folder, "user/rgb-repo")
+    target = tiny_model(num_channels=10)
+    report = load_rgb_checkpoint(target, "user/rgb-repo")
+    assert report.adapted, "the 3-channel first layer was not adapted"
+    name = report.adapted[0]
+    rgb_weight = rgb.state_dict()[name]
+    adapted = target.state_dict()[name]
+    bands = list(target.config.band_names)
+    # B04/B03/B02 take the R/G/B filters, scaled by 3/C
+    for channel, band in enumerate(("B04", "B03", "B02")):
+        torch.testing.assert_close(adapted[:, bands.index(band)], rgb_weight[:, channel] * 3 / len(bands))
+
+
+def write_parquet_export(folder: Path) -> dict[str, list]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = {
+        "train": {"site": ["Germany_1", "Germany_1", "Poland_2"], "year": [2015, 2016, 2015],
+                  "mask": [np.full(4, i, np.uint8).tobytes() for i in range(3)]},
+        "test": {"site": ["Spain_3"], "year": [2020], "mask": [np.ones(4, np.uint8).tobytes()]},
+    }
+    (folder / "mapping").mkdir(parents=True)
+    for split, columns in rows.items():
+        pq.write_table(pa.table(columns), folder / "mapping" / f"{split}-00000-of-00001.parquet")
+    (folder / "README.md").write_text(
+        "---\nlicense: cc-by-4.0\nconfigs:\n- config_name: mapping\n  data_files:\n"
+        "  - split: train\n    path: mapping/train-*\n  - split: test\n    path: mapping/test-*\n---\n"
+        "# EuroMineNet (tiny test export)\n",
+        encoding="utf-8",
+    )
+    return rows
+
+
+def test_push_dataset_folder_then_load_dataset(local_hub, tmp_path):
+    import datasets
+
+    rows = write_parquet_export(tmp_path / "export")
+    url = push_dataset_folder(tmp_path / "export", "user/eurominenet-tiny")
+    assert url.startswith(f"{local_hub.endpoint}/datasets/user/eurominenet-tiny/commit/")
+    assert local_hub.is_lfs("user/eurominenet-tiny", "mapping/train-00000-of-00001.parquet", repo_type="dataset")
+
+    loaded = datasets.load_dataset("user/eurominenet-tiny", "mapping", cache_dir=str(tmp_path / "ds_cache"))
+    assert set(loaded) == {"train", "test"}
+    for split, columns in rows.items():
+        assert loaded[split].to_dict() == columns
+
+    # streaming reads the Parquet shards with HTTP range requests
+    streamed = datasets.load_dataset("user/eurominenet-tiny", "mapping", split="train", streaming=True)
+    assert [row["site"] for row in streamed] == rows["train"]["site"]
+
+
+# ---- errors ----------------------------------------------------------------------------------
+def test_push_refuses_folders_that_are_not_models(tmp_path):
+    with pytest.raises(HubPushError, match="not a folder"):
+        push_model_folder(tmp_path / "missing", "user/x", token="t")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(HubPushError, match=r"empty: not a model folder, config.json is missing"):
+        push_model_folder(tmp_path / "empty", "user/x", token="t")
+    (tmp_path / "empty" / "config.json").write_text("{}")
+    (tmp_path / "empty" / "pytorch_model.bin").write_bytes(b"x")
+    with pytest.raises(HubPushError, match=r"model.safetensors is missing.*pytorch_model.bin"):
+        push_model_folder(tmp_path / "empty", "user/x", token="t")
+
+
+def test_push_dataset_refuses_bad_exports(tmp_path):
+    folder = tmp_path / "export"
+    folder.mkdir()
+    with pytest.raises(HubPushError, match="README.md is missing"):
+        push_dataset_folder(folder, "user/ds", token="t")
+    (folder / "README.md").write_text("---\nlicense: cc-by-4.0\n---\n# no configs\n")
+    with pytest.raises(HubPushError, match="no `configs:` list"):
+        push_dataset_folder(folder, "user/ds", token="t")
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n- config_name: mapping\n  data_files:\n  - split: train\n    path: mapping/train-*\n---\n")
+    with pytest.raises(HubPushError, match="'mapping/train-\\*' matches no file"):
+        push_dataset_folder(folder, "user/ds", token="t")
+
+
+def test_push_without_token_says_how_to_give_one(local_hub, tmp_path, monkeypatch):
+    _, folder = saved_model_folder(tmp_path)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(HubPushError, match="no Hugging Face token.*HF_TOKEN"):
+        push_model_folder(folder, "user/m")
+    assert local_hub.requests == []  # refused before any request
+
+
+def test_hub_errors_map_to_client_exceptions(local_hub, tmp_path):
+    _, folder = saved_model_folder(tmp_path)
+    push_model_folder(folder, "user/m", private=True)
+    with pytest.raises(RepositoryNotFoundError):
+        hf_hub_download("user/absent", "config.json")
+    with pytest.raises(EntryNotFoundError):
+        hf_hub_download("user/m", "absent.json")
+    with pytest.raises(RevisionNotFoundError):
+        hf_hub_download("user/m", "config.json", revision="no-such-branch")
+    # a private repo is invisible without the owner's token
+    with pytest.raises(RepositoryNotFoundError):
+        HfApi().model_info("user/m", token=False)
+    # writing to another user's namespace is refused with the server's reason
+    with pytest.raises(HfHubHTTPError, match="cannot create repos in namespace 'someone-else'"):
+        HfApi().create_repo("someone-else/m")
+
+
+def _http(request: urllib.request.Request):
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read()
+
+
+def test_resolve_honours_range_and_reports_lfs_headers(local_hub, tmp_path):
+    _, folder = saved_model_folder(tmp_path)
+    push_model_folder(folder, "user/m")
+    data = (folder / "model.safetensors").read_bytes()
+    url = f"{local_hub.endpoint}/user/m/resolve/main/model.safetensors"
+
+    status, headers, body = _http(urllib.request.Request(url, method="HEAD"))
+    assert status == 200 and body == b""
+    assert headers["X-Linked-Size"] == str(len(data)) == headers["Content-Length"]
+    import hashlib
+
+    assert headers["X-Linked-Etag"] == f'"{hashlib.sha256(data).hexdigest()}"'
+    assert len(headers["X-Repo-Commit"]) == 40
+
+    for range_header, expected in [("bytes=10-19", data[10:20]), ("bytes=-7", data[-7:]),
+                                   (f"bytes={len(data) - 3}-", data[-3:]), ("bytes=5-99999999", data[5:])]:
+        status, headers, body = _http(urllib.request.Request(url, headers={"Range": range_header}))
+        assert status == 206 and body == expected, range_header
+        assert headers["Content-Range"].endswith(f"/{len(data)}")
+    status, headers, _ = _http(urllib.request.Request(url, headers={"Range": f"bytes={len(data)}-"}))
+    assert status == 416 and headers["Content-Range"] == f"bytes */{len(data)}"
+
+    status, _, body = _http(urllib.request.Request(f"{local_hub.endpoint}/api/models/user/m/discussions"))
+    assert status == 404 and b"no handler" in body
+    assert local_hub.unknown_requests == ["GET /api/models/user/m/discussions"]
+    local_hub.state.unknown_requests.clear()  # seen on purpose; the fixture checks the rest
+
+    status, _, _ = _http(urllib.request.Request(f"{local_hub.endpoint}/api/whoami-v2",
+                                                headers={"Authorization": "Bearer wrong"}))
+    assert status == 401
+
+
+def test_local_hub_listens_on_loopback_and_stops():
+    with LocalHub() as hub:
+        endpoint = hub.endpoint
+        assert endpoint.startswith("http://127.0.0.1:")
+        status, _, body = _http(urllib.request.Request(f"{endpoint}/api/whoami-v2",
+                                                       headers={"Authorization": f"Bearer {hub.token}"}))
+        assert status == 200 and json.loads(body)["name"] == hub.user
+    with pytest.raises(urllib.error.URLError):
+        urllib.request.urlopen(f"{endpoint}/api/whoami-v2", timeout=2)
+    with pytest.raises(RuntimeError, match="not running"):
+        _ = hub.endpoint
+
+
+def test_use_local_hub_restores_client_settings(tmp_path):
+    from huggingface_hub import constants
+
+    before = (constants.ENDPOINT, constants.HF_HUB_CACHE, os.environ.get("HF_ENDPOINT"))
+    with LocalHub() as hub, use_local_hub(hub, tmp_path / "home"):
+        assert constants.ENDPOINT == hub.endpoint
+        assert os.environ["HF_HUB_DISABLE_XET"] == "1"
+        assert constants.HF_HUB_CACHE == str(tmp_path / "home" / "hub")
+    assert (constants.ENDPOINT, constants.HF_HUB_CACHE, os.environ.get("HF_ENDPOINT")) == before
