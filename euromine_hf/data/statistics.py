@@ -226,7 +226,7 @@ class DatasetStatistics:
         out.write("## Table 1. Mine footprint by year (km²)\n\n")
         out.write(_md_table(
             ["Country", "Sites", *map(str, years)],
-            [[c, len(self.sites[c]), *[_fmt(fp[(c, y)]["footprint_km2"], 2) if (c, y) in fp else "–" for y in years]] for c in self.countries]
+            [[c, len(self.sites[c]), *[_km2(fp[(c, y)]["footprint_km2"]) if (c, y) in fp else "–" for y in years]] for c in self.countries]
             + [["All, fraction of pixels", n_sites, *[_fmt(fp[(ALL, y)]["footprint_fraction"], 4) for y in years]]]
             + [["Paper, fraction of pixels", 133, *[_fmt(paper.get("footprint_fraction_by_year", {}).get(str(y)), 4) for y in years]]]
         ))
@@ -234,15 +234,15 @@ class DatasetStatistics:
         out.write("\n## Table 2. Change between consecutive years (all sites)\n\n")
         out.write(_md_table(
             ["Step", "Expanded km²", "Decreased km²", "Total change km²", "Changed fraction", "Expansion share"],
-            [[f"{r['year_t1']}→{r['year_t2']}", _fmt(r["expanded_km2"], 2), _fmt(r["decreased_km2"], 2),
-              _fmt(r["total_change_km2"], 2), _fmt(r["changed_fraction"], 4), _fmt(r["expansion_share"], 3)] for r in steps]
+            [[f"{r['year_t1']}→{r['year_t2']}", _km2(r["expanded_km2"]), _km2(r["decreased_km2"]),
+              _km2(r["total_change_km2"]), _fmt(r["changed_fraction"], 4), _fmt(r["expansion_share"], 3)] for r in steps]
         ))
         step_keys = [(r["year_t1"], r["year_t2"]) for r in steps]
         by_country_step = {(r["country"], r["year_t1"], r["year_t2"]): r for r in self.step_rows()}
         out.write("\n### Table 2b. Total change between consecutive years by country (km²)\n\n")
         out.write(_md_table(
             ["Country", *[f"{a}→{b}" for a, b in step_keys]],
-            [[c, *[_fmt(by_country_step[(c, a, b)]["total_change_km2"], 2) if (c, a, b) in by_country_step else "–" for a, b in step_keys]]
+            [[c, *[_km2(by_country_step[(c, a, b)]["total_change_km2"]) if (c, a, b) in by_country_step else "–" for a, b in step_keys]]
              for c in self.countries]
         ))
         intervals = [r for r in self.interval_rows() if r["country"] == ALL]
@@ -252,7 +252,7 @@ class DatasetStatistics:
         out.write(_md_table(
             ["Interval (years)", "Site pairs", "Expanded km²", "Decreased km²", "Total change km²",
              "Changed fraction", "Paper", "Expansion share", "Paper"],
-            [[r["interval"], r["pairs"], _fmt(r["expanded_km2"], 2), _fmt(r["decreased_km2"], 2), _fmt(r["total_change_km2"], 2),
+            [[r["interval"], r["pairs"], _km2(r["expanded_km2"]), _km2(r["decreased_km2"]), _km2(r["total_change_km2"]),
               _fmt(r["changed_fraction"], 4), _fmt(p_frac.get(str(r["interval"])), 4),
               _fmt(r["expansion_share"], 3), _fmt(p_share.get(str(r["interval"])), 3)] for r in intervals]
         ))
@@ -265,6 +265,11 @@ class DatasetStatistics:
              for c in self.countries]
         ))
         return out.getvalue()
+
+
+def _km2(value: Any) -> str:
+    """Areas: two decimals from 10 km² up, four below (small sites and single steps)."""
+    return _fmt(value, 2 if value is not None and abs(float(value)) >= 10 else 4)
 
 
 def _fmt(value: Any, digits: int) -> str:
