@@ -21,6 +21,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from euromine_hf.metrics.counts import popcount, valid_bits
+from euromine_hf.metrics.scores import group_ids
 
 __all__ = ["SiteIndex", "CountTable", "TemporalBuffer", "PAIR_CA_COLUMNS", "PAIR_PC_COLUMNS", "CONFUSION_COLUMNS"]
 
@@ -72,6 +73,7 @@ class CountTable:
         self._keys: list[np.ndarray] = []
         self._counts: list[np.ndarray] = []
         self._pending_rows = 0
+        self._compacted = True
 
     def __len__(self) -> int:
         return sum(len(k) for k in self._keys)
@@ -85,6 +87,7 @@ class CountTable:
             return
         self._keys.append(keys)
         self._counts.append(counts)
+        self._compacted = False
         self._pending_rows += len(keys)
         if self._pending_rows >= self.compact_every:
             self.compact()
@@ -92,14 +95,18 @@ class CountTable:
     def compact(self) -> None:
         """Group-sum rows with equal keys (keeps memory proportional to distinct keys)."""
         self._pending_rows = 0
-        if len(self._keys) <= 1 and (not self._keys or len(np.unique(self._keys[0], axis=0)) == len(self._keys[0])):
+        if not self._keys or (len(self._keys) == 1 and self._compacted):
             return
         keys = np.concatenate(self._keys)
         counts = np.concatenate(self._counts)
-        uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
-        summed = np.zeros((len(uniq), counts.shape[1]), np.int64)
-        np.add.at(summed, inverse.reshape(-1), counts)
-        self._keys, self._counts = [uniq], [summed]
+        inverse, n = group_ids(*keys.T)
+        first = np.full(n, len(keys), np.int64)
+        np.minimum.at(first, inverse, np.arange(len(keys)))
+        summed = np.zeros((n, counts.shape[1]), np.int64)
+        for c in range(counts.shape[1]):
+            summed[:, c] = np.bincount(inverse, weights=counts[:, c], minlength=n).astype(np.int64)
+        self._keys, self._counts = [keys[first]], [summed]
+        self._compacted = True
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Compacted ``(keys (N, K), counts (N, C))``."""
@@ -115,7 +122,7 @@ class CountTable:
         return out
 
     def reset(self) -> None:
-        self._keys, self._counts, self._pending_rows = [], [], 0
+        self._keys, self._counts, self._pending_rows, self._compacted = [], [], 0, True
 
 
 def year_pairs(n_years: int) -> tuple[np.ndarray, np.ndarray]:
@@ -131,7 +138,7 @@ class TemporalBuffer:
     (+ ``PAIR_PC_COLUMNS`` when ``post_classification``).
     """
 
-    def __init__(self, n_years: int, post_classification: bool = False, chunk: int = 32) -> None:
+    def __init__(self, n_years: int, post_classification: bool = False, chunk: int = 16) -> None:
         self.n_years = int(n_years)
         self.post_classification = bool(post_classification)
         self.chunk = int(chunk)
@@ -235,13 +242,13 @@ class TemporalBuffer:
                 part = group[start : start + self.chunk]
                 P = np.stack([e["P"] for _, e in part])
                 G = np.stack([e["G"] for _, e in part])
-                full = _pair_counts(P, G, Ih, Jh, valid if needs_valid else None, self.post_classification)
+                full = _pair_counts(P, G, valid if needs_valid else None, self.post_classification)
                 if partial:
                     own = np.stack([e["own"] for _, e in part])[:, None, :]
-                    owned = _pair_counts(P, G, Ih, Jh, own, self.post_classification)
+                    owned = _pair_counts(P, G, own, self.post_classification)
                 else:
                     owned = full
-                counts = _assemble(owned, full, self.post_classification)
+                counts = _assemble(owned, full, self.post_classification)[:, have]
                 b, k = len(part), len(Ih)
                 keys = np.empty((b, k, 4), np.int64)
                 keys[:, :, 0] = np.asarray([s for (s, _), _ in part])[:, None]
@@ -268,32 +275,38 @@ class TemporalBuffer:
         }
 
 
-def _pair_counts(P: np.ndarray, G: np.ndarray, I: np.ndarray, J: np.ndarray, mask: np.ndarray | None, pc: bool) -> dict[str, np.ndarray]:
-    """Per (patch, pair) counts from packed years ``P, G (B, T, words)`` inside ``mask``."""
-    pi, pj = P[:, I], P[:, J]
-    dg = G[:, I] ^ G[:, J]  # pixels whose reference changed: outside U_ij
-    eq = ~dg
-    if mask is not None:
-        eq &= mask
-    both = pi & pj
-    either = pi | pj
-    both &= eq
-    either &= eq
-    out = {"inter": popcount(both), "union": popcount(either)}
-    if mask is None:
-        npix = np.full(dg.shape[:2], dg.shape[-1] * 64, np.int64)
-    else:
-        npix = np.broadcast_to(popcount(mask), dg.shape[:2]).astype(np.int64)
-    out["pixels"] = npix
-    if pc:
-        dp = pi ^ pj  # predicted change read off two mapping predictions
+def _pair_counts(P: np.ndarray, G: np.ndarray, mask: np.ndarray | None, pc: bool) -> dict[str, np.ndarray]:
+    """Counts of every pair ``i < j`` (row-major, as :func:`year_pairs`) from packed years
+    ``P, G (B, T, words)`` inside ``mask`` (``None``: every bit is a pixel).
+
+    Loops over ``i`` and broadcasts against the later years, so no pair-sized copies are made;
+    callers keep ``B`` small so the temporaries stay in cache.
+    """
+    b, t, words = P.shape
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("inter", "union", "tp", "npred", "nref")}
+    for i in range(t - 1):
+        pi, pj = P[:, i : i + 1], P[:, i + 1 :]
+        dg = G[:, i : i + 1] ^ G[:, i + 1 :]  # reference changed: outside U_ij
+        eq = ~dg
         if mask is not None:
-            dp &= mask
-            dg &= mask
-        tp = popcount(dp & dg)
-        npred = popcount(dp)
-        nref = popcount(dg)
-        out.update(tp=tp, fp=npred - tp, fn=nref - tp, tn=npix - npred - nref + tp)
+            eq &= mask
+        cols["inter"].append(popcount(pi & pj & eq))
+        cols["union"].append(popcount((pi | pj) & eq))
+        if pc:
+            dp = pi ^ pj  # change read off the two mapping predictions
+            if mask is not None:
+                dp &= mask
+                dg &= mask
+            cols["tp"].append(popcount(dp & dg))
+            cols["npred"].append(popcount(dp))
+            cols["nref"].append(popcount(dg))
+    out = {k: np.concatenate(v, axis=1) for k, v in cols.items() if v}
+    k = t * (t - 1) // 2
+    npix = np.int64(words * 64) if mask is None else popcount(mask).reshape(-1, 1)
+    out["pixels"] = np.broadcast_to(npix, (b, k)).copy()
+    if pc:
+        tp, npred, nref = out.pop("tp"), out.pop("npred"), out.pop("nref")
+        out.update(tp=tp, fp=npred - tp, fn=nref - tp, tn=out["pixels"] - npred - nref + tp)
     return out
 
 

@@ -75,12 +75,24 @@ def _weighted(values: np.ndarray, weights: np.ndarray, valid: np.ndarray) -> flo
 
 
 def group_ids(*keys: np.ndarray) -> tuple[np.ndarray, int]:
-    """Dense group ids (0..G-1) for rows identified by the given integer key columns."""
+    """Dense group ids (0..G-1, in sorted key order) for rows identified by integer key columns.
+
+    Columns are densified one by one and combined in mixed radix, so only 1-D sorts are needed
+    (``np.unique(axis=0)`` is an order of magnitude slower on the 10^5-row tables here).
+    """
     if not keys or len(keys[0]) == 0:
         return np.zeros(0, np.int64), 0
-    stacked = np.stack([np.asarray(k, np.int64) for k in keys], axis=1)
-    _, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    inverse = inverse.reshape(-1)
+    combined = np.zeros(len(keys[0]), np.int64)
+    radix = 1
+    for col in keys:
+        uniq, inv = np.unique(np.asarray(col, np.int64), return_inverse=True)
+        if radix * len(uniq) >= 2**62:  # cannot combine: densify what we have first
+            _, combined = np.unique(combined, return_inverse=True)
+            radix = int(combined.max()) + 1
+        combined = combined * len(uniq) + inv.reshape(-1)
+        radix *= len(uniq)
+    _, inverse = np.unique(combined, return_inverse=True)
+    inverse = inverse.reshape(-1).astype(np.int64)
     return inverse, int(inverse.max()) + 1
 
 
