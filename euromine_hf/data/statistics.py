@@ -384,23 +384,31 @@ def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
     return _atomic_write(path, writer)
 
 
+#: tab20 with its strong colours first, then their light partners.
+_TAB20_ORDER = [*range(0, 20, 2), *range(1, 20, 2)]
+
+
 def _plot_footprint(stats: DatasetStatistics, path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
-    for country in stats.countries:
-        if country == ALL:
-            continue  # the total dwarfs the countries; it is in Table 1
+    countries = [c for c in stats.countries if c != ALL]  # the total dwarfs the countries; it is in Table 1
+    colours = plt.get_cmap("tab20")
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for i, country in enumerate(countries):
         series = sorted(stats.footprint[country].items())
-        ax.plot([y for y, _ in series], [m * stats.km2_per_pixel for y, (m, _) in series], marker="o", markersize=3, linewidth=1.2, label=country)
+        ax.plot(
+            [y for y, _ in series], [m * stats.km2_per_pixel for y, (m, _) in series],
+            color=colours(_TAB20_ORDER[i % 20]), linestyle=("-", "--", ":")[(i // 20) % 3], marker="o", markersize=3, linewidth=1.4, label=country,
+        )
     ax.set_xlabel("Year")
     ax.set_ylabel("Mine footprint (km²)")
     ax.set_title("Mine footprint over the years by country")
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="best")
+    ax.legend(fontsize=7, ncol=1 + len(countries) // 25, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     try:
         return _atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=120))
