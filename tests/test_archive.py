@@ -205,6 +205,14 @@ def test_truncated_or_unreadable_file(tmp_path: Path, damage: str) -> None:
     assert info.value.path == path
 
 
+def test_archive_error_pickles_with_its_parts() -> None:
+    import pickle
+
+    err = pickle.loads(pickle.dumps(ArchiveError("/a/Year2015.tif", "band count", "10 bands", 9)))
+    assert isinstance(err, ValueError) and err.field == "band count" and err.found == 9
+    assert str(err) == "/a/Year2015.tif: band count: expected 10 bands, found 9"
+
+
 def test_not_an_archive(tmp_path: Path) -> None:
     (tmp_path / "empty" / "whatever").mkdir(parents=True)
     with pytest.raises(ArchiveError, match="layout"):

@@ -88,6 +88,10 @@ class ArchiveError(ValueError):
             message += f", found {found}"
         super().__init__(message)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        # Rebuild from the parts, so the error survives pickling (datasets' worker processes).
+        return (type(self), (self.path, self.field, self.expected, self.found))
+
 
 # --------------------------------------------------------------------------------------------
 # Records
