@@ -368,3 +368,44 @@ def test_use_local_hub_restores_client_settings(tmp_path):
         assert os.environ["HF_HUB_DISABLE_XET"] == "1"
         assert constants.HF_HUB_CACHE == str(tmp_path / "home" / "hub")
     assert (constants.ENDPOINT, constants.HF_HUB_CACHE, os.environ.get("HF_ENDPOINT")) == before
+
+
+def test_client_env_points_a_subprocess_at_the_local_hub(tmp_path):
+    """What a launcher (train.py --push_to_hub in a child process) needs: the env alone suffices."""
+    import subprocess
+    import sys
+
+    with LocalHub() as hub:
+        env = {**os.environ, **hub.client_env(tmp_path / "home")}
+        env.pop("HF_HUB_CACHE", None)
+        code = ("from huggingface_hub import HfApi; api = HfApi(); api.create_repo('user/from-child'); "
+                "print(api.whoami()['name'], api.model_info('user/from-child').id)")
+        done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.split() == ["user", "user/from-child"]
+        assert hub.unknown_requests == []
+
+
+@pytest.mark.slow
+def test_synthetic_export_pushes_and_loads_with_typed_features(local_hub, tmp_path):
+    """Issue 2's Parquet export of a small synthetic archive goes up and comes back row for row."""
+    import datasets
+
+    export = pytest.importorskip("euromine_hf.data.export")
+    synthetic = pytest.importorskip("euromine_hf.data.synthetic")
+    years = (2015, 2016, 2017)
+    synthetic.generate_archive(tmp_path / "archive",
+                               synthetic.SyntheticConfig(num_sites=3, min_size=160, max_size=176, years=years))
+    out = export.export_parquet(tmp_path / "archive", tmp_path / "export", configs=["mapping"],
+                                split_scheme="random", years=list(years))
+    push_dataset_folder(out, "user/eurominenet-synthetic")
+    remote = datasets.load_dataset("user/eurominenet-synthetic", "mapping", cache_dir=str(tmp_path / "remote"))
+    local = datasets.load_dataset(str(out), "mapping", cache_dir=str(tmp_path / "local"))
+    assert set(remote) == set(local)
+    for split in local:
+        assert remote[split].features == local[split].features
+        assert remote[split].features["image"].dtype == "uint16"
+        a, b = remote[split].with_format("numpy", dtype=None)[:], local[split].with_format("numpy", dtype=None)[:]
+        assert list(a["site"]) == list(b["site"]) and list(a["year"]) == list(b["year"])
+        np.testing.assert_array_equal(a["image"], b["image"])
+        np.testing.assert_array_equal(a["mask"], b["mask"])

@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import re
+import socket
 import threading
 import time
 from collections import deque
@@ -154,6 +155,7 @@ class HubState:
     lock: threading.RLock = field(default_factory=threading.RLock)
     requests: deque = field(default_factory=lambda: deque(maxlen=10_000))
     unknown_requests: list[str] = field(default_factory=list)
+    connections: set = field(default_factory=set)  # open client sockets, closed by LocalHub.stop()
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -166,6 +168,17 @@ class _Handler(BaseHTTPRequestHandler):
     endpoint: str
 
     # ---- plumbing ---------------------------------------------------------------------------
+    def setup(self) -> None:
+        super().setup()
+        with self.state.lock:
+            self.state.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.state.lock:
+            self.state.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         pass  # requests are recorded in state.requests instead of printed
 
@@ -213,8 +226,9 @@ class _Handler(BaseHTTPRequestHandler):
                 line = self.rfile.readline(1024)
                 size = int(line.split(b";")[0].strip() or b"0", 16)
                 if size == 0:
-                    while self.rfile.readline(1024).strip():  # trailers
-                        pass
+                    for _ in range(64):  # optional trailers, then the blank line
+                        if not self.rfile.readline(1024).strip():
+                            break
                     break
                 total += size
                 if total > MAX_BODY_BYTES:
@@ -813,6 +827,11 @@ class LocalHub:
             return
         self._server.shutdown()
         self._server.server_close()
+        with self.state.lock:  # end idle keep-alive connections now rather than at their timeout
+            open_connections = list(self.state.connections)
+        for connection in open_connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
