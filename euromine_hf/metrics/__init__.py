@@ -19,7 +19,24 @@ from euromine_hf.metrics.counts import binary_counts, counts_torch, pack_masks
 from euromine_hf.metrics.mapping import MappingScorer, PostClassificationScorer
 from euromine_hf.metrics.scores import EMPTY_RULES, PROTOCOLS
 
+#: ``evaluate`` module classes, imported on first access (importing ``evaluate`` is slow and the
+#: core must not depend on it).
+_HF_MODULES = ("YearlyF1", "CaTIoU", "IntervalF1", "PostClassificationF1")
+
+
+def __getattr__(name: str):
+    if name in _HF_MODULES:
+        from euromine_hf.metrics import hf_modules
+
+        return getattr(hf_modules, name)
+    raise AttributeError(f"module 'euromine_hf.metrics' has no attribute {name!r}")
+
+
 __all__ = [
+    "CaTIoU",
+    "IntervalF1",
+    "PostClassificationF1",
+    "YearlyF1",
     "EMPTY_RULES",
     "INTERVALS",
     "PROTOCOLS",

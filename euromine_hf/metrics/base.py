@@ -64,6 +64,12 @@ class ScorerBase:
         cols["site"] = names[cols["site"]] if len(cols["site"]) else np.zeros(0, dtype=object)
         return cols
 
+    def pop_rows(self, table: str) -> dict[str, np.ndarray]:
+        """:meth:`rows` of one table, then empty it (hand counts on as they complete)."""
+        out = self.rows(table)
+        self.tables[table].reset()
+        return out
+
     def add_rows(self, table: str, columns: dict[str, Any]) -> None:
         """Add precomputed count rows (``site`` as names; other keys and counts as integers)."""
         t = self.tables.get(table)

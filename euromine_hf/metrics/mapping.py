@@ -302,10 +302,15 @@ class MappingScorer(ScorerBase):
         out["OF1"] = overall.pop("F1")
         out.update(overall)
         if self.temporal:
-            out.update(self._ca_tiou(protocol, empty))
+            out.update(self.compute_ca_tiou(protocol, empty))
         return out
 
-    def _ca_tiou(self, protocol: str, empty: str) -> dict[str, float]:
+    def compute_ca_tiou(self, protocol: str | None = None, empty: str | None = None) -> dict[str, float]:
+        """``LCA-TIoU`` and ``GCA-TIoU`` alone (from pair rows; no mapping rows needed)."""
+        protocol = check_protocol(protocol or self.protocol)
+        empty = check_empty(empty or self.empty)
+        if not self.temporal:
+            return {}
         keys, counts = self._pair_arrays()
         if len(keys) == 0:
             return {}

@@ -1,0 +1,313 @@
+"""``evaluate`` faces of the core scorers (the only file of the package that imports ``evaluate``).
+
+The module scripts under ``metrics/*/`` subclass these (so ``evaluate.load("metrics/ca_tiou")``
+works offline) and the same classes are importable as ``euromine_hf.metrics.CaTIoU`` etc.
+
+Why they override ``add_batch``/``add``/``compute``: ``evaluate`` would push every input through
+Arrow, and 160×160 masks go through it at ~100 masks/s. Here masks are reduced to count rows by
+the core *before* Arrow, and one Arrow row holds one batch's rows as sequences, so the Arrow cost
+is per batch, not per pixel or per sample. Precomputed counts are accepted instead of masks.
+
+CA-TIoU and post-classification need all years of a patch: the module keeps the core's bit-packed
+buffer between ``add_batch`` calls and writes a patch's pair counts once its years are complete
+(the rest at ``compute``). In a multi-process ``evaluate`` run each process must therefore see
+every year of the patches it gets (or pass timeseries batches / precomputed pair counts).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import datasets
+import evaluate
+import numpy as np
+import pyarrow.compute as pc
+
+from euromine_hf.bands import YEARS
+from euromine_hf.metrics.accumulate import CONFUSION_COLUMNS, PAIR_CA_COLUMNS
+from euromine_hf.metrics.base import ScorerBase
+from euromine_hf.metrics.change import ChangeScorer
+from euromine_hf.metrics.mapping import MappingScorer
+
+__all__ = ["CITATION", "YearlyF1", "CaTIoU", "IntervalF1", "PostClassificationF1"]
+
+CITATION = """\
+@misc{yu2025eurominenet,
+  title         = {EuroMineNet: A Multitemporal Sentinel-2 Benchmark for Spatiotemporal Mining Footprint
+                   Analysis in the European Union (2015-2024)},
+  author        = {Yu, Weikang and Nwazelibe, Vincent and Ma, Xianping and Zhang, Xiaokang and
+                   Gloaguen, Richard and Zhu, Xiao Xiang and Ghamisi, Pedram},
+  year          = {2025},
+  eprint        = {2510.14661},
+  archivePrefix = {arXiv},
+  primaryClass  = {cs.CV}
+}
+"""
+
+_MASK_KEYS = ("sites", "patches", "rows", "cols", "site_heights", "site_widths")
+_COMPUTE_KWARGS = ("protocol", "empty")
+
+
+def _sequence_features(columns: Sequence[str]) -> datasets.Features:
+    return datasets.Features(
+        {c: datasets.Sequence(datasets.Value("string" if c == "site" else "int64")) for c in columns}
+    )
+
+
+class _CountModule(evaluate.Metric):
+    """Masks or counts in, count rows through Arrow, core scorer out."""
+
+    table: str = ""
+    key_columns: tuple[str, ...] = ()
+    count_columns: tuple[str, ...] = ()
+    description: str = ""
+    inputs: str = ""
+
+    def __init__(self, *args: Any, years: Sequence[int] = YEARS, **kwargs: Any) -> None:
+        self.years = tuple(int(y) for y in years)
+        super().__init__(*args, **kwargs)
+        self._reducer = self._new_scorer()
+
+    # --- to implement ------------------------------------------------------------------------------
+    def _new_scorer(self) -> ScorerBase:
+        raise NotImplementedError
+
+    def _reduce(self, predictions: Any, references: Any, keys: dict[str, Any]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _counts_to_rows(self, keys: dict[str, Any]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def _score(self, scorer: ScorerBase, protocol: str, empty: str) -> dict[str, float]:
+        raise NotImplementedError
+
+    def _flush(self) -> dict[str, np.ndarray] | None:
+        return None
+
+    # --- evaluate plumbing ------------------------------------------------------------------------
+    def _info(self) -> evaluate.MetricInfo:
+        info = evaluate.MetricInfo(
+            description=self.description,
+            citation=CITATION,
+            inputs_description=self.inputs,
+            features=_sequence_features(self.key_columns + self.count_columns),
+            homepage="https://arxiv.org/abs/2510.14661",
+            reference_urls=["https://arxiv.org/abs/2510.14661"],
+        )
+        # Read the sequences back as Arrow (MetricInfo only allows a format for scalar features,
+        # and the default Python lists would cost more than the scoring itself).
+        info.format = "arrow"
+        return info
+
+    def _write_rows(self, rows: dict[str, np.ndarray] | None) -> None:
+        if rows is None:
+            return
+        n = len(rows[self.count_columns[0]])
+        if n == 0:
+            return
+        batch = {c: [rows[c].astype(str).tolist() if c == "site" else np.asarray(rows[c], np.int64)] for c in self.key_columns + self.count_columns}
+        evaluate.Metric.add_batch(self, **batch)
+
+    def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
+        """Add masks (``predictions``/``references`` plus keys) or precomputed counts (see the card)."""
+        if predictions is not None or references is not None:
+            if predictions is None or references is None:
+                raise ValueError("add_batch: pass both predictions and references masks, or precomputed counts")
+            rows = self._reduce(predictions, references, kwargs)
+        else:
+            rows = self._counts_to_rows(kwargs)
+        self._write_rows(rows)
+
+    def add(self, *, prediction: Any = None, reference: Any = None, **kwargs: Any) -> None:
+        """One sample: the same inputs as :meth:`add_batch` without the batch axis."""
+        batched = {k: [v] if v is not None else None for k, v in kwargs.items()}
+        if prediction is not None or reference is not None:
+            self.add_batch(predictions=np.asarray(prediction)[None], references=np.asarray(reference)[None], **batched)
+        else:
+            self.add_batch(**{k: np.asarray(v[0])[None] if k in ("counts", "full_counts") else v for k, v in batched.items()})
+
+    def compute(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> dict | None:
+        """Scores of everything added (``protocol=``, ``empty=`` as in the core)."""
+        compute_kwargs = {k: kwargs.pop(k) for k in _COMPUTE_KWARGS if k in kwargs}
+        if predictions is not None or references is not None or kwargs:
+            self.add_batch(predictions=predictions, references=references, **kwargs)
+        self._write_rows(self._flush())
+        self._reducer = self._new_scorer()
+        if self.writer is None:
+            raise ValueError(f"{self.name}: nothing was added (add masks or counts first)")
+        return evaluate.Metric.compute(self, **compute_kwargs)
+
+    def _compute(self, protocol: str = "site", empty: str = "skip", **columns: Any) -> dict[str, float]:
+        flat: dict[str, np.ndarray] = {}
+        for name, col in columns.items():
+            values = pc.list_flatten(col)
+            flat[name] = values.to_numpy(zero_copy_only=False)
+        scorer = self._new_scorer()
+        scorer.add_rows(self.table, flat)
+        return self._score(scorer, protocol, empty)
+
+
+def _pick(keys: dict[str, Any], allowed: Sequence[str], where: str) -> dict[str, Any]:
+    bad = [k for k in keys if k not in allowed]
+    if bad:
+        raise ValueError(f"{where}: unexpected inputs {bad}; expected some of {list(allowed)}")
+    return {k: v for k, v in keys.items() if v is not None}
+
+
+class YearlyF1(_CountModule):
+    """F1 per year, OF1, precision, recall, IoU of mine maps (paper Table 4, left part)."""
+
+    table = "mapping"
+    key_columns = ("site", "patch", "year")
+    count_columns = CONFUSION_COLUMNS
+    description = "EuroMineNet mapping scores: F1 per year (2015-2024), overall F1, precision, recall, IoU."
+    inputs = """
+Args (masks): predictions, references: (N, H, W) masks (nonzero = mine); years: (N,) years;
+    optional sites, patches, rows, cols, site_heights, site_widths (patch keys and offsets).
+Args (counts): counts (N, 4) tp, fp, fn, tn over owned pixels, years, optional sites, patches,
+    full_counts (N, 4) over the whole patch (for protocol="patch").
+compute kwargs: protocol "site" | "micro" | "patch", empty "skip" | "one" | "zero".
+Returns: F1_{year}, OF1, precision, recall, IoU.
+"""
+
+    def _new_scorer(self) -> MappingScorer:
+        return MappingScorer(years=self.years, temporal=False)
+
+    def _reduce(self, predictions: Any, references: Any, keys: dict[str, Any]) -> dict[str, np.ndarray]:
+        self._reducer.add(predictions, references, **_pick(keys, _MASK_KEYS + ("years",), "yearly_f1"))
+        return self._reducer.pop_rows("mapping")
+
+    def _counts_to_rows(self, keys: dict[str, Any]) -> dict[str, np.ndarray]:
+        kw = _pick(keys, ("counts", "full_counts", "sites", "patches", "years"), "yearly_f1 counts")
+        if "counts" not in kw:
+            raise ValueError("yearly_f1: pass masks (predictions, references) or counts (N, 4)")
+        self._reducer.add_counts(kw.pop("counts"), **kw)
+        return self._reducer.pop_rows("mapping")
+
+    def _score(self, scorer: ScorerBase, protocol: str, empty: str) -> dict[str, float]:
+        return scorer.compute(protocol=protocol, empty=empty)
+
+
+class CaTIoU(_CountModule):
+    """LCA-TIoU and GCA-TIoU of a mask time series (paper Table 4, right part)."""
+
+    table = "pairs"
+    key_columns = ("site", "patch", "year_i", "year_j")
+    count_columns = PAIR_CA_COLUMNS
+    description = "EuroMineNet change-aware temporal IoU: LCA-TIoU (consecutive years) and GCA-TIoU (all year pairs)."
+    inputs = """
+Args (masks): predictions, references: (N, H, W) one year per sample with years, sites, patches
+    (years of one (site, patch) are paired across calls), or timeseries (N, T, H, W) with the T
+    years; optional rows, cols, site_heights, site_widths.
+Args (counts): sites, patches, years_i, years_j, intersections, unions (inside U_ij, owned
+    pixels), optional intersections_full, unions_full (whole patch), pixels (site weights).
+compute kwargs: protocol "site" | "micro" | "patch", empty "skip" | "one" | "zero".
+Returns: LCA-TIoU, GCA-TIoU, and CA-TIoU_{year_i}_{year_j} for every pair.
+"""
+
+    def _new_scorer(self) -> MappingScorer:
+        return MappingScorer(years=self.years, temporal=True)
+
+    def _reduce(self, predictions: Any, references: Any, keys: dict[str, Any]) -> dict[str, np.ndarray]:
+        self._reducer.add(predictions, references, **_pick(keys, _MASK_KEYS + ("years",), "ca_tiou"))
+        self._reducer.tables["mapping"].reset()
+        return self._reducer.pop_rows("pairs")
+
+    def _flush(self) -> dict[str, np.ndarray] | None:
+        keys, counts = self._reducer.buffer.flush()
+        self._reducer._append_pairs(keys, counts)
+        return self._reducer.pop_rows("pairs")
+
+    def _counts_to_rows(self, keys: dict[str, Any]) -> dict[str, np.ndarray]:
+        allowed = ("sites", "patches", "years_i", "years_j", "intersections", "unions", "intersections_full", "unions_full", "pixels")
+        kw = _pick(keys, allowed, "ca_tiou counts")
+        missing = [k for k in ("years_i", "years_j", "intersections", "unions") if k not in kw]
+        if missing:
+            raise ValueError(f"ca_tiou: pass masks (predictions, references) or pair counts; missing {missing}")
+        n = len(np.asarray(kw["intersections"]).reshape(-1))
+        inter, union = kw["intersections"], kw["unions"]
+        rows = {
+            "site": kw.get("sites"), "patch": kw.get("patches", np.full(n, -1)), "year_i": kw["years_i"],
+            "year_j": kw["years_j"], "inter": inter, "union": union, "inter_full": kw.get("intersections_full", inter),
+            "union_full": kw.get("unions_full", union), "pixels": kw.get("pixels", np.zeros(n, np.int64)),
+        }
+        if np.any(np.asarray(inter) > np.asarray(union)):
+            raise ValueError("ca_tiou counts: intersections must not exceed unions")
+        self._reducer.add_rows("pairs", rows)
+        return self._reducer.pop_rows("pairs")
+
+    def _score(self, scorer: ScorerBase, protocol: str, empty: str) -> dict[str, float]:
+        out = scorer.compute_ca_tiou(protocol=protocol, empty=empty)
+        out.update(scorer.compute_pairwise(protocol=protocol, empty=empty))
+        return out
+
+
+class IntervalF1(_CountModule):
+    """Change-detection F1 per interval 1..9 and OF1 (paper Table 5)."""
+
+    table = "change"
+    key_columns = ("site", "patch", "year_t1", "year_t2")
+    count_columns = CONFUSION_COLUMNS
+    description = "EuroMineNet change-detection scores: F1 per interval t2 - t1, overall F1, precision, recall, IoU."
+    inputs = """
+Args (masks): predictions: (N, H, W) change masks; references: (N, H, W) change ground truth
+    |G_t2 - G_t1| (or references_t1 and references_t2 mapping masks); year_t1, year_t2 (or
+    intervals); optional sites, patches, rows, cols, site_heights, site_widths.
+Args (counts): counts (N, 4) tp, fp, fn, tn per pair, year_t1/year_t2 (or intervals), optional
+    sites, patches, full_counts.
+compute kwargs: protocol "site" | "micro" | "patch", empty "skip" | "one" | "zero".
+Returns: F1_interval_{k}, OF1, precision, recall, IoU.
+"""
+
+    def _new_scorer(self) -> ChangeScorer:
+        return ChangeScorer()
+
+    def _reduce(self, predictions: Any, references: Any, keys: dict[str, Any]) -> dict[str, np.ndarray]:
+        allowed = _MASK_KEYS + ("year_t1", "year_t2", "intervals", "references_t1", "references_t2")
+        self._reducer.add(predictions, references, **_pick(keys, allowed, "interval_f1"))
+        return self._reducer.pop_rows("change")
+
+    def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
+        """Add change masks (with references, or references_t1/references_t2) or counts."""
+        if predictions is not None and references is None and kwargs.get("references_t1") is not None:
+            self._write_rows(self._reduce(predictions, None, kwargs))
+            return
+        super().add_batch(predictions=predictions, references=references, **kwargs)
+
+    def _counts_to_rows(self, keys: dict[str, Any]) -> dict[str, np.ndarray]:
+        kw = _pick(keys, ("counts", "full_counts", "sites", "patches", "year_t1", "year_t2", "intervals"), "interval_f1 counts")
+        if "counts" not in kw:
+            raise ValueError("interval_f1: pass masks (predictions, references) or counts (N, 4)")
+        self._reducer.add_counts(kw.pop("counts"), **kw)
+        return self._reducer.pop_rows("change")
+
+    def _score(self, scorer: ScorerBase, protocol: str, empty: str) -> dict[str, float]:
+        return scorer.compute(protocol=protocol, empty=empty)
+
+
+class PostClassificationF1(_CountModule):
+    """Change read off two mapping predictions, |P_t2 - P_t1|, scored like IntervalF1 (Table 6)."""
+
+    table = "pairs"
+    key_columns = ("site", "patch", "year_i", "year_j")
+    count_columns = PAIR_CA_COLUMNS + CONFUSION_COLUMNS
+    description = "EuroMineNet post-classification change scores: F1 per interval of |P_t2 - P_t1| against |G_t2 - G_t1|."
+    inputs = """
+Args: predictions, references: mapping masks, (N, H, W) one year per sample with years, sites,
+    patches (paired across calls), or timeseries (N, T, H, W) with the T years; optional rows,
+    cols, site_heights, site_widths. (Precomputed change counts go to interval_f1.)
+compute kwargs: protocol "site" | "micro" | "patch", empty "skip" | "one" | "zero".
+Returns: F1_interval_{k}, OF1, precision, recall, IoU.
+"""
+
+    def _new_scorer(self) -> MappingScorer:
+        return MappingScorer(years=self.years, temporal=True, post_classification=True)
+
+    _reduce = CaTIoU._reduce
+    _flush = CaTIoU._flush
+
+    def _counts_to_rows(self, keys: dict[str, Any]) -> dict[str, np.ndarray]:
+        raise ValueError("post_classification: pass mapping masks; precomputed change counts go to metrics/interval_f1")
+
+    def _score(self, scorer: ScorerBase, protocol: str, empty: str) -> dict[str, float]:
+        return scorer.compute_post_classification(protocol=protocol, empty=empty)
