@@ -6,6 +6,7 @@ against a server that speaks enough of the Hub's HTTP API.  This one keeps model
 space repos in memory (git-like commits, regular and LFS blobs) and answers:
 
 * ``GET /api/whoami-v2``; ``POST /api/repos/create`` and ``/api/repos/delete``;
+  ``POST /api/validate-yaml`` (README metadata: YAML parse, ``model-index`` and ``configs`` shape);
 * ``GET /api/{type}s/{repo}`` and ``.../revision/{rev}`` (repo info with ``sha`` and ``siblings``);
 * ``GET .../tree/{rev}[/{path}]`` (paginated), ``POST .../paths-info/{rev}``, ``GET .../refs``,
   ``GET .../commits/{rev}``;
