@@ -1,0 +1,345 @@
+"""Export an archive as the Hub face of EuroMineNet: Parquet shards per config and a dataset card.
+
+The output folder is laid out as ``push_to_hub(config_name=...)`` writes a repo::
+
+    OUT/README.md                                   dataset card: configs / dataset_info YAML, bands,
+                                                    licence, citation, statistics
+    OUT/mapping/train-00000-of-00003.parquet        shards per config and split
+    OUT/cd_pairs/validation-00000-of-00001.parquet
+    ...
+
+so ``load_dataset(OUT, "cd_pairs")`` works offline (and on the Hub once the folder is uploaded),
+with the typed features (uint16 ``Array3D`` images) restored from the card and the Parquet schema.
+
+The Parquet files are the builder's own output (``download_and_prepare(file_format="parquet")``),
+so they hold exactly the builder's rows and nothing passes through a second Arrow copy — that
+matters for ``cd_pairs``, which stores each image up to nine times. Everything is written into a
+temporary sibling folder that is renamed to ``OUT`` only when complete: an interrupted export
+leaves no half-written folder behind.
+
+Command line: ``euromine export ARCHIVE OUT [--configs ...] [--max-shard-size 500MB]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pyarrow.parquet as pq
+
+from euromine_hf.bands import GSD_M, YEARS
+from euromine_hf.data.builder import CITATION, CONFIG_NAMES, DOI, HOMEPAGE, EuroMineNet, band_table
+
+__all__ = ["export_parquet", "render_card", "find_card_template", "add_parser", "DEFAULT_MAX_SHARD_SIZE"]
+
+DEFAULT_MAX_SHARD_SIZE = "500MB"
+#: Packaged copy of the card template (used by installs without the repository's dataset_script/).
+_PACKAGED_TEMPLATE = "dataset_card.md.jinja"
+_REPO_TEMPLATE = Path(__file__).resolve().parents[2] / "dataset_script" / "README.md"
+_SYNTHETIC_MARKER = "synthetic.json"
+
+
+def find_card_template(template: str | Path | None = None) -> str:
+    """Text of the dataset card template: ``template`` if given, else the packaged copy
+    (``euromine_hf/resources/dataset_card.md.jinja``), else the repository's
+    ``dataset_script/README.md``."""
+    if template is not None:
+        path = Path(template)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: dataset card template: expected a Jinja2 Markdown file")
+        return path.read_text(encoding="utf-8")
+    packaged = resources.files("euromine_hf").joinpath("resources", _PACKAGED_TEMPLATE)
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    if _REPO_TEMPLATE.is_file():
+        return _REPO_TEMPLATE.read_text(encoding="utf-8")
+    raise FileNotFoundError(
+        f"dataset card template: expected euromine_hf/resources/{_PACKAGED_TEMPLATE} or {_REPO_TEMPLATE}; pass template=PATH"
+    )
+
+
+def _human(nbytes: int) -> str:
+    size = float(nbytes)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if size < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{nbytes} B"
+
+
+def _size_category(max_rows: int) -> str:
+    for bound, label in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
+        if max_rows < bound:
+            return label
+    return "1M<n<10M"
+
+
+def _indent_yaml(data: Any, indent: int = 0) -> str:
+    import yaml
+
+    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000).rstrip("\n")
+    pad = " " * indent
+    return "\n".join(pad + line if line else line for line in text.splitlines())
+
+
+def render_card(context: dict[str, Any], template: str | Path | None = None) -> str:
+    """Render the dataset card (README.md) from the Jinja2 template and an export's facts."""
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    return env.from_string(find_card_template(template)).render(**context)
+
+
+def _split_stats(files: Sequence[Path]) -> dict[str, Any]:
+    """Row, site and patch counts of one split, reading only the key columns of its shards."""
+    rows = 0
+    pairs: set[tuple[str, int]] = set()
+    for path in files:
+        table = pq.read_table(path, columns=["site", "patch"])
+        rows += table.num_rows
+        pairs.update(zip(table.column("site").to_pylist(), table.column("patch").to_pylist()))
+    size = sum(p.stat().st_size for p in files)
+    return {
+        "num_rows": rows,
+        "num_sites": len({s for s, _ in pairs}),
+        "num_patches": len(pairs),
+        "num_shards": len(files),
+        "num_bytes_parquet": size,
+        "size_human": _human(size),
+    }
+
+
+def _collect_shards(build_dir: Path, split: str) -> list[Path]:
+    """The Parquet files the builder wrote for one split, in shard order."""
+    pattern = re.compile(rf"^.+-{re.escape(split)}(?:-(\d{{5}}))?(?:-(\d{{5}}))?(?:-of-\d{{5}})?\.parquet$")
+    found = []
+    for path in build_dir.iterdir():
+        m = pattern.match(path.name)
+        if m:
+            found.append(((int(m.group(1) or 0), int(m.group(2) or 0)), path))
+    return [p for _, p in sorted(found)]
+
+
+def export_parquet(
+    data_dir: str | Path,
+    out_dir: str | Path,
+    configs: Iterable[str] = CONFIG_NAMES,
+    *,
+    years: Iterable[int] | None = None,
+    intervals: Iterable[int] | None = None,
+    sites: Iterable[str] | None = None,
+    split_scheme: str = "auto",
+    seed: int = 0,
+    max_shard_size: str | int = DEFAULT_MAX_SHARD_SIZE,
+    num_proc: int | None = None,
+    overwrite: bool = False,
+    template: str | Path | None = None,
+    pretty_name: str = "EuroMineNet",
+    repo_hint: str | None = None,
+) -> Path:
+    """Write Parquet shards per config and split plus a dataset card into ``out_dir``.
+
+    ``years`` / ``intervals`` / ``sites`` / ``split_scheme`` / ``seed`` are the builder's config
+    fields (:class:`~euromine_hf.data.builder.EuroMineNetConfig`). ``max_shard_size`` bounds each
+    shard's uncompressed size (``"500MB"`` as ``push_to_hub``). An existing non-empty ``out_dir``
+    is refused unless ``overwrite``. Returns ``out_dir``.
+    """
+    configs = list(dict.fromkeys(configs))
+    unknown = [c for c in configs if c not in CONFIG_NAMES]
+    if not configs or unknown:
+        raise ValueError(f"export: configs: expected some of {list(CONFIG_NAMES)}, got {configs}")
+    data_dir = Path(data_dir)
+    out_dir = Path(out_dir).resolve()
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
+        raise FileExistsError(f"{out_dir}: exists and is not empty (pass overwrite=True / --overwrite to replace it)")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    shard_bytes = datasets.utils.py_utils.convert_file_size_to_int(max_shard_size)
+    config_kwargs: dict[str, Any] = {"split_scheme": split_scheme, "seed": seed}
+    for key, value in (("years", years), ("intervals", intervals), ("sites", sites)):
+        if value is not None:
+            config_kwargs[key] = tuple(value)
+
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    work = tmp / ".work"
+    try:
+        card_configs = []
+        info_yaml = []
+        max_rows = 0
+        built_config = None
+        for name in configs:
+            build_dir = work / f"build-{name}"
+            kwargs = {k: v for k, v in config_kwargs.items() if k != "intervals" or name == "cd_pairs"}
+            builder = EuroMineNet(config_name=name, data_dir=str(data_dir), cache_dir=str(work / "cache"), **kwargs)
+            builder.download_and_prepare(
+                output_dir=str(build_dir), file_format="parquet", max_shard_size=shard_bytes, num_proc=num_proc
+            )
+            built_config = builder.config
+            target = tmp / name
+            target.mkdir()
+            split_entries = []
+            info = builder.info
+            for split in ("train", "validation", "test"):
+                if split not in (info.splits or {}):
+                    continue
+                shards = _collect_shards(build_dir, split)
+                if not shards:
+                    raise RuntimeError(f"{build_dir}: expected Parquet shards for split {split!r}, found none")
+                final = []
+                for i, shard in enumerate(shards):
+                    dest = target / f"{split}-{i:05d}-of-{len(shards):05d}.parquet"
+                    os.replace(shard, dest)
+                    final.append(dest)
+                stats = _split_stats(final)
+                expected = info.splits[split].num_examples
+                if stats["num_rows"] != expected:
+                    raise RuntimeError(f"{target}: split {split}: wrote {stats['num_rows']} rows, the builder counted {expected}")
+                max_rows = max(max_rows, stats["num_rows"])
+                split_entries.append({"name": split, **stats})
+            card_configs.append({"name": name, "splits": split_entries})
+            info_dict = {"config_name": name, **info._to_yaml_dict()}
+            info_dict.pop("download_size", None)
+            info_yaml.append(info_dict)
+        shutil.rmtree(work)  # builder scratch: caches, lock files, info files
+
+        assert built_config is not None
+        is_synthetic = (data_dir / _SYNTHETIC_MARKER).is_file()
+        context = {
+            "pretty_name": pretty_name,
+            "summary": "EuroMineNet: a multitemporal Sentinel-2 benchmark for mining-footprint mapping and change detection.",
+            "is_synthetic": is_synthetic,
+            "source_name": data_dir.resolve().name,
+            "source_layout": _layout(data_dir),
+            "repo_hint": repo_hint or out_dir.name,
+            "default_config": "mapping" if "mapping" in configs else configs[0],
+            "configs": card_configs,
+            "dataset_info_yaml": _indent_yaml(info_yaml),
+            "size_category": _size_category(max_rows),
+            "bands": band_table(),
+            "gsd_m": f"{GSD_M:g}",
+            "years": list(built_config.selected_years),
+            "intervals": list(built_config.selected_intervals) if "cd_pairs" in configs else [],
+            "split_scheme": split_scheme,
+            "doi": DOI,
+            "homepage": HOMEPAGE,
+            "citation": CITATION,
+        }
+        (tmp / "README.md").write_text(render_card(context, template), encoding="utf-8")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
+        _swap_into_place(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _layout(data_dir: Path) -> str:
+    from euromine_hf.data.archive import detect_layout
+
+    return detect_layout(data_dir)
+
+
+def _swap_into_place(tmp: Path, out_dir: Path) -> None:
+    """Rename the finished folder to ``out_dir``; an old ``out_dir`` is moved aside first and
+    removed only after the new one is in place."""
+    if not out_dir.exists():
+        os.replace(tmp, out_dir)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
+    old.rmdir()
+    os.replace(out_dir, old)
+    try:
+        os.replace(tmp, out_dir)
+    except BaseException:
+        os.replace(old, out_dir)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line
+
+
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``euromine export`` and ``euromine build`` (the builder's config fields)."""
+    parser.add_argument(
+        "--configs", nargs="+", choices=CONFIG_NAMES, default=list(CONFIG_NAMES), metavar="CONFIG",
+        help=f"which configs to write (default: all of {', '.join(CONFIG_NAMES)})",
+    )
+    parser.add_argument("--years", nargs="+", type=int, metavar="YYYY", help=f"years to include (default: all, {YEARS[0]}-{YEARS[-1]})")
+    parser.add_argument(
+        "--intervals", nargs="+", type=int, metavar="K", help="cd_pairs: year gaps t2 - t1 to include (default: 1..9)"
+    )
+    parser.add_argument("--sites", nargs="+", metavar="SITE", help="only these site folders (default: every site)")
+    parser.add_argument(
+        "--split-scheme", choices=("auto", "official", "random"), default="auto",
+        help="site split: the published lists, a seeded 70/10/20 split, or auto (official when all sites have published names)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random site split (default: 0)")
+    parser.add_argument("--num-proc", type=int, default=None, help="processes for building (default: 1)")
+
+
+def add_parser(subparsers: Any, name: str = "export", summary: str = "export Parquet shards and a dataset card for the Hub") -> argparse.ArgumentParser:
+    """``euromine export ARCHIVE OUT``: Parquet shards per config and split + dataset card."""
+    parser = subparsers.add_parser(
+        name,
+        help=summary,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description=(
+            "Turn an archive (raw GeoTIFF or cropped .npy layout) into the folder a Hub dataset repo holds:\n"
+            "  OUT/README.md                       dataset card (configs + dataset_info YAML, bands, licence, citation, stats)\n"
+            "  OUT/{config}/{split}-NNNNN-of-NNNNN.parquet\n"
+            "The folder loads offline with datasets.load_dataset(OUT, 'cd_pairs') and can be uploaded as is\n"
+            "(e.g. huggingface-cli upload --repo-type dataset NAME OUT).\n\n"
+            "Example:\n"
+            "  euromine synth outputs/archive\n"
+            "  euromine export outputs/archive outputs/hub --configs mapping cd_pairs\n\n"
+            "cd_pairs stores every image up to nine times (45 pairs of 10 years): expect it to be ~9x the\n"
+            "size of mapping. For training, read pairs from mapping (euromine_hf.data.pairs.PairDataset)."
+        ),
+    )
+    parser.add_argument("archive", type=Path, help="archive folder (from `euromine synth` or the published EuroMineNet)")
+    parser.add_argument("out", type=Path, help="output folder (created; refused if not empty unless --overwrite)")
+    _add_config_options(parser)
+    parser.add_argument(
+        "--max-shard-size", default=DEFAULT_MAX_SHARD_SIZE,
+        help=f"largest uncompressed size of one Parquet shard, e.g. 200MB or 1GB (default: {DEFAULT_MAX_SHARD_SIZE})",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (swapped in only when complete)")
+    parser.add_argument("--template", type=Path, default=None, help="dataset card template (default: dataset_script/README.md)")
+    parser.set_defaults(func=_run)
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from euromine_hf.data.archive import ArchiveError
+
+    try:
+        out = export_parquet(
+            args.archive, args.out, args.configs,
+            years=args.years, intervals=args.intervals, sites=args.sites,
+            split_scheme=args.split_scheme, seed=args.seed, max_shard_size=args.max_shard_size,
+            num_proc=args.num_proc, overwrite=args.overwrite, template=args.template,
+        )
+    except (ArchiveError, FileExistsError, FileNotFoundError, ValueError) as exc:
+        print(f"euromine export: error: {exc}")
+        return 2
+    print(f"wrote {out}")
+    print(f"{'config':<11} {'split':<11} {'rows':>8} {'shards':>6} {'size':>10}")
+    for config in args.configs:
+        for split in ("train", "validation", "test"):
+            files = sorted((out / config).glob(f"{split}-*.parquet"))
+            if files:
+                rows = sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+                size = _human(sum(f.stat().st_size for f in files))
+                print(f"{config:<11} {split:<11} {rows:>8} {len(files):>6} {size:>10}")
+    return 0
