@@ -28,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str = "stats", summ
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("path", metavar="ARCHIVE_OR_PRED_DIR", help="an archive (raw or cropped layout) or a prediction folder")
-    parser.add_argument("--archive", default=None, help="the archive a prediction folder belongs to (needed for patch predictions and for --split)")
+    parser.add_argument("--archive", default=None, help="the archive a prediction folder belongs to: gives site sizes (needed for patch predictions) and the site list")
     parser.add_argument("--split", default="all", choices=["all", "train", "validation", "test"], help="only the sites of one split (default: all sites)")
     parser.add_argument("--split-scheme", default="auto", choices=["auto", "official", "random"],
                         help="how sites are split: official lists, seeded random 70/10/20, or auto (official when every site is a published name)")
