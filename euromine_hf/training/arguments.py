@@ -170,7 +170,11 @@ ALL_ARGUMENTS = (ModelArguments, DataArguments, EuroMineTrainingArguments, RunAr
 
 def make_parser() -> HfArgumentParser:
     """The parser ``train.py`` and ``euromine train`` share."""
-    return HfArgumentParser(ALL_ARGUMENTS)
+    import argparse
+
+    from euromine_hf.training.cli import DESCRIPTION
+
+    return HfArgumentParser(ALL_ARGUMENTS, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
 
 
 def parse_overrides(text: str | None) -> dict[str, Any]:

@@ -1,0 +1,48 @@
+"""The one entry point shared by ``train.py``, ``euromine train`` and ``accelerate launch train.py``."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Sequence
+
+logger = logging.getLogger("euromine_hf.train")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse arguments (demo preset when none are given), train, test, report; returns an exit code."""
+    import transformers
+
+    from euromine_hf.training.arguments import parse_arguments
+    from euromine_hf.training.demo import beats_baseline, demo_argv, is_demo_invocation
+    from euromine_hf.training.run import format_comparison, run_training
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    demo = is_demo_invocation(argv)
+    if demo:
+        argv = demo_argv(argv)
+    model_args, data_args, training_args, run_args = parse_arguments(argv)
+
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    if training_args.should_log:
+        transformers.utils.logging.set_verbosity_info() if training_args.get_process_log_level() <= logging.INFO \
+            else transformers.utils.logging.set_verbosity_warning()
+    transformers.utils.logging.set_verbosity_warning()
+    if demo:
+        logger.info("demo: %s", " ".join(argv))
+
+    result = run_training(model_args, data_args, training_args, run_args)
+    if training_args.process_index != 0:
+        return 0
+    print(f"\nTest split ({len(result.test_metrics) and 'site-level scores'}), {result.seconds:.0f} s in all:")
+    print(format_comparison(result, f"{model_args.model} ({model_args.size})"))
+    print(f"\nOutputs under {result.output_dir}: model/ (safetensors + card), results/, qualitative/, statistics/")
+    if run_args.baseline and result.baseline_metrics is not None:
+        verdict = beats_baseline(result.test_metrics, result.baseline_metrics)
+        print("The model beats the threshold baseline on OF1 and GCA-TIoU." if verdict else
+              "WARNING: the model does NOT beat the threshold baseline on both OF1 and GCA-TIoU.")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""What a finished run leaves under ``--output_dir`` (main process only).
+
+```
+model/                     save_pretrained (config.json, model.safetensors) + README.md model card
+results/test_results.{md,csv,json}   paper Table 4 shape: this model, the baseline, the paper's rows
+results/all_results.json   train / test metrics, baseline parameters, timings
+predictions/test/{Site}/{YYYY}/Patch{n}.npy   test predictions (the prediction-folder layout)
+qualitative/{Site}_{YYYY}.png   TP green, TN grey, FP red, FN blue (paper Figs. 6-7 colours)
+statistics/{reference,predicted}/   footprint tables and plots of the test sites
+```
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from euromine_hf.bands import YEARS, load_resource
+from euromine_hf.training.run import json_ready, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+#: TP, TN, FP, FN colours of the paper's qualitative figures.
+COLOURS = {"tp": (46, 160, 67), "tn": (200, 200, 200), "fp": (214, 39, 40), "fn": (31, 119, 180)}
+
+
+def _atomic_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def table_columns(years: list[int]) -> list[str]:
+    return [str(y) for y in years] + ["OF1", "GCA-TIoU", "LCA-TIoU"]
+
+
+def _row(metrics: dict[str, float], years: list[int]) -> list[float | None]:
+    values = [metrics.get(f"F1_{y}") for y in years]
+    return values + [metrics.get("OF1"), metrics.get("GCA-TIoU"), metrics.get("LCA-TIoU")]
+
+
+def results_rows(result: Any, model_label: str, years: list[int]) -> list[tuple[str, list[float | None]]]:
+    """Table 4 rows: this run's model, the baseline, then the paper's reported models."""
+    rows = [(model_label, _row(result.test_metrics, years))]
+    if result.baseline_metrics is not None:
+        rows.append((f"Baseline: {result.baseline.index} threshold", _row(result.baseline_metrics, years)))
+    for name, paper in load_resource("paper_results.json")["mapping"].items():
+        rows.append((f"{name} (paper, real data)", [paper.get(c) for c in table_columns(years)]))
+    return rows
+
+
+def write_results_tables(rows: list[tuple[str, list[float | None]]], years: list[int], out_dir: Path, title: str) -> dict[str, Path]:
+    columns = table_columns(years)
+
+    def fmt(v: float | None) -> str:
+        return "–" if v is None else f"{100 * v:.2f}"
+
+    md = [f"### {title}", "", "F1 per year, OF1, GCA-/LCA-TIoU in %.", "",
+          "| Model | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    md += ["| " + name + " | " + " | ".join(fmt(v) for v in values) + " |" for name, values in rows]
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["model"] + columns)
+    writer.writerows([[name] + ["" if v is None else f"{v:.6f}" for v in values] for name, values in rows])
+    return {
+        "results_md": _atomic_text(out_dir / "test_results.md", "\n".join(md) + "\n"),
+        "results_csv": _atomic_text(out_dir / "test_results.csv", buf.getvalue()),
+        "results_json": write_json_atomic(out_dir / "test_results.json",
+                                          [{"model": n, **dict(zip(columns, v))} for n, v in rows]),
+    }
+
+
+def write_prediction_patches(predictions: np.ndarray, dataset: Any, pred_dir: Path) -> Path:
+    """``{pred_dir}/{Site}/{YYYY}/Patch{n}.npy`` for every test row (read by ``euromine evaluate``/``stats``)."""
+    keys = dataset.select_columns(["site", "year", "patch"]).to_dict()
+    for i, (site, year, patch) in enumerate(zip(keys["site"], keys["year"], keys["patch"])):
+        path = pred_dir / site / str(int(year)) / f"Patch{int(patch)}.npy"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, np.asarray(predictions[i], np.uint8))
+        os.replace(tmp, path)
+    return pred_dir
+
+
+def _site_year_rasters(predictions: np.ndarray, dataset: Any, site: str, year: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """Whole-site prediction and reference of one site-year, put back from its patches."""
+    from euromine_hf.data.patching import reconstruct
+
+    keys = dataset.select_columns(["site", "year", "row", "col", "site_height", "site_width"]).to_dict()
+    idx = [i for i, (s, y) in enumerate(zip(keys["site"], keys["year"])) if s == site and int(y) == year]
+    if not idx:
+        return None
+    h, w = int(keys["site_height"][idx[0]]), int(keys["site_width"][idx[0]])
+    offsets = [(int(keys["row"][i]), int(keys["col"][i])) for i in idx]
+    masks = np.stack([np.asarray(dataset[i]["mask"]) for i in idx])
+    preds = np.stack([np.asarray(predictions[i]) for i in idx])
+    return reconstruct(preds, offsets, h, w), reconstruct(masks, offsets, h, w)
+
+
+def confusion_image(prediction: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """RGB uint8 map: TP green, TN grey, FP red, FN blue."""
+    p, g = prediction.astype(bool), reference.astype(bool)
+    out = np.empty(p.shape + (3,), np.uint8)
+    for name, sel in (("tp", p & g), ("tn", ~p & ~g), ("fp", p & ~g), ("fn", ~p & g)):
+        out[sel] = COLOURS[name]
+    return out
+
+
+def write_qualitative(predictions: np.ndarray, dataset: Any, out_dir: Path, count: int) -> list[Path]:
+    """PNG maps for ``count`` test site-years (spread over sites and years, deterministic)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = dataset.select_columns(["site", "year"]).to_dict()
+    site_years = sorted({(s, int(y)) for s, y in zip(keys["site"], keys["year"])})
+    if not site_years or count <= 0:
+        return []
+    sites = sorted({s for s, _ in site_years})
+    years = sorted({y for _, y in site_years})
+    picks = []
+    for k in range(count):  # walk sites round-robin, years spread first/last/middle
+        site = sites[k % len(sites)]
+        year = years[(k // len(sites) * (len(years) - 1) + (k % len(sites)) * 3) % len(years)]
+        if (site, year) in site_years and (site, year) not in picks:
+            picks.append((site, year))
+    written = []
+    for site, year in picks:
+        rasters = _site_year_rasters(predictions, dataset, site, year)
+        if rasters is None:
+            continue
+        pred, ref = rasters
+        path = out_dir / f"{site}_{year}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig, ax = plt.subplots(figsize=(5, 5 * pred.shape[0] / max(pred.shape[1], 1) + 0.6))
+        ax.imshow(confusion_image(pred, ref), interpolation="nearest")
+        ax.set_title(f"{site} {year}: TP green, FP red, FN blue, TN grey", fontsize=8)
+        ax.axis("off")
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
+            os.replace(tmp, path)
+        finally:
+            plt.close(fig)
+            tmp.unlink(missing_ok=True)
+        written.append(path)
+    return written
+
+
+def write_footprint_statistics(data_dir: Path, pred_dir: Path, dataset: Any, years: list[int], out_dir: Path) -> dict[str, Path]:
+    """Footprint tables/plots of the test sites: the reference masks and the model's predictions."""
+    from euromine_hf.data.archive import scan_archive
+    from euromine_hf.data.statistics import archive_masks, compute_statistics, prediction_masks, write_statistics
+
+    sites = sorted(set(dataset.select_columns(["site"]).to_dict()["site"]))
+    records = scan_archive(data_dir, years=years, sites=sites)
+    written = {}
+    reference = compute_statistics(archive_masks(records, years), total=len(records))
+    for k, v in write_statistics(reference, out_dir / "reference", title="Test sites: reference masks").items():
+        written[f"reference_{k}"] = v
+    predicted = compute_statistics(prediction_masks(pred_dir, records, years), total=len(records))
+    for k, v in write_statistics(predicted, out_dir / "predicted", title="Test sites: model predictions").items():
+        written[f"predicted_{k}"] = v
+    return written
+
+
+def write_model_card(trainer: Any, result: Any, model_args: Any, data_dir: Path, data_source: str) -> Path:
+    from euromine_hf.hub.cards import render_model_card, save_model_card
+
+    model = trainer.model
+    args = trainer.args
+    training_args = {
+        "learning_rate": args.learning_rate, "per_device_train_batch_size": args.per_device_train_batch_size,
+        "optimizer": f"{args.optim} (weight_decay={args.weight_decay})", "lr_scheduler": args.lr_scheduler_type,
+        "lr_scheduler_kwargs": args.lr_scheduler_kwargs, "num_train_epochs": args.num_train_epochs,
+        "max_steps": args.max_steps, "seed": args.seed,
+        "temporal_consistency_weight": args.temporal_consistency_weight,
+        "global_steps": trainer.state.global_step,
+    }
+    limitations = []
+    if result.baseline_metrics is not None:
+        limitations.append(
+            f"On the same test split a spectral-index threshold ({result.baseline.index}) scores OF1 "
+            f"{result.baseline_metrics.get('OF1', float('nan')):.4f} and GCA-TIoU "
+            f"{result.baseline_metrics.get('GCA-TIoU', float('nan')):.4f}."
+        )
+    card = render_model_card(
+        model_name=f"euromine-{model_args.model}-{model_args.size}",
+        config=model.config,
+        results={"test": result.test_metrics},
+        dataset_id=str(data_dir) if data_source == "archive" else "euromine-synthetic-default",
+        training_args=training_args,
+        data_source=data_source,
+        num_parameters=sum(p.numel() for p in model.parameters()),
+        extra_limitations=limitations,
+    )
+    return save_model_card(card, result.model_dir / "README.md")
+
+
+def write_reports(
+    trainer: Any, result: Any, splits: dict[str, Any], predictions: np.ndarray, model_args: Any, data_args: Any,
+    run_args: Any, data_dir: Path, data_source: str,
+) -> dict[str, Path]:
+    """Write everything listed in the module docstring; returns what was written."""
+    out = result.output_dir
+    years = list(data_args.years)
+    written: dict[str, Path] = {}
+    trainer.save_model(str(result.model_dir))  # save_pretrained: config.json + model.safetensors
+    written["model"] = result.model_dir
+    written["model_card"] = write_model_card(trainer, result, model_args, data_dir, data_source)
+    label = f"{model_args.model} ({model_args.size}, this run)"
+    written.update(write_results_tables(results_rows(result, label, years), years, out / "results",
+                                        f"Mapping on the test split of {'the synthetic default' if data_source == 'synthetic' else data_dir}"))
+    written["all_results"] = write_json_atomic(out / "results" / "all_results.json", json_ready({
+        "model": model_args.model, "size": model_args.size, "data_dir": str(data_dir), "data_source": data_source,
+        "test": result.test_metrics, "baseline": result.baseline_metrics,
+        "baseline_fit": None if result.baseline is None else vars(result.baseline),
+        "train": result.train_metrics, "sampling": data_args.sampling,
+        "temporal_consistency_weight": trainer.args.temporal_consistency_weight,
+    }))
+    pred_dir = write_prediction_patches(predictions, splits["test"], out / "predictions" / "test")
+    written["predictions"] = pred_dir
+    for i, path in enumerate(write_qualitative(predictions, splits["test"], out / "qualitative", run_args.num_qualitative)):
+        written[f"qualitative_{i}"] = path
+    try:
+        written.update(write_footprint_statistics(data_dir, pred_dir, splits["test"], years, out / "statistics"))
+    except (ValueError, OSError) as error:  # needs whole-site sizes; a cropped archive may lack them
+        logger.warning("footprint statistics skipped: %s", error)
+    return written
