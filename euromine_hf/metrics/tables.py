@@ -1,0 +1,122 @@
+"""Result tables shaped like the paper's Tables 4 (mapping), 5 (change detection) and 6
+(post-classification change), as Markdown, CSV and JSON.
+
+One row per model; columns in the paper's order. With ``paper=True`` the numbers the paper
+reports (``resources/paper_results.json``) are placed beside ours: each of our rows is followed
+by the paper's row for the same model name (when the paper has one), labelled ``(paper)``.
+Writes are atomic (temp file + rename).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+from euromine_hf.bands import YEARS, load_resource
+
+__all__ = ["TASKS", "table_columns", "table_rows", "to_markdown", "to_csv", "to_json", "write_tables", "score_key"]
+
+#: task name -> (paper_results.json section, paper table number)
+TASKS: dict[str, tuple[str, int]] = {
+    "mapping": ("mapping", 4),
+    "change": ("change_detection", 5),
+    "post-classification": ("post_classification", 6),
+}
+
+
+def table_columns(task: str) -> list[str]:
+    """Column labels of a table (as the paper heads them)."""
+    if task == "mapping":
+        return [str(y) for y in YEARS] + ["OF1", "GCA-TIoU", "LCA-TIoU"]
+    if task in ("change", "post-classification"):
+        return [str(k) for k in range(1, 10)] + ["OF1"]
+    raise ValueError(f"task: expected one of {list(TASKS)}, got {task!r}")
+
+
+def score_key(task: str, column: str) -> str:
+    """The scorer key behind a column label (``"2015"`` -> ``"F1_2015"``, ``"3"`` -> ``"F1_interval_3"``)."""
+    if column.isdigit():
+        return f"F1_{column}" if task == "mapping" else f"F1_interval_{column}"
+    return column
+
+
+def table_rows(task: str, results: Mapping[str, Mapping[str, float]], paper: bool = False) -> list[dict[str, Any]]:
+    """Rows ``{"model": name, "source": "ours"|"paper", column: value or None}``."""
+    columns = table_columns(task)
+    reported = load_resource("paper_results.json")[TASKS[task][0]] if paper else {}
+    rows: list[dict[str, Any]] = []
+    for model, scores in results.items():
+        row: dict[str, Any] = {"model": model, "source": "ours"}
+        for c in columns:
+            v = scores.get(score_key(task, c), scores.get(c))
+            row[c] = None if v is None else float(v)
+        rows.append(row)
+        if paper and model in reported:
+            rows.append({"model": model, "source": "paper", **{c: reported[model].get(c) for c in columns}})
+    return rows
+
+
+def _fmt(v: Any, digits: int) -> str:
+    return "–" if v is None else f"{100 * v:.{digits}f}"
+
+
+def to_markdown(task: str, rows: list[dict[str, Any]], digits: int = 2) -> str:
+    """A Markdown table, values in percent as in the paper."""
+    columns = table_columns(task)
+    number = TASKS[task][1]
+    head = "F1 per year" if task == "mapping" else "F1 per interval (years)"
+    lines = [
+        f"Table {number}-style {task} results ({head}; values in %).",
+        "",
+        "| Model | " + " | ".join(columns) + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for row in rows:
+        label = row["model"] + (" (paper)" if row["source"] == "paper" else "")
+        lines.append(f"| {label} | " + " | ".join(_fmt(row[c], digits) for c in columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(task: str, rows: list[dict[str, Any]]) -> str:
+    """CSV with fractions (not percent), one row per model and source."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=["model", "source"] + table_columns(task), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buf.getvalue()
+
+
+def to_json(task: str, rows: list[dict[str, Any]]) -> str:
+    return json.dumps({"task": task, "paper_table": TASKS[task][1], "columns": table_columns(task), "rows": rows}, indent=2) + "\n"
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_tables(
+    out_dir: str | Path, task: str, results: Mapping[str, Mapping[str, float]], paper: bool = False, stem: str | None = None
+) -> dict[str, Path]:
+    """Write ``{stem}.md``, ``.csv`` and ``.json`` (stem defaults to ``table{4,5,6}_{task}``)."""
+    rows = table_rows(task, results, paper)
+    stem = stem or f"table{TASKS[task][1]}_{task.replace('-', '_')}"
+    out = Path(out_dir)
+    paths = {"md": out / f"{stem}.md", "csv": out / f"{stem}.csv", "json": out / f"{stem}.json"}
+    _atomic_write(paths["md"], to_markdown(task, rows))
+    _atomic_write(paths["csv"], to_csv(task, rows))
+    _atomic_write(paths["json"], to_json(task, rows))
+    return paths
