@@ -337,6 +337,26 @@ def test_sqnet_config_validation():
 
 
 # ------------------------------------------------------------------------------------- training
+@pytest.mark.parametrize("name", ["deeplabv3plus-resnet101", "deeplabv3plus-mobilenetv2", "pspnet"])
+def test_training_batch_of_one_image(name):
+    """Image-pooling branches see one value per channel at batch 1 (an epoch's last, short batch)."""
+    model = build_model(name, "tiny").train()
+    out = model(torch.randn(1, 10, 32, 32), labels=torch.randint(0, 2, (1, 32, 32)))
+    out.loss.backward()
+    assert torch.isfinite(out.loss)
+
+
+def test_pooled_batchnorm_matches_batchnorm_otherwise():
+    from euromine_hf.models.layers import PooledSafeBatchNorm2d
+
+    safe, plain = PooledSafeBatchNorm2d(4).train(), nn.BatchNorm2d(4).train()
+    x = torch.randn(3, 4, 5, 5)
+    torch.testing.assert_close(safe(x), plain(x))
+    torch.testing.assert_close(safe.running_mean, plain.running_mean)
+    single = torch.randn(1, 4, 1, 1)
+    torch.testing.assert_close(safe(single), plain.eval()(single))  # running statistics at batch 1
+
+
 @pytest.mark.parametrize("name", list(HANDWRITTEN))
 def test_a_few_steps_reduce_the_loss(name):
     """Each tiny model can fit a fixed small batch: the gradient path through every part works."""

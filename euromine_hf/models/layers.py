@@ -13,13 +13,21 @@ import torch
 from torch import nn
 from transformers import ResNetConfig, ResNetModel
 
-#: ResNet-50/101/18 stage depths (He et al. 2016, Table 1).
-RESNET_DEPTHS: dict[str, list[int]] = {
-    "resnet18": [2, 2, 2, 2],
-    "resnet34": [3, 4, 6, 3],
-    "resnet50": [3, 4, 6, 3],
-    "resnet101": [3, 4, 23, 3],
-}
+class PooledSafeBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm that uses its running statistics when a batch holds one value per channel.
+
+    Image-level pooling branches (DeepLab's ASPP pooling, PSPNet's 1×1 bin) see a 1×1 map per
+    image; with a training batch of one image BatchNorm's batch statistics are undefined and
+    PyTorch raises. That happens on the last, short batch of an epoch, so fall back to the running
+    statistics there instead of failing. Any other input behaves exactly like ``BatchNorm2d``.
+    """
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        if self.training and input.numel() == input.shape[1] and self.running_mean is not None:
+            return nn.functional.batch_norm(
+                input, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps
+            )
+        return super().forward(input)
 
 
 class ConvBNReLU(nn.Sequential):
@@ -31,7 +39,7 @@ class ConvBNReLU(nn.Sequential):
         padding = dilation * (kernel_size - 1) // 2
         super().__init__(
             nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, padding=padding, dilation=dilation, bias=False),
-            nn.BatchNorm2d(out_channels),
+            PooledSafeBatchNorm2d(out_channels),
             nn.ReLU(inplace=True),
         )
 
@@ -114,7 +122,7 @@ def as_int_list(values: Sequence[Any], field: str) -> list[int]:
 
 __all__ = [
     "ConvBNReLU",
-    "RESNET_DEPTHS",
+    "PooledSafeBatchNorm2d",
     "as_int_list",
     "count_parameters",
     "dilate_resnet",
