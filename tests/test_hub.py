@@ -255,6 +255,16 @@ def test_push_dataset_folder_then_load_dataset(local_hub, tmp_path):
 
 
 # ---- errors ----------------------------------------------------------------------------------
+def test_bare_repo_name_goes_to_the_token_owners_namespace(local_hub, tmp_path):
+    _, folder = saved_model_folder(tmp_path)
+    url = push_model_folder(folder, "bare-name")
+    assert url.startswith(f"{local_hub.endpoint}/user/bare-name/commit/")
+    assert "model.safetensors" in HfApi().list_repo_files("user/bare-name")
+    write_parquet_export(tmp_path / "export")
+    url = push_dataset_folder(tmp_path / "export", "bare-data")
+    assert url.startswith(f"{local_hub.endpoint}/datasets/user/bare-data/commit/")
+
+
 def test_push_refuses_folders_that_are_not_models(tmp_path):
     with pytest.raises(HubPushError, match="not a folder"):
         push_model_folder(tmp_path / "missing", "user/x", token="t")

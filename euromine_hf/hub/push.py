@@ -111,7 +111,8 @@ def push_model_folder(
         logger.warning("%s has no README.md: the model repo will have no card (see euromine_hf.hub.cards)", path)
     token = _resolve_token(token)
     api = api or HfApi()
-    api.create_repo(repo_id, token=token, private=private, repo_type="model", exist_ok=True)
+    # create_repo answers with the full id: a bare name lands in the token owner's namespace.
+    repo_id = api.create_repo(repo_id, token=token, private=private, repo_type="model", exist_ok=True).repo_id
     info = api.upload_folder(
         folder_path=str(path), repo_id=repo_id, repo_type="model", token=token, revision=revision,
         commit_message=commit_message, ignore_patterns=list(ignore_patterns),
@@ -139,7 +140,7 @@ def push_dataset_folder(
     configs = _dataset_configs(path)
     token = _resolve_token(token)
     api = api or HfApi()
-    api.create_repo(repo_id, token=token, private=private, repo_type="dataset", exist_ok=True)
+    repo_id = api.create_repo(repo_id, token=token, private=private, repo_type="dataset", exist_ok=True).repo_id
     info = api.upload_folder(
         folder_path=str(path), repo_id=repo_id, repo_type="dataset", token=token, revision=revision,
         commit_message=commit_message, ignore_patterns=["*.tmp", "**/*.tmp", ".cache/**"],
