@@ -1,0 +1,796 @@
+"""A synthetic EuroMineNet: the embedded default data, written in the archive's raw layout.
+
+The real archive (133 sites, ~11,000 km²) cannot ship with the package, yet every part of the
+suite — readers, patching, datasets, metrics, training — needs data that behaves like it. This
+module draws a small archive that is a *fair stand-in*, not noise:
+
+* **Land cover** (grassland, forest, crops in Voronoi parcels, bare soil, water, built-up) with
+  Sentinel-2 L2A reflectance spectra per band (DN = reflectance × 10000) and spatial texture, so
+  per-band means/stds land in the range of the published normalisation constants.
+* **Mines** made of open pits (bright rock or dark coal, with benches), waste dumps (grey to
+  partly grassed) and tailings ponds (turquoise or brownish, with wet shores). Each component is a
+  level set of its own smooth "distance" field inside its own territory, so masks are spatially
+  coherent and a growing area grows as a ring. Components expand, appear, shrink (revegetation,
+  drained ponds) and fluctuate (pond levels), tuned so the archive matches the paper's statistics
+  (`dataset_statistics` in ``paper_results.json``): footprint ≈ 19 % of pixels, changed fraction
+  ≈ 0.9 % at a 1-year interval rising to ≈ 5 % at 9 years, ≈ 60 % of change being expansion.
+  Pixels that leave a mine keep a trace in the image (revegetating dump, drying mud).
+* **Year-to-year nuisance** so temporal consistency is a real challenge: radiometric gain/offset
+  per year and band, additive haze (strongest in blue), phenology (vegetation vigour and crop
+  states change by year), occasional clouds and their shadows anywhere in the scene, and as an
+  option the +1000 DN offset that processing baseline 04.00 added to L2A products from 2022 on.
+
+Values are clipped to ``[1, 65535]`` before the cast to uint16 — deliberately: a bright cloud plus
+the baseline offset must saturate, never wrap around to a dark value, and 0 is the L2A no-data
+value, which real land pixels never carry.
+
+Everything is drawn from generators seeded by ``(seed, site name)``, so the same seed gives
+byte-identical arrays whatever the number or order of sites. Each site is written to a hidden
+temporary folder and renamed into place; ``synthetic.json`` (the archive's description) is written
+last and atomically, so a folder that has it is complete.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import tempfile
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rasterio.crs import CRS
+from rasterio.transform import Affine, from_origin
+from scipy import ndimage
+
+from euromine_hf.bands import BANDS, GSD_M, LABEL_MINE_VALUE, YEARS, country_of, load_resource
+from euromine_hf.data.geotiff import write_geotiff
+
+#: Bump when the generator's output changes, so cached archives are regenerated.
+SYNTHETIC_VERSION = 1
+DESCRIPTION_FILE = "synthetic.json"
+#: Site-name prefix of temporary folders; readers skip names starting with ".".
+_TMP_PREFIX = ".synth-tmp-"
+
+# --------------------------------------------------------------------------------------------
+# Spectra. Bands in the published order B02 B03 B04 B05 B06 B07 B08 B8A B11 B12 (checked below);
+# values are L2A surface reflectance × 10000, from typical library/field spectra of each cover.
+# Each material has two end members A and B; a per-pixel weight w in [0, 1] mixes them
+# (phenology, crop state, pit benches, pond shore, revegetation age...).
+# --------------------------------------------------------------------------------------------
+_SPECTRA_BANDS = ("B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12")
+#: Central wavelengths (nm) of the bands, for the wavelength dependence of haze.
+WAVELENGTH_NM = np.array([490, 560, 665, 705, 740, 783, 842, 865, 1610, 2190], dtype=np.float32)
+
+#: material -> (end member A, end member B, per-pixel albedo texture strength)
+MATERIALS: dict[str, tuple[list[int], list[int], float]] = {
+    # natural / agricultural land; A = vigorous green vegetation, B = dry / senescent
+    "grassland": ([380, 720, 480, 1180, 2700, 3300, 3450, 3550, 2200, 1200],
+                  [760, 1000, 1200, 1480, 1900, 2150, 2300, 2400, 3050, 2250], 0.08),
+    "forest": ([230, 460, 270, 760, 2150, 2700, 2850, 2950, 1500, 680],
+               [300, 500, 400, 830, 1750, 2100, 2200, 2300, 1650, 840], 0.10),
+    # A = green crop, B = ploughed / harvested field
+    "crops": ([320, 660, 360, 1120, 3050, 3950, 4150, 4250, 2150, 1050],
+              [1050, 1300, 1550, 1750, 2000, 2200, 2300, 2400, 2950, 2350], 0.06),
+    # bare soil: A = brown soil, B = light sandy soil (rises into SWIR)
+    "bare_soil": ([1050, 1350, 1650, 1850, 2050, 2250, 2350, 2450, 3100, 2500],
+                  [1500, 1850, 2200, 2400, 2600, 2750, 2850, 2950, 3600, 3000], 0.07),
+    # water: A = clear, B = turbid; dark in NIR and SWIR
+    "water": ([560, 620, 360, 290, 230, 210, 190, 170, 90, 60],
+              [720, 920, 820, 720, 460, 410, 360, 330, 130, 90], 0.03),
+    # built-up: A = roofs / asphalt / concrete, B = suburban mix with gardens
+    "built_up": ([1150, 1250, 1350, 1500, 1750, 1900, 2000, 2050, 2400, 2100],
+                 [700, 860, 860, 1220, 2100, 2500, 2600, 2700, 2250, 1550], 0.12),
+    # --- mine materials ---
+    # open pit in rock: A = bright freshly exposed rock, B = shaded bench faces
+    "pit_rock": ([1750, 2050, 2350, 2550, 2750, 2900, 3000, 3100, 3550, 3050],
+                 [950, 1100, 1250, 1350, 1450, 1530, 1600, 1650, 1900, 1650], 0.10),
+    # open pit in coal / lignite: A = dark coal seam, B = sandy overburden
+    "pit_coal": ([560, 610, 660, 710, 760, 810, 860, 890, 1000, 900],
+                 [1250, 1450, 1650, 1800, 1950, 2050, 2150, 2200, 2700, 2400], 0.10),
+    # waste dump: A = grey spoil, B = partly grassed spoil
+    "dump": ([1250, 1400, 1550, 1700, 1850, 1950, 2050, 2100, 2500, 2200],
+             [620, 860, 820, 1320, 2200, 2600, 2750, 2850, 2500, 1650], 0.08),
+    # tailings ponds: A = open water (turquoise / brownish), B = wet tailings on the shore
+    "pond_turquoise": ([1000, 1300, 850, 650, 460, 410, 380, 360, 180, 130],
+                       [1400, 1600, 1650, 1650, 1700, 1750, 1800, 1820, 1950, 1550], 0.03),
+    "pond_brown": ([720, 920, 1060, 1060, 960, 900, 860, 830, 420, 260],
+                   [1400, 1600, 1650, 1650, 1700, 1750, 1800, 1820, 1950, 1550], 0.03),
+    # left the mine: A = bare spoil / drying mud, B = grassland it becomes (w = years since)
+    "revegetating": ([1200, 1350, 1500, 1650, 1800, 1900, 2000, 2050, 2450, 2150],
+                     [420, 740, 540, 1200, 2550, 3100, 3250, 3350, 2250, 1250], 0.08),
+    "drained_pond": ([1100, 1250, 1300, 1350, 1400, 1450, 1500, 1520, 1700, 1400],
+                     [420, 740, 540, 1200, 2550, 3100, 3250, 3350, 2250, 1250], 0.05),
+}
+_MAT_NAMES = tuple(MATERIALS)
+_MAT = {name: i for i, name in enumerate(_MAT_NAMES)}
+_LAND_COVERS = ("grassland", "forest", "crops", "bare_soil", "water", "built_up")
+#: Top-of-cloud reflectance (thick cumulus), a little lower in the SWIR.
+CLOUD_SPECTRUM = np.array([5600, 5500, 5400, 5400, 5350, 5300, 5250, 5200, 3900, 2900], dtype=np.float32)
+
+#: Rough centre (latitude, longitude) of each country's mining regions, for a plausible UTM zone.
+COUNTRY_CENTRES: dict[str, tuple[float, float]] = {
+    "Austria": (47.4, 14.6), "Bulgaria": (42.6, 25.3), "Czechia": (50.4, 13.6),
+    "Finland": (63.5, 27.0), "Germany": (51.2, 12.0), "Greece": (40.3, 21.8),
+    "Hungary": (47.5, 19.8), "Italy": (42.8, 12.4), "Poland": (51.3, 19.2),
+    "Portugal": (38.9, -7.8), "Romania": (45.4, 23.4), "Slovakia": (48.7, 19.6),
+    "Spain": (40.0, -4.5), "Sweden": (64.0, 18.5),
+}
+#: Country order of the default archive (most mining sites first, as in the real archive).
+DEFAULT_COUNTRIES = (
+    "Spain", "Bulgaria", "Poland", "Germany", "Greece", "Romania", "Sweden", "Finland",
+    "Hungary", "Portugal", "Czechia", "Italy", "Slovakia", "Austria",
+)
+#: Default per-side raster sizes (pixels) of the two modes.
+DEFAULT_SIZES = {"default": (150, 480), "official": (96, 200)}
+
+# Dynamics, as fractions of a site's 2015 footprint (tuned against paper_results.json):
+_POND_LEVEL_SD = 0.12      # year-to-year relative area noise of tailings ponds (reversible change)
+_GROWTH_RATE = 0.028       # mean yearly relative growth of pits and active dumps
+_REVEG_RATE = 0.075
+_NOISE_SD = 18.0           # sensor noise, DN        # yearly shrink of a rehabilitated dump, relative to its area when it starts
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """What to generate. ``min_size``/``max_size`` default per mode (``DEFAULT_SIZES``)."""
+
+    seed: int = 0
+    num_sites: int = 12
+    #: Lay out the 133 official site names (train + val + test once each, plus Greece_3).
+    official_names: bool = False
+    min_size: int | None = None
+    max_size: int | None = None
+    years: tuple[int, ...] = YEARS
+    #: Add +1000 DN to images from 2022 on (processing baseline 04.00).
+    baseline_offset: bool = False
+    #: Radiometric gain/offset, haze, clouds and shadows (phenology and crop rotation always vary).
+    nuisance: bool = True
+    #: Name one or two sites' labels ``Label{YYYY}.tif`` / ``year{YYYY}.tif`` as parts of the archive do.
+    alternative_label_names: bool = True
+    compress: str = "zstd"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "years", tuple(int(y) for y in self.years))
+        lo, hi = self.size_range
+        if lo < 16 or hi < lo:
+            raise ValueError(f"SyntheticConfig: min_size/max_size must satisfy 16 <= min_size <= max_size, got {lo}/{hi}")
+        if not self.official_names and self.num_sites < 1:
+            raise ValueError(f"SyntheticConfig: num_sites must be >= 1, got {self.num_sites}")
+        if len(self.years) < 2 or list(self.years) != sorted(set(self.years)):
+            raise ValueError(f"SyntheticConfig: years must be at least two increasing distinct years, got {self.years}")
+        if self.compress.lower() not in ("zstd", "deflate", "lzw", "none"):
+            raise ValueError(f"SyntheticConfig: compress must be zstd, deflate, lzw or none, got {self.compress!r}")
+
+    @property
+    def size_range(self) -> tuple[int, int]:
+        lo_d, hi_d = DEFAULT_SIZES["official" if self.official_names else "default"]
+        lo = self.min_size if self.min_size is not None else lo_d
+        hi = self.max_size if self.max_size is not None else hi_d
+        if self.min_size is None:
+            lo = min(lo, hi)
+        if self.max_size is None:
+            hi = max(hi, lo)
+        return int(lo), int(hi)
+
+    def to_json(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["years"] = list(self.years)
+        out["min_size"], out["max_size"] = self.size_range
+        return out
+
+
+@dataclass(frozen=True)
+class SitePlan:
+    """Where and how big one site is; derived from the config alone (no pixels)."""
+
+    name: str
+    country: str
+    height: int
+    width: int
+    epsg: int
+    origin: tuple[float, float]  # upper-left corner (easting, northing), metres
+    label_stem: str = "Year"     # "Year", "Label" or "year"
+
+    @property
+    def crs(self) -> CRS:
+        return CRS.from_epsg(self.epsg)
+
+    @property
+    def transform(self) -> Affine:
+        return from_origin(self.origin[0], self.origin[1], GSD_M, GSD_M)
+
+
+# --------------------------------------------------------------------------------------------
+# Planning: names, sizes and georeferencing
+# --------------------------------------------------------------------------------------------
+def _rng(seed: int, *keys: str | int) -> np.random.Generator:
+    """An independent generator per (seed, keys): stable whatever else is generated."""
+    words = [int(seed) & 0xFFFFFFFF]
+    for key in keys:
+        words.append(zlib.crc32(str(key).encode()) if isinstance(key, str) else int(key) & 0xFFFFFFFF)
+    return np.random.default_rng(words)
+
+
+def official_site_names() -> list[str]:
+    """The 133 benchmark sites: train + val + test of the official split (its duplicate Germany_13
+    once) plus the unlisted Greece_3; the excluded sites are not part of the benchmark."""
+    split = load_resource("euromine_official_split.json")
+    names: list[str] = []
+    for key in ("train", "val", "test", "unlisted_sites"):
+        for name in split[key]:
+            if name not in names and name not in split["excluded_sites"]:
+                names.append(name)
+    return names
+
+
+def _default_site_names(num_sites: int) -> list[str]:
+    counters = {c: 100 for c in DEFAULT_COUNTRIES}
+    names = []
+    for i in range(num_sites):
+        country = DEFAULT_COUNTRIES[i % len(DEFAULT_COUNTRIES)]
+        counters[country] += 1
+        names.append(f"{country}_{counters[country]}")
+    return names
+
+
+def plan_sites(config: SyntheticConfig) -> list[SitePlan]:
+    """Names, sizes, UTM zones and origins of the sites the config describes."""
+    names = official_site_names() if config.official_names else _default_site_names(config.num_sites)
+    lo, hi = config.size_range
+    plans = []
+    for i, name in enumerate(names):
+        rng = _rng(config.seed, "plan", name)
+        height, width = (int(v) for v in rng.integers(lo, hi + 1, size=2))
+        if i == 1 and lo < 160:  # the archive has sites under one patch: keep one in every archive
+            height = int(rng.integers(lo, min(hi, 159) + 1))
+        country = country_of(name)
+        lat0, lon0 = COUNTRY_CENTRES.get(country, (48.0, 15.0))
+        lat = lat0 + rng.uniform(-1.2, 1.2)
+        lon = lon0 + rng.uniform(-1.8, 1.8)
+        zone = int((lon + 180.0) // 6.0) + 1
+        central = -183.0 + 6.0 * zone
+        easting = 500000.0 + (lon - central) * 111320.0 * np.cos(np.radians(lat))
+        northing = lat * 110574.0
+        origin = (round(easting / GSD_M) * GSD_M, round(northing / GSD_M) * GSD_M)
+        stem = "Year"
+        if config.alternative_label_names and not config.official_names:
+            stem = {3: "Label", 7: "year"}.get(i, "Year")
+        elif config.alternative_label_names:
+            stem = {"Germany_1": "Label", "Spain_2": "year"}.get(name, "Year")
+        plans.append(SitePlan(name, country, height, width, 32600 + zone, (float(origin[0]), float(origin[1])), stem))
+    return plans
+
+
+# --------------------------------------------------------------------------------------------
+# Fields
+# --------------------------------------------------------------------------------------------
+def _bspline_taps(n_out: int, n_grid: int, scale: float, shift: float) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (n_out, 4) and weights (n_out, 4) of cubic B-spline interpolation of a grid at
+    positions ``shift + i / scale``."""
+    pos = shift + np.arange(n_out, dtype=np.float64) / scale + 1.0
+    base = np.floor(pos).astype(np.intp)
+    t = pos - base
+    weights = np.stack([(1 - t) ** 3, 3 * t**3 - 6 * t**2 + 4, -3 * t**3 + 3 * t**2 + 3 * t + 1, t**3], axis=1) / 6.0
+    index = np.clip(base[:, None] + np.arange(-1, 3)[None, :], 0, n_grid - 1)
+    return index, weights.astype(np.float32)
+
+
+def _upsample(grid: np.ndarray, shape: tuple[int, int], scale: float, rng: np.random.Generator) -> np.ndarray:
+    """Separable cubic B-spline upsampling by gathers (no BLAS: multi-threaded BLAS stalls badly
+    on a busy machine, and four taps per axis are cheap anyway)."""
+    (iy, wy), (ix, wx) = (_bspline_taps(n, g, scale, float(rng.uniform(0, 1))) for n, g in zip(shape, grid.shape))
+    rows = sum(wy[:, k, None] * grid[iy[:, k], :] for k in range(4))
+    return sum(wx[None, :, k] * rows[:, ix[:, k]] for k in range(4))
+
+
+def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float, octaves: int = 3) -> np.ndarray:
+    """Fractal value noise: random grids at spacing scale, scale/2, ... upsampled with cubic
+    B-splines and summed (amplitude halving per octave); zero mean, unit std.
+
+    Separable upsampling (two small matrix products) gives the look of a wide Gaussian filter at a
+    fraction of its cost, which matters because these fields dominate a site's generation time.
+    """
+    h, w = shape
+    out = np.zeros(shape, dtype=np.float32)
+    amp = 1.0
+    for _ in range(octaves):
+        if scale < 4.0:  # fine grain: a small Gaussian filter of white noise is cheaper
+            octave = ndimage.gaussian_filter(rng.standard_normal(shape, dtype=np.float32), 0.5 * max(scale, 1.0), mode="wrap")
+        else:
+            gh, gw = int(np.ceil(h / scale)) + 4, int(np.ceil(w / scale)) + 4
+            grid = rng.standard_normal((gh, gw), dtype=np.float32)
+            octave = _upsample(grid, shape, scale, rng)
+        sd = float(octave.std())
+        out += (amp / sd if sd > 0 else amp) * octave
+        amp *= 0.5
+        scale /= 2.0
+    out -= out.mean()
+    sd = float(out.std())
+    return out / sd if sd > 0 else out
+
+
+def _rank_fraction(field_: np.ndarray) -> np.ndarray:
+    """Each pixel's quantile in the field (0..1): thresholds then give exact area fractions."""
+    flat = field_.ravel()
+    ranks = np.empty(flat.size, dtype=np.float32)
+    ranks[np.argsort(flat, kind="stable")] = np.arange(flat.size, dtype=np.float32) / max(flat.size - 1, 1)
+    return ranks.reshape(field_.shape)
+
+
+# --------------------------------------------------------------------------------------------
+# Scene: static land cover and mine components
+# --------------------------------------------------------------------------------------------
+@dataclass
+class _Component:
+    kind: str            # "pit", "dump" or "pond"
+    material: str
+    behaviour: str       # "expand", "revegetate", "fluctuate", "appear", "drain"
+    areas: np.ndarray    # pixel count per year index
+
+
+@dataclass
+class _Scene:
+    cover: np.ndarray             # int8 material index of the land cover
+    cover_w: np.ndarray           # float32 static part of the land cover's mixing weight
+    dry_coef: np.ndarray          # float32 how much the year's dryness moves the weight (vegetation)
+    water: np.ndarray             # bool
+    parcel: np.ndarray            # int32 crop parcel id (-1 elsewhere)
+    n_parcels: int
+    territory: np.ndarray         # intp component index owning each pixel
+    rank: np.ndarray              # int32 order in which the owning component covers the pixel
+    phi: np.ndarray               # float32 normalised distance to the owning component's centre
+    tex: np.ndarray               # float32 fine albedo texture
+    tex_coarse: np.ndarray        # float32
+    components: list[_Component] = field(default_factory=list)
+
+
+def _voronoi(rng: np.random.Generator, h: int, w: int, spacing: float) -> tuple[np.ndarray, int]:
+    """Label image of Voronoi-like cells: one seed jittered inside each ``spacing`` grid cell, each
+    pixel taking the nearest seed among the 3x3 surrounding grid cells (exact except in rare
+    corners, and an order of magnitude cheaper than a KD-tree over every pixel)."""
+    gh, gw = int(np.ceil(h / spacing)) + 1, int(np.ceil(w / spacing)) + 1
+    seeds = (np.stack(np.mgrid[0:gh, 0:gw], axis=-1) + rng.uniform(0.0, 1.0, size=(gh, gw, 2))) * spacing
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    gy, gx = (yy // spacing).astype(np.intp), (xx // spacing).astype(np.intp)
+    best = np.full((h, w), np.inf, dtype=np.float32)
+    cell = np.zeros((h, w), dtype=np.int32)
+    for oy in (-1, 0, 1):
+        for ox in (-1, 0, 1):
+            cy, cx = np.clip(gy + oy, 0, gh - 1), np.clip(gx + ox, 0, gw - 1)
+            sy, sx = seeds[cy, cx, 0], seeds[cy, cx, 1]
+            d = (yy - sy) ** 2 + (xx - sx) ** 2
+            closer = d < best
+            best = np.where(closer, d, best)
+            cell = np.where(closer, cy * gw + cx, cell)
+    return cell, gh * gw
+
+
+def _land_cover(rng: np.random.Generator, h: int, w: int, tex_coarse: np.ndarray, tex: np.ndarray):
+    size = float(np.sqrt(h * w))
+    g, fo, cr, ba, wa, bu = (_MAT[m] for m in _LAND_COVERS)
+    cover = np.full((h, w), g, dtype=np.int8)
+
+    crops = _rank_fraction(_smooth_noise(rng, (h, w), size / 2.5)) > 1.0 - rng.uniform(0.25, 0.5)
+    forest = (_rank_fraction(_smooth_noise(rng, (h, w), size / 5.0)) > 1.0 - rng.uniform(0.15, 0.4)) & ~crops
+    cover[crops] = cr
+    cover[forest] = fo
+    built = _rank_fraction(_smooth_noise(rng, (h, w), max(6.0, size / 14.0))) > 1.0 - rng.uniform(0.015, 0.05)
+    cover[built] = bu
+    bare_field = _smooth_noise(rng, (h, w), max(5.0, size / 18.0))
+    bare = _rank_fraction(bare_field) > 1.0 - rng.uniform(0.01, 0.035)
+    cover[bare] = ba  # construction sites, sand and gravel yards: bright, but not mines
+    water = _rank_fraction(_smooth_noise(rng, (h, w), max(6.0, size / 10.0))) > 1.0 - rng.uniform(0.005, 0.03)
+    if rng.random() < 0.5:  # a river crossing the scene
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        meander = _smooth_noise(rng, (h, w), size / 3.0) * size * 0.08
+        centre = rng.uniform(0.2, 0.8) * h + (xx - w / 2) * rng.uniform(-0.4, 0.4) + meander
+        water |= np.abs(yy - centre) < rng.uniform(1.5, 3.5)
+    cover[water] = wa
+
+    # crop parcels: Voronoi cells 25-45 px apart (250-450 m fields); margins read as grassland
+    parcel, n_parcels = _voronoi(rng, h, w, rng.uniform(25.0, 45.0))
+    edge = np.zeros((h, w), dtype=bool)
+    edge[1:] |= parcel[1:] != parcel[:-1]
+    edge[:, 1:] |= parcel[:, 1:] != parcel[:, :-1]
+    cover[crops & edge & (rng.random((h, w)) < 0.6) & (cover == cr)] = g
+    parcel = np.where(cover == cr, parcel, -1)
+
+    # static part of each land cover's mixing weight, and its sensitivity to the year's dryness
+    cover_w = np.zeros((h, w), dtype=np.float32)
+    dry_coef = np.zeros((h, w), dtype=np.float32)
+    sel = cover == g
+    cover_w[sel], dry_coef[sel] = 0.25 * tex_coarse[sel], 1.0
+    sel = cover == fo
+    cover_w[sel], dry_coef[sel] = 0.15 * tex_coarse[sel], 0.7
+    sel = cover == bu
+    cover_w[sel] = 0.4 + 0.3 * tex_coarse[sel]
+    cover_w[bare] = 0.5 + 0.3 * bare_field[bare]
+    sel = cover == wa
+    cover_w[sel] = 0.2 * tex_coarse[sel]
+    sel = parcel >= 0
+    cover_w[sel] = 0.08 * tex[sel]
+    return cover, cover_w, dry_coef, cover == wa, parcel, n_parcels
+
+
+def _schedules(rng: np.random.Generator, n_pixels: int, n_years: int) -> list[tuple[str, str, str, np.ndarray]]:
+    """Mine components with their area per year in pixels: (kind, material, behaviour, areas).
+
+    Shares are of the site's first-year footprint. Pits and active dumps grow (monotone),
+    rehabilitated dumps shrink from some year on (monotone), ponds fluctuate (reversible change,
+    which keeps the changed fraction sub-linear in the interval as in the paper), and now and then
+    a dump appears or a pond is drained.
+    """
+    footprint = rng.uniform(0.15, 0.27) * n_pixels
+    n_complexes = int(rng.integers(1, 4))
+    comps: list[tuple[str, str, str, float]] = []
+    coal = rng.random() < 0.35
+    for _ in range(n_complexes):
+        comps.append(("pit", "pit_coal" if coal else "pit_rock", "expand", rng.uniform(0.25, 0.45)))
+        for _ in range(int(rng.integers(1, 3))):
+            comps.append(("dump", "dump", "expand", rng.uniform(0.1, 0.25)))
+        comps.append(("dump", "dump", "revegetate", rng.uniform(0.12, 0.3)))
+        for _ in range(int(rng.integers(1, 3))):
+            comps.append(("pond", "pond_turquoise" if rng.random() < 0.5 else "pond_brown", "fluctuate", rng.uniform(0.06, 0.14)))
+    if rng.random() < 0.8:
+        comps.append(("dump", "dump", "appear", 0.0))
+    if rng.random() < 0.3:
+        comps.append(("pond", "pond_brown", "drain", rng.uniform(0.04, 0.1)))
+    shares = np.array([c[3] for c in comps])
+    shares = shares / shares.sum()
+
+    out = []
+    k = np.arange(n_years)
+    for (kind, material, behaviour, _), share in zip(comps, shares):
+        a0 = share * footprint
+        if behaviour == "expand":
+            steps = rng.gamma(2.0, _GROWTH_RATE / 2.0, size=n_years) * (rng.random(n_years) > 0.15)
+            steps[0] = 0.0
+            areas = a0 * np.cumprod(1.0 + steps)
+        elif behaviour == "revegetate":
+            start = int(rng.integers(0, max(1, n_years - 3)))
+            areas = a0 * np.clip(1.0 - _REVEG_RATE * rng.uniform(0.7, 1.3) * np.clip(k - start, 0, None), 0.15, 1.0)
+        elif behaviour == "fluctuate":
+            areas = a0 * (1.0 + _POND_LEVEL_SD * np.clip(rng.standard_normal(n_years), -2.0, 2.0))
+        elif behaviour == "appear":
+            start = int(rng.integers(1, n_years))
+            final = footprint * rng.uniform(0.03, 0.07)
+            areas = np.where(k >= start, final * np.minimum(1.0, (k - start + 1) / 3.0), 0.0)
+        else:  # drain
+            start = int(rng.integers(2, n_years))
+            areas = np.where(k < start, a0, np.where(k == start, 0.4 * a0, 0.0))
+        out.append((kind, material, behaviour, np.round(areas).astype(np.int64)))
+    return out
+
+
+def _mines(rng: np.random.Generator, h: int, w: int, n_years: int, warp: tuple[np.ndarray, np.ndarray]):
+    """Place mine components and fix the order in which each covers its pixels.
+
+    Components own weighted-Voronoi territories around centres clustered into one to three mine
+    complexes (pits beside their dumps and ponds). Inside a territory, pixels are ordered by small
+    Voronoi cells (~6 px, dump lobes / pit benches) sorted by their warped elliptical distance to
+    the centre plus jitter, then by distance inside a cell. A component of area A is its first A
+    pixels, so growth and shrinkage come in coherent chunks at an irregular front, never as
+    scattered pixels.
+    """
+    n = h * w
+    specs = _schedules(rng, n, n_years)
+    n_comp = len(specs)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    max_area = np.array([max(float(s[3].max()), 1.0) for s in specs])
+    radius = np.maximum(np.sqrt(max_area / np.pi), 1.0)
+    spread = 0.9 * np.sqrt(max_area.sum() / np.pi)
+    centre = np.array([rng.uniform(0.25, 0.75) * h, rng.uniform(0.25, 0.75) * w])
+    best = np.full((h, w), np.inf, dtype=np.float32)
+    territory = np.zeros((h, w), dtype=np.intp)
+    for c in range(n_comp):
+        if c > 0 and rng.random() < 0.25:  # another complex elsewhere in the scene
+            centre = np.array([rng.uniform(0.15, 0.85) * h, rng.uniform(0.15, 0.85) * w])
+        cy, cx = np.clip(centre + rng.normal(0.0, 1.0, 2) * spread, 0, [h - 1, w - 1])
+        angle, ratio = rng.uniform(0, np.pi), rng.uniform(0.45, 1.0)
+        dy, dx = yy - cy, xx - cx
+        u = dy * np.cos(angle) + dx * np.sin(angle)
+        v = (-dy * np.sin(angle) + dx * np.cos(angle)) / ratio
+        d = np.sqrt(u * u + v * v) * np.exp(rng.uniform(0.15, 0.35) * warp[0] + rng.uniform(0.05, 0.2) * warp[1])
+        d /= radius[c]
+        closer = d < best
+        best[closer] = d[closer]
+        territory[closer] = c
+    phi = best
+
+    cell, n_cells = _voronoi(rng, h, w, 6.0)
+    key = territory.ravel() * n_cells + cell.ravel()
+    uniq, inverse = np.unique(key, return_inverse=True)
+    counts = np.bincount(inverse)
+    cell_phi = np.bincount(inverse, weights=phi.ravel()) / counts
+    cell_phi += rng.normal(0.0, 1.0, size=uniq.size) * (4.0 / radius[uniq // n_cells])
+    order = np.lexsort((phi.ravel(), cell_phi[inverse], territory.ravel()))
+    terr_sorted = territory.ravel()[order]
+    starts = np.searchsorted(terr_sorted, np.arange(n_comp))
+    rank = np.empty(n, dtype=np.int32)
+    rank[order] = np.arange(n, dtype=np.int32) - starts[terr_sorted]
+    comps = [_Component(kind, material, behaviour, areas) for kind, material, behaviour, areas in specs]
+    return territory, rank.reshape(h, w), phi, comps
+
+
+def _build_scene(rng: np.random.Generator, h: int, w: int, n_years: int) -> _Scene:
+    size = float(np.sqrt(h * w))
+    tex = _smooth_noise(rng, (h, w), 3.0, octaves=2)
+    tex_coarse = _smooth_noise(rng, (h, w), max(4.0, size / 10.0))
+    cover, cover_w, dry_coef, water, parcel, n_parcels = _land_cover(rng, h, w, tex_coarse, tex)
+    warp = (_smooth_noise(rng, (h, w), max(4.0, size / 6.0)), _smooth_noise(rng, (h, w), max(3.0, size / 16.0)))
+    territory, rank, phi, comps = _mines(rng, h, w, n_years, warp)
+    return _Scene(cover, cover_w, dry_coef, water, parcel, n_parcels, territory, rank, phi, tex, tex_coarse, comps)
+
+
+# --------------------------------------------------------------------------------------------
+# Rendering one year
+# --------------------------------------------------------------------------------------------
+def _site_spectra(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """End members with a per-site brightness and spectral tilt per material (geology, soils)."""
+    a = np.array([MATERIALS[m][0] for m in _MAT_NAMES], dtype=np.float32)
+    b = np.array([MATERIALS[m][1] for m in _MAT_NAMES], dtype=np.float32)
+    tex = np.array([MATERIALS[m][2] for m in _MAT_NAMES], dtype=np.float32)
+    gain = rng.normal(1.0, 0.07, size=(len(_MAT_NAMES), 1)).astype(np.float32)
+    tilt = rng.normal(0.0, 0.04, size=(len(_MAT_NAMES), 1)).astype(np.float32) * np.linspace(-1, 1, len(BANDS), dtype=np.float32)
+    return a * (gain + tilt), b * (gain + tilt), tex
+
+
+def _cloud_layers(rng: np.random.Generator, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Opacity of one to three small cumulus clouds anywhere in the scene, and of their shadows
+    (displaced north-west, away from a late-morning sun in the south-east)."""
+    alpha = np.zeros((h, w), dtype=np.float32)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    for _ in range(int(rng.integers(1, 4))):
+        cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+        r = rng.uniform(4.0, max(5.0, min(h, w) / 8.0))
+        alpha = np.maximum(alpha, np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (r * r)) * rng.uniform(0.6, 0.95))
+    alpha = np.clip(alpha * (1.0 + 0.35 * _smooth_noise(rng, (h, w), 4.0, octaves=2)), 0.0, 0.97)
+    alpha[alpha < 0.04] = 0.0
+    sy, sx = int(rng.integers(8, 20)), int(rng.integers(4, 14))
+    shadow = np.zeros_like(alpha)
+    if sy < h and sx < w:
+        shadow[: h - sy, : w - sx] = alpha[sy:, sx:]
+    return alpha, np.clip(shadow * 1.2, 0.0, 1.0)
+
+
+def _render_years(plan: SitePlan, config: SyntheticConfig) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(year, image uint16 (10,H,W), label uint8 (H,W) in {0,255})`` for every year."""
+    rng = _rng(config.seed, "site", plan.name)
+    h, w = plan.height, plan.width
+    scene = _build_scene(rng, h, w, len(config.years))
+    spec_a, spec_b, tex_amp = _site_spectra(rng)
+    spec_a_t, spec_d_t = np.ascontiguousarray(spec_a.T), np.ascontiguousarray((spec_b - spec_a).T)  # (bands, materials)
+    comps = scene.components
+    terr = scene.territory
+    areas = np.stack([c.areas for c in comps], axis=1)  # (years, components)
+    pixel_material = np.array([_MAT[c.material] for c in comps], dtype=np.int8)[terr]
+    pixel_pond = np.array([c.kind == "pond" for c in comps])[terr]
+    pixel_pit = np.array([c.kind == "pit" for c in comps])[terr]
+    # static mixing weight of mine pixels: pit benches (terraces every few px of radius), dumps
+    # from grey spoil to partly grassed; ponds get a shore weight per year below
+    bench = 0.5 + 0.5 * np.sin(scene.phi * rng.uniform(6.0, 11.0) * np.pi)
+    mine_w = np.where(pixel_pit, 0.6 * bench + 0.15 * scene.tex, 0.35 + 0.35 * scene.tex_coarse).astype(np.float32)
+    left_material = np.where(pixel_pond, _MAT["drained_pond"], _MAT["revegetating"]).astype(np.int8)
+    crop = scene.parcel >= 0
+    parcel = np.where(crop, scene.parcel, 0)
+    haze_pattern = 1.0 + 0.3 * _smooth_noise(rng, (h, w), max(6.0, np.sqrt(h * w) / 4.0))
+    haze_spectrum = (WAVELENGTH_NM[0] / WAVELENGTH_NM) ** 2.0
+    last_mine = np.full((h, w), -1, dtype=np.int32)
+    ever_mine = np.zeros((h, w), dtype=bool)
+
+    for t, year in enumerate(config.years):
+        yr = _rng(config.seed, "year", plan.name, year)  # the year's own draws: nuisance, phenology
+        mine = scene.rank < areas[t][terr]
+        dryness = float(np.clip(yr.normal(0.3, 0.15), 0.0, 0.8))  # phenology at acquisition date
+        turbidity = float(yr.uniform(0.0, 0.6))
+        # crop state per parcel and year: green, ripening / sparse, ploughed
+        state = yr.choice(np.array([0.05, 0.45, 0.95], dtype=np.float32), size=scene.n_parcels, p=[0.45, 0.25, 0.3])
+        wmix = scene.cover_w + scene.dry_coef * dryness + scene.water * turbidity + crop * state[parcel]
+        mat = scene.cover.copy()
+        # pixels that left a mine keep a trace (bare spoil, drying mud) fading into grassland
+        gone = ever_mine & ~mine
+        mat[gone] = left_material[gone]
+        wmix = np.where(gone, (t - last_mine) / 6.0 + 0.1 * scene.tex, wmix)
+        shore = (scene.rank / np.maximum(areas[t][terr], 1) - 0.7) / 0.3
+        mat[mine] = pixel_material[mine]
+        wmix = np.where(mine, np.where(pixel_pond, shore, mine_w), wmix)
+        np.clip(wmix, 0.0, 1.0, out=wmix)
+        wmix = wmix.astype(np.float32, copy=False)
+        last_mine[mine] = t
+        ever_mine |= mine
+
+        mat_index = mat.astype(np.intp)
+        refl = spec_a_t[:, mat_index]  # (bands, H, W) in one gather
+        refl += spec_d_t[:, mat_index] * wmix
+        refl *= 1.0 + tex_amp[mat_index] * scene.tex  # albedo texture
+
+        if config.nuisance:
+            if yr.random() < 0.35:
+                alpha, shadow = _cloud_layers(yr, h, w)
+                refl *= 1.0 - 0.6 * shadow
+                refl += alpha * (CLOUD_SPECTRUM[:, None, None] - refl)
+            haze = yr.gamma(2.0, 100.0)  # DN in B02: residual haze after atmospheric correction
+            gain = np.exp(yr.normal(0.0, 0.035) + yr.normal(0.0, 0.015, size=len(BANDS))).astype(np.float32)
+            offset = yr.normal(0.0, 25.0, size=len(BANDS)).astype(np.float32)
+            # (refl + haze) * gain + offset, with the haze term built once as (bands, H, W)
+            refl *= gain[:, None, None]
+            refl += (gain * haze * haze_spectrum)[:, None, None] * haze_pattern + offset[:, None, None]
+        noise = yr.random(refl.shape, dtype=np.float32)  # sensor noise: uniform, sd 18 DN (cheaper than normal)
+        noise -= 0.5
+        noise *= _NOISE_SD * np.sqrt(12.0)
+        refl += noise
+        if config.baseline_offset and year >= 2022:
+            refl += 1000.0
+        # clip deliberately (saturate, never wrap); 0 is L2A no-data, so land starts at 1
+        np.clip(refl, 1.0, 65535.0, out=refl)
+        image = np.rint(refl, out=refl).astype(np.uint16)
+        label = mine.astype(np.uint8) * np.uint8(LABEL_MINE_VALUE)
+        yield year, image, label
+
+
+# --------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------
+def _write_site(out_dir: Path, plan: SitePlan, config: SyntheticConfig) -> None:
+    """Write one site into a hidden temp folder and rename it into place (replacing an old one)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{plan.name}-", dir=out_dir))
+    compress = None if config.compress.lower() == "none" else config.compress.lower()
+    try:
+        for year, image, label in _render_years(plan, config):
+            write_geotiff(tmp / "image" / f"Year{year}.tif", image, plan.crs, plan.transform, compress=compress)
+            write_geotiff(tmp / "label" / f"{plan.label_stem}{year}.tif", label, plan.crs, plan.transform, compress=compress)
+        final = out_dir / plan.name
+        if final.exists():
+            old = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}old-{plan.name}-", dir=out_dir))
+            os.replace(final, old / plan.name)
+            os.replace(tmp, final)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def describe(config: SyntheticConfig, plans: list[SitePlan] | None = None) -> dict[str, Any]:
+    """The content of ``synthetic.json``: enough to know whether an archive matches a config."""
+    plans = plan_sites(config) if plans is None else plans
+    return {
+        "generator": "euromine_hf.data.synthetic",
+        "version": SYNTHETIC_VERSION,
+        "config": config.to_json(),
+        "bands": list(BANDS),
+        "years": list(config.years),
+        "sites": [p.name for p in plans],
+        "note": "Synthetic stand-in for EuroMineNet; not real Sentinel-2 data.",
+    }
+
+
+def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def generate_archive(
+    out_dir: str | Path,
+    config: SyntheticConfig | None = None,
+    *,
+    overwrite: bool = False,
+    progress: bool = False,
+) -> list[str]:
+    """Write the synthetic archive's raw layout into ``out_dir``; return the site names written.
+
+    Refuses a non-empty ``out_dir`` unless ``overwrite``. With ``overwrite`` the old description
+    is removed first (the folder reads as incomplete until the new one lands), each site folder is
+    replaced atomically, and sites that an earlier synthetic archive listed but this config does
+    not are removed; files the generator did not write are left alone.
+    """
+    config = config or SyntheticConfig()
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir}: exists and is not a folder")
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out_dir}: folder is not empty (pass overwrite=True / --overwrite to replace it)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for stale in out_dir.glob(f"{_TMP_PREFIX}*"):  # leftovers of a killed run
+        shutil.rmtree(stale, ignore_errors=True)
+    plans = plan_sites(config)
+    desc_path = out_dir / DESCRIPTION_FILE
+    previous: list[str] = []
+    if desc_path.exists():
+        with contextlib.suppress(ValueError, OSError):
+            previous = list(json.loads(desc_path.read_text(encoding="utf-8")).get("sites", []))
+        desc_path.unlink()
+    names = {p.name for p in plans}
+    for name in previous:
+        if name not in names and "/" not in name and (out_dir / name).is_dir():
+            shutil.rmtree(out_dir / name)
+
+    iterator: Any = plans
+    if progress:
+        from tqdm.auto import tqdm
+
+        iterator = tqdm(plans, desc="synthesising sites", unit="site")
+    for plan in iterator:
+        _write_site(out_dir, plan, config)
+    _write_json_atomic(desc_path, describe(config, plans))
+    return [p.name for p in plans]
+
+
+def archive_matches(out_dir: str | Path, config: SyntheticConfig) -> bool:
+    """True when ``out_dir`` holds a complete synthetic archive generated from ``config``."""
+    out_dir = Path(out_dir)
+    try:
+        found = json.loads((out_dir / DESCRIPTION_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    expected = json.loads(json.dumps(describe(config)))
+    if found != expected:
+        return False
+    n_years = len(config.years)
+    for name in expected["sites"]:
+        for sub in ("image", "label"):
+            folder = out_dir / name / sub
+            if not folder.is_dir() or sum(1 for p in folder.iterdir() if p.suffix == ".tif") != n_years:
+                return False
+    return True
+
+
+def default_cache_root() -> Path:
+    """``$EUROMINE_CACHE`` or ``~/.cache/euromine_hf``."""
+    env = os.environ.get("EUROMINE_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "euromine_hf"
+
+
+def default_archive(cache_root: Path | None = None, config: SyntheticConfig | None = None) -> Path:
+    """The default synthetic archive, generated once into ``{cache_root}/synthetic-v1-seed0``.
+
+    Reused while its ``synthetic.json`` matches; regenerated otherwise. A file lock keeps
+    concurrent callers (parallel tests, several processes) from writing it twice.
+    """
+    config = config or SyntheticConfig()
+    root = Path(cache_root).expanduser() if cache_root is not None else default_cache_root()
+    target = root / f"synthetic-v{SYNTHETIC_VERSION}-seed{config.seed}"
+    if config != SyntheticConfig(seed=config.seed):
+        digest = zlib.crc32(json.dumps(config.to_json(), sort_keys=True).encode())
+        target = target.with_name(f"{target.name}-{digest:08x}")
+    if archive_matches(target, config):
+        return target
+    root.mkdir(parents=True, exist_ok=True)
+    with _file_lock(root / f".{target.name}.lock"):
+        if not archive_matches(target, config):
+            generate_archive(target, config, overwrite=True)
+    return target
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - non-POSIX
+        yield
+        return
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+if tuple(BANDS) != _SPECTRA_BANDS:  # pragma: no cover - guards the spectra table against a band-order change
+    raise RuntimeError(f"synthetic spectra are tabulated for {_SPECTRA_BANDS}, package bands are {BANDS}")
