@@ -1,0 +1,71 @@
+"""Two-process CPU DDP (gloo) through accelerate: both ranks end with the same weights.
+
+The test launches this very file as the worker (``accelerate launch --multi_gpu --num_processes 2``
+with ``ACCELERATE_USE_CPU=true``); each rank trains a few steps with ``EuroMineTrainer`` (its step-
+seeded augmentation included) and writes a digest of its final parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+
+
+def _launch(args: list[str], tmp_path: Path, timeout: int = 540) -> subprocess.CompletedProcess:
+    accelerate = shutil.which("accelerate") or str(Path(sys.executable).with_name("accelerate"))
+    env = dict(os.environ, ACCELERATE_USE_CPU="true", OMP_NUM_THREADS="1", PYTHONPATH=str(HERE),
+               EUROMINE_DDP_OUT=str(tmp_path))
+    cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29517", *args]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"launch failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+    return proc
+
+
+@pytest.mark.slow
+def test_two_rank_ddp_ranks_agree(tmp_path):
+    _launch([str(Path(__file__).resolve())], tmp_path)
+    reports = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert reports[0]["world_size"] == reports[1]["world_size"] == 2
+    assert reports[0]["steps"] == reports[1]["steps"] == 4
+    assert reports[0]["digest"] == reports[1]["digest"]
+    assert reports[0]["sum"] == pytest.approx(reports[1]["sum"], rel=0, abs=0)
+    assert reports[0]["sum"] != pytest.approx(reports[0]["initial_sum"], rel=1e-6)  # it trained
+
+
+def _worker() -> None:
+    import torch
+
+    from test_training import TinyConfig, TinySegmenter, collate, make_dataset, training_args
+    from euromine_hf.training.trainer import EuroMineTrainer
+
+    out = Path(os.environ["EUROMINE_DDP_OUT"])
+    torch.manual_seed(0)
+    model = TinySegmenter(TinyConfig())
+    initial = float(sum(p.detach().double().sum() for p in model.parameters()))
+    trainer = EuroMineTrainer(
+        model=model, args=training_args(out / "run", max_steps=4, per_device_train_batch_size=2),
+        train_dataset=make_dataset(n_sites=4), data_collator=collate, augment=True,
+    )
+    trainer.train()
+    params = torch.cat([p.detach().reshape(-1) for p in trainer.model.parameters()])
+    report = {
+        "rank": trainer.args.process_index, "world_size": trainer.args.world_size,
+        "steps": trainer.state.global_step, "sum": float(params.double().sum()), "initial_sum": initial,
+        "digest": hashlib.sha256(params.numpy().tobytes()).hexdigest(),
+    }
+    (out / f"rank{trainer.args.process_index}.json").write_text(json.dumps(report))
+
+
+if __name__ == "__main__":
+    _worker()
