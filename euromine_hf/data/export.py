@@ -140,6 +140,7 @@ def export_parquet(
     seed: int = 0,
     max_shard_size: str | int = DEFAULT_MAX_SHARD_SIZE,
     num_proc: int | None = None,
+    writer_batch_size: int | None = None,
     overwrite: bool = False,
     template: str | Path | None = None,
     pretty_name: str = "EuroMineNet",
@@ -149,7 +150,8 @@ def export_parquet(
 
     ``years`` / ``intervals`` / ``sites`` / ``split_scheme`` / ``seed`` are the builder's config
     fields (:class:`~euromine_hf.data.builder.EuroMineNetConfig`). ``max_shard_size`` bounds each
-    shard's uncompressed size (``"500MB"`` as ``push_to_hub``). An existing non-empty ``out_dir``
+    shard's uncompressed size (``"500MB"`` as ``push_to_hub``); a shard is cut only between Parquet
+    row groups of ``writer_batch_size`` rows (default: about 32 MB of rows). An existing non-empty ``out_dir``
     is refused unless ``overwrite``. Returns ``out_dir``.
     """
     configs = list(dict.fromkeys(configs))
@@ -177,7 +179,10 @@ def export_parquet(
         for name in configs:
             build_dir = work / f"build-{name}"
             kwargs = {k: v for k, v in config_kwargs.items() if k != "intervals" or name == "cd_pairs"}
-            builder = EuroMineNet(config_name=name, data_dir=str(data_dir), cache_dir=str(work / "cache"), **kwargs)
+            builder = EuroMineNet(
+                config_name=name, data_dir=str(data_dir), cache_dir=str(work / "cache"),
+                writer_batch_size=writer_batch_size, **kwargs,
+            )
             builder.download_and_prepare(
                 output_dir=str(build_dir), file_format="parquet", max_shard_size=shard_bytes, num_proc=num_proc
             )

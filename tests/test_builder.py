@@ -1,0 +1,180 @@
+"""The EuroMineNet GeneratorBasedBuilder: row counts, keys, dtypes, splits, pairs and config checks."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from _data_fixtures import PAIR_YEARS, hf_cache, mapping_ds, pairs_ds, sites, small_archive  # noqa: F401
+from euromine_hf.bands import BANDS, NUM_BANDS, PATCH_SIZE, YEARS, country_of
+from euromine_hf.data.builder import (
+    CONFIG_NAMES,
+    EuroMineNet,
+    EuroMineNetConfig,
+    archive_fingerprint,
+    features_for,
+    load_euromine,
+)
+from euromine_hf.data.patching import num_patches, patch_offsets
+
+KEYS = ["site", "country", "patch", "row", "col", "site_height", "site_width"]
+
+
+def _numpy(ds):
+    return ds.with_format("numpy", dtype=None)
+
+
+def test_mapping_counts_keys_and_dtypes(mapping_ds, sites):
+    total = 0
+    for split, ds in mapping_ds.items():
+        assert split in ("train", "validation", "test")
+        assert ds.column_names == KEYS + ["year", "image", "mask"]
+        names = set(ds["site"])
+        expected = sum(num_patches(sites[n].height, sites[n].width) for n in names) * len(YEARS)
+        assert len(ds) == expected
+        total += len(ds)
+        row = _numpy(ds)[0]
+        assert row["image"].dtype == np.uint16 and row["image"].shape == (NUM_BANDS, PATCH_SIZE, PATCH_SIZE)
+        assert row["mask"].dtype == np.uint8 and row["mask"].shape == (PATCH_SIZE, PATCH_SIZE)
+        assert set(np.unique(_numpy(ds)[:]["mask"])) <= {0, 1}
+    assert total == sum(num_patches(s.height, s.width) for s in sites.values()) * len(YEARS)
+
+
+def test_mapping_keys_match_the_archive(mapping_ds, sites):
+    for ds in mapping_ds.values():
+        for row in ds.remove_columns(["image", "mask"]):
+            site = sites[row["site"]]
+            assert row["country"] == country_of(site.name)
+            assert (row["site_height"], row["site_width"]) == (site.height, site.width)
+            assert (row["row"], row["col"]) == patch_offsets(site.height, site.width)[row["patch"]]
+            assert row["year"] in YEARS
+
+
+def test_mapping_rows_are_the_archive_pixels(mapping_ds, sites):
+    from euromine_hf.data.archive import iter_site_patches
+
+    ds = _numpy(mapping_ds["train"])
+    name, year = ds[0]["site"], int(ds[0]["year"])
+    recs = list(iter_site_patches(sites[name], year))
+    picked = ds.filter(lambda r: r["site"] == name and r["year"] == year)
+    assert len(picked) == len(recs)
+    for row, rec in zip(picked, recs):
+        assert row["patch"] == rec.patch
+        np.testing.assert_array_equal(row["image"], rec.image)
+        np.testing.assert_array_equal(row["mask"], rec.mask)
+
+
+def test_splits_are_disjoint_by_site_and_cover_the_archive(mapping_ds, sites):
+    by_split = {split: set(ds["site"]) for split, ds in mapping_ds.items()}
+    assert set(by_split) == {"train", "validation", "test"}
+    names = list(by_split.values())
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            assert not names[i] & names[j]
+    assert set().union(*names) == set(sites)
+
+
+def test_info_carries_bands_normalisation_licence_and_citation(small_archive, hf_cache):
+    builder = EuroMineNet(config_name="mapping", data_dir=str(small_archive), cache_dir=str(hf_cache))
+    info = builder.info
+    for band in BANDS:
+        assert band in info.description
+    assert "1089.74" in info.description and "220.01" in info.description  # B02 mean / std
+    assert "10 m" in info.description
+    assert info.license == "CC BY 4.0"
+    assert "EuroMineNet" in info.citation and "10.14278/rodare.4656" in info.citation
+    assert info.features == features_for("mapping")
+
+
+def test_cd_pairs_counts_change_and_images(pairs_ds, mapping_ds, sites):
+    n_years = len(PAIR_YEARS)
+    for split, ds in pairs_ds.items():
+        patches = sum(num_patches(sites[n].height, sites[n].width) for n in set(ds["site"]))
+        assert len(ds) == patches * n_years * (n_years - 1) // 2
+        mapping = _numpy(mapping_ds[split])
+        lookup = {(r["site"], int(r["patch"]), int(r["year"])): i for i, r in enumerate(mapping.remove_columns(["image", "mask"]))}
+        for row in _numpy(ds):
+            y1, y2 = int(row["year_t1"]), int(row["year_t2"])
+            assert y1 < y2 and row["interval"] == y2 - y1 and {y1, y2} <= set(PAIR_YEARS)
+            expected = np.abs(row["mask_t2"].astype(np.int16) - row["mask_t1"].astype(np.int16)).astype(np.uint8)
+            np.testing.assert_array_equal(row["change"], expected)
+            assert row["change"].dtype == np.uint8
+            m1 = mapping[lookup[(row["site"], int(row["patch"]), y1)]]
+            m2 = mapping[lookup[(row["site"], int(row["patch"]), y2)]]
+            np.testing.assert_array_equal(row["image_t1"], m1["image"])
+            np.testing.assert_array_equal(row["image_t2"], m2["image"])
+            np.testing.assert_array_equal(row["mask_t1"], m1["mask"])
+            np.testing.assert_array_equal(row["mask_t2"], m2["mask"])
+
+
+def test_cd_pairs_select_intervals(small_archive, hf_cache, sites):
+    ds = load_euromine(small_archive, "cd_pairs", cache_dir=hf_cache, years=(2016, 2017, 2018), intervals=(2,), sites=["Poland_101"])
+    rows = [r for split in ds.values() for r in split.remove_columns(["image_t1", "image_t2", "mask_t1", "mask_t2", "change"])]
+    assert {(r["year_t1"], r["year_t2"], r["interval"]) for r in rows} == {(2016, 2018, 2)}
+    assert len(rows) == num_patches(sites["Poland_101"].height, sites["Poland_101"].width)
+    assert {r["site"] for r in rows} == {"Poland_101"}
+
+
+def test_timeseries_rows_stack_the_years(small_archive, hf_cache, mapping_ds):
+    years = (2015, 2019, 2024)
+    ts = load_euromine(small_archive, "timeseries", cache_dir=hf_cache, years=years)
+    for split, ds in ts.items():
+        mapping = _numpy(mapping_ds[split])
+        assert len(ds) * len(YEARS) == len(mapping)
+        assert ds.features["images"].shape == (len(years), NUM_BANDS, PATCH_SIZE, PATCH_SIZE)
+        row = _numpy(ds)[len(ds) - 1]
+        assert list(row["years"]) == list(years)
+        assert row["images"].dtype == np.uint16 and row["masks"].dtype == np.uint8
+        for t, year in enumerate(years):
+            match = mapping.filter(lambda r: r["site"] == row["site"] and r["patch"] == row["patch"] and r["year"] == year)
+            assert len(match) == 1
+            np.testing.assert_array_equal(row["images"][t], match[0]["image"])
+            np.testing.assert_array_equal(row["masks"][t], match[0]["mask"])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"split_scheme": "by_year"}, "split_scheme"),
+        ({"intervals": (0, 1)}, "intervals"),
+        ({"intervals": (10,)}, "intervals"),
+        ({"years": ("twenty",)}, "years"),
+        ({"sites": [""]}, "sites"),
+    ],
+)
+def test_bad_config_is_refused_by_name(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        EuroMineNetConfig(name="cd_pairs", **kwargs)
+
+
+def test_missing_data_dir_and_unknown_config(tmp_path):
+    builder = EuroMineNet(config_name="mapping", cache_dir=str(tmp_path))
+    with pytest.raises(ValueError, match="data_dir"):
+        builder.download_and_prepare()
+    with pytest.raises(ValueError, match="config_name"):
+        load_euromine(tmp_path, "pairs")
+
+
+def test_missing_year_names_the_folder(small_archive, tmp_path):
+    from euromine_hf.data.archive import ArchiveError
+
+    with pytest.raises(ArchiveError, match="2013"):
+        load_euromine(small_archive, "mapping", cache_dir=tmp_path, years=(2013, 2015))
+    assert not any(p.suffix == ".arrow" for p in tmp_path.rglob("*"))
+
+
+def test_fingerprint_follows_the_archive_files(tmp_path):
+    (tmp_path / "A").mkdir()
+    (tmp_path / "A" / "x.tif").write_bytes(b"1234")
+    first = archive_fingerprint(tmp_path)
+    assert archive_fingerprint(tmp_path) == first
+    (tmp_path / "A" / "x.tif").write_bytes(b"12345")
+    assert archive_fingerprint(tmp_path) != first
+
+
+def test_config_names():
+    assert CONFIG_NAMES == ("mapping", "timeseries", "cd_pairs")
+    assert [c.name for c in EuroMineNet.BUILDER_CONFIGS] == list(CONFIG_NAMES)

@@ -1,0 +1,120 @@
+"""Export for the Hub: Parquet layout, dataset card, offline load_dataset equals the builder, CLI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import datasets
+import numpy as np
+import pytest
+import yaml
+
+from _data_fixtures import PAIR_YEARS, hf_cache, pairs_ds, small_archive  # noqa: F401
+from euromine_hf.bands import BANDS, MEAN
+from euromine_hf.data.export import export_parquet
+
+SHARD = re.compile(r"^(train|validation|test)-(\d{5})-of-(\d{5})\.parquet$")
+_EXPORTS: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="module")
+def exported(small_archive, tmp_path_factory) -> Path:
+    """mapping + cd_pairs over four years, with small shards so a split spans several files."""
+    if "main" not in _EXPORTS:
+        out = tmp_path_factory.mktemp("export") / "hub"
+        _EXPORTS["main"] = export_parquet(
+            small_archive, out, ("mapping", "cd_pairs"), years=PAIR_YEARS, max_shard_size="8MB", writer_batch_size=4
+        )
+    return _EXPORTS["main"]
+
+
+def _front_matter(card: str) -> dict:
+    assert card.startswith("---\n")
+    return yaml.safe_load(card.split("---\n", 2)[1])
+
+
+def test_layout_is_the_push_to_hub_one(exported):
+    assert sorted(p.name for p in exported.iterdir()) == ["README.md", "cd_pairs", "mapping"]
+    for config in ("mapping", "cd_pairs"):
+        files = sorted((exported / config).iterdir())
+        by_split: dict[str, list[tuple[int, int]]] = {}
+        for f in files:
+            m = SHARD.match(f.name)
+            assert m, f.name
+            by_split.setdefault(m.group(1), []).append((int(m.group(2)), int(m.group(3))))
+        assert set(by_split) == {"train", "validation", "test"}
+        for shards in by_split.values():
+            n = shards[0][1]
+            assert shards == [(i, n) for i in range(n)]
+    assert len(list((exported / "cd_pairs").glob("train-*.parquet"))) > 1
+    assert not [p for p in exported.parent.iterdir() if p.name.startswith(".")]  # no temp leftovers
+
+
+def test_card_has_configs_info_bands_licence_citation_and_stats(exported):
+    card = (exported / "README.md").read_text(encoding="utf-8")
+    meta = _front_matter(card)
+    assert meta["license"] == "cc-by-4.0"
+    configs = {c["config_name"]: c for c in meta["configs"]}
+    assert set(configs) == {"mapping", "cd_pairs"} and configs["mapping"].get("default") is True
+    assert {d["split"]: d["path"] for d in configs["cd_pairs"]["data_files"]} == {
+        s: f"cd_pairs/{s}-*" for s in ("train", "validation", "test")
+    }
+    infos = {i["config_name"]: i for i in meta["dataset_info"]}
+    image = next(f for f in infos["mapping"]["features"] if f["name"] == "image")
+    assert image["dtype"]["array3_d"] == {"shape": [10, 160, 160], "dtype": "uint16"}
+    assert {s["name"] for s in infos["cd_pairs"]["splits"]} == {"train", "validation", "test"}
+    for band, mean in zip(BANDS, MEAN):
+        assert re.search(rf"\| {band} \| {mean:.4f} \|", card), band
+    assert "CC BY 4.0" in card and "10.14278/rodare.4656" in card and "EuroMineNet" in card and "@article" in card
+    for split in ("train", "validation", "test"):
+        assert re.search(rf"\| cd_pairs \| {split} \| \d+ \| \d+ \| \d+ \|", card)
+
+
+def test_offline_load_dataset_equals_builder_rows(exported, pairs_ds, tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    loaded = datasets.load_dataset(str(exported), "cd_pairs", cache_dir=str(tmp_path))
+    assert set(loaded) == set(pairs_ds)
+    for split in pairs_ds:
+        assert loaded[split].features == pairs_ds[split].features
+        a = loaded[split].with_format("numpy", dtype=None)
+        b = pairs_ds[split].with_format("numpy", dtype=None)
+        assert len(a) == len(b)
+        for k in range(len(b)):
+            ra, rb = a[k], b[k]
+            for key in rb:
+                assert np.array_equal(np.asarray(ra[key]), np.asarray(rb[key])), (split, k, key)
+
+
+def test_existing_output_is_refused_and_failures_leave_nothing(small_archive, tmp_path):
+    out = tmp_path / "hub"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError, match="overwrite"):
+        export_parquet(small_archive, out, ("mapping",), years=(2015,))
+    from euromine_hf.data.archive import ArchiveError
+
+    with pytest.raises(ArchiveError):
+        export_parquet(small_archive, tmp_path / "bad", ("mapping",), years=(2013,))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hub"]
+    assert (out / "keep.txt").read_text() == "mine"
+    with pytest.raises(ValueError, match="configs"):
+        export_parquet(small_archive, tmp_path / "x", ("pairs",))
+
+
+def test_cli_export_and_build(small_archive, tmp_path, capsys):
+    from euromine_hf.cli import main
+
+    out = tmp_path / "hub"
+    rc = main(["export", str(small_archive), str(out), "--configs", "mapping", "--years", "2015", "2016", "--sites", "Poland_101", "Spain_101"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "mapping" in text and (out / "README.md").is_file()
+    assert main(["export", str(small_archive), str(out), "--configs", "mapping"]) == 2  # exists, no --overwrite
+    rc = main(["build", str(small_archive), str(tmp_path / "cache"), "--configs", "mapping", "--years", "2015", "2016", "--sites", "Poland_101", "Spain_101"])
+    assert rc == 0
+    lines = capsys.readouterr().out.splitlines()
+    row = next(line for line in lines if line.startswith("mapping"))
+    counts = [int(v) for v in row.split()[1:]]
+    assert counts[-1] == sum(counts[:-1]) == 2 * (4 + 2)  # Spain_101: 4 patches, Poland_101: 2; two years
