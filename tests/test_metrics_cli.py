@@ -1,0 +1,121 @@
+"""Result tables, error maps and ``euromine evaluate`` on a tiny synthetic archive."""
+
+from __future__ import annotations
+
+import csv
+import json
+from itertools import combinations
+from pathlib import Path
+
+import matplotlib.image as mpimg
+import numpy as np
+import pytest
+
+from euromine_hf.bands import YEARS
+from euromine_hf.metrics.maps import COLORS, error_map, pair_error_map, save_error_map
+from euromine_hf.metrics.tables import table_columns, table_rows, to_markdown, write_tables
+
+
+def test_tables_have_the_paper_shape_and_paper_numbers(tmp_path):
+    ours = {"UNet": {**{f"F1_{y}": 0.5 for y in YEARS}, "OF1": 0.5, "GCA-TIoU": 0.25, "LCA-TIoU": 0.3}}
+    rows = table_rows("mapping", ours, paper=True)
+    assert [r["source"] for r in rows] == ["ours", "paper"]
+    assert rows[1]["OF1"] == pytest.approx(0.8505) and rows[1]["2015"] == pytest.approx(0.8514)
+    assert table_columns("mapping") == [str(y) for y in YEARS] + ["OF1", "GCA-TIoU", "LCA-TIoU"]
+    md = to_markdown("mapping", rows)
+    assert "| UNet (paper) | 85.14 |" in md and "| UNet | 50.00 |" in md
+    paths = write_tables(tmp_path, "change", {"BIT": {"F1_interval_1": 0.1, "OF1": 0.2}}, paper=True)
+    with open(paths["csv"]) as f:
+        table = list(csv.DictReader(f))
+    assert table[0]["1"] == "0.1" and table[0]["9"] == "" and table[1]["source"] == "paper"
+    data = json.loads(paths["json"].read_text())
+    assert data["paper_table"] == 5 and data["columns"][-1] == "OF1"
+    assert write_tables(tmp_path, "post-classification", {"x": {"OF1": 1.0}})["md"].name == "table6_post_classification.md"
+    assert not list(tmp_path.glob(".*tmp"))
+
+
+def test_error_map_colours_and_png(tmp_path):
+    pred = np.array([[1, 1], [0, 0]])
+    ref = np.array([[1, 0], [1, 0]])
+    rgb = error_map(pred, ref)
+    assert tuple(rgb[0, 0]) == COLORS["TP"] and tuple(rgb[0, 1]) == COLORS["FP"]
+    assert tuple(rgb[1, 0]) == COLORS["FN"] and tuple(rgb[1, 1]) == COLORS["TN"]
+    change = pair_error_map(pred, np.zeros_like(pred), ref, np.zeros_like(ref))
+    assert np.array_equal(change, rgb)
+    plain = save_error_map(tmp_path / "m.png", rgb)
+    img = mpimg.imread(plain)
+    assert img.shape[:2] == (2, 2) and np.allclose(img[0, 0, :3] * 255, COLORS["TP"], atol=1)
+    legend = save_error_map(tmp_path / "l.png", np.repeat(np.repeat(rgb, 50, 0), 50, 1), legend=True, title="t")
+    assert mpimg.imread(legend).shape[0] > 100
+    with pytest.raises(ValueError, match="expected equal shapes"):
+        error_map(pred, ref[:1])
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    from euromine_hf.data.archive import read_site_label, scan_archive
+    from euromine_hf.data.geotiff import write_geotiff
+    from euromine_hf.data.patching import extract_patches
+    from euromine_hf.data.synthetic import SyntheticConfig, generate_archive
+
+    root = tmp_path_factory.mktemp("eval")
+    generate_archive(root / "archive", SyntheticConfig(num_sites=4, min_size=150, max_size=200, nuisance=False))
+    rng = np.random.default_rng(0)
+    for site in scan_archive(root / "archive"):
+        labels = {}
+        for y in site.years:
+            g = read_site_label(site, y)
+            p = (g ^ (rng.random(g.shape) < 0.05)).astype(np.uint8)
+            labels[y] = (p, g)
+            write_geotiff(root / "rasters" / site.name / f"Year{y}.tif", p[None] * 255, site.crs, site.transform)
+            for n, patch in enumerate(extract_patches(p)[0]):
+                (root / "patches" / site.name / str(y)).mkdir(parents=True, exist_ok=True)
+                np.save(root / "patches" / site.name / str(y) / f"Patch{n}.npy", patch)
+        for y1, y2 in combinations(site.years, 2):
+            change = labels[y1][0] ^ labels[y2][0]
+            write_geotiff(root / "change" / site.name / f"Change{y1}_{y2}.tif", change[None], site.crs, site.transform)
+    return root
+
+
+def _run(argv):
+    from euromine_hf.cli import main
+
+    return main(["evaluate", *argv])
+
+
+def test_evaluate_cli_mapping_rasters_equal_patches(archive, tmp_path):
+    out_r, out_p = tmp_path / "r", tmp_path / "p"
+    assert _run([str(archive / "archive"), str(archive / "rasters"), "--split", "train", "--output", str(out_r), "--protocol", "all", "--maps", "2", "--model", "UNet", "--paper"]) == 0
+    assert _run([str(archive / "archive"), str(archive / "patches"), "--split", "train", "--output", str(out_p), "--protocol", "all"]) == 0
+    r = json.loads((out_r / "scores.json").read_text())["scores"]
+    p = json.loads((out_p / "scores.json").read_text())["scores"]
+    for protocol in ("site", "micro", "patch"):
+        assert r[f"UNet [{protocol}]"] == pytest.approx(p[f"patches [{protocol}]"])
+    site = r["UNet [site]"]
+    assert 0.5 < site["OF1"] < 1.0 and 0.0 < site["GCA-TIoU"] < 1.0
+    md = (out_r / "table4_mapping.md").read_text()
+    assert "UNet [site]" in md and "| UNet (paper) |" not in md  # labels differ from the paper's
+    assert len(list((out_r / "maps").glob("*.png"))) == 2
+
+
+def test_evaluate_cli_change_and_post_classification(archive, tmp_path):
+    assert _run([str(archive / "archive"), str(archive / "change"), "--split", "train", "--task", "change", "--output", str(tmp_path / "c")]) == 0
+    assert _run([str(archive / "archive"), str(archive / "rasters"), "--split", "train", "--task", "post-classification", "--output", str(tmp_path / "pc")]) == 0
+    change = json.loads((tmp_path / "c" / "scores.json").read_text())["scores"]
+    post = json.loads((tmp_path / "pc" / "scores.json").read_text())["scores"]
+    # the change folder holds exactly |P_t2 - P_t1|: both tasks must agree
+    assert list(change.values())[0] == pytest.approx(list(post.values())[0])
+    assert set(list(change.values())[0]) == {f"F1_interval_{k}" for k in range(1, 10)} | {"OF1", "precision", "recall", "IoU"}
+    assert (tmp_path / "c" / "table5_change.md").is_file() and (tmp_path / "pc" / "table6_post_classification.csv").is_file()
+
+
+def test_evaluate_cli_names_missing_predictions(archive, tmp_path):
+    from euromine_hf.data.archive import ArchiveError
+
+    broken = tmp_path / "broken"
+    for tif in (archive / "rasters").rglob("Year2015.tif"):
+        dest = broken / tif.parent.name / tif.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(tif.read_bytes())
+    with pytest.raises(ArchiveError, match="missing"):
+        _run([str(archive / "archive"), str(broken), "--split", "train", "--output", str(tmp_path / "o")])
