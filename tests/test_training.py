@@ -371,3 +371,97 @@ def test_baseline_fits_threshold_that_separates(tmp_path):
     assert json.loads((tmp_path / "baseline.json").read_text())["index"] == "ndvi"
     with pytest.raises(ValueError, match="no mine pixels"):
         fit_threshold_baseline([(images, np.zeros_like(masks))], index="ndvi")
+
+
+# ---------------------------------------------------------------------------------------------
+# compute_metrics
+
+
+def _hand_case():
+    """Two 4x4 sites, years 2015-2016 (see the expected values in the test)."""
+    g = np.zeros((4, 4, 4), np.uint8)  # rows: A2015, A2016, B2015, B2016
+    p = np.zeros_like(g)
+    g[0, :2, :2] = g[1, :2, :2] = 1  # site A: 4 mine pixels both years
+    p[0, :2, :2] = 1  # A2015 perfect
+    p[1, 0, :2] = 1
+    p[1, 3, :2] = 1  # A2016: tp 2, fp 2, fn 2
+    g[2, 0, 0] = g[3, 0, 0] = 1  # site B: one mine pixel
+    p[2, 0, 0] = 1  # B2015 perfect, B2016 missed
+    rows = {"site": ["A_1", "A_1", "B_1", "B_1"], "patch": [0, 0, 0, 0], "year": [2015, 2016, 2015, 2016],
+            "row": [0] * 4, "col": [0] * 4, "site_height": [4] * 4, "site_width": [4] * 4,
+            "mask": list(g)}
+    return Dataset.from_dict(rows), p, g
+
+
+EXPECTED = {
+    "F1_2015": 1.0,  # both sites perfect
+    "F1_2016": (0.5 + 0.0) / 2,  # A: 2*2/(4+2+2); B: 0/(0+0+1); equal pixel weights
+    "OF1": (12 / 16 + 2 / 3) / 2,  # A pooled: tp 6 fp 2 fn 2; B: tp 1 fn 1
+    "GCA-TIoU": (2 / 6 + 0.0) / 2,  # A: |P15∩P16|=2, |P15∪P16|=6 (U = all); B: 0/1
+    "LCA-TIoU": (2 / 6 + 0.0) / 2,
+}
+
+
+def test_compute_metrics_hand_checked_one_shot_and_streaming():
+    from transformers import EvalPrediction
+
+    from euromine_hf.training.compute_metrics import MappingMetrics
+
+    dataset, p, g = _hand_case()
+    metrics = MappingMetrics(years=[2015, 2016], dataset=dataset)
+    one_shot = metrics(EvalPrediction(predictions=p, label_ids=g.astype(np.int64)))
+    for key, value in EXPECTED.items():
+        assert one_shot[key] == pytest.approx(value, abs=1e-9), key
+    assert {"precision", "recall", "IoU"} <= set(one_shot)
+    # streaming (batch_eval_metrics): two batches, result on the last
+    assert metrics(EvalPrediction(predictions=torch.from_numpy(p[:3]), label_ids=torch.from_numpy(g[:3])),
+                   compute_result=False) == {}
+    streamed = metrics(EvalPrediction(predictions=torch.from_numpy(p[3:]), label_ids=torch.from_numpy(g[3:])),
+                       compute_result=True)
+    assert streamed == pytest.approx(one_shot)
+    # logits are reduced with argmax
+    logits = np.stack([1 - p, p], axis=1).astype(np.float32)
+    assert metrics(EvalPrediction(predictions=logits, label_ids=g)) == pytest.approx(one_shot)
+    # out of step with the bound dataset: a clear error
+    with pytest.raises(ValueError, match="rows"):
+        metrics(EvalPrediction(predictions=p[:3], label_ids=g[:3]))
+    with pytest.raises(ValueError, match="key column"):
+        MappingMetrics(years=[2015, 2016], dataset=dataset.remove_columns(["row"]))
+
+
+def test_trainer_evaluate_scores_the_dataset_it_is_given(tmp_path):
+    from euromine_hf.training.compute_metrics import MappingMetrics
+
+    dataset = make_dataset(n_sites=2)
+    trainer = EuroMineTrainer(
+        model=TinySegmenter(TinyConfig()), args=training_args(tmp_path, max_steps=1),
+        train_dataset=dataset, eval_dataset=dataset, data_collator=collate,
+        compute_metrics=MappingMetrics(years=[2015, 2016, 2017]),
+    )
+    scores = trainer.evaluate()
+    assert {"eval_OF1", "eval_GCA-TIoU", "eval_LCA-TIoU", "eval_F1_2015", "eval_F1_2017"} <= set(scores)
+    smaller = make_dataset(n_sites=1)
+    test = trainer.predict(smaller, metric_key_prefix="test")
+    assert test.predictions.dtype == np.uint8 and test.predictions.shape == (3, SIZE, SIZE)
+    assert 0.0 <= test.metrics["test_OF1"] <= 1.0
+
+
+def test_demo_invocation_rules():
+    from euromine_hf.training.demo import beats_baseline, demo_argv, is_demo_invocation
+
+    assert is_demo_invocation([]) and is_demo_invocation(["--output_dir", "x"]) and is_demo_invocation(["--demo"])
+    assert not is_demo_invocation(["--model", "segformer"])
+    model, data, train, run = parse_arguments(demo_argv(["--output_dir", "elsewhere"]))
+    assert run.demo and model.size == "tiny" and train.output_dir == "elsewhere"
+    assert beats_baseline({"OF1": 0.8, "GCA-TIoU": 0.7}, {"OF1": 0.6, "GCA-TIoU": 0.65})
+    assert not beats_baseline({"OF1": 0.8, "GCA-TIoU": 0.6}, {"OF1": 0.6, "GCA-TIoU": 0.65})
+
+
+def test_euromine_train_forwards_arguments(monkeypatch):
+    import euromine_hf.training.main as entry
+    from euromine_hf.cli import main as cli_main
+
+    seen = {}
+    monkeypatch.setattr(entry, "main", lambda argv: seen.setdefault("argv", argv) and 0)
+    assert cli_main(["train", "--model", "unet", "--size", "tiny"]) == 0
+    assert seen["argv"] == ["--model", "unet", "--size", "tiny"]
