@@ -337,6 +337,15 @@ def test_sqnet_config_validation():
 
 
 # ------------------------------------------------------------------------------------- training
+@pytest.mark.parametrize("name", list(HANDWRITTEN))
+def test_untrained_model_starts_near_chance(name):
+    """The classifier's small init keeps the first cross-entropy near ln 2, not at He-init's 5–8."""
+    model = build_model(name, "tiny", use_auxiliary_head=False) if name == "pspnet" else build_model(name, "tiny")
+    with torch.no_grad():
+        loss = model.eval()(torch.randn(2, 10, 32, 32), labels=torch.randint(0, 2, (2, 32, 32))).loss
+    assert abs(loss.item() - 0.6931) < 0.05
+
+
 @pytest.mark.parametrize("name", ["deeplabv3plus-resnet101", "deeplabv3plus-mobilenetv2", "pspnet"])
 def test_training_batch_of_one_image(name):
     """Image-pooling branches see one value per channel at batch 1 (an epoch's last, short batch)."""

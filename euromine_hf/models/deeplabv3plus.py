@@ -21,7 +21,14 @@ from torch import nn
 from transformers import MobileNetV2Config, MobileNetV2Model, PretrainedConfig, ResNetModel
 
 from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel
-from euromine_hf.models.layers import ConvBNReLU, as_int_list, dilate_resnet, resnet_config, resnet_stage_features
+from euromine_hf.models.layers import (
+    ConvBNReLU,
+    as_int_list,
+    dilate_resnet,
+    init_classifier,
+    resnet_config,
+    resnet_stage_features,
+)
 from euromine_hf.models.registry import register_segmenter
 
 BACKBONES = ("resnet101", "mobilenetv2")
@@ -162,6 +169,11 @@ class DeepLabV3PlusForSemanticSegmentation(EuroMineSegmentationModel):
             low_level_in, config.low_level_channels, config.aspp_channels, config.decoder_channels, config.num_labels
         )
         self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if module is getattr(getattr(self, "decoder", None), "classifier", None):
+            init_classifier(module)
 
     def encode(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(stride-4 low-level features, output-stride high-level features)."""

@@ -22,7 +22,7 @@ from torch import nn
 from transformers import PretrainedConfig, ResNetModel
 
 from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel
-from euromine_hf.models.layers import as_int_list, resnet_config
+from euromine_hf.models.layers import as_int_list, init_classifier, resnet_config
 from euromine_hf.models.registry import register_segmenter
 
 
@@ -121,6 +121,11 @@ class LinkNetForSemanticSegmentation(EuroMineSegmentationModel):
         self.final_conv = ConvBNReLUBlock(nn.Conv2d(final, final, 3, padding=1, bias=False))
         self.classifier = nn.ConvTranspose2d(final, config.num_labels, kernel_size=2, stride=2)
         self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if module is getattr(self, "classifier", None):
+            init_classifier(module)
 
     def encode(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
         """(7×7 conv output, initial-block output, encoder block outputs)."""

@@ -28,7 +28,14 @@ from transformers import PretrainedConfig, ResNetModel
 from transformers.modeling_outputs import SemanticSegmenterOutput
 
 from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel, resize_logits
-from euromine_hf.models.layers import ConvBNReLU, as_int_list, dilate_resnet, resnet_config, resnet_stage_features
+from euromine_hf.models.layers import (
+    ConvBNReLU,
+    as_int_list,
+    dilate_resnet,
+    init_classifier,
+    resnet_config,
+    resnet_stage_features,
+)
 from euromine_hf.models.registry import register_segmenter
 
 
@@ -142,6 +149,12 @@ class PSPNetForSemanticSegmentation(EuroMineSegmentationModel):
             else None
         )
         self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        heads = [getattr(self, "head", None), getattr(self, "auxiliary_head", None)]
+        if any(head is not None and module is head[-1] for head in heads):
+            init_classifier(module)
 
     def _features(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         stages = resnet_stage_features(self.backbone, pixel_values)

@@ -24,7 +24,7 @@ from torch import nn
 from transformers import PretrainedConfig
 
 from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel
-from euromine_hf.models.layers import as_int_list
+from euromine_hf.models.layers import as_int_list, init_classifier
 from euromine_hf.models.registry import register_segmenter
 
 
@@ -163,6 +163,11 @@ class SQNetForSemanticSegmentation(EuroMineSegmentationModel):
             in_channels = width
         self.classifier = nn.ConvTranspose2d(in_channels, config.num_labels, 3, stride=2, padding=1)
         self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if module is getattr(self, "classifier", None):
+            init_classifier(module)
 
     def encode(self, pixel_values: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """(bypass maps, shallowest first; output of the parallel dilated convolutions)."""

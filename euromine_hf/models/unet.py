@@ -19,6 +19,7 @@ from torch import nn
 from transformers import PretrainedConfig
 
 from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel
+from euromine_hf.models.layers import init_classifier
 from euromine_hf.models.registry import register_segmenter
 
 
@@ -106,6 +107,11 @@ class UNetForSemanticSegmentation(EuroMineSegmentationModel):
         )
         self.classifier = nn.Conv2d(widths[0], config.num_labels, kernel_size=1)
         self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if module is getattr(self, "classifier", None):
+            init_classifier(module)
 
     def encode(self, pixel_values: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """(skip maps from the shallowest stage down, bottleneck features)."""
