@@ -48,9 +48,16 @@ _MASK_KEYS = ("sites", "patches", "rows", "cols", "site_heights", "site_widths")
 _COMPUTE_KWARGS = ("protocol", "empty")
 
 
-def _sequence_features(columns: Sequence[str]) -> datasets.Features:
+def _batch_features() -> datasets.Features:
+    """One Arrow row per ``add_batch``: the batch's site names, and its integer keys and counts
+    flattened row-major (``n × len(key_columns[1:])`` and ``n × len(count_columns)``). Three
+    columns keep the per-batch Arrow cost small."""
     return datasets.Features(
-        {c: datasets.Sequence(datasets.Value("string" if c == "site" else "int64")) for c in columns}
+        {
+            "site": datasets.Sequence(datasets.Value("string")),
+            "keys": datasets.Sequence(datasets.Value("int64")),
+            "counts": datasets.Sequence(datasets.Value("int64")),
+        }
     )
 
 
@@ -90,7 +97,7 @@ class _CountModule(evaluate.Metric):
             description=self.description,
             citation=CITATION,
             inputs_description=self.inputs,
-            features=_sequence_features(self.key_columns + self.count_columns),
+            features=_batch_features(),
             homepage="https://arxiv.org/abs/2510.14661",
             reference_urls=["https://arxiv.org/abs/2510.14661"],
         )
@@ -105,8 +112,9 @@ class _CountModule(evaluate.Metric):
         n = len(rows[self.count_columns[0]])
         if n == 0:
             return
-        batch = {c: [rows[c].astype(str).tolist() if c == "site" else np.asarray(rows[c], np.int64)] for c in self.key_columns + self.count_columns}
-        evaluate.Metric.add_batch(self, **batch)
+        keys = np.stack([np.asarray(rows[c], np.int64) for c in self.key_columns[1:]], 1).reshape(-1)
+        counts = np.stack([np.asarray(rows[c], np.int64) for c in self.count_columns], 1).reshape(-1)
+        evaluate.Metric.add_batch(self, site=[np.asarray(rows["site"]).astype(str).tolist()], keys=[keys], counts=[counts])
 
     def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
         """Add masks (``predictions``/``references`` plus keys) or precomputed counts (see the card)."""
@@ -137,13 +145,15 @@ class _CountModule(evaluate.Metric):
             raise ValueError(f"{self.name}: nothing was added (add masks or counts first)")
         return evaluate.Metric.compute(self, **compute_kwargs)
 
-    def _compute(self, protocol: str = "site", empty: str = "skip", **columns: Any) -> dict[str, float]:
-        flat: dict[str, np.ndarray] = {}
-        for name, col in columns.items():
-            values = pc.list_flatten(col)
-            flat[name] = values.to_numpy(zero_copy_only=False)
+    def _compute(self, site: Any, keys: Any, counts: Any, protocol: str = "site", empty: str = "skip") -> dict[str, float]:
+        sites = pc.list_flatten(site).to_numpy(zero_copy_only=False)
+        key_arr = pc.list_flatten(keys).to_numpy().reshape(len(sites), len(self.key_columns) - 1)
+        count_arr = pc.list_flatten(counts).to_numpy().reshape(len(sites), len(self.count_columns))
+        rows: dict[str, Any] = {"site": sites}
+        rows.update({c: key_arr[:, i] for i, c in enumerate(self.key_columns[1:])})
+        rows.update({c: count_arr[:, i] for i, c in enumerate(self.count_columns)})
         scorer = self._new_scorer()
-        scorer.add_rows(self.table, flat)
+        scorer.add_rows(self.table, rows)
         return self._score(scorer, protocol, empty)
 
 
