@@ -182,9 +182,11 @@ class TemporalBuffer:
             key = (s, p)
             entry = self.pending.get(key)
             if entry is None:
+                # Rows of years not yet seen stay uninitialised: pairs with them are never kept.
+                slab = np.empty((2, self.n_years, words), np.uint64)
                 entry = self.pending[key] = {
-                    "P": np.zeros((self.n_years, words), np.uint64),
-                    "G": np.zeros((self.n_years, words), np.uint64),
+                    "P": slab[0],
+                    "G": slab[1],
                     "own": own_of.get(n),
                     "shape": shape,
                     "seen": 0,
@@ -262,6 +264,13 @@ class TemporalBuffer:
         return np.concatenate(out_keys), np.concatenate(out_counts)
 
     # --- serialisation (merging shards whose years of one patch were split) -------------------
+    def _seen_only(self, rows: np.ndarray, seen: int) -> np.ndarray:
+        out = np.zeros_like(rows)
+        for y in range(self.n_years):
+            if seen >> y & 1:
+                out[y] = rows[y]
+        return out
+
     def state(self) -> dict[str, Any]:
         keys = list(self.pending)
         return {
@@ -269,7 +278,8 @@ class TemporalBuffer:
             "post_classification": self.post_classification,
             "done": np.asarray(sorted(self.done), np.int64).reshape(-1, 2),
             "pending": [
-                {"site": s, "patch": p, "P": e["P"], "G": e["G"], "own": e["own"], "shape": tuple(e["shape"]), "seen": e["seen"]}
+                {"site": s, "patch": p, "P": self._seen_only(e["P"], e["seen"]), "G": self._seen_only(e["G"], e["seen"]),
+                 "own": e["own"], "shape": tuple(e["shape"]), "seen": e["seen"]}
                 for (s, p), e in ((k, self.pending[k]) for k in keys)
             ],
         }
