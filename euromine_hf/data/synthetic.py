@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 from rasterio.crs import CRS
-from rasterio.transform import Affine, from_origin
+from rasterio.transform import Affine
 from scipy import ndimage
 
 from euromine_hf.bands import BANDS, GSD_M, LABEL_MINE_VALUE, YEARS, country_of, load_resource
@@ -131,10 +131,12 @@ DEFAULT_COUNTRIES = (
 DEFAULT_SIZES = {"default": (150, 480), "official": (96, 200)}
 
 # Dynamics, as fractions of a site's 2015 footprint (tuned against paper_results.json):
-_POND_LEVEL_SD = 0.12      # year-to-year relative area noise of tailings ponds (reversible change)
-_GROWTH_RATE = 0.028       # mean yearly relative growth of pits and active dumps
+_POND_LEVEL_SD = 0.11      # year-to-year relative area noise of tailings ponds (reversible change)
+_GROWTH_RATE = 0.026       # mean yearly relative growth of pits and active dumps
 _REVEG_RATE = 0.075
-_NOISE_SD = 18.0           # sensor noise, DN        # yearly shrink of a rehabilitated dump, relative to its area when it starts
+_NOISE_SD = 18.0           # sensor noise, DN
+#: Offset that processing baseline 04.00 adds to L2A digital numbers (products from 25 January 2022).
+BASELINE_OFFSET_DN = 1000.0        # yearly shrink of a rehabilitated dump, relative to its area when it starts
 
 
 @dataclass(frozen=True)
@@ -154,7 +156,7 @@ class SyntheticConfig:
     nuisance: bool = True
     #: Name one or two sites' labels ``Label{YYYY}.tif`` / ``year{YYYY}.tif`` as parts of the archive do.
     alternative_label_names: bool = True
-    compress: str = "zstd"
+    compress: str = "deflate"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "years", tuple(int(y) for y in self.years))
@@ -204,7 +206,8 @@ class SitePlan:
 
     @property
     def transform(self) -> Affine:
-        return from_origin(self.origin[0], self.origin[1], GSD_M, GSD_M)
+        # == rasterio.transform.from_origin(x, y, GSD_M, GSD_M), without its deprecation warning
+        return Affine(GSD_M, 0.0, self.origin[0], 0.0, -GSD_M, self.origin[1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,12 +319,14 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], scale: float
     return out / sd if sd > 0 else out
 
 
-def _rank_fraction(field_: np.ndarray) -> np.ndarray:
-    """Each pixel's quantile in the field (0..1): thresholds then give exact area fractions."""
-    flat = field_.ravel()
-    ranks = np.empty(flat.size, dtype=np.float32)
-    ranks[np.argsort(flat, kind="stable")] = np.arange(flat.size, dtype=np.float32) / max(flat.size - 1, 1)
-    return ranks.reshape(field_.shape)
+def _top(field_: np.ndarray, fraction: float) -> np.ndarray:
+    """Mask of the ``fraction`` of pixels where the field is highest (a linear-time partition,
+    so a land cover gets an exact share of the scene whatever the field's distribution)."""
+    k = int(round(fraction * field_.size))
+    if k <= 0:
+        return np.zeros(field_.shape, dtype=bool)
+    threshold = np.partition(field_.ravel(), field_.size - k)[field_.size - k]
+    return field_ >= threshold
 
 
 # --------------------------------------------------------------------------------------------
@@ -352,24 +357,23 @@ class _Scene:
 
 
 def _voronoi(rng: np.random.Generator, h: int, w: int, spacing: float) -> tuple[np.ndarray, int]:
-    """Label image of Voronoi-like cells: one seed jittered inside each ``spacing`` grid cell, each
-    pixel taking the nearest seed among the 3x3 surrounding grid cells (exact except in rare
-    corners, and an order of magnitude cheaper than a KD-tree over every pixel)."""
-    gh, gw = int(np.ceil(h / spacing)) + 1, int(np.ceil(w / spacing)) + 1
-    seeds = (np.stack(np.mgrid[0:gh, 0:gw], axis=-1) + rng.uniform(0.0, 1.0, size=(gh, gw, 2))) * spacing
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    gy, gx = (yy // spacing).astype(np.intp), (xx // spacing).astype(np.intp)
-    best = np.full((h, w), np.inf, dtype=np.float32)
-    cell = np.zeros((h, w), dtype=np.int32)
-    for oy in (-1, 0, 1):
-        for ox in (-1, 0, 1):
-            cy, cx = np.clip(gy + oy, 0, gh - 1), np.clip(gx + ox, 0, gw - 1)
-            sy, sx = seeds[cy, cx, 0], seeds[cy, cx, 1]
-            d = (yy - sy) ** 2 + (xx - sx) ** 2
-            closer = d < best
-            best = np.where(closer, d, best)
-            cell = np.where(closer, cy * gw + cx, cell)
-    return cell, gh * gw
+    """Label image of Voronoi-like cells: one seed jittered inside each ``spacing`` grid cell
+    (plus a ring of cells around the raster), each pixel taking the nearest seed among the 3x3
+    grid cells around it — exact except in rare corners, and far cheaper than a KD-tree query
+    for every pixel."""
+    gh, gw = int(np.ceil(h / spacing)) + 2, int(np.ceil(w / spacing)) + 2
+    seeds = (np.stack(np.mgrid[-1 : gh - 1, -1 : gw - 1], axis=0) + rng.uniform(0.0, 1.0, size=(2, gh, gw))) * spacing
+    sy, sx = seeds[0].astype(np.float32).ravel(), seeds[1].astype(np.float32).ravel()
+    y = np.arange(h, dtype=np.float32)[:, None]
+    x = np.arange(w, dtype=np.float32)[None, :]
+    base = (np.floor(y / spacing).astype(np.intp) + 1) * gw + (np.floor(x / spacing).astype(np.intp) + 1)
+    offsets = np.array([oy * gw + ox for oy in (-1, 0, 1) for ox in (-1, 0, 1)], dtype=np.intp)
+    dist = np.empty((offsets.size, h, w), dtype=np.float32)
+    for i, off in enumerate(offsets):
+        idx = base + off
+        dist[i] = (y - sy[idx]) ** 2 + (x - sx[idx]) ** 2
+    cell = base + offsets[np.argmin(dist, axis=0)]
+    return cell.astype(np.int32), gh * gw
 
 
 def _land_cover(rng: np.random.Generator, h: int, w: int, tex_coarse: np.ndarray, tex: np.ndarray):
@@ -377,16 +381,16 @@ def _land_cover(rng: np.random.Generator, h: int, w: int, tex_coarse: np.ndarray
     g, fo, cr, ba, wa, bu = (_MAT[m] for m in _LAND_COVERS)
     cover = np.full((h, w), g, dtype=np.int8)
 
-    crops = _rank_fraction(_smooth_noise(rng, (h, w), size / 2.5)) > 1.0 - rng.uniform(0.25, 0.5)
-    forest = (_rank_fraction(_smooth_noise(rng, (h, w), size / 5.0)) > 1.0 - rng.uniform(0.15, 0.4)) & ~crops
+    crops = _top(_smooth_noise(rng, (h, w), size / 2.5), rng.uniform(0.25, 0.5))
+    forest = (_top(_smooth_noise(rng, (h, w), size / 5.0), rng.uniform(0.15, 0.4))) & ~crops
     cover[crops] = cr
     cover[forest] = fo
-    built = _rank_fraction(_smooth_noise(rng, (h, w), max(6.0, size / 14.0))) > 1.0 - rng.uniform(0.015, 0.05)
+    built = _top(_smooth_noise(rng, (h, w), max(6.0, size / 14.0)), rng.uniform(0.015, 0.05))
     cover[built] = bu
     bare_field = _smooth_noise(rng, (h, w), max(5.0, size / 18.0))
-    bare = _rank_fraction(bare_field) > 1.0 - rng.uniform(0.01, 0.035)
+    bare = _top(bare_field, rng.uniform(0.01, 0.035))
     cover[bare] = ba  # construction sites, sand and gravel yards: bright, but not mines
-    water = _rank_fraction(_smooth_noise(rng, (h, w), max(6.0, size / 10.0))) > 1.0 - rng.uniform(0.005, 0.03)
+    water = _top(_smooth_noise(rng, (h, w), max(6.0, size / 10.0)), rng.uniform(0.005, 0.03))
     if rng.random() < 0.5:  # a river crossing the scene
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
         meander = _smooth_noise(rng, (h, w), size / 3.0) * size * 0.08
@@ -427,7 +431,7 @@ def _schedules(rng: np.random.Generator, n_pixels: int, n_years: int) -> list[tu
     which keeps the changed fraction sub-linear in the interval as in the paper), and now and then
     a dump appears or a pond is drained.
     """
-    footprint = rng.uniform(0.15, 0.27) * n_pixels
+    footprint = rng.uniform(0.15, 0.24) * n_pixels
     n_complexes = int(rng.integers(1, 4))
     comps: list[tuple[str, str, str, float]] = []
     coal = rng.random() < 0.35
@@ -463,7 +467,7 @@ def _schedules(rng: np.random.Generator, n_pixels: int, n_years: int) -> list[tu
             final = footprint * rng.uniform(0.03, 0.07)
             areas = np.where(k >= start, final * np.minimum(1.0, (k - start + 1) / 3.0), 0.0)
         else:  # drain
-            start = int(rng.integers(2, n_years))
+            start = int(rng.integers(min(2, n_years - 1), n_years))
             areas = np.where(k < start, a0, np.where(k == start, 0.4 * a0, 0.0))
         out.append((kind, material, behaviour, np.round(areas).astype(np.int64)))
     return out
@@ -626,11 +630,12 @@ def _render_years(plan: SitePlan, config: SyntheticConfig) -> Iterator[tuple[int
         noise -= 0.5
         noise *= _NOISE_SD * np.sqrt(12.0)
         refl += noise
+        np.rint(refl, out=refl)  # whole DN first, so the baseline offset adds exactly 1000
         if config.baseline_offset and year >= 2022:
-            refl += 1000.0
+            refl += BASELINE_OFFSET_DN
         # clip deliberately (saturate, never wrap); 0 is L2A no-data, so land starts at 1
         np.clip(refl, 1.0, 65535.0, out=refl)
-        image = np.rint(refl, out=refl).astype(np.uint16)
+        image = refl.astype(np.uint16)
         label = mine.astype(np.uint8) * np.uint8(LABEL_MINE_VALUE)
         yield year, image, label
 
