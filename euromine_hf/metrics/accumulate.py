@@ -108,15 +108,19 @@ class CountTable:
         self._keys, self._counts = [keys[first]], [summed]
         self._compacted = True
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
-        """Compacted ``(keys (N, K), counts (N, C))``."""
-        self.compact()
+    def arrays(self, compact: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """``(keys (N, K), counts (N, C))``; compacted (one row per key) unless ``compact=False``."""
+        if compact:
+            self.compact()
         if not self._keys:
             return np.zeros((0, len(self.key_names)), np.int64), np.zeros((0, len(self.count_names)), np.int64)
+        if len(self._keys) > 1:
+            self._keys, self._counts = [np.concatenate(self._keys)], [np.concatenate(self._counts)]
+            self._compacted = False
         return self._keys[0], self._counts[0]
 
-    def columns(self) -> dict[str, np.ndarray]:
-        keys, counts = self.arrays()
+    def columns(self, compact: bool = True) -> dict[str, np.ndarray]:
+        keys, counts = self.arrays(compact)
         out = {name: keys[:, i] for i, name in enumerate(self.key_names)}
         out.update({name: counts[:, i] for i, name in enumerate(self.count_names)})
         return out

@@ -57,16 +57,16 @@ class ScorerBase:
         self.tables = {}
 
     # --- rows: the interchange format of evaluate modules and state_dict -----------------------
-    def rows(self, table: str) -> dict[str, np.ndarray]:
-        """Compacted rows of one table, the ``site`` column as names (``str``)."""
-        cols = self.tables[table].columns()
+    def rows(self, table: str, compact: bool = True) -> dict[str, np.ndarray]:
+        """Rows of one table (one per key unless ``compact=False``), ``site`` as names (``str``)."""
+        cols = self.tables[table].columns(compact)
         names = np.asarray(self.site_index.names + [""], dtype=object)
         cols["site"] = names[cols["site"]] if len(cols["site"]) else np.zeros(0, dtype=object)
         return cols
 
     def pop_rows(self, table: str) -> dict[str, np.ndarray]:
         """:meth:`rows` of one table, then empty it (hand counts on as they complete)."""
-        out = self.rows(table)
+        out = self.rows(table, compact=False)  # duplicates are summed wherever they are scored
         self.tables[table].reset()
         return out
 
