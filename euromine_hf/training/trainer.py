@@ -130,6 +130,12 @@ class EuroMineTrainer(Trainer):
         self.last_loss_parts = parts
         return (loss, outputs) if return_outputs else loss
 
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        """Training logs also show the last batch's loss parts (data term, consistency term)."""
+        if "loss" in logs and "consistency_loss" in self.last_loss_parts:
+            logs = {**logs, **{k: round(v, 6) for k, v in self.last_loss_parts.items()}}
+        super().log(logs, start_time)
+
     # ---- evaluation: its own collator, metrics bound to the scored dataset ----------------------
 
     @contextlib.contextmanager
