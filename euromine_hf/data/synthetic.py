@@ -770,7 +770,7 @@ def default_archive(cache_root: Path | None = None, config: SyntheticConfig | No
     config = config or SyntheticConfig()
     root = Path(cache_root).expanduser() if cache_root is not None else default_cache_root()
     target = root / f"synthetic-v{SYNTHETIC_VERSION}-seed{config.seed}"
-    if config != SyntheticConfig(seed=config.seed):
+    if config.to_json() != SyntheticConfig(seed=config.seed).to_json():  # not the default: own folder
         digest = zlib.crc32(json.dumps(config.to_json(), sort_keys=True).encode())
         target = target.with_name(f"{target.name}-{digest:08x}")
     if archive_matches(target, config):
