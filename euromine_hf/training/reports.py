@@ -12,8 +12,6 @@ statistics/{reference,predicted}/   footprint tables and plots of the test sites
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import os
 from pathlib import Path
@@ -21,14 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from euromine_hf.bands import YEARS, load_resource
 from euromine_hf.training.run import json_ready, write_json_atomic
 
 logger = logging.getLogger(__name__)
-
-#: TP, TN, FP, FN colours of the paper's qualitative figures.
-COLOURS = {"tp": (46, 160, 67), "tn": (200, 200, 200), "fp": (214, 39, 40), "fn": (31, 119, 180)}
-
 
 def _atomic_text(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -41,44 +34,18 @@ def _atomic_text(path: Path, text: str) -> Path:
     return path
 
 
-def table_columns(years: list[int]) -> list[str]:
-    return [str(y) for y in years] + ["OF1", "GCA-TIoU", "LCA-TIoU"]
+def write_results_tables(result: Any, model_label: str, out_dir: Path, title: str) -> dict[str, Path]:
+    """Paper Table 4 shape (``euromine_hf.metrics.tables``): this model with the paper's row for the
+    same architecture beside it, then the threshold baseline."""
+    from euromine_hf.metrics.tables import write_tables
 
-
-def _row(metrics: dict[str, float], years: list[int]) -> list[float | None]:
-    values = [metrics.get(f"F1_{y}") for y in years]
-    return values + [metrics.get("OF1"), metrics.get("GCA-TIoU"), metrics.get("LCA-TIoU")]
-
-
-def results_rows(result: Any, model_label: str, years: list[int]) -> list[tuple[str, list[float | None]]]:
-    """Table 4 rows: this run's model, the baseline, then the paper's reported models."""
-    rows = [(model_label, _row(result.test_metrics, years))]
+    results = {model_label: result.test_metrics}
     if result.baseline_metrics is not None:
-        rows.append((f"Baseline: {result.baseline.index} threshold", _row(result.baseline_metrics, years)))
-    for name, paper in load_resource("paper_results.json")["mapping"].items():
-        rows.append((f"{name} (paper, real data)", [paper.get(c) for c in table_columns(years)]))
-    return rows
-
-
-def write_results_tables(rows: list[tuple[str, list[float | None]]], years: list[int], out_dir: Path, title: str) -> dict[str, Path]:
-    columns = table_columns(years)
-
-    def fmt(v: float | None) -> str:
-        return "–" if v is None else f"{100 * v:.2f}"
-
-    md = [f"### {title}", "", "F1 per year, OF1, GCA-/LCA-TIoU in %.", "",
-          "| Model | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
-    md += ["| " + name + " | " + " | ".join(fmt(v) for v in values) + " |" for name, values in rows]
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["model"] + columns)
-    writer.writerows([[name] + ["" if v is None else f"{v:.6f}" for v in values] for name, values in rows])
-    return {
-        "results_md": _atomic_text(out_dir / "test_results.md", "\n".join(md) + "\n"),
-        "results_csv": _atomic_text(out_dir / "test_results.csv", buf.getvalue()),
-        "results_json": write_json_atomic(out_dir / "test_results.json",
-                                          [{"model": n, **dict(zip(columns, v))} for n, v in rows]),
-    }
+        results[f"Baseline: {result.baseline.index} threshold"] = result.baseline_metrics
+    paths = write_tables(out_dir, "mapping", results, paper=True, stem="test_results")
+    md = paths["md"]
+    _atomic_text(md, f"### {title}\n\n" + md.read_text(encoding="utf-8"))
+    return {f"results_{k}": v for k, v in paths.items()}
 
 
 def write_prediction_patches(predictions: np.ndarray, dataset: Any, pred_dir: Path) -> Path:
@@ -109,21 +76,9 @@ def _site_year_rasters(predictions: np.ndarray, dataset: Any, site: str, year: i
     return reconstruct(preds, offsets, h, w), reconstruct(masks, offsets, h, w)
 
 
-def confusion_image(prediction: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """RGB uint8 map: TP green, TN grey, FP red, FN blue."""
-    p, g = prediction.astype(bool), reference.astype(bool)
-    out = np.empty(p.shape + (3,), np.uint8)
-    for name, sel in (("tp", p & g), ("tn", ~p & ~g), ("fp", p & ~g), ("fn", ~p & g)):
-        out[sel] = COLOURS[name]
-    return out
-
-
 def write_qualitative(predictions: np.ndarray, dataset: Any, out_dir: Path, count: int) -> list[Path]:
-    """PNG maps for ``count`` test site-years (spread over sites and years, deterministic)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Error-map PNGs (paper colours) for ``count`` test site-years spread over sites and years."""
+    from euromine_hf.metrics.maps import error_map, save_error_map
 
     keys = dataset.select_columns(["site", "year"]).to_dict()
     site_years = sorted({(s, int(y)) for s, y in zip(keys["site"], keys["year"])})
@@ -131,10 +86,12 @@ def write_qualitative(predictions: np.ndarray, dataset: Any, out_dir: Path, coun
         return []
     sites = sorted({s for s, _ in site_years})
     years = sorted({y for _, y in site_years})
-    picks = []
-    for k in range(count):  # walk sites round-robin, years spread first/last/middle
+    picks: list[tuple[str, int]] = []
+    for k in range(len(site_years)):  # round-robin over sites, years spread out
+        if len(picks) >= count:
+            break
         site = sites[k % len(sites)]
-        year = years[(k // len(sites) * (len(years) - 1) + (k % len(sites)) * 3) % len(years)]
+        year = years[(k // len(sites) * 7 + (k % len(sites)) * 3) % len(years)]
         if (site, year) in site_years and (site, year) not in picks:
             picks.append((site, year))
     written = []
@@ -143,20 +100,8 @@ def write_qualitative(predictions: np.ndarray, dataset: Any, out_dir: Path, coun
         if rasters is None:
             continue
         pred, ref = rasters
-        path = out_dir / f"{site}_{year}.png"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig, ax = plt.subplots(figsize=(5, 5 * pred.shape[0] / max(pred.shape[1], 1) + 0.6))
-        ax.imshow(confusion_image(pred, ref), interpolation="nearest")
-        ax.set_title(f"{site} {year}: TP green, FP red, FN blue, TN grey", fontsize=8)
-        ax.axis("off")
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight")
-            os.replace(tmp, path)
-        finally:
-            plt.close(fig)
-            tmp.unlink(missing_ok=True)
-        written.append(path)
+        written.append(save_error_map(out_dir / f"{site}_{year}.png", error_map(pred, ref), legend=True,
+                                      title=f"{site} {year}"))
     return written
 
 
@@ -221,9 +166,14 @@ def write_reports(
     trainer.save_model(str(result.model_dir))  # save_pretrained: config.json + model.safetensors
     written["model"] = result.model_dir
     written["model_card"] = write_model_card(trainer, result, model_args, data_dir, data_source)
-    label = f"{model_args.model} ({model_args.size}, this run)"
-    written.update(write_results_tables(results_rows(result, label, years), years, out / "results",
-                                        f"Mapping on the test split of {'the synthetic default' if data_source == 'synthetic' else data_dir}"))
+    from euromine_hf.models.registry import get_spec
+
+    label = get_spec(model_args.model).paper_name  # so the paper's row for it lands beside ours
+    where = "the synthetic default (no real imagery)" if data_source == "synthetic" else str(data_dir)
+    written.update(write_results_tables(
+        result, label, out / "results",
+        f"Test split of {where}: {model_args.model} ({model_args.size} preset) from this run; "
+        "rows marked (paper) are the paper's numbers on the real data"))
     written["all_results"] = write_json_atomic(out / "results" / "all_results.json", json_ready({
         "model": model_args.model, "size": model_args.size, "data_dir": str(data_dir), "data_source": data_source,
         "test": result.test_metrics, "baseline": result.baseline_metrics,
