@@ -176,7 +176,7 @@ def main() -> None:
             m.add_batch(predictions=flat_p[s : s + 50], references=flat_r[s : s + 50])
         m.compute()
 
-    record("mapping", f"evaluate fed raw masks ({args.raw} masks, extrapolated)", args.raw, raw)
+    record("mapping", f"evaluate fed raw masks (timed on {args.raw})", args.raw, raw)
 
     # --- change detection ---------------------------------------------------------------------
     def core_cd():
