@@ -32,6 +32,10 @@ Examples:
   euromine evaluate outputs/archive outputs/cd_preds --task change --protocol all --paper
   euromine evaluate outputs/archive outputs/preds --task post-classification --maps 5
 
+Prediction folders: mine maps per year (mapping, post-classification) as {Site}/Year{YYYY}.tif
+(whole site, 0/1 or 0/255) or {Site}/{YYYY}/Patch{n}.npy|png (160x160, the site's patch order);
+change maps per pair (change) as {Site}/Change{Y1}_{Y2}.tif or {Site}/{Y1}_{Y2}/Patch{n}.npy|png.
+
 Protocols: site (paper default: per whole-site raster, pixel-weighted mean over sites), micro
 (counts pooled over all pixels, as the publishers' scripts), patch (mean over 160x160 patches),
 or all. Tables go to OUTPUT/table{4,5,6}_<task>.{md,csv,json}; scores to OUTPUT/scores.json."""
@@ -44,7 +48,7 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
         name, help=summary, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("archive", help="archive folder (raw GeoTIFF or cropped .npy layout)")
-    parser.add_argument("predictions", help="prediction folder (see the layouts above)")
+    parser.add_argument("predictions", help="prediction folder (layouts above)")
     parser.add_argument("--split", default="test", choices=("train", "validation", "test"), help="split to score (default: test)")
     parser.add_argument("--split-scheme", default="auto", choices=("auto", "official", "random"), help="how sites are split (default: auto)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random split scheme")
