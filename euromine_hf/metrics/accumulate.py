@@ -220,6 +220,19 @@ class TemporalBuffer:
             self.done.add(key)
         return self._reduce(items)
 
+    def peek(self) -> tuple[np.ndarray, np.ndarray]:
+        """Pair rows the incomplete patches would give now, without changing the state."""
+        return self._reduce(list(self.pending.items()))
+
+    def reduce_items(self, items: list[tuple[tuple[int, int], dict[str, Any]]]) -> tuple[np.ndarray, np.ndarray]:
+        """Pair rows of the given ``((site, patch), entry)`` items (entries as in ``pending``)."""
+        return self._reduce(items)
+
+    @property
+    def all_years(self) -> int:
+        """The ``seen`` bit mask of a complete patch."""
+        return self._full
+
     def flush(self) -> tuple[np.ndarray, np.ndarray]:
         """Reduce every incomplete patch over the pairs of years it has (used at ``compute``)."""
         items = list(self.pending.items())

@@ -20,7 +20,7 @@ import numpy as np
 
 from euromine_hf.metrics.accumulate import CONFUSION_COLUMNS, CountTable
 from euromine_hf.metrics.base import ScorerBase, as_int_keys
-from euromine_hf.metrics.counts import _is_torch, pack_masks, pack_masks_torch, packed_counts, packed_ownership
+from euromine_hf.metrics.counts import is_torch as _is_torch, pack_masks, pack_masks_torch, packed_counts, packed_ownership
 from euromine_hf.metrics.mapping import interval_scores
 from euromine_hf.metrics.scores import check_empty, check_protocol
 

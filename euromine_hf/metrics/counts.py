@@ -32,13 +32,19 @@ __all__ = [
     "valid_bits",
     "packed_ownership",
     "ownership_words",
+    "packed_counts",
     "binary_counts",
     "counts_torch",
+    "is_torch",
 ]
 
 
-def _is_torch(x: Any) -> bool:
+def is_torch(x: Any) -> bool:
+    """Whether ``x`` is a torch tensor (checked without importing torch)."""
     return type(x).__module__.startswith("torch")
+
+
+_is_torch = is_torch
 
 
 def as_mask_array(masks: Any, name: str = "masks") -> np.ndarray:

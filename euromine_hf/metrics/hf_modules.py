@@ -224,8 +224,7 @@ Returns: LCA-TIoU, GCA-TIoU, and CA-TIoU_{year_i}_{year_j} for every pair.
         return self._reducer.pop_rows("pairs")
 
     def _flush(self) -> dict[str, np.ndarray] | None:
-        keys, counts = self._reducer.buffer.flush()
-        self._reducer._append_pairs(keys, counts)
+        self._reducer.flush_pending()
         return self._reducer.pop_rows("pairs")
 
     def _counts_to_rows(self, keys: dict[str, Any]) -> dict[str, np.ndarray]:

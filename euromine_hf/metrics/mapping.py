@@ -27,7 +27,7 @@ import numpy as np
 from euromine_hf.bands import YEARS
 from euromine_hf.metrics.accumulate import CONFUSION_COLUMNS, CountTable, TemporalBuffer
 from euromine_hf.metrics.base import ScorerBase, as_int_keys
-from euromine_hf.metrics.counts import _is_torch, pack_masks, pack_masks_torch, packed_counts, packed_ownership
+from euromine_hf.metrics.counts import is_torch as _is_torch, pack_masks, pack_masks_torch, packed_counts, packed_ownership
 from euromine_hf.metrics.scores import (
     check_empty,
     check_protocol,
@@ -240,6 +240,16 @@ class MappingScorer(ScorerBase):
         if self.temporal:
             self._append_pairs(pk, pc)
 
+    def flush_pending(self) -> None:
+        """Reduce every incomplete patch now (over the year pairs it has) into the pair table.
+
+        ``compute`` never needs this (it includes incomplete patches without changing state); it
+        is for handing counts on, e.g. the ``evaluate`` modules at ``compute``. Years of a flushed
+        patch added later raise "added twice".
+        """
+        keys, counts = self.buffer.flush()
+        self._append_pairs(keys, counts)
+
     def _append_pairs(self, keys: np.ndarray, counts: np.ndarray) -> None:
         if len(keys):
             years = np.asarray(self.years, np.int64)
@@ -275,7 +285,7 @@ class MappingScorer(ScorerBase):
     def _pair_arrays(self) -> tuple[np.ndarray, np.ndarray]:
         """Pair rows of completed patches plus those incomplete patches would give now."""
         keys, counts = self.tables["pairs"].arrays()
-        pk, pc = self.buffer._reduce(list(self.buffer.pending.items()))
+        pk, pc = self.buffer.peek()
         if len(pk):
             years = np.asarray(self.years, np.int64)
             pk = pk.copy()
@@ -396,10 +406,10 @@ class MappingScorer(ScorerBase):
                     if int(e["seen"]) >> y & 1:
                         mine["P"][y], mine["G"][y] = e["P"][y], e["G"][y]
                 mine["seen"] |= int(e["seen"])
-            if mine["seen"] == self.buffer._full:
+            if mine["seen"] == self.buffer.all_years:
                 complete.append((key, self.buffer.pending.pop(key)))
                 self.buffer.done.add(key)
-        pk, pc = self.buffer._reduce(complete)
+        pk, pc = self.buffer.reduce_items(complete)
         self._append_pairs(pk, pc)
 
 
