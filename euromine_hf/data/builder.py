@@ -22,10 +22,13 @@ Configs (every row also carries ``site``, ``country``, ``patch``, ``row``, ``col
   ``year_t1``, ``year_t2``, ``interval``. Materialised for export and inspection; it stores each
   image up to 9 times, so do not train from it (use :class:`~euromine_hf.data.pairs.PairDataset`).
 
-Images are stored as typed ``Array3D(uint16)`` columns rather than raw bytes: measured with
-``bench/data_loading.py``, the zero-copy reader of :mod:`euromine_hf.data.pairs` reads both
-equally fast, and the typed column keeps shape and dtype in the schema (and in exported Parquet).
-Read them with ``with_format("numpy", dtype=None)`` (the default formats widen uint16 to int64).
+Images are stored as typed ``Array3D(uint16)`` columns rather than raw bytes. Measured with
+``bench/data_loading.py`` (BENCHMARKS.md): through the zero-copy reader of
+:mod:`euromine_hf.data.pairs`, which training uses, both storages load equally fast (within the
+run-to-run noise); only through datasets' own numpy formatter is a binary column faster, and that
+path is slower than the zero-copy reader either way. So the typed column wins: shape and dtype
+stay in the schema and in exported Parquet. Read rows yourself with
+``with_format("numpy", dtype=None)`` (the default formats widen uint16 to int64).
 
 The cache is keyed by the config *and* a fingerprint of the archive's files (names, sizes,
 modification times), so regenerating or editing the archive rebuilds instead of serving stale rows.

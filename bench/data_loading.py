@@ -1,0 +1,239 @@
+"""Data-loading benchmark: samples/s through a torch DataLoader, as the trainer reads the data.
+
+Compares, on one synthetic archive (single process, ``num_workers=0``, batch 32, shuffled,
+normalised float32 out):
+
+* ``mapping``: :class:`~euromine_hf.data.pairs.MappingDataset` (zero-copy reads of the Arrow
+  ``Array3D`` column) + :class:`~euromine_hf.data.collators.MappingCollator`, with and without
+  augmentation; the plain datasets path (``with_format("numpy", dtype=None)`` + ``__getitems__``);
+  and the same rows stored as a binary column (read zero-copy, and through the datasets
+  formatter + ``np.frombuffer``) — the storage comparison behind the builder's choice of
+  ``Array3D``;
+* ``pairs``: :class:`~euromine_hf.data.pairs.PairDataset` over the mapping rows +
+  :class:`~euromine_hf.data.collators.PairCollator`;
+* the baseline of both: one ``.npy`` file per patch (the published cropped layout), loaded and
+  normalised per sample with torch as the publishers' loaders do, stacked by the default collate.
+
+MB/s counts the raw bytes a sample carries (uint16 image + uint8 mask; twice for a pair).
+Every reader is run once untimed first so all read from a warm page cache.
+
+    python bench/data_loading.py                      # synthetic default (12 sites)
+    python bench/data_loading.py --num-sites 24 --rounds 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from euromine_hf.bands import MEAN, STD, NUM_BANDS, PATCH_SIZE
+from euromine_hf.data.builder import load_euromine
+from euromine_hf.data.collators import MappingCollator, PairCollator
+from euromine_hf.data.pairs import MappingDataset, MappingRows, PairDataset
+from euromine_hf.data.synthetic import SyntheticConfig, archive_matches, generate_archive
+
+SAMPLE_BYTES = NUM_BANDS * PATCH_SIZE * PATCH_SIZE * 2 + PATCH_SIZE * PATCH_SIZE
+
+
+# ------------------------------------------------------------------------------------------------
+# Baseline: one .npy per patch, normalised per sample (the publishers' loaders)
+
+
+def write_npy_patches(mapping, out: Path) -> list[tuple[str, str, int, int]]:
+    """Cropped layout ``{Site}/{YYYY}/image/Year{YYYY}_Patch{n}.npy`` (+ label, 0/255) of a split."""
+    rows = MappingRows(mapping)
+    index = []
+    images = rows.images(np.arange(len(rows)))
+    masks = rows.masks(np.arange(len(rows)))
+    for i, (site, year, patch) in enumerate(zip(rows.keys["site"], rows.keys["year"], rows.keys["patch"])):
+        img = out / str(site) / str(year) / "image" / f"Year{year}_Patch{patch}.npy"
+        lab = out / str(site) / str(year) / "label" / f"Year{year}_Patch{patch}.npy"
+        if not img.exists():
+            img.parent.mkdir(parents=True, exist_ok=True)
+            lab.parent.mkdir(parents=True, exist_ok=True)
+            np.save(img, np.ascontiguousarray(images[i]))
+            np.save(lab, (masks[i] * 255).astype(np.uint8))
+        index.append((str(img), str(lab), int(year), int(patch)))
+    return index
+
+
+class NpyMapping(torch.utils.data.Dataset):
+    """Per-sample loader as the publishers write it: np.load, float32, (x - mean) / std per sample."""
+
+    def __init__(self, files: list[tuple[str, str, int, int]]) -> None:
+        self.files = files
+        self.mean = torch.from_numpy(MEAN).view(-1, 1, 1)
+        self.std = torch.from_numpy(STD).view(-1, 1, 1)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def load(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        img_path, lab_path, _, _ = self.files[i]
+        image = torch.from_numpy(np.load(img_path).astype(np.float32))
+        image = (image - self.mean) / self.std
+        label = torch.from_numpy((np.load(lab_path) > 0).astype(np.int64))
+        return image, label
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        image, label = self.load(i)
+        return {"pixel_values": image, "labels": label}
+
+
+class NpyPairs(NpyMapping):
+    """Pairs from the same .npy files: two images and two labels per sample, change = |l2 - l1|."""
+
+    def __init__(self, files: list[tuple[str, str, int, int]], pairs: PairDataset) -> None:
+        super().__init__(files)
+        self.r1 = pairs.index.row_t1
+        self.r2 = pairs.index.row_t2
+
+    def __len__(self) -> int:
+        return len(self.r1)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        x1, l1 = self.load(int(self.r1[i]))
+        x2, l2 = self.load(int(self.r2[i]))
+        return {"pixel_values_t1": x1, "pixel_values_t2": x2, "labels": (l2 - l1).abs()}
+
+
+# ------------------------------------------------------------------------------------------------
+# The binary-column variant of mapping (storage comparison)
+
+
+def binary_copy(mapping, cache_dir: Path):
+    import datasets
+
+    rows = MappingRows(mapping)
+    features = datasets.Features(
+        {"site": datasets.Value("string"), "patch": datasets.Value("int32"), "year": datasets.Value("int32"),
+         "image": datasets.Value("binary"), "mask": datasets.Value("binary")}
+    )
+
+    def gen():
+        for i in range(len(rows)):
+            yield {
+                "site": str(rows.keys["site"][i]), "patch": int(rows.keys["patch"][i]), "year": int(rows.keys["year"][i]),
+                "image": rows.images([i])[0].tobytes(), "mask": rows.masks([i])[0].tobytes(),
+            }
+
+    return datasets.Dataset.from_generator(gen, features=features, cache_dir=str(cache_dir), writer_batch_size=64)
+
+
+def frombuffer_collator(collate: MappingCollator) -> Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]:
+    shape = (NUM_BANDS, PATCH_SIZE, PATCH_SIZE)
+
+    def fn(samples):
+        return collate([
+            {"image": np.frombuffer(s["image"], np.uint16).reshape(shape), "mask": np.frombuffer(s["mask"], np.uint8).reshape(shape[1:])}
+            for s in samples
+        ])
+
+    return fn
+
+
+# ------------------------------------------------------------------------------------------------
+
+
+def make_loader(dataset, collate, batch_size: int, seed: int = 0) -> torch.utils.data.DataLoader:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0, collate_fn=collate, generator=gen)
+
+
+def epoch_rate(loader: torch.utils.data.DataLoader) -> float:
+    """Samples per second over one shuffled pass."""
+    n = 0
+    start = time.perf_counter()
+    for batch in loader:
+        n += len(batch["labels"])
+    return n / (time.perf_counter() - start)
+
+
+def machine() -> str:
+    model = platform.processor() or "unknown CPU"
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        model = next(line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name"))
+    except (OSError, subprocess.CalledProcessError, StopIteration):
+        pass
+    return f"{model}, {os.cpu_count()} cores, torch {torch.__version__}, Python {platform.python_version()}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workdir", type=Path, default=Path("outputs/bench_data_loading"), help="archive, caches and .npy files")
+    parser.add_argument("--num-sites", type=int, default=12, help="synthetic sites (default 12, the synthetic default)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=5, help="timed epochs per reader (round-robin over readers)")
+    parser.add_argument("--split", default="train")
+    parser.add_argument(
+        "--torch-threads", type=int, default=1,
+        help="torch intra-op threads (default 1, what DataLoader workers use; the baseline normalises with torch, "
+        "and on a busy 2-core machine 2 threads make its small per-sample ops several times slower)",
+    )
+    args = parser.parse_args(argv)
+    if args.torch_threads > 0:
+        torch.set_num_threads(args.torch_threads)
+
+    config = SyntheticConfig(seed=args.seed, num_sites=args.num_sites)
+    archive = args.workdir / f"archive-s{args.seed}-n{args.num_sites}"
+    if not archive_matches(archive, config):
+        generate_archive(archive, config, overwrite=True, progress=True)
+    mapping = load_euromine(archive, "mapping", cache_dir=args.workdir / "hf")[args.split]
+    npy = write_npy_patches(mapping, args.workdir / f"npy-s{args.seed}-n{args.num_sites}-{args.split}")
+    binary = binary_copy(mapping, args.workdir / "hf-binary")
+    pairs = PairDataset(mapping)
+
+    b, rounds = args.batch_size, args.rounds
+    readers: list[tuple[str, str, Any, Any, int]] = [
+        ("mapping", "baseline: .npy per patch, per-sample torch normalise", NpyMapping(npy), None, SAMPLE_BYTES),
+        ("mapping", "MappingDataset (zero-copy Array3D) + MappingCollator", MappingDataset(mapping), MappingCollator(), SAMPLE_BYTES),
+        ("mapping", "same, augment=True", MappingDataset(mapping), MappingCollator(augment=True, seed=0), SAMPLE_BYTES),
+        ("mapping", "datasets with_format('numpy', dtype=None) + MappingCollator", mapping.with_format("numpy", dtype=None), MappingCollator(), SAMPLE_BYTES),
+        ("mapping", "binary column, zero-copy MappingDataset + MappingCollator", MappingDataset(binary), MappingCollator(), SAMPLE_BYTES),
+        ("mapping", "binary column, datasets format + np.frombuffer + collator", binary, frombuffer_collator(MappingCollator()), SAMPLE_BYTES),
+        ("pairs", "baseline: 2 .npy per pair, per-sample torch normalise", NpyPairs(npy, pairs), None, 2 * SAMPLE_BYTES),
+        ("pairs", "PairDataset (index over mapping) + PairCollator", pairs, PairCollator(), 2 * SAMPLE_BYTES),
+        ("pairs", "same, augment=True", pairs, PairCollator(augment=True, seed=0), 2 * SAMPLE_BYTES),
+    ]
+    loaders = [make_loader(ds, collate, b) for _, _, ds, collate, _ in readers]
+    print(f"mapping rows: {len(mapping)}, pairs: {len(pairs)} (split {args.split}); warming up", file=sys.stderr)
+    for loader in loaders:  # page cache, allocator
+        epoch_rate(loader)
+    # Round-robin: every reader gets one epoch per round, so load from other processes on a
+    # shared machine spreads over all readers instead of hitting one.
+    rates: list[list[float]] = [[] for _ in readers]
+    for r in range(rounds):
+        for i, loader in enumerate(loaders):
+            rates[i].append(epoch_rate(loader))
+        print(f"  round {r + 1}/{rounds} done", file=sys.stderr)
+    results = []
+    for (task, name, _, _, nbytes), rs in zip(readers, rates):
+        med = float(np.median(rs))
+        results.append((task, name, med, max(rs), med * nbytes / 1e6))
+    base = {task: med for task, name, med, _, _ in results if name.startswith("baseline")}
+
+    print(f"\nMachine: {machine()}")
+    print(f"Data: synthetic archive, {args.num_sites} sites (seed {args.seed}), split {args.split}: {len(mapping)} mapping rows, {len(pairs)} pairs")
+    print(f"DataLoader: batch {b}, shuffle, num_workers=0, torch threads {torch.get_num_threads()}; "
+          f"median (best) of {rounds} timed epochs per reader, round-robin, after one warm-up epoch")
+    print(f"Load average during the run: {os.getloadavg()[0]:.1f} (1 min)\n")
+    print("| task | reader | samples/s (median) | best | MB/s | vs baseline |")
+    print("|---|---|---:|---:|---:|---:|")
+    for task, name, med, best, mbps in results:
+        print(f"| {task} | {name} | {med:,.0f} | {best:,.0f} | {mbps:,.0f} | {med / base[task]:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
