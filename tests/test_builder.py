@@ -178,3 +178,29 @@ def test_fingerprint_follows_the_archive_files(tmp_path):
 def test_config_names():
     assert CONFIG_NAMES == ("mapping", "timeseries", "cd_pairs")
     assert [c.name for c in EuroMineNet.BUILDER_CONFIGS] == list(CONFIG_NAMES)
+
+
+def test_cropped_layout_builds_the_same_rows(mapping_ds, sites, tmp_path):
+    """The published cropped layout (.npy patches, 0/255 labels, sites.json sizes) gives the same rows."""
+    import json
+
+    years = (2015, 2016)
+    root = tmp_path / "cropped"
+    for ds in mapping_ds.values():
+        for row in ds.with_format("numpy", dtype=None):
+            if int(row["year"]) not in years:
+                continue
+            base = root / str(row["site"]) / str(int(row["year"]))
+            (base / "image").mkdir(parents=True, exist_ok=True)
+            (base / "label").mkdir(parents=True, exist_ok=True)
+            np.save(base / "image" / f"Year{int(row['year'])}_Patch{int(row['patch'])}.npy", row["image"])
+            np.save(base / "label" / f"Year{int(row['year'])}_Patch{int(row['patch'])}.npy", row["mask"] * 255)
+    (root / "sites.json").write_text(json.dumps({n: [s.height, s.width] for n, s in sites.items()}))
+    cropped = load_euromine(root, "mapping", cache_dir=tmp_path / "cache", years=years)
+    for split, ds in cropped.items():
+        ref = mapping_ds[split].filter(lambda r: r["year"] in years)
+        assert len(ds) == len(ref)
+        a, b = ds.with_format("numpy", dtype=None), ref.with_format("numpy", dtype=None)
+        for k in range(len(ds)):
+            for key in b.column_names:
+                assert np.array_equal(np.asarray(a[k][key]), np.asarray(b[k][key])), (split, k, key)
