@@ -104,7 +104,7 @@ def normalize_images(
         raise ValueError("normalize_images: empty batch")
     first = images[0]
     out_shape = first.shape
-    if transforms is not None and transforms.__len__() != len(images):
+    if transforms is not None and len(transforms) != len(images):
         raise ValueError(f"normalize_images: {len(images)} images but {len(transforms)} transforms")
     if transforms is not None and any(transforms) and out_shape[-1] != out_shape[-2]:
         raise ValueError(f"normalize_images: rotations need square images, got {out_shape[-2]}x{out_shape[-1]}")
@@ -281,7 +281,7 @@ class PairCollator(_Collator):
         self.with_masks = bool(with_masks)
 
     def __call__(self, batch: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        first = batch if isinstance(batch, Mapping) else (batch[0] if len(batch) else {})
+        first = batch if isinstance(batch, Mapping) else (batch[0] if isinstance(batch, Sequence) and len(batch) else {})
         has_change = isinstance(first, Mapping) and "change" in first
         mask_keys: tuple[str, ...] = ("mask_t1", "mask_t2") if self.with_masks or not has_change else ()
         mask_keys += ("change",) if has_change else ()
