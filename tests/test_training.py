@@ -465,3 +465,25 @@ def test_euromine_train_forwards_arguments(monkeypatch):
     monkeypatch.setattr(entry, "main", lambda argv: seen.setdefault("argv", argv) and 0)
     assert cli_main(["train", "--model", "unet", "--size", "tiny"]) == 0
     assert seen["argv"] == ["--model", "unet", "--size", "tiny"]
+
+
+def test_radiometric_jitter_equals_a_gain_on_digital_numbers(tmp_path):
+    rows = make_rows(n_sites=1)
+    images = np.stack(rows["image"][:2]).astype(np.float64)
+    normalised = collate([{"image": rows["image"][i], "mask": rows["mask"][i]} for i in range(2)])["pixel_values"]
+    gains = np.array([0.8, 1.25])
+    expected = ((images * gains[:, None, None, None]) - MEAN[None, :, None, None]) / STD[None, :, None, None]
+    got = EuroMineTrainer._scale_gain(normalised, gains)
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4)
+    trainer = EuroMineTrainer(model=TinySegmenter(TinyConfig()), args=training_args(tmp_path, max_steps=1),
+                              train_dataset=make_dataset(), data_collator=collate, radiometric_jitter=0.2)
+    batch = collate([make_dataset()[i] for i in range(3)])
+    out = trainer.augment_batch(batch)
+    assert torch.equal(out["labels"], batch["labels"])  # gain only, no flips
+    ratio = (out["pixel_values"] * torch.from_numpy(STD).reshape(10, 1, 1) + torch.from_numpy(MEAN).reshape(10, 1, 1)) / (
+        batch["pixel_values"] * torch.from_numpy(STD).reshape(10, 1, 1) + torch.from_numpy(MEAN).reshape(10, 1, 1))
+    per_sample = ratio.reshape(3, -1)
+    assert torch.allclose(per_sample.min(1).values, per_sample.max(1).values, rtol=1e-3)  # one gain per sample
+    assert ((per_sample[:, 0] >= 0.8 - 1e-4) & (per_sample[:, 0] <= 1.2 + 1e-4)).all()
+    with pytest.raises(ValueError, match="radiometric_jitter"):
+        EuroMineTrainer(model=TinySegmenter(TinyConfig()), args=training_args(tmp_path), radiometric_jitter=1.5)

@@ -80,6 +80,11 @@ class DataArguments:
     )
     cache_dir: str | None = field(default=None, metadata={"help": "datasets cache directory."})
     augment: bool = field(default=True, metadata={"help": "Random flips/rotations on training batches."})
+    radiometric_jitter: float = field(
+        default=0.0,
+        metadata={"help": "Random per-sample gain in [1-r, 1+r] on training images (0 = off), for "
+                          "robustness to acquisition / processing-baseline differences between sites and years."},
+    )
     max_train_samples: int | None = field(default=None, metadata={"help": "Truncate the training split (debugging)."})
     max_eval_samples: int | None = field(default=None, metadata={"help": "Truncate the validation split."})
     max_test_samples: int | None = field(default=None, metadata={"help": "Truncate the test split."})
@@ -93,6 +98,8 @@ class DataArguments:
         if len(set(self.years)) != len(self.years):
             raise ValueError(f"--years lists a year twice: {self.years}")
         self.years = sorted(int(y) for y in self.years)
+        if not 0.0 <= self.radiometric_jitter < 1.0:
+            raise ValueError(f"--radiometric_jitter must be in [0, 1); got {self.radiometric_jitter}")
         for name in ("max_train_samples", "max_eval_samples", "max_test_samples"):
             value = getattr(self, name)
             if value is not None and value < 1:

@@ -144,6 +144,7 @@ def run_training(
         eval_data_collator=MappingCollator(),
         compute_metrics=metrics,
         augment=data_args.augment,
+        radiometric_jitter=data_args.radiometric_jitter,
     )
     train_output = trainer.train(resume_from_checkpoint=_resume_path(training_args))
     trainer.log_metrics("train", train_output.metrics)

@@ -36,6 +36,11 @@ class EuroMineTrainer(Trainer):
     The training arguments' ``temporal_consistency_weight`` (0 = off) adds
     :func:`temporal_consistency_loss` to time-series batches.
 
+    ``radiometric_jitter`` = r multiplies each training sample's digital numbers by one gain drawn
+    from [1 − r, 1 + r] (all bands and years of the sample alike), as a different acquisition,
+    atmosphere or processing baseline would: it teaches the gain invariance that a band-ratio index
+    has by construction.  It is applied in normalised space with the published mean/std.
+
     Augmentation lives here rather than in the collator because a collator's random stream is not
     part of a checkpoint (and accelerate's loader collates one batch ahead), so resuming would
     draw different flips.  Here each sample's transform is a pure function of (seed, optimizer
@@ -48,28 +53,38 @@ class EuroMineTrainer(Trainer):
         *args: Any,
         eval_data_collator: Callable | None = None,
         augment: bool = False,
+        radiometric_jitter: float = 0.0,
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("preprocess_logits_for_metrics", argmax_logits_uint8)
         super().__init__(*args, **kwargs)
         self.eval_data_collator = eval_data_collator or self.data_collator
         self.augment = bool(augment)
+        if not 0.0 <= radiometric_jitter < 1.0:
+            raise ValueError(f"radiometric_jitter must be in [0, 1); got {radiometric_jitter}")
+        self.radiometric_jitter = float(radiometric_jitter)
         self.last_loss_parts: dict[str, float] = {}
         self._micro_step = (-1, 0)  # (global_step, micro-batch index within it)
 
     # ---- augmentation -------------------------------------------------------------------------
 
     def augment_batch(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """Apply one dihedral transform per sample to ``pixel_values`` and ``labels`` alike."""
+        """One dihedral transform per sample on ``pixel_values`` and ``labels`` alike, and the gain jitter."""
         step = self.state.global_step
         micro = self._micro_step[1] + 1 if self._micro_step[0] == step else 0
         self._micro_step = (step, micro)
         pixel_values = inputs["pixel_values"]
-        if pixel_values.shape[-1] != pixel_values.shape[-2]:
+        if self.augment and pixel_values.shape[-1] != pixel_values.shape[-2]:
             raise ValueError(f"augmentation rotates by 90 degrees and needs square patches; got {tuple(pixel_values.shape)}")
         rng = np.random.default_rng([int(self.args.seed), step, micro, int(self.args.process_index)])
         ks = rng.integers(0, NUM_DIHEDRAL, size=pixel_values.shape[0]).tolist()
         out = dict(inputs)
+        if self.radiometric_jitter > 0:
+            gains = 1.0 + rng.uniform(-self.radiometric_jitter, self.radiometric_jitter, size=pixel_values.shape[0])
+            inputs = dict(inputs, pixel_values=self._scale_gain(pixel_values, gains))
+            out["pixel_values"] = inputs["pixel_values"]
+        if not self.augment:
+            return out
         for key in ("pixel_values", "labels"):
             if key not in inputs:
                 continue
@@ -79,8 +94,21 @@ class EuroMineTrainer(Trainer):
             out[key] = torch.from_numpy(moved).to(tensor.device)
         return out
 
+    @staticmethod
+    def _scale_gain(pixel_values: torch.Tensor, gains: np.ndarray) -> torch.Tensor:
+        """(g·x − m)/s = g·(x − m)/s + (g − 1)·m/s on normalised inputs (bands on axis −3)."""
+        from euromine_hf.bands import MEAN, STD
+
+        bands = pixel_values.shape[-3]
+        if bands != len(MEAN):
+            raise ValueError(f"radiometric jitter needs the {len(MEAN)} published bands; got {bands} channels")
+        shape = (-1,) + (1,) * (pixel_values.ndim - 1)
+        g = torch.as_tensor(gains, dtype=pixel_values.dtype, device=pixel_values.device).reshape(shape)
+        offset = torch.as_tensor(MEAN / STD, dtype=pixel_values.dtype, device=pixel_values.device).reshape(bands, 1, 1)
+        return g * pixel_values + (g - 1) * offset
+
     def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
-        if self.augment:
+        if self.augment or self.radiometric_jitter > 0:
             inputs = self.augment_batch(inputs)
         return super().training_step(model, inputs, num_items_in_batch)
 
