@@ -304,9 +304,9 @@ class PairCollator(_Collator):
         return out
 
 
-class TimeseriesCollator(_Collator):
+class TimeseriesCollator(MappingCollator):
     """``timeseries`` samples (``images`` (T,10,H,W), ``masks`` (T,H,W)) → ``pixel_values``
-    (B, T, 10, H, W) and ``labels`` (B, T, H, W)."""
+    (B, T, 10, H, W) and ``labels`` (B, T, H, W); one augmentation per sample for all T years."""
 
     lead_axes = 1
 
@@ -319,16 +319,4 @@ class TimeseriesCollator(_Collator):
         image_key: str = "images",
         mask_key: str = "masks",
     ) -> None:
-        super().__init__(mean, std, augment, seed)
-        self.image_keys = (image_key,)
-        self.mask_keys = (mask_key,)
-
-    def __call__(self, batch: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> dict[str, torch.Tensor]:
-        columns = self._columns(batch, self.image_keys + self.mask_keys)
-        n = self._validate(columns)
-        images = columns[self.image_keys[0]]
-        transforms = self._transforms(n, images[0].shape[-1] == images[0].shape[-2])
-        return {
-            "pixel_values": self._normalize(images, transforms),
-            "labels": _stack_labels(columns[self.mask_keys[0]], transforms),
-        }
+        super().__init__(mean, std, augment, seed, image_key, mask_key)
