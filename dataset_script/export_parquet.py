@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """Turn a EuroMineNet archive into what the Hub dataset repo holds: Parquet shards per config and
-split, plus the dataset card rendered from ``dataset_script/README.md``.
+split, plus the dataset card rendered from ``dataset_card.md.jinja`` (packaged in euromine_hf/resources).
 
 A thin wrapper around :func:`euromine_hf.data.export.export_parquet` (the same as
 ``euromine export``), kept here so the Hub repo's tooling lives next to its card template::

@@ -41,29 +41,21 @@ from euromine_hf.data.builder import CITATION, CONFIG_NAMES, DOI, HOMEPAGE, Euro
 __all__ = ["export_parquet", "render_card", "find_card_template", "add_parser", "DEFAULT_MAX_SHARD_SIZE"]
 
 DEFAULT_MAX_SHARD_SIZE = "500MB"
-#: Packaged copy of the card template (used by installs without the repository's dataset_script/).
+#: The card template ships in the package (dataset_script/dataset_card.md.jinja links to it).
 _PACKAGED_TEMPLATE = "dataset_card.md.jinja"
-_REPO_TEMPLATE = Path(__file__).resolve().parents[2] / "dataset_script" / "README.md"
 _SYNTHETIC_MARKER = "synthetic.json"
 
 
 def find_card_template(template: str | Path | None = None) -> str:
-    """Text of the dataset card template: ``template`` if given, else the packaged copy
-    (``euromine_hf/resources/dataset_card.md.jinja``), else the repository's
-    ``dataset_script/README.md``."""
+    """Text of the dataset card template: ``template`` if given, else the packaged one
+    (``euromine_hf/resources/dataset_card.md.jinja``)."""
     if template is not None:
         path = Path(template)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: dataset card template: expected a Jinja2 Markdown file")
         return path.read_text(encoding="utf-8")
     packaged = resources.files("euromine_hf").joinpath("resources", _PACKAGED_TEMPLATE)
-    if packaged.is_file():
-        return packaged.read_text(encoding="utf-8")
-    if _REPO_TEMPLATE.is_file():
-        return _REPO_TEMPLATE.read_text(encoding="utf-8")
-    raise FileNotFoundError(
-        f"dataset card template: expected euromine_hf/resources/{_PACKAGED_TEMPLATE} or {_REPO_TEMPLATE}; pass template=PATH"
-    )
+    return packaged.read_text(encoding="utf-8")
 
 
 def _human(nbytes: int) -> str:
@@ -320,7 +312,7 @@ def add_parser(subparsers: Any, name: str = "export", summary: str = "export Par
         help=f"largest uncompressed size of one Parquet shard, e.g. 200MB or 1GB (default: {DEFAULT_MAX_SHARD_SIZE})",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (swapped in only when complete)")
-    parser.add_argument("--template", type=Path, default=None, help="dataset card template (default: dataset_script/README.md)")
+    parser.add_argument("--template", type=Path, default=None, help="dataset card template (default: the packaged dataset_card.md.jinja)")
     parser.set_defaults(func=_run)
     return parser
 
