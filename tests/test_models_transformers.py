@@ -241,18 +241,12 @@ def _rgb_checkpoint(name: str) -> torch.nn.Module:
     raise KeyError(name)
 
 
-_V5_RENAMES = (
-    "transformers 5 saves Segformer/Swin checkpoints under their legacy key names and renames them only "
-    "inside from_pretrained; band_adaptation.read_state_dict reads the raw safetensors keys (reported to the lead)"
-)
-
-
 @pytest.mark.parametrize(
     "name",
     [
-        pytest.param("segformer", marks=pytest.mark.xfail(reason=_V5_RENAMES, strict=True)),
+        "segformer",
         "upernet-convnext",
-        pytest.param("upernet-swin", marks=pytest.mark.xfail(reason=_V5_RENAMES, strict=True)),
+        "upernet-swin",
         "deeplabv3-mobilevitv2",
     ],
 )

@@ -53,7 +53,12 @@ class AdaptationReport:
 
 
 def read_state_dict(checkpoint: str | Path) -> dict[str, torch.Tensor]:
-    """Tensors of a local checkpoint folder/file (safetensors), or of a Hub model id when online."""
+    """Tensors of a local checkpoint folder/file (safetensors), or of a Hub model id when online.
+
+    A folder with a ``config.json`` of a known architecture is loaded through transformers, because
+    transformers 5 renames some architectures' keys (Segformer, Swin) only inside ``from_pretrained``:
+    the raw safetensors names would not match the in-memory modules.
+    """
     path = Path(checkpoint)
     if path.is_file():
         return load_file(str(path))
@@ -61,15 +66,38 @@ def read_state_dict(checkpoint: str | Path) -> dict[str, torch.Tensor]:
         files = sorted(path.glob("*.safetensors"))
         if not files:
             raise FileNotFoundError(f"{path}: no *.safetensors file in this checkpoint folder")
+        model = _load_with_transformers(path)
+        if model is not None:
+            return {key: value.detach() for key, value in model.state_dict().items()}
         state: dict[str, torch.Tensor] = {}
         for file in files:
             state.update(load_file(str(file)))
         return state
-    # A Hub id: needs a network (never used by tests or the demo).
+    # A Hub id: needs a network (or a Hub-compatible endpoint); never used by the demo.
     from huggingface_hub import snapshot_download
 
     local = snapshot_download(str(checkpoint), allow_patterns=["*.safetensors", "*.json"])
     return read_state_dict(local)
+
+
+def _load_with_transformers(path: Path) -> PreTrainedModel | None:
+    """The checkpoint as its own transformers class, or None when its config is not one transformers knows."""
+    if not (path / "config.json").is_file():
+        return None
+    import transformers
+    from transformers import AutoConfig, AutoModel
+
+    try:
+        config = AutoConfig.from_pretrained(str(path))
+    except (ValueError, KeyError, OSError):
+        return None
+    architecture = (getattr(config, "architectures", None) or [None])[0]
+    model_class = getattr(transformers, architecture, None) if architecture else None
+    if model_class is None:
+        from euromine_hf.models.registry import MODEL_ZOO
+
+        model_class = next((s.model_class for s in MODEL_ZOO.values() if s.model_class.__name__ == architecture), AutoModel)
+    return model_class.from_pretrained(str(path), config=config)
 
 
 def _match_key(ckpt_key: str, model_keys: Mapping[str, torch.Tensor], suffix_index: dict[str, list[str]]) -> str | None:
