@@ -40,7 +40,7 @@ def test_reduced_demo_end_to_end_beats_baseline(tmp_path):
         assert (out / "results" / name).is_file(), name
     rows = json.loads((out / "results" / "test_results.json").read_text())["rows"]
     assert rows[0]["source"] == "ours" and rows[0]["OF1"] == pytest.approx(result.test_metrics["OF1"])
-    assert rows[1]["source"] == "paper" and rows[1]["model"] == rows[0]["model"] == "UNet"
+    assert rows[1]["source"] == "paper" and rows[1]["model"] == rows[0]["model"] == "Segformer"
     assert rows[2]["model"].startswith("Baseline") and rows[2]["OF1"] == pytest.approx(result.baseline_metrics["OF1"])
     assert list((out / "qualitative").glob("*.png"))
     assert (out / "statistics" / "reference" / "footprint_by_country.png").is_file()

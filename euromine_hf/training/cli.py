@@ -7,7 +7,7 @@ import argparse
 DESCRIPTION = """Train a EuroMineNet mapping model with the Hugging Face Trainer.
 
 With no arguments (or only --output_dir) this is the embedded demo: it builds the synthetic default
-archive, trains a tiny UNet for a few CPU minutes, tests it, compares it with a spectral-index
+archive, trains a tiny Segformer for a few CPU minutes, tests it, compares it with a spectral-index
 threshold baseline and writes tables, a model card, qualitative maps and footprint plots.
 
 Paper set-up on a real archive, e.g.:

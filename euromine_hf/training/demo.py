@@ -2,8 +2,10 @@
 
 It trains a tiny zoo model on the synthetic default archive for a few minutes of a 2-core CPU,
 tests it, writes every report, and sets it beside the spectral-index threshold baseline.  The
-preset departs from the paper's recipe only where a few CPU minutes demand it (tiny model, batch 8,
-lr 1e-3, two epochs); every value can still be overridden on the command line.
+preset departs from the paper's recipe only where a few CPU minutes demand it (a tiny Segformer -
+the zoo model that learned most per CPU second in our trials - batch 8, lr 1e-2 so the small-normal
+initialised classifier grows within ~100 steps, two epochs, radiometric gain jitter for the
+site-to-site spectral shifts of the synthetic data); every value can be overridden on the command line.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ DEMO_OUTPUT_DIR = "outputs/demo"
 
 #: Prepended to the user's arguments under ``--demo`` (later arguments win).
 DEMO_ARGV: tuple[str, ...] = (
-    "--model", "unet",
+    "--model", "segformer",
     "--size", "tiny",
     "--per_device_train_batch_size", "8",
     "--per_device_eval_batch_size", "16",
-    "--learning_rate", "1e-3",
+    "--learning_rate", "1e-2",
+    "--radiometric_jitter", "0.3",
     "--lr_scheduler_kwargs", '{"min_lr": 1e-5}',
     "--num_train_epochs", "2",
     "--logging_steps", "10",
