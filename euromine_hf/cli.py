@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build": ("euromine_hf.data.build_cli", "build the Hugging Face datasets (mapping / timeseries / cd_pairs) from an archive"),
     "export": ("euromine_hf.data.export", "export Parquet shards and a dataset card for the Hub"),
     "stats": ("euromine_hf.data.statistics_cli", "footprint and change statistics (paper Tables 1-3) with plots"),
+    "predict": ("euromine_hf.inference", "predict yearly mine maps of whole scenes with a trained model (GeoTIFF)"),
     "evaluate": ("euromine_hf.metrics.evaluate_cli", "score a folder of predictions against a split of the data"),
     "train": ("euromine_hf.training.cli", "train a model (same arguments as train.py)"),
 }
