@@ -65,6 +65,10 @@ def _worker() -> None:
         "digest": hashlib.sha256(params.numpy().tobytes()).hexdigest(),
     }
     (out / f"rank{trainer.args.process_index}.json").write_text(json.dumps(report))
+    # Tear the gloo group down before exit: left to interpreter shutdown, its threads can abort a rank.
+    if torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
