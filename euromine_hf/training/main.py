@@ -24,17 +24,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     model_args, data_args, training_args, run_args = parse_arguments(argv)
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    if training_args.should_log:
-        transformers.utils.logging.set_verbosity_info() if training_args.get_process_log_level() <= logging.INFO \
-            else transformers.utils.logging.set_verbosity_warning()
+    # Our own progress is logged at INFO; transformers' per-step chatter stays at WARNING.
     transformers.utils.logging.set_verbosity_warning()
     if demo:
         logger.info("demo: %s", " ".join(argv))
 
-    result = run_training(model_args, data_args, training_args, run_args)
+    try:
+        result = run_training(model_args, data_args, training_args, run_args)
+    except BaseException:
+        _close_process_group(wait_for_peers=False)  # a barrier could hang when only this rank failed
+        raise
+    _close_process_group(wait_for_peers=True)
     if training_args.process_index != 0:
         return 0
-    print(f"\nTest split ({len(result.test_metrics) and 'site-level scores'}), {result.seconds:.0f} s in all:")
+    print(f"\nTest split (site-level scores), {result.seconds:.0f} s in all:")
     print(format_comparison(result, f"{model_args.model} ({model_args.size})"))
     print(f"\nOutputs under {result.output_dir}: model/ (safetensors + card), results/, qualitative/, statistics/")
     if run_args.baseline and result.baseline_metrics is not None:
@@ -42,6 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("The model beats the threshold baseline on OF1 and GCA-TIoU." if verdict else
               "WARNING: the model does NOT beat the threshold baseline on both OF1 and GCA-TIoU.")
     return 0
+
+
+def _close_process_group(wait_for_peers: bool) -> None:
+    """Tear down a DDP process group ourselves: left to interpreter exit, gloo can abort a rank."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        if wait_for_peers:
+            dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":  # pragma: no cover
