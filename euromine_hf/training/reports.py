@@ -151,6 +151,7 @@ def write_model_card(trainer: Any, result: Any, model_args: Any, data_dir: Path,
         data_source=data_source,
         num_parameters=sum(p.numel() for p in model.parameters()),
         extra_limitations=limitations,
+        repo_id=args.hub_model_id,  # the card's usage snippet names the repo it is pushed to
     )
     return save_model_card(card, result.model_dir / "README.md")
 
