@@ -114,20 +114,25 @@ def test_upernet_backbones_and_config_lists(tmp_path) -> None:
         EuroMineUperNetConfig(backbone="swin", num_heads=[1, 2])
 
 
-def test_upernet_loss_adds_the_auxiliary_head_with_weight_0_4() -> None:
+def test_upernet_training_loss_adds_the_auxiliary_head_with_weight_0_4() -> None:
     torch.manual_seed(0)
-    model = build_model("upernet-convnext", "tiny").eval()
+    model = build_model("upernet-convnext", "tiny").train()
     pixels = torch.randn(2, 10, 64, 64)
     labels = torch.randint(0, 2, (2, 64, 64))
     labels[0, :8] = 255
     out = model(pixel_values=pixels, labels=labels)
-    with torch.no_grad():
+    with torch.no_grad():  # train-mode BatchNorm normalises with batch statistics: same numbers again
         features = model.upernet.backbone(pixels).feature_maps
         main = F.interpolate(model.upernet.decode_head(features), size=(64, 64), mode="bilinear", align_corners=False)
         aux = F.interpolate(model.upernet.auxiliary_head(features), size=(64, 64), mode="bilinear", align_corners=False)
     expected = F.cross_entropy(main, labels, ignore_index=255) + 0.4 * F.cross_entropy(aux, labels, ignore_index=255)
     torch.testing.assert_close(out.loss.detach(), expected)
     torch.testing.assert_close(out.logits.detach(), main)  # logits are the main head's only
+    # evaluation loss is the main head's alone, comparable with models without auxiliary heads
+    model.eval()
+    with torch.no_grad():
+        evaluated = model(pixel_values=pixels, labels=labels)
+    torch.testing.assert_close(evaluated.loss, F.cross_entropy(evaluated.logits, labels, ignore_index=255))
 
     without = build_model("upernet-convnext", "tiny", use_auxiliary_head=False).eval()
     assert without.upernet.auxiliary_head is None

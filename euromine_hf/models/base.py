@@ -75,6 +75,14 @@ class EuroMineSegmentationModel(PreTrainedModel):
     def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits.float(), labels.long(), ignore_index=self.config.ignore_index)
 
+    def segment_with_auxiliary(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, list[tuple[float, torch.Tensor]]]:
+        """Main logits plus ``(weight, logits)`` of auxiliary heads (deep supervision).
+
+        Used only for the training loss, so evaluation losses stay comparable across models;
+        architectures with auxiliary heads (UperNet, PSPNet) override it.
+        """
+        return self.segment(pixel_values), []
+
     def forward(
         self,
         pixel_values: torch.Tensor,
@@ -83,9 +91,17 @@ class EuroMineSegmentationModel(PreTrainedModel):
         return_dict: bool | None = None,
     ) -> SemanticSegmenterOutput:
         self._check_input(pixel_values)
-        logits = self.segment(pixel_values)
-        logits = resize_logits(logits, pixel_values.shape[-2:])
-        loss = self.compute_loss(logits, labels) if labels is not None else None
+        size = pixel_values.shape[-2:]
+        if labels is not None and self.training:
+            logits, auxiliary = self.segment_with_auxiliary(pixel_values)
+        else:
+            logits, auxiliary = self.segment(pixel_values), []
+        logits = resize_logits(logits, size)
+        loss = None
+        if labels is not None:
+            loss = self.compute_loss(logits, labels)
+            for weight, auxiliary_logits in auxiliary:
+                loss = loss + weight * self.compute_loss(resize_logits(auxiliary_logits, size), labels)
         return SemanticSegmenterOutput(loss=loss, logits=logits)
 
     def _init_weights(self, module: nn.Module) -> None:

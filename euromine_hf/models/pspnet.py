@@ -25,9 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import PretrainedConfig, ResNetModel
-from transformers.modeling_outputs import SemanticSegmenterOutput
 
-from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel, resize_logits
+from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel
 from euromine_hf.models.layers import (
     ConvBNReLU,
     as_int_list,
@@ -163,23 +162,12 @@ class PSPNetForSemanticSegmentation(EuroMineSegmentationModel):
     def segment(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.head(self.pyramid(self._features(pixel_values)[1]))
 
-    def forward(
-        self,
-        pixel_values: torch.Tensor,
-        labels: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> SemanticSegmenterOutput:
-        self._check_input(pixel_values)
+    def segment_with_auxiliary(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, list[tuple[float, torch.Tensor]]]:
         stage3, stage4 = self._features(pixel_values)
-        logits = resize_logits(self.head(self.pyramid(stage4)), pixel_values.shape[-2:])
-        loss = None
-        if labels is not None:
-            loss = self.compute_loss(logits, labels)
-            if self.training and self.auxiliary_head is not None and self.config.auxiliary_loss_weight > 0:
-                auxiliary = resize_logits(self.auxiliary_head(stage3), pixel_values.shape[-2:])
-                loss = loss + self.config.auxiliary_loss_weight * self.compute_loss(auxiliary, labels)
-        return SemanticSegmenterOutput(loss=loss, logits=logits)
+        logits = self.head(self.pyramid(stage4))
+        if self.auxiliary_head is None or self.config.auxiliary_loss_weight <= 0:
+            return logits, []
+        return logits, [(self.config.auxiliary_loss_weight, self.auxiliary_head(stage3))]
 
 
 register_segmenter(

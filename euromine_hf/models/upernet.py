@@ -18,14 +18,12 @@ from typing import Any, Sequence
 
 import torch
 from transformers import ConvNextConfig, SwinConfig, UperNetConfig, UperNetForSemanticSegmentation
-from transformers.modeling_outputs import SemanticSegmenterOutput
 
 from euromine_hf.models.base import (
     IGNORE_INDEX,
     EuroMineConfigMixin,
     EuroMineSegmentationModel,
     PretrainedConfig,
-    resize_logits,
 )
 from euromine_hf.models.registry import register_segmenter
 
@@ -171,24 +169,12 @@ class EuroMineUperNetForSegmentation(EuroMineSegmentationModel):
     def segment(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.upernet.decode_head(self._features(pixel_values))
 
-    def forward(
-        self,
-        pixel_values: torch.Tensor,
-        labels: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> SemanticSegmenterOutput:
-        self._check_input(pixel_values)
-        size = pixel_values.shape[-2:]
+    def segment_with_auxiliary(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, list[tuple[float, torch.Tensor]]]:
         features = self._features(pixel_values)
-        logits = resize_logits(self.upernet.decode_head(features), size)
-        loss = None
-        if labels is not None:
-            loss = self.compute_loss(logits, labels)
-            if self.upernet.auxiliary_head is not None:
-                auxiliary_logits = resize_logits(self.upernet.auxiliary_head(features), size)
-                loss = loss + self.config.auxiliary_loss_weight * self.compute_loss(auxiliary_logits, labels)
-        return SemanticSegmenterOutput(loss=loss, logits=logits)
+        logits = self.upernet.decode_head(features)
+        if self.upernet.auxiliary_head is None or self.config.auxiliary_loss_weight <= 0:
+            return logits, []
+        return logits, [(self.config.auxiliary_loss_weight, self.upernet.auxiliary_head(features))]
 
 
 _TINY_COMMON = {"embed_dim": 8, "depths": [1, 1, 1, 1], "hidden_size": 16, "auxiliary_channels": 8, "drop_path_rate": 0.0}
