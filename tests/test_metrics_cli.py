@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import json
 from itertools import combinations
-from pathlib import Path
 
 import matplotlib.image as mpimg
 import numpy as np

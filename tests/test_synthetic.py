@@ -232,13 +232,16 @@ def test_band_means_and_stds_near_published_constants(archive: Path, masks: dict
 def test_spectra_tell_covers_apart(archive: Path, masks: dict[str, np.ndarray]) -> None:
     """Mines are brighter in SWIR and less vegetated (lower NDVI) than their surroundings."""
     nir, red, swir = BANDS.index("B08"), BANDS.index("B04"), BANDS.index("B11")
-    ndvi_in, ndvi_out = [], []
+    ndvi_in, ndvi_out, swir_in, swir_out = [], [], [], []
     for site, m in masks.items():
         x = _read(archive / site / "image" / "Year2018.tif").astype(np.float64)
         ndvi = (x[nir] - x[red]) / (x[nir] + x[red])
         ndvi_in.append(np.median(ndvi[m[3]]))
         ndvi_out.append(np.median(ndvi[~m[3]]))
+        swir_in.append(np.median(x[swir][m[3]]))
+        swir_out.append(np.median(x[swir][~m[3]]))
     assert np.median(ndvi_out) > np.median(ndvi_in) + 0.15, (ndvi_out, ndvi_in)
+    assert np.median(swir_in) > np.median(swir_out), (swir_in, swir_out)
     assert np.median(ndvi_out) > 0.4
 
 

@@ -3,7 +3,6 @@ local Hub-compatible server, and load it back by repo id."""
 
 from __future__ import annotations
 
-import pytest
 import torch
 from huggingface_hub import ModelCard
 

@@ -388,7 +388,7 @@ def scan_archive(root: str | Path, years: Iterable[int] = YEARS, sites: Iterable
         wanted = sorted(set(sites))
         unknown = [s for s in wanted if s not in folders]
         if unknown:
-            raise ArchiveError(root, "sites", f"folders for every requested site", f"no folder for {unknown}")
+            raise ArchiveError(root, "sites", "folders for every requested site", f"no folder for {unknown}")
         folders = {s: folders[s] for s in wanted}
     sidecar = _load_sidecar(root) if layout == LAYOUT_CROPPED else {}
     records = []
