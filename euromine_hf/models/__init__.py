@@ -26,12 +26,7 @@ ARCHITECTURES = (
 )
 
 for _name in ARCHITECTURES:
-    _module = f"{__name__}.{_name}"
-    try:
-        importlib.import_module(_module)
-    except ModuleNotFoundError as error:  # TODO(integration): drop once every file exists
-        if error.name != _module:
-            raise
+    importlib.import_module(f"{__name__}.{_name}")
 
 __all__ = [
     "MODEL_ZOO",
