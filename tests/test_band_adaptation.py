@@ -21,14 +21,6 @@ from euromine_hf.models.registry import build_model
 TINY_RESNET = {"depths": [1, 1, 1, 1], "hidden_sizes": [16, 32, 48, 64], "embedding_size": 8}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def test_adapt_rgb_weight_hand_checked():
     # two output filters, 1×1 kernels; input channels are (R, G, B)
     weight = torch.tensor([[1.0, 2.0, 3.0], [-3.0, 0.0, 6.0]]).reshape(2, 3, 1, 1)

@@ -25,14 +25,6 @@ hf_logging.disable_progress_bar()
 warnings.filterwarnings("ignore", category=UserWarning)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from intra-op threads; on a shared 2-core box they only contend."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 SIZE = 64
 SEGMENTERS = sorted(name for name, spec in MODEL_ZOO.items() if spec.task == "segmentation")
 

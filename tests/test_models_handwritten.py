@@ -25,15 +25,6 @@ from transformers import AutoModelForSemanticSegmentation, ResNetModel
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny convolutions run far faster on one thread, above all on a shared, busy machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def meta_model(name: str, **overrides):
     """Paper-size model on the meta device: shapes and counts without allocating or initialising."""
     with torch.device("meta"):

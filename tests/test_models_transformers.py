@@ -36,15 +36,6 @@ hf_logging.disable_progress_bar()
 warnings.filterwarnings("ignore", category=UserWarning)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny models gain nothing from intra-op threads; on a shared 2-core box they only contend."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 # --------------------------------------------------------------------------- configs and presets
 
 
