@@ -18,15 +18,14 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import MobileNetV2Config, MobileNetV2Model, PretrainedConfig, ResNetModel
+from transformers import MobileNetV2Config, MobileNetV2Model, PretrainedConfig
 
 from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel
 from euromine_hf.models.layers import (
     ConvBNReLU,
     as_int_list,
-    dilate_resnet,
+    dilated_bottleneck_resnet,
     init_classifier,
-    resnet_config,
     resnet_stage_features,
 )
 from euromine_hf.models.registry import register_segmenter
@@ -143,16 +142,9 @@ class DeepLabV3PlusForSemanticSegmentation(EuroMineSegmentationModel):
     def __init__(self, config: DeepLabV3PlusConfig) -> None:
         super().__init__(config)
         if config.backbone == "resnet101":
-            backbone_config = resnet_config(
-                config.num_channels,
-                config.backbone_overrides,
-                depths=[3, 4, 23, 3],
-                hidden_sizes=[256, 512, 1024, 2048],
-                embedding_size=64,
-                layer_type="bottleneck",
+            self.backbone, backbone_config = dilated_bottleneck_resnet(
+                config.num_channels, config.backbone_overrides, [3, 4, 23, 3], config.output_stride
             )
-            self.backbone = ResNetModel(backbone_config)
-            dilate_resnet(self.backbone, config.output_stride)
             low_level_in = backbone_config.hidden_sizes[0]
             high_level_in = backbone_config.hidden_sizes[-1]
         else:

@@ -94,6 +94,19 @@ def dilate_resnet(resnet: ResNetModel, output_stride: int) -> list[int]:
     return dilations
 
 
+def dilated_bottleneck_resnet(
+    num_channels: int, overrides: Mapping[str, Any] | None, depths: list[int], output_stride: int
+) -> tuple[ResNetModel, ResNetConfig]:
+    """A bottleneck ResNet (ResNet-50/101 widths) dilated to ``output_stride``: the DeepLab/PSPNet encoder."""
+    config = resnet_config(
+        num_channels, overrides, depths=depths, hidden_sizes=[256, 512, 1024, 2048], embedding_size=64,
+        layer_type="bottleneck",
+    )
+    resnet = ResNetModel(config)
+    dilate_resnet(resnet, output_stride)
+    return resnet, config
+
+
 def resnet_stage_features(resnet: ResNetModel, pixel_values: torch.Tensor) -> list[torch.Tensor]:
     """Outputs of ResNet's four stages (strides 4, 8, 16, 32 unless dilated)."""
     hidden = resnet.embedder(pixel_values)
@@ -140,6 +153,7 @@ __all__ = [
     "as_int_list",
     "count_parameters",
     "dilate_resnet",
+    "dilated_bottleneck_resnet",
     "init_classifier",
     "resnet_config",
     "resnet_stage_features",

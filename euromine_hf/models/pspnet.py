@@ -24,15 +24,14 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import PretrainedConfig, ResNetModel
+from transformers import PretrainedConfig
 
 from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel
 from euromine_hf.models.layers import (
     ConvBNReLU,
     as_int_list,
-    dilate_resnet,
+    dilated_bottleneck_resnet,
     init_classifier,
-    resnet_config,
     resnet_stage_features,
 )
 from euromine_hf.models.registry import register_segmenter
@@ -128,16 +127,9 @@ class PSPNetForSemanticSegmentation(EuroMineSegmentationModel):
 
     def __init__(self, config: PSPNetConfig) -> None:
         super().__init__(config)
-        backbone_config = resnet_config(
-            config.num_channels,
-            config.backbone_overrides,
-            depths=[3, 4, 6, 3],
-            hidden_sizes=[256, 512, 1024, 2048],
-            embedding_size=64,
-            layer_type="bottleneck",
+        self.backbone, backbone_config = dilated_bottleneck_resnet(
+            config.num_channels, config.backbone_overrides, [3, 4, 6, 3], config.output_stride
         )
-        self.backbone = ResNetModel(backbone_config)
-        dilate_resnet(self.backbone, config.output_stride)
         channels = backbone_config.hidden_sizes[-1]
         pyramid_channels = config.pyramid_channels or channels // len(config.pyramid_bins)
         self.pyramid = PyramidPoolingModule(channels, config.pyramid_bins, pyramid_channels)
