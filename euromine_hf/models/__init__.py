@@ -10,7 +10,9 @@ import importlib
 
 from euromine_hf.models.band_adaptation import adapt_rgb_weight, load_rgb_checkpoint
 from euromine_hf.models.base import EuroMineSegmentationModel
-from euromine_hf.models.registry import MODEL_ZOO, build_model, get_spec
+from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, EuroMineConfig
+from euromine_hf.models.modeling import EuroMineChangeDetectionModel, EuroMinePreTrainedModel
+from euromine_hf.models.registry import MODEL_ZOO, AutoModelForChangeDetection, build_model, get_spec, zoo_names
 
 #: Architecture modules, one per file.
 ARCHITECTURES = (
@@ -27,12 +29,19 @@ ARCHITECTURES = (
 
 for _name in ARCHITECTURES:
     importlib.import_module(f"{__name__}.{_name}")
+importlib.import_module(f"{__name__}.change_detection")
 
 __all__ = [
+    "AutoModelForChangeDetection",
+    "EuroMineChangeDetectionConfig",
+    "EuroMineChangeDetectionModel",
+    "EuroMineConfig",
+    "EuroMinePreTrainedModel",
     "MODEL_ZOO",
     "EuroMineSegmentationModel",
     "adapt_rgb_weight",
     "build_model",
     "get_spec",
     "load_rgb_checkpoint",
+    "zoo_names",
 ]

@@ -1,4 +1,6 @@
-"""Shared plumbing for every EuroMineNet model: config fields, loss, output contract.
+"""TRANSITIONAL: the config mixin until every config derives from ``configuration.EuroMineConfig``.
+
+Shared plumbing for every EuroMineNet model: config fields, loss, output contract.
 
 Each architecture file defines its own ``PretrainedConfig`` (``model_type`` ``euromine-…``) and a
 ``PreTrainedModel`` subclass of :class:`EuroMineSegmentationModel`.  The subclass only implements
@@ -18,8 +20,8 @@ from transformers import PretrainedConfig, PreTrainedModel
 from transformers.modeling_outputs import SemanticSegmenterOutput
 
 from euromine_hf.bands import BANDS
-
-IGNORE_INDEX = 255
+from euromine_hf.models.configuration import IGNORE_INDEX
+from euromine_hf.models.modeling import EuroMineSegmentationModel, resize_logits
 
 
 class EuroMineConfigMixin:
@@ -51,81 +53,6 @@ class EuroMineConfigMixin:
         self.band_names = band_names
         self.ignore_index = int(ignore_index)
         return kwargs
-
-
-class EuroMineSegmentationModel(PreTrainedModel):
-    """Base for segmenters: ``pixel_values`` (B,C,H,W) → logits (B,num_labels,H,W) + CE loss."""
-
-    main_input_name = "pixel_values"
-    base_model_prefix = "euromine"
-    # Trainer must not pass num_items_in_batch: our loss is a plain mean (DESIGN.md).
-    accepts_loss_kwargs = False
-    supports_gradient_checkpointing = False
-
-    def segment(self, pixel_values: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _check_input(self, pixel_values: torch.Tensor) -> None:
-        if pixel_values.ndim != 4 or pixel_values.shape[1] != self.config.num_channels:
-            raise ValueError(
-                f"pixel_values must be (batch, {self.config.num_channels}, height, width); "
-                f"got shape {tuple(pixel_values.shape)}"
-            )
-
-    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return F.cross_entropy(logits.float(), labels.long(), ignore_index=self.config.ignore_index)
-
-    def segment_with_auxiliary(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, list[tuple[float, torch.Tensor]]]:
-        """Main logits plus ``(weight, logits)`` of auxiliary heads (deep supervision).
-
-        Used only for the training loss, so evaluation losses stay comparable across models;
-        architectures with auxiliary heads (UperNet, PSPNet) override it.
-        """
-        return self.segment(pixel_values), []
-
-    def forward(
-        self,
-        pixel_values: torch.Tensor,
-        labels: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-    ) -> SemanticSegmenterOutput:
-        self._check_input(pixel_values)
-        size = pixel_values.shape[-2:]
-        if labels is not None and self.training:
-            logits, auxiliary = self.segment_with_auxiliary(pixel_values)
-        else:
-            logits, auxiliary = self.segment(pixel_values), []
-        logits = resize_logits(logits, size)
-        loss = None
-        if labels is not None:
-            loss = self.compute_loss(logits, labels)
-            for weight, auxiliary_logits in auxiliary:
-                loss = loss + weight * self.compute_loss(resize_logits(auxiliary_logits, size), labels)
-        return SemanticSegmenterOutput(loss=loss, logits=logits)
-
-    def _init_weights(self, module: nn.Module) -> None:
-        """He init for convolutions, unit/zero for norms: the defaults the original papers use."""
-        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)):
-            if module.weight is not None:
-                nn.init.ones_(module.weight)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-        elif isinstance(module, nn.Linear):
-            nn.init.trunc_normal_(module.weight, std=0.02)
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
-
-
-def resize_logits(logits: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    """Bilinear upsampling of logits to the input resolution (no-op when already there)."""
-    if tuple(logits.shape[-2:]) == tuple(size):
-        return logits
-    return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 __all__ = [

@@ -1,27 +1,49 @@
 """The model zoo: short names (as train.py's ``--model`` takes them) → config/model classes.
 
-Each architecture file calls :func:`register_segmenter` for the paper variants it provides, with
-two size presets: ``paper`` (the configuration benchmarked in the EuroMineNet paper) and ``tiny``
-(a few thousand parameters, for tests and the CPU demo).  Registration with the transformers Auto
-classes happens here too, so ``AutoModel.from_pretrained`` works once ``euromine_hf`` is imported.
+Each architecture file calls :func:`register_model` for the paper variants it provides, with its
+task and two size presets: ``paper`` (the configuration benchmarked in the EuroMineNet paper) and
+``tiny`` (a few thousand parameters, for tests and the CPU demo).  Registration with the
+transformers Auto classes happens here too, so ``AutoModel.from_pretrained`` works once
+``euromine_hf`` is imported: segmenters with ``AutoModelForSemanticSegmentation``, change detectors
+with :class:`AutoModelForChangeDetection` (transformers has no Auto class for that task, so the
+package defines one the way transformers defines its own).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
 from transformers import AutoConfig, AutoModel, AutoModelForSemanticSegmentation, PretrainedConfig, PreTrainedModel
+from transformers.models.auto.auto_factory import _BaseAutoModelClass, _LazyAutoMapping
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
+
+from euromine_hf.models.configuration import TASKS
+
+#: config class → change-detection model class (filled by :func:`register_model`).
+MODEL_FOR_CHANGE_DETECTION_MAPPING = _LazyAutoMapping(CONFIG_MAPPING_NAMES, OrderedDict())
+
+
+class AutoModelForChangeDetection(_BaseAutoModelClass):
+    """``AutoModelForChangeDetection.from_pretrained(folder_or_repo)`` for the package's detectors."""
+
+    _model_mapping = MODEL_FOR_CHANGE_DETECTION_MAPPING
 
 
 @dataclass(frozen=True)
 class ModelSpec:
+    """A zoo entry. ``published_params`` is the parameter count the benchmark's code publishes
+    (units of 2^20, counted with 3-band inputs) where there is one; tests check the ``paper``
+    preset built with ``num_channels=3`` against it."""
+
     name: str
     paper_name: str
-    task: str  # "segmentation" or "change-detection"
+    task: str  # one of configuration.TASKS
     config_class: type[PretrainedConfig]
     model_class: type[PreTrainedModel]
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    published_params: float | None = None
 
     def make_config(self, size: str = "paper", **overrides: Any) -> PretrainedConfig:
         if size not in self.presets:
@@ -41,25 +63,42 @@ def _register_auto(config_class: type[PretrainedConfig], model_class: type[PreTr
     AutoModel.register(config_class, model_class, exist_ok=True)
     if task == "segmentation":
         AutoModelForSemanticSegmentation.register(config_class, model_class, exist_ok=True)
+    else:
+        AutoModelForChangeDetection.register(config_class, model_class, exist_ok=True)
     _REGISTERED_TYPES.add(model_type)
 
 
-def register_segmenter(
+def register_model(
     name: str,
     paper_name: str,
     config_class: type[PretrainedConfig],
     model_class: type[PreTrainedModel],
+    *,
+    task: str,
     paper: dict[str, Any],
     tiny: dict[str, Any],
-    task: str = "segmentation",
+    published_params: float | None = None,
 ) -> ModelSpec:
     """Add a model to the zoo under ``name`` and register its classes with the Auto factories."""
+    if task not in TASKS:
+        raise ValueError(f"register_model({name!r}): task must be one of {TASKS}; got {task!r}")
     if not config_class.model_type.startswith("euromine-"):
         raise ValueError(f"{config_class.__name__}.model_type must start with 'euromine-'")
-    spec = ModelSpec(name, paper_name, task, config_class, model_class, {"paper": dict(paper), "tiny": dict(tiny)})
+    if getattr(config_class, "task", task) != task:
+        raise ValueError(f"{config_class.__name__}.task is {config_class.task!r} but {name!r} registers as {task!r}")
+    if name in MODEL_ZOO and MODEL_ZOO[name].model_class is not model_class:
+        raise ValueError(f"model name {name!r} is already registered by {MODEL_ZOO[name].model_class.__name__}")
+    spec = ModelSpec(
+        name, paper_name, task, config_class, model_class, {"paper": dict(paper), "tiny": dict(tiny)}, published_params
+    )
     MODEL_ZOO[name] = spec
     _register_auto(config_class, model_class, task)
     return spec
+
+
+def register_segmenter(*args: Any, **kwargs: Any) -> ModelSpec:
+    """:func:`register_model` with ``task="segmentation"`` (kept while segmenters move to ``register_model``)."""
+    return register_model(*args, task="segmentation", **kwargs)
 
 
 def get_spec(name: str) -> ModelSpec:
@@ -68,7 +107,12 @@ def get_spec(name: str) -> ModelSpec:
     return MODEL_ZOO[name]
 
 
+def zoo_names(task: str | None = None) -> list[str]:
+    """Zoo names, optionally of one task, in registration order."""
+    return [name for name, spec in MODEL_ZOO.items() if task is None or spec.task == task]
+
+
 def build_model(name: str, size: str = "paper", **config_overrides: Any) -> PreTrainedModel:
-    """Instantiate a zoo model with randomly initialised weights."""
+    """Instantiate a zoo model (either task) with randomly initialised weights."""
     spec = get_spec(name)
     return spec.model_class(spec.make_config(size, **config_overrides))

@@ -1,0 +1,15 @@
+"""Change detectors: shared fusion parts (:mod:`.fusion`) and one file per paper detector.
+
+Importing this package imports every detector module listed in ``DETECTORS``; each registers its
+zoo entries with ``task="change_detection"``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+#: Detector modules, one per paper model.
+DETECTORS: tuple[str, ...] = ()
+
+for _name in DETECTORS:
+    importlib.import_module(f"{__name__}.{_name}")

@@ -1,0 +1,112 @@
+"""Change-detection parts: how two dates meet.
+
+Detectors differ mostly in *where* and *how* the two dates are combined (Daudt et al. 2018 name
+the three basic choices): early fusion stacks both images as one 2C-band input; a Siamese encoder
+runs one set of weights on each date and fuses per scale, by concatenation or by absolute
+difference; later detectors fuse with attention. These modules are the shared pieces; each paper
+detector file assembles them with its own decoder.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from euromine_hf.models.encoders.base import Encoder
+
+
+def early_fusion(pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
+    """Both dates as one image of 2C channels (date 1's bands first)."""
+    return torch.cat([pixel_values_t1, pixel_values_t2], dim=1)
+
+
+class SiameseEncoder(nn.Module):
+    """One encoder (shared weights) run on both dates; returns per-scale ``(features_t1, features_t2)``.
+
+    The dates go through the encoder as one batch of 2B images, so BatchNorm sees both dates'
+    statistics together and the encoder runs once.
+    """
+
+    def __init__(self, encoder: Encoder) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.channels = list(encoder.channels)
+        self.reductions = list(encoder.reductions)
+
+    def forward(
+        self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        batch = pixel_values_t1.shape[0]
+        features = self.encoder(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
+        return [f[:batch] for f in features], [f[batch:] for f in features]
+
+
+class ConcatFusion(nn.Module):
+    """[f1, f2] along channels (FC-Siam-conc); ``out_channels`` = 2 × in."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.out_channels = 2 * channels
+
+    def forward(self, features_t1: torch.Tensor, features_t2: torch.Tensor) -> torch.Tensor:
+        return torch.cat([features_t1, features_t2], dim=1)
+
+
+class AbsDiffFusion(nn.Module):
+    """|f1 − f2| (FC-Siam-diff): symmetric in the dates, ``out_channels`` = in."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.out_channels = channels
+
+    def forward(self, features_t1: torch.Tensor, features_t2: torch.Tensor) -> torch.Tensor:
+        return (features_t1 - features_t2).abs()
+
+
+class AttentionFusion(nn.Module):
+    """|f1 − f2| re-weighted by channel attention computed from both dates (squeeze-and-excitation
+    over [f1, f2, |f1 − f2|]) and spatial attention from the difference map.
+
+    The generic attention fusion of the later Siamese detectors: the network learns which channels
+    and where the difference matters, instead of treating every difference alike.
+    """
+
+    def __init__(self, channels: int, reduction: int = 4) -> None:
+        super().__init__()
+        hidden = max(channels // reduction, 4)
+        self.channel_gate = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Conv2d(3 * channels, hidden, 1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, channels, 1),
+            nn.Sigmoid(),
+        )
+        self.spatial_gate = nn.Sequential(nn.Conv2d(2, 1, 7, padding=3), nn.Sigmoid())
+        self.out_channels = channels
+
+    def forward(self, features_t1: torch.Tensor, features_t2: torch.Tensor) -> torch.Tensor:
+        difference = (features_t1 - features_t2).abs()
+        weighted = difference * self.channel_gate(torch.cat([features_t1, features_t2, difference], dim=1))
+        pooled = torch.cat([weighted.mean(dim=1, keepdim=True), weighted.amax(dim=1, keepdim=True)], dim=1)
+        return weighted * self.spatial_gate(pooled)
+
+
+FUSIONS: dict[str, type[nn.Module]] = {"concat": ConcatFusion, "diff": AbsDiffFusion, "attention": AttentionFusion}
+
+
+def make_fusion(kind: str, channels: int) -> nn.Module:
+    """A fusion module by name (``concat``, ``diff``, ``attention``) for maps of ``channels``."""
+    if kind not in FUSIONS:
+        raise ValueError(f"unknown fusion {kind!r}; choose from {sorted(FUSIONS)}")
+    return FUSIONS[kind](channels)
+
+
+__all__ = [
+    "AbsDiffFusion",
+    "AttentionFusion",
+    "ConcatFusion",
+    "FUSIONS",
+    "SiameseEncoder",
+    "early_fusion",
+    "make_fusion",
+]

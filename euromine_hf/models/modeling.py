@@ -1,0 +1,216 @@
+"""The model bases: one output path for every EuroMineNet model, and one base per task.
+
+Why one path: Trainer, the metrics, inference and the cards rely on the same contract from all 31
+models — logits (B, 2, H, W) at input resolution in a ``SemanticSegmenterOutput``, a loss when
+labels are given, auxiliary (deep-supervision) terms only in the training loss so evaluation losses
+stay comparable across models. Subclasses implement only what differs:
+
+* :class:`EuroMineSegmentationModel` — ``segment(pixel_values)`` (``pixel_values`` in),
+* :class:`EuroMineChangeDetectionModel` — ``detect(pixel_values_t1, pixel_values_t2)``
+  (``main_input_name = "pixel_values_t1"``).
+
+Either may instead override the ``…_with_auxiliary`` variant to return extra logits as
+:class:`Auxiliary` terms, each naming which labels supervise it (the change mask, or a date's mine
+mask for dual-task detectors such as DTCDSCN).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers.modeling_outputs import SemanticSegmenterOutput
+
+from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, EuroMineConfig
+
+
+class Auxiliary(NamedTuple):
+    """An extra training-loss term: ``weight × loss(resize(logits), labels[target])``.
+
+    ``target`` is the forward argument holding its labels: ``"labels"`` (the main target),
+    ``"labels_t1"`` / ``"labels_t2"`` (each date's mine mask, for detectors with semantic branches).
+    A term whose labels were not given is skipped.
+    """
+
+    weight: float
+    logits: torch.Tensor
+    target: str = "labels"
+
+
+def resize_logits(logits: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """Bilinear upsampling of logits to the input resolution (no-op when already there)."""
+    if tuple(logits.shape[-2:]) == tuple(size):
+        return logits
+    return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def binary_logits(score: torch.Tensor) -> torch.Tensor:
+    """Two-class logits ``[0, z]`` from one sigmoid score map ``z`` (B,1,H,W) → (B,2,H,W).
+
+    softmax([0, z])[1] = sigmoid(z), so cross-entropy on these logits equals the binary
+    cross-entropy that detectors with a single sigmoid output (A2Net, TinyCD, …) are trained with,
+    and argmax equals ``z > 0``: such models keep the common two-logit contract unchanged.
+    """
+    if score.ndim != 4 or score.shape[1] != 1:
+        raise ValueError(f"binary_logits expects a (B,1,H,W) score map; got {tuple(score.shape)}")
+    return torch.cat([torch.zeros_like(score), score], dim=1)
+
+
+def soft_dice_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int, eps: float = 1.0) -> torch.Tensor:
+    """1 − soft Dice of the positive-class probability over the batch (ignored pixels left out)."""
+    valid = (labels != ignore_index).float()
+    target = (labels == 1).float() * valid
+    probability = logits.float().softmax(dim=1)[:, 1] * valid
+    intersection = (probability * target).sum()
+    return 1.0 - (2.0 * intersection + eps) / (probability.sum() + target.sum() + eps)
+
+
+class EuroMinePreTrainedModel(PreTrainedModel):
+    """What all EuroMineNet models share: weight init, the loss and the output path."""
+
+    config_class = EuroMineConfig
+    base_model_prefix = "euromine"
+    # Trainer must not pass num_items_in_batch: our loss is a plain mean (DESIGN.md).
+    accepts_loss_kwargs = False
+    supports_gradient_checkpointing = False
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """He init for convolutions, unit/zero for norms: the defaults the original papers use."""
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Conv3d)):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm)):
+            if module.weight is not None:
+                nn.init.ones_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
+            nn.init.trunc_normal_(module.weight, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+    def _check_image(self, name: str, tensor: torch.Tensor) -> None:
+        if tensor.ndim != 4 or tensor.shape[1] != self.config.num_channels:
+            raise ValueError(
+                f"{name} must be (batch, {self.config.num_channels}, height, width); got shape {tuple(tensor.shape)}"
+            )
+
+    def compute_loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy (+ soft Dice when the config's ``loss`` asks for it) on full-size logits."""
+        kind = getattr(self.config, "loss", "ce")
+        ignore_index = self.config.ignore_index
+        loss = logits.new_zeros((), dtype=torch.float32)
+        if kind in ("ce", "ce+dice"):
+            loss = loss + F.cross_entropy(logits.float(), labels.long(), ignore_index=ignore_index)
+        if kind in ("dice", "ce+dice"):
+            loss = loss + soft_dice_loss(logits, labels, ignore_index)
+        return loss
+
+    def _output(
+        self,
+        logits: torch.Tensor,
+        auxiliary: Sequence[Auxiliary],
+        size: Sequence[int],
+        targets: dict[str, torch.Tensor | None],
+    ) -> SemanticSegmenterOutput:
+        """Resize to the input, add the main and auxiliary loss terms, wrap in the output class."""
+        logits = resize_logits(logits, size)
+        loss = None
+        if targets.get("labels") is not None:
+            loss = self.compute_loss(logits, targets["labels"])
+            for term in auxiliary:
+                term = Auxiliary(*term)
+                labels = targets.get(term.target)
+                if labels is not None:
+                    loss = loss + term.weight * self.compute_loss(resize_logits(term.logits, size), labels)
+        return SemanticSegmenterOutput(loss=loss, logits=logits)
+
+
+class EuroMineSegmentationModel(EuroMinePreTrainedModel):
+    """Base for segmenters: ``pixel_values`` (B,C,H,W) → logits (B,num_labels,H,W) + loss."""
+
+    main_input_name = "pixel_values"
+
+    def segment(self, pixel_values: torch.Tensor) -> torch.Tensor:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _check_input(self, pixel_values: torch.Tensor) -> None:
+        self._check_image("pixel_values", pixel_values)
+
+    def segment_with_auxiliary(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, list[Auxiliary]]:
+        """Main logits plus auxiliary terms; models with auxiliary heads (UperNet, PSPNet) override it."""
+        return self.segment(pixel_values), []
+
+    def forward(
+        self,
+        pixel_values: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> SemanticSegmenterOutput:
+        self._check_input(pixel_values)
+        if labels is not None and self.training:
+            logits, auxiliary = self.segment_with_auxiliary(pixel_values)
+        else:
+            logits, auxiliary = self.segment(pixel_values), []
+        return self._output(logits, auxiliary, pixel_values.shape[-2:], {"labels": labels})
+
+
+class EuroMineChangeDetectionModel(EuroMinePreTrainedModel):
+    """Base for change detectors: two dates (B,C,H,W) each → change logits (B,2,H,W) + loss.
+
+    ``labels`` is the change mask |mask_t2 − mask_t1|; ``labels_t1`` / ``labels_t2`` (each date's
+    mine mask, which every EuroMineNet pair carries) supervise semantic branches where a detector
+    has them, and are ignored otherwise.
+    """
+
+    config_class = EuroMineChangeDetectionConfig
+    main_input_name = "pixel_values_t1"
+
+    def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def detect_with_auxiliary(
+        self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
+    ) -> tuple[torch.Tensor, list[Auxiliary]]:
+        """Main logits plus deep-supervision / semantic terms; detectors that have them override it."""
+        return self.detect(pixel_values_t1, pixel_values_t2), []
+
+    def forward(
+        self,
+        pixel_values_t1: torch.Tensor,
+        pixel_values_t2: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        labels_t1: torch.Tensor | None = None,
+        labels_t2: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+    ) -> SemanticSegmenterOutput:
+        self._check_image("pixel_values_t1", pixel_values_t1)
+        self._check_image("pixel_values_t2", pixel_values_t2)
+        if pixel_values_t1.shape != pixel_values_t2.shape:
+            raise ValueError(
+                "pixel_values_t1 and pixel_values_t2 must have the same shape; got "
+                f"{tuple(pixel_values_t1.shape)} and {tuple(pixel_values_t2.shape)}"
+            )
+        if labels is not None and self.training:
+            logits, auxiliary = self.detect_with_auxiliary(pixel_values_t1, pixel_values_t2)
+        else:
+            logits, auxiliary = self.detect(pixel_values_t1, pixel_values_t2), []
+        targets = {"labels": labels, "labels_t1": labels_t1, "labels_t2": labels_t2}
+        return self._output(logits, auxiliary, pixel_values_t1.shape[-2:], targets)
+
+
+__all__ = [
+    "Auxiliary",
+    "EuroMineChangeDetectionModel",
+    "EuroMinePreTrainedModel",
+    "EuroMineSegmentationModel",
+    "binary_logits",
+    "resize_logits",
+    "soft_dice_loss",
+]
