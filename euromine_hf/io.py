@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +37,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_json",
     "make_temp_dir",
+    "replace_folder",
 ]
 
 
@@ -110,3 +113,22 @@ def make_temp_dir(parent: str | os.PathLike[str], prefix: str) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     os.chmod(tmp, dir_mode())
     return tmp
+
+
+def replace_folder(new: str | os.PathLike[str], dest: str | os.PathLike[str], aside_prefix: str | None = None) -> Path:
+    """Rename the finished folder ``new`` to ``dest``. An existing ``dest`` is first renamed aside
+    (``.{name}.old-XXXX`` beside it), restored if the swap fails, and removed only once ``new`` is
+    in place, so at every moment one complete folder exists under one of the two names."""
+    new, dest = Path(new), Path(dest)
+    if not dest.exists():
+        os.replace(new, dest)
+        return dest
+    aside = dest.parent / f"{aside_prefix or f'.{dest.name}.old-'}{secrets.token_hex(4)}"
+    os.replace(dest, aside)
+    try:
+        os.replace(new, dest)
+    except BaseException:
+        os.replace(aside, dest)
+        raise
+    shutil.rmtree(aside, ignore_errors=True)
+    return dest

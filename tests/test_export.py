@@ -12,7 +12,7 @@ import yaml
 
 from _data_fixtures import PAIR_YEARS, hf_cache, pairs_ds, small_archive  # noqa: F401
 from euromine_hf.bands import BANDS, MEAN
-from euromine_hf.data.export import export_parquet
+from euromine_hf.data.export import EXPORT_MARKER, export_parquet
 
 SHARD = re.compile(r"^(train|validation|test)-(\d{5})-of-(\d{5})\.parquet$")
 _EXPORTS: dict[str, Path] = {}
@@ -35,7 +35,7 @@ def _front_matter(card: str) -> dict:
 
 
 def test_layout_is_the_push_to_hub_one(exported):
-    assert sorted(p.name for p in exported.iterdir()) == ["README.md", "cd_pairs", "mapping"]
+    assert sorted(p.name for p in exported.iterdir()) == [EXPORT_MARKER, "README.md", "cd_pairs", "mapping"]
     for config in ("mapping", "cd_pairs"):
         files = sorted((exported / config).iterdir())
         by_split: dict[str, list[tuple[int, int]]] = {}
