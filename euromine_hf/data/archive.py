@@ -419,9 +419,6 @@ def _scan_raw_site(root: Path, folder: Path, years: tuple[int, ...]) -> SiteReco
         img_size = (img["height"], img["width"])
         if (lab["height"], lab["width"]) != img_size:
             raise ArchiveError(labels[year], "size", f"{img_size[0]}x{img_size[1]} like {images[year].name}", f"{lab['height']}x{lab['width']}")
-        # A label without georeference is a plain mask of its image; one with a different one is not.
-        if (lab["crs"] is not None or lab["transform"] is not None) and not _same_georef(lab, img):
-            raise ArchiveError(labels[year], "georeference", f"{_describe_georef(img)} like {images[year].name}", _describe_georef(lab))
         if size is None or first is None:
             size = img_size
             georef = (img["crs"], img["transform"])
@@ -434,6 +431,9 @@ def _scan_raw_site(root: Path, folder: Path, years: tuple[int, ...]) -> SiteReco
                 images[year], "georeference", f"{_describe_georef(first)} like {first['path'].name} (every year of a site on one grid)",
                 _describe_georef(img),
             )
+        # A label without georeference is a plain mask of its image; one with a different one is not.
+        if (lab["crs"] is not None or lab["transform"] is not None) and not _same_georef(lab, img):
+            raise ArchiveError(labels[year], "georeference", f"{_describe_georef(img)} like {images[year].name}", _describe_georef(lab))
         image_paths[year] = images[year]
         label_paths[year] = labels[year]
     height, width = size if size is not None else (-1, -1)
