@@ -155,7 +155,7 @@ def predict_archive(
     for record, year in tqdm(jobs, desc="predict", unit="scene", disable=not progress):
         if record.layout != "raw":
             raise ValueError(f"{record.folder}: whole-scene prediction needs the raw GeoTIFF layout, found {record.layout}")
-        image, georef = read_image(record.image_path(year))
+        image, georef = read_image(record.image_path(year), (record.height, record.width))  # header checked first
         mask, probability = predict_scene(model, image, batch_size=batch_size, stride=stride)
         target = out_dir / record.name / f"Year{year}.tif"
         written.append(write_geotiff(target, mask, georef["crs"], georef["transform"]))

@@ -132,3 +132,13 @@ def test_predict_command_from_a_saved_model(tiny_archive, tmp_path):
     assert code == 0
     sites = scan_archive(tiny_archive, years=YEARS3)
     assert sorted(p.parent.name for p in out.glob("*/Year2015.tif")) == sorted(s.name for s in sites)
+
+
+def test_predict_archive_reads_within_the_pixel_limit(tiny_archive, tmp_path, monkeypatch):
+    """Image sizes are checked from headers before pixels are read; the limit is one setting."""
+    from euromine_hf.data.archive import MAX_PIXELS_ENV, ArchiveError
+
+    monkeypatch.setenv(MAX_PIXELS_ENV, "10000")  # under every synthetic site (>= 120x120)
+    with pytest.raises(ArchiveError, match=rf"image/Year2015\.tif: size: expected at most 10,000 pixels per band \(set {MAX_PIXELS_ENV}"):
+        predict_archive(_pixel_model(), tiny_archive, tmp_path / "pred", years=YEARS3, progress=False)
+    assert not (tmp_path / "pred").exists()

@@ -8,6 +8,7 @@ split, so a newcomer sees at once what training and evaluation will get.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ def _run(args: argparse.Namespace) -> int:
     from euromine_hf.data.archive import ArchiveError
 
     if args.cache is not None and args.cache_dir is not None and args.cache != args.cache_dir:
-        print("euromine build: error: give the cache folder once (positional or --cache-dir)")
+        print("euromine build: error: give the cache folder once (positional or --cache-dir)", file=sys.stderr)
         return 2
     cache_dir = args.cache_dir or args.cache
     kwargs: dict[str, Any] = {"split_scheme": args.split_scheme, "seed": args.seed}
@@ -78,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         counts = build_all(args.archive, args.configs, cache_dir=cache_dir, num_proc=args.num_proc, **kwargs)
     except (ArchiveError, ValueError) as exc:
-        print(f"euromine build: error: {exc}")
+        print(f"euromine build: error: {exc}", file=sys.stderr)
         return 2
     splits = ("train", "validation", "test")
     print(f"{'config':<11} " + " ".join(f"{s:>10}" for s in splits) + f" {'total':>10}")

@@ -17,16 +17,25 @@ matters for ``cd_pairs``, which stores each image up to nine times. Everything i
 temporary sibling folder that is renamed to ``OUT`` only when complete: an interrupted export
 leaves no half-written folder behind.
 
+The export never deletes what it did not create. ``OUT`` may not be, contain or lie inside the
+archive (symlinks resolved). Every export, and its temporary folder from the moment it exists,
+holds a marker file :data:`EXPORT_MARKER`; ``--overwrite`` replaces only a folder that is
+recognisably a previous export (the marker, ``README.md`` and ``{config}/*.parquet``, nothing
+else), and each run removes the temporary folders of earlier runs that were killed before they
+could clean up (marker present, process gone).
+
 Command line: ``euromine export ARCHIVE OUT [--configs ...] [--max-shard-size 500MB]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
-import tempfile
+import socket
+import sys
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -38,12 +47,126 @@ import pyarrow.parquet as pq
 from euromine_hf.bands import GSD_M, YEARS
 from euromine_hf.data.builder import CITATION, CONFIG_NAMES, DOI, HOMEPAGE, EuroMineNet, band_table
 
-__all__ = ["export_parquet", "render_card", "find_card_template", "add_parser", "DEFAULT_MAX_SHARD_SIZE"]
+__all__ = [
+    "export_parquet", "render_card", "find_card_template", "add_parser", "DEFAULT_MAX_SHARD_SIZE", "EXPORT_MARKER",
+    "ExportDestinationError",
+]
 
 DEFAULT_MAX_SHARD_SIZE = "500MB"
 #: The card template ships in the package (dataset_script/dataset_card.md.jinja links to it).
 _PACKAGED_TEMPLATE = "dataset_card.md.jinja"
 _SYNTHETIC_MARKER = "synthetic.json"
+#: Written into every export folder (and its temporary folder first): marks the folder as ours.
+EXPORT_MARKER = ".euromine-export.json"
+_SHARD_FILE = re.compile(r"^(?:train|validation|test)-\d{5}-of-\d{5}\.parquet$")
+
+
+class ExportDestinationError(ValueError):
+    """The output folder cannot be used without risking data the export did not create."""
+
+
+def _read_marker(folder: Path) -> dict[str, Any] | None:
+    marker = folder / EXPORT_MARKER
+    if folder.is_symlink() or not marker.is_file() or marker.is_symlink():
+        return None
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("created_by") == __name__ else None
+
+
+def _write_marker(folder: Path, complete: bool, configs: Sequence[str]) -> None:
+    from euromine_hf.io import atomic_write_json
+
+    atomic_write_json(folder / EXPORT_MARKER, {
+        "created_by": __name__, "complete": complete, "configs": list(configs),
+        "pid": os.getpid(), "host": socket.gethostname(),
+    })
+
+
+def _not_an_export(folder: Path) -> list[str]:
+    """What in ``folder`` an export would not have written (empty: a previous export of ours)."""
+    if _read_marker(folder) is None:
+        return [f"no {EXPORT_MARKER} marker (not written by euromine export)"]
+    foreign = []
+    for entry in sorted(folder.iterdir()):
+        if entry.is_symlink():
+            foreign.append(entry.name)
+        elif entry.name in (EXPORT_MARKER, "README.md") and entry.is_file():
+            continue
+        elif entry.name in CONFIG_NAMES and entry.is_dir():
+            foreign.extend(f"{entry.name}/{f.name}" for f in sorted(entry.iterdir()) if f.is_symlink() or not _SHARD_FILE.match(f.name))
+        else:
+            foreign.append(entry.name)
+    return foreign
+
+
+def _check_destination(archive: Path, out_dir: Path, overwrite: bool) -> None:
+    """Refuse an output folder that is, contains or lies inside the archive, or that holds anything
+    but a previous export (and that only with ``overwrite``)."""
+    real_archive = archive.resolve()
+    if out_dir == real_archive or out_dir in real_archive.parents or real_archive in out_dir.parents:
+        relation = "is" if out_dir == real_archive else ("contains" if out_dir in real_archive.parents else "lies inside")
+        raise ExportDestinationError(
+            f"{out_dir}: output folder: expected a folder outside the archive, found one that {relation} the archive {real_archive}"
+        )
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return
+    if not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir}: output folder: expected a folder, found a file (not replaced)")
+    if not any(out_dir.iterdir()):
+        return
+    if not overwrite:
+        raise FileExistsError(f"{out_dir}: exists and is not empty (pass overwrite=True / --overwrite to replace a previous export)")
+    foreign = _not_an_export(out_dir)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise FileExistsError(
+            f"{out_dir}: --overwrite: expected a previous export (its {EXPORT_MARKER}, README.md and "
+            f"{{config}}/*.parquet only), found {shown}; not replaced"
+        )
+
+
+def _process_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def clean_stale_exports(out_dir: str | Path) -> list[Path]:
+    """Remove temporary folders that killed exports to ``out_dir`` left beside it; returns them.
+
+    Only folders named like ours and holding our marker are touched; one whose process still runs
+    on this host is left alone. A previous export moved aside (``.OUT.old-*``) is put back when
+    ``OUT`` itself is missing (killed mid-swap), else removed.
+    """
+    out_dir = Path(out_dir)
+    removed: list[Path] = []
+    if not out_dir.parent.is_dir():
+        return removed
+    for entry in sorted(out_dir.parent.iterdir()):
+        is_tmp = entry.name.startswith(f".{out_dir.name}.tmp-")
+        is_old = entry.name.startswith(f".{out_dir.name}.old-")
+        if not (is_tmp or is_old) or not entry.is_dir() or entry.is_symlink():
+            continue
+        marker = _read_marker(entry)
+        if marker is None:
+            continue
+        if is_tmp and marker.get("host") == socket.gethostname() and _process_alive(marker.get("pid")) and marker.get("pid") != os.getpid():
+            continue  # another export to the same place is running
+        if is_old and not out_dir.exists() and marker.get("complete"):
+            entry.rename(out_dir)
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
 
 
 def find_card_template(template: str | Path | None = None) -> str:
@@ -144,26 +267,34 @@ def export_parquet(
     fields (:class:`~euromine_hf.data.builder.EuroMineNetConfig`). ``max_shard_size`` bounds each
     shard's uncompressed size (``"500MB"`` as ``push_to_hub``); a shard is cut only between Parquet
     row groups of ``writer_batch_size`` rows (default: about 32 MB of rows). An existing non-empty ``out_dir``
-    is refused unless ``overwrite``. Returns ``out_dir``.
+    is refused unless ``overwrite``, and even then replaced only if it is a previous export
+    (:data:`EXPORT_MARKER`); an ``out_dir`` that is, contains or lies inside the archive is refused
+    (:class:`ExportDestinationError`). Returns ``out_dir``.
     """
     configs = list(dict.fromkeys(configs))
     unknown = [c for c in configs if c not in CONFIG_NAMES]
     if not configs or unknown:
         raise ValueError(f"export: configs: expected some of {list(CONFIG_NAMES)}, got {configs}")
+    from euromine_hf.data.archive import detect_layout
+    from euromine_hf.data.builder import prepare
+    from euromine_hf.io import make_temp_dir, replace_folder
+
     data_dir = Path(data_dir)
+    detect_layout(data_dir)  # a missing or empty archive fails before anything is created
     out_dir = Path(out_dir).resolve()
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
-        raise FileExistsError(f"{out_dir}: exists and is not empty (pass overwrite=True / --overwrite to replace it)")
+    _check_destination(data_dir, out_dir, overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_exports(out_dir)
     shard_bytes = datasets.utils.py_utils.convert_file_size_to_int(max_shard_size)
     config_kwargs: dict[str, Any] = {"split_scheme": split_scheme, "seed": seed}
     for key, value in (("years", years), ("intervals", intervals), ("sites", sites)):
         if value is not None:
             config_kwargs[key] = tuple(value)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    tmp = make_temp_dir(out_dir.parent, f".{out_dir.name}.tmp-")
     work = tmp / ".work"
     try:
+        _write_marker(tmp, complete=False, configs=configs)
         card_configs = []
         info_yaml = []
         max_rows = 0
@@ -175,9 +306,7 @@ def export_parquet(
                 config_name=name, data_dir=str(data_dir), cache_dir=str(work / "cache"),
                 writer_batch_size=writer_batch_size, **kwargs,
             )
-            builder.download_and_prepare(
-                output_dir=str(build_dir), file_format="parquet", max_shard_size=shard_bytes, num_proc=num_proc
-            )
+            prepare(builder, output_dir=str(build_dir), file_format="parquet", max_shard_size=shard_bytes, num_proc=num_proc)
             built_config = builder.config
             target = tmp / name
             target.mkdir()
@@ -229,10 +358,9 @@ def export_parquet(
             "citation": CITATION,
         }
         (tmp / "README.md").write_text(render_card(context, template), encoding="utf-8")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
-        _swap_into_place(tmp, out_dir)
+        _write_marker(tmp, complete=True, configs=configs)
+        _check_destination(data_dir, out_dir, overwrite)  # unchanged while we built?
+        replace_folder(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -243,23 +371,6 @@ def _layout(data_dir: Path) -> str:
     from euromine_hf.data.archive import detect_layout
 
     return detect_layout(data_dir)
-
-
-def _swap_into_place(tmp: Path, out_dir: Path) -> None:
-    """Rename the finished folder to ``out_dir``; an old ``out_dir`` is moved aside first and
-    removed only after the new one is in place."""
-    if not out_dir.exists():
-        os.replace(tmp, out_dir)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-    old.rmdir()
-    os.replace(out_dir, old)
-    try:
-        os.replace(tmp, out_dir)
-    except BaseException:
-        os.replace(old, out_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -311,7 +422,10 @@ def add_parser(subparsers: Any, name: str = "export", summary: str = "export Par
         "--max-shard-size", default=DEFAULT_MAX_SHARD_SIZE,
         help=f"largest uncompressed size of one Parquet shard, e.g. 200MB or 1GB (default: {DEFAULT_MAX_SHARD_SIZE})",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (swapped in only when complete)")
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace OUT if it is a previous export (swapped in only when complete; any other folder is refused)",
+    )
     parser.add_argument("--template", type=Path, default=None, help="dataset card template (default: the packaged dataset_card.md.jinja)")
     parser.set_defaults(func=_run)
     return parser
@@ -328,7 +442,7 @@ def _run(args: argparse.Namespace) -> int:
             num_proc=args.num_proc, overwrite=args.overwrite, template=args.template,
         )
     except (ArchiveError, FileExistsError, FileNotFoundError, ValueError) as exc:
-        print(f"euromine export: error: {exc}")
+        print(f"euromine export: error: {exc}", file=sys.stderr)
         return 2
     print(f"wrote {out}")
     print(f"{'config':<11} {'split':<11} {'rows':>8} {'shards':>6} {'size':>10}")

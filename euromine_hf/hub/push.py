@@ -143,7 +143,7 @@ def push_dataset_folder(
     repo_id = api.create_repo(repo_id, token=token, private=private, repo_type="dataset", exist_ok=True).repo_id
     info = api.upload_folder(
         folder_path=str(path), repo_id=repo_id, repo_type="dataset", token=token, revision=revision,
-        commit_message=commit_message, ignore_patterns=["*.tmp", "**/*.tmp", ".cache/**"],
+        commit_message=commit_message, ignore_patterns=["*.tmp", "**/*.tmp", ".cache/**", ".euromine-export.json"],  # export marker: local only
     )
     logger.info("pushed %d config(s) from %s to dataset %s: %s", len(configs), path, repo_id, info.commit_url)
     return str(info.commit_url)

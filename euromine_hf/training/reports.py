@@ -13,7 +13,6 @@ statistics/{reference,predicted}/   footprint tables and plots of the test sites
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +23,9 @@ from euromine_hf.training.run import json_ready, write_json_atomic
 logger = logging.getLogger(__name__)
 
 def _atomic_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    from euromine_hf.io import atomic_write_text
+
+    return atomic_write_text(path, text)
 
 
 def write_results_tables(result: Any, model_label: str, out_dir: Path, title: str) -> dict[str, Path]:
@@ -50,14 +44,13 @@ def write_results_tables(result: Any, model_label: str, out_dir: Path, title: st
 
 def write_prediction_patches(predictions: np.ndarray, dataset: Any, pred_dir: Path) -> Path:
     """``{pred_dir}/{Site}/{YYYY}/Patch{n}.npy`` for every test row (read by ``euromine evaluate``/``stats``)."""
+    from euromine_hf.io import atomic_path
+
     keys = dataset.select_columns(["site", "year", "patch"]).to_dict()
     for i, (site, year, patch) in enumerate(zip(keys["site"], keys["year"], keys["patch"])):
         path = pred_dir / site / str(int(year)) / f"Patch{int(patch)}.npy"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.save(f, np.asarray(predictions[i], np.uint8))
-        os.replace(tmp, path)
     return pred_dir
 
 

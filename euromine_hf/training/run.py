@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,11 +208,6 @@ def json_ready(obj: Any) -> Any:
 
 
 def write_json_atomic(path: Path, payload: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(json_ready(payload), indent=1), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    from euromine_hf.io import atomic_write_text
+
+    return atomic_write_text(path, json.dumps(json_ready(payload), indent=1))
