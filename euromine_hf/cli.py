@@ -35,9 +35,8 @@ Errors in your input (a bad file, field or option) exit with status 2 and one li
 the field and what was expected; `euromine --debug COMMAND ...` (or EUROMINE_DEBUG=1) shows the
 traceback instead."""
 
-#: Exception types that mean "the user's input is wrong" (exit 2, one message), by qualified name so
-#: that checking them imports nothing: bad values and files (ArchiveError and JSON errors are
-#: ValueErrors), file-system refusals, and safetensors' own error for a damaged weight file.
+#: Exception types that mean "the user's input is wrong" (exit 2, one message): bad values and files
+#: (ArchiveError and JSON errors are ValueErrors) and file-system refusals.
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
     FileNotFoundError,
@@ -46,7 +45,14 @@ USER_ERRORS: tuple[type[BaseException], ...] = (
     IsADirectoryError,
     PermissionError,
 )
-_USER_ERROR_NAMES = {"safetensors_rust.SafetensorError", "safetensors._safetensors_rust.SafetensorError"}
+#: The same for third-party types, by qualified name so that checking them imports nothing: a damaged
+#: weight file, a file that is not a raster, an image PIL cannot read.
+_USER_ERROR_NAMES = {
+    "safetensors_rust.SafetensorError",
+    "safetensors._safetensors_rust.SafetensorError",
+    "rasterio.errors.RasterioIOError",
+    "PIL.UnidentifiedImageError",
+}
 
 
 def debug_enabled() -> bool:
@@ -62,8 +68,8 @@ def user_error_message(error: BaseException) -> str | None:
     """
     if type(error).__name__ == "DatasetGenerationError" and error.__cause__ is not None:
         return user_error_message(error.__cause__)
-    name = f"{type(error).__module__}.{type(error).__qualname__}"
-    if isinstance(error, USER_ERRORS) or name in _USER_ERROR_NAMES:
+    names = {f"{t.__module__}.{t.__qualname__}" for t in type(error).__mro__}
+    if isinstance(error, USER_ERRORS) or names & _USER_ERROR_NAMES:
         message = str(error).strip() or type(error).__name__
         if isinstance(error, OSError) and error.filename is not None and str(error.filename) not in message:
             message = f"{error.filename}: {message}"

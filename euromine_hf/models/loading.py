@@ -4,7 +4,7 @@ Why not plain ``from_pretrained``: given a user's folder it fails with messages 
 the file (a truncated ``model.safetensors`` says "incomplete metadata"), and it silently
 re-initialises weights missing from the file, so a wrong folder would predict noise. Here the
 folder is checked first (``config.json`` readable, ``model_type`` known, weights present and whole)
-and any missing or unexpected weight is an error.
+and any missing, unexpected or wrongly shaped weight is an error.
 """
 
 from __future__ import annotations
@@ -107,11 +107,23 @@ def load_model(path: str | Path, **kwargs: Any) -> Any:
     local = Path(path).exists() or str(path).startswith((".", "/", "~")) or str(path).count("/") > 1
     if local:
         check_model_folder(path)
+    from transformers.utils import logging as hf_logging
+
+    # Mismatched shapes are reported below with the rest; transformers' own report and progress bar
+    # would print a table before the one-line error.
+    kwargs.setdefault("ignore_mismatched_sizes", True)
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
     try:
         model, info = AutoModelForSemanticSegmentation.from_pretrained(str(path), output_loading_info=True, **kwargs)
     except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as error:
         where = path if local else f"{path} (not a local folder; tried as a Hub id)"
         raise ValueError(f"{where}: could not load the model: {error}") from error
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     problems = {k: sorted(v) for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
     if problems:
         detail = "; ".join(f"{k.replace('_', ' ')}: {', '.join(map(str, v[:3]))}{' ...' if len(v) > 3 else ''} ({len(v)})" for k, v in problems.items())

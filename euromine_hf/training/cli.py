@@ -29,4 +29,4 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, summary: str) 
 def run(args: argparse.Namespace) -> int:
     from euromine_hf.training.main import main
 
-    return main(list(args.train_args), prog="euromine train")
+    return main(list(args.train_args))
