@@ -196,11 +196,10 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
 
 
 def _run(args: argparse.Namespace) -> int:
-    import euromine_hf  # noqa: F401  (registers the Auto classes)
-    from transformers import AutoModelForSemanticSegmentation
+    from euromine_hf.models.loading import load_model
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = AutoModelForSemanticSegmentation.from_pretrained(args.model).to(device)
+    model = load_model(args.model).to(device)  # a bad folder is a ValueError naming the file
     paths = predict_archive(
         model, args.archive, args.out, sites=args.sites, years=args.years, split=args.split,
         split_scheme=args.split_scheme, seed=args.seed, batch_size=args.batch_size, stride=args.stride,

@@ -27,7 +27,7 @@ from euromine_hf.bands import YEARS
 from euromine_hf.metrics.accumulate import CONFUSION_COLUMNS, PAIR_CA_COLUMNS
 from euromine_hf.metrics.base import ScorerBase
 from euromine_hf.metrics.change import ChangeScorer
-from euromine_hf.metrics.mapping import MappingScorer
+from euromine_hf.metrics.mapping import INCOMPLETE_RULES, MappingScorer
 
 __all__ = ["CITATION", "YearlyF1", "CaTIoU", "IntervalF1", "PostClassificationF1"]
 
@@ -65,13 +65,18 @@ class _CountModule(evaluate.Metric):
     """Masks or counts in, count rows through Arrow, core scorer out."""
 
     table: str = ""
+    label: str = ""  # the module's name in error messages
     key_columns: tuple[str, ...] = ()
     count_columns: tuple[str, ...] = ()
     description: str = ""
     inputs: str = ""
 
-    def __init__(self, *args: Any, years: Sequence[int] = YEARS, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, years: Sequence[int] = YEARS, incomplete: str = "error", **kwargs: Any) -> None:
         self.years = tuple(int(y) for y in years)
+        if incomplete not in INCOMPLETE_RULES:
+            raise ValueError(f"incomplete: expected one of {INCOMPLETE_RULES}, got {incomplete!r}")
+        #: year-pair modules: a patch lacking some of ``years`` is an error ("error") or warned about
+        self.incomplete = incomplete
         super().__init__(*args, **kwargs)
         self._reducer = self._new_scorer()
 
@@ -177,6 +182,7 @@ Args (masks): predictions, references: (N, H, W) masks (nonzero = mine); years: 
 Args (counts): counts (N, 4) tp, fp, fn, tn over owned pixels, years, optional sites, patches,
     full_counts (N, 4) over the whole patch (for protocol="patch").
 compute kwargs: protocol "site" | "micro" | "patch", empty "skip" | "one" | "zero".
+A (site, patch, year) added twice (with a patches index) is an error, not counted twice.
 Returns: F1_{year}, OF1, precision, recall, IoU.
 """
 
@@ -202,6 +208,7 @@ class CaTIoU(_CountModule):
     """LCA-TIoU and GCA-TIoU of a mask time series (paper Table 4, right part)."""
 
     table = "pairs"
+    label = "ca_tiou"
     key_columns = ("site", "patch", "year_i", "year_j")
     count_columns = PAIR_CA_COLUMNS
     description = "EuroMineNet change-aware temporal IoU: LCA-TIoU (consecutive years) and GCA-TIoU (all year pairs)."
@@ -212,11 +219,14 @@ Args (masks): predictions, references: (N, H, W) one year per sample with years,
 Args (counts): sites, patches, years_i, years_j, intersections, unions (inside U_ij, owned
     pixels), optional intersections_full, unions_full (whole patch), pixels (site weights).
 compute kwargs: protocol "site" | "micro" | "patch", empty "skip" | "one" | "zero".
+Every patch (with a patches index) must have every year of `years` (load kwarg, default 2015-2024):
+    a patch missing one is an error naming site, patch and years; load with incomplete="warn" to
+    score the pairs present instead (with a warning).
 Returns: LCA-TIoU, GCA-TIoU, and CA-TIoU_{year_i}_{year_j} for every pair.
 """
 
     def _new_scorer(self) -> MappingScorer:
-        return MappingScorer(years=self.years, temporal=True)
+        return MappingScorer(years=self.years, temporal=True, incomplete=self.incomplete)
 
     def _reduce(self, predictions: Any, references: Any, keys: dict[str, Any]) -> dict[str, np.ndarray]:
         self._reducer.add(predictions, references, **_pick(keys, _MASK_KEYS + ("years",), "ca_tiou"))
@@ -224,6 +234,9 @@ Returns: LCA-TIoU, GCA-TIoU, and CA-TIoU_{year_i}_{year_j} for every pair.
         return self._reducer.pop_rows("pairs")
 
     def _flush(self) -> dict[str, np.ndarray] | None:
+        # Patches still missing years are named now: once flushed, a patch with a single year
+        # leaves no pair row behind to be noticed at scoring.
+        self._reducer.check_complete(self.label)
         self._reducer.flush_pending()
         return self._reducer.pop_rows("pairs")
 
@@ -265,11 +278,13 @@ Args (masks): predictions: (N, H, W) change masks; references: (N, H, W) change 
 Args (counts): counts (N, 4) tp, fp, fn, tn per pair, year_t1/year_t2 (or intervals), optional
     sites, patches, full_counts.
 compute kwargs: protocol "site" | "micro" | "patch", empty "skip" | "one" | "zero".
+Errors: years outside `years` (load kwarg, default 2015-2024), intervals longer than its span, and
+    references given together with references_t1/references_t2.
 Returns: F1_interval_{k}, OF1, precision, recall, IoU.
 """
 
     def _new_scorer(self) -> ChangeScorer:
-        return ChangeScorer()
+        return ChangeScorer(years=self.years)
 
     def _reduce(self, predictions: Any, references: Any, keys: dict[str, Any]) -> dict[str, np.ndarray]:
         allowed = _MASK_KEYS + ("year_t1", "year_t2", "intervals", "references_t1", "references_t2")
@@ -278,6 +293,8 @@ Returns: F1_interval_{k}, OF1, precision, recall, IoU.
 
     def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
         """Add change masks (with references, or references_t1/references_t2) or counts."""
+        if references is not None and (kwargs.get("references_t1") is not None or kwargs.get("references_t2") is not None):
+            raise ValueError("interval_f1: pass references (change masks) or references_t1 and references_t2, not both")
         if predictions is not None and references is None and kwargs.get("references_t1") is not None:
             self._write_rows(self._reduce(predictions, None, kwargs))
             return
@@ -298,6 +315,7 @@ class PostClassificationF1(_CountModule):
     """Change read off two mapping predictions, |P_t2 - P_t1|, scored like IntervalF1 (Table 6)."""
 
     table = "pairs"
+    label = "post_classification"
     key_columns = ("site", "patch", "year_i", "year_j")
     count_columns = PAIR_CA_COLUMNS + CONFUSION_COLUMNS
     description = "EuroMineNet post-classification change scores: F1 per interval of |P_t2 - P_t1| against |G_t2 - G_t1|."
@@ -306,11 +324,12 @@ Args: predictions, references: mapping masks, (N, H, W) one year per sample with
     patches (paired across calls), or timeseries (N, T, H, W) with the T years; optional rows,
     cols, site_heights, site_widths. (Precomputed change counts go to interval_f1.)
 compute kwargs: protocol "site" | "micro" | "patch", empty "skip" | "one" | "zero".
+Every patch must have every year of `years`, as for ca_tiou (incomplete="warn" to relax).
 Returns: F1_interval_{k}, OF1, precision, recall, IoU.
 """
 
     def _new_scorer(self) -> MappingScorer:
-        return MappingScorer(years=self.years, temporal=True, post_classification=True)
+        return MappingScorer(years=self.years, temporal=True, post_classification=True, incomplete=self.incomplete)
 
     _reduce = CaTIoU._reduce
     _flush = CaTIoU._flush

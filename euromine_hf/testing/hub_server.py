@@ -23,6 +23,12 @@ Errors carry the Hub's ``X-Error-Code`` headers so the client raises its usual e
 
 The server binds 127.0.0.1 only, on a free port; idle keep-alive connections time out, request
 bodies are size-bounded, and ``LocalHub`` stops the server when its ``with`` block ends.
+
+Like the Hub, it refuses what a real client must not get away with: file paths holding control
+characters (CR/LF would split response headers) are answered 400, and LFS needs a writer's token:
+the batch and verify endpoints answer 401 without one, and the upload URL the batch hands out
+carries a one-repo, one-object ticket (the Hub's is a presigned storage URL), so a ``PUT`` with
+neither the ticket nor a token is answered 401.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import socket
 import threading
 import time
@@ -151,6 +158,8 @@ class HubState:
 
     tokens: dict[str, str]
     lfs_store: dict[str, bytes] = field(default_factory=dict)
+    #: upload ticket (handed out by an authenticated LFS batch) -> (repo type, repo id, oid)
+    lfs_tickets: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     repos: dict[tuple[str, str], Repo] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     requests: deque = field(default_factory=lambda: deque(maxlen=10_000))
@@ -204,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._route(method)
         except HubError as error:
             self._read_body()  # drain what the client sent so the connection stays usable
-            headers = {"X-Error-Message": error.message.splitlines()[0][:200]}
+            headers = {"X-Error-Message": _CONTROL.sub(" ", error.message.splitlines()[0])[:200]}
             if error.code:
                 headers["X-Error-Code"] = error.code
             self._send_json({**error.extra, "error": error.message}, status=error.status, headers=headers)
@@ -255,6 +264,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
               content_type: str = "application/json") -> None:
+        for key, value in (headers or {}).items():
+            if _CONTROL.search(f"{key}{value}"):  # never let a value split the response headers
+                raise ValueError(f"header {key!r} would hold a control character: {value!r}")
         self._status = status
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -305,6 +317,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._query = parse_qs(split.query)
         raw = [part for part in split.path.split("/") if part]
         seg = [unquote(part) for part in raw]
+        if any(_CONTROL.search(part) for part in seg):
+            raise HubError(400, f"invalid path {split.path!r}: control characters are not allowed in paths")
         if seg[:1] == ["api"]:
             self._route_api(method, seg[1:])
             return
@@ -531,6 +545,8 @@ class _Handler(BaseHTTPRequestHandler):
         files = []
         for item in payload.get("files", []):
             path, size = item["path"], int(item["size"])
+            if not _valid_path(str(path).strip("/")):
+                raise HubError(400, f"invalid path in preupload: {path!r}")
             sample = base64.b64decode(item.get("sample", ""))
             lfs = path.lower().endswith(LFS_EXTENSIONS) or size > LFS_SIZE_THRESHOLD or b"\0" in sample
             existing = commit.files.get(path)
@@ -541,7 +557,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json({"files": files, "commitOid": commit.oid})
 
     def _lfs_batch(self, repo_type: str, repo_id: str) -> None:
-        self._repo(repo_type, repo_id, write=True)
+        self._repo(repo_type, repo_id, write=True)  # 401 without a token, 403 for another's repo
         payload = self._json_body()
         if payload.get("operation") != "upload":
             raise HubError(400, f"LFS batch operation {payload.get('operation')!r} is not supported (upload only)")
@@ -556,8 +572,11 @@ class _Handler(BaseHTTPRequestHandler):
                     present = oid in self.state.lfs_store
                 if not present:
                     href = f"{self.endpoint}/__lfs__/{repo_type}/{quote(repo_id, safe='')}/{oid}"
+                    ticket = secrets.token_urlsafe(16)
+                    with self.state.lock:
+                        self.state.lfs_tickets[ticket] = (repo_type, repo_id, oid)
                     answer["actions"] = {
-                        "upload": {"href": href, "header": {}},
+                        "upload": {"href": f"{href}?ticket={ticket}", "header": {}},
                         "verify": {"href": f"{href}/verify", "header": {}},
                     }
             objects.append(answer)
@@ -567,6 +586,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _lfs_transfer(self, method: str, seg: list[str]) -> None:
         repo_type, repo_id, oid = seg[0], unquote(seg[1]), seg[2]
         if method == "PUT" and len(seg) == 3:
+            ticket = self._query.get("ticket", [""])[0]
+            with self.state.lock:
+                granted = self.state.lfs_tickets.get(ticket) == (repo_type, repo_id, oid)
+            if not granted:
+                if not self.headers.get("Authorization"):
+                    raise HubError(401, "LFS upload needs the ticket from an authenticated batch request or a token")
+                self._repo(repo_type, repo_id, write=True)
             data = self._read_body()
             digest = hashlib.sha256(data).hexdigest()
             if digest != oid:
@@ -575,6 +601,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.state.lfs_store[oid] = data
             self._send(200, b"", content_type="text/plain")
         elif method == "POST" and seg[3:] == ["verify"]:
+            self._repo(repo_type, repo_id, write=True)
             payload = self._json_body()
             with self.state.lock:
                 data = self.state.lfs_store.get(oid)
@@ -607,7 +634,7 @@ class _Handler(BaseHTTPRequestHandler):
             for item in items[1:]:
                 key, value = item.get("key"), item.get("value", {})
                 path = str(value.get("path", "")).strip("/")
-                if key in ("file", "lfsFile") and (not path or ".." in path.split("/")):
+                if key in ("file", "lfsFile", "deletedFile", "deletedFolder") and not _valid_path(path):
                     raise HubError(400, f"invalid path in commit: {value.get('path')!r}")
                 if key == "file":
                     if value.get("encoding", "base64") != "base64":
@@ -671,6 +698,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(206, data[start:end + 1], headers, content_type)
             return
         self._send(200, data, headers, content_type)
+
+
+#: ASCII control characters (CR and LF among them): never part of a Hub file path or header value.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _valid_path(path: str) -> bool:
+    """A repo file path the Hub accepts: not empty, no ``..`` part, no control characters."""
+    return bool(path) and ".." not in path.split("/") and not _CONTROL.search(path)
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:

@@ -9,8 +9,18 @@ from typing import Sequence
 logger = logging.getLogger("euromine_hf.train")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments (demo preset when none are given), train, test, report; returns an exit code."""
+def main(argv: Sequence[str] | None = None, prog: str = "train.py") -> int:
+    """Parse arguments (demo preset when none are given), train, test, report; returns an exit code.
+
+    An error in the user's input (bad option value, bad ``--data_dir``) prints one line naming
+    what was wrong and returns 2; ``EUROMINE_DEBUG=1`` shows the traceback instead.
+    """
+    from euromine_hf.cli import run_guarded
+
+    return run_guarded(lambda: _main(argv), prog)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     import transformers
 
     from euromine_hf.training.arguments import parse_arguments
@@ -22,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if demo:
         argv = demo_argv(argv)
     model_args, data_args, training_args, run_args = parse_arguments(argv)
+    _check_model_name(model_args.model)  # before the data is read, not after
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     # Our own progress is logged at INFO; transformers' per-step chatter stays at WARNING.
@@ -45,6 +56,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("The model beats the threshold baseline on OF1 and GCA-TIoU." if verdict else
               "WARNING: the model does NOT beat the threshold baseline on both OF1 and GCA-TIoU.")
     return 0
+
+
+def _check_model_name(name: str) -> None:
+    from euromine_hf.models.registry import MODEL_ZOO
+
+    if name not in MODEL_ZOO:
+        raise ValueError(f"--model: expected a zoo model ({', '.join(sorted(MODEL_ZOO))}), got {name!r}")
 
 
 def _close_process_group(wait_for_peers: bool) -> None:
