@@ -107,8 +107,7 @@ def test_every_reading_command_exits_2_on_a_missing_archive(tmp_path, capsys, co
     }[command]
     assert main(argv) == 2
     captured = capsys.readouterr()
-    # build_cli.py and export.py (data-layer files) print their own error to stdout; the rest to stderr
-    err = captured.out + captured.err if command in ("build", "export") else captured.err
+    err = captured.err
     assert "nowhere" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 

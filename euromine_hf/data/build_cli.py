@@ -66,7 +66,6 @@ def add_parser(subparsers: Any, name: str = "build", summary: str = "build the H
 
 
 def _run(args: argparse.Namespace) -> int:
-    from euromine_hf.data.archive import ArchiveError
 
     if args.cache is not None and args.cache_dir is not None and args.cache != args.cache_dir:
         print("euromine build: error: give the cache folder once (positional or --cache-dir)", file=sys.stderr)
@@ -76,11 +75,8 @@ def _run(args: argparse.Namespace) -> int:
     for key in ("years", "intervals", "sites"):
         if getattr(args, key) is not None:
             kwargs[key] = tuple(getattr(args, key))
-    try:
-        counts = build_all(args.archive, args.configs, cache_dir=cache_dir, num_proc=args.num_proc, **kwargs)
-    except (ArchiveError, ValueError) as exc:
-        print(f"euromine build: error: {exc}", file=sys.stderr)
-        return 2
+    # user errors (ArchiveError, ValueError, …) become one line and exit 2 in euromine_hf.cli
+    counts = build_all(args.archive, args.configs, cache_dir=cache_dir, num_proc=args.num_proc, **kwargs)
     splits = ("train", "validation", "test")
     print(f"{'config':<11} " + " ".join(f"{s:>10}" for s in splits) + f" {'total':>10}")
     for name, per_split in counts.items():

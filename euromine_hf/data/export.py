@@ -432,18 +432,14 @@ def add_parser(subparsers: Any, name: str = "export", summary: str = "export Par
 
 
 def _run(args: argparse.Namespace) -> int:
-    from euromine_hf.data.archive import ArchiveError
 
-    try:
-        out = export_parquet(
-            args.archive, args.out, args.configs,
-            years=args.years, intervals=args.intervals, sites=args.sites,
-            split_scheme=args.split_scheme, seed=args.seed, max_shard_size=args.max_shard_size,
-            num_proc=args.num_proc, overwrite=args.overwrite, template=args.template,
-        )
-    except (ArchiveError, FileExistsError, FileNotFoundError, ValueError) as exc:
-        print(f"euromine export: error: {exc}", file=sys.stderr)
-        return 2
+    # user errors (ArchiveError, FileExistsError, ValueError, …) become one line and exit 2 in euromine_hf.cli
+    out = export_parquet(
+        args.archive, args.out, args.configs,
+        years=args.years, intervals=args.intervals, sites=args.sites,
+        split_scheme=args.split_scheme, seed=args.seed, max_shard_size=args.max_shard_size,
+        num_proc=args.num_proc, overwrite=args.overwrite, template=args.template,
+    )
     print(f"wrote {out}")
     print(f"{'config':<11} {'split':<11} {'rows':>8} {'shards':>6} {'size':>10}")
     for config in args.configs:
