@@ -10,12 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
-from transformers import ResNetModel
+from transformers import ResNetConfig, ResNetModel
 
 import euromine_hf  # noqa: F401  (registers the zoo)
 from euromine_hf.bands import BANDS
 from euromine_hf.models.band_adaptation import adapt_rgb_weight, load_rgb_checkpoint
-from euromine_hf.models.layers import resnet_config
 from euromine_hf.models.registry import build_model
 
 TINY_RESNET = {"depths": [1, 1, 1, 1], "hidden_sizes": [16, 32, 48, 64], "embedding_size": 8}
@@ -62,7 +61,7 @@ def test_load_rgb_unet_into_ten_bands(rgb_unet_checkpoint):
     folder, rgb = rgb_unet_checkpoint
     model = build_model("unet", "tiny", num_channels=10)
     report = load_rgb_checkpoint(model, folder)
-    first = "down_stages.0.0.weight"
+    first = "encoder.stages.0.0.weight"
     assert report.adapted == [first]
     assert not report.skipped and not report.missing
     source, target = rgb.state_dict(), model.state_dict()
@@ -75,21 +74,21 @@ def test_load_rgb_unet_into_ten_bands(rgb_unet_checkpoint):
 def test_load_bare_resnet_backbone_into_deeplab(tmp_path):
     """A backbone-only checkpoint (keys without the wrapper's prefix) loads by dotted suffix."""
     torch.manual_seed(2)
-    resnet = ResNetModel(resnet_config(3, **TINY_RESNET))
+    resnet = ResNetModel(ResNetConfig(num_channels=3, layer_type="bottleneck", **TINY_RESNET))
     resnet.save_pretrained(tmp_path)
     model = build_model("deeplabv3plus-resnet101", "tiny", num_channels=10)
     report = load_rgb_checkpoint(model, tmp_path)
-    assert report.adapted == ["backbone.embedder.embedder.convolution.weight"]
+    assert report.adapted == ["encoder.backbone.embedder.embedder.convolution.weight"]
     assert not report.skipped
     source, target = resnet.state_dict(), model.state_dict()
     for key, tensor in source.items():
-        model_key = f"backbone.{key}"
+        model_key = f"encoder.backbone.{key}"
         if model_key in report.adapted:
             continue
         assert model_key in report.copied
         torch.testing.assert_close(target[model_key], tensor, msg=key)
     # the heads are not in a backbone checkpoint: left as initialised and listed as such
-    assert report.missing and all(not k.startswith("backbone.") for k in report.missing)
+    assert report.missing and all(not k.startswith("encoder.backbone.") for k in report.missing)
     assert any(k.startswith("aspp.") for k in report.missing)
 
 
@@ -123,7 +122,7 @@ def test_activation_magnitude_is_kept(rgb_unet_checkpoint):
     folder, rgb = rgb_unet_checkpoint
     model = build_model("unet", "tiny", num_channels=10)
     load_rgb_checkpoint(model, folder)
-    rgb_conv, conv = rgb.down_stages[0][0], model.down_stages[0][0]
+    rgb_conv, conv = rgb.encoder.stages[0][0], model.encoder.stages[0][0]
     # identical bands: the 3/C rule keeps the response exactly
     assert _first_layer_ratio(rgb_conv, conv, 1.0) == pytest.approx(1.0, rel=1e-4)
     # strongly correlated bands, as Sentinel-2 reflectances of one scene are: within a factor 2
@@ -142,4 +141,4 @@ def test_adapted_model_still_trains(rgb_unet_checkpoint):
     load_rgb_checkpoint(model, folder)
     out = model(torch.randn(2, 10, 32, 32), labels=torch.randint(0, 2, (2, 32, 32)))
     out.loss.backward()
-    assert model.down_stages[0][0].weight.grad is not None
+    assert model.encoder.stages[0][0].weight.grad is not None
