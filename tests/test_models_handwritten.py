@@ -411,3 +411,41 @@ def test_a_few_steps_reduce_the_loss(name):
         optimizer.step()
         losses.append(loss.item())
     assert min(losses[-3:]) < losses[0], losses
+
+
+# -------------------------------------------------------------------------------------- encoders
+def _encoders():
+    from transformers import MobileNetV2Config
+
+    from euromine_hf.models import encoders as enc
+
+    return {
+        "convnext": lambda c: enc.ConvNextEncoder(enc.convnext_backbone_config(c, 8, [1, 1, 1, 1])),
+        "swin": lambda c: enc.SwinEncoder(enc.swin_backbone_config(c, 8, [1, 1, 1, 1], [1, 1, 2, 2], 4)),
+        "pvtv2": lambda c: enc.PvtV2Encoder(enc.pvtv2_backbone_config(c, "pvt-v2-b0", depths=[1, 1, 1, 1])),
+        "mit": lambda c: enc.MiTEncoder(enc.mit_backbone_config(c, "b0", depths=[1, 1, 1, 1])),
+        "mobilenetv2": lambda c: enc.MobileNetV2Encoder(MobileNetV2Config(num_channels=c, depth_multiplier=0.25)),
+        "vgg16bn": lambda c: enc.VGGEncoder(c, [4, 8, 8, 16, 16]),
+        "unet": lambda c: enc.UNetEncoder(c, [4, 8, 16, 32, 32]),
+        "squeezenet": lambda c: enc.SqueezeNetEncoder(c, 8, [[2], [4], [8]], [[4], [8], [16]]),
+        "resnet18-os8": lambda c: enc.ResNetEncoder(enc.resnet_backbone_config(c, "resnet18", stem=True), output_stride=8),
+    }
+
+
+@pytest.mark.parametrize("name", list(_encoders()))
+@pytest.mark.parametrize("size", [(64, 64), (96, 160)])
+def test_encoder_contract(name, size):
+    """Every encoder returns the maps it declares (channels, strides) for 3 and 10 bands."""
+    for channels in (3, 10):
+        encoder = _encoders()[name](channels).eval()
+        with torch.no_grad():
+            features = encoder(torch.randn(1, channels, *size))
+        encoder.check_features(features, size)
+        assert encoder.reductions == sorted(encoder.reductions)
+
+
+def test_vgg16_bn_has_vgg16_size():
+    from euromine_hf.models.encoders import VGGEncoder
+
+    # torchvision's vgg16_bn features (no classifier): 14,723,136 parameters for RGB input.
+    assert n_params(VGGEncoder(3)) == 14_723_136
