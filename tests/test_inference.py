@@ -9,7 +9,6 @@ import pytest
 import rasterio
 import torch
 from torch import nn
-from transformers import PretrainedConfig
 
 from euromine_hf.bands import BANDS, MEAN, STD
 from euromine_hf.cli import main as cli_main
@@ -17,17 +16,17 @@ from euromine_hf.data.archive import read_prediction, scan_archive
 from euromine_hf.data.synthetic import SyntheticConfig, generate_archive
 from euromine_hf.inference import predict_archive, predict_scene, select_bands, window_offsets
 from euromine_hf.models import build_model
-from euromine_hf.models.base import EuroMineConfigMixin, EuroMineSegmentationModel
+from euromine_hf.models.configuration import EuroMineConfig
+from euromine_hf.models.modeling import EuroMineSegmentationModel
 
 YEARS3 = (2015, 2016, 2017)
 
 
-class PixelConfig(EuroMineConfigMixin, PretrainedConfig):
+class PixelConfig(EuroMineConfig):
     model_type = "euromine-test-pixelwise"
 
     def __init__(self, num_channels: int = 10, band_names=None, **kwargs):
-        kwargs = self._init_euromine(num_channels, band_names, kwargs=kwargs)
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, band_names=band_names, **kwargs)
 
 
 class PixelModel(EuroMineSegmentationModel):

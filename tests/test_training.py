@@ -9,11 +9,12 @@ import pytest
 import torch
 from datasets import Dataset
 from torch import nn
-from transformers import PretrainedConfig, TrainerCallback
+from transformers import TrainerCallback
 
 from euromine_hf.bands import BANDS, MEAN, STD, YEARS
 from euromine_hf.data.collators import MappingCollator, TimeseriesCollator, dihedral
-from euromine_hf.models.base import EuroMineConfigMixin, EuroMineSegmentationModel
+from euromine_hf.models.configuration import EuroMineConfig
+from euromine_hf.models.modeling import EuroMineSegmentationModel
 from euromine_hf.training.arguments import (
     PAPER_RECIPE,
     DataArguments,
@@ -33,14 +34,13 @@ SIZE = 16  # small patches keep the Trainer tests fast; nothing in training depe
 # a tiny segmenter and an in-memory dataset, defined here so these tests need no zoo model
 
 
-class TinyConfig(EuroMineConfigMixin, PretrainedConfig):
+class TinyConfig(EuroMineConfig):
     model_type = "euromine-test-tiny"
 
     def __init__(self, hidden: int = 8, dropout: float = 0.1, num_channels: int = 10, **kwargs):
-        kwargs = self._init_euromine(num_channels=num_channels, kwargs=kwargs)
         self.hidden = hidden
         self.dropout = dropout
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, **kwargs)
 
 
 class TinySegmenter(EuroMineSegmentationModel):

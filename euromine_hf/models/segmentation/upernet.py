@@ -1,8 +1,14 @@
 """UperNet (Xiao et al., ECCV 2018) on a ConvNeXt-B or a Swin-B backbone.
 
-Composed from transformers' own ``UperNetForSemanticSegmentation``: its backbone is a
-``ConvNextBackbone`` or ``SwinBackbone`` built with ``num_channels`` from our config, its heads
-are transformers' ``UperNetHead`` (PPM + FPN fusion) and ``UperNetFCNHead``.
+Assembled from the shared encoders (:class:`~euromine_hf.models.encoders.convnext.ConvNextEncoder`
+or :class:`~euromine_hf.models.encoders.swin.SwinEncoder`, transformers' ``ConvNextBackbone`` /
+``SwinBackbone`` built with ``num_channels`` from our config) and transformers' own heads,
+``UperNetHead`` (PPM + FPN fusion) and ``UperNetFCNHead``. Keys ``encoder.backbone.…``,
+``decode_head.…``, ``auxiliary_head.…`` match the ``openmmlab/upernet-convnext-base`` and
+``openmmlab/upernet-swin-base`` checkpoints (``backbone.…``) by suffix.
+
+Swin window: 7, the ImageNet-224 Swin-B that the ``openmmlab/upernet-swin-base`` checkpoint
+(mmsegmentation's ``upernet_swin_base_patch4_window7``) was trained from.
 
 Auxiliary head: kept, as in the UperNet recipe both backbones were published with (mmsegmentation's
 ``upernet_convnext``/``upernet_swin``): an FCN head on stage 3 whose cross-entropy is added with
@@ -17,15 +23,15 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import torch
-from transformers import ConvNextConfig, SwinConfig, UperNetConfig, UperNetForSemanticSegmentation
+from torch import nn
+from transformers import ConvNextConfig, SwinConfig, UperNetConfig
+from transformers.models.upernet.modeling_upernet import UperNetFCNHead, UperNetHead
 
-from euromine_hf.models.base import (
-    IGNORE_INDEX,
-    EuroMineConfigMixin,
-    EuroMineSegmentationModel,
-    PretrainedConfig,
-)
-from euromine_hf.models.registry import register_segmenter
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig
+from euromine_hf.models.encoders.convnext import ConvNextEncoder, convnext_backbone_config
+from euromine_hf.models.encoders.swin import SwinEncoder, swin_backbone_config
+from euromine_hf.models.modeling import Auxiliary, EuroMineSegmentationModel
+from euromine_hf.models.registry import register_model
 
 #: Backbone sizes of the "-B" models of the ConvNeXt (Liu et al., 2022) and Swin (Liu et al., 2021)
 #: papers, with the stochastic-depth rates of their UperNet/ADE20K recipes.
@@ -35,7 +41,7 @@ UPERNET_BACKBONES: dict[str, dict[str, Any]] = {
 }
 
 
-class EuroMineUperNetConfig(EuroMineConfigMixin, PretrainedConfig):
+class EuroMineUperNetConfig(EuroMineConfig):
     """Configuration of :class:`EuroMineUperNetForSegmentation`.
 
     Args:
@@ -76,7 +82,6 @@ class EuroMineUperNetConfig(EuroMineConfigMixin, PretrainedConfig):
         ignore_index: int = IGNORE_INDEX,
         **kwargs: Any,
     ) -> None:
-        kwargs = self._init_euromine(num_channels, band_names, ignore_index, kwargs)
         backbone = str(backbone).lower()
         if backbone not in UPERNET_BACKBONES:
             raise ValueError(
@@ -108,7 +113,7 @@ class EuroMineUperNetConfig(EuroMineConfigMixin, PretrainedConfig):
         self.use_auxiliary_head = bool(use_auxiliary_head)
         self.auxiliary_loss_weight = float(auxiliary_loss_weight)
         self.auxiliary_channels = int(auxiliary_channels)
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, **kwargs)
 
     @property
     def stage_channels(self) -> list[int]:
@@ -116,25 +121,14 @@ class EuroMineUperNetConfig(EuroMineConfigMixin, PretrainedConfig):
 
     def to_backbone_config(self) -> ConvNextConfig | SwinConfig:
         """transformers' backbone config with ``num_channels`` input bands and all four stages out."""
-        stages = ["stage1", "stage2", "stage3", "stage4"]
         if self.backbone == "convnext":
-            # Lists, not tuples: ConvNextConfig rejects tuple hidden_sizes/depths when saved/reloaded.
-            return ConvNextConfig(
-                num_channels=self.num_channels,
-                hidden_sizes=list(self.stage_channels),
-                depths=list(self.depths),
-                drop_path_rate=self.drop_path_rate,
-                layer_scale_init_value=self.layer_scale_init_value,
-                out_features=stages,
+            return convnext_backbone_config(
+                self.num_channels, self.embed_dim, self.depths,
+                drop_path_rate=self.drop_path_rate, layer_scale_init_value=self.layer_scale_init_value,
             )
-        return SwinConfig(
-            num_channels=self.num_channels,
-            embed_dim=self.embed_dim,
-            depths=list(self.depths),
-            num_heads=list(self.num_heads or []),
-            window_size=int(self.window_size or 7),
+        return swin_backbone_config(
+            self.num_channels, self.embed_dim, self.depths, list(self.num_heads or []), int(self.window_size or 7),
             drop_path_rate=self.drop_path_rate,
-            out_features=stages,
         )
 
     def to_upernet_config(self) -> UperNetConfig:
@@ -160,38 +154,52 @@ class EuroMineUperNetForSegmentation(EuroMineSegmentationModel):
 
     def __init__(self, config: EuroMineUperNetConfig) -> None:
         super().__init__(config)
-        self.upernet = UperNetForSemanticSegmentation(config.to_upernet_config())
+        inner = config.to_upernet_config()
+        backbone_config = inner.backbone_config
+        encoder_class = ConvNextEncoder if config.backbone == "convnext" else SwinEncoder
+        self.encoder = encoder_class(backbone_config)
+        self.decode_head = UperNetHead(inner, in_channels=self.encoder.channels)
+        self.auxiliary_head = UperNetFCNHead(inner, in_channels=self.encoder.channels) if config.use_auxiliary_head else None
+        self._encoder_modules = {id(module) for module in self.encoder.modules()}
         self.post_init()
 
-    def _features(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self.upernet.backbone(pixel_values).feature_maps
+    def _init_weights(self, module: nn.Module) -> None:
+        # transformers' UperNet initialisation of its heads: N(0, 0.02) convolutions, unit norms.
+        if isinstance(module, nn.Conv2d) and id(module) not in getattr(self, "_encoder_modules", ()):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+            return
+        super()._init_weights(module)
 
     def segment(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        return self.upernet.decode_head(self._features(pixel_values))
+        return self.decode_head(self.encoder(pixel_values))
 
-    def segment_with_auxiliary(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, list[tuple[float, torch.Tensor]]]:
-        features = self._features(pixel_values)
-        logits = self.upernet.decode_head(features)
-        if self.upernet.auxiliary_head is None or self.config.auxiliary_loss_weight <= 0:
+    def segment_with_auxiliary(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, list[Auxiliary]]:
+        features = self.encoder(pixel_values)
+        logits = self.decode_head(features)
+        if self.auxiliary_head is None or self.config.auxiliary_loss_weight <= 0:
             return logits, []
-        return logits, [(self.config.auxiliary_loss_weight, self.upernet.auxiliary_head(features))]
+        return logits, [Auxiliary(self.config.auxiliary_loss_weight, self.auxiliary_head(features))]
 
 
 _TINY_COMMON = {"embed_dim": 8, "depths": [1, 1, 1, 1], "hidden_size": 16, "auxiliary_channels": 8, "drop_path_rate": 0.0}
 
-register_segmenter(
+register_model(
     "upernet-convnext",
     "UperNet (ConvNext-B5)",
     EuroMineUperNetConfig,
     EuroMineUperNetForSegmentation,
+    task="segmentation",
     paper={"backbone": "convnext"},
     tiny={"backbone": "convnext", **_TINY_COMMON},
 )
-register_segmenter(
+register_model(
     "upernet-swin",
     "UperNet (SwinT-B)",
     EuroMineUperNetConfig,
     EuroMineUperNetForSegmentation,
+    task="segmentation",
     paper={"backbone": "swin"},
     tiny={"backbone": "swin", "num_heads": [1, 1, 2, 2], "window_size": 4, **_TINY_COMMON},
 )

@@ -8,7 +8,11 @@ channels, concatenated with the ×4-upsampled ASPP output, refined by two 3×3 c
 1×1 classifier whose logits are upsampled ×4 to the input (done by the base class).
 
 The ASPP and decoder use ordinary (not depthwise-separable) convolutions, the variant the paper
-reports for ResNet-101 (≈59 M parameters with three input bands).
+reports for ResNet-101. Sizes: 59.36 M parameters at 10 bands and 2 classes, exactly what the
+EuroMineNet benchmark's training code ran, so ``paper`` is both the benchmark's and the original.
+Encoders are the shared :class:`ResNetEncoder` (dilated by transformers' ``ResNetBackbone``
+surgery in :func:`~euromine_hf.models.encoders.resnet.dilate_resnet`) and
+:class:`MobileNetV2Encoder`.
 """
 
 from __future__ import annotations
@@ -18,22 +22,19 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import MobileNetV2Config, MobileNetV2Model, PretrainedConfig
+from transformers import MobileNetV2Config
 
-from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel
-from euromine_hf.models.layers import (
-    ConvBNReLU,
-    as_int_list,
-    dilated_bottleneck_resnet,
-    init_classifier,
-    resnet_stage_features,
-)
-from euromine_hf.models.registry import register_segmenter
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig
+from euromine_hf.models.modeling import EuroMineSegmentationModel
+from euromine_hf.models.encoders.mobilenetv2 import MobileNetV2Encoder
+from euromine_hf.models.encoders.resnet import ResNetEncoder, resnet_backbone_config
+from euromine_hf.models.layers import ConvBNReLU, as_int_list, init_classifier
+from euromine_hf.models.registry import register_model
 
 BACKBONES = ("resnet101", "mobilenetv2")
 
 
-class DeepLabV3PlusConfig(EuroMineConfigMixin, PretrainedConfig):
+class DeepLabV3PlusConfig(EuroMineConfig):
     """Configuration of :class:`DeepLabV3PlusForSemanticSegmentation`.
 
     Args:
@@ -70,7 +71,6 @@ class DeepLabV3PlusConfig(EuroMineConfigMixin, PretrainedConfig):
         decoder_channels: int = 256,
         **kwargs: Any,
     ) -> None:
-        kwargs = self._init_euromine(num_channels, band_names, ignore_index, kwargs)
         if backbone not in BACKBONES:
             raise ValueError(f"DeepLabV3PlusConfig.backbone must be one of {BACKBONES}; got {backbone!r}")
         if output_stride not in (8, 16):
@@ -83,7 +83,7 @@ class DeepLabV3PlusConfig(EuroMineConfigMixin, PretrainedConfig):
         self.aspp_dropout = float(aspp_dropout)
         self.low_level_channels = int(low_level_channels)
         self.decoder_channels = int(decoder_channels)
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, **kwargs)
 
 
 class ASPPPooling(nn.Module):
@@ -142,20 +142,17 @@ class DeepLabV3PlusForSemanticSegmentation(EuroMineSegmentationModel):
     def __init__(self, config: DeepLabV3PlusConfig) -> None:
         super().__init__(config)
         if config.backbone == "resnet101":
-            self.backbone, backbone_config = dilated_bottleneck_resnet(
-                config.num_channels, config.backbone_overrides, [3, 4, 23, 3], config.output_stride
+            backbone_config = resnet_backbone_config(
+                config.num_channels, "resnet101", stages=(1, 4), **config.backbone_overrides
             )
-            low_level_in = backbone_config.hidden_sizes[0]
-            high_level_in = backbone_config.hidden_sizes[-1]
+            self.encoder = ResNetEncoder(backbone_config, output_stride=config.output_stride)
         else:
             fields = {**dict(config.backbone_overrides), "num_channels": config.num_channels,
                       "output_stride": config.output_stride}
-            self.backbone = MobileNetV2Model(MobileNetV2Config(**fields), add_pooling_layer=False)
-            # DeepLab reads the last inverted-residual block (320 channels); the classifier's
-            # 1×1 expansion to 1280 is never used, so it is dropped rather than left untrained.
-            self.backbone.conv_1x1 = nn.Identity()
-            low_level_in = self.backbone.layer[1].reduce_1x1.convolution.out_channels
-            high_level_in = self.backbone.layer[-1].reduce_1x1.convolution.out_channels
+            self.encoder = MobileNetV2Encoder(MobileNetV2Config(**fields))
+        # stride-4 low-level map and the deepest map (ResNet: stage 1 and 4; MobileNetV2: the
+        # last 24-channel block and the 320-channel block)
+        low_level_in, high_level_in = self.encoder.channels[self._low_level_index], self.encoder.channels[-1]
         self.aspp = ASPP(high_level_in, config.aspp_channels, config.aspp_rates, config.aspp_dropout)
         self.decoder = DeepLabV3PlusDecoder(
             low_level_in, config.low_level_channels, config.aspp_channels, config.decoder_channels, config.num_labels
@@ -167,29 +164,26 @@ class DeepLabV3PlusForSemanticSegmentation(EuroMineSegmentationModel):
         if module is getattr(getattr(self, "decoder", None), "classifier", None):
             init_classifier(module)
 
+    @property
+    def _low_level_index(self) -> int:
+        return 0 if self.config.backbone == "resnet101" else 1
+
     def encode(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(stride-4 low-level features, output-stride high-level features)."""
-        if self.config.backbone == "resnet101":
-            stages = resnet_stage_features(self.backbone, pixel_values)
-            return stages[0], stages[-1]
-        hidden = self.backbone.conv_stem(pixel_values)
-        low_level = None
-        for index, layer in enumerate(self.backbone.layer):
-            hidden = layer(hidden)
-            if index == 1:  # second 24-channel block: last feature map at stride 4
-                low_level = hidden
-        return low_level, hidden
+        features = self.encoder(pixel_values)
+        return features[self._low_level_index], features[-1]
 
     def segment(self, pixel_values: torch.Tensor) -> torch.Tensor:
         low_level, high_level = self.encode(pixel_values)
         return self.decoder(self.aspp(high_level), low_level)
 
 
-register_segmenter(
+register_model(
     "deeplabv3plus-resnet101",
     "DeeplabV3P (ResNet-101)",
     DeepLabV3PlusConfig,
     DeepLabV3PlusForSemanticSegmentation,
+    task="segmentation",
     paper={"backbone": "resnet101"},
     tiny={
         "backbone": "resnet101",
@@ -199,11 +193,12 @@ register_segmenter(
         "decoder_channels": 16,
     },
 )
-register_segmenter(
+register_model(
     "deeplabv3plus-mobilenetv2",
     "DeeplabV3P (MobileNetV2)",
     DeepLabV3PlusConfig,
     DeepLabV3PlusForSemanticSegmentation,
+    task="segmentation",
     paper={"backbone": "mobilenetv2"},
     tiny={
         "backbone": "mobilenetv2",

@@ -11,6 +11,9 @@ As in the paper's Fig. 1–3 and Table 1:
   decoder block ``i-1``; Table 1: (64→64), (128→64), (256→128), (512→256);
 - final block: 3×3 full-conv 64→32 ×2, 3×3 conv 32→32, 2×2 full-conv 32→classes ×2.
 Transposed convolutions are given the size of the map they must match, so any input size works.
+
+Sizes: the paper's Table 1 network is what the EuroMineNet benchmark's code ran (11.56 M parameters
+at 10 bands, 2 classes), so ``paper`` is both.
 """
 
 from __future__ import annotations
@@ -19,14 +22,15 @@ from typing import Any, Sequence
 
 import torch
 from torch import nn
-from transformers import PretrainedConfig, ResNetModel
 
-from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel
-from euromine_hf.models.layers import as_int_list, init_classifier, resnet_config
-from euromine_hf.models.registry import register_segmenter
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig
+from euromine_hf.models.modeling import EuroMineSegmentationModel
+from euromine_hf.models.encoders.resnet import ResNetEncoder, resnet_backbone_config
+from euromine_hf.models.layers import as_int_list, init_classifier
+from euromine_hf.models.registry import register_model
 
 
-class LinkNetConfig(EuroMineConfigMixin, PretrainedConfig):
+class LinkNetConfig(EuroMineConfig):
     """Configuration of :class:`LinkNetForSemanticSegmentation`.
 
     Args:
@@ -52,7 +56,6 @@ class LinkNetConfig(EuroMineConfigMixin, PretrainedConfig):
         final_channels: int = 32,
         **kwargs: Any,
     ) -> None:
-        kwargs = self._init_euromine(num_channels, band_names, ignore_index, kwargs)
         self.stem_channels = int(stem_channels)
         self.encoder_widths = as_int_list(encoder_widths, "encoder_widths")
         self.encoder_depths = as_int_list(encoder_depths, "encoder_depths")
@@ -62,7 +65,7 @@ class LinkNetConfig(EuroMineConfigMixin, PretrainedConfig):
                 f"({len(self.encoder_depths)}) must have one entry per encoder block"
             )
         self.final_channels = int(final_channels)
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, **kwargs)
 
 
 class ConvBNReLUBlock(nn.Module):
@@ -100,13 +103,15 @@ class LinkNetForSemanticSegmentation(EuroMineSegmentationModel):
 
     def __init__(self, config: LinkNetConfig) -> None:
         super().__init__(config)
-        self.encoder = ResNetModel(
-            resnet_config(
+        self.encoder = ResNetEncoder(
+            resnet_backbone_config(
                 config.num_channels,
+                "resnet18",
+                stages=range(1, len(config.encoder_widths) + 1),
+                stem=True,
                 embedding_size=config.stem_channels,
                 hidden_sizes=config.encoder_widths,
                 depths=config.encoder_depths,
-                layer_type="basic",
                 downsample_in_first_stage=True,  # Fig. 2: every encoder block halves the size
             )
         )
@@ -127,18 +132,12 @@ class LinkNetForSemanticSegmentation(EuroMineSegmentationModel):
         if module is getattr(self, "classifier", None):
             init_classifier(module)
 
-    def encode(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        """(7×7 conv output, initial-block output, encoder block outputs)."""
-        stem = self.encoder.embedder.embedder(pixel_values)
-        hidden = self.encoder.embedder.pooler(stem)
-        initial = hidden
-        blocks = []
-        for stage in self.encoder.encoder.stages:
-            hidden = stage(hidden)
-            blocks.append(hidden)
-        return stem, initial, blocks
+    def encode(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """(initial-block output, encoder block outputs)."""
+        initial, *blocks = self.encoder(pixel_values)
+        return initial, blocks
 
-    def decode(self, stem: torch.Tensor, initial: torch.Tensor, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
+    def decode(self, initial: torch.Tensor, blocks: list[torch.Tensor]) -> list[torch.Tensor]:
         """Decoder block outputs, deepest first; the last one is at the initial block's size."""
         # The map each decoder block must reproduce: the encoder block before it (or the initial block).
         previous = [initial, *blocks[:-1]]
@@ -152,20 +151,22 @@ class LinkNetForSemanticSegmentation(EuroMineSegmentationModel):
         return outputs
 
     def segment(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        stem, initial, blocks = self.encode(pixel_values)
-        hidden = self.decode(stem, initial, blocks)[-1]
-        hidden = self.final_upsample(hidden, output_size=stem.shape[-2:])
-        hidden = self.final_conv(hidden)
+        initial, blocks = self.encode(pixel_values)
+        hidden = self.decode(initial, blocks)[-1]
         height, width = pixel_values.shape[-2:]
-        logits = self.classifier(hidden, output_size=[2 * stem.shape[-2], 2 * stem.shape[-1]])
+        stem = (-(-height // 2), -(-width // 2))  # the 7×7 stride-2 convolution's output size
+        hidden = self.final_upsample(hidden, output_size=stem)
+        hidden = self.final_conv(hidden)
+        logits = self.classifier(hidden, output_size=[2 * stem[0], 2 * stem[1]])
         return logits[..., :height, :width]  # odd inputs: the stride-2 stem rounded up
 
 
-register_segmenter(
+register_model(
     "linknet",
     "LinkNet",
     LinkNetConfig,
     LinkNetForSemanticSegmentation,
+    task="segmentation",
     paper={},
     tiny={
         "stem_channels": 8,

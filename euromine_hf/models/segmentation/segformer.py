@@ -1,12 +1,14 @@
 """SegFormer (Xie et al., NeurIPS 2021): a Mix Transformer (MiT) encoder and an all-MLP decoder.
 
-Composed from transformers' own ``SegformerForSemanticSegmentation`` with ``num_channels`` taken
-from our config, so the encoder, decode head and their weight initialisation are exactly
-transformers' (and an RGB MiT checkpoint loads key for key, see :mod:`band_adaptation`).  The
-decode head predicts at 1/4 of the input size; :class:`EuroMineSegmentationModel` upsamples the
+Assembled from the shared :class:`~euromine_hf.models.encoders.mit.MiTEncoder` (transformers'
+``SegformerModel`` with ``num_channels`` from our config) and transformers' own
+``SegformerDecodeHead``, so an RGB MiT / SegFormer checkpoint (e.g.
+``nvidia/segformer-b5-finetuned-ade-640-640``) loads key for key by suffix, see
+:mod:`band_adaptation`. The decode head predicts at 1/4 of the input size; :class:`EuroMineSegmentationModel` upsamples the
 logits bilinearly to the input size and adds the cross-entropy loss, as the reference model does.
 
-The EuroMineNet paper benchmarks MiT-B5, the default here; ``variant`` selects B0-B5 with the
+The EuroMineNet paper benchmarks MiT-B5 (its training code starts from the B5 ADE20K checkpoint),
+the default here; ``variant`` selects B0-B5 with the
 sizes of the SegFormer paper (Table 6 / appendix), or ``"custom"`` to give every size explicitly.
 """
 
@@ -15,24 +17,22 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import torch
-from transformers import SegformerConfig, SegformerForSemanticSegmentation
+from torch import nn
+from transformers import SegformerConfig
+from transformers.models.segformer.modeling_segformer import SegformerDecodeHead
 
-from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel, PretrainedConfig
-from euromine_hf.models.registry import register_segmenter
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig
+from euromine_hf.models.encoders.mit import MIT_VARIANTS, MiTEncoder
+from euromine_hf.models.layers import init_classifier
+from euromine_hf.models.modeling import EuroMineSegmentationModel
+from euromine_hf.models.registry import register_model
 
-#: Encoder widths, depths, attention heads and decoder width of MiT-B0..B5 (SegFormer paper).
-SEGFORMER_VARIANTS: dict[str, dict[str, list[int] | int]] = {
-    "b0": {"hidden_sizes": [32, 64, 160, 256], "depths": [2, 2, 2, 2], "num_attention_heads": [1, 2, 5, 8], "decoder_hidden_size": 256},
-    "b1": {"hidden_sizes": [64, 128, 320, 512], "depths": [2, 2, 2, 2], "num_attention_heads": [1, 2, 5, 8], "decoder_hidden_size": 256},
-    "b2": {"hidden_sizes": [64, 128, 320, 512], "depths": [3, 4, 6, 3], "num_attention_heads": [1, 2, 5, 8], "decoder_hidden_size": 768},
-    "b3": {"hidden_sizes": [64, 128, 320, 512], "depths": [3, 4, 18, 3], "num_attention_heads": [1, 2, 5, 8], "decoder_hidden_size": 768},
-    "b4": {"hidden_sizes": [64, 128, 320, 512], "depths": [3, 8, 27, 3], "num_attention_heads": [1, 2, 5, 8], "decoder_hidden_size": 768},
-    "b5": {"hidden_sizes": [64, 128, 320, 512], "depths": [3, 6, 40, 3], "num_attention_heads": [1, 2, 5, 8], "decoder_hidden_size": 768},
-}
+#: MiT-B0..B5 sizes (SegFormer paper); kept under this name for existing imports.
+SEGFORMER_VARIANTS = MIT_VARIANTS
 _SIZE_FIELDS = ("hidden_sizes", "depths", "num_attention_heads", "decoder_hidden_size")
 
 
-class EuroMineSegformerConfig(EuroMineConfigMixin, PretrainedConfig):
+class EuroMineSegformerConfig(EuroMineConfig):
     """Configuration of :class:`EuroMineSegformerForSegmentation`.
 
     Args:
@@ -73,7 +73,6 @@ class EuroMineSegformerConfig(EuroMineConfigMixin, PretrainedConfig):
         ignore_index: int = IGNORE_INDEX,
         **kwargs: Any,
     ) -> None:
-        kwargs = self._init_euromine(num_channels, band_names, ignore_index, kwargs)
         variant = str(variant).lower()
         if variant != "custom" and variant not in SEGFORMER_VARIANTS:
             raise ValueError(
@@ -122,7 +121,7 @@ class EuroMineSegformerConfig(EuroMineConfigMixin, PretrainedConfig):
                 )
         self.drop_path_rate = float(drop_path_rate)
         self.classifier_dropout_prob = float(classifier_dropout_prob)
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, **kwargs)
 
     def to_segformer_config(self) -> SegformerConfig:
         """The transformers ``SegformerConfig`` this model is built from."""
@@ -154,21 +153,29 @@ class EuroMineSegformerForSegmentation(EuroMineSegmentationModel):
 
     def __init__(self, config: EuroMineSegformerConfig) -> None:
         super().__init__(config)
-        # Keys read "segformer.segformer.encoder…" / "segformer.decode_head…": an RGB
-        # SegformerModel or SegformerForSemanticSegmentation checkpoint matches them by suffix.
-        self.segformer = SegformerForSemanticSegmentation(config.to_segformer_config())
+        inner = config.to_segformer_config()
+        # Keys read "encoder.segformer.encoder…" / "decode_head…": an RGB SegformerModel or
+        # SegformerForSemanticSegmentation checkpoint matches them by suffix.
+        self.encoder = MiTEncoder(inner)
+        self.decode_head = SegformerDecodeHead(inner)
         self.post_init()
 
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if module is getattr(getattr(self, "decode_head", None), "classifier", None):
+            init_classifier(module)
+
     def segment(self, pixel_values: torch.Tensor) -> torch.Tensor:
-        # Without labels the reference model returns the decoder's 1/4-resolution logits.
-        return self.segformer(pixel_values=pixel_values).logits
+        # The all-MLP decoder's logits at 1/4 resolution; the base upsamples them.
+        return self.decode_head(self.encoder(pixel_values))
 
 
-register_segmenter(
+register_model(
     "segformer",
     "Segformer",
     EuroMineSegformerConfig,
     EuroMineSegformerForSegmentation,
+    task="segmentation",
     paper={"variant": "b5"},
     tiny={
         "variant": "custom",

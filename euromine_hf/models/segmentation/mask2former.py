@@ -1,6 +1,8 @@
 """Mask2Former (Cheng et al., CVPR 2022) with a Swin-B backbone, in the semantic setting.
 
-Composed from transformers' ``Mask2FormerForUniversalSegmentation`` (Swin backbone built with
+Composed from transformers' ``Mask2FormerForUniversalSegmentation`` (a Swin-B backbone — the same
+transformers ``SwinBackbone`` the shared ``SwinEncoder`` wraps, built here by Mask2Former's own
+``load_backbone`` so its keys stay those of the Hub checkpoints — built with
 ``num_channels`` from our config: pixel decoder with multi-scale deformable attention, masked-
 attention transformer decoder, class and mask predictors) and trained with its own
 mask-classification loss: Hungarian matching of queries to the classes present in each image,
@@ -31,17 +33,20 @@ from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation,
 from transformers.modeling_outputs import SemanticSegmenterOutput
 from transformers.models.mask2former.modeling_mask2former import Mask2FormerLoss, sample_point
 
-from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel, PretrainedConfig
-from euromine_hf.models.registry import register_segmenter
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig
+from euromine_hf.models.modeling import EuroMineSegmentationModel
+from euromine_hf.models.registry import register_model
 
 
-class EuroMineMask2FormerConfig(EuroMineConfigMixin, PretrainedConfig):
+class EuroMineMask2FormerConfig(EuroMineConfig):
     """Configuration of :class:`EuroMineMask2FormerForSegmentation`.
 
     Backbone (Swin-B by default: embed 128, depths [2,2,18,2], heads [4,8,16,32]):
         embed_dim: Swin stage-1 channels (each later stage doubles them).
         depths, num_heads: Swin blocks and attention heads per stage.
-        window_size: Swin attention window (7, the ImageNet-224 Swin-B).
+        window_size: Swin attention window (12: the official ADE20K Mask2Former Swin-B, trained from
+            the ImageNet-22k 384-px Swin-B, as ``facebook/mask2former-swin-base-ade-semantic``
+            that the benchmark's code starts from; its relative-position tables only load at 12).
         drop_path_rate: backbone stochastic depth (0.3 in the Mask2Former Swin-B recipe).
 
     Mask2Former (defaults of the paper's semantic-segmentation models):
@@ -65,7 +70,7 @@ class EuroMineMask2FormerConfig(EuroMineConfigMixin, PretrainedConfig):
         embed_dim: int = 128,
         depths: Sequence[int] = (2, 2, 18, 2),
         num_heads: Sequence[int] = (4, 8, 16, 32),
-        window_size: int = 7,
+        window_size: int = 12,
         drop_path_rate: float = 0.3,
         feature_size: int = 256,
         mask_feature_size: int = 256,
@@ -88,7 +93,6 @@ class EuroMineMask2FormerConfig(EuroMineConfigMixin, PretrainedConfig):
         ignore_index: int = IGNORE_INDEX,
         **kwargs: Any,
     ) -> None:
-        kwargs = self._init_euromine(num_channels, band_names, ignore_index, kwargs)
         self.embed_dim = int(embed_dim)
         self.depths = [int(d) for d in depths]
         self.num_heads = [int(h) for h in num_heads]
@@ -128,7 +132,7 @@ class EuroMineMask2FormerConfig(EuroMineConfigMixin, PretrainedConfig):
         self.train_num_points = int(train_num_points)
         self.oversample_ratio = float(oversample_ratio)
         self.importance_sample_ratio = float(importance_sample_ratio)
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, **kwargs)
 
     def to_mask2former_config(self) -> Mask2FormerConfig:
         swin = SwinConfig(
@@ -326,11 +330,12 @@ class EuroMineMask2FormerForSegmentation(EuroMineSegmentationModel):
         return
 
 
-register_segmenter(
+register_model(
     "mask2former",
     "Mask2Former (SwinT-B)",
     EuroMineMask2FormerConfig,
     EuroMineMask2FormerForSegmentation,
+    task="segmentation",
     paper={},
     tiny={
         "embed_dim": 8,

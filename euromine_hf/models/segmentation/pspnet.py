@@ -6,15 +6,21 @@ transformers, then the Pyramid Pooling Module: the final map (C channels) is ave
 bilinearly and concatenated with the map itself; a 3×3 conv (BN, ReLU, dropout 0.1) and a 1×1
 classifier follow. Logits are at stride 8 and upsampled to the input by the base class.
 
-Deep supervision (paper §3.4): an auxiliary FCN head on stage 3's output (3×3 conv, BN, ReLU,
+Optional deep supervision (paper §3.4; ``use_auxiliary_head``): an auxiliary FCN head on stage 3's output (3×3 conv, BN, ReLU,
 dropout, 1×1 classifier) adds ``auxiliary_loss_weight`` (0.4) × its cross-entropy to the loss
 *during training only*; at evaluation the head is skipped, ``loss`` is the main loss alone, and
 ``logits`` are always the main head's.
 
-Backbone: ResNet-50 by default (the paper's ablations use ResNet-50; its best results ResNet-101
-or 269). The EuroMineNet paper does not state which depth it benchmarked, so ResNet-50 is the
-preset; ``backbone_overrides={"depths": [3, 4, 23, 3]}`` gives ResNet-101. transformers' ResNet
-has the 7×7 stem, not the three 3×3 convs of the authors' Caffe ResNet.
+Which source fixed which choice:
+* ``paper`` preset: ResNet-101 without the auxiliary head, 65.6 M parameters at 10 bands and
+  2 classes — the EuroMineNet benchmark's training code reports 65.70 M for its PSPNet with a
+  ResNet-101 backbone, which a dilated ResNet-101 + PPM + 3×3 head gives; an auxiliary head
+  (2.4 M more) would overshoot it, so the benchmark's network had none.
+* ``original`` preset: the PSPNet paper's ablation setting, ResNet-50 with the stage-3 auxiliary
+  loss of §3.4 (48.97 M).
+The encoder is the shared :class:`~euromine_hf.models.encoders.resnet.ResNetEncoder` (dilated
+transformers ``ResNetBackbone``). transformers' ResNet has the 7×7 stem, not the three 3×3
+convolutions of the authors' Caffe ResNet.
 """
 
 from __future__ import annotations
@@ -24,28 +30,23 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import PretrainedConfig
 
-from euromine_hf.models.base import IGNORE_INDEX, EuroMineConfigMixin, EuroMineSegmentationModel
-from euromine_hf.models.layers import (
-    ConvBNReLU,
-    as_int_list,
-    dilated_bottleneck_resnet,
-    init_classifier,
-    resnet_stage_features,
-)
-from euromine_hf.models.registry import register_segmenter
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig
+from euromine_hf.models.modeling import EuroMineSegmentationModel
+from euromine_hf.models.encoders.resnet import ResNetEncoder, resnet_backbone_config
+from euromine_hf.models.layers import ConvBNReLU, as_int_list, init_classifier
+from euromine_hf.models.registry import register_model
 
 
-class PSPNetConfig(EuroMineConfigMixin, PretrainedConfig):
+class PSPNetConfig(EuroMineConfig):
     """Configuration of :class:`PSPNetForSemanticSegmentation`.
 
     Args:
         num_channels: input bands (10 for EuroMineNet, 3 for RGB).
         band_names: one name per input channel (defaults to the published Sentinel-2 order).
         ignore_index: label value excluded from the loss.
-        backbone_overrides: fields for the transformers ``ResNetConfig`` on top of ResNet-50
-            (bottleneck blocks, depths 3/4/6/3, widths 256…2048).
+        backbone: ``"resnet101"`` (the benchmark's) or ``"resnet50"`` (bottleneck ResNets).
+        backbone_overrides: fields for the transformers ``ResNetConfig`` on top of ``backbone``.
         output_stride: 8 (the paper) or 16.
         pyramid_bins: output sizes of the pyramid pooling levels (1, 2, 3, 6).
         pyramid_channels: channels of each pyramid level; ``None`` = backbone channels / number of
@@ -64,20 +65,23 @@ class PSPNetConfig(EuroMineConfigMixin, PretrainedConfig):
         num_channels: int = 10,
         band_names: Sequence[str] | None = None,
         ignore_index: int = IGNORE_INDEX,
+        backbone: str = "resnet101",
         backbone_overrides: Mapping[str, Any] | None = None,
         output_stride: int = 8,
         pyramid_bins: Sequence[int] = (1, 2, 3, 6),
         pyramid_channels: int | None = None,
         bottleneck_channels: int = 512,
         dropout: float = 0.1,
-        use_auxiliary_head: bool = True,
+        use_auxiliary_head: bool = False,
         auxiliary_channels: int = 256,
         auxiliary_loss_weight: float = 0.4,
         **kwargs: Any,
     ) -> None:
-        kwargs = self._init_euromine(num_channels, band_names, ignore_index, kwargs)
         if output_stride not in (8, 16):
             raise ValueError(f"PSPNetConfig.output_stride must be 8 or 16; got {output_stride}")
+        if backbone not in ("resnet50", "resnet101"):
+            raise ValueError(f"PSPNetConfig.backbone must be 'resnet50' or 'resnet101'; got {backbone!r}")
+        self.backbone = backbone
         self.backbone_overrides = dict(backbone_overrides or {})
         self.output_stride = int(output_stride)
         self.pyramid_bins = as_int_list(pyramid_bins, "pyramid_bins")
@@ -87,7 +91,7 @@ class PSPNetConfig(EuroMineConfigMixin, PretrainedConfig):
         self.use_auxiliary_head = bool(use_auxiliary_head)
         self.auxiliary_channels = int(auxiliary_channels)
         self.auxiliary_loss_weight = float(auxiliary_loss_weight)
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, **kwargs)
 
 
 class PyramidPoolingModule(nn.Module):
@@ -127,15 +131,16 @@ class PSPNetForSemanticSegmentation(EuroMineSegmentationModel):
 
     def __init__(self, config: PSPNetConfig) -> None:
         super().__init__(config)
-        self.backbone, backbone_config = dilated_bottleneck_resnet(
-            config.num_channels, config.backbone_overrides, [3, 4, 6, 3], config.output_stride
+        self.encoder = ResNetEncoder(
+            resnet_backbone_config(config.num_channels, config.backbone, stages=(3, 4), **config.backbone_overrides),
+            output_stride=config.output_stride,
         )
-        channels = backbone_config.hidden_sizes[-1]
+        stage3_channels, channels = self.encoder.channels
         pyramid_channels = config.pyramid_channels or channels // len(config.pyramid_bins)
         self.pyramid = PyramidPoolingModule(channels, config.pyramid_bins, pyramid_channels)
         self.head = FCNHead(self.pyramid.out_channels, config.bottleneck_channels, config.num_labels, config.dropout)
         self.auxiliary_head = (
-            FCNHead(backbone_config.hidden_sizes[-2], config.auxiliary_channels, config.num_labels, config.dropout)
+            FCNHead(stage3_channels, config.auxiliary_channels, config.num_labels, config.dropout)
             if config.use_auxiliary_head
             else None
         )
@@ -148,8 +153,8 @@ class PSPNetForSemanticSegmentation(EuroMineSegmentationModel):
             init_classifier(module)
 
     def _features(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        stages = resnet_stage_features(self.backbone, pixel_values)
-        return stages[-2], stages[-1]
+        stage3, stage4 = self.encoder(pixel_values)
+        return stage3, stage4
 
     def segment(self, pixel_values: torch.Tensor) -> torch.Tensor:
         return self.head(self.pyramid(self._features(pixel_values)[1]))
@@ -162,13 +167,16 @@ class PSPNetForSemanticSegmentation(EuroMineSegmentationModel):
         return logits, [(self.config.auxiliary_loss_weight, self.auxiliary_head(stage3))]
 
 
-register_segmenter(
+register_model(
     "pspnet",
     "PSPNet",
     PSPNetConfig,
     PSPNetForSemanticSegmentation,
-    paper={},
+    task="segmentation",
+    paper={"backbone": "resnet101", "use_auxiliary_head": False},
+    presets={"original": {"backbone": "resnet50", "use_auxiliary_head": True}},
     tiny={
+        "use_auxiliary_head": True,
         "backbone_overrides": {"depths": [1, 1, 1, 1], "hidden_sizes": [16, 32, 48, 64], "embedding_size": 8},
         "bottleneck_channels": 16,
         "auxiliary_channels": 8,
