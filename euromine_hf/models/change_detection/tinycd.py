@@ -184,7 +184,7 @@ class TinyCDForChangeDetection(EuroMineChangeDetectionModel):
 
 register_model(
     "tinycd",
-    "TinyCD",
+    "Tiny_CD",
     TinyCDConfig,
     TinyCDForChangeDetection,
     task="change_detection",
