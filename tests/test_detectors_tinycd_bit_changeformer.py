@@ -131,7 +131,8 @@ def test_bit_loads_an_rgb_resnet18_checkpoint_into_ten_bands(tmp_path):
     first = "encoder.backbone.embedder.embedder.convolution.weight"
     assert report.adapted == [first] and not report.skipped
     target = model.state_dict()
-    torch.testing.assert_close(target[first], adapt_rgb_weight(resnet.state_dict()["embedder.embedder.convolution.weight"], BANDS))
+    rgb_stem = resnet.state_dict()["embedder.embedder.convolution.weight"]
+    torch.testing.assert_close(target[first], adapt_rgb_weight(rgb_stem, BANDS))
     for key, tensor in resnet.state_dict().items():
         if not key.startswith("embedder.embedder.convolution"):
             torch.testing.assert_close(target[f"encoder.backbone.{key}"], tensor, msg=key)
@@ -163,7 +164,8 @@ def test_changeformer_deep_supervision_terms_are_in_the_training_loss_only():
     assert [p.shape[-1] for p in predictions] == [64 // 32, 64 // 16, 64 // 8, 64 // 4]  # deepest first
     weights = [0.5, 0.5, 0.5, 0.8]
     expected = F.cross_entropy(resize_logits(logits, (64, 64)), labels)
-    expected = expected + sum(w * F.cross_entropy(resize_logits(p, (64, 64)), labels) for w, p in zip(weights, predictions))
+    for weight, prediction in zip(weights, predictions):
+        expected = expected + weight * F.cross_entropy(resize_logits(prediction, (64, 64)), labels)
     torch.testing.assert_close(loss, expected)
     main_only = F.cross_entropy(resize_logits(logits, (64, 64)), labels)
     assert loss > main_only
@@ -194,5 +196,5 @@ def test_tinycd_loads_an_rgb_efficientnet_checkpoint_into_ten_bands(tmp_path):
         if key.startswith("encoder.blocks.") and int(key.split(".")[2]) < built:
             torch.testing.assert_close(target[f"siamese.{key}"], tensor, msg=key)
     # the later blocks and the top convolution of the full network have no place in TinyCD
-    assert report.skipped and all(k.startswith("encoder.blocks.") or k.startswith("encoder.top") for k in report.skipped)
+    assert report.skipped and all(k.startswith(("encoder.blocks.", "encoder.top")) for k in report.skipped)
     assert all(not key.startswith("siamese.") for key in report.missing)

@@ -168,7 +168,7 @@ class SemanticTokenizer(nn.Module):
 
 
 class BITForChangeDetection(EuroMineChangeDetectionModel):
-    """BIT: ResNet-18 trunk (stride 8, 32-channel projection), semantic tokens, transformer encoder/decoder, |Δ| head."""
+    """BIT: ResNet-18 trunk (stride 8, 32-ch projection), semantic tokens, transformer encoder/decoder, |Δ| head."""
 
     config_class = BITConfig
     config: BITConfig

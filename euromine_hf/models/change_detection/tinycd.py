@@ -155,7 +155,9 @@ class TinyCDForChangeDetection(EuroMineChangeDetectionModel):
 
     def __init__(self, config: TinyCDConfig) -> None:
         super().__init__(config)
-        backbone_config = efficientnet_backbone_config(config.num_channels, config.backbone, **config.backbone_overrides)
+        backbone_config = efficientnet_backbone_config(
+            config.num_channels, config.backbone, **config.backbone_overrides
+        )
         encoder = EfficientNetEncoder(backbone_config, num_stages=config.backbone_stages)
         self.siamese = SiameseEncoder(encoder)
         channels = encoder.channels
