@@ -57,7 +57,7 @@ register_model(
     FCEFForChangeDetection,
     task="change_detection",
     paper={"base_width": 16, "depths": [2, 2, 3, 3], "dropout": 0.2},
-    tiny={"base_width": 2, "depths": [2, 2, 2, 2], "dropout": 0.2},
+    tiny={"base_width": 3, "depths": [2, 2, 2, 2], "dropout": 0.2},
     published_params=1.29,
 )
 
