@@ -1,11 +1,12 @@
 """The change-detector contract, checked for every ``zoo_names("change_detection")`` entry.
 
-Contract (MODELS.md / issue 8): two dates (B,C,H,W) → ``SemanticSegmenterOutput`` with logits
-(B,2,H,W) at input resolution and a finite loss given ``labels``; trainable end to end; 3 and 10
-channels; 160 and 256 px (no size tied to one resolution); safetensors save →
-``AutoModelForChangeDetection`` round trip with equal outputs; a short training lowers the loss;
-the ``paper`` preset built with 3 channels is within 15 % of the parameter count the benchmark's
-change-detection framework publishes.
+Every detector added to the zoo is covered automatically (tiny preset unless said otherwise):
+two dates (B,C,H,W) → ``SemanticSegmenterOutput`` with logits (B,2,H,W) at input resolution and a
+finite loss; gradients reach the first layer; 3 and 10 channels; 160 and 256 px; safetensors +
+``AutoModelForChangeDetection`` round trip with equal outputs; a few Adam steps lower the loss on a
+fixed pair batch; the ``paper`` preset built with ``num_channels=3`` has the parameter count the
+benchmark's framework publishes (units of 2^20) within 15 %. Model-specific behaviour lives in each
+detector's own test file.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from importlib import resources
 
 import pytest
 import torch
-import torch.nn.functional as F
-from transformers import AutoConfig
+from transformers import AutoConfig, AutoModel
 from transformers.modeling_outputs import SemanticSegmenterOutput
 from transformers.utils import logging as hf_logging
 
@@ -30,24 +30,19 @@ warnings.filterwarnings("ignore", category=UserWarning)
 
 SIZE = 64
 DETECTORS = zoo_names("change_detection")
+FIDELITY = 0.15  # the acceptance bar for parameter counts
 
 
-def _pair(channels: int, size: int = SIZE, batch: int = 2, seed: int = 0):
-    """A learnable fixed pair batch: change where a smoothed band differs between the dates."""
+def _pair_batch(channels: int, seed: int = 0, size: int = SIZE) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A learnable fixed pair batch: date 2 is date 1 plus noise, brightened where a smooth random
+    field is high; that region is the change mask."""
     generator = torch.Generator().manual_seed(seed)
-    t1 = torch.randn(batch, channels, size, size, generator=generator)
-    t2 = t1.clone()
-    blob = F.avg_pool2d(torch.randn(batch, 1, size, size, generator=generator), 9, stride=1, padding=4)
-    changed = blob > 0.05
-    t2[:, :1] = torch.where(changed, t2[:, :1] + 2.0, t2[:, :1])
-    return t1, t2, changed[:, 0].long()
-
-
-def _first_input_layer(model: torch.nn.Module, channels: int) -> torch.nn.Parameter:
-    for parameter in model.parameters():
-        if parameter.ndim == 4 and parameter.shape[1] == channels:
-            return parameter
-    raise AssertionError(f"{type(model).__name__}: no convolution takes {channels} input channels")
+    t1 = torch.randn(2, channels, size, size, generator=generator)
+    field = torch.randn(2, 1, size, size, generator=generator)
+    field = torch.nn.functional.avg_pool2d(field, 9, stride=1, padding=4)
+    change = field > field.flatten(1).quantile(0.7, dim=1).view(2, 1, 1, 1)
+    t2 = t1 + 0.3 * torch.randn(t1.shape, generator=generator) + 2.0 * change.float()
+    return t1, t2, change[:, 0].long()
 
 
 @pytest.fixture(params=DETECTORS)
@@ -55,31 +50,33 @@ def spec(request: pytest.FixtureRequest) -> ModelSpec:
     return MODEL_ZOO[request.param]
 
 
-def test_detector_zoo_is_populated() -> None:
-    assert {"tinycd", "bit", "changeformer"} <= set(DETECTORS)
-    paper_names = set(json.loads(
-        resources.files("euromine_hf").joinpath("resources", "paper_results.json").read_text(encoding="utf-8")
-    )["change_detection"])
+def test_zoo_has_detectors_with_paper_names() -> None:
+    assert DETECTORS, "MODEL_ZOO holds no change detector"
+    table = json.loads(resources.files("euromine_hf").joinpath("resources", "paper_results.json").read_text("utf-8"))
     for name in DETECTORS:
         spec = MODEL_ZOO[name]
-        assert spec.paper_name in paper_names, f"{name}: paper name {spec.paper_name!r} is not in Table 5"
+        assert spec.paper_name in table["change_detection"], f"{name}: paper name {spec.paper_name!r} not in Table 5"
         assert {"paper", "tiny"} <= set(spec.presets)
-        assert spec.model_class.main_input_name == "pixel_values_t1"
+        assert spec.config_class.model_type.startswith("euromine-")
 
 
 @pytest.mark.parametrize("channels", [10, 3])
 def test_forward_backward_contract(spec: ModelSpec, channels: int) -> None:
     torch.manual_seed(0)
-    model = build_model(spec.name, "tiny", num_channels=channels).train()
-    assert model.config.model_type.startswith("euromine-") and model.accepts_loss_kwargs is False
-    t1, t2, labels = _pair(channels)
+    model = build_model(spec.name, "tiny", num_channels=channels)
+    assert model.main_input_name == "pixel_values_t1" and model.accepts_loss_kwargs is False
+    assert model.config.task == "change_detection" and model.config.num_channels == channels
+    t1, t2, labels = _pair_batch(channels)
+    model.train()
     out = model(pixel_values_t1=t1, pixel_values_t2=t2, labels=labels)
     assert isinstance(out, SemanticSegmenterOutput)
     assert out.logits.shape == (2, 2, SIZE, SIZE)
     assert out.loss is not None and out.loss.ndim == 0 and torch.isfinite(out.loss)
     out.loss.backward()
-    grad = _first_input_layer(model, channels).grad
-    assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads), "a parameter got no / a non-finite gradient"
+    first = next(p for p in model.parameters() if p.ndim == 4 and p.shape[1] in (channels, 2 * channels))
+    assert first.grad.abs().sum() > 0
     model.eval()
     with torch.no_grad():
         plain = model(t1, t2)
@@ -89,37 +86,39 @@ def test_forward_backward_contract(spec: ModelSpec, channels: int) -> None:
 
 
 @pytest.mark.parametrize("size", [160, 256])
-def test_sizes_divisible_by_32(spec: ModelSpec, size: int) -> None:
+def test_benchmark_patch_sizes(spec: ModelSpec, size: int) -> None:
+    """160 px (EuroMineNet patches) and 256 px (the framework's size): no pooling tied to one size."""
     model = build_model(spec.name, "tiny").eval()
-    t1, t2, _ = _pair(10, size=size, batch=1)
     with torch.no_grad():
-        logits = model(t1, t2).logits
+        logits = model(torch.randn(1, 10, size, size), torch.randn(1, 10, size, size)).logits
     assert logits.shape == (1, 2, size, size) and torch.isfinite(logits).all()
 
 
-def test_save_load_auto_round_trip(spec: ModelSpec, tmp_path) -> None:
+def test_save_load_and_auto_classes(spec: ModelSpec, tmp_path) -> None:
     torch.manual_seed(0)
     model = build_model(spec.name, "tiny").eval()
-    t1, t2, _ = _pair(10)
+    t1, t2, _ = _pair_batch(10)
     with torch.no_grad():
         expected = model(t1, t2).logits
     model.save_pretrained(tmp_path)
-    assert (tmp_path / "model.safetensors").is_file()
-    assert type(AutoConfig.from_pretrained(tmp_path)) is spec.config_class
-    loaded = AutoModelForChangeDetection.from_pretrained(tmp_path).eval()
-    assert type(loaded) is spec.model_class
-    with torch.no_grad():
-        torch.testing.assert_close(loaded(t1, t2).logits, expected)
+    assert (tmp_path / "model.safetensors").is_file() and not list(tmp_path.glob("*.bin"))
+    config = AutoConfig.from_pretrained(tmp_path)
+    assert type(config) is spec.config_class
+    for auto in (AutoModelForChangeDetection, AutoModel):
+        loaded = auto.from_pretrained(tmp_path).eval()
+        assert type(loaded) is spec.model_class
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(t1, t2).logits, expected)
 
 
 def test_optimizer_steps_lower_the_loss(spec: ModelSpec) -> None:
     torch.manual_seed(0)
     model = build_model(spec.name, "tiny").train()
-    t1, t2, labels = _pair(10, seed=3)
+    t1, t2, labels = _pair_batch(10, seed=3)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
 
     def loss_now() -> float:
-        torch.manual_seed(7)  # the same dropout each time
+        torch.manual_seed(7)  # same dropout masks each time
         with torch.no_grad():
             return float(model(t1, t2, labels=labels).loss)
 
@@ -129,15 +128,15 @@ def test_optimizer_steps_lower_the_loss(spec: ModelSpec) -> None:
         model(t1, t2, labels=labels).loss.backward()
         optimizer.step()
     after = loss_now()
-    assert after < before, f"{spec.name}: loss {before:.4f} → {after:.4f} after 10 Adam steps"
+    assert after < 0.95 * before, f"{spec.name}: loss {before:.4f} → {after:.4f} after 10 Adam steps"
 
 
-def test_paper_preset_parameter_count_matches_published(spec: ModelSpec) -> None:
-    if spec.published_params is None:
-        pytest.skip(f"{spec.name}: the benchmark publishes no parameter count")
-    with torch.device("meta"):  # no memory, no initialisation: counting only
+def test_paper_preset_matches_published_parameter_count(spec: ModelSpec) -> None:
+    """Built on the meta device (no memory, no init time) with RGB inputs, as the framework counts."""
+    assert spec.published_params is not None, f"{spec.name}: register published_params (units of 2^20)"
+    with torch.device("meta"):
         model = build_model(spec.name, "paper", num_channels=3)
     count = sum(p.numel() for p in model.parameters()) / 2**20
-    assert abs(count - spec.published_params) <= 0.15 * spec.published_params, (
+    assert abs(count - spec.published_params) <= FIDELITY * spec.published_params, (
         f"{spec.name}: {count:.3f} × 2^20 parameters, published {spec.published_params}"
     )

@@ -10,6 +10,10 @@ import importlib
 
 #: Detector modules, one per paper model.
 DETECTORS: tuple[str, ...] = (
+    "fc_ef",
+    "fc_siam_conc",
+    "fc_siam_diff",
+    "snunet",
     "tinycd",
     "bit",
     "changeformer",
