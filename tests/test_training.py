@@ -486,3 +486,46 @@ def test_radiometric_jitter_equals_a_gain_on_digital_numbers(tmp_path):
     assert ((per_sample[:, 0] >= 0.8 - 1e-4) & (per_sample[:, 0] <= 1.2 + 1e-4)).all()
     with pytest.raises(ValueError, match="radiometric_jitter"):
         EuroMineTrainer(model=TinySegmenter(TinyConfig()), args=training_args(tmp_path), radiometric_jitter=1.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoint loading (best model, resume): strict, through from_pretrained's key mapping
+
+
+def test_checkpoint_loading_is_strict(tmp_path):
+    import safetensors.torch
+
+    from euromine_hf.training.trainer import CheckpointMismatchError, load_checkpoint_weights
+
+    torch.manual_seed(0)
+    saved = TinySegmenter(TinyConfig())
+    saved.save_pretrained(tmp_path / "ok")
+    target = TinySegmenter(TinyConfig())
+    load_checkpoint_weights(target, tmp_path / "ok")
+    for key, value in saved.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key
+    weights = safetensors.torch.load_file(tmp_path / "ok" / "model.safetensors")
+    for name, edit in {"missing": lambda w: w.pop("body.0.bias"),
+                       "unexpected": lambda w: w.__setitem__("body.9.weight", torch.zeros(1)),
+                       "resized": lambda w: w.__setitem__("body.0.bias", torch.zeros(3))}.items():
+        broken = dict(weights)
+        edit(broken)
+        saved.save_pretrained(tmp_path / name)
+        safetensors.torch.save_file(broken, tmp_path / name / "model.safetensors", metadata={"format": "pt"})
+        with pytest.raises(CheckpointMismatchError, match=name if name != "resized" else "mismatched"):
+            load_checkpoint_weights(TinySegmenter(TinyConfig()), tmp_path / name)
+    with pytest.raises(FileNotFoundError, match="no model weights"):
+        load_checkpoint_weights(target, tmp_path)
+
+
+def test_build_segmenter_seed_fixes_initial_weights():
+    from euromine_hf.training.run import build_segmenter
+
+    args = ModelArguments(model="segformer", size="tiny")
+    first = build_segmenter(args, seed=3).state_dict()
+    torch.manual_seed(12345)  # whatever happened before must not matter
+    np.random.seed(5)
+    second = build_segmenter(args, seed=3).state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    other = build_segmenter(args, seed=4).state_dict()
+    assert not all(torch.equal(first[k], other[k]) for k in first)

@@ -82,9 +82,14 @@ def load_splits(data_dir: Path, data_args: DataArguments) -> dict[str, Any]:
     return splits
 
 
-def build_segmenter(model_args: ModelArguments) -> Any:
+def build_segmenter(model_args: ModelArguments, seed: int | None = None, full_determinism: bool = False) -> Any:
+    """The zoo model to train; with ``seed``, every RNG is seeded first so ``--seed`` fixes the initial weights."""
     from euromine_hf.models import build_model, load_rgb_checkpoint
 
+    if seed is not None:
+        from transformers import enable_full_determinism, set_seed
+
+        enable_full_determinism(seed) if full_determinism else set_seed(seed)
     model = build_model(model_args.model, size=model_args.size, **model_args.overrides())
     if model_args.rgb_checkpoint:
         load_rgb_checkpoint(model, model_args.rgb_checkpoint)
@@ -132,7 +137,7 @@ def run_training(
     # push through huggingface_hub at the end (euromine_hf.hub), not through Trainer's own repo handling
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
 
-    model = build_segmenter(model_args)
+    model = build_segmenter(model_args, seed=training_args.seed, full_determinism=training_args.full_determinism)
     train_collator = TimeseriesCollator() if data_args.sampling == "timeseries" else MappingCollator()
     metrics = MappingMetrics(years=data_args.years, protocol=run_args.metric_protocol)
     trainer = EuroMineTrainer(
