@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Sequence
 
@@ -28,6 +29,7 @@ def _main(argv: Sequence[str] | None) -> int:
     from euromine_hf.training.run import format_comparison, run_training
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    cpu_ddp = use_cpu_ddp_without_accelerator()
     demo = is_demo_invocation(argv)
     if demo:
         argv = demo_argv(argv)
@@ -39,6 +41,12 @@ def _main(argv: Sequence[str] | None) -> int:
     transformers.utils.logging.set_verbosity_warning()
     if demo:
         logger.info("demo: %s", " ".join(argv))
+    if cpu_ddp:
+        logger.info("no GPU on this machine: the %s launched processes train as one CPU (gloo) DDP group",
+                    os.environ.get("WORLD_SIZE"))
+    if training_args.world_size > 1:
+        logger.info("process %d of %d in one process group (%s)", training_args.process_index,
+                    training_args.world_size, training_args.distributed_state.backend)
 
     try:
         result = run_training(model_args, data_args, training_args, run_args)
@@ -63,6 +71,27 @@ def _check_model_name(name: str) -> None:
 
     if name not in MODEL_ZOO:
         raise ValueError(f"--model: expected a zoo model ({', '.join(sorted(MODEL_ZOO))}), got {name!r}")
+
+
+def use_cpu_ddp_without_accelerator() -> bool:
+    """Turn a multi-process launch on a machine without an accelerator into CPU (gloo) DDP.
+
+    ``accelerate launch --config_file configs/ddp.yaml`` (``distributed_type: MULTI_GPU``) starts the
+    processes with ``WORLD_SIZE`` set, but where no GPU exists accelerate falls back to "no
+    distribution" in each process unless ``ACCELERATE_USE_CPU`` is set: N independent trainings
+    writing to one folder.  Setting it here, before ``TrainingArguments`` sets up the devices, lets
+    the README's command work as written on a CPU machine.  Returns True when it did so.
+    """
+    import torch
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    accelerator = getattr(torch, "accelerator", None)
+    has_accelerator = accelerator.is_available() if accelerator is not None else torch.cuda.is_available()
+    if has_accelerator or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes"):
+        return False
+    os.environ["ACCELERATE_USE_CPU"] = "true"
+    return True
 
 
 def _close_process_group(wait_for_peers: bool) -> None:
