@@ -20,7 +20,6 @@ import argparse
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -103,17 +102,24 @@ def consolidate_sharded_checkpoint(
     its weights are replaced by the checkpoint's, then ``save_pretrained`` writes them in
     transformers' on-disk names.  The folder appears whole or not at all (written beside, renamed).
     """
+    from euromine_hf.io import make_temp_dir, replace_folder
+
     out = Path(output_dir)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise FileExistsError(f"{out}: exists and is not empty (pass overwrite=True / --overwrite to replace it)")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{out}: exists and is not empty (pass overwrite=True / --overwrite to replace it)")
+        ours = {p.name for p in out.iterdir()} <= {"config.json", "model.safetensors", "generation_config.json"}
+        if not ours:
+            raise FileExistsError(
+                f"{out}: holds files other than a converted model (config.json, model.safetensors); "
+                "refusing to replace a folder this converter did not write"
+            )
     load_sharded_weights(model, checkpoint_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    tmp = make_temp_dir(out.parent, f".{out.name}.tmp-")
     try:
         model.save_pretrained(tmp)
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
+        replace_folder(tmp, out)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
