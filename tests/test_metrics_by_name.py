@@ -192,3 +192,25 @@ def test_push_metrics_then_evaluate_load_from_the_hub(tmp_path):
     module = load("ca_tiou", years=[2015, 2016, 2017, 2018])
     module.add_batch(predictions=P, references=G, sites=["a", "a", "b"], patches=[0, 1, 0], years=[2015, 2016, 2017, 2018])
     assert remote["scores"] == pytest.approx(module.compute(), abs=0)
+
+
+@pytest.mark.parametrize("name", ["yearly_f1", "interval_f1"])
+def test_site_patches_without_offsets_are_not_silent(name):
+    """160 px patches of a named site without offsets: the site protocol warns, with them it does not."""
+    import warnings
+
+    rng = np.random.default_rng(2)
+    pred, ref = (rng.random((2, 2, 160, 160)) < 0.3).astype(np.uint8)
+    keys = {"yearly_f1": dict(years=[2015, 2015]), "interval_f1": dict(year_t1=[2015] * 2, year_t2=[2016] * 2)}[name]
+    keys.update(sites=["Spain_101"] * 2, patches=[0, 1])
+    offsets = dict(rows=[0, 0], cols=[0, 40], site_heights=[160, 160], site_widths=[200, 200])
+    module = load(name)
+    module.add_batch(predictions=pred, references=ref, **keys)
+    with pytest.warns(UserWarning, match="without rows, cols, site_heights and site_widths"):
+        module.compute()
+    module.add_batch(predictions=pred, references=ref, **keys)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        module.compute(protocol="micro")  # not the site protocol: nothing to warn about
+        module.add_batch(predictions=pred, references=ref, **keys, **offsets)
+        module.compute()
