@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("euromine_hf.data.synthetic_cli", "write the synthetic EuroMineNet archive (raw GeoTIFF layout)"),
     "build": ("euromine_hf.data.build_cli", "build the Hugging Face datasets (mapping / timeseries / cd_pairs) from an archive"),
     "export": ("euromine_hf.data.export", "export Parquet shards and a dataset card for the Hub"),
+    "push": ("euromine_hf.hub.push_cli", "upload a dataset export to the Hub as NAMESPACE/euromine"),
+    "push-metrics": ("euromine_hf.hub.push_cli", "publish the evaluate modules as Hub Spaces NAMESPACE/<module>"),
     "stats": ("euromine_hf.data.statistics_cli", "footprint and change statistics (paper Tables 1-3) with plots"),
     "predict": ("euromine_hf.inference", "predict yearly mine maps of whole scenes with a trained model (GeoTIFF)"),
     "evaluate": ("euromine_hf.metrics.evaluate_cli", "score a folder of predictions against a split of the data"),

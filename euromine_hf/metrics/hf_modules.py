@@ -1,7 +1,8 @@
 """``evaluate`` faces of the core scorers (the only file of the package that imports ``evaluate``).
 
-The module scripts under ``metrics/*/`` subclass these (so ``evaluate.load("metrics/ca_tiou")``
-works offline) and the same classes are importable as ``euromine_hf.metrics.CaTIoU`` etc.
+The module scripts in ``euromine_hf/metrics/modules/*/`` (linked from the repository's
+``metrics/``) subclass these, so ``euromine_hf.metrics.load("ca_tiou")`` works offline; the same
+classes are importable as ``euromine_hf.metrics.CaTIoU`` etc.
 
 Why they override ``add_batch``/``add``/``compute``: ``evaluate`` would push every input through
 Arrow, and 160×160 masks go through it at ~100 masks/s. Here masks are reduced to count rows by
@@ -16,6 +17,7 @@ every year of the patches it gets (or pass timeseries batches / precomputed pair
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import datasets
@@ -23,7 +25,7 @@ import evaluate
 import numpy as np
 import pyarrow.compute as pc
 
-from euromine_hf.bands import YEARS
+from euromine_hf.bands import PATCH_SIZE, YEARS
 from euromine_hf.metrics.accumulate import CONFUSION_COLUMNS, PAIR_CA_COLUMNS
 from euromine_hf.metrics.base import ScorerBase
 from euromine_hf.metrics.change import ChangeScorer
@@ -79,6 +81,8 @@ class _CountModule(evaluate.Metric):
         self.incomplete = incomplete
         super().__init__(*args, **kwargs)
         self._reducer = self._new_scorer()
+        #: site patches were added without their offsets (see :meth:`_note_offsets`)
+        self._whole_patches = False
 
     # --- to implement ------------------------------------------------------------------------------
     def _new_scorer(self) -> ScorerBase:
@@ -121,8 +125,19 @@ class _CountModule(evaluate.Metric):
         counts = np.stack([np.asarray(rows[c], np.int64) for c in self.count_columns], 1).reshape(-1)
         evaluate.Metric.add_batch(self, site=[np.asarray(rows["site"]).astype(str).tolist()], keys=[keys], counts=[counts])
 
+    def _note_offsets(self, predictions: Any, keys: dict[str, Any]) -> None:
+        """Remember 160-px patches of named sites added without ``rows``/``cols``/site sizes: the
+        site protocol then counts their overlapping pixels once per patch, which :meth:`compute`
+        says in a warning instead of silently."""
+        if keys.get("sites") is None or tuple(np.shape(predictions)[-2:]) != (PATCH_SIZE, PATCH_SIZE):
+            return
+        if any(keys.get(k) is None for k in ("rows", "cols", "site_heights", "site_widths")):
+            self._whole_patches = True
+
     def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
         """Add masks (``predictions``/``references`` plus keys) or precomputed counts (see the card)."""
+        if predictions is not None:
+            self._note_offsets(predictions, kwargs)
         if predictions is not None or references is not None:
             if predictions is None or references is None:
                 raise ValueError("add_batch: pass both predictions and references masks, or precomputed counts")
@@ -146,6 +161,14 @@ class _CountModule(evaluate.Metric):
             self.add_batch(predictions=predictions, references=references, **kwargs)
         self._write_rows(self._flush())
         self._reducer = self._new_scorer()
+        if self._whole_patches and compute_kwargs.get("protocol", "site") == "site":
+            warnings.warn(
+                f"{self.name}: 160x160 site patches were added without rows, cols, site_heights and "
+                "site_widths: protocol='site' scored each patch whole, so pixels where edge patches "
+                "overlap counted more than once (pass the patch offsets, as the dataset rows hold them)",
+                UserWarning, stacklevel=2,
+            )
+        self._whole_patches = False
         if self.writer is None:
             raise ValueError(f"{self.name}: nothing was added (add masks or counts first)")
         return evaluate.Metric.compute(self, **compute_kwargs)
@@ -296,6 +319,7 @@ Returns: F1_interval_{k}, OF1, precision, recall, IoU.
         if references is not None and (kwargs.get("references_t1") is not None or kwargs.get("references_t2") is not None):
             raise ValueError("interval_f1: pass references (change masks) or references_t1 and references_t2, not both")
         if predictions is not None and references is None and kwargs.get("references_t1") is not None:
+            self._note_offsets(predictions, kwargs)
             self._write_rows(self._reduce(predictions, None, kwargs))
             return
         super().add_batch(predictions=predictions, references=references, **kwargs)

@@ -5,7 +5,7 @@ to count rows in `add_batch` (never raw pixels through Arrow) and scored by the 
 for inputs, outputs, protocols and empty-denominator rules.
 """
 
-import evaluate  # noqa: F401  (loaded offline with evaluate.load("metrics/post_classification"))
+import evaluate  # noqa: F401  (offline: euromine_hf.metrics.load("post_classification"); Hub: evaluate.load("NAMESPACE/post_classification"))
 from euromine_hf.metrics import hf_modules as _core
 
 
