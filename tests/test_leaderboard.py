@@ -355,3 +355,20 @@ def test_push_needs_a_benchmark_dataset_and_writes_nothing_otherwise(small_archi
     with pytest.raises(Exception, match="no leaderboard"):
         HfApi().get_dataset_leaderboard("user/plain")
     assert not results.exists()
+    capsys.readouterr()
+    assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results, "--push", "--dataset-repo", "user/missing") == 2
+    assert "dataset repo user/missing: the Hub refused: RepositoryNotFoundError" in capsys.readouterr().err
+    assert _lb("show", "--results", results, "--dataset-repo", "user/plain", "--out", tmp_path / "site") == 2
+    err = capsys.readouterr().err
+    assert "dataset repo user/plain: leaderboard: the Hub refused" in err and "Traceback" not in err
+    assert _lb("show", "--results", results, "--model-repo", "user/nobody", "--out", tmp_path / "site") == 2
+    assert "model repo user/nobody: the Hub refused: RepositoryNotFoundError" in capsys.readouterr().err
+    assert not results.exists() and not (tmp_path / "site").exists()
+
+
+def test_submitted_file_names_cannot_reach_the_terminal_raw(small_archive, subs, tmp_path, capsys):  # noqa: F811
+    bad = _copy(subs, "map_good", tmp_path / "names")
+    (bad / "evil\x1b[31mred").write_text("x")
+    assert _lb("submit", bad, "--archive", small_archive, "--results", tmp_path / "board") == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "evil\\x1b[31mred: unexpected file" in err

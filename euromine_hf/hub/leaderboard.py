@@ -146,7 +146,9 @@ class SubmissionError(ValueError):
 
     def __init__(self, root: str | Path, problems: Sequence[str]) -> None:
         self.root = Path(root)
-        shown = list(problems)[:MAX_LISTED_PROBLEMS]
+        # file names come from the submitter: control characters (terminal escapes) are shown as \xNN
+        shown = [_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", re.sub(r"[\n\r\t]+", " ", str(p)))
+                 for p in list(problems)[:MAX_LISTED_PROBLEMS]]
         if len(problems) > MAX_LISTED_PROBLEMS:
             shown.append(f"... and {len(problems) - MAX_LISTED_PROBLEMS} more problems")
         self.problems = shown
@@ -548,13 +550,33 @@ def load_local_entries(results_dir: str | Path) -> list[dict[str, Any]]:
 # Hub
 
 
+class _HubRefusal:
+    """``with _HubRefusal("what"):`` turns the Hub's refusals (missing repo or file, no access,
+    bad token) into a ValueError naming what was asked, so the CLI reports them as input errors."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> bool:
+        from huggingface_hub.errors import HfHubHTTPError
+
+        if isinstance(error, HfHubHTTPError):
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise ValueError(f"{self.what}: the Hub refused: {type(error).__name__}: {first}") from error
+        return False
+
+
 def _eval_yaml_tasks(api: Any, dataset_repo: str) -> tuple[set[str], str]:
     """Task ids the dataset's ``eval.yaml`` declares, and the dataset's current revision."""
     import yaml
     from huggingface_hub import hf_hub_download
     from huggingface_hub.utils import EntryNotFoundError
 
-    info = api.dataset_info(dataset_repo)
+    with _HubRefusal(f"dataset repo {dataset_repo}"):
+        info = api.dataset_info(dataset_repo)
     try:
         path = hf_hub_download(dataset_repo, "eval.yaml", repo_type="dataset", revision=info.sha)
     except EntryNotFoundError as exc:
@@ -605,11 +627,12 @@ def push_result(entry: dict[str, Any], model_repo: str, dataset_repo: str, token
     yaml_path = f".eval_results/{dataset_repo.replace('/', '--')}--{spec.hub_task_id}.yaml"
     yaml_text = yaml.safe_dump(eval_result_entries_to_yaml([result]), sort_keys=False, allow_unicode=True)
 
-    api.create_repo(model_repo, exist_ok=True)
-    try:
-        card = ModelCard.load(model_repo, token=token)
-    except EntryNotFoundError:
-        card = ModelCard.from_template(ModelCardData(), model_id=model_repo.split("/")[1])
+    with _HubRefusal(f"model repo {model_repo}"):
+        api.create_repo(model_repo, exist_ok=True)
+        try:
+            card = ModelCard.load(model_repo, token=token)
+        except EntryNotFoundError:
+            card = ModelCard.from_template(ModelCardData(), model_id=model_repo.split("/")[1])
     model_name = card.data.model_name or entry["model"]
     kept = [r for r in (card.data.eval_results or []) if not (r.dataset_type == dataset_repo and r.task_name == spec.hub_task_id)]
     ours = [
@@ -622,14 +645,15 @@ def push_result(entry: dict[str, Any], model_repo: str, dataset_repo: str, token
     ]
     card.data.model_name = model_name
     card.data.eval_results = kept + ours
-    info = api.create_commit(
-        model_repo,
-        operations=[
-            CommitOperationAdd(yaml_path, yaml_text.encode("utf-8")),
-            CommitOperationAdd("README.md", str(card).encode("utf-8")),
-        ],
-        commit_message=f"EuroMineNet leaderboard: {spec.hub_task_id} results of {entry['model']}"[:200],
-    )
+    with _HubRefusal(f"model repo {model_repo}"):
+        info = api.create_commit(
+            model_repo,
+            operations=[
+                CommitOperationAdd(yaml_path, yaml_text.encode("utf-8")),
+                CommitOperationAdd("README.md", str(card).encode("utf-8")),
+            ],
+            commit_message=f"EuroMineNet leaderboard: {spec.hub_task_id} results of {entry['model']}"[:200],
+        )
     return {"model_repo": model_repo, "dataset_repo": dataset_repo, "dataset_revision": revision,
             "eval_results_file": yaml_path, "commit_url": info.commit_url}
 
@@ -663,7 +687,8 @@ def rows_from_model_cards(model_repos: Iterable[str], dataset_repo: str | None =
 
     rows = []
     for repo in model_repos:
-        card = ModelCard.load(repo, token=token)
+        with _HubRefusal(f"model repo {repo}"):
+            card = ModelCard.load(repo, token=token)
         per_task: dict[str, dict[str, float]] = {}
         for r in card.data.eval_results or []:
             if r.task_name in HUB_TASK_IDS and (dataset_repo is None or r.dataset_type == dataset_repo):
@@ -679,7 +704,8 @@ def rows_from_hub(dataset_repo: str, token: str | None = None, with_cards: bool 
     from huggingface_hub import HfApi
 
     api = HfApi(token=token)
-    entries = api.get_dataset_leaderboard(dataset_repo, base_model_only=False)
+    with _HubRefusal(f"dataset repo {dataset_repo}: leaderboard"):
+        entries = api.get_dataset_leaderboard(dataset_repo, base_model_only=False)
     rows = []
     for e in entries:
         task_id = getattr(e, "taskId", None) or getattr(e, "task_id", None)
@@ -692,7 +718,7 @@ def rows_from_hub(dataset_repo: str, token: str | None = None, with_cards: bool 
                 for card_row in rows_from_model_cards([e.model_id], dataset_repo, token):
                     if card_row["task"] == task:
                         scores = {**{k: v for k, v in card_row["scores"].items() if v is not None}, TASKS[task].primary: e.value}
-            except Exception:  # a card that cannot be read leaves the leaderboard's own value
+            except ValueError:  # a card that cannot be read (or none) leaves the leaderboard's own value
                 pass
         rows.append(_row(task, e.model_id, "hub leaderboard", scores, model_repo=e.model_id, data=f"hub: {dataset_repo}"))
     return rows
