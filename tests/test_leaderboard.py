@@ -200,7 +200,7 @@ def test_file_count_is_bounded_before_anything_is_read(small_archive, subs, tmp_
 
 def test_cli_prints_each_problem_on_its_own_line():
     err = lb.SubmissionError("sub", ["a: first", "b: second\nwith a newline"])
-    assert user_error_message(err) == "sub: submission rejected, 2 problems (format: euromine leaderboard --help)\n  - a: first\n  - b: second with a newline"
+    assert user_error_message(err) == "sub: submission rejected, 2 problems (format: euromine leaderboard format)\n  - a: first\n  - b: second with a newline"
     assert user_error_message(ValueError("x\ny")) == "x y"  # plain errors stay one line
 
 

@@ -152,7 +152,7 @@ class SubmissionError(ValueError):
         if len(problems) > MAX_LISTED_PROBLEMS:
             shown.append(f"... and {len(problems) - MAX_LISTED_PROBLEMS} more problems")
         self.problems = shown
-        self.headline = f"{self.root}: submission rejected, {len(problems)} problem{'s' if len(problems) != 1 else ''} (format: euromine leaderboard --help)"
+        self.headline = f"{self.root}: submission rejected, {len(problems)} problem{'s' if len(problems) != 1 else ''} (format: euromine leaderboard format)"
         super().__init__(self.headline + "".join(f"\n  - {p}" for p in shown))
 
 
