@@ -372,3 +372,19 @@ def test_submitted_file_names_cannot_reach_the_terminal_raw(small_archive, subs,
     assert _lb("submit", bad, "--archive", small_archive, "--results", tmp_path / "board") == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and "evil\\x1b[31mred: unexpected file" in err
+
+
+def test_tasks_agree_with_the_dataset_eval_yaml_and_push_against_it(small_archive, subs, tmp_path, hub):  # noqa: F811
+    """The dataset export's ``eval.yaml`` (euromine_hf.hub.eval_spec, from another branch) declares
+    the same task ids and ranking metric, and a push against it lands on the leaderboard."""
+    eval_spec = pytest.importorskip("euromine_hf.hub.eval_spec")
+    from huggingface_hub import HfApi
+
+    declared = {t["id"]: t for t in eval_spec.TASKS}
+    for spec in lb.TASKS.values():
+        assert spec.hub_task_id in declared
+        assert declared[spec.hub_task_id]["primary_metric"] == spec.primary
+        assert [m["name"] for m in declared[spec.hub_task_id]["metrics"]] == [c for c in spec.columns if not c.startswith("F1_2")]
+    dataset = _benchmark(eval_spec.render_eval_yaml())
+    assert _lb("submit", subs / "cd_good", "--archive", small_archive, "--results", tmp_path / "b", "--push", "--dataset-repo", dataset) == 0
+    assert [e.model_id for e in HfApi().get_dataset_leaderboard(dataset)] == ["user/bit-good"]
