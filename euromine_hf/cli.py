@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("euromine_hf.inference", "predict yearly mine maps of whole scenes with a trained model (GeoTIFF)"),
     "evaluate": ("euromine_hf.metrics.evaluate_cli", "score a folder of predictions against a split of the data"),
     "train": ("euromine_hf.training.cli", "train a model (same arguments as train.py)"),
+    "leaderboard": ("euromine_hf.hub.leaderboard_cli", "benchmark leaderboard: validate, score and publish a test-split submission; show the ranking"),
 }
 
 DESCRIPTION = """EuroMineNet tools: Sentinel-2 mine mapping and change detection on the Hugging Face stack.
@@ -65,6 +66,9 @@ def debug_enabled() -> bool:
 def user_error_message(error: BaseException) -> str | None:
     """The one-line message of an error caused by the user's input, or ``None`` for a bug.
 
+    An error with a non-empty ``problems`` list (strings) gets its headline plus one line per
+    problem, so a validator can report everything it found at once.
+
     ``datasets`` wraps an error raised while generating rows in ``DatasetGenerationError``; the
     user's error is its cause, so the cause is what is reported.
     """
@@ -75,6 +79,12 @@ def user_error_message(error: BaseException) -> str | None:
         message = str(error).strip() or type(error).__name__
         if isinstance(error, OSError) and error.filename is not None and str(error.filename) not in message:
             message = f"{error.filename}: {message}"
+        problems = getattr(error, "problems", None)
+        if isinstance(problems, (list, tuple)) and problems:
+            # an error that carries a list of problems (e.g. a rejected leaderboard submission):
+            # its first line, then one indented line per problem
+            head = " ".join((getattr(error, "headline", None) or message.splitlines()[0]).split())
+            return head + "".join(f"\n  - {' '.join(str(p).split())}" for p in problems)
         return " ".join(message.split())  # one line, even for multi-line messages
     return None
 

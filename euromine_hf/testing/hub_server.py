@@ -15,6 +15,9 @@ space repos in memory (git-like commits, regular and LFS blobs) and answers:
   ``POST .../commit/{rev}`` (ndjson);
 * ``HEAD``/``GET {repo}/resolve/{rev}/{path}`` with ``ETag``, ``X-Repo-Commit``,
   ``X-Linked-Etag``/``X-Linked-Size`` for LFS files, and HTTP ``Range``.
+* ``GET /api/datasets/{repo}/leaderboard``: the benchmark leaderboard, computed from the model
+  repos' ``.eval_results/*.yaml`` that point at a task of the dataset's ``eval.yaml``; model info
+  with ``expand=evalResults`` lists a model's eval results.
 
 Anything else is answered 404 with a body naming the request, and recorded in
 :attr:`LocalHub.unknown_requests` so a test can show exactly which endpoint a client wanted.
@@ -364,6 +367,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._refs(repo_type, repo_id)
             elif len(rest) == 2 and rest[0] == "commits" and method == "GET":
                 self._list_commits(repo_type, repo_id, rest[1])
+            elif rest == ["leaderboard"] and repo_type == "dataset" and method == "GET":
+                self._dataset_leaderboard(repo_id)
             else:
                 self._unknown(method)
         else:
@@ -461,6 +466,8 @@ class _Handler(BaseHTTPRequestHandler):
                     info["config"] = {k: config[k] for k in ("architectures", "model_type") if k in config}
         elif repo_type == "space":
             info["sdk"] = card.get("sdk")
+        if repo_type == "model" and "evalResults" in ",".join(self._query.get("expand", [])):
+            info["evalResults"] = _eval_result_items(commit)
         self._send_json(info)
 
     def _refs(self, repo_type: str, repo_id: str) -> None:
@@ -664,6 +671,54 @@ class _Handler(BaseHTTPRequestHandler):
         url = f"{self.endpoint}/{_URL_PREFIX[repo_type]}{repo_id}/commit/{commit.oid}"
         self._send_json({"success": True, "commitOid": commit.oid, "commitUrl": url, "pullRequestUrl": None})
 
+    # ---- eval results and dataset leaderboards -----------------------------------------------
+    def _dataset_leaderboard(self, repo_id: str) -> None:
+        """``GET /api/datasets/{repo}/leaderboard``, computed as the Hub does: every readable model
+        repo's ``.eval_results/*.yaml`` entries that point at this dataset and at a task its
+        ``eval.yaml`` declares, ranked by value (higher first).
+
+        The Hub's answer for a dataset with several tasks is not documented; here each entry also
+        carries ``taskId`` (the client keeps unknown keys) and ranks count within a task.
+        ``?task_id=`` keeps one task; ``?base_model=False`` keeps models that declare a
+        ``base_model`` (the default, like the Hub's, leaves them out).
+        """
+        dataset = self._repo("dataset", repo_id)
+        tasks = _benchmark_tasks(self._commit_of(dataset, "main"))
+        if not tasks:
+            raise HubError(404, f"dataset {repo_id!r} has no leaderboard: no eval.yaml declaring tasks")
+        user = self._user(required=False)
+        only_task = self._query.get("task_id", [None])[0]
+        base_model_only = self._query.get("base_model", ["true"])[0].lower() not in ("false", "0")
+        with self.state.lock:
+            models = [r for (t, _), r in self.state.repos.items() if t == "model" and (not r.private or user == r.repo_id.split("/")[0])]
+        by_task: dict[str, list[dict[str, Any]]] = {}
+        for model in models:
+            commit = model.resolve("main")
+            if commit is None or (base_model_only and _card_data(commit).get("base_model")):
+                continue
+            for item in _eval_result_items(commit):
+                data = item.get("data") or {}
+                ds = data.get("dataset") or {}
+                value = data.get("value")
+                if ds.get("id") != repo_id or ds.get("task_id") not in tasks or (only_task and ds.get("task_id") != only_task):
+                    continue
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    continue
+                namespace = model.repo_id.split("/")[0]
+                entry = {
+                    "modelId": model.repo_id, "value": value, "filename": item["filename"],
+                    "verified": False, "author": {"type": "user", "name": namespace, "fullname": namespace, "avatarUrl": ""},
+                    "pullRequest": None, "notes": data.get("notes"), "taskId": ds["task_id"],
+                }
+                if isinstance(data.get("source"), dict):
+                    entry["source"] = {**data["source"], "isExternal": True}
+                by_task.setdefault(ds["task_id"], []).append(entry)
+        out = []
+        for task_id in sorted(by_task):
+            ranked = sorted(by_task[task_id], key=lambda e: (-float(e["value"]), e["modelId"]))
+            out += [{"rank": i, **e} for i, e in enumerate(ranked, 1)]
+        self._send_json(out)
+
     # ---- download ---------------------------------------------------------------------------
     def _resolve(self, repo_type: str, repo_id: str, revision: str, path: str) -> None:
         repo = self._repo(repo_type, repo_id)
@@ -808,6 +863,44 @@ def _card_data(commit: Commit) -> dict[str, Any]:
     except yaml.YAMLError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _benchmark_tasks(commit: Commit) -> set[str]:
+    """Task ids declared by a dataset's ``eval.yaml`` (``tasks: [{id: ...}, ...]``); empty if none."""
+    import yaml
+
+    entry = commit.files.get("eval.yaml")
+    if entry is None or entry.content is None:
+        return set()
+    try:
+        data = yaml.safe_load(entry.content.decode("utf-8", errors="replace"))
+    except yaml.YAMLError:
+        return set()
+    tasks = data.get("tasks") if isinstance(data, dict) else None
+    return {str(t["id"]) for t in tasks if isinstance(t, dict) and t.get("id")} if isinstance(tasks, list) else set()
+
+
+def _eval_result_items(commit: Commit) -> list[dict[str, Any]]:
+    """Entries of a model commit's ``.eval_results/*.yaml`` as the Hub lists them: ``{"filename",
+    "data"}`` per entry, or ``{"filename", "error"}`` for a file that is not a list of entries."""
+    import yaml
+
+    items: list[dict[str, Any]] = []
+    for path, entry in sorted(commit.files.items()):
+        if not (path.startswith(".eval_results/") and path.endswith((".yaml", ".yml"))) or entry.content is None:
+            continue
+        try:
+            data = yaml.safe_load(entry.content.decode("utf-8", errors="replace"))
+        except yaml.YAMLError as error:
+            items.append({"filename": path, "error": f"YAML: {error}"})
+            continue
+        if not isinstance(data, list) or not all(
+            isinstance(d, dict) and isinstance(d.get("dataset"), dict) and {"id", "task_id"} <= set(d["dataset"]) and "value" in d for d in data
+        ):
+            items.append({"filename": path, "error": "expected a list of {dataset: {id, task_id}, value} entries"})
+            continue
+        items += [{"filename": path, "data": d} for d in data]
+    return items
 
 
 class LocalHub:
