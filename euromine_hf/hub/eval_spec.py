@@ -35,7 +35,7 @@ TASKS: tuple[dict[str, Any], ...] = (
             {"name": "GCA-TIoU", "module": "ca_tiou", "higher_is_better": _HIGHER},
             {"name": "LCA-TIoU", "module": "ca_tiou", "higher_is_better": _HIGHER},
         ],
-        "submission": "one mask per site and year: {Site}/Year{YYYY}.tif (values 0/1, the site raster's size)",
+        "submission": "one mask per test site and year: {Site}/Year{YYYY}.tif (the site raster's size) or {Site}/{YYYY}/Patch{n}.npy|png (160x160), values 0/1 or 0/255, plus submission.json; see `euromine leaderboard format`",
     },
     {
         "id": "change-detection",
@@ -50,7 +50,7 @@ TASKS: tuple[dict[str, Any], ...] = (
             {"name": "OF1", "module": "interval_f1", "higher_is_better": _HIGHER},
             *({"name": f"F1_interval_{k}", "module": "interval_f1", "higher_is_better": _HIGHER} for k in range(1, 10)),
         ],
-        "submission": "one change mask per site and year pair: {Site}/Change{Y1}_{Y2}.tif (values 0/1)",
+        "submission": "one change mask per test site and year pair: {Site}/Change{Y1}_{Y2}.tif or {Site}/{Y1}_{Y2}/Patch{n}.npy|png, values 0/1 or 0/255, plus submission.json; see `euromine leaderboard format`",
     },
 )
 TASK_IDS: tuple[str, ...] = tuple(t["id"] for t in TASKS)
