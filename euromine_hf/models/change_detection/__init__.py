@@ -9,7 +9,11 @@ from __future__ import annotations
 import importlib
 
 #: Detector modules, one per paper model.
-DETECTORS: tuple[str, ...] = ()
+DETECTORS: tuple[str, ...] = (
+    "cgnet",
+    "hcgmnet",
+    "a2net",
+)
 
 for _name in DETECTORS:
     importlib.import_module(f"{__name__}.{_name}")
