@@ -240,3 +240,43 @@ def test_bad_config_is_rejected_with_the_field_named(name, overrides):
     field = next(iter(overrides))
     with pytest.raises(ValueError, match=field if field != "backbone_overrides" else "num_channels"):
         build_model(name, "tiny", **overrides)
+
+
+# ---------------------------------------------------------------------------- band adaptation
+@pytest.mark.parametrize("name", NAMES)
+def test_rgb_checkpoint_adapts_to_ten_bands(name, tmp_path):
+    """A 3-band checkpoint of the detector loads into a 10-band one: only the first conv is adapted."""
+    from euromine_hf.bands import BANDS
+    from euromine_hf.models.band_adaptation import adapt_rgb_weight, load_rgb_checkpoint
+
+    torch.manual_seed(3)
+    rgb = build_model(name, "tiny", num_channels=3)
+    rgb.save_pretrained(tmp_path)
+    model = build_model(name, "tiny", num_channels=10)
+    report = load_rgb_checkpoint(model, tmp_path)
+    assert len(report.adapted) == 1 and not report.skipped and not report.missing
+    (first,) = report.adapted
+    torch.testing.assert_close(model.state_dict()[first], adapt_rgb_weight(rgb.state_dict()[first], BANDS))
+
+
+def test_imagenet_style_backbone_checkpoints_load_by_suffix(tmp_path):
+    """The papers start from ImageNet VGG16-BN / MobileNetV2: bare-backbone checkpoints load by key suffix."""
+    from safetensors.torch import save_file
+    from transformers import MobileNetV2Config, MobileNetV2Model
+
+    from euromine_hf.models.band_adaptation import load_rgb_checkpoint
+    from euromine_hf.models.encoders import VGGEncoder
+
+    tiny = MODEL_ZOO["cgnet"].presets["tiny"]
+    save_file(VGGEncoder(3, tiny["encoder_widths"], tiny["encoder_depths"]).state_dict(), str(tmp_path / "vgg.safetensors"))
+    cgnet = build_model("cgnet", "tiny", num_channels=10)
+    report = load_rgb_checkpoint(cgnet, tmp_path / "vgg.safetensors")
+    assert report.adapted == ["backbone.siamese.encoder.stages.0.0.conv.weight"] and not report.skipped
+
+    overrides = MODEL_ZOO["a2net"].presets["tiny"]["backbone_overrides"]
+    MobileNetV2Model(MobileNetV2Config(num_channels=3, **overrides)).save_pretrained(tmp_path / "mnv2")
+    a2net = build_model("a2net", "tiny", num_channels=10)
+    report = load_rgb_checkpoint(a2net, tmp_path / "mnv2")
+    assert report.adapted == ["backbone.encoder.mobilenet_v2.conv_stem.first_conv.convolution.weight"]
+    # only the classifier's 1×1 expansion, which A2Net never reads, finds no home
+    assert report.skipped and all("conv_1x1" in key for key in report.skipped)
