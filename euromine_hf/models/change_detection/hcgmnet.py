@@ -16,7 +16,7 @@ Architecture (widths from the authors' code):
   the same shape → final score.
 * Loss: BCE on the final score + ``guide_loss_weight`` (1.0, the code's plain sum) × BCE on the
   guiding map; single score maps are returned as ``binary_logits`` (cross-entropy on them *is*
-  BCE). 47.3 M parameters with 3 bands (45.12 in 2^20; published 45.13).
+  BCE). 47.3 M parameters with 3 bands (45.13 in 2^20, as published).
 
 Choices where the paper is silent: VGG maps tapped before each stage's last ReLU, corner-aligned
 upsampling and unscaled attention affinities, all as in the authors' code.
