@@ -30,7 +30,7 @@ Choices where the sources differ or are silent:
 
 * Parameter count: 3.37 M (3.21 in 2^20) with 3 bands vs 3.60 published. The authors' backbone
   also builds MobileNetV2's final 1×1 conv to 1280 channels (0.41 M) that A2Net never reads; the
-  shared encoder drops it (−11 %, inside the 15 % bar).
+  shared encoder drops it (−10.8 %, inside the 15 % bar).
 * MobileNetV2 uses PyTorch ("torchvision") padding rather than TensorFlow SAME padding, as the
   authors' backbone does (``tf_padding`` can be overridden).
 * Convolutions followed by BatchNorm carry no bias (the code's do; they are redundant).
