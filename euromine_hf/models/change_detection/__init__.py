@@ -17,6 +17,9 @@ DETECTORS: tuple[str, ...] = (
     "tinycd",
     "bit",
     "changeformer",
+    "cgnet",
+    "hcgmnet",
+    "a2net",
 )
 
 for _name in DETECTORS:

@@ -5,6 +5,10 @@ Written here because transformers has no VGG. Five stages of 3×3 conv–BN–Re
 but the first; each stage's output is returned (strides 1, 2, 4, 8, 16), the maps change
 detectors such as CGNet and HCGMNet fuse. The fully connected classifier is not part of it.
 Key layout ``stages.<i>.<j>.{conv,norm}``.
+
+``preactivation=True`` returns each stage's last BatchNorm output *before* its ReLU (the next
+stage still receives the activated map): CGNet and HCGMNet tap torchvision's ``vgg16_bn.features``
+at slice boundaries that fall between BN and ReLU, so their fused maps keep negative responses.
 """
 
 from __future__ import annotations
@@ -38,9 +42,14 @@ class VGGEncoder(Encoder):
     """VGG-BN stages; ``depths``/``widths`` default to VGG16."""
 
     def __init__(
-        self, num_channels: int, widths: Sequence[int] = VGG16_WIDTHS, depths: Sequence[int] = VGG16_DEPTHS
+        self,
+        num_channels: int,
+        widths: Sequence[int] = VGG16_WIDTHS,
+        depths: Sequence[int] = VGG16_DEPTHS,
+        preactivation: bool = False,
     ) -> None:
         super().__init__()
+        self.preactivation = bool(preactivation)
         if len(widths) != len(depths) or not widths:
             raise ValueError(f"VGGEncoder: widths {list(widths)} and depths {list(depths)} need one entry per stage")
         self.stages = nn.ModuleList()
@@ -58,8 +67,17 @@ class VGGEncoder(Encoder):
     def forward(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
         features, hidden = [], pixel_values
         for index, stage in enumerate(self.stages):
-            hidden = stage(hidden if index == 0 else self.pool(hidden))
+            hidden = hidden if index == 0 else self.pool(hidden)
+            if not self.preactivation:
+                hidden = stage(hidden)
+                features.append(hidden)
+                continue
+            for unit in stage[:-1]:
+                hidden = unit(hidden)
+            last = stage[-1]
+            hidden = last.norm(last.conv(hidden))
             features.append(hidden)
+            hidden = torch.relu(hidden)  # not in place: the tapped map stays pre-activation
         return features
 
 
