@@ -17,6 +17,7 @@ DETECTORS: tuple[str, ...] = (
     "tinycd",
     "bit",
     "changeformer",
+    "dminet",
 )
 
 for _name in DETECTORS:
