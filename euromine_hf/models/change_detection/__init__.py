@@ -18,6 +18,7 @@ DETECTORS: tuple[str, ...] = (
     "bit",
     "changeformer",
     "dminet",
+    "tfi_gr",
 )
 
 for _name in DETECTORS:

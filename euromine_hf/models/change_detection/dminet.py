@@ -210,7 +210,7 @@ register_model(
     paper={"backbone": "resnet18"},
     tiny={
         "backbone": "resnet18",
-        "backbone_overrides": {"depths": [1, 1, 1], "hidden_sizes": [8, 16, 16], "embedding_size": 8},
+        "backbone_overrides": {"depths": [1, 1, 1], "hidden_sizes": [8, 8, 16], "embedding_size": 8},
         "head_channels": 8,
     },
     published_params=6.44,
