@@ -19,6 +19,7 @@ DETECTORS: tuple[str, ...] = (
     "changeformer",
     "dminet",
     "tfi_gr",
+    "icifnet",
 )
 
 for _name in DETECTORS:
