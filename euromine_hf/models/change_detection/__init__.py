@@ -20,6 +20,7 @@ DETECTORS: tuple[str, ...] = (
     "dminet",
     "tfi_gr",
     "icifnet",
+    "afcf3d",
 )
 
 for _name in DETECTORS:
