@@ -138,15 +138,20 @@ class TemporalMixing(nn.Module):
         return torch.stack([out_first, out_second], dim=2)
 
 
-class DecomposedConv3d(nn.Sequential):
-    """A 2-D k×k convolution made temporal: 1×k×k spatial kernel on each date, then :class:`TemporalMixing`."""
+class DecomposedConv3d(nn.Module):
+    """A 2-D k×k convolution made temporal: the k×k kernel on each date (a 1×k×k 3-D kernel, kept
+    as a ``Conv2d`` so 2-D ResNet weights load as they are), then :class:`TemporalMixing`."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1) -> None:
-        super().__init__(
-            nn.Conv3d(in_channels, out_channels, (1, kernel_size, kernel_size), stride=(1, stride, stride),
-                      padding=(0, kernel_size // 2, kernel_size // 2), bias=False),
-            TemporalMixing(out_channels),
-        )  # fmt: skip
+        super().__init__()
+        self.spatial = nn.Conv2d(in_channels, out_channels, kernel_size, stride, kernel_size // 2, bias=False)
+        self.mixing = TemporalMixing(out_channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        batch, _, time = x.shape[:3]
+        per_date = self.spatial(x.transpose(1, 2).flatten(0, 1))  # (B·T, C', H', W')
+        per_date = per_date.view(batch, time, *per_date.shape[1:]).transpose(1, 2)
+        return self.mixing(per_date)
 
 
 class ResidualBlock3d(nn.Module):
