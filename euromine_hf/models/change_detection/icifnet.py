@@ -26,7 +26,7 @@ term, the other two are :class:`Auxiliary` terms.
 Choices and facts from the reference code (the paper is silent or ambiguous):
 
 * ``keep_unused_last_stage`` (``paper``: True): the reference builds the full PVTv2-B1 and *runs*
-  its fourth stage, whose output is never used; that stage (7.2 × 2^20 parameters) is in the
+  its fourth stage, whose output is never used; that stage (7.46 × 2^20 parameters) is in the
   published count. We keep it built, so the module and the count match and a full PVTv2-B1
   checkpoint loads, but do not run it (same outputs, less compute). False drops it.
 * Dead weights the reference builds but never runs are *not* built here: ResNet-18's 1000-class
