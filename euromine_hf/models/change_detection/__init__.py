@@ -20,6 +20,10 @@ DETECTORS: tuple[str, ...] = (
     "cgnet",
     "hcgmnet",
     "a2net",
+    "dminet",
+    "tfi_gr",
+    "icifnet",
+    "afcf3d",
 )
 
 for _name in DETECTORS:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
 from transformers import PvtV2Backbone, PvtV2Config
 
 from euromine_hf.models.encoders._transformers import BackboneEncoder, stage_names
@@ -42,6 +43,19 @@ class PvtV2Encoder(BackboneEncoder):
             reductions.append(total)
         by_name = dict(zip(stage_names(len(strides)), reductions))
         self._declare([by_name[name] for name in self.backbone.out_features])
+
+    def run_stages(self, pixel_values: torch.Tensor, count: int) -> list[torch.Tensor]:
+        """The outputs of the first ``count`` stages only (B, C_i, H/s_i, W/s_i); later stages stay
+        built but do not run (for detectors whose reference computes, then ignores, the last stage)."""
+        layers = self.backbone.encoder.layers
+        if not 1 <= count <= len(layers):
+            raise ValueError(f"PvtV2Encoder.run_stages: count must be in 1..{len(layers)}; got {count}")
+        batch, hidden, outputs = pixel_values.shape[0], pixel_values, []
+        for layer in layers[:count]:
+            (hidden, *_), height, width = layer(hidden, False)
+            hidden = hidden.reshape(batch, height, width, -1).permute(0, 3, 1, 2).contiguous()
+            outputs.append(hidden)
+        return outputs
 
 
 __all__ = ["PVTV2_VARIANTS", "PvtV2Encoder", "pvtv2_backbone_config"]

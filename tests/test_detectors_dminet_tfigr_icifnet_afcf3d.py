@@ -1,0 +1,165 @@
+"""Model-specific checks of DMINet, TFI-GR, ICIF-Net and AFCF3D-Net (the shared contract is in
+test_detector_zoo.py): parameter counts against the published ones minus the reference's documented
+dead weights, deep supervision as each paper prescribes, the idle PVTv2 stage, DMINet's joint
+attention, AFCF3D's temporal mixing and single sigmoid output, config validation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from euromine_hf.models import build_model
+from euromine_hf.models.change_detection.afcf3d import AFCF3DConfig, TemporalMixing
+from euromine_hf.models.change_detection.dminet import DMINetConfig, JointAttention
+from euromine_hf.models.change_detection.icifnet import ICIFNetConfig, sinusoidal_position_2d
+from euromine_hf.models.encoders.pvtv2 import PvtV2Encoder, pvtv2_backbone_config
+
+MIB = 2**20
+#: torchvision ResNet-18's 1000-class fc, built but never run by the references (512·1000 + 1000).
+RESNET_FC = 513_000 / MIB
+
+
+def _count(name: str, size: str = "paper", **overrides) -> float:
+    with torch.device("meta"):
+        model = build_model(name, size, num_channels=3, **overrides)
+    return sum(p.numel() for p in model.parameters()) / MIB
+
+
+def _pair(channels: int = 10, size: int = 64, batch: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(0)
+    t1 = torch.randn(batch, channels, size, size, generator=generator)
+    t2 = torch.randn(batch, channels, size, size, generator=generator)
+    return t1, t2, torch.randint(0, 2, (batch, size, size), generator=generator)
+
+
+@pytest.mark.parametrize(
+    "name, published, dead",
+    [
+        ("dminet", 6.44, RESNET_FC),  # fc only
+        ("tfi-gr", 27.06, RESNET_FC),  # fc only
+        # fc + per interaction module (2 dates × 3 levels, widths 320/128/64): 3 dense d×d + qkv (3d² + 3d)
+        ("icifnet", 24.64, RESNET_FC + 2 * sum(6 * d * d + 3 * d for d in (320, 128, 64)) / MIB),
+        ("afcf3d", 16.83, 0.0),
+    ],
+)
+def test_paper_count_is_published_count_minus_documented_dead_weights(name: str, published: float, dead: float) -> None:
+    """The docstrings' accounting is exact: our module + the reference's unused weights = published."""
+    assert _count(name) + dead == pytest.approx(published, rel=0.01)
+
+
+def test_icifnet_keeps_the_idle_pvt_stage_built_but_does_not_run_it() -> None:
+    assert _count("icifnet") - _count("icifnet", keep_unused_last_stage=False) == pytest.approx(7.46, abs=0.01)
+    model = build_model("icifnet", "tiny", keep_unused_last_stage=True).eval()
+    layers = model.transformer.backbone.encoder.layers
+    assert len(layers) == 4
+    calls: list[int] = []
+    handles = [layer.register_forward_hook(lambda *_, i=i: calls.append(i)) for i, layer in enumerate(layers)]
+    with torch.no_grad():
+        model(*_pair()[:2])
+    for handle in handles:
+        handle.remove()
+    assert sorted(set(calls)) == [0, 1, 2]
+
+
+def test_pvt_run_stages_matches_the_full_backbone() -> None:
+    encoder = PvtV2Encoder(pvtv2_backbone_config(4, "pvt-v2-b0", depths=[1, 1, 1, 1])).eval()
+    x = torch.randn(1, 4, 64, 64)
+    with torch.no_grad():
+        full, partial = encoder(x), encoder.run_stages(x, 3)
+    assert len(partial) == 3
+    for a, b in zip(full, partial):
+        torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="count"):
+        encoder.run_stages(x, 5)
+
+
+@pytest.mark.parametrize("name, weights", [("dminet", [1.0, 0.5, 0.5]), ("icifnet", [1.0, 0.5])])
+def test_deep_supervision_and_summed_prediction(name: str, weights: list[float]) -> None:
+    """Authors' trainers: loss = main + weighted side outputs; prediction = sum of the final outputs."""
+    torch.manual_seed(0)
+    model = build_model(name, "tiny").eval()  # eval: dropout off, BatchNorm fixed, so both paths agree
+    t1, t2, labels = _pair()
+    with torch.no_grad():
+        main, auxiliary = model.detect_with_auxiliary(t1, t2)
+        prediction = model(t1, t2).logits
+    assert [a.weight for a in auxiliary] == weights and {a.target for a in auxiliary} == {"labels"}
+    finals = [main, auxiliary[0].logits] if name == "dminet" else [main, *(a.logits for a in auxiliary)]
+    torch.testing.assert_close(prediction, sum(finals))
+    model.train()
+    torch.manual_seed(1)
+    loss = model(t1, t2, labels=labels).loss
+    torch.manual_seed(1)
+    main, auxiliary = model.detect_with_auxiliary(t1, t2)
+    expected = model.compute_loss(main, labels) + sum(a.weight * model.compute_loss(a.logits, labels) for a in auxiliary)
+    torch.testing.assert_close(loss, expected)
+
+
+@pytest.mark.parametrize("name", ["tfi-gr", "afcf3d"])
+def test_single_output_detectors_have_no_auxiliary_terms(name: str) -> None:
+    model = build_model(name, "tiny")
+    _, auxiliary = model.detect_with_auxiliary(*_pair()[:2])
+    assert auxiliary == []
+
+
+def test_dminet_joint_attention_starts_as_identity_and_crosses_dates() -> None:
+    torch.manual_seed(0)
+    attention = JointAttention(16).eval()
+    f1, f2 = torch.randn(1, 16, 6, 6), torch.randn(1, 16, 6, 6)
+    _, r1, r2 = attention(f1, f2)
+    torch.testing.assert_close(r1, f1)  # γ = 0 at start
+    torch.testing.assert_close(r2, f2)
+    with torch.no_grad():
+        attention.gamma.fill_(1.0)
+    _, r1, _ = attention(f1, f2)
+    _, r1_other, _ = attention(f1, torch.randn(1, 16, 6, 6))
+    assert not torch.allclose(r1, r1_other)  # date 1's refinement depends on date 2's queries
+
+
+def test_afcf3d_single_sigmoid_output_and_temporal_mixing() -> None:
+    torch.manual_seed(0)
+    model = build_model("afcf3d", "tiny").eval()
+    t1, t2, _ = _pair()
+    with torch.no_grad():
+        logits = model(t1, t2).logits
+    assert torch.equal(logits[:, 0], torch.zeros_like(logits[:, 0]))  # binary_logits: [0, z]
+    mixing = model.encoder.stem[0].mixing
+    assert isinstance(mixing, TemporalMixing)
+    torch.testing.assert_close(mixing.same, torch.eye(mixing.same.shape[0]))
+    assert not mixing.to_first.any() and not mixing.to_second.any()
+    x = torch.randn(1, 8, 2, 4, 4)
+    with torch.no_grad():
+        mixing.to_first.fill_(0.1)
+        out = mixing(x)
+    expected_first = x[:, :, 0] + 0.1 * x[:, :, 1].sum(1, keepdim=True)
+    torch.testing.assert_close(out[:, :, 0], expected_first)
+    torch.testing.assert_close(out[:, :, 1], x[:, :, 1])  # date 2 is untouched by the date-2→1 map
+
+
+def test_afcf3d_unshared_middle_fusion_adds_two_modules() -> None:
+    shared = build_model("afcf3d", "tiny")
+    separate = build_model("afcf3d", "tiny", share_middle_fusion=False)
+    assert len(shared.fusion_middle) == 1 and len(separate.fusion_middle) == 3
+    t1, t2, _ = _pair()
+    assert separate.eval()(t1, t2).logits.shape == (2, 2, 64, 64)
+
+
+def test_sinusoidal_position_code() -> None:
+    code = sinusoidal_position_2d(8, 3, 5, torch.zeros(1))
+    assert code.shape == (1, 8, 3, 5)
+    torch.testing.assert_close(code[0, 0], torch.arange(3.0)[:, None].sin().expand(3, 5))  # rows, frequency 1
+    torch.testing.assert_close(code[0, 4], torch.arange(5.0)[None, :].sin().expand(3, 5))  # columns, frequency 1
+
+
+@pytest.mark.parametrize(
+    "factory, kwargs, match",
+    [
+        (DMINetConfig, {"deep_supervision_weights": [1.0]}, "deep_supervision_weights"),
+        (DMINetConfig, {"backbone": "vgg"}, "backbone"),
+        (ICIFNetConfig, {"position_windows": [[3, 2], [5, 3]]}, "position_windows"),
+        (ICIFNetConfig, {"transformer_backbone": "pvt-v2-b9"}, "transformer_backbone"),
+        (AFCF3DConfig, {"depths": [2, 2, 2]}, "depths"),
+    ],
+)
+def test_config_validation(factory, kwargs, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        factory(**kwargs)
