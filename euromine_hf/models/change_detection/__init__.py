@@ -17,6 +17,9 @@ DETECTORS: tuple[str, ...] = (
     "tinycd",
     "bit",
     "changeformer",
+    "dtcdscn",
+    "fcn_pp",
+    "resunet",
 )
 
 for _name in DETECTORS:
