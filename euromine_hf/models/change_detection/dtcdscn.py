@@ -232,7 +232,9 @@ class DTCDSCNForChangeDetection(EuroMineChangeDetectionModel):
     def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
         return self._change(self.encode(pixel_values_t1, pixel_values_t2), pixel_values_t1.shape[0])
 
-    def segment_dates(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def segment_dates(
+        self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         """Each date's semantic (non-mine / mine) logits at input resolution, from the semantic branch."""
         batch = pixel_values_t1.shape[0]
         semantic = self.semantic_decoder(self.encode(pixel_values_t1, pixel_values_t2))

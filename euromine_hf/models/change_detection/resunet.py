@@ -121,7 +121,9 @@ class ResUnetForChangeDetection(EuroMineChangeDetectionModel):
         widths = config.widths
         self.input_unit = InputUnit(config.num_channels, widths[0])
         # widths[1:-1] are the downsampling units whose outputs are skips; the last one is the bridge.
-        self.down_units = nn.ModuleList(ResidualUnit(widths[i], widths[i + 1], stride=2) for i in range(len(widths) - 1))
+        self.down_units = nn.ModuleList(
+            ResidualUnit(widths[i], widths[i + 1], stride=2) for i in range(len(widths) - 1)
+        )
         self.upsamples = nn.ModuleList()
         self.up_units = nn.ModuleList()
         for index in reversed(range(len(widths) - 1)):  # from the bridge's width down to widths[0]
