@@ -13,11 +13,12 @@ decoders of the same LinkNet-like shape follow:
 * two **semantic segmentation branches** (one set of weights, applied to each date) do the same
   from one date's own maps and predict that date's mask.
 
-Each decoder block is a 1×1 reduction to C/4 channels, the paper's **dual attention module**
-(channel attention — a squeeze-and-excitation gate — and spatial attention — a 1×1 convolution to
-a sigmoid map —, both applied to the features and summed, added back as a residual), a stride-2
-3×3 transposed convolution and a 1×1 expansion, each with BatchNorm and ReLU. A head (4×4
-stride-2 transposed convolution to 32 channels, two 3×3 convolutions) returns to full resolution.
+Each decoder block is a 1×1 reduction to C/4 channels, the paper's **dual attention module** as
+the authors' code implements it (concurrent channel attention — a squeeze-and-excitation gate — and
+spatial attention — a 1×1 convolution to a sigmoid map —, both rescaling the features, summed and
+added back as a residual), a stride-2 3×3 transposed convolution and a 1×1 expansion, each with
+BatchNorm and ReLU. A head (4×4 stride-2 transposed convolution to 32 channels, two 3×3
+convolutions) returns to full resolution.
 
 Dual task: the change logits are the output; during training the semantic logits of each date are
 :class:`~euromine_hf.models.modeling.Auxiliary` terms supervised by that date's mine mask
@@ -41,8 +42,7 @@ Choices, and why:
   (:class:`~euromine_hf.models.encoders.resnet.ResNetEncoder` ``se_reduction``); ImageNet ResNet-34
   weights load into it (the gates stay at their initialisation). Both dates pass the encoder as one
   batch (BatchNorm sees both), as in the other Siamese detectors.
-* Skip differences are signed (date 1 − date 2), as in the authors' code; the paper's figure does
-  not say.
+* Feature differences are signed (date 1 − date 2), as in the authors' and the framework's code.
 """
 
 from __future__ import annotations
