@@ -211,3 +211,25 @@ def test_resunet_skips_are_absolute_differences_and_odd_sizes_work() -> None:
     assert skip.shape[1] == model.config.widths[0] and torch.count_nonzero(skip) == 0
     with torch.no_grad():
         assert model(torch.randn(1, 10, 50, 50), torch.randn(1, 10, 50, 50)).logits.shape == (1, 2, 50, 50)
+
+
+def test_dtcdscn_encoder_takes_an_rgb_resnet_checkpoint_with_band_adaptation(tmp_path) -> None:
+    from transformers import ResNetModel
+
+    from euromine_hf.bands import BANDS
+    from euromine_hf.models.band_adaptation import adapt_rgb_weight, load_rgb_checkpoint
+
+    overrides = {"depths": [1, 1, 1, 1], "hidden_sizes": [8, 8, 16, 16], "embedding_size": 8}
+    resnet = ResNetModel(resnet_backbone_config(3, "resnet34", **overrides))
+    resnet.save_pretrained(tmp_path)
+    model = build_model("dtcdscn", "tiny", num_channels=10)
+    report = load_rgb_checkpoint(model, tmp_path)
+    first = "encoder.backbone.embedder.embedder.convolution.weight"
+    assert report.adapted == [first] and not report.skipped
+    target, source = model.state_dict(), resnet.state_dict()
+    torch.testing.assert_close(target[first], adapt_rgb_weight(source["embedder.embedder.convolution.weight"], BANDS))
+    for key, tensor in source.items():
+        if not key.startswith("embedder.embedder.convolution"):
+            torch.testing.assert_close(target[f"encoder.backbone.{key}"], tensor, msg=key)
+    trunk_missing = [key for key in report.missing if key.startswith("encoder.")]
+    assert trunk_missing and all(".layer.2." in key for key in trunk_missing)  # only the SE gates are new
