@@ -16,9 +16,9 @@ for which the base's cross-entropy *is* that BCE.
 Choices, and why:
 
 * Input fusion (``input_fusion``): as we read the paper, its network classifies a difference
-  image computed from the two dates beforehand; the benchmark's framework, whose module is the one its Table 5 compares and
-  whose parameter count (14.56 × 2^20) is published, stacks the two dates' bands, so the network
-  learns the comparison. ``"concat"`` (the ``paper`` preset) follows the framework;
+  image computed from the two dates beforehand; the benchmark's framework, whose module Table 5
+  compares and whose parameter count (14.56 × 2^20) is published, stacks the two dates' bands, so
+  the network learns the comparison. ``"concat"`` (the ``paper`` preset) follows the framework;
   ``"difference"`` feeds |t2 − t1| (C bands) for a paper-like difference input.
 * The pyramid pooling module is the framework's: DeepLabV3+-style atrous separable branches (each
   depthwise 3×3 → BN → ReLU → pointwise 1×1 → BN → ReLU) around an image-pooling branch. Its
