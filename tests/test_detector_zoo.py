@@ -68,7 +68,10 @@ def test_forward_backward_contract(spec: ModelSpec, channels: int) -> None:
     assert model.config.task == "change_detection" and model.config.num_channels == channels
     t1, t2, labels = _pair_batch(channels)
     model.train()
-    out = model(pixel_values_t1=t1, pixel_values_t2=t2, labels=labels)
+    # Every pair carries both dates' mine masks (here: no mine at date 1, the change mined at date 2);
+    # dual-task detectors (DTCDSCN) need them for their semantic branches to get gradients.
+    dates = {"labels_t1": torch.zeros_like(labels), "labels_t2": labels}
+    out = model(pixel_values_t1=t1, pixel_values_t2=t2, labels=labels, **dates)
     assert isinstance(out, SemanticSegmenterOutput)
     assert out.logits.shape == (2, 2, SIZE, SIZE)
     assert out.loss is not None and out.loss.ndim == 0 and torch.isfinite(out.loss)

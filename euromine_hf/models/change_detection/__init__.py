@@ -24,6 +24,9 @@ DETECTORS: tuple[str, ...] = (
     "tfi_gr",
     "icifnet",
     "afcf3d",
+    "dtcdscn",
+    "fcn_pp",
+    "resunet",
 )
 
 for _name in DETECTORS:

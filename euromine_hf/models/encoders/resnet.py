@@ -1,8 +1,11 @@
-"""ResNet encoder on transformers' ``ResNetBackbone`` (He et al. 2016), with optional dilation.
+"""ResNet encoder on transformers' ``ResNetBackbone`` (He et al. 2016), with optional dilation
+and optional squeeze-and-excitation.
 
 Returns the stage outputs (strides 4, 8, 16, 32 by default; ``stem`` adds the stride-4 map after
 the max-pool). ``output_stride`` 8 or 16 turns the last stages into dilated stride-1 stages, as
 DeepLab and PSPNet do, without changing any parameter, so ImageNet checkpoints still load.
+``se_reduction`` makes it an SE-ResNet (Hu et al., "Squeeze-and-Excitation Networks", CVPR 2018),
+which transformers does not provide: every residual block gets an SE gate on its residual branch.
 """
 
 from __future__ import annotations
@@ -77,12 +80,52 @@ def dilate_resnet(stages: Sequence[ResNetStage], output_stride: int, downsample_
     return dilations
 
 
-class ResNetEncoder(Encoder):
-    """``ResNetBackbone`` under the encoder contract; the backbone is ``self.backbone``."""
+class SqueezeExcitation(nn.Module):
+    """SE gate (Hu et al. 2018): global average pool → FC (C/r) → ReLU → FC (C) → sigmoid → rescale.
 
-    def __init__(self, config: ResNetConfig, output_stride: int = 32) -> None:
+    The FCs have no bias, as in the SE-ResNet of the DTCDSCN reference code; the hidden width is at
+    least 1 so narrow test-size blocks still work.
+    """
+
+    def __init__(self, channels: int, reduction: int = 16) -> None:
+        super().__init__()
+        if reduction < 1:
+            raise ValueError(f"SqueezeExcitation reduction must be >= 1; got {reduction}")
+        hidden = max(1, channels // reduction)
+        self.squeeze = nn.Linear(channels, hidden, bias=False)
+        self.excite = nn.Linear(hidden, channels, bias=False)
+
+    def forward(self, hidden_state: torch.Tensor) -> torch.Tensor:
+        weights = hidden_state.mean(dim=(2, 3))
+        weights = torch.sigmoid(self.excite(torch.relu(self.squeeze(weights))))
+        return hidden_state * weights[:, :, None, None]
+
+
+def add_squeeze_excitation(stages: Sequence[ResNetStage], reduction: int = 16) -> None:
+    """Turn a ResNet into an SE-ResNet in place: an SE gate ends every block's residual branch.
+
+    Hu et al. place the gate after the branch's last convolution + BatchNorm and before the
+    identity addition; transformers' basic and bottleneck blocks keep that branch in ``layer`` (an
+    ``nn.Sequential``), so the gate is appended there and the blocks' forward is unchanged.
+    """
+    for stage in stages:
+        for block in stage.layers:
+            out_channels = block.layer[-1].convolution.out_channels
+            block.layer.append(SqueezeExcitation(out_channels, reduction))
+
+
+class ResNetEncoder(Encoder):
+    """``ResNetBackbone`` under the encoder contract; the backbone is ``self.backbone``.
+
+    ``se_reduction`` (default None: a plain ResNet) adds a squeeze-and-excitation gate with that
+    reduction ratio to every residual block (:func:`add_squeeze_excitation`).
+    """
+
+    def __init__(self, config: ResNetConfig, output_stride: int = 32, se_reduction: int | None = None) -> None:
         super().__init__()
         self.backbone = ResNetBackbone(config)
+        if se_reduction is not None:
+            add_squeeze_excitation(list(self.backbone.encoder.stages), se_reduction)
         names = list(self.backbone.out_features)
         reductions = {"stem": 4, "stage1": 4 if not config.downsample_in_first_stage else 8}
         for index in range(2, len(config.depths) + 1):
@@ -103,4 +146,11 @@ class ResNetEncoder(Encoder):
         return list(self.backbone(pixel_values).feature_maps)
 
 
-__all__ = ["RESNET_VARIANTS", "ResNetEncoder", "dilate_resnet", "resnet_backbone_config"]
+__all__ = [
+    "RESNET_VARIANTS",
+    "ResNetEncoder",
+    "SqueezeExcitation",
+    "add_squeeze_excitation",
+    "dilate_resnet",
+    "resnet_backbone_config",
+]
