@@ -206,7 +206,7 @@ def test_eq7_loss_is_the_mean_over_the_series_pairs_and_k_draws_are_step_seeded(
         draws.append(pairs["labels"])
     trainer._pair_draw = (0, 0)
     assert torch.equal(trainer.series_to_pairs(batch, training=True)["labels"], draws[0])  # same step: same draw
-    assert not torch.equal(draws[0], draws[2])
+    assert not torch.equal(draws[0], draws[1]) and not torch.equal(draws[0], draws[2])  # new micro-batch / step: new draw
 
 
 # ---------------------------------------------------------------------------------------------
@@ -475,3 +475,31 @@ def test_demo_change_detection_part(tmp_path, small_archive, hf_cache, capsys): 
     assert [(r["model"], r["source"]) for r in rows] == [
         ("FC-Siam-diff", "ours"), ("FC-Siam-diff", "paper"), ("post-classification of the demo segmenter", "ours")]
     assert (tmp_path / "change_detection" / "model" / "model.safetensors").is_file()
+
+
+def test_push_to_hub_for_a_detector(tmp_path, small_archive, hf_cache):  # noqa: F811
+    from huggingface_hub import ModelCard
+
+    from euromine_hf.hub.cards import read_model_index
+    from euromine_hf.models import AutoModelForChangeDetection
+    from euromine_hf.testing import LocalHub, use_local_hub
+    from euromine_hf.training.main import main
+
+    out = tmp_path / "run"
+    with LocalHub() as hub, use_local_hub(hub, tmp_path / "hf_home"):
+        code = main([
+            "--task", "change_detection", "--model", NAME, "--size", "tiny", "--data_dir", str(small_archive),
+            "--cache_dir", str(hf_cache), "--output_dir", str(out), "--max_steps", "1", "--per_device_train_batch_size", "2",
+            "--eval_strategy", "no", "--save_strategy", "no", "--load_best_model_at_end", "false", "--num_qualitative", "0",
+            "--disable_tqdm", "true", "--use_cpu", "true", "--push_to_hub", "true",
+            "--hub_model_id", "user/euromine-cd-pushed", "--hub_token", hub.token,
+        ])
+        assert code == 0 and hub.unknown_requests == []
+        pushed = AutoModelForChangeDetection.from_pretrained("user/euromine-cd-pushed").eval()
+        card = ModelCard.load("user/euromine-cd-pushed")
+    local = AutoModelForChangeDetection.from_pretrained(out / "model").eval()
+    a, b = torch.randn(1, 10, 64, 64), torch.randn(1, 10, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(pushed(a, b).logits, local(a, b).logits)
+    assert "user/euromine-cd-pushed" in card.text
+    assert {f"F1_interval_{k}" for k in range(1, 10)} | {"OF1"} <= set(read_model_index(card)["test"])
