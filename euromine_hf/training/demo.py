@@ -45,6 +45,9 @@ DEMO_CD_ARGV: tuple[str, ...] = (
     "--save_total_limit", "1",
     "--seed", "0",
     "--num_qualitative", "2",
+    # changed pixels are a few % of a pair: soft Dice on the change class keeps a tiny detector from
+    # settling on "no change everywhere" within a few dozen steps (every detector config has `loss`)
+    "--config_overrides", "loss=ce+dice",
 )
 
 #: Prepended to the user's arguments under ``--demo`` (later arguments win).
