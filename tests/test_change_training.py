@@ -370,6 +370,7 @@ def test_post_classification_scores_and_table(tmp_path, mapping_ds):  # noqa: F8
     assert [r["source"] for r in rows] == ["ours", "paper"] and rows[0]["OF1"] == pytest.approx(scores["OF1"])
     assert paper_row_name("post-classification", "DeeplabV3P (ResNet-101)") == "DeeplabV3P (ResNet101)"
     assert paper_row_name("change", "FC-Siam-diff") == "SiamUnet_Diff" and paper_row_name("change", "nope") is None
+    assert paper_row_name("mapping", "UNet++") is None and paper_row_name("mapping", "unet") == "UNet"
     with pytest.raises(ValueError, match="needs a segmenter"):
         score_post_classification(SiamDiffTestDetector(SiamDiffTestConfig()), test, years)
 

@@ -59,12 +59,13 @@ PAPER_ALIASES: dict[str, str] = {
 
 
 def _squash(name: str) -> str:
-    return "".join(ch for ch in name.lower() if ch.isalnum())
+    """Lower case without spaces, hyphens, underscores, dots, brackets; ``+`` kept (UNet++ is not UNet)."""
+    return "".join(ch for ch in name.lower() if ch.isalnum() or ch == "+")
 
 
 def paper_row_name(task: str, model: str) -> str | None:
-    """The paper's row for ``model`` in a task's table: exact, then ignoring case and punctuation
-    (``DeeplabV3P (ResNet-101)`` = ``DeeplabV3P (ResNet101)``), then :data:`PAPER_ALIASES`."""
+    """The paper's row for ``model`` in a task's table: exact, then ignoring case and punctuation other
+    than ``+`` (``DeeplabV3P (ResNet-101)`` = ``DeeplabV3P (ResNet101)``), then :data:`PAPER_ALIASES`."""
     reported = load_resource("paper_results.json")[TASKS[task][0]]
     if model in reported:
         return model
