@@ -11,6 +11,9 @@ normalised float32 out):
   ``Array3D``;
 * ``pairs``: :class:`~euromine_hf.data.pairs.PairDataset` over the mapping rows +
   :class:`~euromine_hf.data.collators.PairCollator`;
+* ``Trainer.get_train_dataloader()`` as ``train.py`` builds it (``run.load_splits`` +
+  ``run.build_trainer``, real collator, accelerate's prepared loader): the path training reads
+  (only with ``--split train``, the split training reads);
 * the baseline of both: one ``.npy`` file per patch (the published cropped layout), loaded and
   normalised per sample with torch as the publishers' loaders do, stacked by the default collate.
 
@@ -144,6 +147,21 @@ def frombuffer_collator(collate: MappingCollator) -> Callable[[list[dict[str, An
 # ------------------------------------------------------------------------------------------------
 
 
+def trainer_loader(archive: Path, workdir: Path, batch_size: int, seed: int) -> Any:
+    """What ``trainer.get_train_dataloader()`` yields in ``run_training``: same splits, collator, Trainer."""
+    from euromine_hf.training.arguments import DataArguments, EuroMineTrainingArguments, ModelArguments, RunArguments
+    from euromine_hf.training.run import build_segmenter, build_trainer, load_splits
+
+    data_args = DataArguments(data_dir=str(archive), cache_dir=str(workdir / "hf"), augment=False)
+    training_args = EuroMineTrainingArguments(
+        output_dir=str(workdir / "trainer"), per_device_train_batch_size=batch_size, use_cpu=True, seed=seed,
+        dataloader_num_workers=0, disable_tqdm=True,
+    )
+    splits = load_splits(archive, data_args)
+    model = build_segmenter(ModelArguments(model="unet", size="tiny"), seed=seed)
+    return build_trainer(model, splits, data_args, training_args, RunArguments()).get_train_dataloader()
+
+
 def make_loader(dataset, collate, batch_size: int, seed: int = 0) -> torch.utils.data.DataLoader:
     gen = torch.Generator().manual_seed(seed)
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0, collate_fn=collate, generator=gen)
@@ -260,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
         ("pairs", "same, augment=True", pairs, PairCollator(augment=True, seed=0), 2 * SAMPLE_BYTES),
     ]
     loaders = [make_loader(ds, collate, b) for _, _, ds, collate, _ in readers]
+    if args.split == "train":
+        readers.insert(2, ("mapping", "Trainer.get_train_dataloader() (train.py's path: run.load_splits + build_trainer)",
+                           None, None, SAMPLE_BYTES))
+        loaders.insert(2, trainer_loader(archive, args.workdir, b, args.seed))
     print(f"mapping rows: {len(mapping)}, pairs: {len(pairs)} (split {args.split}); warming up", file=sys.stderr)
     for loader in loaders:  # page cache, allocator
         epoch_rate(loader)
@@ -275,16 +297,18 @@ def main(argv: list[str] | None = None) -> int:
         med = float(np.median(rs))
         results.append((task, name, med, max(rs), med * nbytes / 1e6))
     base = {task: med for task, name, med, _, _ in results if name.startswith("baseline")}
+    zero_copy = next(med for _, name, med, _, _ in results if name.startswith("MappingDataset"))
 
     print(f"\nMachine: {machine()}")
     print(f"Data: synthetic archive, {args.num_sites} sites (seed {args.seed}), split {args.split}: {len(mapping)} mapping rows, {len(pairs)} pairs")
     print(f"DataLoader: batch {b}, shuffle, num_workers=0, torch threads {torch.get_num_threads()}; "
           f"median (best) of {rounds} timed epochs per reader, round-robin, after one warm-up epoch")
     print(f"Load average during the run: {os.getloadavg()[0]:.1f} (1 min)\n")
-    print("| task | reader | samples/s (median) | best | MB/s | vs baseline |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| task | reader | samples/s (median) | best | MB/s | vs baseline | vs zero-copy |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     for task, name, med, best, mbps in results:
-        print(f"| {task} | {name} | {med:,.0f} | {best:,.0f} | {mbps:,.0f} | {med / base[task]:.2f}x |")
+        vs_zero_copy = f"{med / zero_copy:.2f}x" if task == "mapping" else ""
+        print(f"| {task} | {name} | {med:,.0f} | {best:,.0f} | {mbps:,.0f} | {med / base[task]:.2f}x | {vs_zero_copy} |")
     print("\n| change-detection Trainer | pairs/s (median) | best |\n|---|---:|---:|")
     for name, med, best in trainer_pair_rates(mapping, b, rounds, args.workdir):
         print(f"| {name} | {med:,.0f} | {best:,.0f} |")

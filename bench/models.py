@@ -1,7 +1,11 @@
-"""Benchmark every zoo segmenter: parameters, forward GFLOPs, training-step time and peak memory.
+"""Benchmark every zoo model: parameters, forward GFLOPs, training-step time and peak memory.
 
     python bench/models.py                       # all models, paper-size configs, batch 8, 10×160×160
     python bench/models.py --models segformer,unet --size tiny --iterations 5
+    python bench/models.py --task change_detection   # the detectors only
+
+A segmenter's batch is 8 images; a change detector's is 8 pairs (two 10×160×160 dates each), so
+its figures are per 8 pairs.
 
 Each model runs in its own subprocess so that peak memory (``ru_maxrss``) is that model's alone.
 Columns:
@@ -45,31 +49,35 @@ def measure(name: str, size: str, batch_size: int, image_size: int, warmup: int,
 
     warnings.filterwarnings("ignore")
     hf_logging.set_verbosity_error()
-    from euromine_hf.models import build_model
+    from euromine_hf.models import build_model, get_spec
 
     torch.manual_seed(0)
     model = build_model(name, size)
     channels = model.config.num_channels
     pixels = torch.randn(batch_size, channels, image_size, image_size)
+    if get_spec(name).task == "change_detection":
+        inputs = {"pixel_values_t1": pixels, "pixel_values_t2": torch.randn_like(pixels)}
+    else:
+        inputs = {"pixel_values": pixels}
     labels = torch.randint(0, 2, (batch_size, image_size, image_size))
     params = sum(p.numel() for p in model.parameters())
 
     model.eval()
     counter = FlopCounterMode(display=False)
     with torch.no_grad(), counter:
-        model(pixel_values=pixels)
+        model(**inputs)
     gflops = counter.get_total_flops() / 1e9
 
-    def step(m: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
+    def step(m: torch.nn.Module, x: dict[str, torch.Tensor], y: torch.Tensor) -> None:
         m.zero_grad(set_to_none=True)
-        m(pixel_values=x, labels=y).loss.backward()
+        m(**x, labels=y).loss.backward()
 
     model.train()
     baseline = _maxrss_mb()
     times = []
     for index in range(warmup + iterations):
         start = time.perf_counter()
-        step(model, pixels, labels)
+        step(model, inputs, labels)
         if index >= warmup:
             times.append((time.perf_counter() - start) * 1000.0)
     result: dict[str, Any] = {
@@ -84,7 +92,7 @@ def measure(name: str, size: str, batch_size: int, image_size: int, warmup: int,
     if torch.cuda.is_available():
         device = torch.device("cuda")
         model = model.to(device)
-        x, y = pixels.to(device), labels.to(device)
+        x, y = {key: value.to(device) for key, value in inputs.items()}, labels.to(device)
         model.zero_grad(set_to_none=True)
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -132,6 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default="all", help="comma-separated zoo names, or 'all' (default)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--image-size", type=int, default=160)
+    parser.add_argument(
+        "--task", choices=("all", "segmentation", "change_detection"), default="all", help="with --models all"
+    )
     parser.add_argument("--size", choices=("paper", "tiny"), default="paper", help="config preset")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--iterations", type=int, default=3, help="timed training steps per model")
@@ -157,7 +168,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from euromine_hf.models import MODEL_ZOO
 
-    names = sorted(n for n, s in MODEL_ZOO.items() if s.task == "segmentation") if args.models == "all" else [
+    names = sorted((n for n, s in MODEL_ZOO.items() if args.task in ("all", s.task)),
+                   key=lambda n: (MODEL_ZOO[n].task != "segmentation", n)) if args.models == "all" else [
         n.strip() for n in args.models.split(",") if n.strip()
     ]
     unknown = [n for n in names if n not in MODEL_ZOO]

@@ -5,8 +5,8 @@ split, plus the dataset card rendered from ``dataset_card.md.jinja`` (packaged i
 A thin wrapper around :func:`euromine_hf.data.export.export_parquet` (the same as
 ``euromine export``), kept here so the Hub repo's tooling lives next to its card template::
 
-    python dataset_script/export_parquet.py ARCHIVE OUT [--configs mapping cd_pairs] [--max-shard-size 500MB]
-    huggingface-cli upload --repo-type dataset YOUR_NAME/EuroMineNet OUT
+    python dataset_script/export_parquet.py ARCHIVE [OUT] [--configs mapping cd_pairs] [--max-shard-size 500MB]
+    euromine push YOUR_NAME [--export OUT]     # -> the dataset repo YOUR_NAME/euromine
 
 The result loads offline with ``datasets.load_dataset(OUT, "cd_pairs")``.
 """
@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from euromine_hf.data.export import add_parser
-
-TEMPLATE = Path(__file__).resolve().parent / "README.md"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,8 +24,6 @@ def main(argv: list[str] | None = None) -> int:
     subparsers = parser.add_subparsers(dest="command")
     add_parser(subparsers, "export", "export Parquet shards and a dataset card")
     args = parser.parse_args(["export", *(sys.argv[1:] if argv is None else argv)])
-    if args.template is None:
-        args.template = TEMPLATE
     return int(args.func(args))
 
 

@@ -158,7 +158,7 @@ def predict_archive(
     for record, year in tqdm(jobs, desc="predict", unit="scene", disable=not progress):
         if record.layout != "raw":
             raise ValueError(f"{record.folder}: whole-scene prediction needs the raw GeoTIFF layout, found {record.layout}")
-        image, georef = read_image(record.image_path(year))
+        image, georef = read_image(record.image_path(year), (record.height, record.width))  # header checked first
         mask, probability = predict_scene(model, image, batch_size=batch_size, stride=stride)
         target = out_dir / record.name / f"Year{year}.tif"
         written.append(write_geotiff(target, mask, georef["crs"], georef["transform"]))
@@ -206,11 +206,10 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
 
 
 def _run(args: argparse.Namespace) -> int:
-    import euromine_hf  # noqa: F401  (registers the Auto classes)
-    from transformers import AutoModelForSemanticSegmentation
+    from euromine_hf.models.loading import load_model
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = AutoModelForSemanticSegmentation.from_pretrained(args.model).to(device)
+    model = load_model(args.model).to(device)  # a bad folder is a ValueError naming the file
     paths = predict_archive(
         model, args.archive, args.out, sites=args.sites, years=args.years, split=args.split,
         split_scheme=args.split_scheme, seed=args.seed, batch_size=args.batch_size, stride=args.stride,
@@ -400,6 +399,10 @@ def _run_by_task(args: argparse.Namespace) -> int:
     from euromine_hf.models.registry import AutoModelForChangeDetection
 
     pairs = parse_year_pairs(args.pairs) if args.pairs is not None else None
+    if Path(args.model).exists():
+        from euromine_hf.models.loading import check_model_folder
+
+        check_model_folder(args.model)  # a bad folder names the file, as for segmenters
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = AutoModelForChangeDetection.from_pretrained(args.model).to(device)
     paths = predict_change_archive(

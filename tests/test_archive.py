@@ -337,3 +337,150 @@ def test_read_site_label_matches_scan(raw_archive) -> None:
     root, truth = raw_archive
     site = scan_archive(root, years=YEARS)[1]
     np.testing.assert_array_equal(read_site_label(site, 2017), truth[(site.name, 2017)][1])
+
+
+# ---- bounded reads: sizes come from headers, checked before any pixel is read ------------------
+
+
+def _sparse_tiff(path: Path, height: int, width: int, count: int = 1, dtype: str = "uint8") -> Path:
+    """A GeoTIFF that declares a huge raster but holds no pixel blocks (a few hundred bytes)."""
+    import rasterio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(
+        path, "w", driver="GTiff", height=height, width=width, count=count, dtype=dtype, crs=CRS_UTM,
+        transform=TRANSFORM, tiled=True, blockxsize=256, blockysize=256, sparse_ok=True, compress="deflate",
+    ):
+        pass
+    return path
+
+
+def test_huge_declared_prediction_raster_fails_before_reading(tmp_path: Path, raw_archive) -> None:
+    """`euromine evaluate` read a 40000x40000 TIFF (14 GB, 45 s) before noticing its size."""
+    import time
+
+    root, _ = raw_archive
+    portugal = scan_archive(root, years=YEARS)[1]
+    pred = tmp_path / "pred"
+    path = _sparse_tiff(pred / "Portuga_2" / "Year2015.tif", 40000, 40000)
+    assert path.stat().st_size < 1_000_000
+    start = time.perf_counter()
+    with pytest.raises(ArchiveError, match=r"Year2015\.tif: size: expected 90x120, found 40000x40000 declared in the header"):
+        read_prediction_patches(pred, portugal, 2015)
+    with pytest.raises(ArchiveError, match=r"Year2015\.tif: size: expected at most .*EUROMINE_MAX_PIXELS.*40000x40000"):
+        read_label(path)  # no expected size: the limit still applies
+    assert time.perf_counter() - start < 5
+
+
+def test_pixel_limit_is_one_setting_that_can_be_raised(raw_archive, monkeypatch) -> None:
+    from euromine_hf.data.archive import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, max_pixels
+
+    root, truth = raw_archive
+    assert max_pixels() == DEFAULT_MAX_PIXELS >= 8192 * 8192
+    monkeypatch.setenv(MAX_PIXELS_ENV, str(170 * 330 - 1))  # Germany_1 is 170x330
+    with pytest.raises(ArchiveError, match=r"Germany_1/image/Year2015\.tif: size: expected at most 56,099 pixels"):
+        scan_archive(root, years=YEARS)
+    with pytest.raises(ArchiveError, match=r"Year2015\.tif: size"):
+        read_image(root / "Germany_1" / "image" / "Year2015.tif")
+    monkeypatch.setenv(MAX_PIXELS_ENV, str(170 * 330))
+    assert scan_archive(root, years=YEARS)[0].height == 170
+    monkeypatch.setenv(MAX_PIXELS_ENV, "lots")
+    with pytest.raises(ValueError, match=MAX_PIXELS_ENV):
+        max_pixels()
+
+
+def test_npy_and_png_patch_sizes_come_from_their_headers(tmp_path: Path) -> None:
+    from euromine_hf.data.archive import read_image_patch, read_label_patch
+
+    npy = tmp_path / "Patch0.npy"
+    with open(npy, "wb") as fh:  # a header declaring 10x40000x40000 uint16 (32 GB) and no data
+        np.lib.format.write_array_header_1_0(fh, {"descr": "<u2", "fortran_order": False, "shape": (10, 40000, 40000)})
+    with pytest.raises(ArchiveError, match=r"Patch0\.npy: shape: expected \(10, 160, 160\), found \(10, 40000, 40000\) declared in the header"):
+        read_image_patch(npy)
+    png = tmp_path / "Patch1.png"  # signature + IHDR declaring 40000x40000 greyscale, nothing else
+    ihdr = (40000).to_bytes(4, "big") * 2 + bytes([8, 0, 0, 0, 0])
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + len(ihdr).to_bytes(4, "big") + b"IHDR" + ihdr + zlib.crc32(b"IHDR" + ihdr).to_bytes(4, "big"))
+    with pytest.raises(ArchiveError, match=r"Patch1\.png: shape: expected \(160, 160\), found \(40000, 40000\) declared in the PNG header"):
+        read_label_patch(png)
+    (tmp_path / "Patch2.png").write_bytes(b"not a png at all, but long enough to hold a header")
+    with pytest.raises(ArchiveError, match=r"Patch2\.png: header"):
+        read_label_patch(tmp_path / "Patch2.png")
+
+
+# ---- silent acceptance: an error where results would be wrong, a warning where merely unusual ----
+
+
+def test_years_of_a_site_on_different_grids_are_refused(raw_archive) -> None:
+    root, truth = raw_archive
+    image, mask = truth[("Portuga_2", 2016)]
+    shifted = from_origin(500010.0, 5600000.0, 10.0, 10.0)  # one pixel east
+    write_geotiff(root / "Portuga_2" / "image" / "Year2016.tif", image, CRS_UTM, shifted)
+    with pytest.raises(ArchiveError, match=r"Portuga_2/image/Year2016\.tif: georeference: expected .*like Year2015\.tif"):
+        scan_archive(root, years=YEARS)
+    write_geotiff(root / "Portuga_2" / "image" / "Year2016.tif", image, "EPSG:32632", TRANSFORM)  # another UTM zone
+    with pytest.raises(ArchiveError, match=r"Year2016\.tif: georeference.*32633.*found CRS EPSG:32632"):
+        scan_archive(root, years=YEARS)
+    write_geotiff(root / "Portuga_2" / "image" / "Year2016.tif", image, CRS_UTM, TRANSFORM)
+    label = next((root / "Portuga_2" / "label").glob("*2016.tif"))
+    write_geotiff(label, mask * np.uint8(255), CRS_UTM, shifted)
+    with pytest.raises(ArchiveError, match=rf"{label.name}: georeference: expected .* like Year2016\.tif"):
+        scan_archive(root, years=YEARS)
+    write_geotiff(label, mask * np.uint8(255), CRS_UTM, TRANSFORM)
+    assert len(scan_archive(root, years=YEARS)) == 2
+
+
+def test_unknown_year_warns_naming_the_file(raw_archive) -> None:
+    """A Year2030.tif is not read (results are unaffected), so it is a warning, not an error."""
+    from euromine_hf.data.archive import ArchiveWarning
+
+    root, truth = raw_archive
+    image, _ = truth[("Germany_1", 2015)]
+    write_geotiff(root / "Germany_1" / "image" / "Year2030.tif", image, CRS_UTM, TRANSFORM)
+    with pytest.warns(ArchiveWarning, match=r"Germany_1/image/Year2030\.tif: year 2030 is outside the benchmark years 2015-2024; not read"):
+        sites = scan_archive(root, years=YEARS)
+    assert sites[0].years == YEARS
+
+
+def test_symlinks_out_of_the_archive_are_refused(tmp_path: Path, raw_archive) -> None:
+    root, _ = raw_archive
+    outside = tmp_path / "elsewhere"
+    (root / "Portuga_2").rename(outside)
+    (root / "Portuga_2").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ArchiveError, match=r"Portuga_2: symlink: expected a target inside the archive folder"):
+        scan_archive(root, years=YEARS)
+    # inside the archive a symlinked site folder is fine
+    (root / "Portuga_2").unlink()
+    outside.rename(root / ".store")
+    (root / "Portuga_2").symlink_to(Path(".store"), target_is_directory=True)
+    assert [s.name for s in scan_archive(root, years=YEARS)] == ["Germany_1", "Portuga_2"]
+    image = root / "Germany_1" / "image" / "Year2016.tif"
+    image.rename(tmp_path / "Year2016.tif")
+    image.symlink_to(tmp_path / "Year2016.tif")
+    with pytest.raises(ArchiveError, match=r"Germany_1/image/Year2016\.tif: symlink"):
+        scan_archive(root, years=YEARS)
+
+
+def test_prediction_folder_symlinks_and_extra_files(tmp_path: Path, raw_archive) -> None:
+    import warnings
+
+    from euromine_hf.data.archive import ArchiveWarning
+
+    root, truth = raw_archive
+    germany = scan_archive(root, years=YEARS)[0]
+    pred = tmp_path / "pred"
+    write_geotiff(pred / "Germany_1" / "Year2015.tif", truth[("Germany_1", 2015)][1], CRS_UTM, TRANSFORM)
+    write_geotiff(pred / "Germany_1" / "Probability2015.tif", np.zeros((170, 330), np.float32), CRS_UTM, TRANSFORM)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ArchiveWarning)  # predict's own outputs are not "extra"
+        assert scan_predictions(pred) == {"Germany_1": {2015}}
+    (pred / "Germany_1" / "notes.txt").write_text("x")
+    (pred / "Germany_1" / "Year2016.jpg").write_bytes(b"x")
+    with pytest.warns(ArchiveWarning, match=r"2 file\(s\) that are not predictions, not read: .*Germany_1/Year2016\.jpg, .*Germany_1/notes\.txt"):
+        scan_predictions(pred)
+    outside = tmp_path / "Year2016.tif"
+    write_geotiff(outside, truth[("Germany_1", 2016)][1], CRS_UTM, TRANSFORM)
+    (pred / "Germany_1" / "Year2016.tif").symlink_to(outside)
+    with pytest.raises(ArchiveError, match=r"Germany_1/Year2016\.tif: symlink: expected a target inside the prediction folder"):
+        read_prediction(pred, germany, 2016)
+    with pytest.raises(ArchiveError, match=r"symlink"):
+        scan_predictions(pred)

@@ -10,12 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
-from transformers import ResNetModel
+from transformers import ResNetConfig, ResNetModel
 
 import euromine_hf  # noqa: F401  (registers the zoo)
 from euromine_hf.bands import BANDS
 from euromine_hf.models.band_adaptation import adapt_rgb_weight, load_rgb_checkpoint
-from euromine_hf.models.layers import resnet_config
 from euromine_hf.models.registry import build_model
 
 TINY_RESNET = {"depths": [1, 1, 1, 1], "hidden_sizes": [16, 32, 48, 64], "embedding_size": 8}
@@ -62,7 +61,7 @@ def test_load_rgb_unet_into_ten_bands(rgb_unet_checkpoint):
     folder, rgb = rgb_unet_checkpoint
     model = build_model("unet", "tiny", num_channels=10)
     report = load_rgb_checkpoint(model, folder)
-    first = "down_stages.0.0.weight"
+    first = "encoder.stages.0.0.weight"
     assert report.adapted == [first]
     assert not report.skipped and not report.missing
     source, target = rgb.state_dict(), model.state_dict()
@@ -75,21 +74,21 @@ def test_load_rgb_unet_into_ten_bands(rgb_unet_checkpoint):
 def test_load_bare_resnet_backbone_into_deeplab(tmp_path):
     """A backbone-only checkpoint (keys without the wrapper's prefix) loads by dotted suffix."""
     torch.manual_seed(2)
-    resnet = ResNetModel(resnet_config(3, **TINY_RESNET))
+    resnet = ResNetModel(ResNetConfig(num_channels=3, layer_type="bottleneck", **TINY_RESNET))
     resnet.save_pretrained(tmp_path)
     model = build_model("deeplabv3plus-resnet101", "tiny", num_channels=10)
     report = load_rgb_checkpoint(model, tmp_path)
-    assert report.adapted == ["backbone.embedder.embedder.convolution.weight"]
+    assert report.adapted == ["encoder.backbone.embedder.embedder.convolution.weight"]
     assert not report.skipped
     source, target = resnet.state_dict(), model.state_dict()
     for key, tensor in source.items():
-        model_key = f"backbone.{key}"
+        model_key = f"encoder.backbone.{key}"
         if model_key in report.adapted:
             continue
         assert model_key in report.copied
         torch.testing.assert_close(target[model_key], tensor, msg=key)
     # the heads are not in a backbone checkpoint: left as initialised and listed as such
-    assert report.missing and all(not k.startswith("backbone.") for k in report.missing)
+    assert report.missing and all(not k.startswith("encoder.backbone.") for k in report.missing)
     assert any(k.startswith("aspp.") for k in report.missing)
 
 
@@ -123,7 +122,7 @@ def test_activation_magnitude_is_kept(rgb_unet_checkpoint):
     folder, rgb = rgb_unet_checkpoint
     model = build_model("unet", "tiny", num_channels=10)
     load_rgb_checkpoint(model, folder)
-    rgb_conv, conv = rgb.down_stages[0][0], model.down_stages[0][0]
+    rgb_conv, conv = rgb.encoder.stages[0][0], model.encoder.stages[0][0]
     # identical bands: the 3/C rule keeps the response exactly
     assert _first_layer_ratio(rgb_conv, conv, 1.0) == pytest.approx(1.0, rel=1e-4)
     # strongly correlated bands, as Sentinel-2 reflectances of one scene are: within a factor 2
@@ -142,4 +141,64 @@ def test_adapted_model_still_trains(rgb_unet_checkpoint):
     load_rgb_checkpoint(model, folder)
     out = model(torch.randn(2, 10, 32, 32), labels=torch.randint(0, 2, (2, 32, 32)))
     out.loss.backward()
-    assert model.down_stages[0][0].weight.grad is not None
+    assert model.encoder.stages[0][0].weight.grad is not None
+
+
+# ------------------------------------------------------ the benchmark's starting checkpoints' layouts
+def _standin(name: str):
+    """A tiny RGB model of the SAME transformers class and key layout as the Hub checkpoint the
+    benchmark's code starts ``name`` from (built locally, never downloaded)."""
+    from transformers import (
+        Mask2FormerForUniversalSegmentation,
+        MobileNetV2Config,
+        MobileNetV2ForSemanticSegmentation,
+        MobileViTV2ForSemanticSegmentation,
+        SegformerForSemanticSegmentation,
+        UperNetForSemanticSegmentation,
+    )
+
+    from euromine_hf.models.registry import get_spec
+
+    if name == "deeplabv3plus-mobilenetv2":  # google/deeplabv3_mobilenet_v2_1.0_513
+        return MobileNetV2ForSemanticSegmentation(
+            MobileNetV2Config(num_channels=3, depth_multiplier=0.25, expand_ratio=2.0, output_stride=8, num_labels=21)
+        )
+    config = get_spec(name).make_config("tiny", num_channels=3, num_labels=21)
+    if name == "segformer":  # nvidia/segformer-b5-finetuned-ade-640-640
+        return SegformerForSemanticSegmentation(config.to_segformer_config())
+    if name.startswith("upernet"):  # openmmlab/upernet-convnext-base, openmmlab/upernet-swin-base
+        return UperNetForSemanticSegmentation(config.to_upernet_config())
+    if name == "mask2former":  # facebook/mask2former-swin-base-ade-semantic
+        return Mask2FormerForUniversalSegmentation(config.to_mask2former_config())
+    if name == "deeplabv3-mobilevitv2":  # apple/mobilevitv2-1.0-voc-deeplabv3
+        return MobileViTV2ForSemanticSegmentation(config.to_mobilevitv2_config())
+    raise KeyError(name)
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["segformer", "upernet-convnext", "upernet-swin", "mask2former", "deeplabv3-mobilevitv2", "deeplabv3plus-mobilenetv2"],
+)
+def test_benchmark_starting_checkpoints_load_into_ten_bands(name, tmp_path):
+    torch.manual_seed(0)
+    rgb = _standin(name)
+    rgb.save_pretrained(tmp_path)
+    model = build_model(name, "tiny", num_channels=10)
+    report = load_rgb_checkpoint(model, tmp_path)
+    assert len(report.adapted) == 1, report.adapted  # exactly the first convolution / patch embedding
+    # Everything but the class-count-dependent tensors (21 vs 2 classes) is copied; for MobileNetV2
+    # the checkpoint's DeepLabV3 head and 1280-channel expansion have no place in DeepLabV3+, whose
+    # ASPP/decoder differ: only its backbone transfers.
+    allowed = ("classifier", "class_predictor", "empty_weight")
+    if name == "deeplabv3plus-mobilenetv2":
+        allowed += ("segmentation_head.", "conv_1x1")
+    for key, reason in report.skipped.items():
+        assert any(part in key for part in allowed), (key, reason)
+    assert len(report.copied) > 0.5 * len(rgb.state_dict())
+    target = model.state_dict()
+    source = rgb.state_dict()
+    for key in report.copied[:20]:
+        match = next(k for k in source if key.endswith(k) or k.endswith(key.split(".", 1)[-1]))
+        assert target[key].shape == source[match].shape
+    with torch.no_grad():
+        assert model.eval()(pixel_values=torch.randn(1, 10, 64, 64)).logits.shape == (1, 2, 64, 64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,12 +166,69 @@ def test_missing_year_names_the_folder(small_archive, tmp_path):
 
 
 def test_fingerprint_follows_the_archive_files(tmp_path):
-    (tmp_path / "A").mkdir()
-    (tmp_path / "A" / "x.tif").write_bytes(b"1234")
+    (tmp_path / "A" / "label").mkdir(parents=True)
+    (tmp_path / "A" / "label" / "Year2015.tif").write_bytes(b"1234")
     first = archive_fingerprint(tmp_path)
     assert archive_fingerprint(tmp_path) == first
-    (tmp_path / "A" / "x.tif").write_bytes(b"12345")
+    (tmp_path / "A" / "label" / "Year2015.tif").write_bytes(b"12345")
     assert archive_fingerprint(tmp_path) != first
+
+
+def test_fingerprint_follows_symlinked_site_folders(tmp_path):
+    """An edited label behind a symlinked site folder must rebuild, not serve the old cache."""
+    label = tmp_path / ".store" / "Spain_1" / "label" / "Year2015.tif"
+    label.parent.mkdir(parents=True)
+    label.write_bytes(b"1234")
+    (tmp_path / "Spain_1").symlink_to(Path(".store") / "Spain_1", target_is_directory=True)
+    first = archive_fingerprint(tmp_path)
+    label.write_bytes(b"12345")
+    assert archive_fingerprint(tmp_path) != first
+
+
+def test_fingerprint_refuses_symlinks_out_of_the_archive(tmp_path):
+    from euromine_hf.data.archive import ArchiveError
+
+    (tmp_path / "elsewhere" / "label").mkdir(parents=True)
+    (tmp_path / "archive").mkdir()
+    (tmp_path / "archive" / "Spain_1").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(ArchiveError, match=r"Spain_1: symlink: expected a target inside the archive"):
+        archive_fingerprint(tmp_path / "archive")
+
+
+def test_cache_inside_the_archive_is_reused(small_archive, tmp_path):
+    """A cache folder kept in the archive must not change the fingerprint (a new build every run)."""
+    import shutil
+
+    archive = tmp_path / "archive"
+    shutil.copytree(small_archive / "Poland_101", archive / "Poland_101")
+    before = archive_fingerprint(archive)
+    first = load_euromine(archive, "mapping", cache_dir=archive / "hf-cache", years=(2015,), split_scheme="random")
+    (archive / ".hidden").mkdir()
+    (archive / ".hidden" / "x").write_text("not archive content")
+    assert archive_fingerprint(archive) == before
+    again = load_euromine(archive, "mapping", cache_dir=archive / "hf-cache", years=(2015,), split_scheme="random")
+    assert {k: v.cache_files for k, v in again.items()} == {k: v.cache_files for k, v in first.items()}
+    assert len(list((archive / "hf-cache").rglob("dataset_info.json"))) == 1
+
+
+def test_bad_pixels_found_while_generating_raise_the_archive_error(small_archive, tmp_path):
+    """datasets wraps generation errors in DatasetGenerationError; the caller gets the ArchiveError."""
+    import shutil
+
+    from euromine_hf.data.archive import ArchiveError, scan_archive
+    from euromine_hf.data.geotiff import write_geotiff
+
+    archive = tmp_path / "archive"
+    shutil.copytree(small_archive / "Poland_101", archive / "Poland_101")
+    site = scan_archive(archive, years=(2015, 2016))[0]
+    from rasterio.transform import Affine
+
+    write_geotiff(site.label_path(2016), np.full((site.height, site.width), 7, np.uint8), site.crs, Affine(*site.transform))
+    cache = tmp_path / "cache"
+    with pytest.raises(ArchiveError, match=r"Poland_101/label/\w+2016\.tif: label values: expected only \{0, 255\}") as info:
+        load_euromine(archive, "mapping", cache_dir=cache, years=(2015, 2016), split_scheme="random")
+    assert type(info.value) is ArchiveError
+    assert [p for p in cache.rglob("*")] == []  # no half-built cache, no lock files
 
 
 def test_config_names():

@@ -43,6 +43,40 @@ def test_two_rank_ddp_ranks_agree(tmp_path):
     assert reports[0]["sum"] != pytest.approx(reports[0]["initial_sum"], rel=1e-6)  # it trained
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_readme_ddp_command_forms_one_cpu_process_group(tmp_path):
+    """``accelerate launch --config_file configs/ddp.yaml train.py ...`` as the README writes it, on a
+    machine without GPU and without ACCELERATE_USE_CPU: one gloo group of 2 ranks, not 2 trainings."""
+    from euromine_hf.data.synthetic import SyntheticConfig, generate_archive
+
+    archive = tmp_path / "archive"
+    generate_archive(archive, SyntheticConfig(seed=3, num_sites=8, min_size=100, max_size=180))
+    out = tmp_path / "run"
+    accelerate = shutil.which("accelerate") or str(Path(sys.executable).with_name("accelerate"))
+    env = {k: v for k, v in os.environ.items() if k != "ACCELERATE_USE_CPU"}
+    env.update(OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+    # 32 training rows, batch 8 per process: 2 optimizer steps per epoch with 2 ranks (4 with 1)
+    cmd = [accelerate, "launch", "--config_file", "configs/ddp.yaml", "--main_process_port", str(_free_port()),
+           "train.py", "--demo", "--data_dir", str(archive), "--cache_dir", str(tmp_path / "hf"),
+           "--output_dir", str(out), "--num_train_epochs", "1", "--max_train_samples", "32",
+           "--max_eval_samples", "8", "--max_test_samples", "8", "--num_qualitative", "0", "--disable_tqdm", "true"]
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=540)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-6000:]
+    for rank in (0, 1):
+        assert f"process {rank} of 2 in one process group (gloo)" in log, log[-4000:]
+    assert [p.name for p in out.glob("checkpoint-*")] == ["checkpoint-2"]
+    assert (out / "model" / "model.safetensors").is_file()
+
+
 def _worker() -> None:
     import torch
 

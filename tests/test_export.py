@@ -12,7 +12,7 @@ import yaml
 
 from _data_fixtures import PAIR_YEARS, hf_cache, pairs_ds, small_archive  # noqa: F401
 from euromine_hf.bands import BANDS, MEAN
-from euromine_hf.data.export import export_parquet
+from euromine_hf.data.export import EXPORT_MARKER, export_parquet
 
 SHARD = re.compile(r"^(train|validation|test)-(\d{5})-of-(\d{5})\.parquet$")
 _EXPORTS: dict[str, Path] = {}
@@ -35,7 +35,9 @@ def _front_matter(card: str) -> dict:
 
 
 def test_layout_is_the_push_to_hub_one(exported):
-    assert sorted(p.name for p in exported.iterdir()) == ["README.md", "cd_pairs", "mapping"]
+    assert sorted(p.name for p in exported.iterdir()) == [
+        EXPORT_MARKER, "README.md", "cd_pairs", "eval.yaml", "mapping", "sites.json"
+    ]
     for config in ("mapping", "cd_pairs"):
         files = sorted((exported / config).iterdir())
         by_split: dict[str, list[tuple[int, int]]] = {}
@@ -51,10 +53,12 @@ def test_layout_is_the_push_to_hub_one(exported):
     assert not [p for p in exported.parent.iterdir() if p.name.startswith(".")]  # no temp leftovers
 
 
-def test_card_has_configs_info_bands_licence_citation_and_stats(exported):
+def test_card_has_configs_info_bands_licence_and_stats(exported):
+    """The synthetic archive's card: generated-data licence, no claim on the real archive (its CC BY
+    licence and citation are checked on a real-layout export in test_hub_dataset.py)."""
     card = (exported / "README.md").read_text(encoding="utf-8")
     meta = _front_matter(card)
-    assert meta["license"] == "cc-by-4.0"
+    assert meta["license"] == "other" and meta["license_name"] == "synthetic-generated-data"
     configs = {c["config_name"]: c for c in meta["configs"]}
     assert set(configs) == {"mapping", "cd_pairs"} and configs["mapping"].get("default") is True
     assert {d["split"]: d["path"] for d in configs["cd_pairs"]["data_files"]} == {
@@ -66,7 +70,8 @@ def test_card_has_configs_info_bands_licence_citation_and_stats(exported):
     assert {s["name"] for s in infos["cd_pairs"]["splits"]} == {"train", "validation", "test"}
     for band, mean in zip(BANDS, MEAN):
         assert re.search(rf"\| {band} \| {mean:.4f} \|", card), band
-    assert "CC BY 4.0" in card and "10.14278/rodare.4656" in card and "EuroMineNet" in card and "@article" in card
+    assert "CC BY 4.0" not in card and "10.14278/rodare.4656" not in card and "@article" not in card
+    assert "EuroMineNet" in card and "Synthetic data" in card
     for split in ("train", "validation", "test"):
         assert re.search(rf"\| cd_pairs \| {split} \| \d+ \| \d+ \| \d+ \|", card)
 
@@ -118,3 +123,82 @@ def test_cli_export_and_build(small_archive, tmp_path, capsys):
     row = next(line for line in lines if line.startswith("mapping"))
     counts = [int(v) for v in row.split()[1:]]
     assert counts[-1] == sum(counts[:-1]) == 2 * (4 + 2)  # Spain_101: 4 patches, Poland_101: 2; two years
+
+
+def _copy_site(small_archive: Path, root: Path) -> Path:
+    import shutil
+
+    shutil.copytree(small_archive / "Poland_101", root / "Poland_101")
+    return root
+
+
+def _files(root: Path) -> dict[str, int]:
+    return {p.relative_to(root).as_posix(): p.stat().st_size for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("where", ["archive", "parent", "inside", "symlink"])
+def test_export_never_touches_the_archive(small_archive, tmp_path, where):
+    """`euromine export ARCHIVE PARENT --overwrite` used to delete the archive (exit 0)."""
+    from euromine_hf.cli import main
+    from euromine_hf.data.export import ExportDestinationError
+
+    archive = _copy_site(small_archive, tmp_path / "data" / "archive")
+    before = _files(archive)
+    out = {"archive": archive, "parent": archive.parent, "inside": archive / "hub", "symlink": tmp_path / "link"}[where]
+    if where == "symlink":
+        out.symlink_to(archive, target_is_directory=True)
+    with pytest.raises(ExportDestinationError, match="archive"):
+        export_parquet(archive, out, ("mapping",), years=(2015,), overwrite=True, split_scheme="random")
+    assert main(["export", str(archive), str(out), "--configs", "mapping", "--years", "2015", "--overwrite"]) == 2
+    assert _files(archive) == before
+    assert not (archive / "hub").exists()
+
+
+def test_overwrite_replaces_only_a_previous_export(small_archive, tmp_path, capsys):
+    from euromine_hf.cli import main
+
+    archive = _copy_site(small_archive, tmp_path / "archive")
+    args = dict(configs=("mapping",), years=(2015,), split_scheme="random")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("years of work")
+    with pytest.raises(FileExistsError, match=r"--overwrite: expected a previous export.*no \.euromine-export\.json marker"):
+        export_parquet(archive, mine, overwrite=True, **args)
+    assert main(["export", str(archive), str(mine), "--configs", "mapping", "--years", "2015", "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not replaced" in err
+    assert (mine / "thesis.tex").read_text() == "years of work"
+
+    out = export_parquet(archive, tmp_path / "hub", **args)
+    assert export_parquet(archive, out, overwrite=True, **args) == out  # a previous export: replaced
+    assert (out / EXPORT_MARKER).is_file()
+    (out / "mapping" / "notes.md").write_text("mine")  # a user's file inside: no longer ours to delete
+    with pytest.raises(FileExistsError, match=r"found mapping/notes\.md; not replaced"):
+        export_parquet(archive, out, overwrite=True, **args)
+    assert (out / "mapping" / "notes.md").read_text() == "mine"
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_interrupted_export_temp_folders_are_cleaned_next_run(small_archive, tmp_path):
+    """A killed export left a hidden ~1 GB temp folder beside the destination that nothing removed."""
+    import json
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    archive = _copy_site(small_archive, tmp_path / "archive")
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale = tmp_path / ".hub.tmp-killed1"
+    (stale / ".work").mkdir(parents=True)
+    (stale / ".work" / "big.arrow").write_bytes(b"x" * 1000)
+    marker = {"created_by": "euromine_hf.data.export", "complete": False, "pid": dead.pid, "host": socket.gethostname()}
+    (stale / EXPORT_MARKER).write_text(json.dumps(marker))
+    running = tmp_path / ".hub.tmp-running"  # another export still at work: left alone
+    running.mkdir()
+    (running / EXPORT_MARKER).write_text(json.dumps({**marker, "pid": os.getppid()}))
+    foreign = tmp_path / ".hub.tmp-notours"  # same name pattern, no marker: not ours to delete
+    foreign.mkdir()
+    export_parquet(archive, tmp_path / "hub", ("mapping",), years=(2015,), split_scheme="random")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".hub.tmp-notours", ".hub.tmp-running", "archive", "hub"]

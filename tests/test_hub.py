@@ -419,3 +419,62 @@ def test_synthetic_export_pushes_and_loads_with_typed_features(local_hub, tmp_pa
         assert list(a["site"]) == list(b["site"]) and list(a["year"]) == list(b["year"])
         np.testing.assert_array_equal(a["image"], b["image"])
         np.testing.assert_array_equal(a["mask"], b["mask"])
+
+
+def test_paths_with_cr_lf_are_refused_like_the_hub(local_hub):
+    api = HfApi()
+    api.create_repo("user/paths")
+    evil = "notes\r\nX-Injected: yes.txt"
+    with pytest.raises(HfHubHTTPError) as refused:
+        api.upload_file(path_or_fileobj=b"hello", path_in_repo=evil, repo_id="user/paths")
+    assert refused.value.response.status_code == 400
+    assert [f for f in api.list_repo_files("user/paths") if "\n" in f or "\r" in f] == []
+    # a download URL carrying CR/LF never reaches a response header
+    url = f"{local_hub.endpoint}/user/paths/resolve/main/notes%0D%0AX-Injected:%20yes.txt"
+    status, headers, _ = _http(urllib.request.Request(url))
+    assert status == 400 and "X-Injected" not in headers
+    assert all("\r" not in v and "\n" not in v for v in headers.values())
+    api.upload_file(path_or_fileobj=b"hello", path_in_repo="notes.txt", repo_id="user/paths")  # plain paths still work
+    assert Path(hf_hub_download("user/paths", "notes.txt")).read_bytes() == b"hello"
+
+
+def test_lfs_batch_upload_and_verify_need_a_token(local_hub, tmp_path):
+    import hashlib
+
+    HfApi().create_repo("user/lfs")
+    data = b"\0binary" * 100
+    oid, size = hashlib.sha256(data).hexdigest(), len(data)
+    batch_url = f"{local_hub.endpoint}/user/lfs.git/info/lfs/objects/batch"
+    body = json.dumps({"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": size}]}).encode()
+    lfs_json = {"Content-Type": "application/vnd.git-lfs+json", "Accept": "application/vnd.git-lfs+json"}
+
+    for auth in ({}, {"Authorization": "Bearer wrong"}):
+        status, _, _ = _http(urllib.request.Request(batch_url, data=body, method="POST", headers={**lfs_json, **auth}))
+        assert status == 401, auth
+    token = {"Authorization": f"Bearer {local_hub.token}"}
+    status, _, answer = _http(urllib.request.Request(batch_url, data=body, method="POST", headers={**lfs_json, **token}))
+    assert status == 200
+    actions = json.loads(answer)["objects"][0]["actions"]
+    upload, verify = actions["upload"]["href"], actions["verify"]["href"]
+    bare = upload.split("?")[0]
+
+    status, _, _ = _http(urllib.request.Request(bare, data=data, method="PUT"))  # no ticket, no token
+    assert status == 401
+    other = hashlib.sha256(b"other").hexdigest()  # a ticket is for one object only
+    status, _, _ = _http(urllib.request.Request(bare.replace(oid, other) + "?" + upload.split("?")[1], data=b"other", method="PUT"))
+    assert status == 401
+    assert oid not in local_hub.state.lfs_store
+    status, _, _ = _http(urllib.request.Request(upload, data=data, method="PUT"))  # the presigned-style URL
+    assert status == 200
+    check = json.dumps({"oid": oid, "size": size}).encode()
+    status, _, _ = _http(urllib.request.Request(verify, data=check, method="POST", headers=lfs_json))
+    assert status == 401
+    status, _, _ = _http(urllib.request.Request(verify, data=check, method="POST", headers={**lfs_json, **token}))
+    assert status == 200
+
+    # the real client goes through the same endpoints (batch, ticketed PUT, verify) unchanged
+    HfApi().upload_file(path_or_fileobj=b"\0weights" * 50, path_in_repo="w.bin", repo_id="user/lfs")
+    assert Path(hf_hub_download("user/lfs", "w.bin")).read_bytes() == b"\0weights" * 50
+    siblings = {f.rfilename: f for f in HfApi().model_info("user/lfs", files_metadata=True).siblings}
+    assert siblings["w.bin"].lfs is not None
+    assert any(method == "PUT" and "ticket=" in path and status == 200 for method, path, status in local_hub.requests)

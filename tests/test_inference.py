@@ -9,7 +9,6 @@ import pytest
 import rasterio
 import torch
 from torch import nn
-from transformers import PretrainedConfig
 
 from euromine_hf.bands import BANDS, MEAN, STD
 from euromine_hf.cli import main as cli_main
@@ -17,17 +16,17 @@ from euromine_hf.data.archive import read_prediction, scan_archive
 from euromine_hf.data.synthetic import SyntheticConfig, generate_archive
 from euromine_hf.inference import predict_archive, predict_scene, select_bands, window_offsets
 from euromine_hf.models import build_model
-from euromine_hf.models.base import EuroMineConfigMixin, EuroMineSegmentationModel
+from euromine_hf.models.configuration import EuroMineConfig
+from euromine_hf.models.modeling import EuroMineSegmentationModel
 
 YEARS3 = (2015, 2016, 2017)
 
 
-class PixelConfig(EuroMineConfigMixin, PretrainedConfig):
+class PixelConfig(EuroMineConfig):
     model_type = "euromine-test-pixelwise"
 
     def __init__(self, num_channels: int = 10, band_names=None, **kwargs):
-        kwargs = self._init_euromine(num_channels, band_names, kwargs=kwargs)
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, band_names=band_names, **kwargs)
 
 
 class PixelModel(EuroMineSegmentationModel):
@@ -132,3 +131,13 @@ def test_predict_command_from_a_saved_model(tiny_archive, tmp_path):
     assert code == 0
     sites = scan_archive(tiny_archive, years=YEARS3)
     assert sorted(p.parent.name for p in out.glob("*/Year2015.tif")) == sorted(s.name for s in sites)
+
+
+def test_predict_archive_reads_within_the_pixel_limit(tiny_archive, tmp_path, monkeypatch):
+    """Image sizes are checked from headers before pixels are read; the limit is one setting."""
+    from euromine_hf.data.archive import MAX_PIXELS_ENV, ArchiveError
+
+    monkeypatch.setenv(MAX_PIXELS_ENV, "10000")  # under every synthetic site (>= 120x120)
+    with pytest.raises(ArchiveError, match=rf"image/Year2015\.tif: size: expected at most 10,000 pixels per band \(set {MAX_PIXELS_ENV}"):
+        predict_archive(_pixel_model(), tiny_archive, tmp_path / "pred", years=YEARS3, progress=False)
+    assert not (tmp_path / "pred").exists()

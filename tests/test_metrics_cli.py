@@ -108,13 +108,36 @@ def test_evaluate_cli_change_and_post_classification(archive, tmp_path):
     assert (tmp_path / "c" / "table5_change.md").is_file() and (tmp_path / "pc" / "table6_post_classification.csv").is_file()
 
 
-def test_evaluate_cli_names_missing_predictions(archive, tmp_path):
-    from euromine_hf.data.archive import ArchiveError
-
+def test_evaluate_cli_names_missing_predictions(archive, tmp_path, capsys):
     broken = tmp_path / "broken"
     for tif in (archive / "rasters").rglob("Year2015.tif"):
         dest = broken / tif.parent.name / tif.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(tif.read_bytes())
-    with pytest.raises(ArchiveError, match="missing"):
-        _run([str(archive / "archive"), str(broken), "--split", "train", "--output", str(tmp_path / "o")])
+    assert _run([str(archive / "archive"), str(broken), "--split", "train", "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "prediction years" in err and "missing [2016," in err and "Traceback" not in err
+
+
+def test_evaluate_cli_names_a_missing_site_and_a_missing_change_pair(archive, tmp_path, capsys):
+    import shutil
+
+    from euromine_hf.data.archive import scan_archive
+    from euromine_hf.data.splits import assign_splits
+
+    names = [s.name for s in scan_archive(archive / "archive")]
+    site = sorted(assign_splits(names, "auto")["train"])[0]
+    preds = tmp_path / "rasters"
+    shutil.copytree(archive / "rasters", preds)
+    shutil.rmtree(preds / site)
+    assert _run([str(archive / "archive"), str(preds), "--split", "train", "--output", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert f"{preds / site}: prediction years" in err and "missing [2015, 2016" in err and "Traceback" not in err
+
+    change = tmp_path / "change"
+    shutil.copytree(archive / "change", change)
+    (change / site / "Change2016_2019.tif").unlink()
+    assert _run([str(archive / "archive"), str(change), "--split", "train", "--task", "change", "--output", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert "change prediction 2016-2019" in err and "Change2016_2019.tif" in err and site in err
+    assert not (tmp_path / "c" / "scores.json").exists() and not (tmp_path / "o" / "scores.json").exists()

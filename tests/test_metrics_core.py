@@ -263,3 +263,73 @@ def test_precomputed_counts_equal_masks():
     d = ChangeScorer()
     d.add(P, G, sites=sites, year_t1=2015, year_t2=2016)
     assert c.compute() == pytest.approx(d.compute())
+
+
+# --- silent acceptance: each of these used to return a score -------------------------------------
+def test_a_sample_added_twice_is_named_not_double_counted():
+    pred, ref = m([1, 1], [0, 0])[None], m([1, 0], [1, 0])[None]
+    s = MappingScorer(years=(2015, 2016), temporal=False)
+    s.add(pred, ref, sites="Spain_1", patches=[3], years=[2016])
+    s.add(pred, ref, sites="Spain_1", patches=[3], years=[2016])
+    with pytest.raises(ValueError, match=r"site 'Spain_1', patch 3, year 2016: added twice"):
+        s.compute()
+    c = ChangeScorer()
+    c.add_counts([[1, 0, 0, 3]] * 2, sites="A", patches=[0, 0], year_t1=2015, year_t2=2017)
+    with pytest.raises(ValueError, match=r"site 'A', patch 0, year_t1 2015, year_t2 2017: added twice"):
+        c.compute()
+    # shards that scored the same sample: the merge names it
+    a, b = ChangeScorer(), ChangeScorer()
+    a.add_counts([[1, 0, 0, 3]], sites="A", patches=[1], year_t1=2015, year_t2=2016)
+    b.add_counts([[1, 0, 0, 3]], sites="A", patches=[1], year_t1=2015, year_t2=2016)
+    with pytest.raises(ValueError, match="added twice"):
+        a.merge(b).compute()
+    # rows without patch indices cannot be told apart: they are pooled as before
+    u = ChangeScorer()
+    u.add_counts([[1, 0, 0, 3]] * 2, year_t1=2015, year_t2=2016)
+    assert u.compute(protocol="micro")["OF1"] == pytest.approx(1.0)
+
+
+def test_change_years_outside_the_series_and_double_references_are_errors():
+    pred = m([1, 0], [0, 0])[None]
+    with pytest.raises(ValueError, match="intervals: expected 1..9.*got 12"):
+        ChangeScorer().add(pred, pred, intervals=[12])
+    with pytest.raises(ValueError, match="year_t2: expected one of the years 2015-2024, got 2027"):
+        ChangeScorer().add(pred, pred, year_t1=[2015], year_t2=[2027])
+    with pytest.raises(ValueError, match="year_t1: .* got 2010"):
+        ChangeScorer().add_counts([[1, 0, 0, 0]], year_t1=[2010], year_t2=[2016])
+    with pytest.raises(ValueError, match="not both"):
+        ChangeScorer().add(pred, pred, references_t1=pred, references_t2=pred, year_t1=[2015], year_t2=[2016])
+    assert ChangeScorer(years=range(2000, 2020)).add(pred, pred, intervals=[12]) is None  # a longer series allows it
+
+
+def test_ca_tiou_of_an_incomplete_series_is_an_error_or_a_named_warning():
+    years = (2015, 2016, 2017)
+    same = m([1, 1], [0, 0])[None]
+    strict = MappingScorer(years=years, incomplete="error")
+    for y in (2015, 2016):  # patch 0 misses 2017: its one pair would give GCA = LCA = 1.0
+        strict.add(same, same, sites="A", patches=[0], years=[y])
+    strict.add(same, same, sites="A", patches=[1], years=[2017])  # patch 1 has a single year, no pair at all
+    with pytest.raises(ValueError, match=r"2 patch\(es\).*site 'A', patch 0: years \[2015, 2016\], missing \[2017\]"):
+        strict.compute()
+    with pytest.raises(ValueError, match="post-classification: 1 patch"):
+        _partial_post(years).compute()
+    lenient = MappingScorer(years=years)  # default "warn": the rule for truncated evaluation sets
+    lenient.add(same, same, sites="A", patches=[0], years=[2015])
+    lenient.add(same, same, sites="A", patches=[0], years=[2016])
+    with pytest.warns(UserWarning, match=r"patch 0: years \[2015, 2016\], missing \[2017\]"):
+        assert lenient.compute()["GCA-TIoU"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="incomplete"):
+        MappingScorer(incomplete="ignore")
+    # timeseries with a subset of the years: named too
+    ts = MappingScorer(years=years, incomplete="error")
+    ts.add(np.stack([same, same], 1), np.stack([same, same], 1), sites="B", patches=[4], years=[2015, 2017])
+    with pytest.raises(ValueError, match=r"site 'B', patch 4: years \[2015, 2017\], missing \[2016\]"):
+        ts.compute_ca_tiou()
+
+
+def _partial_post(years):
+    s = PostClassificationScorer(years=years, incomplete="error")
+    one = m([1, 0], [0, 0])[None]
+    s.add(one, one, sites="A", patches=[0], years=[years[0]])
+    s.add(one, one, sites="A", patches=[0], years=[years[1]])
+    return s

@@ -141,3 +141,34 @@ def test_optimizer_steps_lower_the_loss(spec: ModelSpec) -> None:
         optimizer.step()
     after = loss_now()
     assert after < before, f"{spec.name}: loss {before:.4f} → {after:.4f} after 6 Adam steps"
+
+
+#: Parameter counts (millions, 1e6) of the segmenters the EuroMineNet benchmark's training code
+#: built, at 10 bands and 2 classes (DESIGN.md, "Facts from the benchmark's published code").
+BENCHMARK_SIZES = {
+    "unet": 17.27,
+    "linknet": 11.56,
+    "pspnet": 65.70,
+    "sqnet": 16.24,
+    "deeplabv3plus-resnet101": 59.36,
+}
+
+
+@pytest.mark.parametrize("name", sorted(BENCHMARK_SIZES))
+def test_paper_preset_has_the_benchmark_size(name: str) -> None:
+    """The ``paper`` preset is what the benchmark ran: within 5 % of its published size."""
+    with torch.device("meta"):
+        model = build_model(name, "paper", num_channels=10)
+    count = sum(p.numel() for p in model.parameters()) / 1e6
+    assert model.config.num_labels == 2
+    assert abs(count - BENCHMARK_SIZES[name]) <= 0.05 * BENCHMARK_SIZES[name], f"{name}: {count:.2f} M"
+
+
+@pytest.mark.parametrize("name", sorted(n for n in SEGMENTERS if "original" in MODEL_ZOO[n].presets))
+def test_original_presets_differ_from_the_paper_preset(name: str) -> None:
+    spec = MODEL_ZOO[name]
+    assert spec.make_config("original").to_dict() != spec.make_config("paper").to_dict()
+    with torch.device("meta"):
+        original = build_model(name, "original")
+        paper = build_model(name, "paper")
+    assert sum(p.numel() for p in original.parameters()) != sum(p.numel() for p in paper.parameters())

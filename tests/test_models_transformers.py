@@ -21,15 +21,15 @@ from transformers.utils import logging as hf_logging
 
 from euromine_hf.bands import BANDS, RGB_BANDS
 from euromine_hf.models import build_model, get_spec, load_rgb_checkpoint
-from euromine_hf.models.deeplabv3_mobilevit import EuroMineDeepLabV3MobileViTConfig
-from euromine_hf.models.mask2former import (
+from euromine_hf.models.segmentation.deeplabv3_mobilevit import EuroMineDeepLabV3MobileViTConfig
+from euromine_hf.models.segmentation.mask2former import (
     EuroMineMask2FormerConfig,
     EuroMineMask2FormerForSegmentation,
     SemanticMask2FormerLoss,
     semantic_targets,
 )
-from euromine_hf.models.segformer import SEGFORMER_VARIANTS, EuroMineSegformerConfig
-from euromine_hf.models.upernet import EuroMineUperNetConfig
+from euromine_hf.models.segmentation.segformer import SEGFORMER_VARIANTS, EuroMineSegformerConfig
+from euromine_hf.models.segmentation.upernet import EuroMineUperNetConfig
 
 hf_logging.set_verbosity_error()
 hf_logging.disable_progress_bar()
@@ -88,8 +88,8 @@ def test_segformer_b0_has_the_published_size() -> None:
 def test_upernet_backbones_and_config_lists(tmp_path) -> None:
     convnext = build_model("upernet-convnext", "tiny")
     swin = build_model("upernet-swin", "tiny")
-    assert isinstance(convnext.upernet.backbone, ConvNextBackbone)
-    assert isinstance(swin.upernet.backbone, SwinBackbone)
+    assert isinstance(convnext.encoder.backbone, ConvNextBackbone)
+    assert isinstance(swin.encoder.backbone, SwinBackbone)
     paper = get_spec("upernet-convnext").make_config("paper")
     assert paper.stage_channels == [128, 256, 512, 1024] and paper.depths == [3, 3, 27, 3]
     swin_paper = get_spec("upernet-swin").make_config("paper")
@@ -113,9 +113,9 @@ def test_upernet_training_loss_adds_the_auxiliary_head_with_weight_0_4() -> None
     labels[0, :8] = 255
     out = model(pixel_values=pixels, labels=labels)
     with torch.no_grad():  # train-mode BatchNorm normalises with batch statistics: same numbers again
-        features = model.upernet.backbone(pixels).feature_maps
-        main = F.interpolate(model.upernet.decode_head(features), size=(64, 64), mode="bilinear", align_corners=False)
-        aux = F.interpolate(model.upernet.auxiliary_head(features), size=(64, 64), mode="bilinear", align_corners=False)
+        features = model.encoder(pixels)
+        main = F.interpolate(model.decode_head(features), size=(64, 64), mode="bilinear", align_corners=False)
+        aux = F.interpolate(model.auxiliary_head(features), size=(64, 64), mode="bilinear", align_corners=False)
     expected = F.cross_entropy(main, labels, ignore_index=255) + 0.4 * F.cross_entropy(aux, labels, ignore_index=255)
     torch.testing.assert_close(out.loss.detach(), expected)
     torch.testing.assert_close(out.logits.detach(), main)  # logits are the main head's only
@@ -126,7 +126,7 @@ def test_upernet_training_loss_adds_the_auxiliary_head_with_weight_0_4() -> None
     torch.testing.assert_close(evaluated.loss, F.cross_entropy(evaluated.logits, labels, ignore_index=255))
 
     without = build_model("upernet-convnext", "tiny", use_auxiliary_head=False).eval()
-    assert without.upernet.auxiliary_head is None
+    assert without.auxiliary_head is None
     result = without(pixel_values=pixels, labels=labels)
     torch.testing.assert_close(result.loss, F.cross_entropy(result.logits, labels, ignore_index=255))
 
@@ -139,7 +139,27 @@ def test_mobilevit_starts_with_unit_batchnorm_and_output_stride() -> None:
         assert model(pixel_values=torch.randn(2, 10, 64, 64)).logits.abs().max() > 1e-3
     with pytest.raises(ValueError, match="output_stride"):
         EuroMineDeepLabV3MobileViTConfig(output_stride=4)
-    assert model.config.to_mobilevitv2_config().output_stride == 8
+    assert model.config.to_mobilevitv2_config().output_stride == 16  # the published recipe
+
+
+def test_mobilevit_recipe_auxiliary_head_on_stage_4() -> None:
+    """ml-cvnets' VOC DeepLabV3-MobileViTV2 recipe: aux head on stage 4, weight 0.4, training only."""
+    paper = get_spec("deeplabv3-mobilevitv2").make_config("paper")
+    assert paper.output_stride == 16 and paper.atrous_rates == [6, 12, 18] and paper.aspp_out_channels == 512
+    with torch.device("meta"):
+        model = build_model("deeplabv3-mobilevitv2", "paper")
+    assert model.auxiliary_head[0].in_channels == 384 and model.auxiliary_head[0].out_channels == 128
+    torch.manual_seed(0)
+    tiny = build_model("deeplabv3-mobilevitv2", "tiny", auxiliary_dropout_prob=0.0).train()
+    pixels, labels = torch.randn(2, 10, 64, 64), torch.randint(0, 2, (2, 64, 64))
+    out = tiny(pixel_values=pixels, labels=labels)
+    with torch.no_grad():
+        stages = tiny.deeplabv3.mobilevitv2(pixels, output_hidden_states=True).hidden_states
+        assert len(stages) == 5
+        main = F.interpolate(tiny.deeplabv3.segmentation_head(stages), size=(64, 64), mode="bilinear")
+        aux = F.interpolate(tiny.auxiliary_head(stages[3]), size=(64, 64), mode="bilinear")
+    expected = F.cross_entropy(main, labels) + 0.4 * F.cross_entropy(aux, labels)
+    torch.testing.assert_close(out.loss.detach(), expected)
 
 
 # --------------------------------------------------------------------------- Mask2Former

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from datasets import Dataset
 from torch import nn
-from transformers import PretrainedConfig, TrainerCallback
+from transformers import TrainerCallback
 
 from euromine_hf.bands import BANDS, MEAN, STD, YEARS
 from euromine_hf.data.collators import MappingCollator, TimeseriesCollator, dihedral
-from euromine_hf.models.base import EuroMineConfigMixin, EuroMineSegmentationModel
+from euromine_hf.models.configuration import EuroMineConfig
+from euromine_hf.models.modeling import EuroMineSegmentationModel
 from euromine_hf.training.arguments import (
     PAPER_RECIPE,
     DataArguments,
@@ -33,14 +35,13 @@ SIZE = 16  # small patches keep the Trainer tests fast; nothing in training depe
 # a tiny segmenter and an in-memory dataset, defined here so these tests need no zoo model
 
 
-class TinyConfig(EuroMineConfigMixin, PretrainedConfig):
+class TinyConfig(EuroMineConfig):
     model_type = "euromine-test-tiny"
 
     def __init__(self, hidden: int = 8, dropout: float = 0.1, num_channels: int = 10, **kwargs):
-        kwargs = self._init_euromine(num_channels=num_channels, kwargs=kwargs)
         self.hidden = hidden
         self.dropout = dropout
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, **kwargs)
 
 
 class TinySegmenter(EuroMineSegmentationModel):
@@ -486,3 +487,88 @@ def test_radiometric_jitter_equals_a_gain_on_digital_numbers(tmp_path):
     assert ((per_sample[:, 0] >= 0.8 - 1e-4) & (per_sample[:, 0] <= 1.2 + 1e-4)).all()
     with pytest.raises(ValueError, match="radiometric_jitter"):
         EuroMineTrainer(model=TinySegmenter(TinyConfig()), args=training_args(tmp_path), radiometric_jitter=1.5)
+
+
+# ---------------------------------------------------------------------------------------------
+# checkpoint loading (best model, resume): strict, through from_pretrained's key mapping
+
+
+def test_checkpoint_loading_is_strict(tmp_path):
+    import safetensors.torch
+
+    from euromine_hf.training.trainer import CheckpointMismatchError, load_checkpoint_weights
+
+    torch.manual_seed(0)
+    saved = TinySegmenter(TinyConfig())
+    saved.save_pretrained(tmp_path / "ok")
+    target = TinySegmenter(TinyConfig())
+    load_checkpoint_weights(target, tmp_path / "ok")
+    for key, value in saved.state_dict().items():
+        assert torch.equal(target.state_dict()[key], value), key
+    weights = safetensors.torch.load_file(tmp_path / "ok" / "model.safetensors")
+    for name, edit in {"missing": lambda w: w.pop("body.0.bias"),
+                       "unexpected": lambda w: w.__setitem__("body.9.weight", torch.zeros(1)),
+                       "resized": lambda w: w.__setitem__("body.0.bias", torch.zeros(3))}.items():
+        broken = dict(weights)
+        edit(broken)
+        saved.save_pretrained(tmp_path / name)
+        safetensors.torch.save_file(broken, tmp_path / name / "model.safetensors", metadata={"format": "pt"})
+        with pytest.raises(CheckpointMismatchError, match=name if name != "resized" else "mismatched"):
+            load_checkpoint_weights(TinySegmenter(TinyConfig()), tmp_path / name)
+    with pytest.raises(FileNotFoundError, match="no model weights"):
+        load_checkpoint_weights(target, tmp_path)
+
+
+def test_build_segmenter_seed_fixes_initial_weights():
+    from euromine_hf.training.run import build_segmenter
+
+    args = ModelArguments(model="segformer", size="tiny")
+    first = build_segmenter(args, seed=3).state_dict()
+    torch.manual_seed(12345)  # whatever happened before must not matter
+    np.random.seed(5)
+    second = build_segmenter(args, seed=3).state_dict()
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    other = build_segmenter(args, seed=4).state_dict()
+    assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
+# ---------------------------------------------------------------------------------------------
+# the demo path: its saved model is its best checkpoint, loaded without key mismatches
+
+
+def _reduced_demo(out: Path) -> None:
+    from euromine_hf.training.main import main
+
+    assert main(["--demo", "--output_dir", str(out), "--num_train_epochs", "2", "--max_train_samples", "24",
+                 "--max_eval_samples", "16", "--max_test_samples", "8", "--num_qualitative", "1",
+                 "--disable_tqdm", "true"]) == 0
+
+
+def test_reduced_demo_saves_its_best_checkpoint_and_repeats_with_its_seed(tmp_path, capfd, caplog):
+    """Defects 1 and 3 of issue 7 on the demo path (``train.py --demo``, Segformer)."""
+    import transformers
+
+    from euromine_hf.training.run import build_segmenter
+
+    out = tmp_path / "demo"
+    transformers.utils.logging.enable_propagation()
+    try:
+        with caplog.at_level("INFO"):
+            _reduced_demo(out)
+    finally:
+        transformers.utils.logging.disable_propagation()
+    logged = caplog.text + "".join(capfd.readouterr())
+    assert "missing keys" not in logged.lower() and "unexpected keys" not in logged.lower()
+    state = json.loads(sorted(out.glob("checkpoint-*/trainer_state.json"))[-1].read_text())
+    best = out / Path(state["best_model_checkpoint"]).name
+    assert best.is_dir()
+    load = transformers.AutoModelForSemanticSegmentation.from_pretrained
+    saved, expected = load(out / "model").state_dict(), load(best).state_dict()
+    assert saved.keys() == expected.keys()
+    assert [k for k in saved if not torch.equal(saved[k], expected[k])] == []
+
+    torch.manual_seed(987)  # a different global RNG state: only --seed may decide the second run
+    build_segmenter(ModelArguments(model="unet", size="tiny"))
+    _reduced_demo(tmp_path / "again")
+    again = load(tmp_path / "again" / "model").state_dict()
+    assert [k for k in saved if not torch.equal(saved[k], again[k])] == []

@@ -21,12 +21,24 @@ Nothing is cast or clipped silently: an image must be integer-typed, non-negativ
 a label must hold only {0, 255} or only {0, 1} (returned as {0, 1}). Any violation, a missing
 year, a size mismatch or a truncated/unreadable file raises :class:`ArchiveError` naming the file,
 the field and what was expected.
+
+Reads are bounded: band count, size and dtype come from the file's header (GeoTIFF tags, the
+``.npy`` header, the PNG ``IHDR`` chunk) and are checked before any pixel is read, so a small file
+declaring a huge raster fails at once. One limit, :data:`DEFAULT_MAX_PIXELS` pixels per band
+(raise it with the environment variable ``EUROMINE_MAX_PIXELS``), applies to every raster.
+
+Where a result would be wrong the reader refuses (years of one site with a different CRS or
+transform, a symlink leading out of the archive or prediction folder); where input is merely
+unusual it warns with :class:`ArchiveWarning` naming the file (a year outside 2015–2024, which is
+not read; files in a prediction folder that nothing reads).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import os
 import re
 import warnings
 from collections.abc import Iterable, Iterator
@@ -41,6 +53,11 @@ from euromine_hf.data.patching import extract_patches, num_patches, patch_offset
 
 __all__ = [
     "ArchiveError",
+    "ArchiveWarning",
+    "DEFAULT_MAX_PIXELS",
+    "MAX_PIXELS_ENV",
+    "max_pixels",
+    "check_inside",
     "SiteRecord",
     "PatchRecord",
     "LAYOUT_RAW",
@@ -72,6 +89,15 @@ _IMAGE_TIF = re.compile(r"^year(\d{4})\.tiff?$", re.IGNORECASE)
 _LABEL_TIF = re.compile(r"^(?:year|label)(\d{4})\.tiff?$", re.IGNORECASE)
 _PATCH_FILE = re.compile(r"^(?:year(\d{4})_)?patch(\d+)\.(npy|png)$", re.IGNORECASE)
 _YEAR_DIR = re.compile(r"^\d{4}$")
+#: Files a prediction folder may hold besides Year{YYYY}.tif: predict's probabilities, change maps.
+_PRED_EXTRA_TIF = re.compile(r"^(?:probability(\d{4})|change(\d{4})_(\d{4}))\.tiff?$", re.IGNORECASE)
+_PAIR_DIR = re.compile(r"^\d{4}_\d{4}$")
+
+#: Largest raster read, in pixels per band (8192 x 8192: a 10-band uint16 image of 1.3 GB). Real
+#: EuroMineNet sites are far smaller; the bound stops a corrupt or hostile header from making a
+#: reader allocate tens of GB. Raise it with the environment variable below.
+DEFAULT_MAX_PIXELS = 8192 * 8192
+MAX_PIXELS_ENV = "EUROMINE_MAX_PIXELS"
 _UINT16_MAX = np.iinfo(np.uint16).max
 
 
@@ -91,6 +117,49 @@ class ArchiveError(ValueError):
     def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
         # Rebuild from the parts, so the error survives pickling (datasets' worker processes).
         return (type(self), (self.path, self.field, self.expected, self.found))
+
+
+class ArchiveWarning(UserWarning):
+    """Unusual but harmless archive or prediction input (the message names the file)."""
+
+
+def max_pixels() -> int:
+    """The pixel-per-band limit: ``$EUROMINE_MAX_PIXELS`` if set, else :data:`DEFAULT_MAX_PIXELS`."""
+    value = os.environ.get(MAX_PIXELS_ENV)
+    if value is None or value.strip() == "":
+        return DEFAULT_MAX_PIXELS
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit <= 0:
+        raise ValueError(f"environment variable {MAX_PIXELS_ENV}: expected a positive integer (pixels per band), found {value!r}")
+    return limit
+
+
+def _check_size(path: Path, height: int, width: int) -> None:
+    """Refuse a declared size over the limit (or a degenerate one) before any pixel is read."""
+    if height <= 0 or width <= 0:
+        raise ArchiveError(path, "size", "a positive height and width", f"{height}x{width}")
+    limit = max_pixels()
+    if height * width > limit:
+        raise ArchiveError(
+            path, "size", f"at most {limit:,} pixels per band (set {MAX_PIXELS_ENV} to raise the limit)",
+            f"{height}x{width} = {height * width:,} pixels declared in the header",
+        )
+
+
+def check_inside(root: Path, path: Path, what: str = "archive") -> Path:
+    """``path`` itself, after checking that it (following symlinks) lies inside ``root``.
+
+    A symlink leading out of an archive or prediction folder would make results depend on files
+    the folder does not hold (and the cache fingerprint blind to them), so it is refused.
+    """
+    real_root = root.resolve()
+    target = path.resolve()
+    if target != real_root and real_root not in target.parents:
+        raise ArchiveError(path, "symlink", f"a target inside the {what} folder {real_root}", f"a link to {target}")
+    return path
 
 
 # --------------------------------------------------------------------------------------------
@@ -193,8 +262,12 @@ class PatchRecord:
 # Layout and scanning
 
 
-def _site_dirs(root: Path) -> list[Path]:
-    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+def _site_dirs(root: Path, what: str = "archive") -> list[Path]:
+    dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+    for d in dirs:
+        if d.is_symlink():
+            check_inside(root, d, what)
+    return dirs
 
 
 def _folder_layout(folder: Path) -> str | None:
@@ -250,17 +323,58 @@ def _header(path: Path, kind: str) -> dict[str, Any]:
         raise ArchiveError(path, "band count", f"{want} band{'s' if want > 1 else ''} ({kind})", info["count"])
     if not np.issubdtype(np.dtype(info["dtype"]), np.integer):
         raise ArchiveError(path, "dtype", f"integer {kind} data", info["dtype"])
+    _check_size(path, info["height"], info["width"])
     return info
 
 
-def _find_year_files(folder: Path, pattern: re.Pattern[str], what: str) -> dict[int, Path]:
+def _same_georef(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Same CRS (equivalent WKT counts as equal) and the same affine transform up to float noise."""
+    if (a["transform"] is None) != (b["transform"] is None):
+        return False
+    if a["transform"] is not None and not all(
+        math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9) for x, y in zip(a["transform"], b["transform"])
+    ):
+        return False
+    if a["crs"] == b["crs"]:
+        return True
+    if a["crs"] is None or b["crs"] is None:
+        return False
+    from rasterio.crs import CRS
+
+    return CRS.from_wkt(a["crs"]) == CRS.from_wkt(b["crs"])
+
+
+def _describe_georef(info: dict[str, Any]) -> str:
+    crs = info["crs"]
+    if crs is not None:
+        from rasterio.crs import CRS
+
+        parsed = CRS.from_wkt(crs)
+        crs = parsed.to_string() or parsed.name
+    return f"CRS {crs}, transform {info['transform']}"
+
+
+def _warn_unknown_years(found: Iterable[tuple[int, Path]]) -> None:
+    for year, path in found:
+        if year not in YEARS:
+            warnings.warn(
+                f"{path}: year {year} is outside the benchmark years {YEARS[0]}-{YEARS[-1]}; not read",
+                ArchiveWarning, stacklevel=3,
+            )
+
+
+def _find_year_files(folder: Path, pattern: re.Pattern[str], what: str, root: Path | None = None) -> dict[int, Path]:
     found: dict[int, Path] = {}
     if not folder.is_dir():
         return found
+    if root is not None:
+        check_inside(root, folder, "prediction" if what == "prediction" else "archive")
     for p in sorted(folder.iterdir()):
         m = pattern.match(p.name)
         if not m or not p.is_file():
             continue
+        if root is not None and p.is_symlink():
+            check_inside(root, p, "prediction" if what == "prediction" else "archive")
         year = int(m.group(1))
         if year in found:
             raise ArchiveError(folder, f"{what} for year {year}", "exactly one file", f"{found[year].name} and {p.name}")
@@ -287,12 +401,14 @@ def _load_sidecar(root: Path) -> dict[str, tuple[int, int]]:
 
 
 def _scan_raw_site(root: Path, folder: Path, years: tuple[int, ...]) -> SiteRecord:
-    images = _find_year_files(folder / "image", _IMAGE_TIF, "image")
-    labels = _find_year_files(folder / "label", _LABEL_TIF, "label")
+    images = _find_year_files(folder / "image", _IMAGE_TIF, "image", root)
+    labels = _find_year_files(folder / "label", _LABEL_TIF, "label", root)
+    _warn_unknown_years((y, p) for table in (images, labels) for y, p in table.items() if y not in years)
     image_paths: dict[int, Path] = {}
     label_paths: dict[int, Path] = {}
     size: tuple[int, int] | None = None
     georef: tuple[str | None, Any] = (None, None)
+    first: dict[str, Any] | None = None
     for year in years:
         if year not in images:
             raise ArchiveError(folder / "image", f"image for year {year}", f"Year{year}.tif", "no such file")
@@ -303,11 +419,21 @@ def _scan_raw_site(root: Path, folder: Path, years: tuple[int, ...]) -> SiteReco
         img_size = (img["height"], img["width"])
         if (lab["height"], lab["width"]) != img_size:
             raise ArchiveError(labels[year], "size", f"{img_size[0]}x{img_size[1]} like {images[year].name}", f"{lab['height']}x{lab['width']}")
-        if size is None:
+        if size is None or first is None:
             size = img_size
             georef = (img["crs"], img["transform"])
+            first = {**img, "path": images[year]}
         elif img_size != size:
             raise ArchiveError(images[year], "size", f"{size[0]}x{size[1]} like the site's other years", f"{img_size[0]}x{img_size[1]}")
+        elif not _same_georef(img, first):
+            # Pairs and time series compare pixel (i, j) across years: it must be the same place.
+            raise ArchiveError(
+                images[year], "georeference", f"{_describe_georef(first)} like {first['path'].name} (every year of a site on one grid)",
+                _describe_georef(img),
+            )
+        # A label without georeference is a plain mask of its image; one with a different one is not.
+        if (lab["crs"] is not None or lab["transform"] is not None) and not _same_georef(lab, img):
+            raise ArchiveError(labels[year], "georeference", f"{_describe_georef(img)} like {images[year].name}", _describe_georef(lab))
         image_paths[year] = images[year]
         label_paths[year] = labels[year]
     height, width = size if size is not None else (-1, -1)
@@ -318,14 +444,19 @@ def _scan_raw_site(root: Path, folder: Path, years: tuple[int, ...]) -> SiteReco
     )
 
 
-def _patch_files(folder: Path, what: str) -> dict[int, Path]:
+def _patch_files(folder: Path, what: str, root: Path | None = None) -> dict[int, Path]:
     files: dict[int, Path] = {}
     if not folder.is_dir():
         return files
+    kind = "prediction" if what == "prediction" else "archive"
+    if root is not None:
+        check_inside(root, folder, kind)
     for p in sorted(folder.iterdir()):
         m = _PATCH_FILE.match(p.name)
         if not m or not p.is_file():
             continue
+        if root is not None and p.is_symlink():
+            check_inside(root, p, kind)
         n = int(m.group(2))
         if n in files:
             raise ArchiveError(folder, f"{what} patch {n}", "exactly one file", f"{files[n].name} and {p.name}")
@@ -337,12 +468,13 @@ def _scan_cropped_site(root: Path, folder: Path, years: tuple[int, ...], size: t
     numbers: tuple[int, ...] | None = None
     image_paths: dict[int, tuple[Path, ...]] = {}
     label_paths: dict[int, tuple[Path, ...]] = {}
+    _warn_unknown_years((int(d.name), d) for d in sorted(folder.iterdir()) if d.is_dir() and _YEAR_DIR.match(d.name) and int(d.name) not in years)
     for year in years:
         year_dir = folder / str(year)
         if not year_dir.is_dir():
             raise ArchiveError(folder, f"year {year}", f"a folder {year}/ with image/ and label/", "no such folder")
-        imgs = _patch_files(year_dir / "image", "image")
-        labs = _patch_files(year_dir / "label", "label")
+        imgs = _patch_files(year_dir / "image", "image", root)
+        labs = _patch_files(year_dir / "label", "label", root)
         if not imgs:
             raise ArchiveError(year_dir / "image", f"image patches for year {year}", f"Year{year}_Patch{{n}}.npy files", "none")
         if set(imgs) != set(labs):
@@ -404,10 +536,16 @@ def scan_archive(root: str | Path, years: Iterable[int] = YEARS, sites: Iterable
 # Pixel readers (all validation of values happens here)
 
 
-def _read_raster(path: Path, kind: str) -> tuple[np.ndarray, dict[str, Any]]:
+def _read_raster(path: Path, kind: str, count: int, shape: tuple[int, int] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Pixels of a GeoTIFF after its header passed: ``count`` bands, ``shape`` (when given), the size limit."""
     path = Path(path)
     with _open_raster(path) as src:
         crs, transform = _georef(src)
+        if src.count != count:
+            raise ArchiveError(path, "band count", f"{count} band{'s' if count > 1 else ''} ({kind})", src.count)
+        if shape is not None and (src.height, src.width) != tuple(shape):
+            raise ArchiveError(path, "size", f"{shape[0]}x{shape[1]}", f"{src.height}x{src.width} declared in the header")
+        _check_size(path, src.height, src.width)
         try:
             data = src.read()
         except Exception as exc:
@@ -452,28 +590,82 @@ def _validate_label(data: np.ndarray, path: Path) -> np.ndarray:
     raise ArchiveError(path, "label values", "only {0, 255} (or only {0, 1})", sorted(values)[:10])
 
 
-def read_image(path: str | Path) -> tuple[np.ndarray, dict[str, Any]]:
-    """A 10-band GeoTIFF as ``uint16 (10, H, W)`` plus ``{"crs", "transform", "height", "width"}``."""
+def read_image(path: str | Path, shape: tuple[int, int] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+    """A 10-band GeoTIFF as ``uint16 (10, H, W)`` plus ``{"crs", "transform", "height", "width"}``.
+
+    ``shape`` (H, W), when given, is checked from the header before pixels are read.
+    """
     path = Path(path)
-    data, georef = _read_raster(path, "image")
+    data, georef = _read_raster(path, "image", NUM_BANDS, shape)
     return _validate_image(data, path), georef
 
 
-def read_label(path: str | Path) -> np.ndarray:
-    """A label GeoTIFF (0/255 or 0/1) as ``uint8 (H, W)`` in {0, 1}."""
+def read_label(path: str | Path, shape: tuple[int, int] | None = None) -> np.ndarray:
+    """A 1-band label or prediction GeoTIFF (0/255 or 0/1) as ``uint8 (H, W)`` in {0, 1}.
+
+    ``shape`` (H, W), when given, is checked from the header before pixels are read.
+    """
     path = Path(path)
-    data, _ = _read_raster(path, "label")
+    data, _ = _read_raster(path, "label", 1, shape)
     return _validate_label(data, path)
 
 
-def _load_npy(path: Path) -> np.ndarray:
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a ``.npy`` header, without reading the array."""
+    fmt = np.lib.format
+    try:
+        with open(path, "rb") as fh:
+            version = fmt.read_magic(fh)
+            if version == (1, 0):
+                shape, _, dtype = fmt.read_array_header_1_0(fh)
+            elif version == (2, 0):
+                shape, _, dtype = fmt.read_array_header_2_0(fh)
+            else:
+                raise ValueError(f"unsupported .npy format version {version}")
+    except Exception as exc:
+        raise ArchiveError(path, "file", "a .npy file (format 1.0 or 2.0) with a readable header", f"{type(exc).__name__}: {exc}") from exc
+    return tuple(int(n) for n in shape), dtype
+
+
+def _load_npy(path: Path, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A ``.npy`` array whose header declares ``shape`` (when given) and a plain numeric dtype."""
+    declared, dtype = _npy_header(path)
+    if dtype.hasobject:
+        raise ArchiveError(path, "file", "a numeric .npy array (no pickled objects)", f"dtype {dtype}")
+    if shape is not None and len(shape) == 3 and len(declared) == 3 and declared[0] != shape[0]:
+        raise ArchiveError(path, "band count", f"{shape[0]} bands as {tuple(shape)}", f"{declared} declared in the header")
+    if shape is not None and declared != tuple(shape):
+        raise ArchiveError(path, "shape", str(tuple(shape)), f"{declared} declared in the header")
+    if len(declared) >= 2:
+        _check_size(path, declared[-2], declared[-1])
     try:
         return np.load(path, allow_pickle=False)
     except Exception as exc:  # truncated (ValueError/EOFError), pickled objects, I/O errors
         raise ArchiveError(path, "file", "a complete .npy array (no pickled objects)", f"{type(exc).__name__}: {exc}") from exc
 
 
-def _load_png(path: Path) -> np.ndarray:
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """(height, width) from the PNG ``IHDR`` chunk (the first 33 bytes), before decoding."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(33)
+    except OSError as exc:
+        raise ArchiveError(path, "file", "a readable PNG", f"{type(exc).__name__}: {exc}") from exc
+    if len(head) < 33 or head[:8] != _PNG_SIGNATURE or head[12:16] != b"IHDR":
+        raise ArchiveError(path, "header", "a PNG file (signature and IHDR chunk)", f"{len(head)} bytes not starting like a PNG")
+    width = int.from_bytes(head[16:20], "big")
+    height = int.from_bytes(head[20:24], "big")
+    return height, width
+
+
+def _load_png(path: Path, shape: tuple[int, int] | None = None) -> np.ndarray:
+    height, width = _png_size(path)
+    if shape is not None and (height, width) != tuple(shape):
+        raise ArchiveError(path, "shape", str(tuple(shape)), f"{(height, width)} declared in the PNG header")
+    _check_size(path, height, width)
     try:
         from PIL import Image
     except ImportError as exc:  # pragma: no cover - Pillow ships with matplotlib
@@ -495,7 +687,7 @@ def _load_png(path: Path) -> np.ndarray:
 def read_image_patch(path: str | Path) -> np.ndarray:
     """A cropped-layout image patch (``.npy``) as ``uint16 (10, 160, 160)``."""
     path = Path(path)
-    data = _validate_image(_load_npy(path), path)
+    data = _validate_image(_load_npy(path, (NUM_BANDS, PATCH_SIZE, PATCH_SIZE)), path)
     if data.shape[1:] != (PATCH_SIZE, PATCH_SIZE):
         raise ArchiveError(path, "shape", f"({NUM_BANDS}, {PATCH_SIZE}, {PATCH_SIZE})", data.shape)
     return data
@@ -504,7 +696,7 @@ def read_image_patch(path: str | Path) -> np.ndarray:
 def read_label_patch(path: str | Path) -> np.ndarray:
     """A 160×160 label or prediction patch (``.npy`` or ``.png``) as ``uint8`` in {0, 1}."""
     path = Path(path)
-    raw = _load_png(path) if path.suffix.lower() == ".png" else _load_npy(path)
+    raw = _load_png(path, (PATCH_SIZE, PATCH_SIZE)) if path.suffix.lower() == ".png" else _load_npy(path, (PATCH_SIZE, PATCH_SIZE))
     data = _validate_label(raw, path)
     if data.shape != (PATCH_SIZE, PATCH_SIZE):
         raise ArchiveError(path, "shape", f"({PATCH_SIZE}, {PATCH_SIZE})", data.shape)
@@ -530,7 +722,7 @@ def _require_size(site: SiteRecord, what: str) -> None:
 def read_site_label(site: SiteRecord, year: int) -> np.ndarray:
     """The whole-site label ``uint8 (H, W)`` in {0, 1} (cropped sites need their size known)."""
     if site.layout == LAYOUT_RAW:
-        mask = read_label(site.label_path(year))
+        mask = read_label(site.label_path(year), (site.height, site.width))
         if mask.shape != (site.height, site.width):
             raise ArchiveError(site.label_path(year), "size", f"{site.height}x{site.width} (as scanned)", "x".join(map(str, mask.shape)))
         return mask
@@ -541,8 +733,8 @@ def read_site_label(site: SiteRecord, year: int) -> np.ndarray:
 def read_site_year(site: SiteRecord, year: int) -> tuple[np.ndarray, np.ndarray]:
     """Whole-site ``(image uint16 (10,H,W), mask uint8 (H,W) in {0,1})`` for one year."""
     if site.layout == LAYOUT_RAW:
-        image, _ = read_image(site.image_path(year))
-        mask = read_label(site.label_path(year))
+        image, _ = read_image(site.image_path(year), (site.height, site.width))
+        mask = read_label(site.label_path(year), (site.height, site.width))
         if mask.shape != image.shape[1:]:
             raise ArchiveError(
                 site.label_path(year), "size", f"{image.shape[1]}x{image.shape[2]} like {site.image_path(year).name}",
@@ -585,19 +777,44 @@ def iter_site_patches(site: SiteRecord, year: int) -> Iterator[PatchRecord]:
 # Prediction folders: {pred}/{Site}/Year{YYYY}.tif or {pred}/{Site}/{YYYY}/Patch{n}.npy|png
 
 
+def _warn_extra(paths: list[Path]) -> None:
+    if paths:
+        shown = ", ".join(str(p) for p in paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
+        warnings.warn(
+            f"prediction folder: {len(paths)} file(s) that are not predictions, not read: {shown} (expected "
+            "{Site}/Year{YYYY}.tif, {Site}/{YYYY}/Patch{n}.npy|png, Change{Y1}_{Y2}.tif or {Y1}_{Y2}/Patch{n})",
+            ArchiveWarning, stacklevel=3,
+        )
+
+
 def scan_predictions(pred_dir: str | Path) -> dict[str, set[int]]:
-    """Which years each site of a prediction folder has (whole-site rasters or patch folders)."""
+    """Which years each site of a prediction folder has (whole-site rasters or patch folders).
+
+    Symlinks leading out of the folder are refused; files nothing reads (a stray ``.txt``, a
+    ``Year2015.jpg``) are named in one :class:`ArchiveWarning`. Hidden files are ignored.
+    """
     pred_dir = Path(pred_dir)
     if not pred_dir.is_dir():
         raise ArchiveError(pred_dir, "prediction folder", "an existing folder with one folder per site")
     found: dict[str, set[int]] = {}
-    for folder in _site_dirs(pred_dir):
-        years = set(_find_year_files(folder, _IMAGE_TIF, "prediction"))
-        for sub in folder.iterdir():
-            if sub.is_dir() and _YEAR_DIR.match(sub.name) and _patch_files(sub, "prediction"):
-                years.add(int(sub.name))
+    extra: list[Path] = [p for p in sorted(pred_dir.iterdir()) if not p.is_dir() and not p.name.startswith(".")]
+    for folder in _site_dirs(pred_dir, "prediction"):
+        years = set(_find_year_files(folder, _IMAGE_TIF, "prediction", pred_dir))
+        for sub in sorted(folder.iterdir()):
+            if sub.name.startswith("."):
+                continue
+            if sub.is_dir() and (_YEAR_DIR.match(sub.name) or _PAIR_DIR.match(sub.name)):
+                patches = _patch_files(sub, "prediction", pred_dir)
+                extra.extend(p for p in sorted(sub.iterdir()) if not p.name.startswith(".") and p not in patches.values())
+                if patches and _YEAR_DIR.match(sub.name):
+                    years.add(int(sub.name))
+            elif not (sub.is_file() and (_IMAGE_TIF.match(sub.name) or _PRED_EXTRA_TIF.match(sub.name))):
+                extra.append(sub)
+            elif sub.is_symlink():
+                check_inside(pred_dir, sub, "prediction")
         if years:
             found[folder.name] = years
+    _warn_extra(extra)
     if not found:
         raise ArchiveError(pred_dir, "predictions", "{Site}/Year{YYYY}.tif or {Site}/{YYYY}/Patch{n}.npy|png", "none")
     return found
@@ -605,8 +822,8 @@ def scan_predictions(pred_dir: str | Path) -> dict[str, set[int]]:
 
 def _prediction_source(pred_dir: Path, site: SiteRecord, year: int) -> tuple[str, Any]:
     folder = pred_dir / site.name
-    tifs = _find_year_files(folder, _IMAGE_TIF, "prediction") if folder.is_dir() else {}
-    patches = _patch_files(folder / str(year), "prediction")
+    tifs = _find_year_files(folder, _IMAGE_TIF, "prediction", pred_dir) if folder.is_dir() else {}
+    patches = _patch_files(folder / str(year), "prediction", pred_dir)
     if year in tifs and patches:
         raise ArchiveError(folder, f"prediction for year {year}", "either Year{YYYY}.tif or a {YYYY}/ patch folder", "both")
     if year in tifs:
@@ -634,7 +851,7 @@ def read_prediction_patches(pred_dir: str | Path, site: SiteRecord, year: int) -
 
 
 def _read_prediction_raster(path: Path, site: SiteRecord) -> np.ndarray:
-    data, _ = _read_raster(path, "prediction")
+    data, _ = _read_raster(path, "prediction", 1, (site.height, site.width) if site.size_known else None)
     mask = _validate_label(data, path)
     if site.size_known and mask.shape != (site.height, site.width):
         raise ArchiveError(path, "size", f"{site.height}x{site.width} like site {site.name}", f"{mask.shape[0]}x{mask.shape[1]}")

@@ -8,6 +8,7 @@ split, so a newcomer sees at once what training and evaluation will get.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -65,21 +66,17 @@ def add_parser(subparsers: Any, name: str = "build", summary: str = "build the H
 
 
 def _run(args: argparse.Namespace) -> int:
-    from euromine_hf.data.archive import ArchiveError
 
     if args.cache is not None and args.cache_dir is not None and args.cache != args.cache_dir:
-        print("euromine build: error: give the cache folder once (positional or --cache-dir)")
+        print("euromine build: error: give the cache folder once (positional or --cache-dir)", file=sys.stderr)
         return 2
     cache_dir = args.cache_dir or args.cache
     kwargs: dict[str, Any] = {"split_scheme": args.split_scheme, "seed": args.seed}
     for key in ("years", "intervals", "sites"):
         if getattr(args, key) is not None:
             kwargs[key] = tuple(getattr(args, key))
-    try:
-        counts = build_all(args.archive, args.configs, cache_dir=cache_dir, num_proc=args.num_proc, **kwargs)
-    except (ArchiveError, ValueError) as exc:
-        print(f"euromine build: error: {exc}")
-        return 2
+    # user errors (ArchiveError, ValueError, …) become one line and exit 2 in euromine_hf.cli
+    counts = build_all(args.archive, args.configs, cache_dir=cache_dir, num_proc=args.num_proc, **kwargs)
     splits = ("train", "validation", "test")
     print(f"{'config':<11} " + " ".join(f"{s:>10}" for s in splits) + f" {'total':>10}")
     for name, per_split in counts.items():

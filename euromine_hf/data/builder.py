@@ -32,12 +32,21 @@ stay in the schema and in exported Parquet. Read rows yourself with
 
 The cache is keyed by the config *and* a fingerprint of the archive's files (names, sizes,
 modification times), so regenerating or editing the archive rebuilds instead of serving stale rows.
+The fingerprint covers what the reader reads: root files and site folders (symlinked ones
+followed, links out of the archive refused), not hidden folders or anything else such as a
+datasets cache kept inside the archive, which would otherwise change it on every run.
+
+Errors in the archive found while rows are generated reach the caller as the reader's
+:class:`~euromine_hf.data.archive.ArchiveError` (datasets wraps them in ``DatasetGenerationError``),
+and the half-written cache of a failed build is removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +56,7 @@ import datasets
 import numpy as np
 
 from euromine_hf.bands import BANDS, GSD_M, MEAN, NUM_BANDS, PATCH_SIZE, STD, YEARS, load_resource
-from euromine_hf.data.archive import SiteRecord, iter_site_patches, scan_archive
+from euromine_hf.data.archive import ArchiveError, SiteRecord, _folder_layout, check_inside, iter_site_patches, scan_archive
 from euromine_hf.data.splits import SPLITS, assign_splits
 
 __all__ = [
@@ -59,6 +68,9 @@ __all__ = [
     "EuroMineNetConfig",
     "EuroMineNet",
     "load_euromine",
+    "archive_fingerprint",
+    "archive_errors",
+    "prepare",
     "features_for",
     "band_table",
 ]
@@ -206,23 +218,125 @@ class EuroMineNetConfig(datasets.BuilderConfig):
         return [(a, b) for i, a in enumerate(years) for b in years[i + 1 :] if b - a in wanted]
 
 
-def archive_fingerprint(data_dir: str | Path) -> str:
-    """Hash of every file's relative path, size and modification time under ``data_dir``.
+def _hidden(name: str) -> bool:
+    return name.startswith((".", "_"))
 
-    Cheap (no pixels read) and changes whenever the archive is regenerated or edited.
+
+def archive_fingerprint(data_dir: str | Path, exclude: Iterable[str | Path] = ()) -> str:
+    """Hash of the relative path, size and modification time of every file the reader may read.
+
+    Cheap (no pixels read) and changes whenever the archive is regenerated or edited. Covered:
+    the root's files and every site folder (one holding ``image/``/``label/`` or ``{YYYY}/``),
+    following symlinks, so an edited label behind a symlinked site folder rebuilds. Skipped: hidden
+    (``.``/``_``) entries, other folders (e.g. a datasets cache inside the archive) and ``exclude``.
+    A symlink leading out of the archive raises :class:`ArchiveError`.
     """
     root = Path(data_dir)
+    skip = {Path(p).resolve() for p in exclude}
     digest = hashlib.sha256()
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames.sort()
-        for name in sorted(filenames):
-            path = Path(dirpath) / name
-            try:
-                st = path.stat()
-            except OSError:
-                continue
-            digest.update(f"{path.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+
+    def add(path: Path) -> None:
+        try:
+            st = path.stat()
+        except OSError:
+            return
+        digest.update(f"{path.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+
+    for entry in sorted(root.iterdir()):
+        if _hidden(entry.name):
+            continue
+        if entry.is_symlink():
+            check_inside(root, entry)
+        if entry.is_file():
+            add(entry)
+        elif entry.is_dir() and entry.resolve() not in skip and _folder_layout(entry) is not None:
+            seen = {entry.resolve()}
+            for dirpath, dirnames, filenames in os.walk(entry, followlinks=True):
+                here = Path(dirpath)
+                keep = []
+                for name in sorted(dirnames):
+                    sub = here / name
+                    if _hidden(name):
+                        continue
+                    if sub.is_symlink():
+                        check_inside(root, sub)
+                    real = sub.resolve()
+                    if real in skip or real in seen:  # excluded, or a symlink loop
+                        continue
+                    seen.add(real)
+                    keep.append(name)
+                dirnames[:] = keep
+                for name in sorted(filenames):
+                    if _hidden(name):
+                        continue
+                    path = here / name
+                    if path.is_symlink():
+                        check_inside(root, path)
+                    add(path)
     return digest.hexdigest()[:16]
+
+
+def _archive_cause(exc: BaseException) -> ArchiveError | None:
+    """The first :class:`ArchiveError` in an exception's cause/context chain."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, ArchiveError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+@contextlib.contextmanager
+def archive_errors() -> Iterator[None]:
+    """Re-raise an :class:`ArchiveError` that datasets wrapped in ``DatasetGenerationError``.
+
+    datasets reports any error raised while generating rows as its own exception, so a bad pixel
+    value would surface as a 50-line traceback instead of the message naming the file.
+    """
+    try:
+        yield
+    except datasets.exceptions.DatasetGenerationError as exc:
+        cause = _archive_cause(exc)
+        if cause is None:
+            raise
+        raise cause.with_traceback(None) from None
+
+
+def _remove_failed_build(builder: datasets.DatasetBuilder) -> None:
+    """Remove what a failed ``download_and_prepare`` left in the cache: the config's (empty or
+    partial) folder, its lock files, and cache folders that became empty. A complete earlier build
+    of the same config (it has ``dataset_info.json``) is kept."""
+    out = Path(str(builder._output_dir))
+    root = Path(str(builder._cache_dir_root)).resolve()
+    if not (out / datasets.config.DATASET_INFO_FILENAME).is_file():
+        shutil.rmtree(out, ignore_errors=True)
+    shutil.rmtree(f"{out}.incomplete", ignore_errors=True)
+    with contextlib.suppress(OSError):
+        Path(f"{out}_builder.lock").unlink()
+    config_dir = out.parent.name  # e.g. mapping-<hash>: datasets' lock files at the root carry it
+    for lock in root.glob(f"*{config_dir}*.lock"):
+        with contextlib.suppress(OSError):
+            lock.unlink()
+    folder = out.parent
+    while folder.resolve() != root and root in folder.resolve().parents:
+        try:
+            folder.rmdir()  # only if empty
+        except OSError:
+            break
+        folder = folder.parent
+
+
+def prepare(builder: datasets.DatasetBuilder, **kwargs: Any) -> None:
+    """``builder.download_and_prepare(**kwargs)`` that raises archive errors as :class:`ArchiveError`
+    and leaves no half-built cache behind when it fails."""
+    try:
+        with archive_errors():
+            builder.download_and_prepare(**kwargs)
+    except BaseException:
+        _remove_failed_build(builder)
+        raise
 
 
 def _describe(config_name: str) -> str:
@@ -258,7 +372,8 @@ class EuroMineNet(datasets.GeneratorBasedBuilder):
         if data_dir is not None:
             kwargs["data_dir"] = str(Path(data_dir).resolve())
             if kwargs.get("fingerprint") is None and Path(data_dir).is_dir():
-                kwargs["fingerprint"] = archive_fingerprint(data_dir)
+                cache = [kwargs["cache_dir"]] if kwargs.get("cache_dir") else []
+                kwargs["fingerprint"] = archive_fingerprint(data_dir, exclude=cache)
         for key in ("years", "intervals", "sites"):  # hashable, order-free config ids
             if kwargs.get(key) is not None and not isinstance(kwargs[key], (str, int)):
                 kwargs[key] = tuple(sorted(set(kwargs[key])))
@@ -401,7 +516,7 @@ def load_euromine(
         cache_dir=None if cache_dir is None else str(cache_dir),
         **config_kwargs,
     )
-    builder.download_and_prepare(num_proc=num_proc, download_mode=download_mode)
+    prepare(builder, num_proc=num_proc, download_mode=download_mode)
     return builder.as_dataset()
 
 

@@ -2,8 +2,11 @@
 
 The output folder is laid out as ``push_to_hub(config_name=...)`` writes a repo::
 
-    OUT/README.md                                   dataset card: configs / dataset_info YAML, bands,
-                                                    licence, citation, statistics
+    OUT/README.md                                   dataset card (huggingface_hub DatasetCard): configs /
+                                                    dataset_info YAML, bands, sites, tasks, licence, statistics
+    OUT/sites.json                                  each site's split, CRS, affine transform, size: places
+                                                    a row's patch (its row/col offset) on the map
+    OUT/eval.yaml                                   the benchmark's tasks in the Hub's eval.yaml form
     OUT/mapping/train-00000-of-00003.parquet        shards per config and split
     OUT/cd_pairs/validation-00000-of-00001.parquet
     ...
@@ -17,16 +20,27 @@ matters for ``cd_pairs``, which stores each image up to nine times. Everything i
 temporary sibling folder that is renamed to ``OUT`` only when complete: an interrupted export
 leaves no half-written folder behind.
 
-Command line: ``euromine export ARCHIVE OUT [--configs ...] [--max-shard-size 500MB]``.
+The export never deletes what it did not create. ``OUT`` may not be, contain or lie inside the
+archive (symlinks resolved). Every export, and its temporary folder from the moment it exists,
+holds a marker file :data:`EXPORT_MARKER`; ``--overwrite`` replaces only a folder that is
+recognisably a previous export (the marker, ``README.md`` and ``{config}/*.parquet``, nothing
+else), and each run removes the temporary folders of earlier runs that were killed before they
+could clean up (marker present, process gone).
+
+Command line: ``euromine export ARCHIVE [OUT] [--configs ...] [--max-shard-size 500MB]``; ``OUT``
+defaults to ``./euromine``, so ``load_dataset("euromine", "cd_pairs")`` works from that folder as
+written, and ``euromine push NAMESPACE`` uploads it as ``NAMESPACE/euromine``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
-import tempfile
+import socket
+import sys
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -37,13 +51,139 @@ import pyarrow.parquet as pq
 
 from euromine_hf.bands import GSD_M, YEARS
 from euromine_hf.data.builder import CITATION, CONFIG_NAMES, DOI, HOMEPAGE, EuroMineNet, band_table
+from euromine_hf.hub.eval_spec import EVAL_FILE, TASKS, render_eval_yaml
 
-__all__ = ["export_parquet", "render_card", "find_card_template", "add_parser", "DEFAULT_MAX_SHARD_SIZE"]
+__all__ = [
+    "export_parquet", "render_card", "find_card_template", "add_parser", "DEFAULT_MAX_SHARD_SIZE", "EXPORT_MARKER",
+    "ExportDestinationError", "DEFAULT_EXPORT_NAME", "SITES_FILE", "build_dataset_card", "read_export_marker",
+]
 
 DEFAULT_MAX_SHARD_SIZE = "500MB"
+#: ``euromine export ARCHIVE`` writes here (relative to the working directory): the name under which
+#: ``load_dataset("euromine", ...)`` finds it, and the repo name ``euromine push NAMESPACE`` uses.
+DEFAULT_EXPORT_NAME = "euromine"
+#: Per-site georeferencing written beside the card.
+SITES_FILE = "sites.json"
 #: The card template ships in the package (dataset_script/dataset_card.md.jinja links to it).
 _PACKAGED_TEMPLATE = "dataset_card.md.jinja"
 _SYNTHETIC_MARKER = "synthetic.json"
+#: Written into every export folder (and its temporary folder first): marks the folder as ours.
+EXPORT_MARKER = ".euromine-export.json"
+_SHARD_FILE = re.compile(r"^(?:train|validation|test)-\d{5}-of-\d{5}\.parquet$")
+
+
+class ExportDestinationError(ValueError):
+    """The output folder cannot be used without risking data the export did not create."""
+
+
+def _read_marker(folder: Path) -> dict[str, Any] | None:
+    marker = folder / EXPORT_MARKER
+    if folder.is_symlink() or not marker.is_file() or marker.is_symlink():
+        return None
+    try:
+        data = json.loads(marker.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("created_by") == __name__ else None
+
+
+def read_export_marker(folder: str | Path) -> dict[str, Any] | None:
+    """The marker of an export folder (``None`` if ``folder`` is not an export): its configs and
+    the ``repo_id`` its card's snippet names (``euromine push`` rewrites that to the real repo)."""
+    return _read_marker(Path(folder))
+
+
+def _write_marker(folder: Path, complete: bool, configs: Sequence[str], **extra: Any) -> None:
+    from euromine_hf.io import atomic_write_json
+
+    atomic_write_json(folder / EXPORT_MARKER, {
+        "created_by": __name__, "complete": complete, "configs": list(configs),
+        "pid": os.getpid(), "host": socket.gethostname(), **extra,
+    })
+
+
+def _not_an_export(folder: Path) -> list[str]:
+    """What in ``folder`` an export would not have written (empty: a previous export of ours)."""
+    if _read_marker(folder) is None:
+        return [f"no {EXPORT_MARKER} marker (not written by euromine export)"]
+    foreign = []
+    for entry in sorted(folder.iterdir()):
+        if entry.is_symlink():
+            foreign.append(entry.name)
+        elif entry.name in (EXPORT_MARKER, "README.md", SITES_FILE, EVAL_FILE) and entry.is_file():
+            continue
+        elif entry.name in CONFIG_NAMES and entry.is_dir():
+            foreign.extend(f"{entry.name}/{f.name}" for f in sorted(entry.iterdir()) if f.is_symlink() or not _SHARD_FILE.match(f.name))
+        else:
+            foreign.append(entry.name)
+    return foreign
+
+
+def _check_destination(archive: Path, out_dir: Path, overwrite: bool) -> None:
+    """Refuse an output folder that is, contains or lies inside the archive, or that holds anything
+    but a previous export (and that only with ``overwrite``)."""
+    real_archive = archive.resolve()
+    if out_dir == real_archive or out_dir in real_archive.parents or real_archive in out_dir.parents:
+        relation = "is" if out_dir == real_archive else ("contains" if out_dir in real_archive.parents else "lies inside")
+        raise ExportDestinationError(
+            f"{out_dir}: output folder: expected a folder outside the archive, found one that {relation} the archive {real_archive}"
+        )
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return
+    if not out_dir.is_dir():
+        raise FileExistsError(f"{out_dir}: output folder: expected a folder, found a file (not replaced)")
+    if not any(out_dir.iterdir()):
+        return
+    if not overwrite:
+        raise FileExistsError(f"{out_dir}: exists and is not empty (pass overwrite=True / --overwrite to replace a previous export)")
+    foreign = _not_an_export(out_dir)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise FileExistsError(
+            f"{out_dir}: --overwrite: expected a previous export (its {EXPORT_MARKER}, README.md and "
+            f"{{config}}/*.parquet only), found {shown}; not replaced"
+        )
+
+
+def _process_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def clean_stale_exports(out_dir: str | Path) -> list[Path]:
+    """Remove temporary folders that killed exports to ``out_dir`` left beside it; returns them.
+
+    Only folders named like ours and holding our marker are touched; one whose process still runs
+    on this host is left alone. A previous export moved aside (``.OUT.old-*``) is put back when
+    ``OUT`` itself is missing (killed mid-swap), else removed.
+    """
+    out_dir = Path(out_dir)
+    removed: list[Path] = []
+    if not out_dir.parent.is_dir():
+        return removed
+    for entry in sorted(out_dir.parent.iterdir()):
+        is_tmp = entry.name.startswith(f".{out_dir.name}.tmp-")
+        is_old = entry.name.startswith(f".{out_dir.name}.old-")
+        if not (is_tmp or is_old) or not entry.is_dir() or entry.is_symlink():
+            continue
+        marker = _read_marker(entry)
+        if marker is None:
+            continue
+        if is_tmp and marker.get("host") == socket.gethostname() and _process_alive(marker.get("pid")) and marker.get("pid") != os.getpid():
+            continue  # another export to the same place is running
+        if is_old and not out_dir.exists() and marker.get("complete"):
+            entry.rename(out_dir)
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed.append(entry)
+    return removed
 
 
 def find_card_template(template: str | Path | None = None) -> str:
@@ -74,20 +214,78 @@ def _size_category(max_rows: int) -> str:
     return "1M<n<10M"
 
 
-def _indent_yaml(data: Any, indent: int = 0) -> str:
-    import yaml
+_TAGS = ["remote-sensing", "sentinel-2", "multispectral", "change-detection", "mining", "earth-observation", "benchmark"]
 
-    text = yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000).rstrip("\n")
-    pad = " " * indent
-    return "\n".join(pad + line if line else line for line in text.splitlines())
+
+def card_metadata(context: dict[str, Any]) -> Any:
+    """The card's YAML as :class:`huggingface_hub.DatasetCardData`: licence (the archive's CC BY 4.0,
+    or ``other`` for generated data), configs with their Parquet ``data_files`` and the typed
+    ``dataset_info``."""
+    from huggingface_hub import DatasetCardData
+
+    configs = []
+    for config in context["configs"]:
+        entry: dict[str, Any] = {"config_name": config["name"]}
+        if config["name"] == context["default_config"]:
+            entry["default"] = True
+        entry["data_files"] = [{"split": s["name"], "path": f"{config['name']}/{s['name']}-*"} for s in config["splits"]]
+        configs.append(entry)
+    synthetic = bool(context["is_synthetic"])
+    licence: dict[str, Any] = (
+        {"license": "other", "license_name": "synthetic-generated-data"}
+        if synthetic else {"license": "cc-by-4.0"}
+    )
+    return DatasetCardData(
+        **licence,
+        pretty_name=context["pretty_name"],
+        language=["en"],
+        task_categories=["image-segmentation"],
+        tags=_TAGS + (["synthetic"] if synthetic else []),
+        size_categories=[context["size_category"]],
+        configs=configs,
+        dataset_info=context["dataset_info"],
+    )
+
+
+def build_dataset_card(context: dict[str, Any], template: str | Path | None = None) -> Any:
+    """The dataset card (:class:`huggingface_hub.DatasetCard`): YAML from :func:`card_metadata`,
+    body rendered from the Jinja2 template (undefined variables are errors) and an export's facts."""
+    import jinja2
+    from huggingface_hub import DatasetCard
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+    text = env.from_string(find_card_template(template)).render(card_data=card_metadata(context).to_yaml(), **context)
+    return DatasetCard(text)
 
 
 def render_card(context: dict[str, Any], template: str | Path | None = None) -> str:
-    """Render the dataset card (README.md) from the Jinja2 template and an export's facts."""
-    import jinja2
+    """Text of the dataset card (README.md), see :func:`build_dataset_card`."""
+    return str(build_dataset_card(context, template))
 
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
-    return env.from_string(find_card_template(template)).render(**context)
+
+def _crs_name(wkt: str | None) -> str | None:
+    if wkt is None:
+        return None
+    from rasterio.crs import CRS
+
+    crs = CRS.from_wkt(wkt)
+    return crs.to_string() or crs.name
+
+
+def _site_table(data_dir: Path, site_splits: dict[str, str], years: Sequence[int]) -> list[dict[str, Any]]:
+    """One entry per exported site: split, CRS (WKT and short name), affine transform, raster size
+    and patch count (read from the archive's headers)."""
+    from euromine_hf.data.archive import scan_archive
+
+    table = []
+    for record in scan_archive(data_dir, years=years, sites=sorted(site_splits)):
+        transform = list(record.transform) if record.transform is not None else None
+        table.append({
+            "site": record.name, "country": record.country, "split": site_splits[record.name],
+            "crs_name": _crs_name(record.crs), "crs": record.crs, "transform": transform,
+            "height": record.height, "width": record.width, "num_patches": record.num_patches,
+        })
+    return table
 
 
 def _split_stats(files: Sequence[Path]) -> dict[str, Any]:
@@ -100,6 +298,7 @@ def _split_stats(files: Sequence[Path]) -> dict[str, Any]:
         pairs.update(zip(table.column("site").to_pylist(), table.column("patch").to_pylist()))
     size = sum(p.stat().st_size for p in files)
     return {
+        "sites": sorted({s for s, _ in pairs}),
         "num_rows": rows,
         "num_sites": len({s for s, _ in pairs}),
         "num_patches": len(pairs),
@@ -136,7 +335,7 @@ def export_parquet(
     overwrite: bool = False,
     template: str | Path | None = None,
     pretty_name: str = "EuroMineNet",
-    repo_hint: str | None = None,
+    repo_id: str | None = None,
 ) -> Path:
     """Write Parquet shards per config and split plus a dataset card into ``out_dir``.
 
@@ -144,30 +343,41 @@ def export_parquet(
     fields (:class:`~euromine_hf.data.builder.EuroMineNetConfig`). ``max_shard_size`` bounds each
     shard's uncompressed size (``"500MB"`` as ``push_to_hub``); a shard is cut only between Parquet
     row groups of ``writer_batch_size`` rows (default: about 32 MB of rows). An existing non-empty ``out_dir``
-    is refused unless ``overwrite``. Returns ``out_dir``.
+    is refused unless ``overwrite``, and even then replaced only if it is a previous export
+    (:data:`EXPORT_MARKER`); an ``out_dir`` that is, contains or lies inside the archive is refused
+    (:class:`ExportDestinationError`). ``repo_id`` is the name the card's usage snippet loads
+    (default: the folder's name, which is how ``load_dataset`` finds it from its parent folder;
+    ``euromine push`` rewrites it to the Hub repo). Returns ``out_dir``.
     """
     configs = list(dict.fromkeys(configs))
     unknown = [c for c in configs if c not in CONFIG_NAMES]
     if not configs or unknown:
         raise ValueError(f"export: configs: expected some of {list(CONFIG_NAMES)}, got {configs}")
+    from euromine_hf.data.archive import detect_layout
+    from euromine_hf.data.builder import prepare
+    from euromine_hf.io import make_temp_dir, replace_folder
+
     data_dir = Path(data_dir)
+    detect_layout(data_dir)  # a missing or empty archive fails before anything is created
     out_dir = Path(out_dir).resolve()
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())) and not overwrite:
-        raise FileExistsError(f"{out_dir}: exists and is not empty (pass overwrite=True / --overwrite to replace it)")
+    _check_destination(data_dir, out_dir, overwrite)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_exports(out_dir)
     shard_bytes = datasets.utils.py_utils.convert_file_size_to_int(max_shard_size)
     config_kwargs: dict[str, Any] = {"split_scheme": split_scheme, "seed": seed}
     for key, value in (("years", years), ("intervals", intervals), ("sites", sites)):
         if value is not None:
             config_kwargs[key] = tuple(value)
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    tmp = make_temp_dir(out_dir.parent, f".{out_dir.name}.tmp-")
     work = tmp / ".work"
     try:
+        _write_marker(tmp, complete=False, configs=configs)
         card_configs = []
         info_yaml = []
         max_rows = 0
         built_config = None
+        site_splits: dict[str, str] = {}
         for name in configs:
             build_dir = work / f"build-{name}"
             kwargs = {k: v for k, v in config_kwargs.items() if k != "intervals" or name == "cd_pairs"}
@@ -175,9 +385,7 @@ def export_parquet(
                 config_name=name, data_dir=str(data_dir), cache_dir=str(work / "cache"),
                 writer_batch_size=writer_batch_size, **kwargs,
             )
-            builder.download_and_prepare(
-                output_dir=str(build_dir), file_format="parquet", max_shard_size=shard_bytes, num_proc=num_proc
-            )
+            prepare(builder, output_dir=str(build_dir), file_format="parquet", max_shard_size=shard_bytes, num_proc=num_proc)
             built_config = builder.config
             target = tmp / name
             target.mkdir()
@@ -199,6 +407,7 @@ def export_parquet(
                 if stats["num_rows"] != expected:
                     raise RuntimeError(f"{target}: split {split}: wrote {stats['num_rows']} rows, the builder counted {expected}")
                 max_rows = max(max_rows, stats["num_rows"])
+                site_splits.update({site: split for site in stats.pop("sites")})
                 split_entries.append({"name": split, **stats})
             card_configs.append({"name": name, "splits": split_entries})
             info_dict = {"config_name": name, **info._to_yaml_dict()}
@@ -208,58 +417,68 @@ def export_parquet(
 
         assert built_config is not None
         is_synthetic = (data_dir / _SYNTHETIC_MARKER).is_file()
+        sites = _site_table(data_dir, site_splits, built_config.selected_years)
+        for site in sites:
+            site["transform_text"] = ", ".join(f"{v:.12g}" for v in site["transform"]) if site["transform"] else "none"
+        repo_id = repo_id or out_dir.name
         context = {
-            "pretty_name": pretty_name,
+            "pretty_name": pretty_name + (" (synthetic)" if is_synthetic else ""),
             "summary": "EuroMineNet: a multitemporal Sentinel-2 benchmark for mining-footprint mapping and change detection.",
             "is_synthetic": is_synthetic,
+            "synthetic": _synthetic_facts(data_dir) if is_synthetic else {},
             "source_name": data_dir.resolve().name,
             "source_layout": _layout(data_dir),
-            "repo_hint": repo_hint or out_dir.name,
+            "repo_id": repo_id,
+            "local_name": out_dir.name,
             "default_config": "mapping" if "mapping" in configs else configs[0],
             "configs": card_configs,
-            "dataset_info_yaml": _indent_yaml(info_yaml),
+            "dataset_info": info_yaml,
             "size_category": _size_category(max_rows),
             "bands": band_table(),
             "gsd_m": f"{GSD_M:g}",
             "years": list(built_config.selected_years),
             "intervals": list(built_config.selected_intervals) if "cd_pairs" in configs else [],
             "split_scheme": split_scheme,
+            "sites": sites,
+            "tasks": [t for t in TASKS if t["config"] in configs],
             "doi": DOI,
             "homepage": HOMEPAGE,
             "citation": CITATION,
         }
-        (tmp / "README.md").write_text(render_card(context, template), encoding="utf-8")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the result is an ordinary folder
-        _swap_into_place(tmp, out_dir)
+        from euromine_hf.io import atomic_write_json, atomic_write_text
+
+        atomic_write_text(tmp / "README.md", render_card(context, template))
+        atomic_write_json(tmp / SITES_FILE, [{k: v for k, v in site.items() if k != "transform_text"} for site in sites])
+        atomic_write_text(tmp / EVAL_FILE, render_eval_yaml(configs, synthetic=is_synthetic))
+        _write_marker(tmp, complete=True, configs=configs, repo_id=repo_id)
+        _check_destination(data_dir, out_dir, overwrite)  # unchanged while we built?
+        replace_folder(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out_dir
 
 
+def _synthetic_facts(data_dir: Path) -> dict[str, Any]:
+    """Generator, version, seed and site count from the archive's ``synthetic.json``."""
+    path = data_dir / _SYNTHETIC_MARKER
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: synthetic archive description: expected JSON ({error})") from None
+    config = raw.get("config") if isinstance(raw, dict) else None
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: field 'config': expected the generator's settings (an object)")
+    return {
+        "generator": raw.get("generator", "euromine_hf.data.synthetic"), "version": raw.get("version", "unknown"),
+        "seed": config.get("seed", "unknown"), "num_sites": len(raw.get("sites") or []) or config.get("num_sites", "?"),
+    }
+
+
 def _layout(data_dir: Path) -> str:
     from euromine_hf.data.archive import detect_layout
 
     return detect_layout(data_dir)
-
-
-def _swap_into_place(tmp: Path, out_dir: Path) -> None:
-    """Rename the finished folder to ``out_dir``; an old ``out_dir`` is moved aside first and
-    removed only after the new one is in place."""
-    if not out_dir.exists():
-        os.replace(tmp, out_dir)
-        return
-    old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-    old.rmdir()
-    os.replace(out_dir, old)
-    try:
-        os.replace(tmp, out_dir)
-    except BaseException:
-        os.replace(old, out_dir)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -293,43 +512,49 @@ def add_parser(subparsers: Any, name: str = "export", summary: str = "export Par
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Turn an archive (raw GeoTIFF or cropped .npy layout) into the folder a Hub dataset repo holds:\n"
-            "  OUT/README.md                       dataset card (configs + dataset_info YAML, bands, licence, citation, stats)\n"
+            "  OUT/README.md                       dataset card (configs + dataset_info YAML, bands, sites, tasks, licence, stats)\n"
+            "  OUT/sites.json                      each site's split, CRS, affine transform and size\n"
+            "  OUT/eval.yaml                       the benchmark's tasks (Hub eval.yaml: leaderboard)\n"
             "  OUT/{config}/{split}-NNNNN-of-NNNNN.parquet\n"
-            "The folder loads offline with datasets.load_dataset(OUT, 'cd_pairs') and can be uploaded as is\n"
-            "(e.g. huggingface-cli upload --repo-type dataset NAME OUT).\n\n"
+            "OUT defaults to ./euromine, so datasets.load_dataset('euromine', 'cd_pairs') works from here;\n"
+            "`euromine push NAMESPACE` uploads it as the dataset repo NAMESPACE/euromine.\n\n"
             "Example:\n"
             "  euromine synth outputs/archive\n"
-            "  euromine export outputs/archive outputs/hub --configs mapping cd_pairs\n\n"
+            "  euromine export outputs/archive --configs mapping cd_pairs    # writes ./euromine\n"
+            "  euromine push YOUR_NAME                                       # -> YOUR_NAME/euromine\n\n"
             "cd_pairs stores every image up to nine times (45 pairs of 10 years): expect it to be ~9x the\n"
             "size of mapping. For training, read pairs from mapping (euromine_hf.data.pairs.PairDataset)."
         ),
     )
     parser.add_argument("archive", type=Path, help="archive folder (from `euromine synth` or the published EuroMineNet)")
-    parser.add_argument("out", type=Path, help="output folder (created; refused if not empty unless --overwrite)")
+    parser.add_argument(
+        "out", type=Path, nargs="?", default=Path(DEFAULT_EXPORT_NAME),
+        help=f"output folder (default: ./{DEFAULT_EXPORT_NAME}, so load_dataset({DEFAULT_EXPORT_NAME!r}, 'cd_pairs') works from here; "
+             "created; refused if not empty unless --overwrite)",
+    )
     _add_config_options(parser)
     parser.add_argument(
         "--max-shard-size", default=DEFAULT_MAX_SHARD_SIZE,
         help=f"largest uncompressed size of one Parquet shard, e.g. 200MB or 1GB (default: {DEFAULT_MAX_SHARD_SIZE})",
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace OUT if it exists (swapped in only when complete)")
+    parser.add_argument(
+        "--overwrite", action="store_true",
+        help="replace OUT if it is a previous export (swapped in only when complete; any other folder is refused)",
+    )
     parser.add_argument("--template", type=Path, default=None, help="dataset card template (default: the packaged dataset_card.md.jinja)")
     parser.set_defaults(func=_run)
     return parser
 
 
 def _run(args: argparse.Namespace) -> int:
-    from euromine_hf.data.archive import ArchiveError
 
-    try:
-        out = export_parquet(
-            args.archive, args.out, args.configs,
-            years=args.years, intervals=args.intervals, sites=args.sites,
-            split_scheme=args.split_scheme, seed=args.seed, max_shard_size=args.max_shard_size,
-            num_proc=args.num_proc, overwrite=args.overwrite, template=args.template,
-        )
-    except (ArchiveError, FileExistsError, FileNotFoundError, ValueError) as exc:
-        print(f"euromine export: error: {exc}")
-        return 2
+    # user errors (ArchiveError, FileExistsError, ValueError, …) become one line and exit 2 in euromine_hf.cli
+    out = export_parquet(
+        args.archive, args.out, args.configs,
+        years=args.years, intervals=args.intervals, sites=args.sites,
+        split_scheme=args.split_scheme, seed=args.seed, max_shard_size=args.max_shard_size,
+        num_proc=args.num_proc, overwrite=args.overwrite, template=args.template,
+    )
     print(f"wrote {out}")
     print(f"{'config':<11} {'split':<11} {'rows':>8} {'shards':>6} {'size':>10}")
     for config in args.configs:

@@ -1,19 +1,19 @@
 """GeoTIFF writing shared by the synthetic generator, predictions and inference.
 
-Writes go to a temporary file in the same folder and are renamed into place, so an interrupted
-run never leaves a half-written raster behind.
+Writes go through :func:`euromine_hf.io.atomic_path` (temporary file in the same folder, renamed
+into place with umask permissions), so an interrupted run never leaves a half-written raster.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import rasterio
 from rasterio.transform import Affine
+
+from euromine_hf.io import atomic_path
 
 
 def write_geotiff(
@@ -29,10 +29,7 @@ def write_geotiff(
     data = array[None] if array.ndim == 2 else array
     if data.ndim != 3:
         raise ValueError(f"{path}: expected a (bands, height, width) or (height, width) array, got shape {array.shape}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp_name:
         profile = {
             "driver": "GTiff",
             "height": data.shape[1],
@@ -49,8 +46,4 @@ def write_geotiff(
             profile.update(tiled=True, blockxsize=256, blockysize=256)
         with rasterio.open(tmp_name, "w", **profile) as dst:
             dst.write(data)
-        os.replace(tmp_name, path)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
     return path

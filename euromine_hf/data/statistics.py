@@ -25,8 +25,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -362,15 +360,10 @@ def prediction_sites(pred_dir: str | Path) -> list[SiteRecord]:
 
 
 def _atomic_write(path: Path, writer: Callable[[Path], None]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix + ".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        writer(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from euromine_hf.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        writer(tmp)
     return path
 
 

@@ -43,10 +43,14 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str = "stats", summ
 
 
 def _looks_like_predictions(path: Path) -> bool:
-    from euromine_hf.data.archive import ArchiveError, scan_predictions
+    import warnings
+
+    from euromine_hf.data.archive import ArchiveError, ArchiveWarning, scan_predictions
 
     try:
-        scan_predictions(path)
+        with warnings.catch_warnings():  # a probe: an archive is not a prediction folder with extra files
+            warnings.simplefilter("ignore", ArchiveWarning)
+            scan_predictions(path)
     except ArchiveError:
         return False
     return True

@@ -16,11 +16,9 @@ and the interval metrics.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
-import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Any, Mapping
@@ -382,20 +380,15 @@ def save_model_card(card: ModelCard, path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     if target.is_dir() or target.suffix == "":
         target = target / "README.md"
-    target.parent.mkdir(parents=True, exist_ok=True)
+    from euromine_hf.io import atomic_path
+
     expected = read_model_index(card)
-    fd, tmp = tempfile.mkstemp(prefix=".README.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+    with atomic_path(target) as tmp:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
             handle.write(str(card))
-        reloaded = read_model_index(ModelCard.load(Path(tmp)))
+        reloaded = read_model_index(ModelCard.load(tmp))
         if reloaded != expected:
             raise ModelCardError(f"{target}: model-index read back as {reloaded}, expected {expected}")
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
     return target
 
 

@@ -9,6 +9,7 @@ file instead of producing a Hub repo that ``from_pretrained`` or ``load_dataset`
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -121,6 +122,20 @@ def push_model_folder(
     return str(info.commit_url)
 
 
+#: Local-only files of an export folder, never uploaded.
+_EXPORT_LOCAL_ONLY = (".euromine-export.json",)
+_SKIP_PATTERNS = ("*.tmp", ".cache/*")
+
+
+def _card_for_repo(readme: Path, local_id: str | None, repo_id: str) -> bytes:
+    """The export's README with its usage snippet naming ``repo_id`` instead of the local name."""
+    text = readme.read_text(encoding="utf-8")
+    if local_id and local_id != repo_id:
+        text = re.sub(rf'load_dataset\("{re.escape(local_id)}"', f'load_dataset("{repo_id}"', text)
+        text = text.replace(f"Run from the folder that holds `{local_id}/`", f"Loads from the Hub as `{repo_id}`; locally, run from the folder that holds `{local_id}/`")
+    return text.encode("utf-8")
+
+
 def push_dataset_folder(
     export_dir: str | Path,
     repo_id: str,
@@ -132,8 +147,15 @@ def push_dataset_folder(
 ) -> str:
     """Upload a Parquet export (shards + README with ``configs:``) as a dataset repo; returns the commit URL.
 
-    ``datasets.load_dataset(repo_id, config_name)`` reads it back with no loading script.
+    ``datasets.load_dataset(repo_id, config_name)`` reads it back with no loading script. The
+    card's usage snippet, written for the local folder (``load_dataset("euromine", ...)``), is
+    rewritten to name ``repo_id`` (the full id the Hub answers, namespace included). Everything
+    goes in one commit; the export marker stays local.
     """
+    from fnmatch import fnmatch
+
+    from huggingface_hub import CommitOperationAdd
+
     path = Path(export_dir)
     if not path.is_dir():
         raise HubPushError(f"{path}: not a folder (expected a Parquet export with README.md)")
@@ -141,12 +163,63 @@ def push_dataset_folder(
     token = _resolve_token(token)
     api = api or HfApi()
     repo_id = api.create_repo(repo_id, token=token, private=private, repo_type="dataset", exist_ok=True).repo_id
-    info = api.upload_folder(
-        folder_path=str(path), repo_id=repo_id, repo_type="dataset", token=token, revision=revision,
-        commit_message=commit_message, ignore_patterns=["*.tmp", "**/*.tmp", ".cache/**"],
+    from euromine_hf.data.export import read_export_marker
+
+    marker = read_export_marker(path) or {}
+    local_id = marker.get("repo_id") or path.resolve().name
+    operations = []
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        rel = file.relative_to(path).as_posix()
+        if file.is_symlink():
+            raise HubPushError(f"{file}: a symlink in the export folder; expected plain files only (not uploaded)")
+        if rel in _EXPORT_LOCAL_ONLY or any(fnmatch(rel, pattern) for pattern in _SKIP_PATTERNS):
+            continue
+        content: Any = _card_for_repo(file, local_id, repo_id) if rel == "README.md" else str(file)
+        operations.append(CommitOperationAdd(path_in_repo=rel, path_or_fileobj=content))
+    info = api.create_commit(
+        repo_id=repo_id, repo_type="dataset", operations=operations, token=token, revision=revision,
+        commit_message=commit_message,
     )
     logger.info("pushed %d config(s) from %s to dataset %s: %s", len(configs), path, repo_id, info.commit_url)
     return str(info.commit_url)
+
+
+def push_metric_spaces(
+    namespace: str,
+    names: Sequence[str] | None = None,
+    token: str | None = None,
+    private: bool = False,
+    requirement: str = "euromine-hf",
+    commit_message: str = "Upload EuroMineNet evaluate module (euromine-hf)",
+    api: HfApi | None = None,
+) -> dict[str, str]:
+    """Publish the packaged evaluate modules as Hub Spaces ``{namespace}/{name}`` (evaluate's
+    metric-Space layout: ``app.py``, ``{name}.py``, ``README.md`` with the metric card YAML,
+    ``requirements.txt`` naming ``requirement``), so ``evaluate.load(f"{namespace}/{name}")`` loads
+    them. Returns ``{name: commit URL}``."""
+    from huggingface_hub import CommitOperationAdd
+
+    from euromine_hf.metrics.modules import MODULE_NAMES, space_files
+
+    if not namespace or "/" in namespace:
+        raise HubPushError(f"namespace {namespace!r}: expected a user or organisation name without '/'")
+    names = list(names) if names is not None else list(MODULE_NAMES)
+    unknown = [n for n in names if n not in MODULE_NAMES]
+    if unknown or not names:
+        raise HubPushError(f"metric modules {unknown or names}: expected some of {list(MODULE_NAMES)}")
+    token = _resolve_token(token)
+    api = api or HfApi()
+    urls = {}
+    for name in names:
+        files = space_files(name, namespace, requirement=requirement)
+        repo_id = api.create_repo(f"{namespace}/{name}", token=token, private=private, repo_type="space",
+                                  space_sdk="gradio", exist_ok=True).repo_id
+        operations = [CommitOperationAdd(path_in_repo=rel, path_or_fileobj=data) for rel, data in files.items()]
+        info = api.create_commit(repo_id=repo_id, repo_type="space", operations=operations, token=token,
+                                 commit_message=commit_message)
+        urls[name] = str(info.commit_url)
+        logger.info("pushed metric %s to space %s: %s", name, repo_id, info.commit_url)
+    return urls
 
 
 def pull_model(
@@ -165,5 +238,6 @@ __all__ = [
     "check_model_folder",
     "pull_model",
     "push_dataset_folder",
+    "push_metric_spaces",
     "push_model_folder",
 ]

@@ -10,6 +10,10 @@ Scorers reduce each batch of masks to counts at once, accumulate them incrementa
 
 Protocols (``site`` paper default, ``micro``, ``patch``) and empty-denominator rules (``skip``
 default, ``one``, ``zero``) are documented in :mod:`euromine_hf.metrics.scores`.
+
+Scores by name: ``euromine_hf.metrics.load("ca_tiou")`` is ``evaluate.load`` of the module folder
+shipped in the package (:mod:`euromine_hf.metrics.modules`: ``yearly_f1``, ``ca_tiou``,
+``interval_f1``, ``post_classification``), offline.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 from euromine_hf.metrics.change import INTERVALS, ChangeScorer
 from euromine_hf.metrics.counts import binary_counts, counts_torch, pack_masks
 from euromine_hf.metrics.mapping import MappingScorer, PostClassificationScorer
+from euromine_hf.metrics.modules import MODULE_NAMES, install_evaluate_names, load
 from euromine_hf.metrics.scores import EMPTY_RULES, PROTOCOLS
 
 #: ``evaluate`` module classes, imported on first access (importing ``evaluate`` is slow and the
@@ -38,6 +43,9 @@ __all__ = [
     "PostClassificationF1",
     "YearlyF1",
     "EMPTY_RULES",
+    "MODULE_NAMES",
+    "install_evaluate_names",
+    "load",
     "INTERVALS",
     "PROTOCOLS",
     "ChangeScorer",

@@ -64,12 +64,25 @@ class SiteIndex:
 
 
 class CountTable:
-    """Rows of integer keys and int64 counts; duplicate keys are summed on :meth:`compact`."""
+    """Rows of integer keys and int64 counts; duplicate keys are summed on :meth:`compact`.
 
-    def __init__(self, key_names: tuple[str, ...], count_names: tuple[str, ...], compact_every: int = 262_144) -> None:
+    Summing is for rows that do not identify a sample (``patch`` < 0: counts given without patch
+    indices). A row whose ``patch`` is known stands for one sample, so with ``site_names`` given
+    (the scorer's :class:`SiteIndex` names) a key seen twice is an error naming it: summing would
+    count that sample twice.
+    """
+
+    def __init__(
+        self,
+        key_names: tuple[str, ...],
+        count_names: tuple[str, ...],
+        compact_every: int = 262_144,
+        site_names: list[str] | None = None,
+    ) -> None:
         self.key_names = tuple(key_names)
         self.count_names = tuple(count_names)
         self.compact_every = int(compact_every)
+        self.site_names = site_names
         self._keys: list[np.ndarray] = []
         self._counts: list[np.ndarray] = []
         self._pending_rows = 0
@@ -100,6 +113,8 @@ class CountTable:
         keys = np.concatenate(self._keys)
         counts = np.concatenate(self._counts)
         inverse, n = group_ids(*keys.T)
+        if self.site_names is not None and n < len(keys):
+            self._check_unique(keys, inverse, n)
         first = np.full(n, len(keys), np.int64)
         np.minimum.at(first, inverse, np.arange(len(keys)))
         summed = np.zeros((n, counts.shape[1]), np.int64)
@@ -107,6 +122,20 @@ class CountTable:
             summed[:, c] = np.bincount(inverse, weights=counts[:, c], minlength=n).astype(np.int64)
         self._keys, self._counts = [keys[first]], [summed]
         self._compacted = True
+
+    def _check_unique(self, keys: np.ndarray, inverse: np.ndarray, n: int) -> None:
+        known = keys[:, self.key_names.index("patch")] >= 0
+        repeated = np.bincount(inverse[known], minlength=n) > 1
+        if repeated.any():
+            row = keys[np.flatnonzero(known & repeated[inverse])[0]]
+            parts = [
+                f"site {self.site_names[int(v)]!r}" if name == "site" and 0 <= v < len(self.site_names) else f"{name} {int(v)}"
+                for name, v in zip(self.key_names, row)
+            ]
+            raise ValueError(
+                f"{', '.join(parts)}: added twice (its counts would be summed); "
+                f"expected each ({', '.join(self.key_names)}) once"
+            )
 
     def arrays(self, compact: bool = True) -> tuple[np.ndarray, np.ndarray]:
         """``(keys (N, K), counts (N, C))``; compacted (one row per key) unless ``compact=False``."""

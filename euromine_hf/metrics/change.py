@@ -14,10 +14,11 @@ interval pooled per site before the ratio).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
+from euromine_hf.bands import YEARS
 from euromine_hf.metrics.accumulate import CONFUSION_COLUMNS, CountTable
 from euromine_hf.metrics.base import ScorerBase, as_int_keys
 from euromine_hf.metrics.counts import is_torch as _is_torch, pack_masks, pack_masks_torch, packed_counts, packed_ownership
@@ -40,11 +41,16 @@ class ChangeScorer(ScorerBase):
     Args:
         protocol: ``"site"`` (paper), ``"micro"`` or ``"patch"``; ``compute`` can override.
         empty: ``"skip"``, ``"one"`` or ``"zero"``; ``compute`` can override.
+        years: the years pairs may come from (default 2015-2024): ``year_t1``/``year_t2`` outside
+            them, or an interval longer than ``years[-1] - years[0]``, is an error, not a new column.
     """
 
-    def __init__(self, protocol: str = "site", empty: str = "skip") -> None:
+    def __init__(self, protocol: str = "site", empty: str = "skip", years: Sequence[int] = YEARS) -> None:
         super().__init__(protocol, empty)
-        self.tables["change"] = CountTable(("site", "patch", "year_t1", "year_t2"), CONFUSION_COLUMNS)
+        self.years = tuple(sorted({int(y) for y in years}))
+        if not self.years:
+            raise ValueError("years: expected at least one year")
+        self.tables["change"] = CountTable(("site", "patch", "year_t1", "year_t2"), CONFUSION_COLUMNS, site_names=self.site_index.names)
 
     def _keys(self, n: int, sites: Any, patches: Any, year_t1: Any, year_t2: Any, intervals: Any) -> np.ndarray:
         site_ids = self.site_index.ids(sites, n)
@@ -62,7 +68,29 @@ class ChangeScorer(ScorerBase):
         if (t2 <= t1).any():
             i = int(np.flatnonzero(t2 <= t1)[0])
             raise ValueError(f"year_t2: expected a later year than year_t1, got pair ({t1[i]}, {t2[i]}) at sample {i}")
+        if year_t1 is None and year_t2 is None:
+            longest = self.years[-1] - self.years[0]
+            bad = np.flatnonzero(t2 > longest)
+            if len(bad):
+                raise ValueError(
+                    f"intervals: expected 1..{longest} (years {self.years[0]}-{self.years[-1]}), got {int(t2[bad[0]])} at sample {int(bad[0])}"
+                )
+        else:
+            known = np.asarray(self.years, np.int64)
+            for name, t in (("year_t1", t1), ("year_t2", t2)):
+                bad = np.flatnonzero(~np.isin(t, known))
+                if len(bad):
+                    raise ValueError(
+                        f"{name}: expected one of the years {self.years[0]}-{self.years[-1]}, got {int(t[bad[0]])} at sample {int(bad[0])}"
+                    )
         return np.stack([site_ids, patch_ids, t1, t2], 1)
+
+    def _config(self) -> dict[str, Any]:
+        return {"protocol": self.protocol, "empty": self.empty, "years": list(self.years)}
+
+    def _check_compatible(self, config: dict[str, Any]) -> None:
+        if tuple(config.get("years", YEARS)) != self.years:
+            raise ValueError(f"state_dict: scorer configured with years {config.get('years')}, this one with {list(self.years)}")
 
     def add(
         self,
@@ -85,6 +113,10 @@ class ChangeScorer(ScorerBase):
 
         Keys as in :meth:`MappingScorer.add`, with ``year_t1``/``year_t2`` (or only ``intervals``).
         """
+        if references is not None and (references_t1 is not None or references_t2 is not None):
+            raise ValueError(
+                "references: pass the change masks or references_t1 and references_t2 (mapping masks), not both"
+            )
         pred = _pack(predictions, "predictions")
         if references is None:
             if references_t1 is None or references_t2 is None:

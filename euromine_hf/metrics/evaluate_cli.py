@@ -125,7 +125,7 @@ def evaluate_folder(
     maps_left = max_maps if maps_dir is not None else 0
 
     if task == "change":
-        scorer = ChangeScorer()
+        scorer = ChangeScorer(years=years)
         for site in sites:
             labels = {y: read_label_patches(site, y) for y in years}
             for y1, y2 in combinations(years, 2):
@@ -148,7 +148,8 @@ def evaluate_folder(
         missing = sorted(set(years) - found.get(site.name, set()))
         if missing:
             raise ArchiveError(pred_dir / site.name, "prediction years", f"every year {list(years)}", f"missing {missing}")
-    scorer = PostClassificationScorer(years=years) if task == "post-classification" else MappingScorer(years=years)
+    # every site-year was checked above, so an incomplete patch here is a reading bug: fail loudly
+    scorer = (PostClassificationScorer if task == "post-classification" else MappingScorer)(years=years, incomplete="error")
     for site in sites:
         keys = _keys(site)
         for y in years:

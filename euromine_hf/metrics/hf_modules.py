@@ -1,7 +1,8 @@
 """``evaluate`` faces of the core scorers (the only file of the package that imports ``evaluate``).
 
-The module scripts under ``metrics/*/`` subclass these (so ``evaluate.load("metrics/ca_tiou")``
-works offline) and the same classes are importable as ``euromine_hf.metrics.CaTIoU`` etc.
+The module scripts in ``euromine_hf/metrics/modules/*/`` (linked from the repository's
+``metrics/``) subclass these, so ``euromine_hf.metrics.load("ca_tiou")`` works offline; the same
+classes are importable as ``euromine_hf.metrics.CaTIoU`` etc.
 
 Why they override ``add_batch``/``add``/``compute``: ``evaluate`` would push every input through
 Arrow, and 160×160 masks go through it at ~100 masks/s. Here masks are reduced to count rows by
@@ -16,6 +17,7 @@ every year of the patches it gets (or pass timeseries batches / precomputed pair
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import datasets
@@ -23,11 +25,11 @@ import evaluate
 import numpy as np
 import pyarrow.compute as pc
 
-from euromine_hf.bands import YEARS
+from euromine_hf.bands import PATCH_SIZE, YEARS
 from euromine_hf.metrics.accumulate import CONFUSION_COLUMNS, PAIR_CA_COLUMNS
 from euromine_hf.metrics.base import ScorerBase
 from euromine_hf.metrics.change import ChangeScorer
-from euromine_hf.metrics.mapping import MappingScorer
+from euromine_hf.metrics.mapping import INCOMPLETE_RULES, MappingScorer
 
 __all__ = ["CITATION", "YearlyF1", "CaTIoU", "IntervalF1", "PostClassificationF1"]
 
@@ -65,15 +67,22 @@ class _CountModule(evaluate.Metric):
     """Masks or counts in, count rows through Arrow, core scorer out."""
 
     table: str = ""
+    label: str = ""  # the module's name in error messages
     key_columns: tuple[str, ...] = ()
     count_columns: tuple[str, ...] = ()
     description: str = ""
     inputs: str = ""
 
-    def __init__(self, *args: Any, years: Sequence[int] = YEARS, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, years: Sequence[int] = YEARS, incomplete: str = "error", **kwargs: Any) -> None:
         self.years = tuple(int(y) for y in years)
+        if incomplete not in INCOMPLETE_RULES:
+            raise ValueError(f"incomplete: expected one of {INCOMPLETE_RULES}, got {incomplete!r}")
+        #: year-pair modules: a patch lacking some of ``years`` is an error ("error") or warned about
+        self.incomplete = incomplete
         super().__init__(*args, **kwargs)
         self._reducer = self._new_scorer()
+        #: site patches were added without their offsets (see :meth:`_note_offsets`)
+        self._whole_patches = False
 
     # --- to implement ------------------------------------------------------------------------------
     def _new_scorer(self) -> ScorerBase:
@@ -116,8 +125,19 @@ class _CountModule(evaluate.Metric):
         counts = np.stack([np.asarray(rows[c], np.int64) for c in self.count_columns], 1).reshape(-1)
         evaluate.Metric.add_batch(self, site=[np.asarray(rows["site"]).astype(str).tolist()], keys=[keys], counts=[counts])
 
+    def _note_offsets(self, predictions: Any, keys: dict[str, Any]) -> None:
+        """Remember 160-px patches of named sites added without ``rows``/``cols``/site sizes: the
+        site protocol then counts their overlapping pixels once per patch, which :meth:`compute`
+        says in a warning instead of silently."""
+        if keys.get("sites") is None or tuple(np.shape(predictions)[-2:]) != (PATCH_SIZE, PATCH_SIZE):
+            return
+        if any(keys.get(k) is None for k in ("rows", "cols", "site_heights", "site_widths")):
+            self._whole_patches = True
+
     def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
         """Add masks (``predictions``/``references`` plus keys) or precomputed counts (see the card)."""
+        if predictions is not None:
+            self._note_offsets(predictions, kwargs)
         if predictions is not None or references is not None:
             if predictions is None or references is None:
                 raise ValueError("add_batch: pass both predictions and references masks, or precomputed counts")
@@ -141,6 +161,14 @@ class _CountModule(evaluate.Metric):
             self.add_batch(predictions=predictions, references=references, **kwargs)
         self._write_rows(self._flush())
         self._reducer = self._new_scorer()
+        if self._whole_patches and compute_kwargs.get("protocol", "site") == "site":
+            warnings.warn(
+                f"{self.name}: 160x160 site patches were added without rows, cols, site_heights and "
+                "site_widths: protocol='site' scored each patch whole, so pixels where edge patches "
+                "overlap counted more than once (pass the patch offsets, as the dataset rows hold them)",
+                UserWarning, stacklevel=2,
+            )
+        self._whole_patches = False
         if self.writer is None:
             raise ValueError(f"{self.name}: nothing was added (add masks or counts first)")
         return evaluate.Metric.compute(self, **compute_kwargs)
@@ -177,6 +205,7 @@ Args (masks): predictions, references: (N, H, W) masks (nonzero = mine); years: 
 Args (counts): counts (N, 4) tp, fp, fn, tn over owned pixels, years, optional sites, patches,
     full_counts (N, 4) over the whole patch (for protocol="patch").
 compute kwargs: protocol "site" | "micro" | "patch", empty "skip" | "one" | "zero".
+A (site, patch, year) added twice (with a patches index) is an error, not counted twice.
 Returns: F1_{year}, OF1, precision, recall, IoU.
 """
 
@@ -202,6 +231,7 @@ class CaTIoU(_CountModule):
     """LCA-TIoU and GCA-TIoU of a mask time series (paper Table 4, right part)."""
 
     table = "pairs"
+    label = "ca_tiou"
     key_columns = ("site", "patch", "year_i", "year_j")
     count_columns = PAIR_CA_COLUMNS
     description = "EuroMineNet change-aware temporal IoU: LCA-TIoU (consecutive years) and GCA-TIoU (all year pairs)."
@@ -212,11 +242,14 @@ Args (masks): predictions, references: (N, H, W) one year per sample with years,
 Args (counts): sites, patches, years_i, years_j, intersections, unions (inside U_ij, owned
     pixels), optional intersections_full, unions_full (whole patch), pixels (site weights).
 compute kwargs: protocol "site" | "micro" | "patch", empty "skip" | "one" | "zero".
+Every patch (with a patches index) must have every year of `years` (load kwarg, default 2015-2024):
+    a patch missing one is an error naming site, patch and years; load with incomplete="warn" to
+    score the pairs present instead (with a warning).
 Returns: LCA-TIoU, GCA-TIoU, and CA-TIoU_{year_i}_{year_j} for every pair.
 """
 
     def _new_scorer(self) -> MappingScorer:
-        return MappingScorer(years=self.years, temporal=True)
+        return MappingScorer(years=self.years, temporal=True, incomplete=self.incomplete)
 
     def _reduce(self, predictions: Any, references: Any, keys: dict[str, Any]) -> dict[str, np.ndarray]:
         self._reducer.add(predictions, references, **_pick(keys, _MASK_KEYS + ("years",), "ca_tiou"))
@@ -224,6 +257,9 @@ Returns: LCA-TIoU, GCA-TIoU, and CA-TIoU_{year_i}_{year_j} for every pair.
         return self._reducer.pop_rows("pairs")
 
     def _flush(self) -> dict[str, np.ndarray] | None:
+        # Patches still missing years are named now: once flushed, a patch with a single year
+        # leaves no pair row behind to be noticed at scoring.
+        self._reducer.check_complete(self.label)
         self._reducer.flush_pending()
         return self._reducer.pop_rows("pairs")
 
@@ -265,11 +301,13 @@ Args (masks): predictions: (N, H, W) change masks; references: (N, H, W) change 
 Args (counts): counts (N, 4) tp, fp, fn, tn per pair, year_t1/year_t2 (or intervals), optional
     sites, patches, full_counts.
 compute kwargs: protocol "site" | "micro" | "patch", empty "skip" | "one" | "zero".
+Errors: years outside `years` (load kwarg, default 2015-2024), intervals longer than its span, and
+    references given together with references_t1/references_t2.
 Returns: F1_interval_{k}, OF1, precision, recall, IoU.
 """
 
     def _new_scorer(self) -> ChangeScorer:
-        return ChangeScorer()
+        return ChangeScorer(years=self.years)
 
     def _reduce(self, predictions: Any, references: Any, keys: dict[str, Any]) -> dict[str, np.ndarray]:
         allowed = _MASK_KEYS + ("year_t1", "year_t2", "intervals", "references_t1", "references_t2")
@@ -278,7 +316,10 @@ Returns: F1_interval_{k}, OF1, precision, recall, IoU.
 
     def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
         """Add change masks (with references, or references_t1/references_t2) or counts."""
+        if references is not None and (kwargs.get("references_t1") is not None or kwargs.get("references_t2") is not None):
+            raise ValueError("interval_f1: pass references (change masks) or references_t1 and references_t2, not both")
         if predictions is not None and references is None and kwargs.get("references_t1") is not None:
+            self._note_offsets(predictions, kwargs)
             self._write_rows(self._reduce(predictions, None, kwargs))
             return
         super().add_batch(predictions=predictions, references=references, **kwargs)
@@ -298,6 +339,7 @@ class PostClassificationF1(_CountModule):
     """Change read off two mapping predictions, |P_t2 - P_t1|, scored like IntervalF1 (Table 6)."""
 
     table = "pairs"
+    label = "post_classification"
     key_columns = ("site", "patch", "year_i", "year_j")
     count_columns = PAIR_CA_COLUMNS + CONFUSION_COLUMNS
     description = "EuroMineNet post-classification change scores: F1 per interval of |P_t2 - P_t1| against |G_t2 - G_t1|."
@@ -306,11 +348,12 @@ Args: predictions, references: mapping masks, (N, H, W) one year per sample with
     patches (paired across calls), or timeseries (N, T, H, W) with the T years; optional rows,
     cols, site_heights, site_widths. (Precomputed change counts go to interval_f1.)
 compute kwargs: protocol "site" | "micro" | "patch", empty "skip" | "one" | "zero".
+Every patch must have every year of `years`, as for ca_tiou (incomplete="warn" to relax).
 Returns: F1_interval_{k}, OF1, precision, recall, IoU.
 """
 
     def _new_scorer(self) -> MappingScorer:
-        return MappingScorer(years=self.years, temporal=True, post_classification=True)
+        return MappingScorer(years=self.years, temporal=True, post_classification=True, incomplete=self.incomplete)
 
     _reduce = CaTIoU._reduce
     _flush = CaTIoU._flush

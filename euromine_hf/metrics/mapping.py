@@ -20,6 +20,7 @@ Protocols and empty denominators: see :mod:`euromine_hf.metrics.scores`.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 import numpy as np
@@ -37,7 +38,10 @@ from euromine_hf.metrics.scores import (
     unit_layout,
 )
 
-__all__ = ["MappingScorer", "PostClassificationScorer", "confusion_scores", "interval_scores"]
+__all__ = ["MappingScorer", "PostClassificationScorer", "confusion_scores", "interval_scores", "INCOMPLETE_RULES"]
+
+#: Rules for patches that lack some years in year-pair scores (see ``MappingScorer``).
+INCOMPLETE_RULES: tuple[str, ...] = ("error", "warn")
 
 
 def _pack(masks: Any, name: str) -> np.ndarray:
@@ -99,6 +103,11 @@ class MappingScorer(ScorerBase):
         empty: ``"skip"``, ``"one"`` or ``"zero"`` for empty denominators; ``compute`` can override.
         temporal: keep the per-patch year buffer for LCA-/GCA-TIoU (off: F1 only, no buffer).
         post_classification: also keep the change counts of every year pair.
+        incomplete: what year-pair scores (CA-TIoU, post-classification) do when a patch (with a
+            known ``patches`` index) lacks some of ``years``: ``"error"`` raises naming the site,
+            patch and missing years; ``"warn"`` scores the pairs that are present and warns with
+            the same names (for truncated evaluation sets). Scoring fewer years on purpose: pass
+            them as ``years``.
     """
 
     def __init__(
@@ -108,8 +117,12 @@ class MappingScorer(ScorerBase):
         empty: str = "skip",
         temporal: bool = True,
         post_classification: bool = False,
+        incomplete: str = "warn",
     ) -> None:
         super().__init__(protocol, empty)
+        if incomplete not in INCOMPLETE_RULES:
+            raise ValueError(f"incomplete: expected one of {INCOMPLETE_RULES}, got {incomplete!r}")
+        self.incomplete = incomplete
         self.years = tuple(int(y) for y in years)
         if len(set(self.years)) != len(self.years) or list(self.years) != sorted(self.years) or not self.years:
             raise ValueError(f"years: expected distinct increasing years, got {self.years}")
@@ -118,10 +131,10 @@ class MappingScorer(ScorerBase):
         self.temporal = bool(temporal) or bool(post_classification)
         self.post_classification = bool(post_classification)
         self._year_index = {y: i for i, y in enumerate(self.years)}
-        self.tables["mapping"] = CountTable(("site", "patch", "year"), CONFUSION_COLUMNS)
+        self.tables["mapping"] = CountTable(("site", "patch", "year"), CONFUSION_COLUMNS, site_names=self.site_index.names)
         self.buffer = TemporalBuffer(len(self.years), self.post_classification)
         if self.temporal:
-            self.tables["pairs"] = CountTable(("site", "patch", "year_i", "year_j"), self.buffer.count_names)
+            self.tables["pairs"] = CountTable(("site", "patch", "year_i", "year_j"), self.buffer.count_names, site_names=self.site_index.names)
         self._auto_patch = 0
 
     def _config(self) -> dict[str, Any]:
@@ -131,6 +144,7 @@ class MappingScorer(ScorerBase):
             "empty": self.empty,
             "temporal": self.temporal,
             "post_classification": self.post_classification,
+            "incomplete": self.incomplete,
         }
 
     def _check_compatible(self, config: dict[str, Any]) -> None:
@@ -293,6 +307,46 @@ class MappingScorer(ScorerBase):
             keys, counts = np.concatenate([keys, pk]), np.concatenate([counts, pc])
         return keys, counts
 
+    def incomplete_patches(self, describe: int = 3) -> tuple[int, list[str]]:
+        """How many patches (with a known ``patches`` index) lack some year pairs, and a line
+        naming site, patch and missing years for the first ``describe`` of them."""
+        names = self.site_index.names
+        out: list[str] = []
+        pending = sorted(k for k in self.buffer.pending if k[1] >= 0)
+        for s, p in pending[:describe]:
+            entry = self.buffer.pending[(s, p)]
+            have = [y for i, y in enumerate(self.years) if entry["seen"] >> i & 1]
+            out.append(f"site {names[s]!r}, patch {p}: years {have}, missing {sorted(set(self.years) - set(have))}")
+        keys, _ = self.tables["pairs"].arrays()
+        keys = keys[keys[:, 1] >= 0]
+        if len(keys):
+            wanted = len(self.years) * (len(self.years) - 1) // 2
+            group, n = group_ids(keys[:, 0], keys[:, 1])
+            short = np.flatnonzero(np.bincount(group, minlength=n) < wanted)
+            for g in short[: max(0, describe - len(out))]:
+                rows = keys[group == g]
+                have = sorted(set(rows[:, 2].tolist()) | set(rows[:, 3].tolist()))
+                missing = sorted(set(self.years) - set(have))
+                what = f"missing {missing}" if missing else f"{wanted - len(rows)} of {wanted} year pairs missing"
+                out.append(f"site {names[int(rows[0, 0])]!r}, patch {int(rows[0, 1])}: years {have}, {what}")
+            return len(pending) + len(short), out
+        return len(pending), out
+
+    def check_complete(self, what: str = "CA-TIoU") -> None:
+        """Apply the ``incomplete`` rule before a year-pair score is formed."""
+        if not self.temporal:
+            return
+        count, lines = self.incomplete_patches()
+        if not count:
+            return
+        message = (
+            f"{what}: {count} patch(es) lack some of the years {self.years[0]}-{self.years[-1]} "
+            f"(first: {lines[0]}); expected every year of each patch (pass years=... to score fewer years)"
+        )
+        if self.incomplete == "error":
+            raise ValueError(message)
+        warnings.warn(message + "; scoring the year pairs present", UserWarning, stacklevel=3)
+
     def compute(self, protocol: str | None = None, empty: str | None = None) -> dict[str, float]:
         """Scores of everything added so far (state is kept; call ``reset()`` to start over)."""
         protocol = check_protocol(protocol or self.protocol)
@@ -321,6 +375,7 @@ class MappingScorer(ScorerBase):
         empty = check_empty(empty or self.empty)
         if not self.temporal:
             return {}
+        self.check_complete("CA-TIoU")
         keys, counts = self._pair_arrays()
         if len(keys) == 0:
             return {}
@@ -347,6 +402,7 @@ class MappingScorer(ScorerBase):
         empty = check_empty(empty or self.empty)
         if not self.temporal:
             return {}
+        self.check_complete("CA-TIoU")
         keys, counts = self._pair_arrays()
         out: dict[str, float] = {}
         if len(keys) == 0:
@@ -366,6 +422,7 @@ class MappingScorer(ScorerBase):
             raise ValueError("compute_post_classification: construct the scorer with post_classification=True")
         protocol = check_protocol(protocol or self.protocol)
         empty = check_empty(empty or self.empty)
+        self.check_complete("post-classification")
         keys, counts = self._pair_arrays()
         if len(keys) == 0:
             raise ValueError("compute_post_classification: no patch has two years yet")
@@ -417,11 +474,13 @@ class PostClassificationScorer(MappingScorer):
     """Mapping predictions in, change scores out (paper Table 6): ``compute()`` returns
     ``F1_interval_{k}``, ``OF1``, ``precision``, ``recall``, ``IoU`` of ``|P_t2 − P_t1|``."""
 
-    def __init__(self, years: Sequence[int] = YEARS, protocol: str = "site", empty: str = "skip", **_: Any) -> None:
-        super().__init__(years=years, protocol=protocol, empty=empty, temporal=True, post_classification=True)
+    def __init__(
+        self, years: Sequence[int] = YEARS, protocol: str = "site", empty: str = "skip", incomplete: str = "warn", **_: Any
+    ) -> None:
+        super().__init__(years=years, protocol=protocol, empty=empty, temporal=True, post_classification=True, incomplete=incomplete)
 
     def _config(self) -> dict[str, Any]:
-        return {"years": list(self.years), "protocol": self.protocol, "empty": self.empty}
+        return {"years": list(self.years), "protocol": self.protocol, "empty": self.empty, "incomplete": self.incomplete}
 
     def _check_compatible(self, config: dict[str, Any]) -> None:
         if tuple(config["years"]) != self.years:

@@ -7,8 +7,6 @@ For a site-year, pass its prediction and reference masks; for a pair, pass the c
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -79,19 +77,14 @@ def save_error_map(path: str | Path, rgb: np.ndarray, legend: bool = False, titl
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"rgb: expected an uint8 (H, W, 3) image from error_map, got {rgb.dtype} {rgb.shape}")
+    from euromine_hf.io import atomic_path
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         if legend or title:
             _with_legend(rgb, title).savefig(tmp, format="png")
         else:
             import matplotlib.image as mpimg
 
             mpimg.imsave(tmp, rgb, format="png")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return path

@@ -9,12 +9,15 @@ from __future__ import annotations
 import importlib
 
 from euromine_hf.models.band_adaptation import adapt_rgb_weight, load_rgb_checkpoint
-from euromine_hf.models.base import EuroMineSegmentationModel
 from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, EuroMineConfig
-from euromine_hf.models.modeling import EuroMineChangeDetectionModel, EuroMinePreTrainedModel
+from euromine_hf.models.modeling import (
+    EuroMineChangeDetectionModel,
+    EuroMinePreTrainedModel,
+    EuroMineSegmentationModel,
+)
 from euromine_hf.models.registry import MODEL_ZOO, AutoModelForChangeDetection, build_model, get_spec, zoo_names
 
-#: Architecture modules, one per file.
+#: Segmenter modules under ``segmentation/``, one architecture per file.
 ARCHITECTURES = (
     "segformer",
     "upernet",
@@ -28,7 +31,7 @@ ARCHITECTURES = (
 )
 
 for _name in ARCHITECTURES:
-    importlib.import_module(f"{__name__}.{_name}")
+    importlib.import_module(f"{__name__}.segmentation.{_name}")
 importlib.import_module(f"{__name__}.change_detection")
 
 __all__ = [

@@ -78,8 +78,13 @@ def register_model(
     paper: dict[str, Any],
     tiny: dict[str, Any],
     published_params: float | None = None,
+    presets: dict[str, dict[str, Any]] | None = None,
 ) -> ModelSpec:
-    """Add a model to the zoo under ``name`` and register its classes with the Auto factories."""
+    """Add a model to the zoo under ``name`` and register its classes with the Auto factories.
+
+    ``presets`` adds named size presets beside ``paper`` and ``tiny`` (e.g. ``original``: the
+    original paper's variant where the benchmark's code built the model differently).
+    """
     if task not in TASKS:
         raise ValueError(f"register_model({name!r}): task must be one of {TASKS}; got {task!r}")
     if not config_class.model_type.startswith("euromine-"):
@@ -88,17 +93,15 @@ def register_model(
         raise ValueError(f"{config_class.__name__}.task is {config_class.task!r} but {name!r} registers as {task!r}")
     if name in MODEL_ZOO and MODEL_ZOO[name].model_class is not model_class:
         raise ValueError(f"model name {name!r} is already registered by {MODEL_ZOO[name].model_class.__name__}")
-    spec = ModelSpec(
-        name, paper_name, task, config_class, model_class, {"paper": dict(paper), "tiny": dict(tiny)}, published_params
-    )
+    all_presets = {"paper": dict(paper), "tiny": dict(tiny)}
+    for preset, fields in (presets or {}).items():
+        if preset in all_presets:
+            raise ValueError(f"register_model({name!r}): preset {preset!r} is given twice")
+        all_presets[preset] = dict(fields)
+    spec = ModelSpec(name, paper_name, task, config_class, model_class, all_presets, published_params)
     MODEL_ZOO[name] = spec
     _register_auto(config_class, model_class, task)
     return spec
-
-
-def register_segmenter(*args: Any, **kwargs: Any) -> ModelSpec:
-    """:func:`register_model` with ``task="segmentation"`` (kept while segmenters move to ``register_model``)."""
-    return register_model(*args, task="segmentation", **kwargs)
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -15,6 +15,9 @@ space repos in memory (git-like commits, regular and LFS blobs) and answers:
   ``POST .../commit/{rev}`` (ndjson);
 * ``HEAD``/``GET {repo}/resolve/{rev}/{path}`` with ``ETag``, ``X-Repo-Commit``,
   ``X-Linked-Etag``/``X-Linked-Size`` for LFS files, and HTTP ``Range``.
+* ``GET /api/datasets/{repo}/leaderboard``: the benchmark leaderboard, computed from the model
+  repos' ``.eval_results/*.yaml`` that point at a task of the dataset's ``eval.yaml``; model info
+  with ``expand=evalResults`` lists a model's eval results.
 
 Anything else is answered 404 with a body naming the request, and recorded in
 :attr:`LocalHub.unknown_requests` so a test can show exactly which endpoint a client wanted.
@@ -23,6 +26,12 @@ Errors carry the Hub's ``X-Error-Code`` headers so the client raises its usual e
 
 The server binds 127.0.0.1 only, on a free port; idle keep-alive connections time out, request
 bodies are size-bounded, and ``LocalHub`` stops the server when its ``with`` block ends.
+
+Like the Hub, it refuses what a real client must not get away with: file paths holding control
+characters (CR/LF would split response headers) are answered 400, and LFS needs a writer's token:
+the batch and verify endpoints answer 401 without one, and the upload URL the batch hands out
+carries a one-repo, one-object ticket (the Hub's is a presigned storage URL), so a ``PUT`` with
+neither the ticket nor a token is answered 401.
 """
 
 from __future__ import annotations
@@ -33,6 +42,7 @@ import hashlib
 import json
 import os
 import re
+import secrets
 import socket
 import threading
 import time
@@ -151,6 +161,8 @@ class HubState:
 
     tokens: dict[str, str]
     lfs_store: dict[str, bytes] = field(default_factory=dict)
+    #: upload ticket (handed out by an authenticated LFS batch) -> (repo type, repo id, oid)
+    lfs_tickets: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     repos: dict[tuple[str, str], Repo] = field(default_factory=dict)
     lock: threading.RLock = field(default_factory=threading.RLock)
     requests: deque = field(default_factory=lambda: deque(maxlen=10_000))
@@ -204,7 +216,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._route(method)
         except HubError as error:
             self._read_body()  # drain what the client sent so the connection stays usable
-            headers = {"X-Error-Message": error.message.splitlines()[0][:200]}
+            headers = {"X-Error-Message": _CONTROL.sub(" ", error.message.splitlines()[0])[:200]}
             if error.code:
                 headers["X-Error-Code"] = error.code
             self._send_json({**error.extra, "error": error.message}, status=error.status, headers=headers)
@@ -255,6 +267,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None,
               content_type: str = "application/json") -> None:
+        for key, value in (headers or {}).items():
+            if _CONTROL.search(f"{key}{value}"):  # never let a value split the response headers
+                raise ValueError(f"header {key!r} would hold a control character: {value!r}")
         self._status = status
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -305,6 +320,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._query = parse_qs(split.query)
         raw = [part for part in split.path.split("/") if part]
         seg = [unquote(part) for part in raw]
+        if any(_CONTROL.search(part) for part in seg):
+            raise HubError(400, f"invalid path {split.path!r}: control characters are not allowed in paths")
         if seg[:1] == ["api"]:
             self._route_api(method, seg[1:])
             return
@@ -350,6 +367,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._refs(repo_type, repo_id)
             elif len(rest) == 2 and rest[0] == "commits" and method == "GET":
                 self._list_commits(repo_type, repo_id, rest[1])
+            elif rest == ["leaderboard"] and repo_type == "dataset" and method == "GET":
+                self._dataset_leaderboard(repo_id)
             else:
                 self._unknown(method)
         else:
@@ -447,6 +466,8 @@ class _Handler(BaseHTTPRequestHandler):
                     info["config"] = {k: config[k] for k in ("architectures", "model_type") if k in config}
         elif repo_type == "space":
             info["sdk"] = card.get("sdk")
+        if repo_type == "model" and "evalResults" in ",".join(self._query.get("expand", [])):
+            info["evalResults"] = _eval_result_items(commit)
         self._send_json(info)
 
     def _refs(self, repo_type: str, repo_id: str) -> None:
@@ -531,6 +552,8 @@ class _Handler(BaseHTTPRequestHandler):
         files = []
         for item in payload.get("files", []):
             path, size = item["path"], int(item["size"])
+            if not _valid_path(str(path).strip("/")):
+                raise HubError(400, f"invalid path in preupload: {path!r}")
             sample = base64.b64decode(item.get("sample", ""))
             lfs = path.lower().endswith(LFS_EXTENSIONS) or size > LFS_SIZE_THRESHOLD or b"\0" in sample
             existing = commit.files.get(path)
@@ -541,7 +564,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json({"files": files, "commitOid": commit.oid})
 
     def _lfs_batch(self, repo_type: str, repo_id: str) -> None:
-        self._repo(repo_type, repo_id, write=True)
+        self._repo(repo_type, repo_id, write=True)  # 401 without a token, 403 for another's repo
         payload = self._json_body()
         if payload.get("operation") != "upload":
             raise HubError(400, f"LFS batch operation {payload.get('operation')!r} is not supported (upload only)")
@@ -556,8 +579,11 @@ class _Handler(BaseHTTPRequestHandler):
                     present = oid in self.state.lfs_store
                 if not present:
                     href = f"{self.endpoint}/__lfs__/{repo_type}/{quote(repo_id, safe='')}/{oid}"
+                    ticket = secrets.token_urlsafe(16)
+                    with self.state.lock:
+                        self.state.lfs_tickets[ticket] = (repo_type, repo_id, oid)
                     answer["actions"] = {
-                        "upload": {"href": href, "header": {}},
+                        "upload": {"href": f"{href}?ticket={ticket}", "header": {}},
                         "verify": {"href": f"{href}/verify", "header": {}},
                     }
             objects.append(answer)
@@ -567,6 +593,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _lfs_transfer(self, method: str, seg: list[str]) -> None:
         repo_type, repo_id, oid = seg[0], unquote(seg[1]), seg[2]
         if method == "PUT" and len(seg) == 3:
+            ticket = self._query.get("ticket", [""])[0]
+            with self.state.lock:
+                granted = self.state.lfs_tickets.get(ticket) == (repo_type, repo_id, oid)
+            if not granted:
+                if not self.headers.get("Authorization"):
+                    raise HubError(401, "LFS upload needs the ticket from an authenticated batch request or a token")
+                self._repo(repo_type, repo_id, write=True)
             data = self._read_body()
             digest = hashlib.sha256(data).hexdigest()
             if digest != oid:
@@ -575,6 +608,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.state.lfs_store[oid] = data
             self._send(200, b"", content_type="text/plain")
         elif method == "POST" and seg[3:] == ["verify"]:
+            self._repo(repo_type, repo_id, write=True)
             payload = self._json_body()
             with self.state.lock:
                 data = self.state.lfs_store.get(oid)
@@ -607,7 +641,7 @@ class _Handler(BaseHTTPRequestHandler):
             for item in items[1:]:
                 key, value = item.get("key"), item.get("value", {})
                 path = str(value.get("path", "")).strip("/")
-                if key in ("file", "lfsFile") and (not path or ".." in path.split("/")):
+                if key in ("file", "lfsFile", "deletedFile", "deletedFolder") and not _valid_path(path):
                     raise HubError(400, f"invalid path in commit: {value.get('path')!r}")
                 if key == "file":
                     if value.get("encoding", "base64") != "base64":
@@ -636,6 +670,54 @@ class _Handler(BaseHTTPRequestHandler):
                                  user, files)
         url = f"{self.endpoint}/{_URL_PREFIX[repo_type]}{repo_id}/commit/{commit.oid}"
         self._send_json({"success": True, "commitOid": commit.oid, "commitUrl": url, "pullRequestUrl": None})
+
+    # ---- eval results and dataset leaderboards -----------------------------------------------
+    def _dataset_leaderboard(self, repo_id: str) -> None:
+        """``GET /api/datasets/{repo}/leaderboard``, computed as the Hub does: every readable model
+        repo's ``.eval_results/*.yaml`` entries that point at this dataset and at a task its
+        ``eval.yaml`` declares, ranked by value (higher first).
+
+        The Hub's answer for a dataset with several tasks is not documented; here each entry also
+        carries ``taskId`` (the client keeps unknown keys) and ranks count within a task.
+        ``?task_id=`` keeps one task; ``?base_model=False`` keeps models that declare a
+        ``base_model`` (the default, like the Hub's, leaves them out).
+        """
+        dataset = self._repo("dataset", repo_id)
+        tasks = _benchmark_tasks(self._commit_of(dataset, "main"))
+        if not tasks:
+            raise HubError(404, f"dataset {repo_id!r} has no leaderboard: no eval.yaml declaring tasks")
+        user = self._user(required=False)
+        only_task = self._query.get("task_id", [None])[0]
+        base_model_only = self._query.get("base_model", ["true"])[0].lower() not in ("false", "0")
+        with self.state.lock:
+            models = [r for (t, _), r in self.state.repos.items() if t == "model" and (not r.private or user == r.repo_id.split("/")[0])]
+        by_task: dict[str, list[dict[str, Any]]] = {}
+        for model in models:
+            commit = model.resolve("main")
+            if commit is None or (base_model_only and _card_data(commit).get("base_model")):
+                continue
+            for item in _eval_result_items(commit):
+                data = item.get("data") or {}
+                ds = data.get("dataset") or {}
+                value = data.get("value")
+                if ds.get("id") != repo_id or ds.get("task_id") not in tasks or (only_task and ds.get("task_id") != only_task):
+                    continue
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    continue
+                namespace = model.repo_id.split("/")[0]
+                entry = {
+                    "modelId": model.repo_id, "value": value, "filename": item["filename"],
+                    "verified": False, "author": {"type": "user", "name": namespace, "fullname": namespace, "avatarUrl": ""},
+                    "pullRequest": None, "notes": data.get("notes"), "taskId": ds["task_id"],
+                }
+                if isinstance(data.get("source"), dict):
+                    entry["source"] = {**data["source"], "isExternal": True}
+                by_task.setdefault(ds["task_id"], []).append(entry)
+        out = []
+        for task_id in sorted(by_task):
+            ranked = sorted(by_task[task_id], key=lambda e: (-float(e["value"]), e["modelId"]))
+            out += [{"rank": i, **e} for i, e in enumerate(ranked, 1)]
+        self._send_json(out)
 
     # ---- download ---------------------------------------------------------------------------
     def _resolve(self, repo_type: str, repo_id: str, revision: str, path: str) -> None:
@@ -671,6 +753,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(206, data[start:end + 1], headers, content_type)
             return
         self._send(200, data, headers, content_type)
+
+
+#: ASCII control characters (CR and LF among them): never part of a Hub file path or header value.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _valid_path(path: str) -> bool:
+    """A repo file path the Hub accepts: not empty, no ``..`` part, no control characters."""
+    return bool(path) and ".." not in path.split("/") and not _CONTROL.search(path)
 
 
 def _parse_range(header: str, size: int) -> tuple[int, int] | None:
@@ -772,6 +863,44 @@ def _card_data(commit: Commit) -> dict[str, Any]:
     except yaml.YAMLError:
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _benchmark_tasks(commit: Commit) -> set[str]:
+    """Task ids declared by a dataset's ``eval.yaml`` (``tasks: [{id: ...}, ...]``); empty if none."""
+    import yaml
+
+    entry = commit.files.get("eval.yaml")
+    if entry is None or entry.content is None:
+        return set()
+    try:
+        data = yaml.safe_load(entry.content.decode("utf-8", errors="replace"))
+    except yaml.YAMLError:
+        return set()
+    tasks = data.get("tasks") if isinstance(data, dict) else None
+    return {str(t["id"]) for t in tasks if isinstance(t, dict) and t.get("id")} if isinstance(tasks, list) else set()
+
+
+def _eval_result_items(commit: Commit) -> list[dict[str, Any]]:
+    """Entries of a model commit's ``.eval_results/*.yaml`` as the Hub lists them: ``{"filename",
+    "data"}`` per entry, or ``{"filename", "error"}`` for a file that is not a list of entries."""
+    import yaml
+
+    items: list[dict[str, Any]] = []
+    for path, entry in sorted(commit.files.items()):
+        if not (path.startswith(".eval_results/") and path.endswith((".yaml", ".yml"))) or entry.content is None:
+            continue
+        try:
+            data = yaml.safe_load(entry.content.decode("utf-8", errors="replace"))
+        except yaml.YAMLError as error:
+            items.append({"filename": path, "error": f"YAML: {error}"})
+            continue
+        if not isinstance(data, list) or not all(
+            isinstance(d, dict) and isinstance(d.get("dataset"), dict) and {"id", "task_id"} <= set(d["dataset"]) and "value" in d for d in data
+        ):
+            items.append({"filename": path, "error": "expected a list of {dataset: {id, task_id}, value} entries"})
+            continue
+        items += [{"filename": path, "data": d} for d in data]
+    return items
 
 
 class LocalHub:

@@ -9,9 +9,7 @@ cannot beat it has learned nothing useful.  The fit streams training pixels into
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -70,16 +68,9 @@ class ThresholdBaseline:
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the fitted parameters as JSON (atomically)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(asdict(self), f, indent=1)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        from euromine_hf.io import atomic_write_json
+
+        atomic_write_json(path, asdict(self), indent=1)
 
 
 class _Histograms:

@@ -168,14 +168,14 @@ def load_pair_splits(data_dir: Path, data_args: Any) -> dict[str, Any]:
 # ---- the run -----------------------------------------------------------------------------------
 
 
-def build_detector(model_args: Any, seed: int | None = None) -> Any:
+def build_detector(model_args: Any, seed: int | None = None, full_determinism: bool = False) -> Any:
     """The zoo detector to train, seeded first so ``--seed`` fixes its initial weights."""
-    from transformers import set_seed
+    from transformers import enable_full_determinism, set_seed
 
     from euromine_hf.models import build_model, load_rgb_checkpoint
 
     if seed is not None:
-        set_seed(seed)
+        enable_full_determinism(seed) if full_determinism else set_seed(seed)
     model = build_model(model_args.model, size=model_args.size, **model_args.overrides())
     if getattr(model.config, "task", None) != "change_detection":
         raise ValueError(f"--model {model_args.model} is not a change detector (config task {getattr(model.config, 'task', None)!r})")
@@ -202,7 +202,7 @@ def run_change_detection(model_args: Any, data_args: Any, training_args: Any, ru
         training_args.load_best_model_at_end = False
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
 
-    model = build_detector(model_args, seed=training_args.seed)
+    model = build_detector(model_args, seed=training_args.seed, full_determinism=training_args.full_determinism)
     series = data_args.sampling == "timeseries"
     metrics = ChangeMetrics(protocol=run_args.metric_protocol)
     trainer = ChangeDetectionTrainer(

@@ -15,7 +15,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
-from euromine_hf.models.base import IGNORE_INDEX
+from euromine_hf.models.configuration import IGNORE_INDEX
 
 PAIR_MODES = ("all", "consecutive")
 

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Sequence
 
 logger = logging.getLogger("euromine_hf.train")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse arguments (demo preset when none are given), train, test, report; returns an exit code."""
+def main(argv: Sequence[str] | None = None, prog: str = "train.py") -> int:
+    """Parse arguments (demo preset when none are given), train, test, report; returns an exit code.
+
+    An error in the user's input (bad option value, bad ``--data_dir``) prints one line naming
+    what was wrong and returns 2; ``EUROMINE_DEBUG=1`` shows the traceback instead.
+    """
+    from euromine_hf.cli import run_guarded
+
+    return run_guarded(lambda: _main(argv), prog)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     import transformers
 
     from euromine_hf.training.arguments import parse_arguments
@@ -18,16 +29,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     from euromine_hf.training.run import format_comparison, run_training
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    cpu_ddp = use_cpu_ddp_without_accelerator()
     demo = is_demo_invocation(argv)
     if demo:
         argv = demo_argv(argv)
     model_args, data_args, training_args, run_args = parse_arguments(argv)
+    _check_model_name(model_args.model)  # before the data is read, not after
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     # Our own progress is logged at INFO; transformers' per-step chatter stays at WARNING.
     transformers.utils.logging.set_verbosity_warning()
     if demo:
         logger.info("demo: %s", " ".join(argv))
+    if cpu_ddp:
+        logger.info("no GPU on this machine: the %s launched processes train as one CPU (gloo) DDP group",
+                    os.environ.get("WORLD_SIZE"))
+    if training_args.world_size > 1:
+        logger.info("process %d of %d in one process group (%s)", training_args.process_index,
+                    training_args.world_size, training_args.distributed_state.backend)
 
     try:
         result = run_training(model_args, data_args, training_args, run_args)
@@ -54,6 +73,34 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run_change_detection_demo(training_args.output_dir, result)
     return 0
+
+
+def _check_model_name(name: str) -> None:
+    from euromine_hf.models.registry import MODEL_ZOO
+
+    if name not in MODEL_ZOO:
+        raise ValueError(f"--model: expected a zoo model ({', '.join(sorted(MODEL_ZOO))}), got {name!r}")
+
+
+def use_cpu_ddp_without_accelerator() -> bool:
+    """Turn a multi-process launch on a machine without an accelerator into CPU (gloo) DDP.
+
+    ``accelerate launch --config_file configs/ddp.yaml`` (``distributed_type: MULTI_GPU``) starts the
+    processes with ``WORLD_SIZE`` set, but where no GPU exists accelerate falls back to "no
+    distribution" in each process unless ``ACCELERATE_USE_CPU`` is set: N independent trainings
+    writing to one folder.  Setting it here, before ``TrainingArguments`` sets up the devices, lets
+    the README's command work as written on a CPU machine.  Returns True when it did so.
+    """
+    import torch
+
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return False
+    accelerator = getattr(torch, "accelerator", None)
+    has_accelerator = accelerator.is_available() if accelerator is not None else torch.cuda.is_available()
+    if has_accelerator or os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes"):
+        return False
+    os.environ["ACCELERATE_USE_CPU"] = "true"
+    return True
 
 
 def _close_process_group(wait_for_peers: bool) -> None:

@@ -24,7 +24,6 @@ qualitative/{Site}_{Y1}_{Y2}.png   change error maps of the first and last year
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +34,9 @@ from euromine_hf.training.run import json_ready, write_json_atomic
 logger = logging.getLogger(__name__)
 
 def _atomic_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    from euromine_hf.io import atomic_write_text
+
+    return atomic_write_text(path, text)
 
 
 def write_results_tables(result: Any, model_label: str, out_dir: Path, title: str) -> dict[str, Path]:
@@ -61,14 +55,13 @@ def write_results_tables(result: Any, model_label: str, out_dir: Path, title: st
 
 def write_prediction_patches(predictions: np.ndarray, dataset: Any, pred_dir: Path) -> Path:
     """``{pred_dir}/{Site}/{YYYY}/Patch{n}.npy`` for every test row (read by ``euromine evaluate``/``stats``)."""
+    from euromine_hf.io import atomic_path
+
     keys = dataset.select_columns(["site", "year", "patch"]).to_dict()
     for i, (site, year, patch) in enumerate(zip(keys["site"], keys["year"], keys["patch"])):
         path = pred_dir / site / str(int(year)) / f"Patch{int(patch)}.npy"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.save(f, np.asarray(predictions[i], np.uint8))
-        os.replace(tmp, path)
     return pred_dir
 
 
@@ -231,16 +224,14 @@ def write_post_classification(
 
 def write_change_prediction_patches(predictions: np.ndarray, dataset: Any, pred_dir: Path) -> Path:
     """``{pred_dir}/{Site}/{Y1}_{Y2}/Patch{n}.npy`` for every test pair (``euromine evaluate --task change``)."""
+    from euromine_hf.io import atomic_path
     from euromine_hf.training.compute_metrics import read_pair_keys
 
     keys = read_pair_keys(dataset)
     for i, (site, patch, y1, y2) in enumerate(zip(keys["site"], keys["patch"], keys["year_t1"], keys["year_t2"])):
         path = pred_dir / str(site) / f"{int(y1)}_{int(y2)}" / f"Patch{int(patch)}.npy"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
             np.save(f, np.asarray(predictions[i], np.uint8))
-        os.replace(tmp, path)
     return pred_dir
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,11 +70,7 @@ def load_splits(data_dir: Path, data_args: DataArguments) -> dict[str, Any]:
         "validation": _truncate(mapping["validation"], data_args.max_eval_samples).with_format(**fmt),
         "test": _truncate(mapping["test"], data_args.max_test_samples).with_format(**fmt),
     }
-    if data_args.sampling == "timeseries":
-        series = load_euromine(data_dir, "timeseries", cache_dir=data_args.cache_dir, **kwargs)
-        splits["train"] = _truncate(series["train"], data_args.max_train_samples).with_format(**fmt)
-    else:
-        splits["train"] = splits["train_mapping"]
+    splits["train"] = training_dataset(mapping["train"], data_args)
     if len(splits["train"]) == 0:
         raise ValueError(f"{data_dir}: the training split is empty")
     if len(splits["test"]) == 0:
@@ -83,9 +78,34 @@ def load_splits(data_dir: Path, data_args: DataArguments) -> dict[str, Any]:
     return splits
 
 
-def build_segmenter(model_args: ModelArguments) -> Any:
+def training_dataset(train_mapping: Any, data_args: DataArguments) -> Any:
+    """The rows the Trainer trains on, read zero-copy from the ``mapping`` Arrow buffers.
+
+    ``MappingDataset`` / ``TimeseriesDataset`` hand the DataLoader read-only uint16 views in one
+    ``__getitems__`` call per batch; datasets' numpy formatter copies every row through Python
+    objects first (about 2.5x slower here, see ``bench/data_loading.py``).  Time series are an index
+    over the per-year rows, so the ``timeseries`` config is not materialised for training.
+    """
+    from euromine_hf.data.pairs import MappingDataset, TimeseriesDataset
+
+    if data_args.sampling == "timeseries":
+        import torch
+
+        series = TimeseriesDataset(train_mapping, years=data_args.years)
+        limit = data_args.max_train_samples
+        # Subset forwards __getitems__, so a truncated set still reads a batch in one call
+        return series if limit is None or len(series) <= limit else torch.utils.data.Subset(series, range(limit))
+    return MappingDataset(_truncate(train_mapping, data_args.max_train_samples))
+
+
+def build_segmenter(model_args: ModelArguments, seed: int | None = None, full_determinism: bool = False) -> Any:
+    """The zoo model to train; with ``seed``, every RNG is seeded first so ``--seed`` fixes the initial weights."""
     from euromine_hf.models import build_model, load_rgb_checkpoint
 
+    if seed is not None:
+        from transformers import enable_full_determinism, set_seed
+
+        enable_full_determinism(seed) if full_determinism else set_seed(seed)
     model = build_model(model_args.model, size=model_args.size, **model_args.overrides())
     if model_args.rgb_checkpoint:
         load_rgb_checkpoint(model, model_args.rgb_checkpoint)
@@ -108,6 +128,32 @@ def _resume_path(training_args: EuroMineTrainingArguments) -> str | bool | None:
     return value
 
 
+def build_trainer(
+    model: Any,
+    splits: dict[str, Any],
+    data_args: DataArguments,
+    training_args: EuroMineTrainingArguments,
+    run_args: RunArguments,
+) -> Any:
+    """The ``EuroMineTrainer`` a run trains with (``bench/data_loading.py`` times its train dataloader)."""
+    from euromine_hf.data.collators import MappingCollator, TimeseriesCollator
+    from euromine_hf.training.compute_metrics import MappingMetrics
+    from euromine_hf.training.trainer import EuroMineTrainer
+
+    train_collator = TimeseriesCollator() if data_args.sampling == "timeseries" else MappingCollator()
+    return EuroMineTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=splits["train"],
+        eval_dataset=splits["validation"] if len(splits["validation"]) else None,
+        data_collator=train_collator,
+        eval_data_collator=MappingCollator(),
+        compute_metrics=MappingMetrics(years=data_args.years, protocol=run_args.metric_protocol),
+        augment=data_args.augment,
+        radiometric_jitter=data_args.radiometric_jitter,
+    )
+
+
 def run_training(
     model_args: ModelArguments,
     data_args: DataArguments,
@@ -119,10 +165,6 @@ def run_training(
         from euromine_hf.training.change_detection import run_change_detection
 
         return run_change_detection(model_args, data_args, training_args, run_args)
-    from euromine_hf.data.collators import MappingCollator, TimeseriesCollator
-    from euromine_hf.training.compute_metrics import MappingMetrics
-    from euromine_hf.training.trainer import EuroMineTrainer
-
     start = time.perf_counter()
     if training_args.temporal_consistency_weight > 0 and data_args.sampling != "timeseries":
         raise ValueError("--temporal_consistency_weight > 0 needs --sampling timeseries (the years of a patch together)")
@@ -137,20 +179,8 @@ def run_training(
     # push through huggingface_hub at the end (euromine_hf.hub), not through Trainer's own repo handling
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
 
-    model = build_segmenter(model_args)
-    train_collator = TimeseriesCollator() if data_args.sampling == "timeseries" else MappingCollator()
-    metrics = MappingMetrics(years=data_args.years, protocol=run_args.metric_protocol)
-    trainer = EuroMineTrainer(
-        model=model,
-        args=training_args,
-        train_dataset=splits["train"],
-        eval_dataset=splits["validation"] if len(splits["validation"]) else None,
-        data_collator=train_collator,
-        eval_data_collator=MappingCollator(),
-        compute_metrics=metrics,
-        augment=data_args.augment,
-        radiometric_jitter=data_args.radiometric_jitter,
-    )
+    model = build_segmenter(model_args, seed=training_args.seed, full_determinism=training_args.full_determinism)
+    trainer = build_trainer(model, splits, data_args, training_args, run_args)
     train_output = trainer.train(resume_from_checkpoint=_resume_path(training_args))
     trainer.log_metrics("train", train_output.metrics)
 
@@ -161,6 +191,7 @@ def run_training(
     baseline = baseline_metrics = None
     if run_args.baseline:
         from euromine_hf.training.baseline import evaluate_baseline, fit_threshold_baseline, iter_image_batches
+        from euromine_hf.training.compute_metrics import MappingMetrics
 
         baseline = fit_threshold_baseline(iter_image_batches(splits["train_mapping"]), index=run_args.baseline_index)
         baseline_metrics = evaluate_baseline(baseline, splits["test"], MappingMetrics(data_args.years, run_args.metric_protocol))
@@ -214,11 +245,6 @@ def json_ready(obj: Any) -> Any:
 
 
 def write_json_atomic(path: Path, payload: Any) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(json_ready(payload), indent=1), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    from euromine_hf.io import atomic_write_text
+
+    return atomic_write_text(path, json.dumps(json_ready(payload), indent=1))

@@ -5,17 +5,25 @@ Why a subclass at all: (1) ``timeseries`` sampling feeds (B,T,C,H,W) batches tha
 (which take (B,C,H,W)) see flattened, and the Eq. 6 / consistency losses need the year axis back;
 (2) training may read the ``timeseries`` config while evaluation always scores per-year ``mapping``
 rows, so evaluation needs its own collator; (3) ``compute_metrics`` reads site/patch/year/offset
-keys from the evaluated dataset in order, so it must know which dataset an ``evaluate`` call scores.
+keys from the evaluated dataset in order, so it must know which dataset an ``evaluate`` call scores;
+(4) checkpoints are written by ``save_pretrained`` in transformers' on-disk key names (e.g. Segformer's
+``linear_c`` for ``linear_projections``, Swin's backbone without ``swin.``), and ``Trainer`` reloads
+them (best model, resume) with a plain ``load_state_dict(strict=False)`` that only logs the keys it
+could not place: here they go through ``from_pretrained``'s key mapping and must match exactly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import logging
+import os
 from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
-from transformers import Trainer
+from transformers import PreTrainedModel, Trainer
+from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME
 
 from euromine_hf.data.collators import NUM_DIHEDRAL, dihedral
 from euromine_hf.training.losses import temporal_consistency_loss
@@ -26,6 +34,41 @@ def argmax_logits_uint8(logits: Any, labels: Any = None) -> torch.Tensor:
     if isinstance(logits, (tuple, list)):
         logits = logits[0]
     return logits.argmax(dim=1).to(torch.uint8)
+
+
+logger = logging.getLogger(__name__)
+
+_WEIGHT_FILES = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint's weights do not fit the model exactly (missing, unexpected or resized tensors)."""
+
+
+def load_checkpoint_weights(model: PreTrainedModel, checkpoint_dir: str | os.PathLike) -> None:
+    """Load the weights saved in ``checkpoint_dir`` into ``model`` in place, exactly as ``from_pretrained`` reads them.
+
+    The folder is read by ``type(model).from_pretrained`` (with ``model``'s own config), so the
+    same key renaming and weight conversions apply as for any user loading the folder; the result
+    is then copied with ``load_state_dict(strict=True)``.  Any tensor that is missing, unexpected
+    or of another shape raises :class:`CheckpointMismatchError` naming the folder and the keys,
+    instead of leaving a mix of old and new weights behind.
+    """
+    folder = os.fspath(checkpoint_dir)
+    if not any(os.path.isfile(os.path.join(folder, name)) for name in _WEIGHT_FILES):
+        raise FileNotFoundError(f"{folder}: no model weights (expected one of {', '.join(_WEIGHT_FILES)})")
+    try:
+        fresh, info = type(model).from_pretrained(folder, config=copy.deepcopy(model.config), output_loading_info=True)
+    except RuntimeError as error:  # from_pretrained raises on tensors of another shape
+        raise CheckpointMismatchError(f"{folder}: the checkpoint does not fit {type(model).__name__} "
+                                      f"(mismatched_keys: {error})") from error
+    problems = {key: info.get(key) for key in ("missing_keys", "unexpected_keys", "mismatched_keys", "error_msgs",
+                                                "conversion_errors")}
+    problems = {key: value for key, value in problems.items() if value}
+    if problems:
+        detail = "; ".join(f"{key}: {sorted(map(str, value))[:8]}" for key, value in problems.items())
+        raise CheckpointMismatchError(f"{folder}: the checkpoint does not fit {type(model).__name__} ({detail})")
+    model.load_state_dict(fresh.state_dict(), strict=True)
 
 
 #: batch keys moved together by the augmentation (single images / series, then the two dates of a pair)
@@ -70,6 +113,30 @@ class EuroMineTrainer(Trainer):
         self.radiometric_jitter = float(radiometric_jitter)
         self.last_loss_parts: dict[str, float] = {}
         self._micro_step = (-1, 0)  # (global_step, micro-batch index within it)
+
+    # ---- checkpoint loading: through from_pretrained's key mapping, strict ---------------------
+
+    def _plain_weights_load(self, model: Any) -> bool:
+        """True where Trainer would ``load_state_dict`` a weights file itself (no FSDP/DeepSpeed/PEFT)."""
+        from transformers.trainer import _is_peft_model
+        from transformers.utils import is_sagemaker_mp_enabled
+
+        return (isinstance(model, PreTrainedModel) and not self.is_fsdp_enabled and not self.is_deepspeed_enabled
+                and not is_sagemaker_mp_enabled() and not _is_peft_model(model))
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: torch.nn.Module | None = None) -> None:
+        target = self.accelerator.unwrap_model(model if model is not None else self.model)
+        if not self._plain_weights_load(target):
+            return super()._load_from_checkpoint(resume_from_checkpoint, model)
+        load_checkpoint_weights(target, resume_from_checkpoint)
+
+    def _load_best_model(self) -> None:
+        target = self.accelerator.unwrap_model(self.model)
+        if not self._plain_weights_load(target):
+            return super()._load_best_model()
+        logger.info("loading the best model from %s (%s %s)", self.state.best_model_checkpoint,
+                                         self.args.metric_for_best_model, self.state.best_metric)
+        load_checkpoint_weights(target, self.state.best_model_checkpoint)
 
     # ---- augmentation -------------------------------------------------------------------------
 

@@ -9,7 +9,18 @@ from __future__ import annotations
 import importlib
 
 #: Detector modules, one per paper model.
-DETECTORS: tuple[str, ...] = ()
+DETECTORS: tuple[str, ...] = (
+    "fc_ef",
+    "fc_siam_conc",
+    "fc_siam_diff",
+    "snunet",
+    "tinycd",
+    "bit",
+    "changeformer",
+    "cgnet",
+    "hcgmnet",
+    "a2net",
+)
 
 for _name in DETECTORS:
     importlib.import_module(f"{__name__}.{_name}")

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 from transformers import ResNetBackbone, ResNetConfig
+from transformers.models.resnet.modeling_resnet import ResNetStage
 
 from euromine_hf.models.encoders.base import Encoder
 
@@ -43,6 +44,39 @@ def resnet_backbone_config(
     return ResNetConfig(num_channels=num_channels, out_features=out_features, **fields)
 
 
+def dilate_resnet(stages: Sequence[ResNetStage], output_stride: int, downsample_in_first_stage: bool = False) -> list[int]:
+    """Turn ResNet's stride-2 stages into dilated stride-1 stages until ``output_stride`` is reached.
+
+    DeepLab (Chen et al.) and PSPNet (Zhao et al.) keep the ImageNet weights and the receptive field
+    but stop downsampling: a stage that would exceed ``output_stride`` gets stride 1, and its 3×3
+    convolutions are dilated by the stride it gave up (the first block keeps the previous dilation,
+    because its input has not been upsampled yet). Parameters are untouched, so checkpoints load
+    unchanged. Returns each stage's dilation. The one copy of this surgery in the package.
+    """
+    if output_stride not in (4, 8, 16, 32):
+        raise ValueError(f"output_stride must be one of 4, 8, 16, 32; got {output_stride}")
+    stride, dilation, dilations = 4, 1, []  # 7×7 stride-2 stem + stride-2 max-pool
+    for index, stage in enumerate(stages):
+        stage_stride = 2 if (index > 0 or downsample_in_first_stage) else 1
+        if stage_stride == 1 or stride * stage_stride <= output_stride:
+            stride *= stage_stride
+            dilations.append(dilation)
+            continue
+        previous, dilation = dilation, dilation * stage_stride
+        for block_index, block in enumerate(stage.layers):
+            block_dilation = previous if block_index == 0 else dilation
+            for module in block.modules():
+                if not isinstance(module, nn.Conv2d):
+                    continue
+                if block_index == 0:
+                    module.stride = (1, 1)
+                if module.kernel_size[0] > 1:
+                    module.dilation = (block_dilation, block_dilation)
+                    module.padding = (block_dilation * (module.kernel_size[0] // 2),) * 2
+        dilations.append(dilation)
+    return dilations
+
+
 class ResNetEncoder(Encoder):
     """``ResNetBackbone`` under the encoder contract; the backbone is ``self.backbone``."""
 
@@ -55,35 +89,18 @@ class ResNetEncoder(Encoder):
             reductions[f"stage{index}"] = reductions[f"stage{index - 1}"] * 2
         self.dilations = self._dilate(output_stride) if output_stride < 32 else [1] * len(config.depths)
         self.channels = list(self.backbone.channels)
-        self.reductions = [min(reductions[name], output_stride) for name in names]
+        # Dilation caps the stride at output_stride; undilated (32) the natural strides stand, which
+        # reach 64 when the first stage also downsamples (LinkNet).
+        cap = output_stride if output_stride < 32 else None
+        self.reductions = [reductions[name] if cap is None else min(reductions[name], cap) for name in names]
 
     def _dilate(self, output_stride: int) -> list[int]:
-        """Replace stride by dilation in the stages beyond ``output_stride`` (DeepLab's surgery)."""
-        if output_stride not in (4, 8, 16):
-            raise ValueError(f"output_stride must be 4, 8, 16 or 32; got {output_stride}")
-        stride, dilation, dilations = 4, 1, []
-        for index, stage in enumerate(self.backbone.encoder.stages):
-            stage_stride = 2 if (index > 0 or self.backbone.config.downsample_in_first_stage) else 1
-            if stage_stride == 1 or stride * stage_stride <= output_stride:
-                stride *= stage_stride
-                dilations.append(dilation)
-                continue
-            previous, dilation = dilation, dilation * stage_stride
-            for block_index, block in enumerate(stage.layers):
-                block_dilation = previous if block_index == 0 else dilation
-                for module in block.modules():
-                    if not isinstance(module, nn.Conv2d):
-                        continue
-                    if block_index == 0:
-                        module.stride = (1, 1)
-                    if module.kernel_size[0] > 1:
-                        module.dilation = (block_dilation, block_dilation)
-                        module.padding = (block_dilation * (module.kernel_size[0] // 2),) * 2
-            dilations.append(dilation)
-        return dilations
+        return dilate_resnet(
+            list(self.backbone.encoder.stages), output_stride, self.backbone.config.downsample_in_first_stage
+        )
 
     def forward(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
         return list(self.backbone(pixel_values).feature_maps)
 
 
-__all__ = ["RESNET_VARIANTS", "ResNetEncoder", "resnet_backbone_config"]
+__all__ = ["RESNET_VARIANTS", "ResNetEncoder", "dilate_resnet", "resnet_backbone_config"]

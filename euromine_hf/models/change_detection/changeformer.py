@@ -1,0 +1,271 @@
+"""ChangeFormer (Bandara & Patel, "A Transformer-Based Siamese Network for Change Detection",
+IGARSS 2022), in its published V6 configuration.
+
+**Encoder** (shared by both dates): a hierarchical transformer of four stages at strides 4, 8, 16,
+32 (widths 64/128/320/512, depths 3/3/4/3, heads 1/2/4/8). Each stage starts with an overlapping
+patch embedding (a strided convolution, then LayerNorm), followed by blocks of efficient
+self-attention — keys and values come from a map shrunk by a strided convolution of ratio 8/4/2/1
+(sequence reduction) — and a Mix-FFN (linear, 3×3 depthwise convolution, GELU, linear), with
+pre-norm residuals, stochastic depth and a LayerNorm at the stage end. V6 uses 7×7 kernels for
+all four patch embeddings (SegFormer's MiT uses 3×3 after the first), which is where most of its
+41 M parameters sit.
+
+**Decoder**: per scale, both dates' features are projected to 256 channels by a shared linear
+layer ("MLP"), concatenated and passed through a difference module (3×3 conv, ReLU, BN, 3×3 conv,
+ReLU); going from deep to shallow, each scale's difference map adds the ×2-upsampled map of the
+scale below. A small prediction head (3×3 conv, ReLU, BN, 3×3 conv) reads each scale's map (the
+deep-supervision outputs). The four maps, upsampled to stride 4, are concatenated and fused by a
+1×1 convolution + BN; two ×2 transposed convolutions, each followed by a residual block, bring the
+result to full resolution, where a 3×3 convolution gives the change logits. Training loss, as the
+reference trains V6 (``multi_scale_train``): cross-entropy of the final logits plus
+0.5/0.5/0.5/0.8 × cross-entropy of the stride-32/16/8/4 predictions.
+
+Differences from the reference code, and why:
+
+* The encoder is transformers' ``SegformerModel`` configured with V6's widths, depths, heads,
+  reduction ratios, 7×7 patch embeddings and its dropouts (0.1 hidden, 0.1 attention, 0.1 drop
+  path): the same layers and parameter count; its LayerNorms use eps 1e-5 where the reference's
+  blocks use 1e-6.
+* Deep-supervision predictions are upsampled to the labels (the model base's one rule for
+  auxiliary terms), where the reference instead downsamples the labels (nearest) to each
+  prediction.
+* Upsampling between scales targets the next map's size rather than a fixed ×2, so it also holds
+  for input sizes that are not multiples of 32.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import SegformerConfig, SegformerModel
+
+from euromine_hf.models.change_detection.fusion import SiameseEncoder
+from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
+from euromine_hf.models.encoders.base import Encoder
+from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel
+from euromine_hf.models.registry import register_model
+
+_PER_STAGE = ("embed_dims", "depths", "num_heads", "mlp_ratios", "sr_ratios", "patch_sizes", "strides")
+
+
+class ChangeFormerConfig(EuroMineChangeDetectionConfig):
+    """Configuration of :class:`ChangeFormerForChangeDetection` (defaults: ChangeFormer V6).
+
+    Args:
+        embed_dims, depths, num_heads, mlp_ratios, sr_ratios, patch_sizes, strides: per-stage
+            encoder settings (V6: [64,128,320,512], [3,3,4,3], [1,2,4,8], [4]*4, [8,4,2,1], [7]*4,
+            [4,2,2,2]).
+        decoder_dim: width of the decoder's projections and difference maps (256).
+        hidden_dropout, attention_dropout, drop_path_rate: encoder regularisation (0.1 each).
+        deep_supervision_weights: loss weights of the per-scale predictions, deepest first
+            (0.5, 0.5, 0.5, 0.8); the final logits weigh 1. Empty: no deep supervision.
+    """
+
+    model_type = "euromine-changeformer"
+
+    def __init__(
+        self,
+        embed_dims: Sequence[int] = (64, 128, 320, 512),
+        depths: Sequence[int] = (3, 3, 4, 3),
+        num_heads: Sequence[int] = (1, 2, 4, 8),
+        mlp_ratios: Sequence[int] = (4, 4, 4, 4),
+        sr_ratios: Sequence[int] = (8, 4, 2, 1),
+        patch_sizes: Sequence[int] = (7, 7, 7, 7),
+        strides: Sequence[int] = (4, 2, 2, 2),
+        decoder_dim: int = 256,
+        hidden_dropout: float = 0.1,
+        attention_dropout: float = 0.1,
+        drop_path_rate: float = 0.1,
+        deep_supervision_weights: Sequence[float] = (0.5, 0.5, 0.5, 0.8),
+        **kwargs: Any,
+    ) -> None:
+        values = dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads, mlp_ratios=mlp_ratios,
+                      sr_ratios=sr_ratios, patch_sizes=patch_sizes, strides=strides)
+        for name in _PER_STAGE:
+            setattr(self, name, [int(v) for v in values[name]])
+        lengths = {len(getattr(self, name)) for name in _PER_STAGE}
+        if len(lengths) != 1:
+            raise ValueError(
+                "ChangeFormerConfig: per-stage fields must have one entry per stage; got lengths "
+                + ", ".join(f"{name}={len(getattr(self, name))}" for name in _PER_STAGE)
+            )
+        for dim, heads in zip(self.embed_dims, self.num_heads):
+            if heads < 1 or dim % heads:
+                raise ValueError(f"ChangeFormerConfig: embed dim {dim} is not divisible by its {heads} heads")
+        self.decoder_dim = int(decoder_dim)
+        self.hidden_dropout = float(hidden_dropout)
+        self.attention_dropout = float(attention_dropout)
+        self.drop_path_rate = float(drop_path_rate)
+        self.deep_supervision_weights = [float(w) for w in deep_supervision_weights]
+        if self.deep_supervision_weights and len(self.deep_supervision_weights) != len(self.embed_dims):
+            raise ValueError(
+                f"ChangeFormerConfig.deep_supervision_weights needs one weight per stage ({len(self.embed_dims)}) "
+                f"or none; got {self.deep_supervision_weights}"
+            )
+        super().__init__(**kwargs)
+
+    def to_segformer_config(self) -> SegformerConfig:
+        """The transformers ``SegformerConfig`` of the encoder."""
+        return SegformerConfig(
+            num_channels=self.num_channels,
+            num_encoder_blocks=len(self.embed_dims),
+            depths=list(self.depths),
+            sr_ratios=list(self.sr_ratios),
+            hidden_sizes=list(self.embed_dims),
+            patch_sizes=list(self.patch_sizes),
+            strides=list(self.strides),
+            num_attention_heads=list(self.num_heads),
+            mlp_ratios=list(self.mlp_ratios),
+            hidden_dropout_prob=self.hidden_dropout,
+            attention_probs_dropout_prob=self.attention_dropout,
+            drop_path_rate=self.drop_path_rate,
+            reshape_last_stage=True,
+        )
+
+
+class HierarchicalTransformerEncoder(Encoder):
+    """transformers' ``SegformerModel`` under the encoder contract: one (B, C, H, W) map per stage."""
+
+    def __init__(self, config: SegformerConfig) -> None:
+        super().__init__()
+        self.transformer = SegformerModel(config)
+        self.channels = list(config.hidden_sizes)
+        self.reductions, reduction = [], 1
+        for stride in config.strides:
+            reduction *= stride
+            self.reductions.append(reduction)
+
+    def forward(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:
+        return list(self.transformer(pixel_values, output_hidden_states=True).hidden_states)
+
+
+def difference_module(in_channels: int, out_channels: int) -> nn.Sequential:
+    """ChangeFormer's convolutional difference module on [date 1, date 2]."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, out_channels, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.BatchNorm2d(out_channels),
+        nn.Conv2d(out_channels, out_channels, 3, padding=1),
+        nn.ReLU(inplace=True),
+    )
+
+
+def prediction_head(in_channels: int, num_labels: int) -> nn.Sequential:
+    """Per-scale prediction of the deep-supervision outputs."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, num_labels, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.BatchNorm2d(num_labels),
+        nn.Conv2d(num_labels, num_labels, 3, padding=1),
+    )
+
+
+class ResidualBlock(nn.Module):
+    """x + 0.1 · conv(ReLU(conv(x))): the decoder's refinement after each ×2 upsampling."""
+
+    def __init__(self, channels: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, channels, 3, padding=1)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.1 * self.conv2(F.relu(self.conv1(x)))
+
+
+class ChangeFormerDecoder(nn.Module):
+    """MLP projections, difference modules per scale, multi-scale fusion, ×4 upsampling head."""
+
+    def __init__(self, in_channels: Sequence[int], dim: int, num_labels: int) -> None:
+        super().__init__()
+        self.projections = nn.ModuleList(nn.Linear(c, dim) for c in in_channels)
+        self.differences = nn.ModuleList(difference_module(2 * dim, dim) for _ in in_channels)
+        self.predictions = nn.ModuleList(prediction_head(dim, num_labels) for _ in in_channels)
+        self.fuse = nn.Sequential(nn.Conv2d(dim * len(in_channels), dim, 1), nn.BatchNorm2d(dim))
+        self.up_2x = nn.ConvTranspose2d(dim, dim, kernel_size=4, stride=2, padding=1)
+        self.refine_2x = ResidualBlock(dim)
+        self.up_1x = nn.ConvTranspose2d(dim, dim, kernel_size=4, stride=2, padding=1)
+        self.refine_1x = ResidualBlock(dim)
+        self.classifier = nn.Conv2d(dim, num_labels, 3, padding=1)
+
+    @staticmethod
+    def _project(linear: nn.Linear, features: torch.Tensor) -> torch.Tensor:
+        batch, _, height, width = features.shape
+        tokens = linear(features.flatten(2).transpose(1, 2))
+        return tokens.transpose(1, 2).reshape(batch, -1, height, width)
+
+    def forward(
+        self, features_t1: Sequence[torch.Tensor], features_t2: Sequence[torch.Tensor]
+    ) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Final logits (full resolution of the stride-4 map × 4) and the per-scale predictions, deepest first."""
+        differences: list[torch.Tensor] = []
+        predictions: list[torch.Tensor] = []
+        deeper: torch.Tensor | None = None
+        for index in reversed(range(len(self.projections))):
+            linear = self.projections[index]
+            pair = torch.cat([self._project(linear, features_t1[index]), self._project(linear, features_t2[index])], 1)
+            difference = self.differences[index](pair)
+            if deeper is not None:
+                difference = difference + F.interpolate(
+                    deeper, size=difference.shape[-2:], mode="bilinear", align_corners=False
+                )
+            predictions.append(self.predictions[index](difference))
+            differences.append(difference)
+            deeper = difference
+        size = differences[-1].shape[-2:]
+        fused = self.fuse(torch.cat(
+            [F.interpolate(d, size=size, mode="bilinear", align_corners=False) for d in differences[:-1]]
+            + [differences[-1]],
+            dim=1,
+        ))
+        hidden = self.refine_2x(self.up_2x(fused))
+        hidden = self.refine_1x(self.up_1x(hidden))
+        return self.classifier(hidden), predictions
+
+
+class ChangeFormerForChangeDetection(EuroMineChangeDetectionModel):
+    """ChangeFormer V6: Siamese hierarchical transformer encoder, difference modules per scale, MLP decoder."""
+
+    config_class = ChangeFormerConfig
+    config: ChangeFormerConfig
+
+    def __init__(self, config: ChangeFormerConfig) -> None:
+        super().__init__(config)
+        self.siamese = SiameseEncoder(HierarchicalTransformerEncoder(config.to_segformer_config()))
+        self.decoder = ChangeFormerDecoder(config.embed_dims, config.decoder_dim, config.num_labels)
+        self.post_init()
+
+    def detect_with_auxiliary(
+        self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
+    ) -> tuple[torch.Tensor, list[Auxiliary]]:
+        logits, predictions = self.decoder(*self.siamese(pixel_values_t1, pixel_values_t2))
+        auxiliary = [Auxiliary(weight, prediction, "labels")
+                     for weight, prediction in zip(self.config.deep_supervision_weights, predictions)]
+        return logits, auxiliary
+
+    def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
+        return self.decoder(*self.siamese(pixel_values_t1, pixel_values_t2))[0]
+
+
+register_model(
+    "changeformer",
+    "ChangeFormer",
+    ChangeFormerConfig,
+    ChangeFormerForChangeDetection,
+    task="change_detection",
+    paper={},
+    tiny={
+        "embed_dims": [8, 8, 16, 16],
+        "depths": [1, 1, 1, 1],
+        "num_heads": [1, 1, 1, 2],
+        "mlp_ratios": [2, 2, 2, 2],
+        "patch_sizes": [7, 3, 3, 3],
+        "decoder_dim": 8,
+        "hidden_dropout": 0.0,
+        "attention_dropout": 0.0,
+        "drop_path_rate": 0.0,
+    },
+    published_params=39.13,
+)

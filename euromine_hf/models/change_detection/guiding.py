@@ -1,0 +1,82 @@
+"""Change-guiding parts shared by CGNet and HCGMNet (Han et al. 2023; both from one group).
+
+Both detectors (1) run one VGG16-BN on each date and fuse every level from stride 2 to 16 by
+concatenating the two dates and reducing back with a 3×3 conv–BN–ReLU, (2) predict a coarse
+*change guiding map* (one sigmoid score map, deep-supervised with BCE), and (3) let that map steer
+self-attention over the fused features in the :class:`ChangeGuideModule`. They differ in where the
+guiding map comes from and how the guided features are decoded, which their own files say.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from euromine_hf.models.change_detection.fusion import SiameseEncoder
+from euromine_hf.models.encoders.vgg import VGGEncoder
+from euromine_hf.models.layers import ConvBNReLU
+
+
+def upsample_to(hidden: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+    """Bilinear resize to ``reference``'s spatial size, corners aligned (as both papers' code does)."""
+    if hidden.shape[-2:] == reference.shape[-2:]:
+        return hidden
+    return F.interpolate(hidden, size=reference.shape[-2:], mode="bilinear", align_corners=True)
+
+
+class ChangeGuideModule(nn.Module):
+    """Change-guided self-attention (CGNet §II-C, HCGMNet's CGM).
+
+    Position self-attention (query/key 1×1 convs to ``channels // reduction``, value 1×1 conv to
+    ``channels``) in which query, key and value are each scaled by ``1 + sigmoid(guide)``: pixels
+    the guiding map marks as changed weigh more in the affinities and in what they pass on. The
+    attended map enters through a learnable scale ``gamma`` that starts at 0, so the module starts
+    as the identity. Affinities are unscaled dot products (no 1/√d), as in the papers' code.
+    """
+
+    def __init__(self, channels: int, reduction: int = 8) -> None:
+        super().__init__()
+        inner = max(channels // reduction, 1)
+        self.query = nn.Conv2d(channels, inner, kernel_size=1)
+        self.key = nn.Conv2d(channels, inner, kernel_size=1)
+        self.value = nn.Conv2d(channels, channels, kernel_size=1)
+        self.gamma = nn.Parameter(torch.zeros(1))
+
+    def forward(self, hidden: torch.Tensor, guide_logits: torch.Tensor) -> torch.Tensor:
+        batch, channels, height, width = hidden.shape
+        weight = 1.0 + torch.sigmoid(upsample_to(guide_logits, hidden))
+
+        def tokens(projection: nn.Module) -> torch.Tensor:  # (B, HW, C')
+            return (projection(hidden) * weight).flatten(2).transpose(1, 2)
+
+        attended = F.scaled_dot_product_attention(tokens(self.query), tokens(self.key), tokens(self.value), scale=1.0)
+        attended = attended.transpose(1, 2).reshape(batch, channels, height, width)
+        return self.gamma * attended + hidden
+
+
+class SiameseVGGConcatFusion(nn.Module):
+    """VGG16-BN on both dates; per level from stride 2 on, ``[f_t2, f_t1]`` → 3×3 conv–BN–ReLU → C.
+
+    The stride-1 stage (64 channels) only feeds the next stage; ``channels`` lists the fused
+    levels (128, 256, 512, 512 for VGG16) at strides 2, 4, 8, 16. The VGG stages are tapped before
+    their last ReLU (see :class:`VGGEncoder` ``preactivation``), as the papers' code slices them.
+    """
+
+    def __init__(self, num_channels: int, widths: Sequence[int], depths: Sequence[int]) -> None:
+        super().__init__()
+        self.siamese = SiameseEncoder(VGGEncoder(num_channels, widths, depths, preactivation=True))
+        self.channels = list(self.siamese.channels[1:])
+        self.reduce = nn.ModuleList(ConvBNReLU(2 * c, c, kernel_size=3) for c in self.channels)
+
+    def forward(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> list[torch.Tensor]:
+        features_t1, features_t2 = self.siamese(pixel_values_t1, pixel_values_t2)
+        return [
+            reduce(torch.cat([f2, f1], dim=1))
+            for reduce, f1, f2 in zip(self.reduce, features_t1[1:], features_t2[1:])
+        ]
+
+
+__all__ = ["ChangeGuideModule", "SiameseVGGConcatFusion", "upsample_to"]

@@ -1,0 +1,149 @@
+"""HCGMNet (Han, Wu & Hu, "HCGMNet: A Hierarchical Change Guiding Map Network for Change
+Detection", IGARSS 2023).
+
+Why it works: the change guiding map is predicted from *all* levels at once (hierarchical
+features: fine boundaries from shallow levels, semantics from deep ones), and then steers
+self-attention on every level before a second, final prediction from the guided features.
+
+Architecture (widths from the authors' code):
+
+* Siamese VGG16-BN; levels at strides 2, 4, 8, 16 (128, 256, 512, 512 channels), each fused as
+  concat(t2, t1) → 3×3 conv–BN–ReLU (:mod:`.guiding`); levels 2–4 pass one more 3×3 conv–BN–ReLU.
+* Hierarchical change guiding map: all four levels upsampled to stride 2 and concatenated
+  (1408 channels) → 3×3 conv–BN–ReLU 512 → 256 → 64 → 3×3 conv → 1 score map.
+* Change guide modules (:class:`~.guiding.ChangeGuideModule`) on levels 2, 3, 4 with that map;
+  the guided levels, upsampled to stride 2 and concatenated with level 1, pass a second decoder of
+  the same shape → final score.
+* Loss: BCE on the final score + ``guide_loss_weight`` (1.0, the code's plain sum) × BCE on the
+  guiding map; single score maps are returned as ``binary_logits`` (cross-entropy on them *is*
+  BCE). 47.3 M parameters with 3 bands (45.13 in 2^20, as published).
+
+Choices where the paper is silent: VGG maps tapped before each stage's last ReLU, corner-aligned
+upsampling and unscaled attention affinities, all as in the authors' code.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+
+from euromine_hf.models.change_detection.guiding import ChangeGuideModule, SiameseVGGConcatFusion, upsample_to
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineChangeDetectionConfig
+from euromine_hf.models.encoders.vgg import VGG16_DEPTHS, VGG16_WIDTHS
+from euromine_hf.models.layers import ConvBNReLU, as_int_list, init_classifier
+from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel, binary_logits
+from euromine_hf.models.registry import register_model
+
+
+class HCGMNetConfig(EuroMineChangeDetectionConfig):
+    """Configuration of :class:`HCGMNetForChangeDetection`.
+
+    Args:
+        num_channels: input bands per date (10 for EuroMineNet, 3 for RGB).
+        band_names: one name per input channel (defaults to the published Sentinel-2 order).
+        ignore_index: label value excluded from the loss.
+        loss: ``"ce"`` (= BCE on the single score map, the paper's), ``"ce+dice"`` or ``"dice"``.
+        encoder_widths: channels of the five VGG stages (64, 128, 256, 512, 512).
+        encoder_depths: 3×3 convolutions per VGG stage (2, 2, 3, 3, 3).
+        decoder_channels: hidden widths of each of the two multi-level decoders (512, 256, 64).
+        attention_reduction: query/key channels = level channels // this (8).
+        guide_loss_weight: weight of the guiding map's BCE term (1.0).
+    """
+
+    model_type = "euromine-hcgmnet"
+
+    def __init__(
+        self,
+        num_channels: int = 10,
+        band_names: Sequence[str] | None = None,
+        ignore_index: int = IGNORE_INDEX,
+        loss: str = "ce",
+        encoder_widths: Sequence[int] = VGG16_WIDTHS,
+        encoder_depths: Sequence[int] = VGG16_DEPTHS,
+        decoder_channels: Sequence[int] = (512, 256, 64),
+        attention_reduction: int = 8,
+        guide_loss_weight: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        self.encoder_widths = as_int_list(encoder_widths, "encoder_widths")
+        self.encoder_depths = as_int_list(encoder_depths, "encoder_depths")
+        if len(self.encoder_widths) != 5 or len(self.encoder_depths) != 5:
+            raise ValueError(
+                f"HCGMNetConfig.encoder_widths and encoder_depths need 5 entries (the VGG16 stages); "
+                f"got {self.encoder_widths} and {self.encoder_depths}"
+            )
+        self.decoder_channels = as_int_list(decoder_channels, "decoder_channels")
+        self.attention_reduction = as_int_list([attention_reduction], "attention_reduction")[0]
+        self.guide_loss_weight = float(guide_loss_weight)
+        super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, loss=loss, **kwargs)
+
+
+class MultiLevelDecoder(nn.Sequential):
+    """Stacked 3×3 conv–BN–ReLU (``hidden`` widths) → 3×3 conv to one score map."""
+
+    def __init__(self, in_channels: int, hidden: Sequence[int]) -> None:
+        layers: list[nn.Module] = []
+        for width in hidden:
+            layers.append(ConvBNReLU(in_channels, width, 3))
+            in_channels = width
+        layers.append(nn.Conv2d(in_channels, 1, 3, padding=1))
+        super().__init__(*layers)
+
+
+class HCGMNetForChangeDetection(EuroMineChangeDetectionModel):
+    """HCGMNet: Siamese VGG16-BN, a hierarchical change guiding map, guided re-prediction."""
+
+    config_class = HCGMNetConfig
+
+    def __init__(self, config: HCGMNetConfig) -> None:
+        super().__init__(config)
+        self.backbone = SiameseVGGConcatFusion(config.num_channels, config.encoder_widths, config.encoder_depths)
+        channels = self.backbone.channels
+        self.refine = nn.ModuleList(ConvBNReLU(c, c, 3) for c in channels[1:])
+        self.guide_decoder = MultiLevelDecoder(sum(channels), config.decoder_channels)
+        self.guides = nn.ModuleList(ChangeGuideModule(c, config.attention_reduction) for c in channels[1:])
+        self.final_decoder = MultiLevelDecoder(sum(channels), config.decoder_channels)
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        super()._init_weights(module)
+        if any(module is getattr(self, name, [None])[-1] for name in ("guide_decoder", "final_decoder")):
+            init_classifier(module)
+
+    def _scores(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(final score, guiding-map score), both (B,1,H,W) at input size."""
+        finest, *deeper = self.backbone(pixel_values_t1, pixel_values_t2)
+        deeper = [refine(level) for refine, level in zip(self.refine, deeper)]
+        guide = self.guide_decoder(torch.cat([finest, *(upsample_to(level, finest) for level in deeper)], dim=1))
+        guided = [module(level, guide) for module, level in zip(self.guides, deeper)]
+        final = self.final_decoder(torch.cat([finest, *(upsample_to(level, finest) for level in guided)], dim=1))
+        return upsample_to(final, pixel_values_t1), upsample_to(guide, pixel_values_t1)
+
+    def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
+        return binary_logits(self._scores(pixel_values_t1, pixel_values_t2)[0])
+
+    def detect_with_auxiliary(
+        self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
+    ) -> tuple[torch.Tensor, list[Auxiliary]]:
+        final, guide = self._scores(pixel_values_t1, pixel_values_t2)
+        return binary_logits(final), [Auxiliary(self.config.guide_loss_weight, binary_logits(guide))]
+
+
+register_model(
+    "hcgmnet",
+    "HCGMNet",
+    HCGMNetConfig,
+    HCGMNetForChangeDetection,
+    task="change_detection",
+    paper={},
+    tiny={
+        "encoder_widths": [8, 8, 16, 16, 16],
+        "encoder_depths": [1, 1, 1, 1, 1],
+        "decoder_channels": [16, 8],
+    },
+    published_params=45.13,
+)
+
+__all__ = ["HCGMNetConfig", "HCGMNetForChangeDetection", "MultiLevelDecoder"]

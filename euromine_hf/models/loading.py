@@ -1,0 +1,131 @@
+"""Load a saved segmenter with errors that name the file and what was expected.
+
+Why not plain ``from_pretrained``: given a user's folder it fails with messages that do not name
+the file (a truncated ``model.safetensors`` says "incomplete metadata"), and it silently
+re-initialises weights missing from the file, so a wrong folder would predict noise. Here the
+folder is checked first (``config.json`` readable, ``model_type`` known, weights present and whole)
+and any missing, unexpected or wrongly shaped weight is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+__all__ = ["load_model", "check_model_folder", "check_safetensors"]
+
+#: Weight files ``save_pretrained`` writes, in the order ``from_pretrained`` looks for them.
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
+_EXPECTED = "a folder written by save_pretrained (config.json + model.safetensors)"
+
+
+def check_safetensors(path: str | Path) -> None:
+    """Raise ``ValueError`` naming ``path`` unless its header is valid and the file holds every
+    byte the header declares (reads the header only, not the tensors)."""
+    path = Path(path)
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise ValueError(f"{path}: safetensors header: expected an 8-byte header length, found a {size}-byte file")
+        (n,) = struct.unpack("<Q", head)
+        if n > size - 8:
+            raise ValueError(f"{path}: safetensors header: declares {n} header bytes but the file has {size} (truncated?)")
+        raw = f.read(n)
+    try:
+        header = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"{path}: safetensors header: expected JSON, {error}") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path}: safetensors header: expected a JSON object of tensors")
+    end = 0
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        offsets = info.get("data_offsets") if isinstance(info, dict) else None
+        if not (isinstance(offsets, list) and len(offsets) == 2 and all(isinstance(o, int) for o in offsets)):
+            raise ValueError(f"{path}: tensor {name!r}: expected data_offsets [begin, end], found {offsets!r}")
+        end = max(end, offsets[1])
+    have = size - 8 - n
+    if have != end:
+        state = "truncated" if have < end else "has trailing bytes"
+        raise ValueError(f"{path}: tensor data: header declares {end} bytes, file holds {have} ({state})")
+
+
+def check_model_folder(folder: str | Path) -> dict[str, Any]:
+    """Validate a local model folder; returns its parsed ``config.json``."""
+    import euromine_hf  # noqa: F401  (registers the euromine model types)
+    from transformers import CONFIG_MAPPING
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: model: expected {_EXPECTED}, found {'a file' if folder.exists() else 'no such folder'}")
+    config_path = folder / "config.json"
+    if not config_path.is_file():
+        raise ValueError(f"{config_path}: expected the model's config.json ({_EXPECTED}), found no such file")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{config_path}: expected UTF-8 JSON, {error}") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{config_path}: expected valid JSON, {error.msg} at line {error.lineno} column {error.colno}") from None
+    if not isinstance(config, dict):
+        raise ValueError(f"{config_path}: expected a JSON object, found {type(config).__name__}")
+    model_type = config.get("model_type")
+    if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:
+        ours = sorted(t for t in CONFIG_MAPPING.keys() if t.startswith("euromine-"))
+        raise ValueError(f"{config_path}: field 'model_type': expected a registered type (e.g. {', '.join(ours[:4])}, ...), found {'no such field' if model_type is None else repr(model_type)}")
+    weights = [folder / name for name in WEIGHT_FILES if (folder / name).is_file()]
+    if not weights:
+        raise ValueError(f"{folder}: weights: expected one of {', '.join(WEIGHT_FILES)}, found none")
+    if weights[0].name == "model.safetensors":
+        check_safetensors(weights[0])
+    elif weights[0].name == "model.safetensors.index.json":
+        try:
+            index = json.loads(weights[0].read_text(encoding="utf-8"))
+            shards = sorted(set(index["weight_map"].values()))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"{weights[0]}: field 'weight_map': expected a JSON object of tensor -> shard file ({error})") from None
+        for shard in shards:
+            shard_path = folder / shard
+            if not shard_path.is_file():
+                raise ValueError(f"{weights[0]}: weight_map names {shard!r}, which is not in {folder}")
+            check_safetensors(shard_path)
+    return config
+
+
+def load_model(path: str | Path, **kwargs: Any) -> Any:
+    """``AutoModelForSemanticSegmentation.from_pretrained(path)`` after :func:`check_model_folder`;
+    every failure is a ``ValueError`` naming the folder or file. A path that does not exist
+    locally is tried as a Hub id."""
+    import euromine_hf  # noqa: F401
+    from safetensors import SafetensorError
+    from transformers import AutoModelForSemanticSegmentation
+
+    local = Path(path).exists() or str(path).startswith((".", "/", "~")) or str(path).count("/") > 1
+    if local:
+        check_model_folder(path)
+    from transformers.utils import logging as hf_logging
+
+    # Mismatched shapes are reported below with the rest; transformers' own report and progress bar
+    # would print a table before the one-line error.
+    kwargs.setdefault("ignore_mismatched_sizes", True)
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        model, info = AutoModelForSemanticSegmentation.from_pretrained(str(path), output_loading_info=True, **kwargs)
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as error:
+        where = path if local else f"{path} (not a local folder; tried as a Hub id)"
+        raise ValueError(f"{where}: could not load the model: {error}") from error
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+    problems = {k: sorted(v) for k, v in info.items() if k in ("missing_keys", "unexpected_keys", "mismatched_keys") and v}
+    if problems:
+        detail = "; ".join(f"{k.replace('_', ' ')}: {', '.join(map(str, v[:3]))}{' ...' if len(v) > 3 else ''} ({len(v)})" for k, v in problems.items())
+        raise ValueError(f"{path}: weights do not match the config's architecture ({detail})")
+    return model

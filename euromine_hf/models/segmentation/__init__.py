@@ -1,0 +1,1 @@
+"""The EuroMineNet segmenters, one paper architecture per module (imported by ``euromine_hf.models``)."""

@@ -1,0 +1,205 @@
+"""UperNet (Xiao et al., ECCV 2018) on a ConvNeXt-B or a Swin-B backbone.
+
+Assembled from the shared encoders (:class:`~euromine_hf.models.encoders.convnext.ConvNextEncoder`
+or :class:`~euromine_hf.models.encoders.swin.SwinEncoder`, transformers' ``ConvNextBackbone`` /
+``SwinBackbone`` built with ``num_channels`` from our config) and transformers' own heads,
+``UperNetHead`` (PPM + FPN fusion) and ``UperNetFCNHead``. Keys ``encoder.backbone.…``,
+``decode_head.…``, ``auxiliary_head.…`` match the ``openmmlab/upernet-convnext-base`` and
+``openmmlab/upernet-swin-base`` checkpoints (``backbone.…``) by suffix.
+
+Swin window: 7, the ImageNet-224 Swin-B that the ``openmmlab/upernet-swin-base`` checkpoint
+(mmsegmentation's ``upernet_swin_base_patch4_window7``) was trained from.
+
+Auxiliary head: kept, as in the UperNet recipe both backbones were published with (mmsegmentation's
+``upernet_convnext``/``upernet_swin``): an FCN head on stage 3 whose cross-entropy is added with
+weight 0.4 during training.  It only runs when ``labels`` are given, so inference and the returned
+``logits`` are the main head's alone; the loss is ``CE(main) + auxiliary_loss_weight · CE(aux)``,
+both at input resolution with ``ignore_index`` left out.  Set ``use_auxiliary_head=False`` to
+drop it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import nn
+from transformers import ConvNextConfig, SwinConfig, UperNetConfig
+from transformers.models.upernet.modeling_upernet import UperNetFCNHead, UperNetHead
+
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig
+from euromine_hf.models.encoders.convnext import ConvNextEncoder, convnext_backbone_config
+from euromine_hf.models.encoders.swin import SwinEncoder, swin_backbone_config
+from euromine_hf.models.modeling import Auxiliary, EuroMineSegmentationModel
+from euromine_hf.models.registry import register_model
+
+#: Backbone sizes of the "-B" models of the ConvNeXt (Liu et al., 2022) and Swin (Liu et al., 2021)
+#: papers, with the stochastic-depth rates of their UperNet/ADE20K recipes.
+UPERNET_BACKBONES: dict[str, dict[str, Any]] = {
+    "convnext": {"embed_dim": 128, "depths": [3, 3, 27, 3], "num_heads": None, "window_size": None, "drop_path_rate": 0.4},
+    "swin": {"embed_dim": 128, "depths": [2, 2, 18, 2], "num_heads": [4, 8, 16, 32], "window_size": 7, "drop_path_rate": 0.3},
+}
+
+
+class EuroMineUperNetConfig(EuroMineConfig):
+    """Configuration of :class:`EuroMineUperNetForSegmentation`.
+
+    Args:
+        backbone: ``"convnext"`` (ConvNeXt) or ``"swin"`` (Swin Transformer). Size fields left as
+            ``None`` take the backbone's "-B" value (ConvNeXt-B / Swin-B).
+        embed_dim: channels of stage 1; each later stage doubles them (128 → 1024 for both -B models).
+        depths: blocks per stage (ConvNeXt-B [3,3,27,3]; Swin-B [2,2,18,2]).
+        num_heads: Swin attention heads per stage (Swin-B [4,8,16,32]); unused for ConvNeXt.
+        window_size: Swin attention window (7, the ImageNet-224 Swin-B); unused for ConvNeXt.
+        drop_path_rate: backbone stochastic depth (0.4 ConvNeXt-B, 0.3 Swin-B in their UperNet recipes).
+        layer_scale_init_value: ConvNeXt layer-scale initial value (1e-6).
+        hidden_size: channels of the UperNet head (512).
+        pool_scales: pyramid-pooling bins of the PPM on the last stage (1, 2, 3, 6).
+        use_auxiliary_head: add the FCN auxiliary head on stage 3 during training.
+        auxiliary_loss_weight: weight of the auxiliary cross-entropy (0.4).
+        auxiliary_channels: channels of the auxiliary FCN head (256).
+        num_channels, band_names, ignore_index: input bands and the label value the loss ignores.
+    """
+
+    model_type = "euromine-upernet"
+
+    def __init__(
+        self,
+        backbone: str = "convnext",
+        embed_dim: int | None = None,
+        depths: Sequence[int] | None = None,
+        num_heads: Sequence[int] | None = None,
+        window_size: int | None = None,
+        drop_path_rate: float | None = None,
+        layer_scale_init_value: float = 1e-6,
+        hidden_size: int = 512,
+        pool_scales: Sequence[int] = (1, 2, 3, 6),
+        use_auxiliary_head: bool = True,
+        auxiliary_loss_weight: float = 0.4,
+        auxiliary_channels: int = 256,
+        num_channels: int = 10,
+        band_names: Sequence[str] | None = None,
+        ignore_index: int = IGNORE_INDEX,
+        **kwargs: Any,
+    ) -> None:
+        backbone = str(backbone).lower()
+        if backbone not in UPERNET_BACKBONES:
+            raise ValueError(
+                f"EuroMineUperNetConfig.backbone={backbone!r}: expected one of {', '.join(UPERNET_BACKBONES)}"
+            )
+        preset = UPERNET_BACKBONES[backbone]
+        self.backbone = backbone
+        self.embed_dim = int(embed_dim if embed_dim is not None else preset["embed_dim"])
+        self.depths = [int(d) for d in (depths if depths is not None else preset["depths"])]
+        heads = num_heads if num_heads is not None else preset["num_heads"]
+        self.num_heads = None if heads is None else [int(h) for h in heads]
+        window = window_size if window_size is not None else preset["window_size"]
+        self.window_size = None if window is None else int(window)
+        self.drop_path_rate = float(drop_path_rate if drop_path_rate is not None else preset["drop_path_rate"])
+        self.layer_scale_init_value = float(layer_scale_init_value)
+        if len(self.depths) != 4:
+            raise ValueError(f"EuroMineUperNetConfig.depths: expected 4 stages, got {self.depths}")
+        if backbone == "swin":
+            if self.num_heads is None or len(self.num_heads) != 4:
+                raise ValueError(f"EuroMineUperNetConfig.num_heads: Swin needs 4 values, got {self.num_heads}")
+            for stage, heads_here in enumerate(self.num_heads):
+                width = self.embed_dim * 2**stage
+                if width % heads_here:
+                    raise ValueError(
+                        f"EuroMineUperNetConfig: stage {stage + 1} width {width} is not divisible by {heads_here} heads"
+                    )
+        self.hidden_size = int(hidden_size)
+        self.pool_scales = [int(s) for s in pool_scales]
+        self.use_auxiliary_head = bool(use_auxiliary_head)
+        self.auxiliary_loss_weight = float(auxiliary_loss_weight)
+        self.auxiliary_channels = int(auxiliary_channels)
+        super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, **kwargs)
+
+    @property
+    def stage_channels(self) -> list[int]:
+        return [self.embed_dim * 2**stage for stage in range(4)]
+
+    def to_backbone_config(self) -> ConvNextConfig | SwinConfig:
+        """transformers' backbone config with ``num_channels`` input bands and all four stages out."""
+        if self.backbone == "convnext":
+            return convnext_backbone_config(
+                self.num_channels, self.embed_dim, self.depths,
+                drop_path_rate=self.drop_path_rate, layer_scale_init_value=self.layer_scale_init_value,
+            )
+        return swin_backbone_config(
+            self.num_channels, self.embed_dim, self.depths, list(self.num_heads or []), int(self.window_size or 7),
+            drop_path_rate=self.drop_path_rate,
+        )
+
+    def to_upernet_config(self) -> UperNetConfig:
+        return UperNetConfig(
+            backbone_config=self.to_backbone_config(),
+            hidden_size=self.hidden_size,
+            pool_scales=list(self.pool_scales),
+            use_auxiliary_head=self.use_auxiliary_head,
+            auxiliary_loss_weight=self.auxiliary_loss_weight,
+            auxiliary_channels=self.auxiliary_channels,
+            loss_ignore_index=self.ignore_index,
+            num_labels=self.num_labels,
+            id2label=dict(self.id2label),
+            label2id=dict(self.label2id),
+        )
+
+
+class EuroMineUperNetForSegmentation(EuroMineSegmentationModel):
+    """UperNet on ``num_channels`` bands: ``pixel_values`` (B,C,H,W) → logits (B,2,H,W)."""
+
+    config_class = EuroMineUperNetConfig
+    config: EuroMineUperNetConfig
+
+    def __init__(self, config: EuroMineUperNetConfig) -> None:
+        super().__init__(config)
+        inner = config.to_upernet_config()
+        backbone_config = inner.backbone_config
+        encoder_class = ConvNextEncoder if config.backbone == "convnext" else SwinEncoder
+        self.encoder = encoder_class(backbone_config)
+        self.decode_head = UperNetHead(inner, in_channels=self.encoder.channels)
+        self.auxiliary_head = UperNetFCNHead(inner, in_channels=self.encoder.channels) if config.use_auxiliary_head else None
+        self._encoder_modules = {id(module) for module in self.encoder.modules()}
+        self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        # transformers' UperNet initialisation of its heads: N(0, 0.02) convolutions, unit norms.
+        if isinstance(module, nn.Conv2d) and id(module) not in getattr(self, "_encoder_modules", ()):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+            return
+        super()._init_weights(module)
+
+    def segment(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        return self.decode_head(self.encoder(pixel_values))
+
+    def segment_with_auxiliary(self, pixel_values: torch.Tensor) -> tuple[torch.Tensor, list[Auxiliary]]:
+        features = self.encoder(pixel_values)
+        logits = self.decode_head(features)
+        if self.auxiliary_head is None or self.config.auxiliary_loss_weight <= 0:
+            return logits, []
+        return logits, [Auxiliary(self.config.auxiliary_loss_weight, self.auxiliary_head(features))]
+
+
+_TINY_COMMON = {"embed_dim": 8, "depths": [1, 1, 1, 1], "hidden_size": 16, "auxiliary_channels": 8, "drop_path_rate": 0.0}
+
+register_model(
+    "upernet-convnext",
+    "UperNet (ConvNext-B5)",
+    EuroMineUperNetConfig,
+    EuroMineUperNetForSegmentation,
+    task="segmentation",
+    paper={"backbone": "convnext"},
+    tiny={"backbone": "convnext", **_TINY_COMMON},
+)
+register_model(
+    "upernet-swin",
+    "UperNet (SwinT-B)",
+    EuroMineUperNetConfig,
+    EuroMineUperNetForSegmentation,
+    task="segmentation",
+    paper={"backbone": "swin"},
+    tiny={"backbone": "swin", "num_heads": [1, 1, 2, 2], "window_size": 4, **_TINY_COMMON},
+)

@@ -1,0 +1,200 @@
+"""What is specific to TinyCD, BIT and ChangeFormer beyond the zoo contract (test_detector_zoo.py):
+their paper structure, TinyCD's single sigmoid output, BIT's tokens and positional embeddings,
+ChangeFormer's deep supervision, and RGB-checkpoint band adaptation of the pretrained backbones."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+import torch.nn.functional as F
+from transformers import EfficientNetModel, ResNetModel
+from transformers.utils import logging as hf_logging
+
+from euromine_hf.bands import BANDS
+from euromine_hf.models import build_model
+from euromine_hf.models.band_adaptation import adapt_rgb_weight, load_rgb_checkpoint
+from euromine_hf.models.encoders import resnet_backbone_config
+from euromine_hf.models.encoders.efficientnet import EfficientNetEncoder, efficientnet_backbone_config
+from euromine_hf.models.modeling import resize_logits
+
+hf_logging.set_verbosity_error()
+warnings.filterwarnings("ignore", category=UserWarning)
+
+
+def _pair(channels: int = 10, size: int = 64, batch: int = 2, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    t1 = torch.randn(batch, channels, size, size, generator=generator)
+    t2 = torch.randn(batch, channels, size, size, generator=generator)
+    labels = torch.randint(0, 2, (batch, size, size), generator=generator)
+    return t1, t2, labels
+
+
+# --- TinyCD -------------------------------------------------------------------------------------
+
+def test_efficientnet_b4_early_blocks_are_the_papers():
+    encoder = EfficientNetEncoder(efficientnet_backbone_config(3, "b4"), num_stages=3)
+    assert encoder.channels == [24, 32, 56] and encoder.reductions == [2, 4, 8]
+    assert encoder.stage_ends == [2, 6, 10]  # ceil(1.8 × [1, 2, 2]) MBConv blocks
+    assert encoder.embeddings.convolution.out_channels == 48 and type(encoder.embeddings.convolution) is torch.nn.Conv2d
+    assert encoder.blocks[6].depthwise_conv.depthwise_conv.kernel_size == (5, 5)
+    encoder.check_features(encoder(torch.randn(1, 3, 96, 96)), (96, 96))
+    with pytest.raises(ValueError, match="num_stages"):
+        EfficientNetEncoder(efficientnet_backbone_config(3, "b4"), num_stages=8)
+
+
+def test_tinycd_single_sigmoid_output_is_trained_with_bce():
+    torch.manual_seed(0)
+    model = build_model("tinycd", "tiny").eval()
+    t1, t2, labels = _pair()
+    out = model(t1, t2, labels=labels)
+    assert torch.count_nonzero(out.logits[:, 0]) == 0  # [0, z]: one score per pixel
+    score = out.logits[:, 1]
+    bce = F.binary_cross_entropy_with_logits(score, labels.float())
+    torch.testing.assert_close(out.loss, bce)
+    torch.testing.assert_close(out.logits.softmax(dim=1)[:, 1], torch.sigmoid(score))
+
+
+def test_tinycd_attention_masks_have_one_channel():
+    model = build_model("tinycd", "tiny").eval()
+    t1, t2, _ = _pair(size=64, batch=1)
+    shapes = []
+    hooks = [block.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape)))
+             for block in [model.first_mix, *model.masks]]
+    with torch.no_grad():
+        model(t1, t2)
+    for hook in hooks:
+        hook.remove()
+    assert shapes == [(1, 1, 64, 64), (1, 1, 32, 32), (1, 1, 16, 16)]
+
+
+# --- BIT ----------------------------------------------------------------------------------------
+
+def test_bit_paper_configuration():
+    with torch.device("meta"):
+        model = build_model("bit", "paper", num_channels=3)
+    config = model.config
+    assert (config.token_len, config.token_dim, config.encoder_layers, config.decoder_layers) == (4, 32, 1, 8)
+    assert model.encoder.dilations == [1, 1, 2, 4]  # output stride 8, as replace_stride_with_dilation=[F, T, T]
+    assert model.projection.in_channels == 256 and model.projection.out_channels == 32
+    assert model.token_positions.shape == (1, 8, 32)
+    assert model.decoder_positions is None  # the paper's base_transformer_pos_s4_dd8 has none
+    idle = sum(p.numel() for p in model.encoder.backbone.encoder.stages[3].parameters())
+    assert idle / 2**20 == pytest.approx(8.0, abs=0.01)
+
+
+def test_bit_tokens_and_positional_embeddings_at_256_and_160_px():
+    torch.manual_seed(0)
+    model = build_model("bit", "tiny", decoder_positional_embedding=True).train()
+    seen = {}
+    model.transformer_encoder[0].register_forward_hook(lambda m, i, o: seen.__setitem__("tokens", tuple(i[0].shape)))
+    model.projection.register_forward_hook(lambda m, i, o: seen.__setitem__("map", tuple(o.shape)))
+    dim = model.config.token_dim
+    for size in (256, 160):
+        t1, t2, labels = _pair(size=size, batch=1)
+        model.zero_grad()
+        out = model(t1, t2, labels=labels)
+        out.loss.backward()
+        assert out.logits.shape == (1, 2, size, size)
+        assert seen["tokens"] == (1, 2 * 4, dim)  # L = 4 tokens per date, both dates in one sequence
+        assert seen["map"] == (2, dim, size // 4, size // 4)  # stride 8 trunk, ×2, projected
+        assert model.decoder_positions.grad is not None and model.decoder_positions.grad.abs().sum() > 0
+    assert model.positional_map((64, 64)) is model.decoder_positions  # learned for 256 px: used as is
+    assert model.positional_map((40, 40)).shape == (1, dim, 40, 40)
+
+
+def test_bit_idle_last_stage_is_built_but_never_run():
+    torch.manual_seed(0)
+    with_idle = build_model("bit", "tiny", keep_unused_last_stage=True).eval()
+    without = build_model("bit", "tiny", keep_unused_last_stage=False).eval()
+    stages = with_idle.encoder.backbone.encoder.stages
+    assert len(stages) == 4 and len(without.encoder.backbone.encoder.stages) == 3
+    calls = []
+    stages[3].register_forward_hook(lambda *args: calls.append(1))
+    result = without.load_state_dict(with_idle.state_dict(), strict=False)
+    assert not result.missing_keys
+    assert result.unexpected_keys and all(".stages.3." in key for key in result.unexpected_keys)
+    t1, t2, _ = _pair(batch=1)
+    with torch.no_grad():
+        torch.testing.assert_close(with_idle(t1, t2).logits, without(t1, t2).logits)
+    assert not calls
+
+
+def test_bit_loads_an_rgb_resnet18_checkpoint_into_ten_bands(tmp_path):
+    torch.manual_seed(3)
+    overrides = build_model("bit", "tiny").config.backbone_overrides
+    resnet = ResNetModel(resnet_backbone_config(3, "resnet18", **overrides))
+    resnet.save_pretrained(tmp_path)
+    model = build_model("bit", "tiny", num_channels=10, keep_unused_last_stage=True)
+    report = load_rgb_checkpoint(model, tmp_path)
+    first = "encoder.backbone.embedder.embedder.convolution.weight"
+    assert report.adapted == [first] and not report.skipped
+    target = model.state_dict()
+    rgb_stem = resnet.state_dict()["embedder.embedder.convolution.weight"]
+    torch.testing.assert_close(target[first], adapt_rgb_weight(rgb_stem, BANDS))
+    for key, tensor in resnet.state_dict().items():
+        if not key.startswith("embedder.embedder.convolution"):
+            torch.testing.assert_close(target[f"encoder.backbone.{key}"], tensor, msg=key)
+    assert all(not key.startswith("encoder.") for key in report.missing)  # every trunk tensor came from the checkpoint
+
+
+# --- ChangeFormer -------------------------------------------------------------------------------
+
+def test_changeformer_v6_configuration():
+    with torch.device("meta"):
+        model = build_model("changeformer", "paper", num_channels=3)
+    encoder = model.siamese.encoder
+    assert encoder.channels == [64, 128, 320, 512] and encoder.reductions == [4, 8, 16, 32]
+    config = encoder.transformer.config
+    assert list(config.depths) == [3, 3, 4, 3] and list(config.num_attention_heads) == [1, 2, 4, 8]
+    kernels = [m.kernel_size for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (7, 7)]
+    assert len(kernels) == 4  # V6: a 7×7 overlapping patch embedding in every stage
+    assert model.config.deep_supervision_weights == [0.5, 0.5, 0.5, 0.8]
+    assert model.decoder.projections[0].out_features == 256
+
+
+def test_changeformer_deep_supervision_terms_are_in_the_training_loss_only():
+    torch.manual_seed(0)
+    model = build_model("changeformer", "tiny").train()
+    t1, t2, labels = _pair()
+    loss = model(t1, t2, labels=labels).loss
+    with torch.no_grad():
+        logits, predictions = model.decoder(*model.siamese(t1, t2))
+    assert [p.shape[-1] for p in predictions] == [64 // 32, 64 // 16, 64 // 8, 64 // 4]  # deepest first
+    weights = [0.5, 0.5, 0.5, 0.8]
+    expected = F.cross_entropy(resize_logits(logits, (64, 64)), labels)
+    for weight, prediction in zip(weights, predictions):
+        expected = expected + weight * F.cross_entropy(resize_logits(prediction, (64, 64)), labels)
+    torch.testing.assert_close(loss, expected)
+    main_only = F.cross_entropy(resize_logits(logits, (64, 64)), labels)
+    assert loss > main_only
+    plain = build_model("changeformer", "tiny", deep_supervision_weights=[])
+    plain.load_state_dict(model.state_dict())
+    torch.testing.assert_close(plain.train()(t1, t2, labels=labels).loss, main_only)
+    model.eval()
+    with torch.no_grad():
+        eval_out = model(t1, t2, labels=labels)
+    torch.testing.assert_close(eval_out.loss, F.cross_entropy(eval_out.logits, labels))
+    with pytest.raises(ValueError, match="deep_supervision_weights"):
+        build_model("changeformer", "tiny", deep_supervision_weights=[1.0])
+
+
+def test_tinycd_loads_an_rgb_efficientnet_checkpoint_into_ten_bands(tmp_path):
+    torch.manual_seed(4)
+    overrides = build_model("tinycd", "tiny").config.backbone_overrides
+    efficientnet = EfficientNetModel(efficientnet_backbone_config(3, "b4", hidden_dim=320, **overrides))
+    efficientnet.save_pretrained(tmp_path)
+    model = build_model("tinycd", "tiny", num_channels=10)
+    report = load_rgb_checkpoint(model, tmp_path)
+    stem = "siamese.encoder.embeddings.convolution.weight"
+    assert report.adapted == [stem]
+    source, target = efficientnet.state_dict(), model.state_dict()
+    torch.testing.assert_close(target[stem], adapt_rgb_weight(source["embeddings.convolution.weight"], BANDS))
+    built = len(model.siamese.encoder.blocks)
+    for key, tensor in source.items():
+        if key.startswith("encoder.blocks.") and int(key.split(".")[2]) < built:
+            torch.testing.assert_close(target[f"siamese.{key}"], tensor, msg=key)
+    # the later blocks and the top convolution of the full network have no place in TinyCD
+    assert report.skipped and all(k.startswith(("encoder.blocks.", "encoder.top")) for k in report.skipped)
+    assert all(not key.startswith("siamese.") for key in report.missing)

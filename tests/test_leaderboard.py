@@ -1,0 +1,390 @@
+"""``euromine leaderboard``: submission validation (every problem at once, nothing written), scoring
+equal to ``euromine evaluate``, ranking, Markdown/CSV/HTML output, and publishing to the Hub's
+eval results + dataset leaderboard against LocalHub."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+from itertools import combinations
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from _data_fixtures import small_archive  # noqa: F401  (session fixture)
+from euromine_hf.bands import YEARS
+from euromine_hf.cli import main, user_error_message
+from euromine_hf.hub import leaderboard as lb
+
+PAIRS = list(combinations(YEARS, 2))
+
+
+def _test_sites(archive):
+    from euromine_hf.data.archive import scan_archive
+    from euromine_hf.data.splits import assign_splits
+
+    sites = scan_archive(archive)
+    test = set(assign_splits([s.name for s in sites])["test"])
+    return [s for s in sites if s.name in test], [s for s in sites if s.name not in test]
+
+
+def _meta(folder: Path, task: str, model: str, **extra) -> None:
+    (folder / "submission.json").write_text(json.dumps({"model": model, "task": task, **extra}))
+
+
+@pytest.fixture(scope="module")
+def subs(small_archive, tmp_path_factory):  # noqa: F811
+    """Valid submissions made from the ground truth with ~5% (or ~15%) of pixels flipped."""
+    from euromine_hf.data.archive import read_site_label
+    from euromine_hf.data.geotiff import write_geotiff
+    from euromine_hf.data.patching import extract_patches
+
+    root = tmp_path_factory.mktemp("subs")
+    test_sites, _ = _test_sites(small_archive)
+    for name, flip in (("good", 0.05), ("worse", 0.15)):
+        rng = np.random.default_rng(int(flip * 100))
+        for site in test_sites:
+            preds = {}
+            for y in YEARS:
+                g = read_site_label(site, y)
+                p = (g ^ (rng.random(g.shape) < flip)).astype(np.uint8)
+                preds[y] = p
+                write_geotiff(root / f"map_{name}" / site.name / f"Year{y}.tif", p[None] * 255, site.crs, site.transform)
+                if name == "good":
+                    for n, patch in enumerate(extract_patches(p)[0]):
+                        (root / "map_patches" / site.name / str(y)).mkdir(parents=True, exist_ok=True)
+                        np.save(root / "map_patches" / site.name / str(y) / f"Patch{n}.npy", patch)
+            for y1, y2 in PAIRS:
+                change = preds[y1] ^ preds[y2]
+                write_geotiff(root / f"cd_{name}" / site.name / f"Change{y1}_{y2}.tif", change[None], site.crs, site.transform)
+        _meta(root / f"map_{name}", "mapping", f"UNet {name}", model_repo=f"user/unet-{name}", links=["https://example.org/code"])
+        _meta(root / f"cd_{name}", "change_detection", f"BIT {name}", model_repo=f"user/bit-{name}")
+    _meta(root / "map_patches", "mapping", "UNet patches")
+    return root
+
+
+def _copy(subs: Path, name: str, dest: Path) -> Path:
+    shutil.copytree(subs / name, dest)
+    return dest
+
+
+def _lb(*argv) -> int:
+    return main(["leaderboard", *[str(a) for a in argv]])
+
+
+# ---- scoring ------------------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::euromine_hf.data.archive.ArchiveWarning")  # evaluate: submission.json
+@pytest.mark.parametrize("folder,task", [("map_good", "mapping"), ("map_patches", "mapping"), ("cd_good", "change")])
+def test_submit_scores_equal_euromine_evaluate(small_archive, subs, tmp_path, folder, task, capsys):  # noqa: F811
+    results = tmp_path / "board"
+    assert _lb("submit", subs / folder, "--archive", small_archive, "--results", results) == 0
+    (entry_file,) = results.glob("entries/*/*.json")
+    entry = json.loads(entry_file.read_text())
+    assert main(["evaluate", str(small_archive), str(subs / folder), "--split", "test", "--task", task, "--output", str(tmp_path / "ev")]) == 0
+    evaluated = next(iter(json.loads((tmp_path / "ev" / "scores.json").read_text())["scores"].values()))
+    assert entry["scores"] == pytest.approx(evaluated) and set(entry["scores"]) == set(evaluated)
+    assert entry["format"] == lb.RESULT_FORMAT and entry["protocol"] == "site" and entry["split"] == "test"
+    assert entry["archive"]["synthetic"] is True and entry["submission_sha256"]
+    assert (0.5 if task == "mapping" else 0.1) < entry["scores"]["OF1"] < 1.0
+    out = capsys.readouterr().out
+    assert "OF1" in out and str(entry_file) in out
+
+
+def test_same_predictions_as_rasters_or_patches_score_the_same(small_archive, subs):  # noqa: F811
+    a = lb.score_submission(lb.validate_submission(subs / "map_good", small_archive))
+    b = lb.score_submission(lb.validate_submission(subs / "map_patches", small_archive))
+    assert a == pytest.approx(b)
+
+
+# ---- validation ---------------------------------------------------------------------------------
+
+
+def test_every_structural_problem_is_reported_at_once_and_nothing_written(small_archive, subs, tmp_path, capsys):  # noqa: F811
+    test_sites, other_sites = _test_sites(small_archive)
+    site = test_sites[0].name
+    bad = _copy(subs, "map_patches", tmp_path / "bad")
+    (bad / "submission.json").write_text(json.dumps({"model": "x", "task": "mapping", "links": ["javascript:alert(1)"], "extra": 1}))
+    shutil.rmtree(bad / site / "2017")  # a missing year
+    (bad / "notes.txt").write_text("hello")  # an unexpected file
+    (bad / other_sites[0].name / "2015").mkdir(parents=True)  # a site outside the test split
+    np.save(bad / other_sites[0].name / "2015" / "Patch0.npy", np.zeros((160, 160), np.uint8))
+    (bad / site / "2018" / "Patch0.npy").unlink()
+    os.symlink("/etc/passwd", bad / site / "2018" / "Patch0.npy")  # a symlink out of the folder
+    np.save(bad / site / "2019" / "Patch0.npy", np.array([{"a": 1}] * 4, dtype=object), allow_pickle=True)  # pickle
+    np.save(bad / site / "2020" / "Patch0.npy", np.zeros((160, 160), np.float32))  # float values
+    np.save(bad / site / "2021" / "Patch0.npy", np.zeros((100, 160), np.uint8))  # wrong shape
+    np.save(bad / site / "2022" / "Patch7.npy", np.zeros((160, 160), np.uint8))  # no such patch
+    (bad / site / "2023" / "Patch0.npy").write_bytes(b"\x93NUMPY" + b"\0" * (lb.MAX_PATCH_NPY_BYTES + 10))  # too large
+    (bad / site / "Year2024.tif").write_bytes(b"not a tiff")  # raster and patches for one year
+    (bad / site / "Year2031.tif").write_bytes(b"")  # a year outside the benchmark
+
+    results = tmp_path / "board"
+    assert _lb("submit", bad, "--archive", small_archive, "--results", results) == 2
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert lines[0].startswith(f"euromine leaderboard: error: {bad}: submission rejected,") and "Traceback" not in err
+    expected = [
+        "field 'extra'", "field 'links'", f"{bad / 'notes.txt'}: unexpected file",
+        f"{bad / other_sites[0].name}: site folder: expected a test site", "), found a ",
+        f"{bad / site}: years: expected every site and year (10), missing 2017",
+        f"{bad / site / '2018' / 'Patch0.npy'}: symlink",
+        f"{bad / site / '2019' / 'Patch0.npy'}: dtype: expected integer or bool mask values (no objects",
+        f"{bad / site / '2020' / 'Patch0.npy'}: dtype", "found float32",
+        f"{bad / site / '2021' / 'Patch0.npy'}: shape: expected (160, 160), found (100, 160)",
+        f"{bad / site / '2022' / 'Patch7.npy'}: patch number: expected 0..",
+        f"{bad / site / '2023' / 'Patch0.npy'}: size: expected at most",
+        f"{bad / site}: 2024: expected either a raster or a patch folder, found both",
+        f"{bad / site / 'Year2031.tif'}: year: expected one of",
+    ]
+    for text in expected:
+        assert text in err, f"{text!r} not reported in:\n{err}"
+    assert all(line.startswith("  - ") for line in lines[1:])
+    assert len(lines) - 1 == int(lines[0].split("rejected, ")[1].split()[0])
+    assert not results.exists()
+
+
+def test_pixel_problems_are_all_reported_after_the_headers_pass(small_archive, subs, tmp_path, capsys):  # noqa: F811
+    site = _test_sites(small_archive)[0][0].name
+    bad = _copy(subs, "map_patches", tmp_path / "bad")
+    np.save(bad / site / "2015" / "Patch0.npy", np.full((160, 160), 2, np.uint8))  # values {2}
+    np.save(bad / site / "2016" / "Patch1.npy", np.full((160, 160), 1, np.uint8))
+    data = (bad / site / "2016" / "Patch1.npy").read_bytes()
+    (bad / site / "2016" / "Patch1.npy").write_bytes(data[: len(data) // 2])  # truncated
+    with pytest.raises(lb.SubmissionError) as info:
+        lb.validate_submission(bad, small_archive)
+    problems = info.value.problems
+    assert len(problems) == 2
+    assert "label values: expected only {0, 255} (or only {0, 1}), found [2]" in problems[0]
+    assert "Patch1.npy: file: expected a complete .npy array" in problems[1]
+    assert _lb("submit", bad, "--archive", small_archive, "--results", tmp_path / "board") == 2
+    assert not (tmp_path / "board").exists()
+
+
+def test_wrong_task_missing_metadata_and_incomplete_change_pairs(small_archive, subs, tmp_path):  # noqa: F811
+    site = _test_sites(small_archive)[0][0].name
+    with pytest.raises(lb.SubmissionError, match="field 'task': expected 'change_detection'"):
+        lb.validate_submission(subs / "map_good", small_archive, task="change_detection")
+    bad = _copy(subs, "cd_good", tmp_path / "cd")
+    (bad / site / "Change2015_2016.tif").unlink()
+    (bad / site / "Change2016_2015.tif").write_bytes(b"")  # pairs go forward in time
+    (bad / "submission.json").unlink()
+    with pytest.raises(lb.SubmissionError) as info:
+        lb.validate_submission(bad, small_archive, task="change_detection")
+    text = str(info.value)
+    assert "submission.json: file: expected submission.json" in text
+    assert "year pairs: expected every site and year pair (45), missing 2015-2016" in text
+    assert "Change2016_2015.tif: year pair: expected Y1 < Y2" in text
+
+
+def test_file_count_is_bounded_before_anything_is_read(small_archive, subs, tmp_path, monkeypatch):  # noqa: F811
+    site = _test_sites(small_archive)[0][0].name
+    bad = _copy(subs, "map_good", tmp_path / "many")
+    junk = bad / site / "2015"
+    junk.mkdir()
+    for i in range(3000):
+        (junk / f"x{i}").write_bytes(b"")
+    opened = []
+    monkeypatch.setattr(lb, "_header_problem", lambda path, *a: opened.append(path))
+    with pytest.raises(lb.SubmissionError) as info:
+        lb.validate_submission(bad, small_archive)
+    assert any("file count: expected at most" in p for p in info.value.problems)
+    assert opened == []  # no header was opened, let alone pixels
+
+
+def test_cli_prints_each_problem_on_its_own_line():
+    err = lb.SubmissionError("sub", ["a: first", "b: second\nwith a newline"])
+    assert user_error_message(err) == "sub: submission rejected, 2 problems (format: euromine leaderboard format)\n  - a: first\n  - b: second with a newline"
+    assert user_error_message(ValueError("x\ny")) == "x y"  # plain errors stay one line
+
+
+def test_format_action_prints_the_shipped_document(capsys):
+    assert _lb("format") == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# EuroMineNet leaderboard: submission format") and "Change{Y1}_{Y2}.tif" in out
+
+
+# ---- ranking and outputs ------------------------------------------------------------------------
+
+
+def test_ranking_and_show_outputs(small_archive, subs, tmp_path):  # noqa: F811
+    results = tmp_path / "board"
+    for folder in ("map_good", "map_patches", "cd_good", "cd_worse"):
+        assert _lb("submit", subs / folder, "--archive", small_archive, "--results", results) == 0
+    worse = _copy(subs, "map_worse", tmp_path / "evil")
+    _meta(worse, "mapping", "=HYPERLINK(\"x\") <script>alert(1)</script>")
+    assert _lb("submit", worse, "--archive", small_archive, "--results", results) == 0
+    assert _lb("show", "--results", results, "--out", tmp_path / "site") == 0
+
+    md = (tmp_path / "site" / "leaderboard.md").read_text()
+    assert "## Multitemporal mine mapping" in md and "## Mine change detection" in md
+    assert "paper (real EuroMineNet), Table 4" in md and "paper (real EuroMineNet), Table 6, post-classification" in md
+
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "site" / "mapping.csv").read_text())))
+    ours = [r for r in rows if r["reference"] == "no"]
+    assert [r["rank"] for r in ours] == ["1", "2", "3"]
+    assert [float(r["OF1"]) for r in ours] == sorted((float(r["OF1"]) for r in ours), reverse=True)
+    assert ours[-1]["model"].startswith("'=HYPERLINK")  # no spreadsheet formula
+    ref = [r for r in rows if r["reference"] == "yes"]
+    assert len(ref) == 11 and all(r["rank"] == "" and r["source"] == "paper (real EuroMineNet), Table 4" for r in ref)
+    assert float(next(r for r in ref if r["model"] == "UNet")["OF1"]) == pytest.approx(0.8505)
+    cd = list(csv.DictReader(io.StringIO((tmp_path / "site" / "change_detection.csv").read_text())))
+    assert [r["model"] for r in cd if r["reference"] == "no"] == ["BIT good", "BIT worse"]
+    assert {r["source"] for r in cd if r["reference"] == "yes"} == {"paper (real EuroMineNet), Table 5", "paper (real EuroMineNet), Table 6, post-classification"}
+
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("<script>") == 1 and "http://" not in page.split("<script>")[1]
+    assert 'id="board-mapping"' in page and 'id="board-change_detection"' in page
+
+
+def test_show_reads_model_cards_and_merges_sources(tmp_path):
+    rows = lb.rank_rows(lb._dedupe(
+        lb.rows_from_entries([{"task": "mapping", "model": "A", "scores": {"OF1": 0.5}, "model_repo": "u/a", "archive": {"synthetic": True, "name": "x"}}])
+        + [lb._row("mapping", "A card", "model card", {"OF1": 0.5, "GCA-TIoU": 0.4}, model_repo="u/a"),
+           lb._row("mapping", "B", "model card", {"OF1": 0.7}, model_repo="u/b")]
+        + lb.paper_rows("mapping")
+    ))
+    mine = [r for r in rows if not r["reference"]]
+    assert [(r["model"], r["rank"]) for r in mine] == [("B", 1), ("A", 2)]
+    assert mine[1]["source"] == "local, model card" and mine[1]["scores"]["GCA-TIoU"] == 0.4
+    assert rows[0]["reference"] and rows[0]["model"] == "UperNet (SwinT-B)"  # 0.8558 tops everything here
+
+
+# ---- Hub ----------------------------------------------------------------------------------------
+
+
+EVAL_YAML = """name: EuroMineNet
+description: Sentinel-2 mine mapping and change detection benchmark.
+evaluation_framework: euromine-hf
+tasks:
+  - id: multitemporal-mapping
+    config: timeseries
+    split: test
+  - id: change-detection
+    config: cd_pairs
+    split: test
+"""
+
+
+@pytest.fixture
+def hub(tmp_path):
+    from euromine_hf.testing import LocalHub, use_local_hub
+
+    with LocalHub() as local, use_local_hub(local, tmp_path / "hf_home"):
+        yield local
+        assert local.unknown_requests == [], local.unknown_requests
+
+
+def _benchmark(eval_yaml: str = EVAL_YAML, repo: str = "user/euromine") -> str:
+    from huggingface_hub import HfApi
+
+    api = HfApi()
+    api.create_repo(repo, repo_type="dataset")
+    api.upload_file(path_or_fileobj=eval_yaml.encode(), path_in_repo="eval.yaml", repo_id=repo, repo_type="dataset")
+    return repo
+
+
+def test_push_puts_the_model_on_the_dataset_leaderboard(small_archive, subs, tmp_path, hub):  # noqa: F811
+    from huggingface_hub import HfApi, ModelCard, parse_eval_result_entries
+
+    dataset = _benchmark()
+    results = tmp_path / "board"
+    for folder in ("map_good", "map_worse", "cd_good"):
+        assert _lb("submit", subs / folder, "--archive", small_archive, "--results", results, "--push", "--dataset-repo", dataset) == 0
+    entry = json.loads(next(results.glob("entries/mapping/unet-good-*.json")).read_text())
+    path = entry["hub"]["eval_results_file"]
+    assert path == ".eval_results/user--euromine--multitemporal-mapping.yaml"
+
+    (item,) = yaml.safe_load(hub.file_content("user/unet-good", path))
+    assert item["dataset"] == {"id": dataset, "task_id": "multitemporal-mapping", "revision": entry["hub"]["dataset_revision"]}
+    assert item["value"] == pytest.approx(entry["scores"]["OF1"]) and "GCA-TIoU" in item["notes"]
+    assert parse_eval_result_entries([item])[0].task_id == "multitemporal-mapping"
+    card = ModelCard.load("user/unet-good")
+    metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}
+    assert metrics["GCA-TIoU"] == pytest.approx(entry["scores"]["GCA-TIoU"]) and len(metrics) == 13
+    assert HfApi().model_info("user/unet-good", expand=["evalResults"]).eval_results[0].value == pytest.approx(entry["scores"]["OF1"])
+
+    board = HfApi().get_dataset_leaderboard(dataset)
+    mapping = [e for e in board if e.taskId == "multitemporal-mapping"]
+    assert [e.model_id for e in mapping] == ["user/unet-good", "user/unet-worse"] and [e.rank for e in mapping] == [1, 2]
+    assert mapping[0].value == pytest.approx(entry["scores"]["OF1"]) and mapping[0].author.username == "user"
+    assert [e.model_id for e in board if e.taskId == "change-detection"] == ["user/bit-good"]
+
+    # a resubmission replaces the model's entry (same file, card results replaced, not doubled)
+    assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results, "--push", "--dataset-repo", dataset) == 0
+    assert len(ModelCard.load("user/unet-good").data.eval_results) == 13
+    assert len([e for e in HfApi().get_dataset_leaderboard(dataset) if e.model_id == "user/unet-good"]) == 1
+
+    # a fine-tune (card declares base_model) is left out by default, as on the Hub
+    HfApi().upload_file(path_or_fileobj=b"---\nbase_model: user/unet-good\n---\n", path_in_repo="README.md", repo_id="user/unet-worse")
+    assert [e.model_id for e in HfApi().get_dataset_leaderboard(dataset) if e.taskId == "multitemporal-mapping"] == ["user/unet-good"]
+    assert len(HfApi().get_dataset_leaderboard(dataset, base_model_only=False)) == 3
+
+    # show: the Hub leaderboard (every model) + cards, no local entries
+    assert _lb("show", "--results", tmp_path / "none", "--dataset-repo", dataset, "--out", tmp_path / "site") == 0
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "site" / "mapping.csv").read_text())))
+    hub_rows = [r for r in rows if r["reference"] == "no"]
+    assert [r["model"] for r in hub_rows] == ["user/unet-good", "user/unet-worse"]
+    assert float(hub_rows[0]["GCA-TIoU"]) == pytest.approx(entry["scores"]["GCA-TIoU"])  # from the card
+    assert hub_rows[0]["source"] == "hub leaderboard"
+    assert _lb("show", "--results", results, "--model-repo", "user/bit-good", "--out", tmp_path / "site2") == 0
+    cd_rows = list(csv.DictReader(io.StringIO((tmp_path / "site2" / "change_detection.csv").read_text())))
+    assert [r["source"] for r in cd_rows if r["reference"] == "no"] == ["local, model card"]
+
+
+def test_push_needs_a_benchmark_dataset_and_writes_nothing_otherwise(small_archive, subs, tmp_path, hub, capsys):  # noqa: F811
+    from huggingface_hub import HfApi
+
+    _benchmark("name: x\ntasks:\n  - id: something-else\n", repo="user/other")
+    results = tmp_path / "board"
+    assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results, "--push", "--dataset-repo", "user/other") == 2
+    err = capsys.readouterr().err
+    assert "dataset repo user/other: eval.yaml tasks: expected a task with id 'multitemporal-mapping', found ['something-else']" in err
+    assert not results.exists()
+    assert not HfApi().repo_exists("user/unet-good")
+    HfApi().create_repo("user/plain", repo_type="dataset")
+    assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results, "--push", "--dataset-repo", "user/plain") == 2
+    assert "eval.yaml: expected a benchmark declaration" in capsys.readouterr().err
+    with pytest.raises(Exception, match="no leaderboard"):
+        HfApi().get_dataset_leaderboard("user/plain")
+    assert not results.exists()
+    capsys.readouterr()
+    assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results, "--push", "--dataset-repo", "user/missing") == 2
+    assert "dataset repo user/missing: the Hub refused: RepositoryNotFoundError" in capsys.readouterr().err
+    assert _lb("show", "--results", results, "--dataset-repo", "user/plain", "--out", tmp_path / "site") == 2
+    err = capsys.readouterr().err
+    assert "dataset repo user/plain: leaderboard: the Hub refused" in err and "Traceback" not in err
+    assert _lb("show", "--results", results, "--model-repo", "user/nobody", "--out", tmp_path / "site") == 2
+    assert "model repo user/nobody: the Hub refused: RepositoryNotFoundError" in capsys.readouterr().err
+    assert not results.exists() and not (tmp_path / "site").exists()
+
+
+def test_submitted_file_names_cannot_reach_the_terminal_raw(small_archive, subs, tmp_path, capsys):  # noqa: F811
+    bad = _copy(subs, "map_good", tmp_path / "names")
+    (bad / "evil\x1b[31mred").write_text("x")
+    assert _lb("submit", bad, "--archive", small_archive, "--results", tmp_path / "board") == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "evil\\x1b[31mred: unexpected file" in err
+
+
+def test_tasks_agree_with_the_dataset_eval_yaml_and_push_against_it(small_archive, subs, tmp_path, hub):  # noqa: F811
+    """The dataset export's ``eval.yaml`` (euromine_hf.hub.eval_spec, from another branch) declares
+    the same task ids and ranking metric, and a push against it lands on the leaderboard."""
+    eval_spec = pytest.importorskip("euromine_hf.hub.eval_spec")
+    from huggingface_hub import HfApi
+
+    declared = {t["id"]: t for t in eval_spec.TASKS}
+    for spec in lb.TASKS.values():
+        assert spec.hub_task_id in declared
+        assert declared[spec.hub_task_id]["primary_metric"] == spec.primary
+        assert [m["name"] for m in declared[spec.hub_task_id]["metrics"]] == [c for c in spec.columns if not c.startswith("F1_2")]
+    dataset = _benchmark(eval_spec.render_eval_yaml())
+    assert _lb("submit", subs / "cd_good", "--archive", small_archive, "--results", tmp_path / "b", "--push", "--dataset-repo", dataset) == 0
+    assert [e.model_id for e in HfApi().get_dataset_leaderboard(dataset)] == ["user/bit-good"]
