@@ -23,7 +23,10 @@ from euromine_hf.bands import BANDS, MEAN, PATCH_SIZE, STD
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["select_bands", "window_offsets", "predict_scene", "predict_archive", "add_parser"]
+__all__ = [
+    "select_bands", "window_offsets", "predict_scene", "predict_archive", "add_parser",
+    "predict_change_scene", "predict_change_archive", "default_year_pairs", "parse_year_pairs",
+]
 
 
 def select_bands(image: np.ndarray, band_names: Sequence[str], source_bands: Sequence[str] = BANDS) -> np.ndarray:
@@ -175,7 +178,11 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
             "MODEL is a folder written by train.py / save_pretrained (or a Hub id when online).\n"
             "Writes OUT/{Site}/Year{YYYY}.tif (0/1, georeferenced like the input), the layout that\n"
             "`euromine evaluate ARCHIVE OUT` and `euromine stats OUT --archive ARCHIVE` read.\n\n"
-            "Example:\n  euromine predict outputs/demo/model outputs/archive outputs/pred --split test"
+            "Example:\n  euromine predict outputs/demo/model outputs/archive outputs/pred --split test\n\n"
+            "With a change detector (train.py --task change_detection) it writes change maps\n"
+            "OUT/{Site}/Change{Y1}_{Y2}.tif for --pairs (default: consecutive years and first:last), the\n"
+            "layout `euromine evaluate ARCHIVE OUT --task change` reads:\n"
+            "  euromine predict outputs/demo/change_detection/model outputs/archive outputs/cd --pairs 2016:2017,2015:2024"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -191,7 +198,10 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
     parser.add_argument("--stride", type=int, default=None, help="window step in pixels (default 160, the published grid; 80 averages overlaps)")
     parser.add_argument("--probability", action="store_true", help="also write the mine probability as float32 GeoTIFF")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
-    parser.set_defaults(func=_run)
+    parser.add_argument("--pairs", default=None, metavar="Y1:Y2,...",
+                        help="change detectors only: year pairs to map, e.g. 2016:2017,2015:2024 (default: consecutive "
+                             "years and first:last); writes OUT/{Site}/Change{Y1}_{Y2}.tif")
+    parser.set_defaults(func=_run_by_task)
     return parser
 
 
@@ -206,4 +216,199 @@ def _run(args: argparse.Namespace) -> int:
         save_probability=args.probability,
     )
     print(f"wrote {len(paths)} rasters under {args.out}")
+    return 0
+
+
+# ---- change detectors: whole-scene change maps -------------------------------------------------
+
+
+def default_year_pairs(years: Sequence[int]) -> list[tuple[int, int]]:
+    """Consecutive years, then first → last (when that is not already consecutive)."""
+    years = sorted({int(y) for y in years})
+    pairs = list(zip(years, years[1:]))
+    if len(years) > 2:
+        pairs.append((years[0], years[-1]))
+    return pairs
+
+
+def parse_year_pairs(text: str) -> list[tuple[int, int]]:
+    """``"2016:2017,2015:2024"`` → ``[(2016, 2017), (2015, 2024)]`` (each pair earlier:later)."""
+    pairs: list[tuple[int, int]] = []
+    for item in (t.strip() for t in text.split(",")):
+        parts = item.split(":")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(f"--pairs: expected items 'Y1:Y2' such as 2016:2017, got {item!r}")
+        y1, y2 = int(parts[0]), int(parts[1])
+        if y1 >= y2:
+            raise ValueError(f"--pairs: expected the earlier year first, got {item!r}")
+        if (y1, y2) not in pairs:
+            pairs.append((y1, y2))
+    if not pairs:
+        raise ValueError("--pairs: expected at least one pair Y1:Y2")
+    return pairs
+
+
+def _normaliser(model: torch.nn.Module, band_names: Sequence[str], mean: np.ndarray, std: np.ndarray):
+    """(model bands, mean, std) tensors for the channels a model was trained on."""
+    model_bands = list(getattr(model.config, "band_names", band_names))
+    index = [list(BANDS).index(b) if b in BANDS else None for b in model_bands]
+    if any(i is None for i in index):
+        raise ValueError(f"no published normalisation for bands {model_bands}")
+    band_mean = torch.as_tensor(np.asarray(mean, dtype=np.float32)[index]).view(1, -1, 1, 1)
+    band_std = torch.as_tensor(np.asarray(std, dtype=np.float32)[index]).view(1, -1, 1, 1)
+    return model_bands, band_mean, band_std
+
+
+def _wrap_pad(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[1:]
+    padded = np.take(image, np.arange(max(height, PATCH_SIZE)) % height, axis=1)
+    return np.take(padded, np.arange(max(width, PATCH_SIZE)) % width, axis=2)
+
+
+@torch.no_grad()
+def predict_change_scene(
+    model: torch.nn.Module,
+    image_t1: np.ndarray,
+    image_t2: np.ndarray,
+    *,
+    band_names: Sequence[str] = BANDS,
+    batch_size: int = 16,
+    stride: int | None = None,
+    threshold: float = 0.5,
+    mean: np.ndarray = MEAN,
+    std: np.ndarray = STD,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Change mask (uint8 {0,1}) and change probability (float32) between two co-registered scenes.
+
+    The same windows as :func:`predict_scene` (published grid, or ``stride`` for overlaps, wrap
+    padding under 160 px) are cut from both dates at the same place; the change probability of
+    overlapping windows is averaged before thresholding.
+    """
+    images = []
+    for name, image in (("image_t1", image_t1), ("image_t2", image_t2)):
+        image = np.asarray(image)
+        if image.ndim != 3:
+            raise ValueError(f"{name} must be (bands, height, width); got shape {image.shape}")
+        if not np.issubdtype(image.dtype, np.integer):
+            raise ValueError(f"{name} must hold integer Sentinel-2 DN; got dtype {image.dtype}")
+        images.append(image)
+    if images[0].shape != images[1].shape:
+        raise ValueError(f"image_t1 {images[0].shape} and image_t2 {images[1].shape}: expected the same grid")
+    model_bands, band_mean, band_std = _normaliser(model, band_names, mean, std)
+    first, second = (_wrap_pad(select_bands(image, model_bands, band_names)) for image in images)
+    height, width = images[0].shape[1:]
+    windows = [(r, c) for r in window_offsets(height, PATCH_SIZE, stride) for c in window_offsets(width, PATCH_SIZE, stride)]
+    prob_sum = np.zeros(first.shape[1:], dtype=np.float32)
+    hits = np.zeros(first.shape[1:], dtype=np.float32)
+    device = _model_device(model)
+    was_training = model.training
+    model.eval()
+
+    def window_batch(padded: np.ndarray, chunk: list[tuple[int, int]]) -> torch.Tensor:
+        batch = np.stack([padded[:, r : r + PATCH_SIZE, c : c + PATCH_SIZE] for r, c in chunk]).astype(np.float32)
+        return ((torch.from_numpy(batch) - band_mean) / band_std).to(device)
+
+    try:
+        for start in range(0, len(windows), batch_size):
+            chunk = windows[start : start + batch_size]
+            logits = model(pixel_values_t1=window_batch(first, chunk), pixel_values_t2=window_batch(second, chunk)).logits
+            probability = torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()
+            for (r, c), p in zip(chunk, probability):
+                prob_sum[r : r + PATCH_SIZE, c : c + PATCH_SIZE] += p
+                hits[r : r + PATCH_SIZE, c : c + PATCH_SIZE] += 1.0
+    finally:
+        model.train(was_training)
+    probability = (prob_sum / np.maximum(hits, 1.0))[:height, :width]
+    return (probability > threshold).astype(np.uint8), probability
+
+
+def predict_change_archive(
+    model: torch.nn.Module,
+    archive: str | Path,
+    out_dir: str | Path,
+    *,
+    pairs: Sequence[tuple[int, int]] | None = None,
+    sites: Iterable[str] | None = None,
+    years: Iterable[int] | None = None,
+    split: str | None = None,
+    split_scheme: str = "auto",
+    seed: int = 0,
+    batch_size: int = 16,
+    stride: int | None = None,
+    save_probability: bool = False,
+    progress: bool = True,
+) -> list[Path]:
+    """Change maps of year pairs of every site of an archive (or of one split of it).
+
+    Writes ``{out_dir}/{Site}/Change{Y1}_{Y2}.tif`` (uint8 0/1, CRS and transform of the t1 image;
+    the layout ``euromine evaluate --task change`` reads) and, with ``save_probability``,
+    ``ChangeProbability{Y1}_{Y2}.tif``. ``pairs`` default: consecutive years of ``years`` (default
+    2015–2024) and first → last. Each file is written atomically.
+    """
+    from euromine_hf.bands import YEARS
+    from euromine_hf.data.archive import read_image, scan_archive
+    from euromine_hf.data.geotiff import write_geotiff
+    from euromine_hf.data.splits import assign_splits
+
+    year_list = tuple(sorted({int(y) for y in years})) if years is not None else YEARS
+    pairs = list(pairs) if pairs is not None else default_year_pairs(year_list)
+    needed = sorted({y for pair in pairs for y in pair})
+    records = scan_archive(archive, years=needed, sites=sites)
+    if split is not None:
+        chosen = set(assign_splits([r.name for r in records], split_scheme, seed)[split])
+        records = [r for r in records if r.name in chosen]
+    if not records:
+        raise ValueError(f"{archive}: no site to predict (sites={sites}, split={split})")
+    out_dir = Path(out_dir)
+    written: list[Path] = []
+    jobs = [(record, pair) for record in records for pair in pairs]
+    for record, (y1, y2) in tqdm(jobs, desc="predict change", unit="pair", disable=not progress):
+        if record.layout != "raw":
+            raise ValueError(f"{record.folder}: whole-scene prediction needs the raw GeoTIFF layout, found {record.layout}")
+        image_t1, georef = read_image(record.image_path(y1))
+        image_t2, _ = read_image(record.image_path(y2))
+        if image_t1.shape != image_t2.shape:
+            raise ValueError(f"{record.image_path(y2)}: shape {image_t2.shape}, expected {image_t1.shape} like "
+                             f"{record.image_path(y1)} (the years of a site share one grid)")
+        mask, probability = predict_change_scene(model, image_t1, image_t2, batch_size=batch_size, stride=stride)
+        written.append(write_geotiff(out_dir / record.name / f"Change{y1}_{y2}.tif", mask, georef["crs"], georef["transform"]))
+        if save_probability:
+            written.append(write_geotiff(out_dir / record.name / f"ChangeProbability{y1}_{y2}.tif", probability,
+                                         georef["crs"], georef["transform"]))
+    return written
+
+
+def _is_change_detector(model: str) -> bool:
+    """Whether a model folder (or Hub id) holds a change detector, from its config alone."""
+    import euromine_hf  # noqa: F401  (registers the model types)
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(model)
+    except (OSError, ValueError, KeyError) as error:
+        raise ValueError(f"{model}: could not read the model's config.json: {error}") from error
+    return getattr(config, "task", "segmentation") == "change_detection"
+
+
+def _run_by_task(args: argparse.Namespace) -> int:
+    """``euromine predict``: yearly mine maps for a segmenter, change maps for a detector."""
+    if not _is_change_detector(args.model):
+        if args.pairs is not None:
+            raise ValueError(f"--pairs: {args.model} is a segmenter (it maps years); --pairs needs a change detector")
+        return _run(args)
+    from euromine_hf.models.registry import AutoModelForChangeDetection
+
+    pairs = parse_year_pairs(args.pairs) if args.pairs is not None else None
+    if Path(args.model).exists():
+        from euromine_hf.models.loading import check_model_folder
+
+        check_model_folder(args.model)  # a bad folder names the file, as for segmenters
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = AutoModelForChangeDetection.from_pretrained(args.model).to(device)
+    paths = predict_change_archive(
+        model, args.archive, args.out, pairs=pairs, sites=args.sites, years=args.years, split=args.split,
+        split_scheme=args.split_scheme, seed=args.seed, batch_size=args.batch_size, stride=args.stride,
+        save_probability=args.probability,
+    )
+    print(f"wrote {len(paths)} change rasters under {args.out}")
     return 0

@@ -1,4 +1,4 @@
-"""Model cards for EuroMineNet segmenters, with ``model-index`` results the Hub can read.
+"""Model cards for EuroMineNet segmenters and change detectors, with ``model-index`` results the Hub can read.
 
 The card is rendered with huggingface_hub's own machinery (``ModelCardData`` + ``EvalResult`` →
 YAML ``model-index``; ``ModelCard.from_template`` with a Jinja template) so that what the Hub,
@@ -7,8 +7,11 @@ package (``euromine_hf/resources/model_card_segmentation.md.jinja``) so an insta
 render cards; ``model_cards/`` at the repository root documents it (see its README.md).
 
 Metric names are normalised from whatever spelling the training code uses (``f1_2015``,
-``eval_F1_2015``, ``OF1``, ``gca_tiou``, ...) to the paper's: year strings for per-year F1,
-``OF1``, ``GCA-TIoU``, ``LCA-TIoU``.
+``eval_F1_2015``, ``OF1``, ``gca_tiou``, ``test_F1_interval_3``, ...) to the paper's: year strings for
+per-year F1, ``F1_interval_{k}`` for change F1 per interval (Table 5), ``OF1``, ``GCA-TIoU``, ``LCA-TIoU``.
+A change detector's config (``task = "change_detection"``) selects the change-detection template
+(``model_card_change_detection.md.jinja``), the ``cd_pairs`` comparison row of the paper's Table 5
+and the interval metrics.
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ TEMPLATE_RESOURCE = "model_card_segmentation.md.jinja"
 TAGS = ["sentinel-2", "remote-sensing", "mining", "semantic-segmentation", "euromine"]
 TASK_TYPE = "image-segmentation"
 TASK_NAME = "Semantic Segmentation"
+#: per model task: (template, tags, model-index task name, paper_results.json section)
+TASK_CARDS: dict[str, tuple[str, list[str], str, str]] = {
+    "segmentation": (TEMPLATE_RESOURCE, TAGS, TASK_NAME, "mapping"),
+    "change_detection": ("model_card_change_detection.md.jinja",
+                         ["sentinel-2", "remote-sensing", "mining", "change-detection", "euromine"],
+                         "Change Detection", "change_detection"),
+}
 DATASET_NAME = "EuroMineNet"
 DATA_SOURCES = ("synthetic", "archive")
 SUMMARY_METRICS = ("OF1", "GCA-TIoU", "LCA-TIoU")
@@ -71,6 +81,9 @@ def canonical_metric(key: str) -> str | None:
     match = re.fullmatch(r"(?:f1_?)?(\d{4})(?:_f1)?", lowered)
     if match:
         return match.group(1)
+    match = re.fullmatch(r"(?:f1_?)?interval_?(\d{1,2})(?:_f1)?", lowered)
+    if match:
+        return f"F1_interval_{int(match.group(1))}"
     if lowered in ("of1", "overall_f1", "f1_overall", "f1"):
         return "OF1"
     if lowered in ("gca_tiou", "gcatiou"):
@@ -106,33 +119,43 @@ def normalize_results(results: Mapping[str, Mapping[str, Any]]) -> dict[str, dic
                 found[name] = number
         if not found:
             raise ModelCardError(
-                f"results[{split!r}] has no known metric; expected per-year F1 (e.g. 'f1_2015'), 'OF1', "
+                f"results[{split!r}] has no known metric; expected per-year F1 (e.g. 'f1_2015'), F1 per interval "
+                f"(e.g. 'F1_interval_3'), 'OF1', "
                 f"'GCA-TIoU' or 'LCA-TIoU', got keys {sorted(map(str, metrics))}"
             )
         normalized[str(split)] = {k: found[k] for k in _metric_order(found)}
     return normalized
 
 
+def _interval(name: str) -> int | None:
+    return int(name.rsplit("_", 1)[1]) if name.startswith("F1_interval_") else None
+
+
 def _metric_order(metrics: Mapping[str, float]) -> list[str]:
     years = sorted(k for k in metrics if k.isdigit())
-    return years + [k for k in SUMMARY_METRICS if k in metrics]
+    intervals = sorted((k for k in metrics if _interval(k) is not None), key=_interval)
+    return years + intervals + [k for k in SUMMARY_METRICS if k in metrics]
 
 
 def eval_results(
     results: Mapping[str, Mapping[str, Any]], dataset_id: str, dataset_config: str = "mapping",
-    dataset_revision: str | None = None,
+    dataset_revision: str | None = None, task: str = "segmentation",
 ) -> list[EvalResult]:
     """One ``EvalResult`` per (split, metric): the Hub groups them into one model-index result per split."""
     out: list[EvalResult] = []
+    task_name = TASK_CARDS[task][2]
     for split, metrics in normalize_results(results).items():
         for name, value in metrics.items():
             if name.isdigit():
                 metric_type, metric_name, metric_config = "f1", f"F1 {name}", name
+            elif _interval(name) is not None:
+                k = _interval(name)
+                metric_type, metric_name, metric_config = "f1", f"F1 interval {k}", f"interval-{k}"
             else:
                 metric_type, metric_name = _METRIC_META[name]
-                metric_config = "all-years" if name == "OF1" else None
+                metric_config = ("all-pairs" if task == "change_detection" else "all-years") if name == "OF1" else None
             out.append(EvalResult(
-                task_type=TASK_TYPE, task_name=TASK_NAME,
+                task_type=TASK_TYPE, task_name=task_name,
                 dataset_type=dataset_id, dataset_name=f"{DATASET_NAME} ({split})",
                 dataset_config=dataset_config, dataset_split=split, dataset_revision=dataset_revision,
                 metric_type=metric_type, metric_name=metric_name, metric_config=metric_config,
@@ -150,6 +173,8 @@ def read_model_index(card: ModelCard | str | os.PathLike[str]) -> dict[str, dict
         split = result.dataset_split or "unknown"
         if result.metric_type == "f1" and result.metric_config and result.metric_config.isdigit():
             name = result.metric_config
+        elif result.metric_type == "f1" and result.metric_config and re.fullmatch(r"interval-\d+", result.metric_config):
+            name = f"F1_interval_{int(result.metric_config.split('-')[1])}"
         else:
             name = {"f1": "OF1", "gca-tiou": "GCA-TIoU", "lca-tiou": "LCA-TIoU"}.get(result.metric_type,
                                                                                      result.metric_type)
@@ -165,28 +190,45 @@ def _config_dict(config: Any) -> dict[str, Any]:
     raise ModelCardError(f"config must be a PretrainedConfig or a mapping, got {type(config).__name__}")
 
 
-def _paper_results(paper_name: str | None) -> dict[str, float] | None:
+def _paper_results(paper_name: str | None, task: str = "segmentation") -> dict[str, float] | None:
     if paper_name is None:
         return None
-    table = load_resource("paper_results.json")["mapping"]
-    if paper_name not in table:
+    section = TASK_CARDS[task][3]
+    table = load_resource("paper_results.json")[section]
+    row = _paper_row(paper_name, task)
+    if row is None:
         raise ModelCardError(
-            f"paper_name {paper_name!r} is not in paper_results.json['mapping']; choose from {sorted(table)}"
+            f"paper_name {paper_name!r} is not in paper_results.json[{section!r}]; choose from {sorted(table)}"
         )
-    return {str(k): float(v) for k, v in table[paper_name].items()}
+    if task == "change_detection":  # the paper heads Table 5 by interval: "1".."9"
+        return {(f"F1_interval_{k}" if k.isdigit() else k): float(v) for k, v in table[row].items()}
+    return {str(k): float(v) for k, v in table[row].items()}
 
 
-def _zoo_paper_name(model_type: str | None) -> str | None:
+def _paper_row(name: str, task: str) -> str | None:
+    from euromine_hf.metrics.tables import paper_row_name
+
+    return paper_row_name("mapping" if task == "segmentation" else "change", name)
+
+
+def _zoo_paper_name(model_type: str | None, task: str = "segmentation") -> str | None:
     """The paper's row for a registered architecture, when the zoo names one that the table has."""
     if not model_type:
         return None
     from euromine_hf.models.registry import MODEL_ZOO
 
-    table = load_resource("paper_results.json")["mapping"]
     for spec in MODEL_ZOO.values():
-        if spec.config_class.model_type == model_type and spec.paper_name in table:
+        if spec.config_class.model_type == model_type and _paper_row(spec.paper_name, task) is not None:
             return spec.paper_name
     return None
+
+
+def _config_task(config: Any) -> str:
+    task = config.get("task") if isinstance(config, Mapping) else getattr(config, "task", None)
+    task = task or "segmentation"
+    if task not in TASK_CARDS:
+        raise ModelCardError(f"config task must be one of {sorted(TASK_CARDS)}, got {task!r}")
+    return task
 
 
 def _format(value: float | None) -> str:
@@ -198,11 +240,11 @@ def _format_arg(value: Any) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def load_template(template_path: str | os.PathLike[str] | None = None) -> str:
-    """The card template: ``template_path`` if given, else the one packaged in ``euromine_hf/resources``."""
+def load_template(template_path: str | os.PathLike[str] | None = None, task: str = "segmentation") -> str:
+    """The card template: ``template_path`` if given, else the task's one packaged in ``euromine_hf/resources``."""
     if template_path is not None:
         return Path(template_path).read_text(encoding="utf-8")
-    return resources.files("euromine_hf").joinpath("resources", TEMPLATE_RESOURCE).read_text(encoding="utf-8")
+    return resources.files("euromine_hf").joinpath("resources", TASK_CARDS[task][0]).read_text(encoding="utf-8")
 
 
 def render_model_card(
@@ -223,7 +265,7 @@ def render_model_card(
     extra_limitations: list[str] | None = None,
     template_path: str | os.PathLike[str] | None = None,
 ) -> ModelCard:
-    """Render the card of a trained segmenter.
+    """Render the card of a trained segmenter or change detector (chosen by the config's ``task``).
 
     ``results`` maps each split the model was tested on to its metrics; each split becomes one
     ``model-index`` result.  ``data_source`` is ``"synthetic"`` (the embedded demo data; the card
@@ -238,21 +280,22 @@ def render_model_card(
     if data_source not in DATA_SOURCES:
         raise ModelCardError(f"data_source must be one of {DATA_SOURCES}, got {data_source!r}")
     cfg = _config_dict(config)
+    task = _config_task(config)
     normalized = normalize_results(results)
     model_type = cfg.get("model_type")
-    paper_name = paper_name or _zoo_paper_name(model_type)
-    paper = _paper_results(paper_name)
+    paper_name = paper_name or _zoo_paper_name(model_type, task)
+    paper = _paper_results(paper_name, task)
 
     card_data = ModelCardData(
         license=license,
         library_name="transformers",
         pipeline_tag="image-segmentation",
-        tags=list(TAGS) + (["synthetic-data"] if data_source == "synthetic" else []),
+        tags=list(TASK_CARDS[task][1]) + (["synthetic-data"] if data_source == "synthetic" else []),
         datasets=[dataset_id],
         metrics=["f1"],
         base_model=base_model,
         model_name=model_name,
-        eval_results=eval_results(normalized, dataset_id, dataset_config, dataset_revision),
+        eval_results=eval_results(normalized, dataset_id, dataset_config, dataset_revision, task=task),
     )
 
     num_channels = int(cfg.get("num_channels", len(BANDS)))
@@ -271,7 +314,7 @@ def render_model_card(
     rows = []
     for name in metric_names:
         rows.append({
-            "label": f"F1 {name}" if name.isdigit() else name,
+            "label": f"F1 {name}" if name.isdigit() else (f"F1 interval {_interval(name)}" if _interval(name) else name),
             "values": [_format(normalized[s].get(name)) for s in splits],
             "paper": _format(paper.get(name)) if paper else "",
         })
@@ -284,12 +327,21 @@ def render_model_card(
         data_description = (
             f"the EuroMineNet archive (`{dataset_id}`, config `{dataset_config}`), official site split."
         )
-    architecture = paper_name or model_type or "EuroMineNet segmenter"
-    summary = (
-        f"**{model_name}** maps mining footprints in Sentinel-2 imagery: for every pixel of a {num_channels}-band "
-        f"L2A image it predicts mine or background. It follows the {architecture} setup of the EuroMineNet "
-        "benchmark (133 EU mining sites, 2015–2024)."
-    )
+    architecture = paper_name or model_type or ("EuroMineNet change detector" if task == "change_detection"
+                                                 else "EuroMineNet segmenter")
+    if task == "change_detection":
+        summary = (
+            f"**{model_name}** detects changes of mining footprints between two Sentinel-2 images of one place: for "
+            f"every pixel of a pair of {num_channels}-band L2A images it predicts change or no change. It follows the "
+            f"{architecture} setup of the EuroMineNet benchmark's cross-temporal change detection (133 EU mining "
+            "sites, every pair of years 2015–2024)."
+        )
+    else:
+        summary = (
+            f"**{model_name}** maps mining footprints in Sentinel-2 imagery: for every pixel of a {num_channels}-band "
+            f"L2A image it predicts mine or background. It follows the {architecture} setup of the EuroMineNet "
+            "benchmark (133 EU mining sites, 2015–2024)."
+        )
     template_kwargs = {
         "title": model_name,
         "summary": summary,
@@ -311,7 +363,7 @@ def render_model_card(
         "citation": CITATION,
         "years": list(YEARS),
     }
-    card = ModelCard.from_template(card_data, template_str=load_template(template_path), **template_kwargs)
+    card = ModelCard.from_template(card_data, template_str=load_template(template_path, task), **template_kwargs)
     # Catch a broken template or metadata now, not on the Hub.
     back = read_model_index(ModelCard(str(card)))
     if back != normalized:

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from euromine_hf.bands import YEARS, load_resource
 
-__all__ = ["TASKS", "table_columns", "table_rows", "to_markdown", "to_csv", "to_json", "write_tables", "score_key"]
+__all__ = ["TASKS", "PAPER_ALIASES", "paper_row_name", "table_columns", "table_rows", "to_markdown", "to_csv", "to_json", "write_tables", "score_key"]
 
 #: task name -> (paper_results.json section, paper table number)
 TASKS: dict[str, tuple[str, int]] = {
@@ -43,6 +43,38 @@ def score_key(task: str, column: str) -> str:
     return column
 
 
+#: Names the detectors' own papers use → the row names of the EuroMineNet paper's Table 5.
+PAPER_ALIASES: dict[str, str] = {
+    "fcsiamdiff": "SiamUnet_Diff",
+    "fcsiamconc": "SiamUnet_Conc",
+    "siamunetdiff": "SiamUnet_Diff",
+    "siamunetconc": "SiamUnet_Conc",
+    "fcef": "FC-EF",
+    "snunetcd": "SNUNet",
+    "tinycd": "Tiny_CD",
+    "bitcd": "BIT",
+}
+
+
+def _squash(name: str) -> str:
+    """Lower case without spaces, hyphens, underscores, dots, brackets; ``+`` kept (UNet++ is not UNet)."""
+    return "".join(ch for ch in name.lower() if ch.isalnum() or ch == "+")
+
+
+def paper_row_name(task: str, model: str) -> str | None:
+    """The paper's row for ``model`` in a task's table: exact, then ignoring case and punctuation other
+    than ``+`` (``DeeplabV3P (ResNet-101)`` = ``DeeplabV3P (ResNet101)``), then :data:`PAPER_ALIASES`."""
+    reported = load_resource("paper_results.json")[TASKS[task][0]]
+    if model in reported:
+        return model
+    by_squash = {_squash(name): name for name in reported}
+    key = _squash(model)
+    if key in by_squash:
+        return by_squash[key]
+    alias = PAPER_ALIASES.get(key)
+    return alias if alias in reported else None
+
+
 def table_rows(task: str, results: Mapping[str, Mapping[str, float]], paper: bool = False) -> list[dict[str, Any]]:
     """Rows ``{"model": name, "source": "ours"|"paper", column: value or None}``."""
     columns = table_columns(task)
@@ -54,8 +86,9 @@ def table_rows(task: str, results: Mapping[str, Mapping[str, float]], paper: boo
             v = scores.get(score_key(task, c), scores.get(c))
             row[c] = None if v is None else float(v)
         rows.append(row)
-        if paper and model in reported:
-            rows.append({"model": model, "source": "paper", **{c: reported[model].get(c) for c in columns}})
+        name = paper_row_name(task, model) if paper else None
+        if name is not None:
+            rows.append({"model": model, "source": "paper", **{c: reported[name].get(c) for c in columns}})
     return rows
 
 

@@ -25,15 +25,27 @@ PAPER_RECIPE: dict[str, Any] = {
     "loss": "cross_entropy",
 }
 
-SAMPLINGS = ("per_year", "timeseries")
+SAMPLINGS = ("per_year", "timeseries", "pairs")
 SIZES = ("paper", "tiny")
+#: What ``--task`` trains: a mine segmenter per image, or a change detector per pair of dates.
+TASKS = ("segmentation", "change_detection")
+#: ``--model`` when none is given, per task.
+DEFAULT_MODELS = {"segmentation": "unet", "change_detection": "fc-siam-diff"}
 
 
 @dataclass
 class ModelArguments:
     """Which zoo model to train and how to initialise it."""
 
-    model: str = field(default="unet", metadata={"help": "Model zoo name (see euromine_hf.models.MODEL_ZOO)."})
+    task: str = field(
+        default="segmentation",
+        metadata={"help": "'segmentation' (mine maps per year, paper Table 4) or 'change_detection' (change "
+                          "maps per pair of years, paper Table 5).", "choices": list(TASKS)},
+    )
+    model: str | None = field(
+        default=None,
+        metadata={"help": "Model zoo name for the task (default: unet / fc-siam-diff); the list is in --help."},
+    )
     size: str = field(
         default="paper",
         metadata={"help": "Size preset: 'paper' (the benchmarked configuration) or 'tiny' (tests, CPU demo).",
@@ -51,6 +63,10 @@ class ModelArguments:
     def __post_init__(self) -> None:
         if self.size not in SIZES:
             raise ValueError(f"--size must be one of {SIZES}; got {self.size!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"--task must be one of {TASKS}; got {self.task!r}")
+        if self.model is None:
+            self.model = DEFAULT_MODELS[self.task]
 
     def overrides(self) -> dict[str, Any]:
         """Parse ``config_overrides`` into a dict, failing with the offending item named."""
@@ -69,9 +85,21 @@ class DataArguments:
     years: list[int] = field(default_factory=lambda: list(YEARS), metadata={"help": "Years to train and score on."})
     sampling: str = field(
         default="per_year",
-        metadata={"help": "'per_year': one (patch, year) sample per row; 'timeseries': all years of a patch per "
-                          "row, loss = mean over the years (the paper's Eq. 6).",
+        metadata={"help": "Segmentation: 'per_year' (one (patch, year) sample per row) or 'timeseries' (all years "
+                          "of a patch per row, loss = mean over the years, the paper's Eq. 6). Change detection: "
+                          "'pairs' (one year pair per sample; 'per_year' means the same there) or 'timeseries' "
+                          "(a patch's series per sample, loss = mean over its year pairs, the paper's Eq. 7).",
                   "choices": list(SAMPLINGS)},
+    )
+    intervals: list[int] | None = field(
+        default=None,
+        metadata={"help": "Change detection: train on year pairs of these intervals t2 - t1 only "
+                          "(default: all, 45 pairs per patch over 10 years). Evaluation always scores every pair."},
+    )
+    pairs_per_series: int | None = field(
+        default=None,
+        metadata={"help": "Change detection with --sampling timeseries: year pairs drawn per series and step "
+                          "for Eq. 7 (default: all pairs of the series)."},
     )
     split_scheme: str | None = field(
         default=None,
@@ -98,6 +126,13 @@ class DataArguments:
         if len(set(self.years)) != len(self.years):
             raise ValueError(f"--years lists a year twice: {self.years}")
         self.years = sorted(int(y) for y in self.years)
+        if self.intervals is not None:
+            bad = [k for k in self.intervals if not 1 <= int(k) <= len(YEARS) - 1]
+            if bad or not self.intervals:
+                raise ValueError(f"--intervals must be year gaps in 1..{len(YEARS) - 1}; got {self.intervals}")
+            self.intervals = sorted({int(k) for k in self.intervals})
+        if self.pairs_per_series is not None and self.pairs_per_series < 1:
+            raise ValueError(f"--pairs_per_series must be a positive count; got {self.pairs_per_series}")
         if not 0.0 <= self.radiometric_jitter < 1.0:
             raise ValueError(f"--radiometric_jitter must be in [0, 1); got {self.radiometric_jitter}")
         for name in ("max_train_samples", "max_eval_samples", "max_test_samples"):
@@ -175,13 +210,60 @@ class EuroMineTrainingArguments(TrainingArguments):
 ALL_ARGUMENTS = (ModelArguments, DataArguments, EuroMineTrainingArguments, RunArguments)
 
 
+def zoo_help() -> str:
+    """``--model`` help naming the registered models of each task (read at parser creation, so
+    models registered later, e.g. by a plug-in, are listed too)."""
+    from euromine_hf.models.registry import zoo_names
+
+    parts = []
+    for task in TASKS:
+        names = zoo_names(task)
+        parts.append(f"--task {task}: {', '.join(names) if names else '(none registered)'}")
+    return f"Model zoo name (default: {DEFAULT_MODELS['segmentation']} / {DEFAULT_MODELS['change_detection']}). " + "; ".join(parts) + "."
+
+
 def make_parser() -> HfArgumentParser:
     """The parser ``train.py`` and ``euromine train`` share."""
     import argparse
 
     from euromine_hf.training.cli import DESCRIPTION
 
-    return HfArgumentParser(ALL_ARGUMENTS, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = HfArgumentParser(ALL_ARGUMENTS, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    for action in parser._actions:
+        if "--model" in action.option_strings:
+            action.help = zoo_help()
+    return parser
+
+
+def check_task_arguments(model_args: ModelArguments, data_args: DataArguments, training_args: Any = None) -> None:
+    """Cross-checks between the dataclasses that depend on ``--task`` (in place; idempotent).
+
+    The model must be a zoo model of the task; ``--sampling per_year`` means ``pairs`` for change
+    detection; the pair options need change detection; the temporal-consistency term needs a segmenter.
+    """
+    from euromine_hf.models.registry import MODEL_ZOO, zoo_names
+
+    task = model_args.task
+    if model_args.model not in MODEL_ZOO:
+        raise ValueError(f"--model: expected a zoo model for --task {task} ({', '.join(zoo_names(task)) or 'none registered'}), "
+                         f"got {model_args.model!r}")
+    spec_task = MODEL_ZOO[model_args.model].task
+    if spec_task != task:
+        raise ValueError(f"--model {model_args.model} is a {spec_task} model but --task is {task}; "
+                         f"choose one of: {', '.join(zoo_names(task)) or 'none registered'}")
+    if task == "change_detection":
+        if data_args.sampling == "per_year":
+            data_args.sampling = "pairs"
+        if data_args.pairs_per_series is not None and data_args.sampling != "timeseries":
+            raise ValueError("--pairs_per_series needs --sampling timeseries (pairs drawn from each patch's series)")
+        if training_args is not None and getattr(training_args, "temporal_consistency_weight", 0.0) > 0:
+            raise ValueError("--temporal_consistency_weight is a segmentation term; it has no meaning for --task change_detection")
+    else:
+        if data_args.sampling == "pairs":
+            raise ValueError("--sampling pairs needs --task change_detection (segmenters train on per_year or timeseries)")
+        for name in ("intervals", "pairs_per_series"):
+            if getattr(data_args, name) is not None:
+                raise ValueError(f"--{name} needs --task change_detection")
 
 
 def parse_overrides(text: str | None) -> dict[str, Any]:
@@ -220,5 +302,8 @@ def parse_arguments(
     parser = make_parser()
     argv = list(argv or [])
     if len(argv) == 1 and argv[0].endswith(".json"):
-        return parser.parse_json_file(argv[0])  # type: ignore[return-value]
-    return parser.parse_args_into_dataclasses(args=argv)  # type: ignore[return-value]
+        parsed = parser.parse_json_file(argv[0])
+    else:
+        parsed = parser.parse_args_into_dataclasses(args=argv)
+    check_task_arguments(parsed[0], parsed[1], parsed[2])
+    return parsed  # type: ignore[return-value]

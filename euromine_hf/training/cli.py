@@ -12,6 +12,9 @@ threshold baseline and writes tables, a model card, qualitative maps and footpri
 
 Paper set-up on a real archive, e.g.:
   euromine train --model segformer --data_dir /data/EuroMineNet --output_dir outputs/segformer
+Change detection (pairs of years, scored by F1 per interval and OF1 like the paper's Table 5):
+  euromine train --task change_detection --model fc-siam-diff --data_dir /data/EuroMineNet
+  (Eq. 7 loss over each patch's series: add --sampling timeseries [--pairs_per_series k])
 Several devices:  accelerate launch --config_file configs/ddp.yaml train.py --model unet ...
 Every option of train.py is accepted; `python train.py --help` lists them all."""
 

@@ -1,4 +1,5 @@
-"""``compute_metrics`` for Trainer: per-year F1, OF1 and site-level LCA/GCA-TIoU.
+"""``compute_metrics`` for Trainer: per-year F1, OF1 and site-level LCA/GCA-TIoU (mapping), and
+F1 per interval and OF1 of change detection (:class:`ChangeMetrics`).
 
 The collators hand the model only ``pixel_values`` and ``labels``, so the keys a score needs
 (site, patch, year, patch offset, site size) are read here from the evaluated dataset, in order:
@@ -34,9 +35,43 @@ def _to_numpy(array: Any) -> np.ndarray:
     return np.asarray(array)
 
 
-def read_metric_keys(dataset: Any) -> dict[str, np.ndarray]:
+#: pair dataset column → keyword of ``ChangeScorer.add``
+PAIR_KEY_COLUMNS: dict[str, str] = {
+    "site": "sites",
+    "patch": "patches",
+    "year_t1": "year_t1",
+    "year_t2": "year_t2",
+    "row": "rows",
+    "col": "cols",
+    "site_height": "site_heights",
+    "site_width": "site_widths",
+}
+
+
+def read_pair_keys(dataset: Any) -> dict[str, np.ndarray]:
+    """Key columns of a change-detection evaluation set, in its order.
+
+    A :class:`~euromine_hf.data.pairs.PairDataset` is read from its index (no pixel is touched);
+    a materialised ``cd_pairs`` ``Dataset`` or a sequence of pair dicts like any other dataset.
+    """
+    index = getattr(dataset, "index", None)
+    rows = getattr(dataset, "rows", None)
+    if index is not None and rows is not None and hasattr(index, "row_t1"):
+        keys = {"year_t1": np.asarray(index.year_t1), "year_t2": np.asarray(index.year_t2)}
+        for column in PAIR_KEY_COLUMNS:
+            if column in keys:
+                continue
+            if column not in rows.keys:
+                raise ValueError(f"pair dataset: its mapping rows lack the key column {column!r} that site-level "
+                                 f"scoring needs; they have {sorted(rows.keys)}")
+            keys[column] = np.asarray(rows.keys[column])[index.row_t1]
+        return keys
+    return read_metric_keys(dataset, PAIR_KEY_COLUMNS)
+
+
+def read_metric_keys(dataset: Any, key_columns: dict[str, str] = KEY_COLUMNS) -> dict[str, np.ndarray]:
     """The key columns of an evaluation dataset as arrays (HF ``Dataset`` or a sequence of dicts)."""
-    columns = list(KEY_COLUMNS)
+    columns = list(key_columns)
     names = getattr(dataset, "column_names", None)
     if names is not None:  # datasets.Dataset: read only the small columns
         missing = [c for c in columns if c not in names]
@@ -84,9 +119,15 @@ class MappingMetrics:
         if dataset is not None:
             self.bind(dataset)
 
+    #: dataset column → scorer keyword, and how they are read
+    key_columns: dict[str, str] = KEY_COLUMNS
+
+    def read_keys(self, dataset: Any) -> dict[str, np.ndarray]:
+        return read_metric_keys(dataset)
+
     def bind(self, dataset: Any) -> None:
         """Score ``dataset`` next; resets any partial accumulation."""
-        self._keys = read_metric_keys(dataset)
+        self._keys = self.read_keys(dataset)
         self.reset()
 
     def reset(self) -> None:
@@ -114,7 +155,7 @@ class MappingMetrics:
                 f"evaluation produced more predictions ({stop}) than the bound dataset has rows ({self.num_rows}); "
                 "was compute_metrics bound to the dataset being evaluated?"
             )
-        keys = {kw: self._keys[col][start:stop] for col, kw in KEY_COLUMNS.items()}
+        keys = {kw: self._keys[col][start:stop] for col, kw in self.key_columns.items()}
         self._scorer.add(predictions.astype(np.uint8, copy=False), references, **keys)
         self._cursor = stop
 
@@ -139,3 +180,25 @@ class MappingMetrics:
         if compute_result is None or compute_result:
             return self.compute()
         return {}
+
+
+class ChangeMetrics(MappingMetrics):
+    """``compute_metrics`` of change detection: ``F1_interval_{k}`` for every interval present, ``OF1``,
+    ``precision``, ``recall``, ``IoU`` (:class:`~euromine_hf.metrics.change.ChangeScorer`, site level
+    by default), with the site/patch/year_t1/year_t2/offset keys read from the bound pair dataset
+    in order, as :class:`MappingMetrics` does for mapping rows.
+    """
+
+    key_columns = PAIR_KEY_COLUMNS
+
+    def __init__(self, protocol: str = "site", dataset: Any = None, scorer_factory: Callable[[], Any] | None = None) -> None:
+        if scorer_factory is None:
+            from euromine_hf.metrics.change import ChangeScorer
+
+            def scorer_factory() -> Any:
+                return ChangeScorer(protocol=self.protocol)
+
+        super().__init__(years=YEARS, protocol=protocol, dataset=dataset, scorer_factory=scorer_factory)
+
+    def read_keys(self, dataset: Any) -> dict[str, np.ndarray]:
+        return read_pair_keys(dataset)

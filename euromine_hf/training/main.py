@@ -56,6 +56,11 @@ def _main(argv: Sequence[str] | None) -> int:
     _close_process_group(wait_for_peers=True)
     if training_args.process_index != 0:
         return 0
+    if model_args.task == "change_detection":
+        from euromine_hf.training.change_detection import print_change_summary
+
+        print_change_summary(result, model_args)
+        return 0
     print(f"\nTest split (site-level scores), {result.seconds:.0f} s in all:")
     print(format_comparison(result, f"{model_args.model} ({model_args.size})"))
     print(f"\nOutputs under {result.output_dir}: model/ (safetensors + card), results/, qualitative/, statistics/")
@@ -63,6 +68,10 @@ def _main(argv: Sequence[str] | None) -> int:
         verdict = beats_baseline(result.test_metrics, result.baseline_metrics)
         print("The model beats the threshold baseline on OF1 and GCA-TIoU." if verdict else
               "WARNING: the model does NOT beat the threshold baseline on both OF1 and GCA-TIoU.")
+    if demo:  # the second task: a small detector beside the post-classification change of this segmenter
+        from euromine_hf.training.demo import run_change_detection_demo
+
+        run_change_detection_demo(training_args.output_dir, result)
     return 0
 
 

@@ -7,6 +7,17 @@ results/all_results.json   train / test metrics, baseline parameters, timings
 predictions/test/{Site}/{YYYY}/Patch{n}.npy   test predictions (the prediction-folder layout)
 qualitative/{Site}_{YYYY}.png   TP green, TN grey, FP red, FN blue (paper Figs. 6-7 colours)
 statistics/{reference,predicted}/   footprint tables and plots of the test sites
+results/post_classification.{md,csv,json}   paper Table 6 shape: change read off the yearly test maps
+```
+
+A change-detection run (``--task change_detection``, :func:`write_change_reports`) leaves:
+
+```
+model/                     save_pretrained + README.md change-detection model card (F1 per interval, OF1)
+results/test_results.{md,csv,json}   paper Table 5 shape: this detector and the paper's row for it
+results/all_results.json   train / test metrics, sampling, intervals
+predictions/test/{Site}/{Y1}_{Y2}/Patch{n}.npy   change predictions (read by `euromine evaluate --task change`)
+qualitative/{Site}_{Y1}_{Y2}.png   change error maps of the first and last year
 ```
 """
 
@@ -175,6 +186,7 @@ def write_reports(
         "train": result.train_metrics, "sampling": data_args.sampling,
         "temporal_consistency_weight": trainer.args.temporal_consistency_weight,
     }))
+    written.update(write_post_classification(result, predictions, splits["test"], years, run_args, label, out / "results"))
     pred_dir = write_prediction_patches(predictions, splits["test"], out / "predictions" / "test")
     written["predictions"] = pred_dir
     for i, path in enumerate(write_qualitative(predictions, splits["test"], out / "qualitative", run_args.num_qualitative)):
@@ -183,4 +195,126 @@ def write_reports(
         written.update(write_footprint_statistics(data_dir, pred_dir, splits["test"], years, out / "statistics"))
     except (ValueError, OSError) as error:  # needs whole-site sizes; a cropped archive may lack them
         logger.warning("footprint statistics skipped: %s", error)
+    return written
+
+
+# ---- post-classification of a segmentation run (Table 6) ---------------------------------------
+
+
+def write_post_classification(
+    result: Any, predictions: np.ndarray, dataset: Any, years: list[int], run_args: Any, label: str, out_dir: Path
+) -> dict[str, Path]:
+    """Score the change implied by the test maps (every year pair of every test patch) and write it in
+    the paper's Table 6 shape beside the paper's row; the scores land in ``result.post_classification_metrics``."""
+    from euromine_hf.metrics.tables import write_tables
+    from euromine_hf.training.change_detection import post_classification_scores
+
+    try:
+        scores = post_classification_scores(predictions, dataset, years, run_args.metric_protocol)
+    except ValueError as error:  # e.g. a test split with one year: no pair to score
+        logger.warning("post-classification change not scored: %s", error)
+        return {}
+    result.post_classification_metrics = scores
+    paths = write_tables(out_dir, "post-classification", {label: scores}, paper=True, stem="post_classification")
+    return {f"post_classification_{k}": v for k, v in paths.items()}
+
+
+# ---- change-detection runs ---------------------------------------------------------------------
+
+
+def write_change_prediction_patches(predictions: np.ndarray, dataset: Any, pred_dir: Path) -> Path:
+    """``{pred_dir}/{Site}/{Y1}_{Y2}/Patch{n}.npy`` for every test pair (``euromine evaluate --task change``)."""
+    from euromine_hf.io import atomic_path
+    from euromine_hf.training.compute_metrics import read_pair_keys
+
+    keys = read_pair_keys(dataset)
+    for i, (site, patch, y1, y2) in enumerate(zip(keys["site"], keys["patch"], keys["year_t1"], keys["year_t2"])):
+        path = pred_dir / str(site) / f"{int(y1)}_{int(y2)}" / f"Patch{int(patch)}.npy"
+        with atomic_path(path) as tmp, open(tmp, "wb") as f:
+            np.save(f, np.asarray(predictions[i], np.uint8))
+    return pred_dir
+
+
+def write_change_qualitative(predictions: np.ndarray, dataset: Any, out_dir: Path, count: int) -> list[Path]:
+    """Change error maps (paper colours) of the first → last year pair of up to ``count`` test sites."""
+    from euromine_hf.data.patching import reconstruct
+    from euromine_hf.metrics.maps import error_map, save_error_map
+    from euromine_hf.training.compute_metrics import read_pair_keys
+
+    if count <= 0 or len(dataset) == 0:
+        return []
+    keys = read_pair_keys(dataset)
+    first, last = int(keys["year_t1"].min()), int(keys["year_t2"].max())
+    written = []
+    for site in sorted(set(keys["site"].tolist()))[:count]:
+        idx = np.flatnonzero((keys["site"] == site) & (keys["year_t1"] == first) & (keys["year_t2"] == last))
+        if not len(idx):
+            continue
+        h, w = int(keys["site_height"][idx[0]]), int(keys["site_width"][idx[0]])
+        offsets = [(int(keys["row"][i]), int(keys["col"][i])) for i in idx]
+        samples = dataset.__getitems__(idx.tolist())
+        reference = reconstruct(np.stack([s["change"] for s in samples]), offsets, h, w)
+        predicted = reconstruct(np.stack([np.asarray(predictions[i]) for i in idx]), offsets, h, w)
+        written.append(save_error_map(out_dir / f"{site}_{first}_{last}.png", error_map(predicted, reference),
+                                      legend=True, title=f"{site} change {first}-{last}"))
+    return written
+
+
+def write_change_model_card(trainer: Any, result: Any, model_args: Any, data_args: Any, data_dir: Path,
+                            data_source: str) -> Path:
+    from euromine_hf.hub.cards import render_model_card, save_model_card
+
+    args = trainer.args
+    training_args = {
+        "learning_rate": args.learning_rate, "per_device_train_batch_size": args.per_device_train_batch_size,
+        "optimizer": f"{args.optim} (weight_decay={args.weight_decay})", "lr_scheduler": args.lr_scheduler_type,
+        "lr_scheduler_kwargs": args.lr_scheduler_kwargs, "num_train_epochs": args.num_train_epochs,
+        "max_steps": args.max_steps, "seed": args.seed, "sampling": data_args.sampling,
+        "intervals": data_args.intervals or "all", "pairs_per_series": data_args.pairs_per_series or "all",
+        "loss": getattr(trainer.model.config, "loss", "ce"), "global_steps": trainer.state.global_step,
+    }
+    card = render_model_card(
+        model_name=f"euromine-{model_args.model}-{model_args.size}",
+        config=trainer.model.config,
+        results={"test": result.test_metrics},
+        dataset_id=str(data_dir) if data_source == "archive" else "euromine-synthetic-default",
+        training_args=training_args,
+        data_source=data_source,
+        dataset_config="cd_pairs",
+        num_parameters=sum(p.numel() for p in trainer.model.parameters()),
+        repo_id=args.hub_model_id,
+    )
+    return save_model_card(card, result.model_dir / "README.md")
+
+
+def write_change_reports(
+    trainer: Any, result: Any, splits: dict[str, Any], predictions: np.ndarray, model_args: Any, data_args: Any,
+    run_args: Any, data_dir: Path, data_source: str,
+) -> dict[str, Path]:
+    """What a change-detection run leaves (module docstring); returns what was written."""
+    from euromine_hf.metrics.tables import write_tables
+    from euromine_hf.models.registry import get_spec
+
+    out = result.output_dir
+    written: dict[str, Path] = {}
+    trainer.save_model(str(result.model_dir))
+    written["model"] = result.model_dir
+    written["model_card"] = write_change_model_card(trainer, result, model_args, data_args, data_dir, data_source)
+    label = get_spec(model_args.model).paper_name
+    where = "the synthetic default (no real imagery)" if data_source == "synthetic" else str(data_dir)
+    paths = write_tables(out / "results", "change", {label: result.test_metrics}, paper=True, stem="test_results")
+    _atomic_text(paths["md"], f"### Test split of {where}: {model_args.model} ({model_args.size} preset), every year "
+                              "pair; rows marked (paper) are the paper's numbers on the real data\n\n"
+                 + paths["md"].read_text(encoding="utf-8"))
+    written.update({f"results_{k}": v for k, v in paths.items()})
+    written["all_results"] = write_json_atomic(out / "results" / "all_results.json", json_ready({
+        "task": "change_detection", "model": model_args.model, "size": model_args.size, "data_dir": str(data_dir),
+        "data_source": data_source, "test": result.test_metrics, "train": result.train_metrics,
+        "sampling": data_args.sampling, "intervals": data_args.intervals, "pairs_per_series": data_args.pairs_per_series,
+        "test_pairs": len(splits["test"]),
+    }))
+    written["predictions"] = write_change_prediction_patches(predictions, splits["test"], out / "predictions" / "test")
+    for i, path in enumerate(write_change_qualitative(predictions, splits["test"], out / "qualitative",
+                                                      run_args.num_qualitative)):
+        written[f"qualitative_{i}"] = path
     return written

@@ -29,6 +29,7 @@ class RunResult:
     test_metrics: dict[str, float]
     baseline_metrics: dict[str, float] | None = None
     baseline: Any = None
+    post_classification_metrics: dict[str, float] | None = None  # change read off the test maps (Table 6)
     train_metrics: dict[str, float] = field(default_factory=dict)
     written: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0
@@ -160,6 +161,10 @@ def run_training(
     run_args: RunArguments,
 ) -> RunResult:
     """Train, test on the test split, fit/score the baseline, write reports (main process)."""
+    if model_args.task == "change_detection":  # detectors: pairs, interval F1 (training/change_detection.py)
+        from euromine_hf.training.change_detection import run_change_detection
+
+        return run_change_detection(model_args, data_args, training_args, run_args)
     start = time.perf_counter()
     if training_args.temporal_consistency_weight > 0 and data_args.sampling != "timeseries":
         raise ValueError("--temporal_consistency_weight > 0 needs --sampling timeseries (the years of a patch together)")

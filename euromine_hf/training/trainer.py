@@ -71,6 +71,11 @@ def load_checkpoint_weights(model: PreTrainedModel, checkpoint_dir: str | os.Pat
     model.load_state_dict(fresh.state_dict(), strict=True)
 
 
+#: batch keys moved together by the augmentation (single images / series, then the two dates of a pair)
+_IMAGE_KEYS = ("pixel_values", "pixel_values_t1", "pixel_values_t2")
+_MASK_KEYS = ("labels", "labels_t1", "labels_t2")
+
+
 class EuroMineTrainer(Trainer):
     """Trainer for EuroMineNet segmenters.
 
@@ -136,11 +141,13 @@ class EuroMineTrainer(Trainer):
     # ---- augmentation -------------------------------------------------------------------------
 
     def augment_batch(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """One dihedral transform per sample on ``pixel_values`` and ``labels`` alike, and the gain jitter."""
+        """One dihedral transform per sample on its images and masks alike (``pixel_values``, ``labels``;
+        for pairs also ``pixel_values_t1/_t2``, ``labels_t1/_t2``), and one gain per sample for all its images."""
         step = self.state.global_step
         micro = self._micro_step[1] + 1 if self._micro_step[0] == step else 0
         self._micro_step = (step, micro)
-        pixel_values = inputs["pixel_values"]
+        image_keys = [k for k in _IMAGE_KEYS if k in inputs]
+        pixel_values = inputs[image_keys[0]]
         if self.augment and pixel_values.shape[-1] != pixel_values.shape[-2]:
             raise ValueError(f"augmentation rotates by 90 degrees and needs square patches; got {tuple(pixel_values.shape)}")
         rng = np.random.default_rng([int(self.args.seed), step, micro, int(self.args.process_index)])
@@ -148,11 +155,11 @@ class EuroMineTrainer(Trainer):
         out = dict(inputs)
         if self.radiometric_jitter > 0:
             gains = 1.0 + rng.uniform(-self.radiometric_jitter, self.radiometric_jitter, size=pixel_values.shape[0])
-            inputs = dict(inputs, pixel_values=self._scale_gain(pixel_values, gains))
-            out["pixel_values"] = inputs["pixel_values"]
+            inputs = dict(inputs, **{k: self._scale_gain(inputs[k], gains) for k in image_keys})
+            out.update({k: inputs[k] for k in image_keys})
         if not self.augment:
             return out
-        for key in ("pixel_values", "labels"):
+        for key in (*_IMAGE_KEYS, *_MASK_KEYS):
             if key not in inputs:
                 continue
             tensor = inputs[key]
