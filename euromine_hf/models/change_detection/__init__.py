@@ -17,6 +17,9 @@ DETECTORS: tuple[str, ...] = (
     "tinycd",
     "bit",
     "changeformer",
+    "hanet",
+    "mspsnet",
+    "rdpnet",
 )
 
 for _name in DETECTORS:
