@@ -217,6 +217,16 @@ class MultiscaleSiameseCDModel(EuroMineChangeDetectionModel):
             self.idle_convs = idle_convs(widths)
         self.post_init()
 
+    @classmethod
+    def from_pretrained(cls, *args: Any, **kwargs: Any) -> "MultiscaleSiameseCDModel":
+        """As ``PreTrainedModel.from_pretrained``; re-freezes the idle convolutions, which the loader
+        turns back into trainable parameters."""
+        loaded = super().from_pretrained(*args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded  # output_loading_info=True
+        if hasattr(model, "idle_convs"):
+            model.idle_convs.requires_grad_(False)
+        return loaded
+
     def _init_weights(self, module: nn.Module) -> None:
         super()._init_weights(module)
         if module is getattr(self, "classifier", None):
