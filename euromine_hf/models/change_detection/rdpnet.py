@@ -23,8 +23,9 @@ uniform regions, large on boundaries and on small objects — so errors on detai
 ``edge_loss_weight`` adds ``weight × edge loss`` to the training loss (training only, so
 evaluation losses stay comparable across models). The benchmark's framework trains RDP-Net with
 cross-entropy alone, so the ``paper`` preset has weight 0; the ``original`` preset adds the edge
-loss with weight 1 to cross-entropy + Dice (the authors' code pairs it with focal + Dice; the
-focal term is replaced by cross-entropy, the loss all our models share).
+loss with weight 1 to cross-entropy + Dice. Choice: the authors' released loss function names a
+focal and a Dice term beside the edge loss (both left commented out there); we keep Dice and use
+cross-entropy, the loss all our models share, in place of the focal term.
 
 Not implemented here: the paper's *efficient training strategy*, which scores each training
 sample's importance during the warm-up epochs and then samples non-uniformly by that score (easy
