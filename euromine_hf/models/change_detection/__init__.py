@@ -27,6 +27,9 @@ DETECTORS: tuple[str, ...] = (
     "dtcdscn",
     "fcn_pp",
     "resunet",
+    "hanet",
+    "mspsnet",
+    "rdpnet",
 )
 
 for _name in DETECTORS:
