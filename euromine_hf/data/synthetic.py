@@ -98,7 +98,7 @@ MATERIALS: dict[str, tuple[list[int], list[int], float]] = {
     # natural / agricultural land; A = vigorous green vegetation, B = dry / senescent grass, whose
     # NDVI and bare-soil index lie in the range of grassed spoil
     "grassland": ([380, 720, 480, 1180, 2700, 3300, 3450, 3550, 2200, 1200],
-                  [900, 1100, 1350, 1580, 1900, 2100, 2200, 2300, 2650, 1950], 0.08),
+                  [1000, 1200, 1450, 1620, 1880, 2050, 2150, 2250, 2750, 2150], 0.08),
     "forest": ([230, 460, 270, 760, 2150, 2700, 2850, 2950, 1500, 680],
                [300, 500, 400, 830, 1750, 2100, 2200, 2300, 1650, 840], 0.10),
     # A = green crop, B = ploughed / harvested field: bare soil with the spectrum of grey spoil
