@@ -16,13 +16,17 @@ import rasterio
 
 from euromine_hf.bands import BANDS, MEAN, STD, YEARS, load_resource
 from euromine_hf.data.synthetic import (
+    BANDS_20M,
     DESCRIPTION_FILE,
+    MIN_MAPPING_UNIT_PX,
+    SYNTHETIC_VERSION,
     SyntheticConfig,
     archive_matches,
     default_archive,
     generate_archive,
     official_site_names,
     plan_sites,
+    render_site,
 )
 
 SMALL = dict(num_sites=2, min_size=40, max_size=56)
@@ -201,12 +205,17 @@ def test_changed_fraction_and_expansion_share_like_the_paper(masks: dict[str, np
 
 
 def test_changes_are_spatially_coherent(masks: dict[str, np.ndarray]) -> None:
+    """No speckle: changed pixels touch other changed pixels (8-neighbourhood, since a 1-px shift
+    of a diagonal outline is a staircase of diagonally touching pixels)."""
     isolated = total = 0
     for m in masks.values():
         for t in range(len(YEARS) - 1):
             c = np.pad(m[t] != m[t + 1], 1)
             core = c[1:-1, 1:-1]
-            neighbours = c[:-2, 1:-1] | c[2:, 1:-1] | c[1:-1, :-2] | c[1:-1, 2:]
+            neighbours = np.zeros_like(core)
+            for dy, dx in itertools.product((-1, 0, 1), repeat=2):
+                if dy or dx:
+                    neighbours |= c[1 + dy : c.shape[0] - 1 + dy, 1 + dx : c.shape[1] - 1 + dx]
             isolated += np.count_nonzero(core & ~neighbours)
             total += np.count_nonzero(core)
     assert total > 0 and isolated / total < 0.03, isolated / max(total, 1)
@@ -243,6 +252,128 @@ def test_spectra_tell_covers_apart(archive: Path, masks: dict[str, np.ndarray]) 
     assert np.median(ndvi_out) > np.median(ndvi_in) + 0.15, (ndvi_out, ndvi_in)
     assert np.median(swir_in) > np.median(swir_out), (swir_in, swir_out)
     assert np.median(ndvi_out) > 0.4
+
+
+# ---------------------------------------------------------------- fidelity (issue 11)
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list]:
+    """site -> its years as rendered (image, label, true extent, confusers), default config."""
+    config = SyntheticConfig()
+    return {plan.name: list(render_site(plan, config)) for plan in plan_sites(config)}
+
+
+def _band_means(archive: Path, sites: list[str]) -> np.ndarray:
+    s1, n = np.zeros(10), 0
+    for site in sites:
+        for year in YEARS:
+            x = _read(archive / site / "image" / f"Year{year}.tif").reshape(10, -1)
+            s1 += x.sum(1, dtype=np.float64)
+            n += x.shape[1]
+    return s1 / n
+
+
+def test_band_means_within_15_percent_with_published_ordering(archive: Path, masks: dict[str, np.ndarray]) -> None:
+    mean = _band_means(archive, list(masks))
+    assert np.all(np.abs(mean / MEAN - 1.0) < 0.15), dict(zip(BANDS, np.round(mean / MEAN, 3)))
+    b02, b03, b04 = (mean[BANDS.index(b)] for b in ("B02", "B03", "B04"))
+    assert b02 > b03 > b04, (b02, b03, b04)  # published: 1090 > 1004 > 913
+
+
+def test_20m_bands_are_2x2_blocks_and_smoother_than_10m(archive: Path, masks: dict[str, np.ndarray]) -> None:
+    """L2A 20 m bands on the 10 m grid: constant over aligned 2x2 blocks (one 20 m pixel each),
+    and with less high-frequency energy (neighbour differences over the band's spread) than the
+    10 m bands, which carry only the point-spread blur."""
+    i20 = [BANDS.index(b) for b in BANDS_20M]
+    i10 = [i for i in range(10) if i not in i20]
+    hf = np.zeros(10)
+    for site in masks:
+        x = _read(archive / site / "image" / "Year2020.tif").astype(np.float64)
+        h, w = (x.shape[1] // 2) * 2, (x.shape[2] // 2) * 2
+        blocks = x[:, :h, :w]
+        same = (blocks[:, 0::2, 0::2] == blocks[:, 1::2, 1::2]) & (blocks[:, 0::2, 0::2] == blocks[:, 0::2, 1::2])
+        assert same[i20].all(), site
+        assert same[i10].mean() < 0.2, site  # 10 m bands are not blocky
+        hf += np.abs(np.diff(x, axis=2)).mean(axis=(1, 2)) / x.std(axis=(1, 2))
+    assert hf[i20].max() < hf[i10].min(), dict(zip(BANDS, np.round(hf / len(masks), 3)))
+
+
+def test_confusers_cover_15_to_20_percent_with_mine_like_spectra(rendered: dict[str, list]) -> None:
+    """Unlabelled land with a mine material's spectrum (quarries, works, ploughed fields, roofs,
+    turbid water) covers 15-20 % of the archive, never overlaps the mine, and most of it lies in
+    the mines' own NDVI range — so one pixel's spectrum cannot tell "mine"."""
+    nir, red = BANDS.index("B08"), BANDS.index("B04")
+    confuser = pixels = 0
+    inside = total = 0
+    for years in rendered.values():
+        for r in years:
+            assert not (r.confuser & r.mine).any()
+            confuser += np.count_nonzero(r.confuser)
+            pixels += r.confuser.size
+        r = years[5]
+        x = r.image.astype(np.float64)
+        ndvi = (x[nir] - x[red]) / (x[nir] + x[red])
+        lo, hi = np.quantile(ndvi[r.mine], [0.1, 0.9])
+        inside += np.count_nonzero((ndvi[r.confuser] >= lo) & (ndvi[r.confuser] <= hi))
+        total += np.count_nonzero(r.confuser)
+    assert 0.15 <= confuser / pixels <= 0.20, confuser / pixels
+    assert inside / total > 0.6, inside / total
+
+
+def test_labels_are_redrawn_each_year_with_small_spurious_changes(rendered: dict[str, list]) -> None:
+    """Where the ground did not change, consecutive labels still differ on a thin strip along the
+    outline (0.1-0.6 % of the area per one-year pair); away from the true outline labels agree with
+    the ground; and no label feature or hole is under the minimum mapping unit."""
+    from scipy import ndimage
+
+    spurious = pixels = far_wrong = 0
+    for years in rendered.values():
+        for a, b in zip(years, years[1:]):
+            steady = a.mine == b.mine
+            spurious += np.count_nonzero(steady & ((a.label == 255) != (b.label == 255)))
+            pixels += steady.size
+        for r in years:
+            edge = r.mine ^ ndimage.binary_erosion(r.mine)
+            near = ndimage.binary_dilation(edge, iterations=3)
+            far_wrong += np.count_nonzero(((r.label == 255) != r.mine) & ~near)
+            for mask in (r.label == 255, r.label == 0):
+                lab, n = ndimage.label(mask)
+                if n:
+                    assert np.bincount(lab.ravel())[1:].min() >= MIN_MAPPING_UNIT_PX
+    assert 0.001 <= spurious / pixels <= 0.006, spurious / pixels
+    assert far_wrong / pixels < 0.001, far_wrong / pixels
+
+
+def test_cloud_free_composites(archive: Path, masks: dict[str, np.ndarray]) -> None:
+    """No cumulus: no site-year has a bright white patch (B02 above bright rock's range)."""
+    for site in masks:
+        for year in YEARS[::2]:
+            b02 = _read(archive / site / "image" / f"Year{year}.tif")[0]
+            assert np.count_nonzero(b02 > 4500) < 0.001 * b02.size, (site, year)
+
+
+def test_render_site_is_deterministic_and_independent_of_other_draws() -> None:
+    config = SyntheticConfig(seed=9, **SMALL)
+    plan = plan_sites(config)[0]
+    a, b = list(render_site(plan, config)), list(render_site(plan, config))
+    other = list(render_site(plan, SyntheticConfig(seed=10, **SMALL)))
+    for x, y, z in zip(a, b, other):
+        assert np.array_equal(x.image, y.image) and np.array_equal(x.label, y.label)
+        assert np.array_equal(x.mine, y.mine) and np.array_equal(x.confuser, y.confuser)
+        assert not np.array_equal(x.image, z.image)
+
+
+def test_cache_folder_and_description_carry_the_generator_version(tmp_path: Path) -> None:
+    """An archive of another generator version is never reused: its description no longer matches."""
+    config = SyntheticConfig(**SMALL)
+    first = default_archive(cache_root=tmp_path, config=config)
+    assert f"synthetic-v{SYNTHETIC_VERSION}-" in first.name
+    desc = json.loads((first / DESCRIPTION_FILE).read_text())
+    assert desc["version"] == SYNTHETIC_VERSION
+    desc["version"] = SYNTHETIC_VERSION - 1
+    (first / DESCRIPTION_FILE).write_text(json.dumps(desc))
+    assert not archive_matches(first, config)
+    assert default_archive(cache_root=tmp_path, config=config) == first
+    assert json.loads((first / DESCRIPTION_FILE).read_text())["version"] == SYNTHETIC_VERSION
 
 
 # ---------------------------------------------------------------- nuisance, offset, official names

@@ -13,10 +13,12 @@ DESCRIPTION = """Write a synthetic stand-in for the EuroMineNet archive, in the 
   OUT_DIR/{Site}/label/Year2015.tif ... Year2024.tif   1-band uint8 mine masks (0 / 255)
   OUT_DIR/synthetic.json                               what was generated (written last)
 
-Scenes have plausible land covers (grassland, forest, crops, bare soil, water, built-up) and mines
-made of open pits, waste dumps and tailings ponds that expand, appear, shrink and get revegetated,
-with footprint and change statistics close to the paper's. Year-to-year nuisance (gain/offset,
-haze, phenology, clouds and shadows) makes temporal consistency a real challenge. The same --seed
+Scenes have plausible land covers and mines made of open pits, waste dumps and tailings ponds that
+expand, appear, shrink and get revegetated, with footprint and change statistics close to the
+paper's. Unlabelled look-alikes (quarries, construction sites, ploughed fields, industrial roofs,
+turbid ponds) cover 15-20 % of each scene; the 20 m bands are blurred 2x2 blocks as in L2A; labels
+are redrawn each year with 1-2 px boundary jitter; phenology varies per field and pixel. Scenes
+are cloud-free, as the archive's annual composites are. The same --seed
 gives byte-identical files. The data is synthetic: use it to try the tools, not to report results.
 
 Examples:
