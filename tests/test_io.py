@@ -78,8 +78,7 @@ def test_atomic_path_replaces_whole_or_not_at_all(tmp_path):
 def test_one_atomic_writer_in_the_package():
     """Hand-written temp-file + rename writers drift (permissions, clean-up): all go through io.py."""
     pattern = re.compile(r"\bmkstemp\(|\bmkdtemp\(|getpid\(\)}\.tmp")
-    # synthetic.py is being rewritten by another change; its writers move to io.py there.
-    allowed = {"io.py", "synthetic.py"}
+    allowed = {"io.py"}
     offenders = [
         f"{p.relative_to(PACKAGE)}:{i}"
         for p in PACKAGE.rglob("*.py")

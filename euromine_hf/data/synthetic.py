@@ -59,7 +59,6 @@ import dataclasses
 import json
 import os
 import shutil
-import tempfile
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -73,6 +72,7 @@ from scipy import ndimage
 
 from euromine_hf.bands import BANDS, GSD_M, LABEL_MINE_VALUE, YEARS, country_of, load_resource
 from euromine_hf.data.geotiff import write_geotiff
+from euromine_hf.io import atomic_write_json, make_temp_dir, replace_folder
 
 #: Bump when the generator's output changes, so cached archives are regenerated.
 SYNTHETIC_VERSION = 2
@@ -892,20 +892,13 @@ def _render_years(plan: SitePlan, config: SyntheticConfig) -> Iterator[tuple[int
 # --------------------------------------------------------------------------------------------
 def _write_site(out_dir: Path, plan: SitePlan, config: SyntheticConfig) -> None:
     """Write one site into a hidden temp folder and rename it into place (replacing an old one)."""
-    tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{plan.name}-", dir=out_dir))
+    tmp = make_temp_dir(out_dir, f"{_TMP_PREFIX}{plan.name}-")
     compress = None if config.compress.lower() == "none" else config.compress.lower()
     try:
         for year, image, label in _render_years(plan, config):
             write_geotiff(tmp / "image" / f"Year{year}.tif", image, plan.crs, plan.transform, compress=compress)
             write_geotiff(tmp / "label" / f"{plan.label_stem}{year}.tif", label, plan.crs, plan.transform, compress=compress)
-        final = out_dir / plan.name
-        if final.exists():
-            old = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}old-{plan.name}-", dir=out_dir))
-            os.replace(final, old / plan.name)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        replace_folder(tmp, out_dir / plan.name, aside_prefix=f"{_TMP_PREFIX}old-{plan.name}-")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -926,15 +919,7 @@ def describe(config: SyntheticConfig, plans: list[SitePlan] | None = None) -> di
 
 
 def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_json(path, payload, indent=2)
 
 
 def generate_archive(
