@@ -46,12 +46,13 @@ __all__ = [
     "MAP_NODATA", "PROBABILITY_NODATA",
 ]
 
-#: Value of map pixels (and probability pixels) where the input holds no data.
+#: Value of map pixels (and probability pixels) where the input holds no data. GeoTIFF palettes hold
+#: no alpha, so background is light grey and no-data is transparent through the nodata value.
 MAP_NODATA = 255
 PROBABILITY_NODATA = 255
 _MAP_COLOURS = {
-    "mine": {0: (0, 0, 0, 0), 1: (220, 30, 30, 255), MAP_NODATA: (0, 0, 0, 0)},
-    "change": {0: (0, 0, 0, 0), 1: (255, 140, 0, 255), MAP_NODATA: (0, 0, 0, 0)},
+    "mine": {0: (200, 200, 200, 255), 1: (220, 30, 30, 255), MAP_NODATA: (0, 0, 0, 255)},
+    "change": {0: (200, 200, 200, 255), 1: (255, 140, 0, 255), MAP_NODATA: (0, 0, 0, 255)},
 }
 _YEAR_TIF = re.compile(r"^year(\d{4})\.tiff?$", re.IGNORECASE)
 _YEAR_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
