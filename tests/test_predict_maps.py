@@ -191,6 +191,11 @@ def test_year_folder_site_folder_and_label_free_archive(tmp_path):
         np.testing.assert_array_equal(out.read(1), predict_scene(model, _image((140, 200), 7))[0])
     with pytest.raises(ValueError, match=r"Alpha_1/image: image for year 2011: expected Year2011\.tif"):
         predict(model, tmp_path / "archive", tmp_path / "o_bad", years=[2011], progress=False)
+    patches = tmp_path / "cropped" / "Gamma_3" / "2016" / "image"
+    patches.mkdir(parents=True)
+    np.save(patches / "Year2016_Patch0.npy", _image((160, 160)))
+    with pytest.raises(ValueError, match=r"cropped: layout: .*found cropped patches"):
+        predict(model, tmp_path / "cropped", tmp_path / "o_cropped", progress=False)
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="empty: layout: expected site folders"):
         predict(model, tmp_path / "empty", tmp_path / "o_empty", progress=False)
