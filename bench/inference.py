@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                                                                        batch_size=args.batch_size, stride=stride)))
                 for label, fn in runs:
                     seconds = _time(fn, args.repeats)
-                    rows.append((f"{name} {size} ({params:.1f} M)", label, seconds, km2 / seconds))
+                    rows.append((f"{name} {size} ({params:.2f} M params)", label, seconds, km2 / seconds))
     print(f"scene {args.pixels}×{args.pixels} px = {km2:g} km² at 10 m, device {args.device}, torch threads {torch.get_num_threads()}")
     print(f"| model | method | seconds | km²/s |\n|---|---|---:|---:|")
     for model, label, seconds, rate in rows:
