@@ -22,9 +22,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import os
 import re
-import tempfile
+import shutil
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -422,7 +421,7 @@ def predict_geotiff(
     from rasterio.windows import Window
 
     from euromine_hf.data.archive import ArchiveError
-    from euromine_hf.io import atomic_path
+    from euromine_hf.io import atomic_path, make_temp_dir
 
     paths = [Path(p) for p in images]
     change = _is_change_model(model)
@@ -463,14 +462,13 @@ def predict_geotiff(
         }
         targets = [(Path(out), "map")] + ([(Path(probability_out), "probability")] if probability_out is not None else [])
         tmp_paths = [stack.enter_context(atomic_path(target)) for target, _ in targets]
+        scratch = make_temp_dir(Path(out).parent, f".{Path(out).name}.partial-")  # tiled, uncompressed: rewritten as COG
+        stack.callback(shutil.rmtree, scratch, True)
         partials: list[Path] = []
-        stack.callback(lambda: [p.unlink(missing_ok=True) for p in partials])
         writers = []
         for (target, role), tmp in zip(targets, tmp_paths):
-            fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial.tif", dir=target.parent)
-            os.close(fd)
-            partials.append(Path(name))
-            dst = stack.enter_context(rasterio.open(name, "w", nodata=MAP_NODATA if role == "map" else PROBABILITY_NODATA, **profile))
+            partials.append(scratch / f"{role}.tif")
+            dst = stack.enter_context(rasterio.open(partials[-1], "w", nodata=MAP_NODATA if role == "map" else PROBABILITY_NODATA, **profile))
             dst.update_tags(**tags)
             if role == "map":
                 dst.set_band_description(1, kind)
