@@ -1,32 +1,64 @@
-"""Whole-scene prediction: a trained segmenter → one mine map per site and year, as GeoTIFF.
+"""Whole-scene prediction: a trained segmenter or change detector → map GeoTIFFs an analyst can open.
 
-Scenes are cut into 160×160 windows on the published grid (edge-aligned last row/column, wrap
-padding for sites under 160 px), or on a denser grid with ``stride < 160``; the mine probability
-of overlapping windows is averaged before thresholding, so seams between windows do not show.
-Outputs keep the CRS and transform of the input image and follow the prediction-folder layout
-that ``euromine evaluate`` and ``euromine stats`` read (``{out}/{Site}/Year{YYYY}.tif``).
+One streaming core (:func:`_blend`) serves both tasks: 160×160 windows on the published grid
+(edge-aligned last row/column, wrap padding for scenes under 160 px), or on a denser grid with
+``stride < 160``; the probability of overlapping windows is averaged before thresholding, so seams
+do not show. Windows are taken in row-major order and only the rows the next batch needs are held,
+so memory depends on the scene's width and the batch size, never on its height: a file is read as
+strips of rows (rasterio windows) and each finished strip is written at once.
+
+Inputs need no labels: an archive in the raw layout, one site folder, a folder of ``Year{YYYY}.tif``
+images, or a single GeoTIFF (any years). Bands are matched by the GeoTIFF's band descriptions when
+they name Sentinel-2 bands, else the published 10-band order is assumed. Outputs keep the input's
+CRS and transform and are Cloud-Optimised GeoTIFFs (256-px tiles, deflate, internal overviews) with
+nodata where the input has none, a colour table, a band description and tags naming the model,
+years and bands. Archive outputs follow the prediction-folder layout ``euromine evaluate`` reads
+(``{out}/{Site}/Year{YYYY}.tif``, ``{out}/{Site}/Change{Y1}_{Y2}.tif``). Every file is written
+atomically. torch and rasterio are imported inside functions so ``euromine predict --help`` is fast.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+import re
+import shutil
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-from tqdm.auto import tqdm
 
 from euromine_hf.bands import BANDS, MEAN, PATCH_SIZE, STD
+
+if TYPE_CHECKING:
+    import torch
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "select_bands", "window_offsets", "predict_scene", "predict_archive", "add_parser",
     "predict_change_scene", "predict_change_archive", "default_year_pairs", "parse_year_pairs",
+    "predict_geotiff", "predict", "find_scenes", "raster_band_names", "Scene",
+    "MAP_NODATA", "PROBABILITY_NODATA",
 ]
+
+#: Value of map pixels (and probability pixels) where the input holds no data. GeoTIFF palettes hold
+#: no alpha, so background is light grey and no-data is transparent through the nodata value.
+MAP_NODATA = 255
+PROBABILITY_NODATA = 255
+_MAP_COLOURS = {
+    "mine": {0: (200, 200, 200, 255), 1: (220, 30, 30, 255), MAP_NODATA: (0, 0, 0, 255)},
+    "change": {0: (200, 200, 200, 255), 1: (255, 140, 0, 255), MAP_NODATA: (0, 0, 0, 255)},
+}
+_YEAR_TIF = re.compile(r"^year(\d{4})\.tiff?$", re.IGNORECASE)
+_YEAR_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
+_S2_BAND = re.compile(r"^B0?(\d{1,2})(A?)$")
+
+
+# ---- bands and windows -------------------------------------------------------------------------
 
 
 def select_bands(image: np.ndarray, band_names: Sequence[str], source_bands: Sequence[str] = BANDS) -> np.ndarray:
@@ -60,11 +92,164 @@ def window_offsets(length: int, size: int = PATCH_SIZE, stride: int | None = Non
     return starts
 
 
-def _model_device(model: torch.nn.Module) -> torch.device:
-    return next(model.parameters()).device
+def _canonical_band(name: str | None) -> str | None:
+    """``"B2"``/``"b02"`` → ``"B02"``, ``"B8a"`` → ``"B8A"``; ``None`` for anything else."""
+    match = _S2_BAND.match((name or "").strip().upper())
+    if not match:
+        return None
+    number, suffix = int(match.group(1)), match.group(2)
+    return f"B{number}A" if suffix else f"B{number:02d}"
 
 
-@torch.no_grad()
+def raster_band_names(path: str | Path, descriptions: Sequence[str | None], count: int) -> list[str]:
+    """Band names of a GeoTIFF: its band descriptions when every band names a Sentinel-2 band
+    (once), else the published 10-band order (which then requires exactly 10 bands)."""
+    names = [_canonical_band(d) for d in descriptions]
+    if names and all(names) and len(set(names)) == len(names):
+        return names  # type: ignore[return-value]
+    if count == len(BANDS):
+        return list(BANDS)
+    from euromine_hf.data.archive import ArchiveError
+
+    raise ArchiveError(
+        path, "band count",
+        f"{len(BANDS)} bands in the published order ({', '.join(BANDS)}), or band descriptions naming each band",
+        f"{count} band{'s' if count != 1 else ''} without Sentinel-2 band descriptions",
+    )
+
+
+def _model_bands(model: Any) -> list[str]:
+    bands = list(getattr(model.config, "band_names", None) or BANDS)
+    unknown = [b for b in bands if b not in BANDS]
+    if unknown:
+        raise ValueError(f"model bands {bands}: no published normalisation for {unknown}")
+    return bands
+
+
+def _is_change_model(model: Any) -> bool:
+    return getattr(model.config, "task", "segmentation") == "change_detection"
+
+
+# ---- the streaming core, shared by both tasks --------------------------------------------------
+
+
+def _blend(
+    forward: Callable[[list[np.ndarray]], np.ndarray],
+    read_rows: Callable[[int], list[np.ndarray]],
+    height: int,
+    width: int,
+    emit: Callable[[int, int, np.ndarray], None],
+    *,
+    stride: int | None = None,
+    batch_size: int = 16,
+) -> None:
+    """Average windowed predictions over a ``height × width`` scene, emitting finished rows in order.
+
+    ``read_rows(r)`` gives, per input date, the rows ``r .. r+160`` of the scene wrap-padded to at
+    least 160 rows and columns (``(bands, 160, max(width, 160))``); ``forward`` maps per-date window
+    stacks ``(n, bands, 160, 160)`` to probabilities ``(n, 160, 160)``. ``emit(r0, r1, p)`` receives
+    the averaged probability of rows ``r0 .. r1`` (``(r1 - r0, width)``) once no later window can
+    touch them, so at most one batch's rows are held at a time.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    windows = [(r, c) for r in window_offsets(height, PATCH_SIZE, stride) for c in window_offsets(width, PATCH_SIZE, stride)]
+    padded_width = max(width, PATCH_SIZE)
+    top = 0  # scene row of the accumulators' first row
+    prob_sum = np.zeros((0, padded_width), dtype=np.float32)
+    hits = np.zeros((0, padded_width), dtype=np.float32)
+    strips: dict[int, list[np.ndarray]] = {}
+    for start in range(0, len(windows), batch_size):
+        chunk = windows[start : start + batch_size]
+        for r in dict.fromkeys(r for r, _ in chunk):
+            if r not in strips:
+                strips[r] = read_rows(r)
+        dates = len(strips[chunk[0][0]])
+        stacks = [np.stack([strips[r][k][:, :, c : c + PATCH_SIZE] for r, c in chunk]) for k in range(dates)]
+        probability = forward(stacks)
+        need = chunk[-1][0] + PATCH_SIZE - top
+        if need > prob_sum.shape[0]:
+            grow = np.zeros((need - prob_sum.shape[0], padded_width), dtype=np.float32)
+            prob_sum, hits = np.concatenate([prob_sum, grow]), np.concatenate([hits, grow])
+        for (r, c), p in zip(chunk, probability):
+            prob_sum[r - top : r - top + PATCH_SIZE, c : c + PATCH_SIZE] += p
+            hits[r - top : r - top + PATCH_SIZE, c : c + PATCH_SIZE] += 1.0
+        following = windows[start + batch_size][0] if start + batch_size < len(windows) else height
+        for r in [r for r in strips if r < following]:
+            del strips[r]
+        done = min(following, height)
+        if done > top:
+            k = done - top
+            emit(top, done, (prob_sum[:k] / np.maximum(hits[:k], 1.0))[:, :width])
+            prob_sum, hits, top = prob_sum[k:].copy(), hits[k:].copy(), done
+
+
+def _forward_fn(model: Any, band_names: Sequence[str], mean: np.ndarray, std: np.ndarray) -> Callable[[list[np.ndarray]], np.ndarray]:
+    """Normalise each date's windows with the published mean/std of the model's bands and return
+    the class-1 (mine / change) softmax probability."""
+    import torch
+
+    index = [list(BANDS).index(b) for b in band_names]
+    band_mean = torch.as_tensor(np.asarray(mean, dtype=np.float32)[index]).view(1, -1, 1, 1)
+    band_std = torch.as_tensor(np.asarray(std, dtype=np.float32)[index]).view(1, -1, 1, 1)
+    device = next(model.parameters()).device
+    change = _is_change_model(model)
+
+    def forward(stacks: list[np.ndarray]) -> np.ndarray:
+        tensors = [((torch.from_numpy(s.astype(np.float32)) - band_mean) / band_std).to(device) for s in stacks]
+        with torch.no_grad():
+            if change:
+                logits = model(pixel_values_t1=tensors[0], pixel_values_t2=tensors[1]).logits
+            else:
+                logits = model(pixel_values=tensors[0]).logits
+            return torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()
+
+    return forward
+
+
+@contextlib.contextmanager
+def _eval_mode(model: Any):
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def _wrap_pad(image: np.ndarray) -> np.ndarray:
+    height, width = image.shape[1:]
+    padded = np.take(image, np.arange(max(height, PATCH_SIZE)) % height, axis=1)
+    return np.take(padded, np.arange(max(width, PATCH_SIZE)) % width, axis=2)
+
+
+def _check_array(name: str, image: Any) -> np.ndarray:
+    image = np.asarray(image)
+    if image.ndim != 3:
+        raise ValueError(f"{name} must be (bands, height, width); got shape {image.shape}")
+    if not np.issubdtype(image.dtype, np.integer):
+        raise ValueError(f"{name} must hold integer Sentinel-2 DN; got dtype {image.dtype}")
+    return image
+
+
+def _predict_arrays(model: Any, images: list[np.ndarray], band_names: Sequence[str], batch_size: int,
+                    stride: int | None, threshold: float, mean: np.ndarray, std: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    model_bands = list(getattr(model.config, "band_names", None) or band_names)
+    if any(b not in BANDS for b in model_bands):
+        raise ValueError(f"no published normalisation for bands {model_bands}")
+    padded = [_wrap_pad(select_bands(image, model_bands, band_names)) for image in images]
+    height, width = images[0].shape[1:]
+    probability = np.empty((height, width), dtype=np.float32)
+
+    def emit(r0: int, r1: int, p: np.ndarray) -> None:
+        probability[r0:r1] = p
+
+    with _eval_mode(model):
+        _blend(_forward_fn(model, model_bands, mean, std), lambda r: [p[:, r : r + PATCH_SIZE] for p in padded],
+               height, width, emit, stride=stride, batch_size=batch_size)
+    return (probability > threshold).astype(np.uint8), probability
+
+
 def predict_scene(
     model: torch.nn.Module,
     image: np.ndarray,
@@ -76,47 +261,436 @@ def predict_scene(
     mean: np.ndarray = MEAN,
     std: np.ndarray = STD,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Mine mask (uint8 {0,1}) and mine probability (float32) for a whole scene ``(bands, H, W)``.
+    """Mine mask (uint8 {0,1}) and mine probability (float32) for a whole scene ``(bands, H, W)``
+    held in memory (for files larger than memory use :func:`predict_geotiff`).
 
     ``image`` holds Sentinel-2 DN in ``band_names`` order; the model's ``config.band_names`` pick
     the channels it was trained on, normalised with the published per-band mean/std.
     """
-    image = np.asarray(image)
-    if image.ndim != 3:
-        raise ValueError(f"image must be (bands, height, width); got shape {image.shape}")
-    if not np.issubdtype(image.dtype, np.integer):
-        raise ValueError(f"image must hold integer Sentinel-2 DN; got dtype {image.dtype}")
-    model_bands = list(getattr(model.config, "band_names", band_names))
-    image = select_bands(image, model_bands, band_names)
-    index = [list(BANDS).index(b) if b in BANDS else None for b in model_bands]
-    if any(i is None for i in index):
-        raise ValueError(f"no published normalisation for bands {model_bands}")
-    band_mean = torch.as_tensor(np.asarray(mean, dtype=np.float32)[index]).view(1, -1, 1, 1)
-    band_std = torch.as_tensor(np.asarray(std, dtype=np.float32)[index]).view(1, -1, 1, 1)
+    image = _check_array("image", image)
+    return _predict_arrays(model, [image], band_names, batch_size, stride, threshold, mean, std)
 
-    height, width = image.shape[1:]
-    padded = np.take(image, np.arange(max(height, PATCH_SIZE)) % height, axis=1)
-    padded = np.take(padded, np.arange(max(width, PATCH_SIZE)) % width, axis=2)
-    windows = [(r, c) for r in window_offsets(height, PATCH_SIZE, stride) for c in window_offsets(width, PATCH_SIZE, stride)]
-    prob_sum = np.zeros(padded.shape[1:], dtype=np.float32)
-    hits = np.zeros(padded.shape[1:], dtype=np.float32)
-    device = _model_device(model)
-    was_training = model.training
-    model.eval()
-    try:
-        for start in range(0, len(windows), batch_size):
-            chunk = windows[start : start + batch_size]
-            batch = np.stack([padded[:, r : r + PATCH_SIZE, c : c + PATCH_SIZE] for r, c in chunk]).astype(np.float32)
-            pixel_values = ((torch.from_numpy(batch) - band_mean) / band_std).to(device)
-            logits = model(pixel_values=pixel_values).logits.float()
-            probability = torch.softmax(logits, dim=1)[:, 1].cpu().numpy()
-            for (r, c), p in zip(chunk, probability):
-                prob_sum[r : r + PATCH_SIZE, c : c + PATCH_SIZE] += p
-                hits[r : r + PATCH_SIZE, c : c + PATCH_SIZE] += 1.0
-    finally:
-        model.train(was_training)
-    probability = (prob_sum / np.maximum(hits, 1.0))[:height, :width]
-    return (probability > threshold).astype(np.uint8), probability
+
+def predict_change_scene(
+    model: torch.nn.Module,
+    image_t1: np.ndarray,
+    image_t2: np.ndarray,
+    *,
+    band_names: Sequence[str] = BANDS,
+    batch_size: int = 16,
+    stride: int | None = None,
+    threshold: float = 0.5,
+    mean: np.ndarray = MEAN,
+    std: np.ndarray = STD,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Change mask (uint8 {0,1}) and change probability (float32) between two co-registered scenes.
+
+    The same windows as :func:`predict_scene` are cut from both dates at the same place; the change
+    probability of overlapping windows is averaged before thresholding.
+    """
+    first, second = _check_array("image_t1", image_t1), _check_array("image_t2", image_t2)
+    if first.shape != second.shape:
+        raise ValueError(f"image_t1 {first.shape} and image_t2 {second.shape}: expected the same grid")
+    return _predict_arrays(model, [first, second], band_names, batch_size, stride, threshold, mean, std)
+
+
+# ---- GeoTIFF in, GeoTIFF out -------------------------------------------------------------------
+
+
+class _SceneReader:
+    """One input GeoTIFF, opened once, read as strips of the model's bands (never whole)."""
+
+    def __init__(self, path: Path, model_bands: Sequence[str]) -> None:
+        from euromine_hf.data.archive import ArchiveError, _check_size, _open_raster
+
+        self.path = path
+        self.src = _open_raster(path)
+        try:
+            src = self.src
+            if not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
+                raise ArchiveError(path, "dtype", "integer Sentinel-2 digital numbers", src.dtypes[0])
+            _check_size(path, src.height, src.width)
+            names = raster_band_names(path, src.descriptions, src.count)
+            missing = [b for b in model_bands if b not in names]
+            if missing:
+                raise ArchiveError(path, "bands", f"the model's bands {', '.join(model_bands)}",
+                                   f"bands {', '.join(names)} (no {', '.join(missing)})")
+            self.indexes = [names.index(b) + 1 for b in model_bands]
+            self.bands = list(model_bands)
+            self.height, self.width = src.height, src.width
+            self.crs, self.transform, self.nodata = src.crs, src.transform, src.nodata
+            self.checked_values = np.dtype(src.dtypes[0]) == np.uint16
+        except BaseException:
+            self.src.close()
+            raise
+
+    def close(self) -> None:
+        self.src.close()
+
+    def rows(self, r0: int, r1: int) -> np.ndarray:
+        """Rows ``r0 .. r1`` of the model's bands as uint16 ``(bands, r1 - r0, width)``."""
+        from rasterio.windows import Window
+
+        from euromine_hf.data.archive import ArchiveError
+
+        try:
+            data = self.src.read(self.indexes, window=Window(0, r0, self.width, r1 - r0))
+        except Exception as exc:
+            raise ArchiveError(self.path, "pixels", "a complete, readable image raster", f"{type(exc).__name__}: {exc}") from exc
+        if not self.checked_values and data.size:
+            lo, hi = int(data.min()), int(data.max())
+            if lo < 0 or hi > 65535:
+                raise ArchiveError(self.path, "pixel values", "digital numbers in 0..65535 (uint16)", f"values {lo}..{hi}")
+        return data.astype(np.uint16, copy=False)
+
+    def window_rows(self, r: int) -> np.ndarray:
+        """Rows ``r .. r+160``, wrap-padded to at least 160 rows and columns."""
+        end = min(r + PATCH_SIZE, self.height)
+        data = self.rows(r, end)
+        if end - r < PATCH_SIZE:
+            data = np.take(data, np.arange(PATCH_SIZE) % data.shape[1], axis=1)
+        if self.width < PATCH_SIZE:
+            data = np.take(data, np.arange(PATCH_SIZE) % self.width, axis=2)
+        return data
+
+    def valid(self, r0: int, r1: int) -> np.ndarray:
+        """Pixels with data: not zero in every band, and not the file's nodata in every band."""
+        data = self.rows(r0, r1)
+        empty = (data == 0).all(axis=0)
+        if self.nodata is not None and not np.isnan(self.nodata):
+            empty |= (data == self.nodata).all(axis=0)
+        return ~empty
+
+
+def _overview_factors(height: int, width: int, block: int = 256) -> list[int]:
+    factors, factor = [], 2
+    while max(height, width) / (factor // 2) > block:
+        factors.append(factor)
+        factor *= 2
+    return factors
+
+
+def _finish_cog(partial: Path, dest: Path) -> None:
+    """Rewrite a finished tiled GeoTIFF as a Cloud-Optimised GeoTIFF (the COG driver when GDAL has
+    it; else overviews built in place and copied with ``COPY_SRC_OVERVIEWS``)."""
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.shutil import copy as raster_copy
+
+    with rasterio.Env() as env:
+        has_cog = "COG" in env.drivers()
+    if has_cog:
+        raster_copy(partial, dest, driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=256, OVERVIEW_RESAMPLING="NEAREST",
+                    OVERVIEWS="AUTO", BIGTIFF="IF_SAFER")
+        return
+    with rasterio.open(partial, "r+") as dst:
+        factors = _overview_factors(dst.height, dst.width)
+        if factors:
+            dst.build_overviews(factors, Resampling.nearest)
+    raster_copy(partial, dest, driver="GTiff", TILED="YES", BLOCKXSIZE=256, BLOCKYSIZE=256, COMPRESS="DEFLATE",
+                COPY_SRC_OVERVIEWS="YES", BIGTIFF="IF_SAFER")
+
+
+def _package_version() -> str:
+    from euromine_hf import __version__
+
+    return str(__version__)
+
+
+def predict_geotiff(
+    model: torch.nn.Module,
+    images: Sequence[str | Path],
+    out: str | Path,
+    *,
+    probability_out: str | Path | None = None,
+    years: Sequence[int | None] | None = None,
+    model_name: str | None = None,
+    batch_size: int = 16,
+    stride: int | None = None,
+    threshold: float = 0.5,
+) -> list[Path]:
+    """Map one scene file (a segmenter: one image; a change detector: the t1 and t2 images) to a
+    Cloud-Optimised GeoTIFF ``out``, streaming strips of rows so memory does not grow with height.
+
+    ``out``: uint8 0 background / 1 mine (or change) / 255 nodata (input zero or nodata in every
+    band, on either date), colour table, band description, tags (model, model_type, years, bands,
+    euromine-hf version). ``probability_out``: uint8 0–100 (percent), 255 nodata. Both are written
+    atomically: on any error neither file appears.
+    """
+    import rasterio
+    from rasterio.windows import Window
+
+    from euromine_hf.data.archive import ArchiveError
+    from euromine_hf.io import atomic_path, make_temp_dir
+
+    paths = [Path(p) for p in images]
+    change = _is_change_model(model)
+    if len(paths) != (2 if change else 1):
+        raise ValueError(f"{'a change detector needs two images (t1, t2)' if change else 'a segmenter maps one image'}; got {len(paths)}")
+    model_bands = _model_bands(model)
+    readers: list[_SceneReader] = []
+    with contextlib.ExitStack() as stack:
+        for path in paths:
+            readers.append(_SceneReader(path, model_bands))
+            stack.callback(readers[-1].close)
+        first = readers[0]
+        for other in readers[1:]:
+            if (other.height, other.width) != (first.height, first.width):
+                raise ArchiveError(other.path, "size", f"{first.height}x{first.width} like {first.path.name} (both dates on one grid)",
+                                   f"{other.height}x{other.width}")
+            if other.crs != first.crs or not other.transform.almost_equals(first.transform):
+                raise ArchiveError(other.path, "georeference", f"CRS and transform of {first.path.name} (both dates on one grid)",
+                                   f"{other.crs} {tuple(other.transform)[:6]}")
+        kind = "change" if change else "mine"
+        year_text = ",".join(str(y) for y in (years or []) if y is not None)
+        tags = {
+            "model": model_name or str(getattr(model, "name_or_path", "") or type(model).__name__),
+            "model_type": str(getattr(model.config, "model_type", "")),
+            "task": "change_detection" if change else "segmentation",
+            "years": year_text,
+            "bands": ",".join(model_bands),
+            "inputs": ";".join(p.name for p in paths),
+            "threshold": str(threshold),
+            "stride": str(stride or PATCH_SIZE),
+            "euromine_hf_version": _package_version(),
+            "software": f"euromine-hf {_package_version()}",
+        }
+        profile = {
+            "driver": "GTiff", "height": first.height, "width": first.width, "count": 1, "dtype": "uint8",
+            "crs": first.crs, "transform": first.transform, "tiled": True, "blockxsize": 256, "blockysize": 256,
+            "BIGTIFF": "IF_SAFER",
+        }
+        targets = [(Path(out), "map")] + ([(Path(probability_out), "probability")] if probability_out is not None else [])
+        tmp_paths = [stack.enter_context(atomic_path(target)) for target, _ in targets]
+        scratch = make_temp_dir(Path(out).parent, f".{Path(out).name}.partial-")  # tiled, uncompressed: rewritten as COG
+        stack.callback(shutil.rmtree, scratch, True)
+        partials: list[Path] = []
+        writers = []
+        for (target, role), tmp in zip(targets, tmp_paths):
+            partials.append(scratch / f"{role}.tif")
+            dst = stack.enter_context(rasterio.open(partials[-1], "w", nodata=MAP_NODATA if role == "map" else PROBABILITY_NODATA, **profile))
+            dst.update_tags(**tags)
+            if role == "map":
+                dst.set_band_description(1, kind)
+                dst.update_tags(1, class_0="background", class_1=kind, nodata=f"{MAP_NODATA} (no input data)")
+                dst.write_colormap(1, _MAP_COLOURS[kind])
+            else:
+                dst.set_band_description(1, f"{kind} probability (%)")
+                dst.update_tags(1, units="percent", scale="0..100", nodata=f"{PROBABILITY_NODATA} (no input data)")
+            writers.append(dst)
+
+        def emit(r0: int, r1: int, probability: np.ndarray) -> None:
+            valid = readers[0].valid(r0, r1)
+            for reader in readers[1:]:
+                valid &= reader.valid(r0, r1)
+            window = Window(0, r0, first.width, r1 - r0)
+            mask = np.where(valid, (probability > threshold).astype(np.uint8), np.uint8(MAP_NODATA))
+            writers[0].write(mask[None], window=window)
+            if len(writers) > 1:
+                percent = np.rint(np.clip(probability, 0.0, 1.0) * 100.0).astype(np.uint8)
+                writers[1].write(np.where(valid, percent, np.uint8(PROBABILITY_NODATA))[None], window=window)
+
+        with _eval_mode(model):
+            _blend(_forward_fn(model, model_bands, MEAN, STD), lambda r: [reader.window_rows(r) for reader in readers],
+                   first.height, first.width, emit, stride=stride, batch_size=batch_size)
+        for dst in writers:
+            dst.close()
+        for partial, tmp in zip(partials, tmp_paths):
+            _finish_cog(partial, tmp)
+    return [target for target, _ in targets]
+
+
+# ---- finding scenes without labels -------------------------------------------------------------
+
+
+@dataclass
+class Scene:
+    """Images of one place: ``{year: GeoTIFF}``; ``name`` is the output subfolder (a site), or
+    ``None`` when outputs go straight into the output folder."""
+
+    folder: Path
+    name: str | None
+    images: dict[int, Path] = field(default_factory=dict)
+
+
+def _year_files(folder: Path, root: Path) -> dict[int, Path]:
+    from euromine_hf.data.archive import ArchiveError, check_inside
+
+    found: dict[int, Path] = {}
+    for path in sorted(folder.iterdir()):
+        match = _YEAR_TIF.match(path.name)
+        if not match or not path.is_file():
+            continue
+        check_inside(root, path)
+        year = int(match.group(1))
+        if year in found:
+            raise ArchiveError(folder, f"image for year {year}", "exactly one file", f"{found[year].name} and {path.name}")
+        found[year] = path
+    return found
+
+
+def _is_site(folder: Path) -> bool:
+    return (folder / "image").is_dir() and any(_YEAR_TIF.match(p.name) for p in (folder / "image").iterdir())
+
+
+def find_scenes(
+    source: str | Path,
+    *,
+    years: Iterable[int] | None = None,
+    sites: Iterable[str] | None = None,
+    split: str | None = None,
+    split_scheme: str = "auto",
+    seed: int = 0,
+) -> list[Scene]:
+    """The scenes of an archive (raw layout), a site folder (``image/Year{YYYY}.tif``) or a folder
+    of ``Year{YYYY}.tif`` images, with the images of ``years`` (default: every year found). Labels
+    are neither needed nor read."""
+    from euromine_hf.data.archive import ArchiveError, check_inside
+
+    root = Path(source)
+    if not root.is_dir():
+        raise ArchiveError(root, "input", "an archive, a site folder, a folder of Year{YYYY}.tif images or a GeoTIFF",
+                           "no such file or folder" if not root.exists() else "not a folder")
+    if _is_site(root):
+        scenes = [Scene(root, root.name, _year_files(root / "image", root))]
+    elif any(_YEAR_TIF.match(p.name) for p in root.iterdir()):
+        scenes = [Scene(root, None, _year_files(root, root))]
+    else:
+        folders = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+        site_folders = [d for d in folders if _is_site(check_inside(root, d))]
+        if not site_folders:
+            cropped = any(any((y / "image").is_dir() for y in d.iterdir() if y.is_dir()) for d in folders)
+            raise ArchiveError(
+                root, "layout",
+                "site folders with image/Year{YYYY}.tif (raw layout), a folder of Year{YYYY}.tif images, or one GeoTIFF",
+                "cropped patches ({Site}/{YYYY}/image/*.npy): whole-scene maps need the GeoTIFFs" if cropped else "none of these",
+            )
+        scenes = [Scene(d, d.name, _year_files(d / "image", root)) for d in site_folders]
+    if sites is not None:
+        wanted = list(dict.fromkeys(sites))
+        have = {s.name for s in scenes}
+        unknown = [s for s in wanted if s not in have]
+        if unknown:
+            raise ArchiveError(root, "sites", f"sites found there ({', '.join(sorted(n for n in have if n)) or 'none'})", ", ".join(unknown))
+        scenes = [s for s in scenes if s.name in wanted]
+    if split is not None:
+        from euromine_hf.data.splits import assign_splits
+
+        chosen = set(assign_splits([s.name for s in scenes if s.name], split_scheme, seed)[split])
+        scenes = [s for s in scenes if s.name in chosen]
+    if years is not None:
+        year_list = sorted({int(y) for y in years})
+        for scene in scenes:
+            missing = [y for y in year_list if y not in scene.images]
+            if missing:
+                folder = scene.folder / "image" if scene.name and (scene.folder / "image").is_dir() else scene.folder
+                raise ArchiveError(folder, f"image for year {missing[0]}", f"Year{missing[0]}.tif", "no such file")
+            scene.images = {y: scene.images[y] for y in year_list}
+    if not scenes:
+        raise ValueError(f"{root}: no site to predict (sites={sites}, split={split})")
+    return scenes
+
+
+def _jobs(scenes: Sequence[Scene], change: bool, pairs: Sequence[tuple[int, int]] | None, out_dir: Path):
+    """(image paths, years, map path, probability path) for every output."""
+    from euromine_hf.data.archive import ArchiveError
+
+    jobs = []
+    for scene in scenes:
+        base = out_dir / scene.name if scene.name else out_dir
+        if not change:
+            for year, path in sorted(scene.images.items()):
+                jobs.append(([path], [year], base / f"Year{year}.tif", base / f"Probability{year}.tif"))
+            continue
+        scene_pairs = list(pairs) if pairs is not None else default_year_pairs(scene.images)
+        if not scene_pairs:
+            raise ArchiveError(scene.folder, "years", "at least two Year{YYYY}.tif images for change maps", f"years {sorted(scene.images)}")
+        for y1, y2 in scene_pairs:
+            for year in (y1, y2):
+                if year not in scene.images:
+                    raise ArchiveError(scene.folder, f"image for year {year}", f"Year{year}.tif (--pairs {y1}:{y2})", "no such file")
+            jobs.append(([scene.images[y1], scene.images[y2]], [y1, y2],
+                         base / f"Change{y1}_{y2}.tif", base / f"ChangeProbability{y1}_{y2}.tif"))
+    return jobs
+
+
+def _run_jobs(model: Any, jobs: list, *, save_probability: bool, batch_size: int, stride: int | None,
+              threshold: float, model_name: str | None, progress: bool) -> list[Path]:
+    from tqdm.auto import tqdm
+
+    model_bands = _model_bands(model)
+    for images, *_ in jobs:  # every header checked before any pixel is read or any file written
+        for path in images:
+            _SceneReader(path, model_bands).close()
+    written: list[Path] = []
+    for images, years, out, probability_out in tqdm(jobs, desc="predict", unit="map", disable=not progress):
+        written += predict_geotiff(model, images, out, probability_out=probability_out if save_probability else None,
+                                   years=years, model_name=model_name, batch_size=batch_size, stride=stride, threshold=threshold)
+    return written
+
+
+def predict(
+    model: torch.nn.Module,
+    source: str | Path,
+    out_dir: str | Path,
+    *,
+    t2: str | Path | None = None,
+    pairs: Sequence[tuple[int, int]] | None = None,
+    years: Iterable[int] | None = None,
+    sites: Iterable[str] | None = None,
+    split: str | None = None,
+    split_scheme: str = "auto",
+    seed: int = 0,
+    batch_size: int = 16,
+    stride: int | None = None,
+    threshold: float = 0.5,
+    save_probability: bool = False,
+    model_name: str | None = None,
+    progress: bool = True,
+) -> list[Path]:
+    """Maps of any input: an archive, a site folder, a folder of ``Year{YYYY}.tif`` images, or one
+    GeoTIFF (for a change detector with ``t2``, the later image). A segmenter writes
+    ``Year{YYYY}.tif`` per year, a detector ``Change{Y1}_{Y2}.tif`` per pair (default: consecutive
+    years and first → last), under ``out_dir/{Site}/`` for sites and directly in ``out_dir``
+    otherwise; with ``save_probability`` also ``Probability…``/``ChangeProbability…`` files."""
+    from euromine_hf.data.archive import ArchiveError
+
+    source, out_dir = Path(source), Path(out_dir)
+    change = _is_change_model(model)
+    if t2 is not None and not change:
+        raise ValueError(f"--t2: {model_name or 'the model'} is a segmenter (it maps one image); --t2 needs a change detector")
+    if source.is_file():
+        if sites is not None or split is not None or years is not None or pairs is not None:
+            raise ValueError(f"{source}: a single GeoTIFF takes no --sites/--split/--years/--pairs (those select from folders)")
+        def year_of(path: Path) -> int | None:
+            match = _YEAR_IN_NAME.search(path.stem)
+            return int(match.group(1)) if match else None
+
+        if not change:
+            year = year_of(source)
+            stem = f"Year{year}" if year is not None and _YEAR_TIF.match(source.name) else f"{source.stem}_mine"
+            prob = f"Probability{year}" if stem.startswith("Year") else f"{source.stem}_probability"
+            jobs = [([source], [year], out_dir / f"{stem}.tif", out_dir / f"{prob}.tif")]
+        else:
+            if t2 is None:
+                raise ValueError(f"{source}: a change detector compares two dates; give the later image with --t2 OTHER.tif "
+                                 "(same grid), or a folder of Year{YYYY}.tif images")
+            t2 = Path(t2)
+            if not t2.is_file():
+                raise ArchiveError(t2, "--t2", "a GeoTIFF (the later image)", "no such file")
+            y1, y2 = year_of(source), year_of(t2)
+            name = f"{y1}_{y2}" if y1 is not None and y2 is not None else f"{source.stem}_{t2.stem}"
+            jobs = [([source, t2], [y1, y2], out_dir / f"Change{name}.tif", out_dir / f"ChangeProbability{name}.tif")]
+    else:
+        if t2 is not None:
+            raise ValueError(f"--t2: {source} is a folder; --t2 goes with a single GeoTIFF (use --pairs for folders)")
+        needed = years
+        if change and pairs is not None:
+            needed = sorted({y for pair in pairs for y in pair} | set(years or []))
+        scenes = find_scenes(source, years=needed, sites=sites, split=split, split_scheme=split_scheme, seed=seed)
+        jobs = _jobs(scenes, change, pairs, out_dir)
+    return _run_jobs(model, jobs, save_probability=save_probability, batch_size=batch_size, stride=stride,
+                     threshold=threshold, model_name=model_name, progress=progress)
 
 
 def predict_archive(
@@ -134,95 +708,47 @@ def predict_archive(
     save_probability: bool = False,
     progress: bool = True,
 ) -> list[Path]:
-    """Predict every (site, year) of an archive (or of one split of it) into ``out_dir``.
-
-    Writes ``{out_dir}/{Site}/Year{YYYY}.tif`` (uint8 0/1, CRS and transform of the input) and, with
-    ``save_probability``, ``{Site}/Probability{YYYY}.tif`` (float32). Each file is written
-    atomically, so an interrupted run leaves only whole rasters.
-    """
-    from euromine_hf.bands import YEARS
-    from euromine_hf.data.archive import read_image, scan_archive
-    from euromine_hf.data.geotiff import write_geotiff
-    from euromine_hf.data.splits import assign_splits
-
-    year_list = tuple(years) if years is not None else YEARS
-    records = scan_archive(archive, years=year_list, sites=sites)
-    if split is not None:
-        chosen = set(assign_splits([r.name for r in records], split_scheme, seed)[split])
-        records = [r for r in records if r.name in chosen]
-    if not records:
-        raise ValueError(f"{archive}: no site to predict (sites={sites}, split={split})")
-    out_dir = Path(out_dir)
-    written: list[Path] = []
-    jobs = [(record, year) for record in records for year in year_list]
-    for record, year in tqdm(jobs, desc="predict", unit="scene", disable=not progress):
-        if record.layout != "raw":
-            raise ValueError(f"{record.folder}: whole-scene prediction needs the raw GeoTIFF layout, found {record.layout}")
-        image, georef = read_image(record.image_path(year), (record.height, record.width))  # header checked first
-        mask, probability = predict_scene(model, image, batch_size=batch_size, stride=stride)
-        target = out_dir / record.name / f"Year{year}.tif"
-        written.append(write_geotiff(target, mask, georef["crs"], georef["transform"]))
-        if save_probability:
-            written.append(
-                write_geotiff(out_dir / record.name / f"Probability{year}.tif", probability, georef["crs"], georef["transform"])
-            )
-    return written
+    """Yearly mine maps of every site (or one split) of an archive into ``out_dir``:
+    ``{Site}/Year{YYYY}.tif`` and, with ``save_probability``, ``{Site}/Probability{YYYY}.tif``
+    (see :func:`predict_geotiff`). ``years`` default: every year each site has. Labels are not read."""
+    if _is_change_model(model):
+        raise ValueError("predict_archive maps years with a segmenter; use predict_change_archive for a change detector")
+    return predict(model, archive, out_dir, years=years, sites=sites, split=split, split_scheme=split_scheme, seed=seed,
+                   batch_size=batch_size, stride=stride, save_probability=save_probability, progress=progress)
 
 
-def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        name,
-        help=summary,
-        description=(
-            "Predict yearly mine maps of whole scenes with a trained segmenter.\n\n"
-            "MODEL is a folder written by train.py / save_pretrained (or a Hub id when online).\n"
-            "Writes OUT/{Site}/Year{YYYY}.tif (0/1, georeferenced like the input), the layout that\n"
-            "`euromine evaluate ARCHIVE OUT` and `euromine stats OUT --archive ARCHIVE` read.\n\n"
-            "Example:\n  euromine predict outputs/demo/model outputs/archive outputs/pred --split test\n\n"
-            "With a change detector (train.py --task change_detection) it writes change maps\n"
-            "OUT/{Site}/Change{Y1}_{Y2}.tif for --pairs (default: consecutive years and first:last), the\n"
-            "layout `euromine evaluate ARCHIVE OUT --task change` reads:\n"
-            "  euromine predict outputs/demo/change_detection/model outputs/archive outputs/cd --pairs 2016:2017,2015:2024"
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("model", help="model folder or Hub id")
-    parser.add_argument("archive", help="archive folder in the raw GeoTIFF layout")
-    parser.add_argument("out", help="output prediction folder")
-    parser.add_argument("--split", choices=("train", "validation", "test"), default=None, help="only the sites of this split")
-    parser.add_argument("--split-scheme", default="auto", choices=("auto", "official", "random"))
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random split scheme")
-    parser.add_argument("--sites", nargs="+", default=None, help="only these sites")
-    parser.add_argument("--years", nargs="+", type=int, default=None, help="only these years (default 2015-2024)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--stride", type=int, default=None, help="window step in pixels (default 160, the published grid; 80 averages overlaps)")
-    parser.add_argument("--probability", action="store_true", help="also write the mine probability as float32 GeoTIFF")
-    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--pairs", default=None, metavar="Y1:Y2,...",
-                        help="change detectors only: year pairs to map, e.g. 2016:2017,2015:2024 (default: consecutive "
-                             "years and first:last); writes OUT/{Site}/Change{Y1}_{Y2}.tif")
-    parser.set_defaults(func=_run_by_task)
-    return parser
+def predict_change_archive(
+    model: torch.nn.Module,
+    archive: str | Path,
+    out_dir: str | Path,
+    *,
+    pairs: Sequence[tuple[int, int]] | None = None,
+    sites: Iterable[str] | None = None,
+    years: Iterable[int] | None = None,
+    split: str | None = None,
+    split_scheme: str = "auto",
+    seed: int = 0,
+    batch_size: int = 16,
+    stride: int | None = None,
+    save_probability: bool = False,
+    progress: bool = True,
+) -> list[Path]:
+    """Change maps of year pairs of every site (or one split) of an archive:
+    ``{Site}/Change{Y1}_{Y2}.tif`` (the layout ``euromine evaluate --task change`` reads) and, with
+    ``save_probability``, ``ChangeProbability{Y1}_{Y2}.tif``. ``pairs`` default: consecutive years
+    of ``years`` (default: the years each site has) and first → last."""
+    if not _is_change_model(model):
+        raise ValueError("predict_change_archive needs a change detector; use predict_archive for a segmenter")
+    if pairs is None and years is not None:
+        pairs = default_year_pairs(years)
+    return predict(model, archive, out_dir, pairs=pairs, years=years, sites=sites, split=split, split_scheme=split_scheme,
+                   seed=seed, batch_size=batch_size, stride=stride, save_probability=save_probability, progress=progress)
 
 
-def _run(args: argparse.Namespace) -> int:
-    from euromine_hf.models.loading import load_model
-
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = load_model(args.model).to(device)  # a bad folder is a ValueError naming the file
-    paths = predict_archive(
-        model, args.archive, args.out, sites=args.sites, years=args.years, split=args.split,
-        split_scheme=args.split_scheme, seed=args.seed, batch_size=args.batch_size, stride=args.stride,
-        save_probability=args.probability,
-    )
-    print(f"wrote {len(paths)} rasters under {args.out}")
-    return 0
+# ---- year pairs --------------------------------------------------------------------------------
 
 
-# ---- change detectors: whole-scene change maps -------------------------------------------------
-
-
-def default_year_pairs(years: Sequence[int]) -> list[tuple[int, int]]:
+def default_year_pairs(years: Iterable[int]) -> list[tuple[int, int]]:
     """Consecutive years, then first → last (when that is not already consecutive)."""
     years = sorted({int(y) for y in years})
     pairs = list(zip(years, years[1:]))
@@ -248,134 +774,70 @@ def parse_year_pairs(text: str) -> list[tuple[int, int]]:
     return pairs
 
 
-def _normaliser(model: torch.nn.Module, band_names: Sequence[str], mean: np.ndarray, std: np.ndarray):
-    """(model bands, mean, std) tensors for the channels a model was trained on."""
-    model_bands = list(getattr(model.config, "band_names", band_names))
-    index = [list(BANDS).index(b) if b in BANDS else None for b in model_bands]
-    if any(i is None for i in index):
-        raise ValueError(f"no published normalisation for bands {model_bands}")
-    band_mean = torch.as_tensor(np.asarray(mean, dtype=np.float32)[index]).view(1, -1, 1, 1)
-    band_std = torch.as_tensor(np.asarray(std, dtype=np.float32)[index]).view(1, -1, 1, 1)
-    return model_bands, band_mean, band_std
+# ---- command line ------------------------------------------------------------------------------
 
 
-def _wrap_pad(image: np.ndarray) -> np.ndarray:
-    height, width = image.shape[1:]
-    padded = np.take(image, np.arange(max(height, PATCH_SIZE)) % height, axis=1)
-    return np.take(padded, np.arange(max(width, PATCH_SIZE)) % width, axis=2)
+def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        name,
+        help=summary,
+        description=(
+            "Map whole scenes with a trained model: yearly mine maps (segmenter) or change maps (change detector).\n\n"
+            "MODEL is a folder written by train.py / save_pretrained (or a Hub id when online).\n"
+            "INPUT is an archive ({Site}/image/Year{YYYY}.tif; labels not needed), one site folder, a folder\n"
+            "of Year{YYYY}.tif images, or one GeoTIFF (any years). Bands are matched by the GeoTIFF's band\n"
+            "descriptions (B02, B03, ...) when present, else the published 10-band order is assumed.\n\n"
+            "Writes Cloud-Optimised GeoTIFFs georeferenced like the input: OUT/{Site}/Year{YYYY}.tif for\n"
+            "sites (the layout `euromine evaluate ARCHIVE OUT` reads), OUT/Year{YYYY}.tif for a folder or a file;\n"
+            "0 background, 1 mine, 255 no input data; colour table, overviews, tags naming model/years/bands.\n\n"
+            "Examples:\n"
+            "  euromine predict outputs/demo/model outputs/archive outputs/pred --split test\n"
+            "  euromine predict outputs/demo/model scene/Year2023.tif maps --probabilities\n"
+            "  euromine predict outputs/demo/change_detection/model outputs/archive outputs/cd --pairs 2016:2017,2015:2024\n"
+            "  euromine predict outputs/demo/change_detection/model a/Year2019.tif maps --t2 a/Year2023.tif"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("model", help="model folder or Hub id")
+    parser.add_argument("input", help="archive, site folder, folder of Year{YYYY}.tif images, or one GeoTIFF")
+    parser.add_argument("out", help="output folder")
+    parser.add_argument("--split", choices=("train", "validation", "test"), default=None, help="archives: only the sites of this split")
+    parser.add_argument("--split-scheme", default="auto", choices=("auto", "official", "random"))
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random split scheme")
+    parser.add_argument("--sites", nargs="+", default=None, help="archives: only these sites")
+    parser.add_argument("--years", nargs="+", type=int, default=None, help="only these years (default: every year found)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--stride", type=int, default=None, help="window step in pixels (default 160, the published grid; 80 averages overlaps)")
+    parser.add_argument("--threshold", type=float, default=0.5, help="probability above which a pixel is mine/change (default 0.5)")
+    parser.add_argument("--probabilities", "--probability", dest="probability", action="store_true",
+                        help="also write the probability (uint8 percent 0-100, 255 nodata): Probability{YYYY}.tif / ChangeProbability{Y1}_{Y2}.tif")
+    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--pairs", default=None, metavar="Y1:Y2,...",
+                        help="change detectors, folders: year pairs to map, e.g. 2016:2017,2015:2024 (default: consecutive "
+                             "years and first:last); writes Change{Y1}_{Y2}.tif")
+    parser.add_argument("--t2", default=None, metavar="OTHER.tif",
+                        help="change detectors, INPUT a single GeoTIFF: the later image (same grid)")
+    parser.set_defaults(func=_run)
+    return parser
 
 
-@torch.no_grad()
-def predict_change_scene(
-    model: torch.nn.Module,
-    image_t1: np.ndarray,
-    image_t2: np.ndarray,
-    *,
-    band_names: Sequence[str] = BANDS,
-    batch_size: int = 16,
-    stride: int | None = None,
-    threshold: float = 0.5,
-    mean: np.ndarray = MEAN,
-    std: np.ndarray = STD,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Change mask (uint8 {0,1}) and change probability (float32) between two co-registered scenes.
-
-    The same windows as :func:`predict_scene` (published grid, or ``stride`` for overlaps, wrap
-    padding under 160 px) are cut from both dates at the same place; the change probability of
-    overlapping windows is averaged before thresholding.
-    """
-    images = []
-    for name, image in (("image_t1", image_t1), ("image_t2", image_t2)):
-        image = np.asarray(image)
-        if image.ndim != 3:
-            raise ValueError(f"{name} must be (bands, height, width); got shape {image.shape}")
-        if not np.issubdtype(image.dtype, np.integer):
-            raise ValueError(f"{name} must hold integer Sentinel-2 DN; got dtype {image.dtype}")
-        images.append(image)
-    if images[0].shape != images[1].shape:
-        raise ValueError(f"image_t1 {images[0].shape} and image_t2 {images[1].shape}: expected the same grid")
-    model_bands, band_mean, band_std = _normaliser(model, band_names, mean, std)
-    first, second = (_wrap_pad(select_bands(image, model_bands, band_names)) for image in images)
-    height, width = images[0].shape[1:]
-    windows = [(r, c) for r in window_offsets(height, PATCH_SIZE, stride) for c in window_offsets(width, PATCH_SIZE, stride)]
-    prob_sum = np.zeros(first.shape[1:], dtype=np.float32)
-    hits = np.zeros(first.shape[1:], dtype=np.float32)
-    device = _model_device(model)
-    was_training = model.training
-    model.eval()
-
-    def window_batch(padded: np.ndarray, chunk: list[tuple[int, int]]) -> torch.Tensor:
-        batch = np.stack([padded[:, r : r + PATCH_SIZE, c : c + PATCH_SIZE] for r, c in chunk]).astype(np.float32)
-        return ((torch.from_numpy(batch) - band_mean) / band_std).to(device)
+def _load_any(path: str) -> Any:
+    """A segmenter or change detector through :func:`euromine_hf.models.loading.load_model`."""
+    from euromine_hf.models.loading import load_model
 
     try:
-        for start in range(0, len(windows), batch_size):
-            chunk = windows[start : start + batch_size]
-            logits = model(pixel_values_t1=window_batch(first, chunk), pixel_values_t2=window_batch(second, chunk)).logits
-            probability = torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()
-            for (r, c), p in zip(chunk, probability):
-                prob_sum[r : r + PATCH_SIZE, c : c + PATCH_SIZE] += p
-                hits[r : r + PATCH_SIZE, c : c + PATCH_SIZE] += 1.0
-    finally:
-        model.train(was_training)
-    probability = (prob_sum / np.maximum(hits, 1.0))[:height, :width]
-    return (probability > threshold).astype(np.uint8), probability
+        return load_model(path)
+    except ValueError:
+        if not _is_change_detector(path):
+            raise
+    # load_model predating task dispatch: a detector through its own Auto class, folder checked first.
+    from euromine_hf.models.registry import AutoModelForChangeDetection
 
+    if Path(path).exists():
+        from euromine_hf.models.loading import check_model_folder
 
-def predict_change_archive(
-    model: torch.nn.Module,
-    archive: str | Path,
-    out_dir: str | Path,
-    *,
-    pairs: Sequence[tuple[int, int]] | None = None,
-    sites: Iterable[str] | None = None,
-    years: Iterable[int] | None = None,
-    split: str | None = None,
-    split_scheme: str = "auto",
-    seed: int = 0,
-    batch_size: int = 16,
-    stride: int | None = None,
-    save_probability: bool = False,
-    progress: bool = True,
-) -> list[Path]:
-    """Change maps of year pairs of every site of an archive (or of one split of it).
-
-    Writes ``{out_dir}/{Site}/Change{Y1}_{Y2}.tif`` (uint8 0/1, CRS and transform of the t1 image;
-    the layout ``euromine evaluate --task change`` reads) and, with ``save_probability``,
-    ``ChangeProbability{Y1}_{Y2}.tif``. ``pairs`` default: consecutive years of ``years`` (default
-    2015–2024) and first → last. Each file is written atomically.
-    """
-    from euromine_hf.bands import YEARS
-    from euromine_hf.data.archive import read_image, scan_archive
-    from euromine_hf.data.geotiff import write_geotiff
-    from euromine_hf.data.splits import assign_splits
-
-    year_list = tuple(sorted({int(y) for y in years})) if years is not None else YEARS
-    pairs = list(pairs) if pairs is not None else default_year_pairs(year_list)
-    needed = sorted({y for pair in pairs for y in pair})
-    records = scan_archive(archive, years=needed, sites=sites)
-    if split is not None:
-        chosen = set(assign_splits([r.name for r in records], split_scheme, seed)[split])
-        records = [r for r in records if r.name in chosen]
-    if not records:
-        raise ValueError(f"{archive}: no site to predict (sites={sites}, split={split})")
-    out_dir = Path(out_dir)
-    written: list[Path] = []
-    jobs = [(record, pair) for record in records for pair in pairs]
-    for record, (y1, y2) in tqdm(jobs, desc="predict change", unit="pair", disable=not progress):
-        if record.layout != "raw":
-            raise ValueError(f"{record.folder}: whole-scene prediction needs the raw GeoTIFF layout, found {record.layout}")
-        image_t1, georef = read_image(record.image_path(y1))
-        image_t2, _ = read_image(record.image_path(y2))
-        if image_t1.shape != image_t2.shape:
-            raise ValueError(f"{record.image_path(y2)}: shape {image_t2.shape}, expected {image_t1.shape} like "
-                             f"{record.image_path(y1)} (the years of a site share one grid)")
-        mask, probability = predict_change_scene(model, image_t1, image_t2, batch_size=batch_size, stride=stride)
-        written.append(write_geotiff(out_dir / record.name / f"Change{y1}_{y2}.tif", mask, georef["crs"], georef["transform"]))
-        if save_probability:
-            written.append(write_geotiff(out_dir / record.name / f"ChangeProbability{y1}_{y2}.tif", probability,
-                                         georef["crs"], georef["transform"]))
-    return written
+        check_model_folder(path)
+    return AutoModelForChangeDetection.from_pretrained(path)
 
 
 def _is_change_detector(model: str) -> bool:
@@ -390,25 +852,20 @@ def _is_change_detector(model: str) -> bool:
     return getattr(config, "task", "segmentation") == "change_detection"
 
 
-def _run_by_task(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace) -> int:
     """``euromine predict``: yearly mine maps for a segmenter, change maps for a detector."""
-    if not _is_change_detector(args.model):
-        if args.pairs is not None:
-            raise ValueError(f"--pairs: {args.model} is a segmenter (it maps years); --pairs needs a change detector")
-        return _run(args)
-    from euromine_hf.models.registry import AutoModelForChangeDetection
+    import torch
 
+    change = _is_change_detector(args.model)
+    if args.pairs is not None and not change:
+        raise ValueError(f"--pairs: {args.model} is a segmenter (it maps years); --pairs needs a change detector")
     pairs = parse_year_pairs(args.pairs) if args.pairs is not None else None
-    if Path(args.model).exists():
-        from euromine_hf.models.loading import check_model_folder
-
-        check_model_folder(args.model)  # a bad folder names the file, as for segmenters
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = AutoModelForChangeDetection.from_pretrained(args.model).to(device)
-    paths = predict_change_archive(
-        model, args.archive, args.out, pairs=pairs, sites=args.sites, years=args.years, split=args.split,
+    model = _load_any(args.model).to(device)
+    paths = predict(
+        model, args.input, args.out, t2=args.t2, pairs=pairs, years=args.years, sites=args.sites, split=args.split,
         split_scheme=args.split_scheme, seed=args.seed, batch_size=args.batch_size, stride=args.stride,
-        save_probability=args.probability,
+        threshold=args.threshold, save_probability=args.probability, model_name=str(args.model),
     )
-    print(f"wrote {len(paths)} change rasters under {args.out}")
+    print(f"wrote {len(paths)} {'change ' if change else ''}rasters under {args.out}")
     return 0
