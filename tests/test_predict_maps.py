@@ -297,3 +297,36 @@ def test_a_failed_prediction_leaves_no_partial_file(tmp_path):
         predict(model, src, tmp_path / "out", save_probability=True, batch_size=2, progress=False)
     assert calls["n"] == 3
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_evaluate_reads_predict_outputs_with_nodata_and_change_probabilities(tmp_path):
+    """Maps written by ``euromine predict`` (nodata 255 over empty input, ChangeProbability files)
+    are read by the evaluation readers: nodata counts as "not mine", probability files are not
+    reported as unexpected."""
+    import warnings
+
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from euromine_hf.data.archive import SiteRecord, read_prediction, scan_predictions
+
+    site_dir = tmp_path / "pred" / "Site_1"
+    site_dir.mkdir(parents=True)
+    mask = np.zeros((8, 8), np.uint8)
+    mask[2:4, 2:4] = 1
+    mask[0, :] = 255  # empty input there
+    profile = dict(driver="GTiff", height=8, width=8, count=1, dtype="uint8", nodata=255,
+                   crs="EPSG:32633", transform=from_origin(500000, 5000000, 10, 10))
+    with rasterio.open(site_dir / "Year2016.tif", "w", **profile) as dst:
+        dst.write(mask, 1)
+    with rasterio.open(site_dir / "ChangeProbability2015_2016.tif", "w", **profile) as dst:
+        dst.write(np.zeros((8, 8), np.uint8), 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert scan_predictions(tmp_path / "pred") == {"Site_1": {2016}}
+    site = SiteRecord(name="Site_1", country="Site", layout="raw", root=tmp_path, years=(2016,), height=8, width=8)
+    read = read_prediction(tmp_path / "pred", site, 2016)
+    expected = mask.copy()
+    expected[0, :] = 0
+    assert np.array_equal(read, expected)

@@ -90,7 +90,7 @@ _LABEL_TIF = re.compile(r"^(?:year|label)(\d{4})\.tiff?$", re.IGNORECASE)
 _PATCH_FILE = re.compile(r"^(?:year(\d{4})_)?patch(\d+)\.(npy|png)$", re.IGNORECASE)
 _YEAR_DIR = re.compile(r"^\d{4}$")
 #: Files a prediction folder may hold besides Year{YYYY}.tif: predict's probabilities, change maps.
-_PRED_EXTRA_TIF = re.compile(r"^(?:probability(\d{4})|change(\d{4})_(\d{4}))\.tiff?$", re.IGNORECASE)
+_PRED_EXTRA_TIF = re.compile(r"^(?:probability\d{4}|change\d{4}_\d{4}|changeprobability\d{4}_\d{4})\.tiff?$", re.IGNORECASE)
 _PAIR_DIR = re.compile(r"^\d{4}_\d{4}$")
 
 #: Largest raster read, in pixels per band (8192 x 8192: a 10-band uint16 image of 1.3 GB). Real
@@ -550,7 +550,7 @@ def _read_raster(path: Path, kind: str, count: int, shape: tuple[int, int] | Non
             data = src.read()
         except Exception as exc:
             raise ArchiveError(path, "pixels", f"a complete, readable {kind} raster", f"{type(exc).__name__}: {exc}") from exc
-    return data, {"crs": crs, "transform": transform, "height": data.shape[1], "width": data.shape[2]}
+    return data, {"crs": crs, "transform": transform, "height": data.shape[1], "width": data.shape[2], "nodata": src.nodata}
 
 
 def _validate_image(data: np.ndarray, path: Path) -> np.ndarray:
@@ -851,7 +851,13 @@ def read_prediction_patches(pred_dir: str | Path, site: SiteRecord, year: int) -
 
 
 def _read_prediction_raster(path: Path, site: SiteRecord) -> np.ndarray:
-    data, _ = _read_raster(path, "prediction", 1, (site.height, site.width) if site.size_known else None)
+    """A prediction raster as {0, 1}. Pixels equal to the file's declared nodata (``euromine predict``
+    writes 255 where the input image was empty) count as "not mine": a prediction the model did not
+    make can never earn a true positive, and the reference pixel is still scored."""
+    data, meta = _read_raster(path, "prediction", 1, (site.height, site.width) if site.size_known else None)
+    nodata = meta.get("nodata")
+    if nodata is not None and nodata not in (0, 1) and np.any(data == nodata):
+        data = np.where(data == nodata, 0, data).astype(data.dtype)
     mask = _validate_label(data, path)
     if site.size_known and mask.shape != (site.height, site.width):
         raise ArchiveError(path, "size", f"{site.height}x{site.width} like site {site.name}", f"{mask.shape[0]}x{mask.shape[1]}")
