@@ -202,3 +202,83 @@ def test_benchmark_starting_checkpoints_load_into_ten_bands(name, tmp_path):
         assert target[key].shape == source[match].shape
     with torch.no_grad():
         assert model.eval()(pixel_values=torch.randn(1, 10, 64, 64)).logits.shape == (1, 2, 64, 64)
+
+
+# ---- early-fusion change detectors: both dates' bands stacked in one first layer -----------------
+
+FC_EF_FIRST = "encoder.stages.0.0.0.weight"  # FC-EF's first convolution: 2×C input channels
+
+
+def test_adapt_rgb_pair_weight_six_and_three_channel_sources():
+    from euromine_hf.models.band_adaptation import adapt_rgb_pair_weight
+
+    six = torch.randn(4, 6, 3, 3)
+    adapted = adapt_rgb_pair_weight(six, BANDS)
+    assert adapted.shape == (4, 20, 3, 3)
+    torch.testing.assert_close(adapted[:, :10], adapt_rgb_weight(six[:, :3], BANDS))  # date 1's RGB → date 1
+    torch.testing.assert_close(adapted[:, 10:], adapt_rgb_weight(six[:, 3:], BANDS))  # date 2's RGB → date 2
+    three = torch.randn(4, 3, 3, 3)
+    adapted = adapt_rgb_pair_weight(three, BANDS)
+    torch.testing.assert_close(adapted[:, :10], adapt_rgb_weight(three, BANDS) / 2)
+    torch.testing.assert_close(adapted[:, 10:], adapted[:, :10])
+    # a pair of identical images whose bands move together: the RGB filter's response to one image
+    image = torch.randn(1, 1, 8, 8)
+    pair = image.expand(1, 20, 8, 8)
+    torch.testing.assert_close(F.conv2d(pair, adapted), F.conv2d(image.expand(1, 3, 8, 8), three))
+    with pytest.raises(ValueError, match="3 or 6"):
+        adapt_rgb_pair_weight(torch.randn(4, 10, 3, 3), BANDS)
+
+
+def test_load_six_channel_rgb_fc_ef_into_ten_band_pairs(tmp_path):
+    """A stand-in RGB FC-EF (first layer 6 = 2×3 channels) starts a 10-band FC-EF: the first layer is
+    adapted date by date, every other tensor copied; on band-constant pairs both give equal logits."""
+    torch.manual_seed(3)
+    rgb = build_model("fc-ef", "tiny", num_channels=3).eval()
+    assert rgb.state_dict()[FC_EF_FIRST].shape[1] == 6
+    rgb.save_pretrained(tmp_path)
+    model = build_model("fc-ef", "tiny", num_channels=10).eval()
+    report = load_rgb_checkpoint(model, tmp_path)
+    assert report.adapted == [FC_EF_FIRST] and not report.skipped and not report.missing
+    source, target = rgb.state_dict(), model.state_dict()
+    for key in report.copied:
+        torch.testing.assert_close(target[key], source[key], msg=key)
+    torch.testing.assert_close(target[FC_EF_FIRST][:, :10], adapt_rgb_weight(source[FC_EF_FIRST][:, :3], BANDS))
+    torch.testing.assert_close(target[FC_EF_FIRST][:, 10:], adapt_rgb_weight(source[FC_EF_FIRST][:, 3:], BANDS))
+    # two dates that differ, each with all bands equal per pixel: the adapted model sees what the RGB one saw
+    t1, t2 = torch.randn(2, 1, 32, 32), torch.randn(2, 1, 32, 32)
+    with torch.no_grad():
+        ours = model(pixel_values_t1=t1.expand(2, 10, 32, 32), pixel_values_t2=t2.expand(2, 10, 32, 32)).logits
+        theirs = rgb(pixel_values_t1=t1.expand(2, 3, 32, 32), pixel_values_t2=t2.expand(2, 3, 32, 32)).logits
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_load_three_channel_rgb_filter_into_both_dates_of_fc_ef(tmp_path):
+    """A single-image RGB first layer (3 channels) under FC-EF's key: the same filter for both dates, halved."""
+    from safetensors.torch import load_file
+
+    torch.manual_seed(4)
+    build_model("fc-ef", "tiny", num_channels=3).save_pretrained(tmp_path)
+    state = load_file(str(tmp_path / "model.safetensors"))
+    single = torch.randn(state[FC_EF_FIRST].shape[0], 3, 3, 3)
+    state[FC_EF_FIRST] = single
+    save_file(state, str(tmp_path / "model.safetensors"))
+    model = build_model("fc-ef", "tiny", num_channels=10)
+    report = load_rgb_checkpoint(model, tmp_path / "model.safetensors")
+    assert report.adapted == [FC_EF_FIRST]
+    weight = model.state_dict()[FC_EF_FIRST]
+    torch.testing.assert_close(weight[:, :10], adapt_rgb_weight(single, BANDS) / 2)
+    torch.testing.assert_close(weight[:, 10:], weight[:, :10])
+
+
+@pytest.mark.parametrize("name", ["fc-ef", "fcn-pp", "rdpnet"])
+def test_every_early_fusion_detector_adapts_its_stacked_first_layer(name, tmp_path):
+    torch.manual_seed(5)
+    rgb = build_model(name, "tiny", num_channels=3)
+    rgb.save_pretrained(tmp_path)
+    model = build_model(name, "tiny", num_channels=10)
+    stacked = [k for k, v in model.state_dict().items() if v.ndim == 4 and v.shape[1] == 20]
+    assert len(stacked) == 1, stacked
+    report = load_rgb_checkpoint(model, tmp_path)
+    assert report.adapted == stacked and not report.skipped and not report.missing
+    first = rgb.state_dict()[stacked[0]]
+    torch.testing.assert_close(model.state_dict()[stacked[0]][:, 10:], adapt_rgb_weight(first[:, 3:], BANDS))

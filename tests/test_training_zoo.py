@@ -13,7 +13,9 @@ samples, evaluating and checkpointing every epoch, with a validation score that 
 
 The models composed from transformers (Segformer, UperNet-Swin, Mask2Former) store renamed keys
 on disk, which is what broke (a) and (b); ``run.build_segmenter`` seeding is what (c) checks.
-The whole sweep takes about 30 s on 2 CPU cores, so it is part of the default suite.
+Detectors go through the change-detection path (``build_detector`` + ``ChangeDetectionTrainer`` on
+pairs with both dates' masks).  The 11 segmenters and the 6 detectors of :data:`FAST_DETECTORS` run by
+default (about 45 s on 2 loaded CPU cores); the other 14 detectors (about 40 s more) are ``slow``.
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ import torch
 from datasets import Dataset
 
 from euromine_hf.bands import MEAN, STD
-from euromine_hf.data.collators import MappingCollator
-from euromine_hf.models import MODEL_ZOO
+from euromine_hf.data.collators import MappingCollator, PairCollator
+from euromine_hf.models import MODEL_ZOO, build_model, zoo_names
 from euromine_hf.training.arguments import EuroMineTrainingArguments, ModelArguments
+from euromine_hf.training.change_detection import ChangeDetectionTrainer, build_detector
 from euromine_hf.training.run import build_segmenter
 from euromine_hf.training.trainer import EuroMineTrainer
 
@@ -42,21 +45,45 @@ SCORES = {1: 0.5, 2: 0.9, 3: 0.1}
 SEED = 11
 
 
+def _image(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    image = MEAN[:, None, None] + STD[:, None, None] * rng.normal(0, 0.5, (10, SIZE, SIZE))
+    image[:, mask == 1] += 1.5 * STD[:, None]
+    return np.clip(image, 0, 65535).astype(np.uint16)
+
+
+def _mask(i: int, grow: int = 0) -> np.ndarray:
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    mask[4 + i % 5:20 + i % 7 + grow, 6:22 + grow] = 1
+    return mask
+
+
 def _rows(n: int, seed: int) -> Dataset:
     rng = np.random.default_rng(seed)
-    images, masks = [], []
-    for i in range(n):
-        mask = np.zeros((SIZE, SIZE), np.uint8)
-        mask[4 + i % 5:20 + i % 7, 6:22] = 1
-        image = MEAN[:, None, None] + STD[:, None, None] * rng.normal(0, 0.5, (10, SIZE, SIZE))
-        image[:, mask == 1] += 1.5 * STD[:, None]
-        images.append(np.clip(image, 0, 65535).astype(np.uint16))
-        masks.append(mask)
+    masks = [_mask(i) for i in range(n)]
+    images = [_image(m, rng) for m in masks]
     return Dataset.from_dict({"image": images, "mask": masks}).with_format("numpy", dtype=None)
+
+
+def _pair_rows(n: int, seed: int) -> Dataset:
+    """Pairs whose mine grows between the dates (so the change mask is not empty), with both masks
+    (``labels_t1``/``labels_t2`` feed the dual-task detectors' semantic branches)."""
+    rng = np.random.default_rng(seed)
+    first, second = [_mask(i) for i in range(n)], [_mask(i, grow=6) for i in range(n)]
+    return Dataset.from_dict({
+        "image_t1": [_image(m, rng) for m in first], "image_t2": [_image(m, rng) for m in second],
+        "mask_t1": first, "mask_t2": second,
+    }).with_format("numpy", dtype=None)
 
 
 TRAIN = _rows(BATCH * STEPS_PER_EPOCH, seed=0)
 VALIDATION = _rows(4, seed=1)
+PAIR_TRAIN = _pair_rows(BATCH * STEPS_PER_EPOCH, seed=2)
+PAIR_VALIDATION = _pair_rows(4, seed=3)
+
+#: Detectors checked in the default suite: one of each kind (Siamese difference, tokens + transformer,
+#: dual task with per-date semantic branches, hierarchical transformer, one sigmoid output + BCE,
+#: frozen idle convolutions). The full sweep over every detector is the slow variant.
+FAST_DETECTORS = ("fc-siam-diff", "bit", "dtcdscn", "changeformer", "a2net", "mspsnet")
 
 
 class EpochScore:
@@ -77,9 +104,13 @@ def _disturb_rngs() -> None:
     random.seed(entropy)
 
 
-def _train(name: str, out: Path, resume: Path | None = None) -> EuroMineTrainer:
+def _train(name: str, out: Path, resume: Path | None = None, overrides: str | None = None) -> EuroMineTrainer:
+    """Train through the task's own path: ``build_segmenter`` + ``EuroMineTrainer`` on mapping rows, or
+    ``build_detector`` + ``ChangeDetectionTrainer`` on pairs (as ``run_change_detection`` wires them)."""
     _disturb_rngs()
-    model = build_segmenter(ModelArguments(model=name, size="tiny"), seed=SEED)
+    detector = MODEL_ZOO[name].task == "change_detection"
+    model_args = ModelArguments(task=MODEL_ZOO[name].task, model=name, size="tiny", config_overrides=overrides)
+    model = (build_detector if detector else build_segmenter)(model_args, seed=SEED)
     args = EuroMineTrainingArguments(
         output_dir=str(out), per_device_train_batch_size=BATCH, per_device_eval_batch_size=BATCH,
         num_train_epochs=EPOCHS, learning_rate=5e-3, lr_scheduler_kwargs={"min_lr": 1e-5},
@@ -88,10 +119,17 @@ def _train(name: str, out: Path, resume: Path | None = None) -> EuroMineTrainer:
         logging_steps=1, use_cpu=True, disable_tqdm=True, seed=SEED, dataloader_num_workers=0,
     )
     metric = EpochScore()
-    trainer = EuroMineTrainer(
-        model=model, args=args, train_dataset=TRAIN, eval_dataset=VALIDATION,
-        data_collator=MappingCollator(), compute_metrics=metric, augment=True,
-    )
+    if detector:
+        trainer = ChangeDetectionTrainer(
+            model=model, args=args, train_dataset=PAIR_TRAIN, eval_dataset=PAIR_VALIDATION,
+            data_collator=PairCollator(with_masks=True), eval_data_collator=PairCollator(), compute_metrics=metric,
+            augment=True,
+        )
+    else:
+        trainer = EuroMineTrainer(
+            model=model, args=args, train_dataset=TRAIN, eval_dataset=VALIDATION,
+            data_collator=MappingCollator(), compute_metrics=metric, augment=True,
+        )
     metric.trainer = trainer
     trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
     return trainer
@@ -110,20 +148,35 @@ def _differing(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> list[s
     return [k for k in a if not torch.equal(a[k], b[k])]
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_ZOO))
-def test_best_model_resume_and_seed_for_every_zoo_model(name, tmp_path):
-    spec = MODEL_ZOO[name]
-    if getattr(spec, "task", "segmentation") != "segmentation":
-        pytest.skip(f"{name}: task {spec.task!r} (inputs pixel_values_t1/_t2) is not covered by this segmentation test yet")
+def _frozen(model: torch.nn.Module) -> set[str]:
+    return {k for k, p in model.named_parameters() if not p.requires_grad}
 
+
+def _zoo_params() -> list:
+    """Every segmenter; the detectors of :data:`FAST_DETECTORS` by default, the others marked slow."""
+    params = []
+    for name in sorted(MODEL_ZOO):
+        slow = MODEL_ZOO[name].task == "change_detection" and name not in FAST_DETECTORS
+        params.append(pytest.param(name, marks=pytest.mark.slow) if slow else name)
+    return params
+
+
+def test_fast_detectors_are_zoo_detectors():
+    assert set(FAST_DETECTORS) <= set(zoo_names("change_detection"))
+
+
+@pytest.mark.parametrize("name", _zoo_params())
+def test_best_model_resume_and_seed_for_every_zoo_model(name, tmp_path):
     straight = _train(name, tmp_path / "straight")
     out = tmp_path / "straight"
     best, last = out / f"checkpoint-{2 * STEPS_PER_EPOCH}", out / f"checkpoint-{EPOCHS * STEPS_PER_EPOCH}"
     assert straight.state.global_step == EPOCHS * STEPS_PER_EPOCH
     assert Path(straight.state.best_model_checkpoint) == best
 
-    # (a) the final model is exactly the best checkpoint, as from_pretrained reads it
+    # (a) the final model is exactly the best checkpoint, as from_pretrained reads it; parameters
+    # the model keeps frozen (idle convolutions, pretrained parts) stay frozen through the reload
     final = _weights(straight.model)
+    assert _frozen(straight.model) == _frozen(build_model(name, "tiny"))
     assert _differing(final, _from_pretrained(straight.model, best)) == []
     assert _differing(final, _from_pretrained(straight.model, last)), "best and last checkpoints should differ"
 
@@ -139,3 +192,25 @@ def test_best_model_resume_and_seed_for_every_zoo_model(name, tmp_path):
     assert _differing(_weights(again.model), final) == []
     assert _differing(_from_pretrained(again.model, tmp_path / "again" / last.name),
                       _from_pretrained(straight.model, last)) == []
+
+
+@pytest.mark.parametrize("name", ["mspsnet", "hanet"])
+def test_frozen_idle_convs_survive_best_model_reload_and_resume(name, tmp_path):
+    """MSPSNet/HANet keep the reference's never-run convolutions frozen (``keep_idle_convs``, on in the
+    paper preset): the best-model reload and resume must load them strictly and leave them frozen and
+    untouched (never in the optimizer)."""
+    overrides = "keep_idle_convs=true"
+    straight = _train(name, tmp_path / "straight", overrides=overrides)
+    frozen = _frozen(straight.model)
+    assert frozen and all(k.startswith("idle_convs.") for k in frozen), sorted(frozen)[:4]
+    initial = _weights(build_detector(ModelArguments(task="change_detection", model=name, size="tiny",
+                                                     config_overrides=overrides), seed=SEED))
+    final = _weights(straight.model)
+    assert all(torch.equal(final[k], initial[k]) for k in frozen), "a frozen idle convolution was trained"
+    out = tmp_path / "straight"
+    best = out / f"checkpoint-{2 * STEPS_PER_EPOCH}"
+    assert _differing(final, _from_pretrained(straight.model, best)) == []
+    assert _frozen(type(straight.model).from_pretrained(best)) == frozen, "from_pretrained unfroze the idle convolutions"
+    resumed = _train(name, tmp_path / "resumed", resume=out / f"checkpoint-{STEPS_PER_EPOCH}", overrides=overrides)
+    assert _frozen(resumed.model) == frozen
+    assert _differing(_weights(resumed.model), final) == []

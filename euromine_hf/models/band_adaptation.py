@@ -7,6 +7,17 @@ layer's activations keep the size they had with three channels (the rule segment
 uses in ``patch_first_conv``). The rule is exact when the bands move together and close for the
 strongly correlated reflectances of one Sentinel-2 scene (×0.95 at correlation 0.9); for mutually
 independent bands it undershoots (≈×0.4 with 10 bands), which BatchNorm after the first layer absorbs.
+
+Early-fusion change detectors (FC-EF, FCN-PP, RDP-Net) stack both dates into one input of 2×C
+channels, date 1's bands first. Their first layer is adapted per date (:func:`adapt_rgb_pair_weight`):
+
+* from a 6-channel early-fusion RGB checkpoint ([R, G, B] of date 1, then of date 2), each half is
+  adapted as above, date 1's filters to date 1's C bands and date 2's to date 2's;
+* from a 3-channel (single-image) RGB checkpoint, both dates get the same adapted filter, halved:
+  a pair of two identical images then gives exactly the RGB layer's response to that one image
+  (the activations keep their size), and the layer starts symmetric in the dates, leaving it to
+  training to learn the date-1/date-2 contrast that change needs (an initial t2 − t1 difference
+  filter would answer nothing on unchanged ground, where most pixels are).
 """
 
 from __future__ import annotations
@@ -40,6 +51,26 @@ def adapt_rgb_weight(
             channels.append(mean_filter)
     adapted = torch.stack(channels, dim=1)
     return adapted * (3.0 / len(band_names))
+
+
+def adapt_rgb_pair_weight(
+    weight: torch.Tensor, band_names: Sequence[str], rgb_bands: Sequence[str] = RGB_BANDS
+) -> torch.Tensor:
+    """Map an RGB first-layer weight onto an early-fusion layer of two dates → ``(O, 2·len(band_names), ...)``.
+
+    ``weight`` has 6 input channels (date 1's R, G, B, then date 2's: each half is adapted with
+    :func:`adapt_rgb_weight`) or 3 (one image's: the same adapted filter for both dates, × 1/2 so a
+    pair of identical images gives the RGB filter's response to one of them).
+    """
+    if weight.ndim < 2 or weight.shape[1] not in (3, 6):
+        raise ValueError(f"expected an RGB weight with 3 or 6 (two dates) input channels in dim 1, got shape "
+                         f"{tuple(weight.shape)}")
+    if weight.shape[1] == 6:
+        halves = (adapt_rgb_weight(weight[:, :3], band_names, rgb_bands), adapt_rgb_weight(weight[:, 3:], band_names, rgb_bands))
+    else:
+        half = adapt_rgb_weight(weight, band_names, rgb_bands) * 0.5
+        halves = (half, half.clone())
+    return torch.cat(halves, dim=1)
 
 
 @dataclass
@@ -118,7 +149,8 @@ def _match_key(ckpt_key: str, model_keys: Mapping[str, torch.Tensor], suffix_ind
 def load_rgb_checkpoint(
     model: PreTrainedModel, checkpoint: str | Path, band_names: Sequence[str] | None = None
 ) -> AdaptationReport:
-    """Load an RGB checkpoint into ``model``, adapting 3-channel input layers to the model's bands.
+    """Load an RGB checkpoint into ``model``, adapting 3-channel input layers to the model's bands
+    (and 3- or 6-channel ones to an early-fusion detector's two dates of bands).
 
     Keys are matched exactly or by their longest unique dotted suffix, so a checkpoint of the bare
     backbone (e.g. a ``SegformerModel`` or ``ResNetModel`` folder) loads into the wrapped model.
@@ -151,6 +183,16 @@ def load_rgb_checkpoint(
             and tensor.shape[2:] == want.shape[2:]
         ):
             new_state[model_key] = adapt_rgb_weight(tensor, band_names).to(want.dtype)
+            report.adapted.append(model_key)
+        elif (
+            tensor.ndim == want.ndim
+            and tensor.ndim >= 2
+            and tensor.shape[1] in (3, 6)
+            and want.shape[1] == 2 * len(band_names)
+            and tensor.shape[0] == want.shape[0]
+            and tensor.shape[2:] == want.shape[2:]
+        ):  # an early-fusion first layer: both dates' bands stacked
+            new_state[model_key] = adapt_rgb_pair_weight(tensor, band_names).to(want.dtype)
             report.adapted.append(model_key)
         else:
             report.skipped[ckpt_key] = f"shape {tuple(tensor.shape)} does not fit {model_key} {tuple(want.shape)}"

@@ -1,10 +1,14 @@
-"""Load a saved segmenter with errors that name the file and what was expected.
+"""Load a saved zoo model (segmenter or change detector) with errors that name the file and what was expected.
 
 Why not plain ``from_pretrained``: given a user's folder it fails with messages that do not name
 the file (a truncated ``model.safetensors`` says "incomplete metadata"), and it silently
 re-initialises weights missing from the file, so a wrong folder would predict noise. Here the
 folder is checked first (``config.json`` readable, ``model_type`` known, weights present and whole)
 and any missing, unexpected or wrongly shaped weight is an error.
+
+One entry point for both tasks: the Auto class comes from the config's ``task``
+(``AutoModelForSemanticSegmentation`` for segmenters, the package's ``AutoModelForChangeDetection``
+for detectors), so a command that takes "a model folder" needs no task flag of its own.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_model", "check_model_folder", "check_safetensors"]
+__all__ = ["load_model", "check_model_folder", "check_safetensors", "auto_class_for_task"]
 
 #: Weight files ``save_pretrained`` writes, in the order ``from_pretrained`` looks for them.
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -96,17 +100,36 @@ def check_model_folder(folder: str | Path) -> dict[str, Any]:
     return config
 
 
-def load_model(path: str | Path, **kwargs: Any) -> Any:
-    """``AutoModelForSemanticSegmentation.from_pretrained(path)`` after :func:`check_model_folder`;
-    every failure is a ``ValueError`` naming the folder or file. A path that does not exist
-    locally is tried as a Hub id."""
-    import euromine_hf  # noqa: F401
-    from safetensors import SafetensorError
+def auto_class_for_task(task: str) -> Any:
+    """The Auto class that loads a model of ``task`` ("segmentation" or "change_detection")."""
     from transformers import AutoModelForSemanticSegmentation
 
+    from euromine_hf.models.registry import AutoModelForChangeDetection
+
+    classes = {"segmentation": AutoModelForSemanticSegmentation, "change_detection": AutoModelForChangeDetection}
+    if task not in classes:
+        raise ValueError(f"task: expected one of {', '.join(classes)}, found {task!r}")
+    return classes[task]
+
+
+def load_model(path: str | Path, task: str | None = None, **kwargs: Any) -> Any:
+    """The model saved at ``path`` (a local folder, or a Hub id when no such path exists), loaded by
+    the Auto class of its config's task after :func:`check_model_folder`.
+
+    ``task`` ("segmentation" / "change_detection"), when given, is what the caller needs: a model
+    of the other task is an error naming the folder. Every failure is a ``ValueError`` naming the
+    folder or file; ``kwargs`` go to ``from_pretrained``.
+    """
+    import euromine_hf  # noqa: F401
+    from safetensors import SafetensorError
+    from transformers import AutoConfig
+
+    if task is not None:
+        auto_class_for_task(task)  # validates the name
     local = Path(path).exists() or str(path).startswith((".", "/", "~")) or str(path).count("/") > 1
     if local:
         check_model_folder(path)
+    where = path if local else f"{path} (not a local folder; tried as a Hub id)"
     from transformers.utils import logging as hf_logging
 
     # Mismatched shapes are reported below with the rest; transformers' own report and progress bar
@@ -116,9 +139,16 @@ def load_model(path: str | Path, **kwargs: Any) -> Any:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        model, info = AutoModelForSemanticSegmentation.from_pretrained(str(path), output_loading_info=True, **kwargs)
+        config = kwargs.pop("config", None) or AutoConfig.from_pretrained(str(path))
+        found = getattr(config, "task", "segmentation")
+        if task is not None and found != task:
+            raise _WrongTask(f"{where}: expected a {task.replace('_', ' ')} model, found a {found.replace('_', ' ')} "
+                             f"model ({config.model_type})")
+        auto_class = auto_class_for_task(found)
+        model, info = auto_class.from_pretrained(str(path), config=config, output_loading_info=True, **kwargs)
+    except _WrongTask as error:
+        raise ValueError(str(error)) from None
     except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as error:
-        where = path if local else f"{path} (not a local folder; tried as a Hub id)"
         raise ValueError(f"{where}: could not load the model: {error}") from error
     finally:
         hf_logging.set_verbosity(verbosity)
@@ -129,3 +159,7 @@ def load_model(path: str | Path, **kwargs: Any) -> Any:
         detail = "; ".join(f"{k.replace('_', ' ')}: {', '.join(map(str, v[:3]))}{' ...' if len(v) > 3 else ''} ({len(v)})" for k, v in problems.items())
         raise ValueError(f"{path}: weights do not match the config's architecture ({detail})")
     return model
+
+
+class _WrongTask(Exception):
+    """Raised inside :func:`load_model`'s loading block; re-raised as ``ValueError`` unwrapped."""
