@@ -825,19 +825,7 @@ def _load_any(path: str) -> Any:
     """A segmenter or change detector through :func:`euromine_hf.models.loading.load_model`."""
     from euromine_hf.models.loading import load_model
 
-    try:
-        return load_model(path)
-    except ValueError:
-        if not _is_change_detector(path):
-            raise
-    # load_model predating task dispatch: a detector through its own Auto class, folder checked first.
-    from euromine_hf.models.registry import AutoModelForChangeDetection
-
-    if Path(path).exists():
-        from euromine_hf.models.loading import check_model_folder
-
-        check_model_folder(path)
-    return AutoModelForChangeDetection.from_pretrained(path)
+    return load_model(path)  # picks the Auto class from the config's task
 
 
 def _is_change_detector(model: str) -> bool:

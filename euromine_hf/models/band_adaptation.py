@@ -2,11 +2,16 @@
 
 Sentinel-2 B04/B03/B02 are red/green/blue, so those input channels take the RGB filters of the
 checkpoint's first convolution; every other band starts from the mean of the three RGB filters.
-The result is scaled by 3/C so that, for inputs of similar magnitude in every band, the first
-layer's activations keep the size they had with three channels (the rule segmentation_models_pytorch
-uses in ``patch_first_conv``). The rule is exact when the bands move together and close for the
-strongly correlated reflectances of one Sentinel-2 scene (×0.95 at correlation 0.9); for mutually
-independent bands it undershoots (≈×0.4 with 10 bands), which BatchNorm after the first layer absorbs.
+The result is scaled by 3/C (the rule segmentation_models_pytorch uses in ``patch_first_conv``),
+which keeps the first layer's activation scale only if the bands move together. Normalised
+Sentinel-2 bands do not: on the synthetic default the mean inter-band correlation is 0.44 and
+visible vs near-infrared bands are anti-correlated (B02–B8A −0.28; the real archive: mean 0.46,
+B04–B08 −0.15). Measured with ``python bench/band_adaptation.py``, the adapted 10-band layer's
+activations have 0.57× (10th–90th percentile 0.40–0.74) the standard deviation of the original
+RGB layer on the RGB bands for random filters, and 0.59× for luminance-like filters (the three
+RGB weights close, as most ImageNet first-layer filters are). BatchNorm (or LayerNorm) right after
+the first layer absorbs that constant factor in every model of the zoo; what carries over is the
+filters' spatial structure, not their absolute response.
 
 Early-fusion change detectors (FC-EF, FCN-PP, RDP-Net) stack both dates into one input of 2×C
 channels, date 1's bands first. Their first layer is adapted per date (:func:`adapt_rgb_pair_weight`):
