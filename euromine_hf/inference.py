@@ -380,7 +380,7 @@ def predict_change_archive(
 
 def _is_change_detector(model: str) -> bool:
     """Whether a model folder (or Hub id) holds a change detector, from its config alone."""
-    import euromine_hf  # noqa: F401  (registers the model types)
+    import euromine_hf.models  # noqa: F401  (registers the model types)
     from transformers import AutoConfig
 
     try:

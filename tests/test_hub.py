@@ -23,7 +23,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-import euromine_hf  # noqa: F401  (registers the Auto classes)
+import euromine_hf.models  # noqa: F401  (registers the Auto classes)
 from euromine_hf.bands import load_resource
 from euromine_hf.hub import (
     HubPushError,

@@ -44,12 +44,12 @@ CHILD = textwrap.dedent(
     import numpy as np, torch
     from transformers import AutoConfig, AutoImageProcessor, AutoModel, AutoModelForSemanticSegmentation
     jobs = json.loads(sys.argv[1])
-    for folder, task, out in jobs:
+    for folder, task, raw_path, out in jobs:
         config = AutoConfig.from_pretrained(folder, trust_remote_code=True)
         auto = AutoModelForSemanticSegmentation if task == "segmentation" else AutoModel
         model = auto.from_pretrained(folder, trust_remote_code=True).eval()
         processor = AutoImageProcessor.from_pretrained(folder, trust_remote_code=True)
-        raw = np.load(folder + "/raw.npy")
+        raw = np.load(raw_path)
         with torch.no_grad():
             if task == "segmentation":
                 inputs = processor(raw, return_tensors="pt")
@@ -62,6 +62,17 @@ CHILD = textwrap.dedent(
     assert not any(name.split(".")[0] == "euromine_hf" for name in sys.modules), "euromine_hf was imported"
     """
 )
+
+
+def _run_child(jobs: list, tmp_path: Path, offline: bool) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules")}
+    if offline:
+        env["HF_HUB_OFFLINE"] = "1"
+    result = subprocess.run(
+        [sys.executable, "-I", "-c", CHILD, json.dumps(jobs)], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return result
 
 
 def _raw(seed: int = 0) -> np.ndarray:
@@ -86,7 +97,7 @@ def test_remote_code_route_without_the_package(tmp_path: Path) -> None:
         raw = _raw()
         np.save(folder / "raw.npy", raw)
         out = tmp_path / f"{name}.npy"
-        jobs.append([str(folder), task, str(out)])
+        jobs.append([str(folder), task, str(folder / "raw.npy"), str(out)])
         expected[name] = (out, _in_package_logits(model, task, raw))
         auto_map = json.loads((folder / "config.json").read_text())["auto_map"]
         assert auto_map["AutoModel"] == f"{flat_module_name(type(model).__module__)}.{type(model).__name__}"
@@ -96,11 +107,7 @@ def test_remote_code_route_without_the_package(tmp_path: Path) -> None:
             assert "euromine_hf" not in "\n".join(
                 line for line in code.read_text().splitlines() if line.lstrip().startswith(("from ", "import "))
             ), code
-    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(
-        [sys.executable, "-I", "-c", CHILD, json.dumps(jobs)], capture_output=True, text=True, env=env, timeout=600
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
+    result = _run_child(jobs, tmp_path, offline=True)
     for name, (out, want) in expected.items():
         got = np.load(out)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, err_msg=name)
@@ -172,3 +179,24 @@ def test_image_processor_for_a_detector() -> None:
     assert torch.equal(out["pixel_values_t2"], normalize_images([raw[1]]))
     with pytest.raises(ValueError, match="images_t1"):
         processor(raw)
+
+
+def test_pushed_detector_loads_by_repo_id_without_the_package(tmp_path: Path) -> None:
+    """The code files and the image processor travel with the weights to the Hub (test Hub server)."""
+    from euromine_hf.hub.push import push_model_folder
+    from euromine_hf.testing import LocalHub, use_local_hub
+
+    torch.manual_seed(0)
+    model = models.build_model("fc-siam-diff", "tiny").eval()
+    folder = tmp_path / "cd"
+    model.save_pretrained(folder)
+    raw = _raw(4)
+    np.save(tmp_path / "raw.npy", raw)
+    with LocalHub() as hub, use_local_hub(hub, tmp_path / "hf_home"):
+        push_model_folder(folder, "user/euromine-fc-siam-diff-tiny")
+        processor = AutoImageProcessor.from_pretrained("user/euromine-fc-siam-diff-tiny")
+        assert type(processor) is EuroMineImageProcessor and processor.task == "change_detection"
+        job = ["user/euromine-fc-siam-diff-tiny", "change_detection", str(tmp_path / "raw.npy"), str(tmp_path / "out.npy")]
+        _run_child([job], tmp_path, offline=False)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), _in_package_logits(model, "change_detection", raw),
+                               rtol=1e-5, atol=1e-5)
