@@ -200,3 +200,29 @@ def test_pushed_detector_loads_by_repo_id_without_the_package(tmp_path: Path) ->
         _run_child([job], tmp_path, offline=False)
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), _in_package_logits(model, "change_detection", raw),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_every_zoo_model_has_self_contained_code_files() -> None:
+    for name, spec in models.MODEL_ZOO.items():
+        files = remote_code_files([spec.model_class.__module__, spec.config_class.__module__,
+                                   EuroMineImageProcessor.__module__])
+        assert f"{flat_module_name(spec.model_class.__module__)}.py" in files, name
+
+
+@pytest.mark.slow
+def test_every_zoo_model_loads_without_the_package(tmp_path: Path) -> None:
+    """The remote-code route for the whole zoo (tiny presets), outputs equal to the package's."""
+    jobs, expected = [], {}
+    for name, spec in models.MODEL_ZOO.items():
+        torch.manual_seed(0)
+        model = models.build_model(name, "tiny").eval()
+        folder = tmp_path / name
+        model.save_pretrained(folder)
+        raw = _raw()[:, :, :64, :64]
+        np.save(folder / "raw.npy", raw)
+        out = tmp_path / f"{name}.npy"
+        jobs.append([str(folder), spec.task, str(folder / "raw.npy"), str(out)])
+        expected[name] = (out, _in_package_logits(model, spec.task, raw))
+    _run_child(jobs, tmp_path, offline=True)
+    for name, (out, want) in expected.items():
+        np.testing.assert_allclose(np.load(out), want, rtol=1e-4, atol=1e-5, err_msg=name)

@@ -67,6 +67,7 @@ class EuroMineImageProcessor(BaseImageProcessor):
         if task not in ("segmentation", "change_detection"):
             raise ValueError(f"EuroMineImageProcessor: task must be 'segmentation' or 'change_detection'; got {task!r}")
         self.task = task
+        self.model_input_names = ["pixel_values_t1", "pixel_values_t2"] if task == "change_detection" else ["pixel_values"]
         for what, values in (("image_mean", self.image_mean), ("image_std", self.image_std)):
             if len(values) != len(self.band_names):
                 raise ValueError(

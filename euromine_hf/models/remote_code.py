@@ -118,6 +118,12 @@ def remote_code_files(modules: Iterable[str]) -> dict[str, str]:
         leftover = [line for line in source.splitlines() if re.match(rf"\s*(from|import)\s+{PACKAGE}\b", line)]
         if leftover:  # an import form the rewrite does not cover: fail here, not on the user's machine
             raise ValueError(f"remote code {name}: package import left after rewriting: {leftover[0].strip()}")
+        # transformers finds relative imports by regex (docstrings included): each must name a written file
+        wanted = set(re.findall(r"^\s*from\s+\.(\S+)\s+import", source, flags=re.MULTILINE))
+        wanted |= set(re.findall(r"^\s*import\s+\.(\S+)\s*$", source, flags=re.MULTILINE))
+        absent = sorted(w for w in wanted if f"{w}.py" not in sources)
+        if absent:
+            raise ValueError(f"remote code {name}: relative import(s) {absent} have no file among {sorted(sources)}")
     return sources
 
 
