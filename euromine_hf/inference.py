@@ -383,6 +383,10 @@ def _is_change_detector(model: str) -> bool:
     import euromine_hf.models  # noqa: F401  (registers the model types)
     from transformers import AutoConfig
 
+    if Path(model).is_dir():  # a damaged folder: name the file and field (AutoConfig would ask for remote code)
+        from euromine_hf.models.loading import check_model_folder
+
+        check_model_folder(model)
     try:
         config = AutoConfig.from_pretrained(model)
     except (OSError, ValueError, KeyError) as error:
