@@ -830,9 +830,13 @@ def _load_any(path: str) -> Any:
 
 def _is_change_detector(model: str) -> bool:
     """Whether a model folder (or Hub id) holds a change detector, from its config alone."""
-    import euromine_hf  # noqa: F401  (registers the model types)
+    import euromine_hf.models  # noqa: F401  (registers the model types)
     from transformers import AutoConfig
 
+    if Path(model).is_dir():  # a damaged folder: name the file and field (AutoConfig would ask for remote code)
+        from euromine_hf.models.loading import check_model_folder
+
+        check_model_folder(model)
     try:
         config = AutoConfig.from_pretrained(model)
     except (OSError, ValueError, KeyError) as error:

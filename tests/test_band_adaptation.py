@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from safetensors.torch import save_file
 from transformers import ResNetConfig, ResNetModel
 
-import euromine_hf  # noqa: F401  (registers the zoo)
+import euromine_hf.models  # noqa: F401  (registers the zoo)
 from euromine_hf.bands import BANDS
 from euromine_hf.models.band_adaptation import adapt_rgb_weight, load_rgb_checkpoint
 from euromine_hf.models.registry import build_model

@@ -121,7 +121,7 @@ def test_synth_and_train_bad_values_exit_2(tmp_path, capsys):
     assert train_main(["--model", "unet", "--size", "tiny", "--data_dir", str(tmp_path / "nowhere"), "--output_dir", str(tmp_path / "t")]) == 2
     assert "nowhere" in _one_error_line(capsys, "train.py")
     assert main(["train", "--model", "unet", "--years", "2030", "--output_dir", str(tmp_path / "t")]) == 2
-    assert "2030" in _one_error_line(capsys, "train.py")
+    assert "2030" in _one_error_line(capsys, "euromine train")
 
 
 def test_debug_flag_and_environment_show_the_traceback(tmp_path, monkeypatch):

@@ -23,7 +23,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
-import euromine_hf  # noqa: F401  (registers the Auto classes)
+import euromine_hf.models  # noqa: F401  (registers the Auto classes)
 from euromine_hf.bands import load_resource
 from euromine_hf.hub import (
     HubPushError,
@@ -100,8 +100,9 @@ def test_card_metadata_round_trips_through_written_readme(tmp_path):
     assert back == normalize_results({"validation": VALIDATION_RESULTS, "test": TEST_RESULTS})
     text = loaded.text
     assert "B8A" in text and "1089.74" in text  # bands table from euromine_hf.bands
-    assert 'AutoModelForSemanticSegmentation.from_pretrained("user/euromine-unet-tiny")' in text
-    assert "import euromine_hf" in text
+    assert 'MODEL = "user/euromine-unet-tiny"' in text
+    assert "AutoModelForSemanticSegmentation.from_pretrained(MODEL, trust_remote_code=True)" in text
+    assert "import euromine_hf.models" in text
     assert "cosine_with_min_lr" in text
     paper_of1 = load_resource("paper_results.json")["mapping"]["UNet"]["OF1"]
     assert f"{paper_of1:.4f}" in text
@@ -117,7 +118,7 @@ def test_card_for_archive_model_and_paper_lookup_from_zoo():
     text = str(card)
     assert "synthetic default data" not in text and "synthetic-data" not in card.data.tags
     assert "paper (UNet, test)" in text  # paper row found through the zoo's paper_name
-    assert "| 2 | B02 |" in text and "band_indices" in text  # 3-channel model: its own bands
+    assert "| 2 | B02 |" in text and "picks this model's 3 band(s) by name" in text  # 3-channel model: its own bands
 
 
 @pytest.mark.parametrize(

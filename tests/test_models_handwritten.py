@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import euromine_hf  # noqa: F401  (registers the zoo)
+import euromine_hf.models  # noqa: F401  (registers the zoo)
 from euromine_hf.models.segmentation.deeplabv3plus import DeepLabV3PlusConfig, DeepLabV3PlusForSemanticSegmentation
 from euromine_hf.models.encoders.resnet import ResNetEncoder, dilate_resnet, resnet_backbone_config
 from euromine_hf.models.segmentation.linknet import LinkNetConfig

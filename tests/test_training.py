@@ -462,7 +462,7 @@ def test_euromine_train_forwards_arguments(monkeypatch):
     from euromine_hf.cli import main as cli_main
 
     seen = {}
-    monkeypatch.setattr(entry, "main", lambda argv: seen.setdefault("argv", argv) and 0)
+    monkeypatch.setattr(entry, "main", lambda argv, prog="train.py": seen.setdefault("argv", argv) and 0)
     assert cli_main(["train", "--model", "unet", "--size", "tiny"]) == 0
     assert seen["argv"] == ["--model", "unet", "--size", "tiny"]
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from euromine_hf.data.builder import CONFIG_NAMES
+from euromine_hf.data.config_names import CONFIG_NAMES
 
 __all__ = ["add_parser", "build_all"]
 

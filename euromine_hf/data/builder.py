@@ -75,7 +75,7 @@ __all__ = [
     "band_table",
 ]
 
-CONFIG_NAMES: tuple[str, str, str] = ("mapping", "timeseries", "cd_pairs")
+from euromine_hf.data.config_names import CONFIG_NAMES  # noqa: E402  (light, for --help)
 MAX_INTERVAL = len(YEARS) - 1
 HOMEPAGE = "https://github.com/EricYu97/EuroMineNet"
 DOI = "10.14278/rodare.4656"

@@ -46,11 +46,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import datasets
-import pyarrow.parquet as pq
-
 from euromine_hf.bands import GSD_M, YEARS
-from euromine_hf.data.builder import CITATION, CONFIG_NAMES, DOI, HOMEPAGE, EuroMineNet, band_table
+from euromine_hf.data.config_names import CONFIG_NAMES
 from euromine_hf.hub.eval_spec import EVAL_FILE, TASKS, render_eval_yaml
 
 __all__ = [
@@ -290,6 +287,8 @@ def _site_table(data_dir: Path, site_splits: dict[str, str], years: Sequence[int
 
 def _split_stats(files: Sequence[Path]) -> dict[str, Any]:
     """Row, site and patch counts of one split, reading only the key columns of its shards."""
+    import pyarrow.parquet as pq  # here, not at import: `euromine export --help` stays light
+
     rows = 0
     pairs: set[tuple[str, int]] = set()
     for path in files:
@@ -349,6 +348,10 @@ def export_parquet(
     (default: the folder's name, which is how ``load_dataset`` finds it from its parent folder;
     ``euromine push`` rewrites it to the Hub repo). Returns ``out_dir``.
     """
+    import datasets
+
+    from euromine_hf.data.builder import CITATION, DOI, HOMEPAGE, EuroMineNet, band_table
+
     configs = list(dict.fromkeys(configs))
     unknown = [c for c in configs if c not in CONFIG_NAMES]
     if not configs or unknown:
@@ -547,6 +550,7 @@ def add_parser(subparsers: Any, name: str = "export", summary: str = "export Par
 
 
 def _run(args: argparse.Namespace) -> int:
+    import pyarrow.parquet as pq
 
     # user errors (ArchiveError, FileExistsError, ValueError, …) become one line and exit 2 in euromine_hf.cli
     out = export_parquet(

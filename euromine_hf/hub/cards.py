@@ -16,6 +16,8 @@ and the interval metrics.
 
 from __future__ import annotations
 
+import enum
+import json
 import math
 import os
 import re
@@ -236,8 +238,44 @@ def _format(value: float | None) -> str:
 
 
 def _format_arg(value: Any) -> str:
+    if isinstance(value, enum.Enum):  # e.g. OptimizerNames.ADAMW_TORCH → "adamw_torch", as it is passed on the command line
+        value = value.value
     text = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def base_model_for(checkpoint: str | os.PathLike[str] | None) -> str | None:
+    """The ``base_model`` card field for a run started from ``--rgb_checkpoint``.
+
+    A Hub id is the base model.  A local folder is not a Hub reference; its ``config.json``
+    ``_name_or_path`` is used when it names a Hub repo (transformers drops that key from configs saved
+    with the default diff, so usually the field is left out for a local folder rather than filled
+    with a path nobody else can resolve).
+    """
+    if checkpoint is None or str(checkpoint) == "":
+        return None
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    def hub_id(text: str) -> str | None:
+        if not text or os.path.exists(text) or text.startswith((".", "/", "~")):
+            return None
+        try:
+            validate_repo_id(text)
+        except HFValidationError:
+            return None
+        return text
+
+    path = Path(checkpoint)
+    if not path.exists():
+        return hub_id(str(checkpoint))
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        return None
+    try:
+        name = json.loads(config_file.read_text(encoding="utf-8")).get("_name_or_path")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return hub_id(name) if isinstance(name, str) else None
 
 
 def load_template(template_path: str | os.PathLike[str] | None = None, task: str = "segmentation") -> str:
@@ -351,7 +389,8 @@ def render_model_card(
         "num_channels": num_channels,
         "band_names": band_names,
         "bands": bands,
-        "repo_id": repo_id or model_name,
+        # the snippet loads what the card sits beside: a Hub repo or a local folder, never a made-up name
+        "repo_id": str(repo_id) if repo_id else None,
         "training_args": [(str(k), _format_arg(v)) for k, v in (training_args or {}).items()],
         "splits": splits,
         "result_rows": rows,
@@ -396,6 +435,7 @@ __all__ = [
     "CITATION",
     "ModelCardError",
     "TAGS",
+    "base_model_for",
     "canonical_metric",
     "eval_results",
     "load_template",

@@ -10,6 +10,7 @@ import importlib
 
 from euromine_hf.models.band_adaptation import adapt_rgb_weight, load_rgb_checkpoint
 from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, EuroMineConfig
+from euromine_hf.models.image_processing import EuroMineImageProcessor
 from euromine_hf.models.modeling import (
     EuroMineChangeDetectionModel,
     EuroMinePreTrainedModel,
@@ -39,6 +40,7 @@ __all__ = [
     "EuroMineChangeDetectionConfig",
     "EuroMineChangeDetectionModel",
     "EuroMineConfig",
+    "EuroMineImageProcessor",
     "EuroMinePreTrainedModel",
     "MODEL_ZOO",
     "EuroMineSegmentationModel",

@@ -16,7 +16,8 @@ mask for dual-task detectors such as DTCDSCN).
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+import importlib
+from typing import Any, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -92,6 +93,17 @@ class EuroMinePreTrainedModel(PreTrainedModel):
             nn.init.trunc_normal_(module.weight, std=0.02)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
+
+    def save_pretrained(self, save_directory: Any, *args: Any, **kwargs: Any) -> Any:
+        """Config and weights, plus (saved from the package) the code files and ``auto_map`` that let
+        ``trust_remote_code=True`` load the model without the package, and the image processor.
+
+        A copy loaded as remote code is saved by transformers' own ``custom_object_save`` instead.
+        """
+        if type(self).__module__.startswith("euromine_hf.") and kwargs.get("is_main_process", True):
+            # by name: this file is itself copied as remote code, where the package is absent
+            importlib.import_module("euromine_hf.models.remote_code").prepare_model_folder(self, save_directory)
+        return super().save_pretrained(save_directory, *args, **kwargs)
 
     def _check_image(self, name: str, tensor: torch.Tensor) -> None:
         if tensor.ndim != 4 or tensor.shape[1] != self.config.num_channels:

@@ -65,7 +65,26 @@ def _register_auto(config_class: type[PretrainedConfig], model_class: type[PreTr
         AutoModelForSemanticSegmentation.register(config_class, model_class, exist_ok=True)
     else:
         AutoModelForChangeDetection.register(config_class, model_class, exist_ok=True)
+    _register_image_processor(config_class)
     _REGISTERED_TYPES.add(model_type)
+
+
+def _register_image_processor(config_class: type[PretrainedConfig]) -> None:
+    """``AutoImageProcessor.from_pretrained(folder)`` → :class:`EuroMineImageProcessor` with the package
+    imported (without it, the folder's ``auto_map`` serves ``trust_remote_code=True``).
+
+    Skipped in a remote-code copy of this file, which carries no image processor module.
+    """
+    if not __name__.startswith("euromine_hf."):
+        return
+    import importlib
+
+    from transformers import AutoImageProcessor
+
+    processor = importlib.import_module("euromine_hf.models.image_processing").EuroMineImageProcessor
+    AutoImageProcessor.register(
+        config_class, image_processor_classes={"pil": processor, "torchvision": processor}, exist_ok=True
+    )
 
 
 def register_model(

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from transformers import HfArgumentParser, TrainingArguments
-
 from euromine_hf.bands import YEARS
 
 #: What the paper fixes; ``tests/test_training.py`` checks the dataclass defaults against it.
@@ -36,6 +34,8 @@ DEFAULT_MODELS = {"segmentation": "unet", "change_detection": "fc-siam-diff"}
 @dataclass
 class ModelArguments:
     """Which zoo model to train and how to initialise it."""
+
+    _argument_group_name = "Task and model"  # HfArgumentParser's group title
 
     task: str = field(
         default="segmentation",
@@ -76,6 +76,8 @@ class ModelArguments:
 @dataclass
 class DataArguments:
     """Where the data comes from and how it is sampled."""
+
+    _argument_group_name = "Data"
 
     data_dir: str | None = field(
         default=None,
@@ -145,6 +147,8 @@ class DataArguments:
 class RunArguments:
     """What happens around training: the demo preset, the baseline and the written reports."""
 
+    _argument_group_name = "Run (demo, baseline, reports)"
+
     demo: bool = field(
         default=False,
         metadata={"help": "Run the embedded CPU demo preset (what `python train.py` with no arguments does)."},
@@ -162,52 +166,18 @@ class RunArguments:
     )
 
 
-@dataclass
-class EuroMineTrainingArguments(TrainingArguments):
-    """``TrainingArguments`` with the paper's recipe as defaults, plus the temporal-consistency term."""
+def __getattr__(name: str) -> Any:
+    """``EuroMineTrainingArguments`` (and ``ALL_ARGUMENTS``, which holds it) subclass transformers'
+    ``TrainingArguments``: imported on first use so this module, and ``train --help``, stay light."""
+    if name == "EuroMineTrainingArguments":
+        from euromine_hf.training.training_arguments import EuroMineTrainingArguments
 
-    output_dir: str | None = field(default="outputs/train", metadata={"help": "Where everything is written."})
-    learning_rate: float = field(default=PAPER_RECIPE["learning_rate"], metadata={"help": "Initial learning rate."})
-    per_device_train_batch_size: int = field(default=32, metadata={"help": "Batch size per device (paper: 32)."})
-    per_device_eval_batch_size: int = field(default=32, metadata={"help": "Evaluation batch size per device."})
-    optim: str = field(default=PAPER_RECIPE["optim"], metadata={"help": "Optimizer (AdamW with no decay = Adam)."})
-    weight_decay: float = field(default=0.0, metadata={"help": "Weight decay (paper: none)."})
-    lr_scheduler_type: str = field(default=PAPER_RECIPE["lr_scheduler_type"], metadata={"help": "LR schedule."})
-    lr_scheduler_kwargs: dict | str | None = field(
-        default_factory=lambda: dict(PAPER_RECIPE["lr_scheduler_kwargs"]),
-        metadata={"help": "Schedule kwargs as JSON (paper: cosine down to 1e-7)."},
-    )
-    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate on validation."})
-    save_strategy: str = field(default="epoch", metadata={"help": "When to checkpoint (matches eval_strategy)."})
-    save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept (the best is always kept)."})
-    load_best_model_at_end: bool = field(default=True, metadata={"help": "Reload the best checkpoint by OF1."})
-    metric_for_best_model: str | None = field(default="OF1", metadata={"help": "Checkpoint selection metric."})
-    greater_is_better: bool | None = field(default=True, metadata={"help": "OF1: higher is better."})
-    remove_unused_columns: bool = field(
-        default=False, metadata={"help": "Keep all columns: the collators pick what the model needs."}
-    )
-    label_names: list[str] | None = field(default_factory=lambda: ["labels"], metadata={"help": "Label key."})
-    batch_eval_metrics: bool = field(
-        default=True, metadata={"help": "Score evaluation batch by batch (no (N,160,160) arrays kept)."}
-    )
-    logging_steps: float = field(default=10, metadata={"help": "Log the training loss every N steps."})
-    report_to: None | str | list[str] = field(default="none", metadata={"help": "Experiment trackers."})
-    loss: str = field(default="cross_entropy", metadata={"help": "Per-pixel loss (the paper: cross-entropy)."})
-    temporal_consistency_weight: float = field(
-        default=0.0,
-        metadata={"help": "Weight of the temporal-consistency term (needs --sampling timeseries): mean squared "
-                          "difference of mine probabilities between years where the ground truth did not change."},
-    )
+        return EuroMineTrainingArguments
+    if name == "ALL_ARGUMENTS":
+        from euromine_hf.training.training_arguments import EuroMineTrainingArguments
 
-    def __post_init__(self) -> None:
-        if self.loss != "cross_entropy":
-            raise ValueError(f"--loss supports only 'cross_entropy' (the paper's loss); got {self.loss!r}")
-        if self.temporal_consistency_weight < 0:
-            raise ValueError(f"--temporal_consistency_weight must be >= 0; got {self.temporal_consistency_weight}")
-        super().__post_init__()
-
-
-ALL_ARGUMENTS = (ModelArguments, DataArguments, EuroMineTrainingArguments, RunArguments)
+        return (ModelArguments, DataArguments, EuroMineTrainingArguments, RunArguments)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def zoo_help() -> str:
@@ -222,16 +192,109 @@ def zoo_help() -> str:
     return f"Model zoo name (default: {DEFAULT_MODELS['segmentation']} / {DEFAULT_MODELS['change_detection']}). " + "; ".join(parts) + "."
 
 
-def make_parser() -> HfArgumentParser:
-    """The parser ``train.py`` and ``euromine train`` share."""
+def make_parser() -> Any:
+    """The full parser (an ``HfArgumentParser``, every TrainingArguments option) that ``train.py`` and
+    ``euromine train`` share; one argument group per dataclass."""
     import argparse
 
-    from euromine_hf.training.cli import DESCRIPTION
+    from transformers import HfArgumentParser
 
-    parser = HfArgumentParser(ALL_ARGUMENTS, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from euromine_hf.training.cli import DESCRIPTION
+    from euromine_hf.training.training_arguments import EuroMineTrainingArguments
+
+    all_arguments = (ModelArguments, DataArguments, EuroMineTrainingArguments, RunArguments)
+    parser = HfArgumentParser(all_arguments, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     for action in parser._actions:
         if "--model" in action.option_strings:
             action.help = zoo_help()
+    return parser
+
+
+#: Training options shown in the short help, with a line each (all are EuroMineTrainingArguments
+#: fields; tests/test_startup.py checks).
+COMMON_TRAINING_OPTIONS: dict[str, str] = {
+    "output_dir": "where everything is written (default: outputs/train)",
+    "num_train_epochs": "epochs to train",
+    "max_steps": "stop after this many optimiser steps (overrides epochs)",
+    "per_device_train_batch_size": "batch size per device (paper: 32)",
+    "learning_rate": "initial learning rate (paper: 1e-4)",
+    "optim": "optimizer (paper: adamw_torch with no weight decay = Adam)",
+    "lr_scheduler_type": "learning-rate schedule (paper: cosine_with_min_lr down to 1e-7)",
+    "seed": "random seed",
+    "push_to_hub": "push the trained model (weights, code, image processor, card) to the Hub",
+    "hub_model_id": "the Hub repo to push to, NAMESPACE/NAME",
+    "temporal_consistency_weight": "weight of the temporal-consistency term (segmentation, --sampling timeseries)",
+}
+HELP_ALL = "--help-all"
+
+
+def zoo_help_static() -> str:
+    """``--model`` help from the written-out zoo list (no torch): the short help's listing."""
+    from euromine_hf.training.zoo_list import ZOO_NAMES
+
+    lines = [f"Model zoo name (default: {DEFAULT_MODELS['segmentation']} for segmentation, "
+             f"{DEFAULT_MODELS['change_detection']} for change detection)."]
+    for task in TASKS:
+        lines.append(f"--task {task}: {', '.join(ZOO_NAMES.get(task, ())) or '(none)'}")
+    return "\n".join(lines)
+
+
+def make_short_help_parser(prog: str = "train.py") -> Any:
+    """The grouped ``--help`` parser, built from the light dataclasses without importing transformers.
+
+    Used only to print help: parsing goes through :func:`make_parser` (every TrainingArguments option).
+    """
+    import argparse
+    import dataclasses
+
+    from euromine_hf.training.cli import DESCRIPTION
+
+    class Formatter(argparse.RawTextHelpFormatter):
+        def __init__(self, prog: str) -> None:
+            super().__init__(prog, max_help_position=32, width=100)
+
+    parser = argparse.ArgumentParser(
+        prog=prog, description=DESCRIPTION, formatter_class=Formatter, add_help=False,
+        usage=f"{prog} [--task {{{','.join(TASKS)}}}] [--model NAME] [--size {{{','.join(SIZES)}}}] [options]",
+        epilog=f"Every transformers TrainingArguments option is accepted too: `{prog} {HELP_ALL}` lists them all.",
+    )
+    parser.add_argument("-h", "--help", action="help", help="show this help (the common options) and exit")
+    parser.add_argument(HELP_ALL, action="store_true", help="show every option, transformers' TrainingArguments included")
+    import textwrap
+
+    def add_group(cls: type, only: Sequence[str] | None = None) -> None:
+        group = parser.add_argument_group(getattr(cls, "_argument_group_name", cls.__name__))
+        for f in dataclasses.fields(cls):
+            if only is not None and f.name not in only:
+                continue
+            text = zoo_help_static() if f.name == "model" else f.metadata.get("help", "")
+            if f.default is not dataclasses.MISSING and f.default is not None and f.name != "model":
+                text += f" (default: {f.default})"
+            elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+                text += f" (default: {f.default_factory()})"  # type: ignore[misc]
+            text = "\n".join(textwrap.fill(line, 66) for line in text.split("\n"))
+            choices = f.metadata.get("choices")
+            kind = str(f.type)
+            if choices:
+                metavar = "{" + ",".join(map(str, choices)) + "}"
+            elif f.name == "model":
+                metavar = "NAME"
+            elif kind == "bool":
+                metavar = "{true,false}"
+            elif kind.startswith("list[int]"):
+                metavar = "N [N ...]"
+            else:
+                metavar = f.name.upper()
+            group.add_argument(f"--{f.name}", metavar=metavar, help=text)
+
+    add_group(ModelArguments)
+    add_group(DataArguments)
+    training = parser.add_argument_group(
+        "Training (transformers TrainingArguments, the paper's recipe as defaults; all of them: " + HELP_ALL + ")"
+    )
+    for name, text in COMMON_TRAINING_OPTIONS.items():
+        training.add_argument(f"--{name}", metavar=name.upper(), help=text)
+    add_group(RunArguments)
     return parser
 
 

@@ -16,7 +16,7 @@ Change detection (pairs of years, scored by F1 per interval and OF1 like the pap
   euromine train --task change_detection --model fc-siam-diff --data_dir /data/EuroMineNet
   (Eq. 7 loss over each patch's series: add --sampling timeseries [--pairs_per_series k])
 Several devices:  accelerate launch --config_file configs/ddp.yaml train.py --model unet ...
-Every option of train.py is accepted; `python train.py --help` lists them all."""
+Every option of train.py is accepted; `--help` shows the common ones by group, `--help-all` every one."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str, summary: str) -> argparse.ArgumentParser:
@@ -32,4 +32,4 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, summary: str) 
 def run(args: argparse.Namespace) -> int:
     from euromine_hf.training.main import main
 
-    return main(list(args.train_args))
+    return main(list(args.train_args), prog="euromine train")

@@ -18,7 +18,21 @@ def main(argv: Sequence[str] | None = None, prog: str = "train.py") -> int:
     """
     from euromine_hf.cli import run_guarded
 
+    words = list(sys.argv[1:] if argv is None else argv)
+    if "-h" in words or "--help" in words or "--help-all" in words:
+        return print_help(prog, full="--help-all" in words)
     return run_guarded(lambda: _main(argv), prog)
+
+
+def print_help(prog: str, full: bool = False) -> int:
+    """``--help``: the grouped common options, without importing torch or transformers (answers at
+    once); ``--help-all``: every option, transformers' TrainingArguments included."""
+    from euromine_hf.training.arguments import make_parser, make_short_help_parser
+
+    parser = make_parser() if full else make_short_help_parser(prog)
+    parser.prog = prog
+    parser.print_help()
+    return 0
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -127,13 +127,13 @@ def write_footprint_statistics(data_dir: Path, pred_dir: Path, dataset: Any, yea
 
 
 def write_model_card(trainer: Any, result: Any, model_args: Any, data_dir: Path, data_source: str) -> Path:
-    from euromine_hf.hub.cards import render_model_card, save_model_card
+    from euromine_hf.hub.cards import base_model_for, render_model_card, save_model_card
 
     model = trainer.model
     args = trainer.args
     training_args = {
         "learning_rate": args.learning_rate, "per_device_train_batch_size": args.per_device_train_batch_size,
-        "optimizer": f"{args.optim} (weight_decay={args.weight_decay})", "lr_scheduler": args.lr_scheduler_type,
+        "optimizer": args.optim, "weight_decay": args.weight_decay, "lr_scheduler": args.lr_scheduler_type,
         "lr_scheduler_kwargs": args.lr_scheduler_kwargs, "num_train_epochs": args.num_train_epochs,
         "max_steps": args.max_steps, "seed": args.seed,
         "temporal_consistency_weight": args.temporal_consistency_weight,
@@ -155,7 +155,9 @@ def write_model_card(trainer: Any, result: Any, model_args: Any, data_dir: Path,
         data_source=data_source,
         num_parameters=sum(p.numel() for p in model.parameters()),
         extra_limitations=limitations,
-        repo_id=args.hub_model_id,  # the card's usage snippet names the repo it is pushed to
+        # the card's usage snippet loads the repo it is pushed to, else the folder it is written into
+        repo_id=args.hub_model_id or str(Path(result.model_dir).resolve()),
+        base_model=base_model_for(getattr(model_args, "rgb_checkpoint", None)),
     )
     return save_model_card(card, result.model_dir / "README.md")
 
@@ -262,12 +264,12 @@ def write_change_qualitative(predictions: np.ndarray, dataset: Any, out_dir: Pat
 
 def write_change_model_card(trainer: Any, result: Any, model_args: Any, data_args: Any, data_dir: Path,
                             data_source: str) -> Path:
-    from euromine_hf.hub.cards import render_model_card, save_model_card
+    from euromine_hf.hub.cards import base_model_for, render_model_card, save_model_card
 
     args = trainer.args
     training_args = {
         "learning_rate": args.learning_rate, "per_device_train_batch_size": args.per_device_train_batch_size,
-        "optimizer": f"{args.optim} (weight_decay={args.weight_decay})", "lr_scheduler": args.lr_scheduler_type,
+        "optimizer": args.optim, "weight_decay": args.weight_decay, "lr_scheduler": args.lr_scheduler_type,
         "lr_scheduler_kwargs": args.lr_scheduler_kwargs, "num_train_epochs": args.num_train_epochs,
         "max_steps": args.max_steps, "seed": args.seed, "sampling": data_args.sampling,
         "intervals": data_args.intervals or "all", "pairs_per_series": data_args.pairs_per_series or "all",
@@ -282,7 +284,8 @@ def write_change_model_card(trainer: Any, result: Any, model_args: Any, data_arg
         data_source=data_source,
         dataset_config="cd_pairs",
         num_parameters=sum(p.numel() for p in trainer.model.parameters()),
-        repo_id=args.hub_model_id,
+        repo_id=args.hub_model_id or str(Path(result.model_dir).resolve()),
+        base_model=base_model_for(getattr(model_args, "rgb_checkpoint", None)),
     )
     return save_model_card(card, result.model_dir / "README.md")
 
