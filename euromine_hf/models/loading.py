@@ -60,7 +60,7 @@ def check_safetensors(path: str | Path) -> None:
 
 def check_model_folder(folder: str | Path) -> dict[str, Any]:
     """Validate a local model folder; returns its parsed ``config.json``."""
-    import euromine_hf  # noqa: F401  (registers the euromine model types)
+    import euromine_hf.models  # noqa: F401  (registers the euromine model types)
     from transformers import CONFIG_MAPPING
 
     folder = Path(folder)
@@ -120,7 +120,7 @@ def load_model(path: str | Path, task: str | None = None, **kwargs: Any) -> Any:
     of the other task is an error naming the folder. Every failure is a ``ValueError`` naming the
     folder or file; ``kwargs`` go to ``from_pretrained``.
     """
-    import euromine_hf  # noqa: F401
+    import euromine_hf.models  # noqa: F401  (registers the euromine model types)
     from safetensors import SafetensorError
     from transformers import AutoConfig
 
