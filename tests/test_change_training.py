@@ -458,7 +458,7 @@ def test_predict_change_maps_georeferenced_with_overlap_blending(tmp_path, small
 def test_demo_change_detection_part(tmp_path, small_archive, hf_cache, capsys):  # noqa: F811
     from euromine_hf.training import demo
 
-    assert demo.DEMO_DETECTOR == "fc-siam-diff"
+    assert demo.DEMO_DETECTOR == "fc-ef"
     assert demo.demo_detector() in MODEL_ZOO and MODEL_ZOO[demo.demo_detector()].task == "change_detection"
     post = {f"F1_interval_{k}": 0.1 * k for k in range(1, 10)} | {"OF1": 0.3}
     findings = demo.run_change_detection_demo(
