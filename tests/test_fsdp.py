@@ -91,7 +91,7 @@ def test_fsdp2_two_ranks_every_large_model(tmp_path):
         assert report["trained"], name
         assert report["resume_state_differing"] == [], name
         assert report["converted_state_differing"] == [], name
-        assert report["converted_files"] == ["config.json", "model.safetensors"], name
+        assert {"config.json", "model.safetensors"} <= set(report["converted_files"]), name
 
 
 # ---------------------------------------------------------------------------------------------

@@ -108,11 +108,16 @@ def consolidate_sharded_checkpoint(
     if out.exists() and any(out.iterdir()):
         if not overwrite:
             raise FileExistsError(f"{out}: exists and is not empty (pass overwrite=True / --overwrite to replace it)")
-        ours = {p.name for p in out.iterdir()} <= {"config.json", "model.safetensors", "generation_config.json"}
+        names = {p.name for p in out.iterdir()}
+        # what save_pretrained writes: config, weights, image processor, the model's remote code (*.py)
+        ours = {"config.json", "model.safetensors"} <= names and all(
+            n in ("config.json", "model.safetensors", "preprocessor_config.json", "generation_config.json")
+            or n.endswith(".py") for n in names
+        )
         if not ours:
             raise FileExistsError(
-                f"{out}: holds files other than a converted model (config.json, model.safetensors); "
-                "refusing to replace a folder this converter did not write"
+                f"{out}: holds files other than a converted model (config.json, model.safetensors, "
+                "preprocessor_config.json, code files); refusing to replace a folder this converter did not write"
             )
     load_sharded_weights(model, checkpoint_dir)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -83,10 +83,28 @@ def _main(argv: Sequence[str] | None) -> int:
         print("The model beats the threshold baseline on OF1 and GCA-TIoU." if verdict else
               "WARNING: the model does NOT beat the threshold baseline on both OF1 and GCA-TIoU.")
     if demo:  # the second task: a small detector beside the post-classification change of this segmenter
+        if training_args.world_size > 1:
+            # the process group is closed and the other ranks have returned: a second training here would
+            # wait for peers that never come
+            print("\nThe demo's change-detection part runs in a single process (python train.py); "
+                  "skipped under a multi-process launch.")
+            return 0
         from euromine_hf.training.demo import run_change_detection_demo
 
-        run_change_detection_demo(training_args.output_dir, result)
+        run_change_detection_demo(training_args.output_dir, result, extra=_shared_demo_options(data_args, training_args))
     return 0
+
+
+def _shared_demo_options(data_args: object, training_args: object) -> list[str]:
+    """The options of a demo run that the detector part must share with the segmenter part: the same
+    archive, cache, seed and sample limits (so post-classification and the detector score the same
+    test split)."""
+    extra = ["--seed", str(training_args.seed)]
+    for name in ("data_dir", "cache_dir", "max_train_samples", "max_eval_samples", "max_test_samples"):
+        value = getattr(data_args, name, None)
+        if value is not None:
+            extra += [f"--{name}", str(value)]
+    return extra
 
 
 def _check_model_name(name: str) -> None:
