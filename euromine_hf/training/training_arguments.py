@@ -58,3 +58,11 @@ class EuroMineTrainingArguments(TrainingArguments):
         if self.temporal_consistency_weight < 0:
             raise ValueError(f"--temporal_consistency_weight must be >= 0; got {self.temporal_consistency_weight}")
         super().__post_init__()
+        # Pinned memory only helps host-to-accelerator copies; without an accelerator torch warns once
+        # per DataLoader (every epoch and evaluation), burying the training log in repeats.
+        import torch
+
+        accelerator = getattr(torch, "accelerator", None)
+        has_accelerator = accelerator.is_available() if accelerator is not None else torch.cuda.is_available()
+        if self.use_cpu or not has_accelerator:
+            self.dataloader_pin_memory = False
