@@ -10,11 +10,13 @@ import torch
 import torch.nn.functional as F
 from transformers import (
     ConvNextBackbone,
+    ConvNextConfig,
     ConvNextModel,
     MobileViTV2Model,
     SegformerForSemanticSegmentation,
     SegformerModel,
     SwinBackbone,
+    SwinConfig,
     SwinModel,
 )
 from transformers.utils import logging as hf_logging
@@ -90,19 +92,31 @@ def test_upernet_backbones_and_config_lists(tmp_path) -> None:
     swin = build_model("upernet-swin", "tiny")
     assert isinstance(convnext.encoder.backbone, ConvNextBackbone)
     assert isinstance(swin.encoder.backbone, SwinBackbone)
-    paper = get_spec("upernet-convnext").make_config("paper")
-    assert paper.stage_channels == [128, 256, 512, 1024] and paper.depths == [3, 3, 27, 3]
-    swin_paper = get_spec("upernet-swin").make_config("paper")
+    paper = get_spec("upernet-convnext").make_config("paper").backbone_config
+    assert isinstance(paper, ConvNextConfig)
+    assert paper.hidden_sizes == [128, 256, 512, 1024] and paper.depths == [3, 3, 27, 3]
+    assert paper.out_features == ["stage1", "stage2", "stage3", "stage4"] and paper.num_channels == 10
+    swin_paper = get_spec("upernet-swin").make_config("paper").backbone_config
+    assert isinstance(swin_paper, SwinConfig)
     assert swin_paper.depths == [2, 2, 18, 2] and swin_paper.num_heads == [4, 8, 16, 32]
-    backbone = paper.to_backbone_config()
-    assert isinstance(backbone.hidden_sizes, list) and isinstance(backbone.depths, list)
     convnext.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
-    assert saved["backbone"] == "convnext" and saved["depths"] == [1, 1, 1, 1]
+    assert saved["backbone"] == "convnext"
+    assert saved["backbone_config"]["model_type"] == "convnext" and saved["backbone_config"]["depths"] == [1, 1, 1, 1]
+    reloaded = EuroMineUperNetConfig.from_pretrained(tmp_path)
+    assert reloaded.backbone_config.to_dict() == convnext.config.backbone_config.to_dict()
     with pytest.raises(ValueError, match="backbone"):
         EuroMineUperNetConfig(backbone="resnet")
-    with pytest.raises(ValueError, match="num_heads"):
-        EuroMineUperNetConfig(backbone="swin", num_heads=[1, 2])
+    with pytest.raises(ValueError, match="depths: expected 4 stages"):
+        EuroMineUperNetConfig(backbone="swin", backbone_config={"depths": [1, 1], "num_heads": [1, 2]})
+    with pytest.raises(ValueError, match="model_type is 'swin'; this backbone needs 'convnext'"):
+        EuroMineUperNetConfig(backbone="convnext", backbone_config=swin.config.backbone_config.to_dict())
+    with pytest.raises(ValueError, match="backbone_config.num_channels=3 but the model's num_channels=10"):
+        EuroMineUperNetConfig(backbone_config={"num_channels": 3})
+    with pytest.raises(ValueError, match="out_features=.*this model sets it to"):
+        EuroMineUperNetConfig(backbone_config={"out_features": ["stage4"]})
+    with pytest.raises(ValueError, match="'embed_dim' is no longer read"):
+        EuroMineUperNetConfig(embed_dim=8)
 
 
 def test_upernet_training_loss_adds_the_auxiliary_head_with_weight_0_4() -> None:
@@ -249,9 +263,9 @@ def _rgb_checkpoint(name: str) -> torch.nn.Module:
     if name == "segformer-full":
         return SegformerForSemanticSegmentation(config.to_segformer_config())
     if name == "upernet-convnext":
-        return ConvNextModel(config.to_backbone_config())
+        return ConvNextModel(config.backbone_config)
     if name == "upernet-swin":
-        return SwinModel(config.to_backbone_config())
+        return SwinModel(config.backbone_config)
     if name == "deeplabv3-mobilevitv2":
         return MobileViTV2Model(config.to_mobilevitv2_config())
     raise KeyError(name)

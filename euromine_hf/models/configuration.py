@@ -7,9 +7,10 @@ carry them with one meaning; and the two tasks differ only in their label names.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
-from transformers import PretrainedConfig
+from transformers import AutoConfig, PretrainedConfig
+from transformers.configuration_utils import SubConfigSpec
 
 from euromine_hf.bands import BANDS, RGB_BANDS
 
@@ -44,10 +45,16 @@ class EuroMineConfig(PretrainedConfig):
         ignore_index: label value excluded from the loss.
 
     Subclasses set ``model_type`` (prefixed ``euromine-``) and, for change detectors, ``task``.
+    A model built on transformers backbones keeps each one's config nested (``backbone_config``,
+    made by :func:`nested_backbone_config`) and lists the key in ``backbone_config_keys``;
+    ``removed_fields`` names fields an earlier release wrote, so an old ``config.json`` fails with
+    a message instead of loading a different model.
     """
 
     model_type = "euromine"
     task = "segmentation"
+    backbone_config_keys: ClassVar[tuple[str, ...]] = ()
+    removed_fields: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
@@ -56,6 +63,12 @@ class EuroMineConfig(PretrainedConfig):
         ignore_index: int = IGNORE_INDEX,
         **kwargs: Any,
     ) -> None:
+        for name, instead in self.removed_fields.items():
+            if name in kwargs:
+                raise ValueError(
+                    f"{type(self).__name__}: field {name!r} is no longer read (written by euromine-hf 0.1.0 "
+                    f"before backbones had nested configs); {instead}"
+                )
         kwargs.setdefault("num_labels", 2)
         labels = TASK_LABELS[self.task]
         if "id2label" not in kwargs and kwargs["num_labels"] == len(labels):
@@ -78,12 +91,85 @@ class EuroMineConfig(PretrainedConfig):
         # transformers 5 turns every config subclass into a dataclass; one without its own
         # ``__init__`` would get a generated one that skips ours (no num_channels, band_names…).
         custom_init = "__init__" in cls.__dict__
+        if cls.__dict__.get("backbone_config_keys"):
+            # transformers' composite-config hook: serialises, diffs and sets attention/dtype per
+            # sub-config; the configs are built by nested_backbone_config before it runs.
+            cls.sub_configs_defaults = {
+                key: SubConfigSpec(config_class=AutoConfig, model_type="resnet") for key in cls.backbone_config_keys
+            }
         super().__init_subclass__(**kwargs)
         if not custom_init:
             def __init__(self: EuroMineConfig, **init_kwargs: Any) -> None:
                 super(cls, self).__init__(**init_kwargs)
 
             cls.__init__ = __init__  # type: ignore[method-assign]
+
+
+#: Keys of a serialised backbone config that its class derives again from the other fields.
+_DERIVED_BACKBONE_KEYS = ("model_type", "transformers_version", "stage_names", "out_indices")
+
+
+def nested_backbone_config(
+    value: PretrainedConfig | Mapping[str, Any] | None,
+    config_class: type[PretrainedConfig],
+    defaults: Mapping[str, Any],
+    *,
+    field: str,
+    num_channels: int,
+    fixed: Callable[[dict[str, Any]], Mapping[str, Any]] | Mapping[str, Any] | None = None,
+) -> PretrainedConfig:
+    """A model's nested transformers backbone config, the way ``UperNetConfig.backbone_config`` is one.
+
+    Why not copy the backbone's fields onto the model's config: the backbone's own config class
+    already validates, documents and serialises them, and a checkpoint's ``config.json`` then holds
+    exactly what transformers builds the backbone from.
+
+    Args:
+        value: ``None`` (the named variant, ``defaults``), a dict of ``config_class`` fields (a
+            preset's few changes, or the whole dict a saved ``config.json`` holds), or a
+            ``config_class`` instance.
+        defaults: the fields of the variant the model's ``backbone`` names; ``value`` overrides them.
+        field: the config field, for messages (``"DeepLabV3PlusConfig.backbone_config"``).
+        num_channels: the model's input bands; the backbone follows it (a ``value`` stating another
+            count is an error, not silently replaced).
+        fixed: fields the model sets itself (e.g. which stages it reads), or a function of the
+            merged fields returning them; a ``value`` stating another value is an error.
+    """
+    if value is None:
+        given: dict[str, Any] = {}
+    elif isinstance(value, PretrainedConfig):
+        if not isinstance(value, config_class):
+            raise ValueError(f"{field} is a {type(value).__name__}; this backbone needs a {config_class.__name__}")
+        given = value.to_dict()
+    elif isinstance(value, Mapping):
+        given = dict(value)
+    else:
+        raise ValueError(f"{field} must be a dict or a {config_class.__name__}; got {type(value).__name__}")
+    model_type = given.get("model_type", config_class.model_type)
+    if model_type != config_class.model_type:
+        raise ValueError(f"{field}.model_type is {model_type!r}; this backbone needs {config_class.model_type!r}")
+    for key in _DERIVED_BACKBONE_KEYS:
+        given.pop(key, None)
+    if int(given.get("num_channels", num_channels)) != num_channels:
+        raise ValueError(
+            f"{field}.num_channels={given['num_channels']} but the model's num_channels={num_channels}; "
+            f"leave num_channels out of {field} (the backbone follows the model)"
+        )
+    fields = {**defaults, **given, "num_channels": int(num_channels)}
+    forced = dict(fixed(fields) if callable(fixed) else (fixed or {}))
+    for key, wanted in forced.items():
+        wanted = list(wanted) if isinstance(wanted, tuple) else wanted
+        if key in given and _as_lists(given[key]) != _as_lists(wanted):
+            raise ValueError(f"{field}.{key}={given[key]!r}, but this model sets it to {wanted!r}; leave it out")
+        fields[key] = wanted
+    return config_class(**{key: _as_lists(item) for key, item in fields.items()})
+
+
+def _as_lists(value: Any) -> Any:
+    """Tuples → lists (recursively), so a config compares equal to its JSON round trip."""
+    if isinstance(value, (tuple, list)):
+        return [_as_lists(item) for item in value]
+    return value
 
 
 class EuroMineChangeDetectionConfig(EuroMineConfig):
@@ -113,4 +199,5 @@ __all__ = [
     "TASKS",
     "TASK_LABELS",
     "default_band_names",
+    "nested_backbone_config",
 ]

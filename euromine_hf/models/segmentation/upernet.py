@@ -20,24 +20,25 @@ drop it.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
 from transformers import ConvNextConfig, SwinConfig, UperNetConfig
 from transformers.models.upernet.modeling_upernet import UperNetFCNHead, UperNetHead
 
-from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig
-from euromine_hf.models.encoders.convnext import ConvNextEncoder, convnext_backbone_config
-from euromine_hf.models.encoders.swin import SwinEncoder, swin_backbone_config
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig, nested_backbone_config
+from euromine_hf.models.encoders._transformers import stage_names
+from euromine_hf.models.encoders.convnext import ConvNextEncoder
+from euromine_hf.models.encoders.swin import SwinEncoder
 from euromine_hf.models.modeling import Auxiliary, EuroMineSegmentationModel
 from euromine_hf.models.registry import register_model
 
-#: Backbone sizes of the "-B" models of the ConvNeXt (Liu et al., 2022) and Swin (Liu et al., 2021)
-#: papers, with the stochastic-depth rates of their UperNet/ADE20K recipes.
-UPERNET_BACKBONES: dict[str, dict[str, Any]] = {
-    "convnext": {"embed_dim": 128, "depths": [3, 3, 27, 3], "num_heads": None, "window_size": None, "drop_path_rate": 0.4},
-    "swin": {"embed_dim": 128, "depths": [2, 2, 18, 2], "num_heads": [4, 8, 16, 32], "window_size": 7, "drop_path_rate": 0.3},
+#: transformers config fields of the "-B" backbones of the ConvNeXt (Liu et al., 2022) and Swin
+#: (Liu et al., 2021) papers, with the stochastic-depth rates of their UperNet/ADE20K recipes.
+UPERNET_BACKBONES: dict[str, tuple[type[ConvNextConfig] | type[SwinConfig], dict[str, Any]]] = {
+    "convnext": (ConvNextConfig, {"hidden_sizes": [128, 256, 512, 1024], "depths": [3, 3, 27, 3], "drop_path_rate": 0.4}),
+    "swin": (SwinConfig, {"embed_dim": 128, "depths": [2, 2, 18, 2], "num_heads": [4, 8, 16, 32], "window_size": 7, "drop_path_rate": 0.3}),
 }
 
 
@@ -45,14 +46,12 @@ class EuroMineUperNetConfig(EuroMineConfig):
     """Configuration of :class:`EuroMineUperNetForSegmentation`.
 
     Args:
-        backbone: ``"convnext"`` (ConvNeXt) or ``"swin"`` (Swin Transformer). Size fields left as
-            ``None`` take the backbone's "-B" value (ConvNeXt-B / Swin-B).
-        embed_dim: channels of stage 1; each later stage doubles them (128 → 1024 for both -B models).
-        depths: blocks per stage (ConvNeXt-B [3,3,27,3]; Swin-B [2,2,18,2]).
-        num_heads: Swin attention heads per stage (Swin-B [4,8,16,32]); unused for ConvNeXt.
-        window_size: Swin attention window (7, the ImageNet-224 Swin-B); unused for ConvNeXt.
-        drop_path_rate: backbone stochastic depth (0.4 ConvNeXt-B, 0.3 Swin-B in their UperNet recipes).
-        layer_scale_init_value: ConvNeXt layer-scale initial value (1e-6).
+        backbone: ``"convnext"`` (ConvNeXt) or ``"swin"`` (Swin Transformer).
+        backbone_config: the backbone's transformers config (``ConvNextConfig`` / ``SwinConfig``),
+            or a dict of its fields changed from the "-B" model (ConvNeXt-B: widths 128–1024,
+            depths [3,3,27,3], stochastic depth 0.4; Swin-B: embed_dim 128, depths [2,2,18,2],
+            heads [4,8,16,32], window 7, stochastic depth 0.3). ``num_channels`` and
+            ``out_features`` (all four stages) follow the model.
         hidden_size: channels of the UperNet head (512).
         pool_scales: pyramid-pooling bins of the PPM on the last stage (1, 2, 3, 6).
         use_auxiliary_head: add the FCN auxiliary head on stage 3 during training.
@@ -62,16 +61,16 @@ class EuroMineUperNetConfig(EuroMineConfig):
     """
 
     model_type = "euromine-upernet"
+    backbone_config_keys = ("backbone_config",)
+    removed_fields = {
+        name: "give it inside backbone_config (the backbone's transformers config)"
+        for name in ("embed_dim", "depths", "num_heads", "window_size", "drop_path_rate", "layer_scale_init_value")
+    }
 
     def __init__(
         self,
         backbone: str = "convnext",
-        embed_dim: int | None = None,
-        depths: Sequence[int] | None = None,
-        num_heads: Sequence[int] | None = None,
-        window_size: int | None = None,
-        drop_path_rate: float | None = None,
-        layer_scale_init_value: float = 1e-6,
+        backbone_config: ConvNextConfig | SwinConfig | Mapping[str, Any] | None = None,
         hidden_size: int = 512,
         pool_scales: Sequence[int] = (1, 2, 3, 6),
         use_auxiliary_head: bool = True,
@@ -87,27 +86,17 @@ class EuroMineUperNetConfig(EuroMineConfig):
             raise ValueError(
                 f"EuroMineUperNetConfig.backbone={backbone!r}: expected one of {', '.join(UPERNET_BACKBONES)}"
             )
-        preset = UPERNET_BACKBONES[backbone]
+        config_class, defaults = UPERNET_BACKBONES[backbone]
         self.backbone = backbone
-        self.embed_dim = int(embed_dim if embed_dim is not None else preset["embed_dim"])
-        self.depths = [int(d) for d in (depths if depths is not None else preset["depths"])]
-        heads = num_heads if num_heads is not None else preset["num_heads"]
-        self.num_heads = None if heads is None else [int(h) for h in heads]
-        window = window_size if window_size is not None else preset["window_size"]
-        self.window_size = None if window is None else int(window)
-        self.drop_path_rate = float(drop_path_rate if drop_path_rate is not None else preset["drop_path_rate"])
-        self.layer_scale_init_value = float(layer_scale_init_value)
-        if len(self.depths) != 4:
-            raise ValueError(f"EuroMineUperNetConfig.depths: expected 4 stages, got {self.depths}")
-        if backbone == "swin":
-            if self.num_heads is None or len(self.num_heads) != 4:
-                raise ValueError(f"EuroMineUperNetConfig.num_heads: Swin needs 4 values, got {self.num_heads}")
-            for stage, heads_here in enumerate(self.num_heads):
-                width = self.embed_dim * 2**stage
-                if width % heads_here:
-                    raise ValueError(
-                        f"EuroMineUperNetConfig: stage {stage + 1} width {width} is not divisible by {heads_here} heads"
-                    )
+        self.backbone_config = nested_backbone_config(
+            backbone_config, config_class, defaults,
+            field="EuroMineUperNetConfig.backbone_config", num_channels=int(num_channels),
+            fixed=lambda fields: {"out_features": stage_names(len(fields["depths"]))},
+        )
+        if len(self.backbone_config.depths) != 4:
+            raise ValueError(
+                f"EuroMineUperNetConfig.backbone_config.depths: expected 4 stages, got {self.backbone_config.depths}"
+            )
         self.hidden_size = int(hidden_size)
         self.pool_scales = [int(s) for s in pool_scales]
         self.use_auxiliary_head = bool(use_auxiliary_head)
@@ -115,25 +104,9 @@ class EuroMineUperNetConfig(EuroMineConfig):
         self.auxiliary_channels = int(auxiliary_channels)
         super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, **kwargs)
 
-    @property
-    def stage_channels(self) -> list[int]:
-        return [self.embed_dim * 2**stage for stage in range(4)]
-
-    def to_backbone_config(self) -> ConvNextConfig | SwinConfig:
-        """transformers' backbone config with ``num_channels`` input bands and all four stages out."""
-        if self.backbone == "convnext":
-            return convnext_backbone_config(
-                self.num_channels, self.embed_dim, self.depths,
-                drop_path_rate=self.drop_path_rate, layer_scale_init_value=self.layer_scale_init_value,
-            )
-        return swin_backbone_config(
-            self.num_channels, self.embed_dim, self.depths, list(self.num_heads or []), int(self.window_size or 7),
-            drop_path_rate=self.drop_path_rate,
-        )
-
     def to_upernet_config(self) -> UperNetConfig:
         return UperNetConfig(
-            backbone_config=self.to_backbone_config(),
+            backbone_config=self.backbone_config,
             hidden_size=self.hidden_size,
             pool_scales=list(self.pool_scales),
             use_auxiliary_head=self.use_auxiliary_head,
@@ -183,7 +156,7 @@ class EuroMineUperNetForSegmentation(EuroMineSegmentationModel):
         return logits, [Auxiliary(self.config.auxiliary_loss_weight, self.auxiliary_head(features))]
 
 
-_TINY_COMMON = {"embed_dim": 8, "depths": [1, 1, 1, 1], "hidden_size": 16, "auxiliary_channels": 8, "drop_path_rate": 0.0}
+_TINY_HEAD = {"hidden_size": 16, "auxiliary_channels": 8}
 
 register_model(
     "upernet-convnext",
@@ -192,7 +165,11 @@ register_model(
     EuroMineUperNetForSegmentation,
     task="segmentation",
     paper={"backbone": "convnext"},
-    tiny={"backbone": "convnext", **_TINY_COMMON},
+    tiny={
+        "backbone": "convnext",
+        "backbone_config": {"hidden_sizes": [8, 16, 32, 64], "depths": [1, 1, 1, 1], "drop_path_rate": 0.0},
+        **_TINY_HEAD,
+    },
 )
 register_model(
     "upernet-swin",
@@ -201,5 +178,11 @@ register_model(
     EuroMineUperNetForSegmentation,
     task="segmentation",
     paper={"backbone": "swin"},
-    tiny={"backbone": "swin", "num_heads": [1, 1, 2, 2], "window_size": 4, **_TINY_COMMON},
+    tiny={
+        "backbone": "swin",
+        "backbone_config": {
+            "embed_dim": 8, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 2, 2], "window_size": 4, "drop_path_rate": 0.0,
+        },
+        **_TINY_HEAD,
+    },
 )
