@@ -10,7 +10,13 @@ from euromine_hf.models.encoders.convnext import ConvNextEncoder, convnext_backb
 from euromine_hf.models.encoders.mit import MIT_VARIANTS, MiTEncoder, mit_backbone_config
 from euromine_hf.models.encoders.mobilenetv2 import MobileNetV2Encoder
 from euromine_hf.models.encoders.pvtv2 import PvtV2Encoder, pvtv2_backbone_config
-from euromine_hf.models.encoders.resnet import RESNET_VARIANTS, ResNetEncoder, dilate_resnet, resnet_backbone_config
+from euromine_hf.models.encoders.resnet import (
+    RESNET_VARIANTS,
+    ResNetEncoder,
+    dilate_resnet,
+    resnet_backbone_config,
+    resnet_variant_fields,
+)
 from euromine_hf.models.encoders.squeezenet import FireModule, SqueezeNetEncoder
 from euromine_hf.models.encoders.swin import SwinEncoder, swin_backbone_config
 from euromine_hf.models.encoders.unet import UNetEncoder
@@ -35,5 +41,6 @@ __all__ = [
     "mit_backbone_config",
     "pvtv2_backbone_config",
     "resnet_backbone_config",
+    "resnet_variant_fields",
     "swin_backbone_config",
 ]

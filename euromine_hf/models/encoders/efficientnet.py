@@ -43,8 +43,8 @@ EFFICIENTNET_VARIANTS: dict[str, tuple[float, float]] = {
 }
 
 
-def efficientnet_backbone_config(num_channels: int, variant: str = "b4", **overrides: Any) -> EfficientNetConfig:
-    """An ``EfficientNetConfig`` of a named variant (all seven stages; the encoder builds a prefix).
+def efficientnet_variant_fields(variant: str = "b4") -> dict[str, Any]:
+    """The ``EfficientNetConfig`` fields of a named variant (all seven stages; the encoder builds a prefix).
 
     ``batch_norm_momentum`` is 0.01 in PyTorch's convention (the Keras 0.99 of the original; the
     transformers default of 0.99 would make the running statistics follow each batch almost fully).
@@ -54,13 +54,12 @@ def efficientnet_backbone_config(num_channels: int, variant: str = "b4", **overr
     if variant not in EFFICIENTNET_VARIANTS:
         raise ValueError(f"unknown EfficientNet variant {variant!r}; choose from {sorted(EFFICIENTNET_VARIANTS)}")
     width, depth = EFFICIENTNET_VARIANTS[variant]
-    fields: dict[str, Any] = {
-        "width_coefficient": width,
-        "depth_coefficient": depth,
-        "batch_norm_momentum": 0.01,
-        "drop_connect_rate": 0.2,
-    }
-    fields.update(overrides)
+    return {"width_coefficient": width, "depth_coefficient": depth, "batch_norm_momentum": 0.01, "drop_connect_rate": 0.2}
+
+
+def efficientnet_backbone_config(num_channels: int, variant: str = "b4", **overrides: Any) -> EfficientNetConfig:
+    """An ``EfficientNetConfig`` of a named variant with ``overrides`` (see :func:`efficientnet_variant_fields`)."""
+    fields = {**efficientnet_variant_fields(variant), **overrides}
     for key in ("kernel_sizes", "in_channels", "out_channels", "strides", "num_block_repeats", "expand_ratios",
                 "depthwise_padding"):
         if key in fields:
@@ -119,4 +118,4 @@ class EfficientNetEncoder(Encoder):
         return features
 
 
-__all__ = ["EFFICIENTNET_VARIANTS", "EfficientNetEncoder", "efficientnet_backbone_config"]
+__all__ = ["EFFICIENTNET_VARIANTS", "EfficientNetEncoder", "efficientnet_backbone_config", "efficientnet_variant_fields"]

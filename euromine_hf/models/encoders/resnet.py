@@ -28,6 +28,14 @@ RESNET_VARIANTS: dict[str, tuple[list[int], list[int], str]] = {
 }
 
 
+def resnet_variant_fields(variant: str) -> dict[str, Any]:
+    """The ``ResNetConfig`` fields of a named variant (what a nested ``backbone_config`` starts from)."""
+    if variant not in RESNET_VARIANTS:
+        raise ValueError(f"unknown ResNet variant {variant!r}; choose from {sorted(RESNET_VARIANTS)}")
+    depths, hidden_sizes, layer_type = RESNET_VARIANTS[variant]
+    return {"depths": list(depths), "hidden_sizes": list(hidden_sizes), "layer_type": layer_type}
+
+
 def resnet_backbone_config(
     num_channels: int,
     variant: str = "resnet50",
@@ -36,11 +44,7 @@ def resnet_backbone_config(
     **overrides: Any,
 ) -> ResNetConfig:
     """A ``ResNetConfig`` of a named variant (lists, not tuples, so it serialises and compares)."""
-    if variant not in RESNET_VARIANTS:
-        raise ValueError(f"unknown ResNet variant {variant!r}; choose from {sorted(RESNET_VARIANTS)}")
-    depths, hidden_sizes, layer_type = RESNET_VARIANTS[variant]
-    fields: dict[str, Any] = {"depths": list(depths), "hidden_sizes": list(hidden_sizes), "layer_type": layer_type}
-    fields.update(overrides)
+    fields = {**resnet_variant_fields(variant), **overrides}
     for key in ("depths", "hidden_sizes"):
         fields[key] = [int(v) for v in fields[key]]
     out_features = (["stem"] if stem else []) + [f"stage{i}" for i in stages]
@@ -149,6 +153,7 @@ class ResNetEncoder(Encoder):
 __all__ = [
     "RESNET_VARIANTS",
     "ResNetEncoder",
+    "resnet_variant_fields",
     "SqueezeExcitation",
     "add_squeeze_excitation",
     "dilate_resnet",
