@@ -251,8 +251,12 @@ def test_linknet_any_input_size(size):
 
 
 def test_linknet_config_validation():
-    with pytest.raises(ValueError, match="encoder_depths"):
-        LinkNetConfig(encoder_widths=[8, 16], encoder_depths=[1, 1, 1])
+    with pytest.raises(ValueError, match="hidden_sizes \\(2\\) and depths \\(3\\)"):
+        LinkNetConfig(backbone_config={"hidden_sizes": [8, 16], "depths": [1, 1, 1]})
+    with pytest.raises(ValueError, match="'encoder_depths' is no longer read.*backbone_config.depths"):
+        LinkNetConfig(encoder_depths=[1, 1, 1, 1])
+    with pytest.raises(ValueError, match="downsample_in_first_stage=False, but this model sets it to True"):
+        LinkNetConfig(backbone_config={"downsample_in_first_stage": False})
 
 
 # --------------------------------------------------------------------------------------- PSPNet

@@ -22,12 +22,12 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import MobileNetV2Config
+from transformers import MobileNetV2Config, ResNetConfig
 
-from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig, nested_backbone_config
 from euromine_hf.models.modeling import EuroMineSegmentationModel
 from euromine_hf.models.encoders.mobilenetv2 import MobileNetV2Encoder
-from euromine_hf.models.encoders.resnet import ResNetEncoder, resnet_backbone_config
+from euromine_hf.models.encoders.resnet import ResNetEncoder, resnet_variant_fields
 from euromine_hf.models.layers import ConvBNReLU, as_int_list, init_classifier
 from euromine_hf.models.registry import register_model
 
@@ -43,9 +43,11 @@ class DeepLabV3PlusConfig(EuroMineConfig):
         ignore_index: label value excluded from the loss.
         backbone: ``"resnet101"`` (transformers ``ResNetModel``, bottleneck blocks, depths 3/4/23/3)
             or ``"mobilenetv2"`` (transformers ``MobileNetV2Model``, width multiplier 1.0).
-        backbone_overrides: extra fields for the backbone's transformers config, e.g.
+        backbone_config: the backbone's transformers config (``ResNetConfig`` of ResNet-101, or
+            ``MobileNetV2Config`` at width 1.0), or a dict of its fields to change, e.g.
             ``{"depths": [1, 1, 1, 1], "hidden_sizes": [16, 32, 48, 64]}`` for a tiny ResNet or
-            ``{"depth_multiplier": 0.25}`` for a thin MobileNetV2.
+            ``{"depth_multiplier": 0.25}`` for a thin MobileNetV2. ``num_channels``, the ResNet's
+            ``out_features`` (stages 1 and 4) and MobileNetV2's ``output_stride`` follow the model.
         output_stride: encoder output stride (16 in the paper's training setting; 8 also works).
         aspp_channels: channels of every ASPP branch and of its projection (256).
         aspp_rates: dilation rates of the three 3×3 ASPP branches (6, 12, 18 at output stride 16).
@@ -55,6 +57,8 @@ class DeepLabV3PlusConfig(EuroMineConfig):
     """
 
     model_type = "euromine-deeplabv3plus"
+    backbone_config_keys = ("backbone_config",)
+    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
 
     def __init__(
         self,
@@ -62,7 +66,7 @@ class DeepLabV3PlusConfig(EuroMineConfig):
         band_names: Sequence[str] | None = None,
         ignore_index: int = IGNORE_INDEX,
         backbone: str = "resnet101",
-        backbone_overrides: Mapping[str, Any] | None = None,
+        backbone_config: ResNetConfig | MobileNetV2Config | Mapping[str, Any] | None = None,
         output_stride: int = 16,
         aspp_channels: int = 256,
         aspp_rates: Sequence[int] = (6, 12, 18),
@@ -76,8 +80,15 @@ class DeepLabV3PlusConfig(EuroMineConfig):
         if output_stride not in (8, 16):
             raise ValueError(f"DeepLabV3PlusConfig.output_stride must be 8 or 16; got {output_stride}")
         self.backbone = backbone
-        self.backbone_overrides = dict(backbone_overrides or {})
         self.output_stride = int(output_stride)
+        if backbone == "resnet101":
+            config_class, defaults, fixed = ResNetConfig, resnet_variant_fields("resnet101"), {"out_features": ["stage1", "stage4"]}
+        else:
+            config_class, defaults, fixed = MobileNetV2Config, {}, {"output_stride": self.output_stride}
+        self.backbone_config = nested_backbone_config(
+            backbone_config, config_class, defaults,
+            field="DeepLabV3PlusConfig.backbone_config", num_channels=int(num_channels), fixed=fixed,
+        )
         self.aspp_channels = int(aspp_channels)
         self.aspp_rates = as_int_list(aspp_rates, "aspp_rates")
         self.aspp_dropout = float(aspp_dropout)
@@ -142,14 +153,9 @@ class DeepLabV3PlusForSemanticSegmentation(EuroMineSegmentationModel):
     def __init__(self, config: DeepLabV3PlusConfig) -> None:
         super().__init__(config)
         if config.backbone == "resnet101":
-            backbone_config = resnet_backbone_config(
-                config.num_channels, "resnet101", stages=(1, 4), **config.backbone_overrides
-            )
-            self.encoder = ResNetEncoder(backbone_config, output_stride=config.output_stride)
+            self.encoder = ResNetEncoder(config.backbone_config, output_stride=config.output_stride)
         else:
-            fields = {**dict(config.backbone_overrides), "num_channels": config.num_channels,
-                      "output_stride": config.output_stride}
-            self.encoder = MobileNetV2Encoder(MobileNetV2Config(**fields))
+            self.encoder = MobileNetV2Encoder(config.backbone_config)
         # stride-4 low-level map and the deepest map (ResNet: stage 1 and 4; MobileNetV2: the
         # last 24-channel block and the 320-channel block)
         low_level_in, high_level_in = self.encoder.channels[self._low_level_index], self.encoder.channels[-1]
@@ -187,7 +193,7 @@ register_model(
     paper={"backbone": "resnet101"},
     tiny={
         "backbone": "resnet101",
-        "backbone_overrides": {"depths": [1, 1, 1, 1], "hidden_sizes": [16, 32, 48, 64], "embedding_size": 8},
+        "backbone_config": {"depths": [1, 1, 1, 1], "hidden_sizes": [16, 32, 48, 64], "embedding_size": 8},
         "aspp_channels": 16,
         "low_level_channels": 8,
         "decoder_channels": 16,
@@ -202,7 +208,7 @@ register_model(
     paper={"backbone": "mobilenetv2"},
     tiny={
         "backbone": "mobilenetv2",
-        "backbone_overrides": {"depth_multiplier": 0.25, "expand_ratio": 2.0},
+        "backbone_config": {"depth_multiplier": 0.25, "expand_ratio": 2.0},
         "aspp_channels": 16,
         "low_level_channels": 8,
         "decoder_channels": 16,

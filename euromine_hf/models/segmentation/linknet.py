@@ -18,15 +18,16 @@ at 10 bands, 2 classes), so ``paper`` is both.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
+from transformers import ResNetConfig
 
-from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig, nested_backbone_config
 from euromine_hf.models.modeling import EuroMineSegmentationModel
-from euromine_hf.models.encoders.resnet import ResNetEncoder, resnet_backbone_config
-from euromine_hf.models.layers import as_int_list, init_classifier
+from euromine_hf.models.encoders.resnet import ResNetEncoder, resnet_variant_fields
+from euromine_hf.models.layers import init_classifier
 from euromine_hf.models.registry import register_model
 
 
@@ -37,32 +38,43 @@ class LinkNetConfig(EuroMineConfig):
         num_channels: input bands (10 for EuroMineNet, 3 for RGB).
         band_names: one name per input channel (defaults to the published Sentinel-2 order).
         ignore_index: label value excluded from the loss.
-        stem_channels: output channels of the initial 7×7 conv (64).
-        encoder_widths: output channels of the four encoder blocks (64, 128, 256, 512: ResNet-18).
-        encoder_depths: residual (basic) blocks per encoder stage (2, 2, 2, 2: ResNet-18).
+        backbone_config: the encoder's transformers ``ResNetConfig`` (ResNet-18: 7×7 stem of
+            ``embedding_size`` 64, basic blocks, ``hidden_sizes`` 64/128/256/512, ``depths``
+            2/2/2/2), or a dict of its fields to change. ``num_channels``, ``out_features`` (the
+            stem and every stage) and ``downsample_in_first_stage`` (Fig. 2: every encoder block
+            halves the size) follow the model.
         final_channels: width of the final block (32).
     """
 
     model_type = "euromine-linknet"
+    backbone_config_keys = ("backbone_config",)
+    removed_fields = {
+        "stem_channels": "give it as backbone_config.embedding_size",
+        "encoder_widths": "give them as backbone_config.hidden_sizes",
+        "encoder_depths": "give them as backbone_config.depths",
+    }
 
     def __init__(
         self,
         num_channels: int = 10,
         band_names: Sequence[str] | None = None,
         ignore_index: int = IGNORE_INDEX,
-        stem_channels: int = 64,
-        encoder_widths: Sequence[int] = (64, 128, 256, 512),
-        encoder_depths: Sequence[int] = (2, 2, 2, 2),
+        backbone_config: ResNetConfig | Mapping[str, Any] | None = None,
         final_channels: int = 32,
         **kwargs: Any,
     ) -> None:
-        self.stem_channels = int(stem_channels)
-        self.encoder_widths = as_int_list(encoder_widths, "encoder_widths")
-        self.encoder_depths = as_int_list(encoder_depths, "encoder_depths")
-        if len(self.encoder_widths) != len(self.encoder_depths):
+        self.backbone_config = nested_backbone_config(
+            backbone_config, ResNetConfig, resnet_variant_fields("resnet18"),
+            field="LinkNetConfig.backbone_config", num_channels=int(num_channels),
+            fixed=lambda fields: {
+                "out_features": ["stem"] + [f"stage{i}" for i in range(1, len(fields["depths"]) + 1)],
+                "downsample_in_first_stage": True,
+            },
+        )
+        if len(self.backbone_config.hidden_sizes) != len(self.backbone_config.depths):
             raise ValueError(
-                f"LinkNetConfig: encoder_widths ({len(self.encoder_widths)}) and encoder_depths "
-                f"({len(self.encoder_depths)}) must have one entry per encoder block"
+                f"LinkNetConfig.backbone_config: hidden_sizes ({len(self.backbone_config.hidden_sizes)}) and "
+                f"depths ({len(self.backbone_config.depths)}) must have one entry per encoder block"
             )
         self.final_channels = int(final_channels)
         super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, **kwargs)
@@ -103,21 +115,10 @@ class LinkNetForSemanticSegmentation(EuroMineSegmentationModel):
 
     def __init__(self, config: LinkNetConfig) -> None:
         super().__init__(config)
-        self.encoder = ResNetEncoder(
-            resnet_backbone_config(
-                config.num_channels,
-                "resnet18",
-                stages=range(1, len(config.encoder_widths) + 1),
-                stem=True,
-                embedding_size=config.stem_channels,
-                hidden_sizes=config.encoder_widths,
-                depths=config.encoder_depths,
-                downsample_in_first_stage=True,  # Fig. 2: every encoder block halves the size
-            )
-        )
-        widths = config.encoder_widths
+        self.encoder = ResNetEncoder(config.backbone_config)
+        stem_channels, *widths = self.encoder.channels
         # decoder block i maps encoder block i's width to encoder block i-1's (block 1 → stem width)
-        targets = [config.stem_channels, *widths[:-1]]
+        targets = [stem_channels, *widths[:-1]]
         self.decoder_blocks = nn.ModuleList(LinkNetDecoderBlock(m, n) for m, n in zip(widths, targets))
         final = config.final_channels
         self.final_upsample = ConvBNReLUBlock(
@@ -169,9 +170,7 @@ register_model(
     task="segmentation",
     paper={},
     tiny={
-        "stem_channels": 8,
-        "encoder_widths": [8, 16, 24, 32],
-        "encoder_depths": [1, 1, 1, 1],
+        "backbone_config": {"embedding_size": 8, "hidden_sizes": [8, 16, 24, 32], "depths": [1, 1, 1, 1]},
         "final_channels": 8,
     },
 )

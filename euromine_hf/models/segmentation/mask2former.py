@@ -24,7 +24,7 @@ prediction, exactly as for the other segmenters.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -33,21 +33,28 @@ from transformers import Mask2FormerConfig, Mask2FormerForUniversalSegmentation,
 from transformers.modeling_outputs import SemanticSegmenterOutput
 from transformers.models.mask2former.modeling_mask2former import Mask2FormerLoss, sample_point
 
-from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig, nested_backbone_config
 from euromine_hf.models.modeling import EuroMineSegmentationModel
 from euromine_hf.models.registry import register_model
+
+
+#: Swin-B as the ADE20K Mask2Former uses it (window 12, stochastic depth 0.3).
+SWIN_B: dict[str, Any] = {
+    "embed_dim": 128, "depths": [2, 2, 18, 2], "num_heads": [4, 8, 16, 32], "window_size": 12, "drop_path_rate": 0.3,
+}
 
 
 class EuroMineMask2FormerConfig(EuroMineConfig):
     """Configuration of :class:`EuroMineMask2FormerForSegmentation`.
 
-    Backbone (Swin-B by default: embed 128, depths [2,2,18,2], heads [4,8,16,32]):
-        embed_dim: Swin stage-1 channels (each later stage doubles them).
-        depths, num_heads: Swin blocks and attention heads per stage.
-        window_size: Swin attention window (12: the official ADE20K Mask2Former Swin-B, trained from
-            the ImageNet-22k 384-px Swin-B, as ``facebook/mask2former-swin-base-ade-semantic``
-            that the benchmark's code starts from; its relative-position tables only load at 12).
-        drop_path_rate: backbone stochastic depth (0.3 in the Mask2Former Swin-B recipe).
+    Backbone:
+        backbone_config: the Swin backbone's transformers ``SwinConfig``, or a dict of its fields
+            to change from Swin-B (embed_dim 128, depths [2,2,18,2], heads [4,8,16,32], window 12 —
+            the official ADE20K Mask2Former Swin-B, trained from the ImageNet-22k 384-px Swin-B, as
+            ``facebook/mask2former-swin-base-ade-semantic`` that the benchmark's code starts from;
+            its relative-position tables only load at 12 — and stochastic depth 0.3, the
+            Mask2Former Swin-B recipe). ``num_channels`` and ``out_features`` (all four stages)
+            follow the model.
 
     Mask2Former (defaults of the paper's semantic-segmentation models):
         feature_size, mask_feature_size, hidden_dim: pixel-decoder, mask-embedding and query widths (256).
@@ -64,14 +71,15 @@ class EuroMineMask2FormerConfig(EuroMineConfig):
     """
 
     model_type = "euromine-mask2former"
+    backbone_config_keys = ("backbone_config",)
+    removed_fields = {
+        name: "give it inside backbone_config (the Swin backbone's transformers config)"
+        for name in ("embed_dim", "depths", "num_heads", "window_size", "drop_path_rate")
+    }
 
     def __init__(
         self,
-        embed_dim: int = 128,
-        depths: Sequence[int] = (2, 2, 18, 2),
-        num_heads: Sequence[int] = (4, 8, 16, 32),
-        window_size: int = 12,
-        drop_path_rate: float = 0.3,
+        backbone_config: SwinConfig | Mapping[str, Any] | None = None,
         feature_size: int = 256,
         mask_feature_size: int = 256,
         hidden_dim: int = 256,
@@ -93,15 +101,17 @@ class EuroMineMask2FormerConfig(EuroMineConfig):
         ignore_index: int = IGNORE_INDEX,
         **kwargs: Any,
     ) -> None:
-        self.embed_dim = int(embed_dim)
-        self.depths = [int(d) for d in depths]
-        self.num_heads = [int(h) for h in num_heads]
-        if len(self.depths) != 4 or len(self.num_heads) != 4:
+        self.backbone_config = nested_backbone_config(
+            backbone_config, SwinConfig, SWIN_B,
+            field="EuroMineMask2FormerConfig.backbone_config", num_channels=int(num_channels),
+            fixed={"out_features": ["stage1", "stage2", "stage3", "stage4"]},
+        )
+        swin = self.backbone_config
+        if len(swin.depths) != 4 or len(swin.num_heads) != 4:
             raise ValueError(
-                f"EuroMineMask2FormerConfig: depths and num_heads need 4 stages, got {self.depths} and {self.num_heads}"
+                "EuroMineMask2FormerConfig.backbone_config: depths and num_heads need 4 stages, "
+                f"got {swin.depths} and {swin.num_heads}"
             )
-        self.window_size = int(window_size)
-        self.drop_path_rate = float(drop_path_rate)
         self.feature_size = int(feature_size)
         self.mask_feature_size = int(mask_feature_size)
         self.hidden_dim = int(hidden_dim)
@@ -135,17 +145,8 @@ class EuroMineMask2FormerConfig(EuroMineConfig):
         super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, **kwargs)
 
     def to_mask2former_config(self) -> Mask2FormerConfig:
-        swin = SwinConfig(
-            num_channels=self.num_channels,
-            embed_dim=self.embed_dim,
-            depths=list(self.depths),
-            num_heads=list(self.num_heads),
-            window_size=self.window_size,
-            drop_path_rate=self.drop_path_rate,
-            out_features=["stage1", "stage2", "stage3", "stage4"],
-        )
         return Mask2FormerConfig(
-            backbone_config=swin,
+            backbone_config=self.backbone_config,
             feature_size=self.feature_size,
             mask_feature_size=self.mask_feature_size,
             hidden_dim=self.hidden_dim,
@@ -338,11 +339,9 @@ register_model(
     task="segmentation",
     paper={},
     tiny={
-        "embed_dim": 8,
-        "depths": [1, 1, 1, 1],
-        "num_heads": [1, 1, 2, 2],
-        "window_size": 4,
-        "drop_path_rate": 0.0,
+        "backbone_config": {
+            "embed_dim": 8, "depths": [1, 1, 1, 1], "num_heads": [1, 1, 2, 2], "window_size": 4, "drop_path_rate": 0.0,
+        },
         "feature_size": 32,
         "mask_feature_size": 32,
         "hidden_dim": 16,

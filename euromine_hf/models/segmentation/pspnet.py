@@ -30,10 +30,11 @@ from typing import Any, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import ResNetConfig
 
-from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig, nested_backbone_config
 from euromine_hf.models.modeling import EuroMineSegmentationModel
-from euromine_hf.models.encoders.resnet import ResNetEncoder, resnet_backbone_config
+from euromine_hf.models.encoders.resnet import ResNetEncoder, resnet_variant_fields
 from euromine_hf.models.layers import ConvBNReLU, as_int_list, init_classifier
 from euromine_hf.models.registry import register_model
 
@@ -46,7 +47,9 @@ class PSPNetConfig(EuroMineConfig):
         band_names: one name per input channel (defaults to the published Sentinel-2 order).
         ignore_index: label value excluded from the loss.
         backbone: ``"resnet101"`` (the benchmark's) or ``"resnet50"`` (bottleneck ResNets).
-        backbone_overrides: fields for the transformers ``ResNetConfig`` on top of ``backbone``.
+        backbone_config: the backbone's transformers ``ResNetConfig``, or a dict of its fields to
+            change from ``backbone``'s; ``num_channels`` and ``out_features`` (stages 3 and 4)
+            follow the model.
         output_stride: 8 (the paper) or 16.
         pyramid_bins: output sizes of the pyramid pooling levels (1, 2, 3, 6).
         pyramid_channels: channels of each pyramid level; ``None`` = backbone channels / number of
@@ -59,6 +62,8 @@ class PSPNetConfig(EuroMineConfig):
     """
 
     model_type = "euromine-pspnet"
+    backbone_config_keys = ("backbone_config",)
+    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
 
     def __init__(
         self,
@@ -66,7 +71,7 @@ class PSPNetConfig(EuroMineConfig):
         band_names: Sequence[str] | None = None,
         ignore_index: int = IGNORE_INDEX,
         backbone: str = "resnet101",
-        backbone_overrides: Mapping[str, Any] | None = None,
+        backbone_config: ResNetConfig | Mapping[str, Any] | None = None,
         output_stride: int = 8,
         pyramid_bins: Sequence[int] = (1, 2, 3, 6),
         pyramid_channels: int | None = None,
@@ -82,7 +87,11 @@ class PSPNetConfig(EuroMineConfig):
         if backbone not in ("resnet50", "resnet101"):
             raise ValueError(f"PSPNetConfig.backbone must be 'resnet50' or 'resnet101'; got {backbone!r}")
         self.backbone = backbone
-        self.backbone_overrides = dict(backbone_overrides or {})
+        self.backbone_config = nested_backbone_config(
+            backbone_config, ResNetConfig, resnet_variant_fields(backbone),
+            field="PSPNetConfig.backbone_config", num_channels=int(num_channels),
+            fixed={"out_features": ["stage3", "stage4"]},
+        )
         self.output_stride = int(output_stride)
         self.pyramid_bins = as_int_list(pyramid_bins, "pyramid_bins")
         self.pyramid_channels = None if pyramid_channels is None else int(pyramid_channels)
@@ -131,10 +140,7 @@ class PSPNetForSemanticSegmentation(EuroMineSegmentationModel):
 
     def __init__(self, config: PSPNetConfig) -> None:
         super().__init__(config)
-        self.encoder = ResNetEncoder(
-            resnet_backbone_config(config.num_channels, config.backbone, stages=(3, 4), **config.backbone_overrides),
-            output_stride=config.output_stride,
-        )
+        self.encoder = ResNetEncoder(config.backbone_config, output_stride=config.output_stride)
         stage3_channels, channels = self.encoder.channels
         pyramid_channels = config.pyramid_channels or channels // len(config.pyramid_bins)
         self.pyramid = PyramidPoolingModule(channels, config.pyramid_bins, pyramid_channels)
@@ -177,7 +183,7 @@ register_model(
     presets={"original": {"backbone": "resnet50", "use_auxiliary_head": True}},
     tiny={
         "use_auxiliary_head": True,
-        "backbone_overrides": {"depths": [1, 1, 1, 1], "hidden_sizes": [16, 32, 48, 64], "embedding_size": 8},
+        "backbone_config": {"depths": [1, 1, 1, 1], "hidden_sizes": [16, 32, 48, 64], "embedding_size": 8},
         "bottleneck_channels": 16,
         "auxiliary_channels": 8,
     },
