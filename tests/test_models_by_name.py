@@ -22,7 +22,12 @@ from euromine_hf.models.image_processing import EuroMineImageProcessor
 from euromine_hf.models.remote_code import flat_module_name, remote_code_files
 
 #: (zoo name, task): a hand-written segmenter, a transformers-composed one, a change detector.
-ROUTE_MODELS = [("unet", "segmentation"), ("segformer", "segmentation"), ("fc-siam-diff", "change_detection")]
+ROUTE_MODELS = [
+    ("unet", "segmentation"),
+    ("segformer", "segmentation"),
+    ("pspnet", "segmentation"),  # a nested transformers backbone config
+    ("fc-siam-diff", "change_detection"),
+]
 
 # Runs without euromine_hf: an isolated interpreter (-I: no PYTHONPATH, no user site) with a finder
 # that refuses the package, which the venv otherwise reaches through its editable install.
