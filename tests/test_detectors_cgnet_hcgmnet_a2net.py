@@ -166,12 +166,12 @@ def test_guiding_map_guides_the_final_prediction(name):
     _perturb_gammas(model)
     t1, t2, _ = _pair(3, 64)
     with torch.no_grad():
-        final, guide = model._scores(t1, t2)
+        final, guide = model.scores(t1, t2)
         assert final.shape == guide.shape == (2, 1, 64, 64)
         assert not torch.allclose(final, guide)
         head = model.guide_head if name == "cgnet" else model.guide_decoder
         head[-1].bias.add_(5.0)  # shift the guiding map only
-        shifted_final, shifted_guide = model._scores(t1, t2)
+        shifted_final, shifted_guide = model.scores(t1, t2)
     torch.testing.assert_close(shifted_guide, guide + 5.0, rtol=1e-4, atol=1e-4)
     assert not torch.allclose(shifted_final, final)
 

@@ -36,58 +36,39 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from euromine_hf.models.change_detection.guiding import ChangeGuideModule, SiameseVGGConcatFusion, upsample_to
-from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineChangeDetectionConfig
-from euromine_hf.models.encoders.vgg import VGG16_DEPTHS, VGG16_WIDTHS
+from euromine_hf.models.change_detection.guiding import (
+    ChangeGuideModule,
+    GuidedChangeDetector,
+    GuidedDetectorConfig,
+    SiameseVGGConcatFusion,
+    upsample_to,
+)
 from euromine_hf.models.layers import ConvBNReLU, as_int_list, init_classifier
-from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel, binary_logits
 from euromine_hf.models.registry import register_model
 
 
-class CGNetConfig(EuroMineChangeDetectionConfig):
+class CGNetConfig(GuidedDetectorConfig):
     """Configuration of :class:`CGNetForChangeDetection`.
 
     Args:
-        num_channels: input bands per date (10 for EuroMineNet, 3 for RGB).
-        band_names: one name per input channel (defaults to the published Sentinel-2 order).
-        ignore_index: label value excluded from the loss.
-        loss: ``"ce"`` (= BCE on the single score map, the paper's), ``"ce+dice"`` or ``"dice"``.
-        encoder_widths: channels of the five VGG stages (64, 128, 256, 512, 512).
-        encoder_depths: 3×3 convolutions per VGG stage (2, 2, 3, 3, 3).
         head_channels: hidden channels of the guiding-map head and the final head (64).
-        attention_reduction: query/key channels = level channels // this (8).
-        guide_loss_weight: weight of the guiding map's BCE term (1.0).
+        num_channels, band_names, ignore_index: input bands per date and the label value the loss ignores.
+        encoder_widths, encoder_depths, attention_reduction, guide_loss_weight, loss: as in
+            :class:`~euromine_hf.models.change_detection.guiding.GuidedDetectorConfig`.
     """
 
     model_type = "euromine-cgnet"
 
     def __init__(
         self,
-        num_channels: int = 10,
-        band_names: Sequence[str] | None = None,
-        ignore_index: int = IGNORE_INDEX,
-        loss: str = "ce",
-        encoder_widths: Sequence[int] = VGG16_WIDTHS,
-        encoder_depths: Sequence[int] = VGG16_DEPTHS,
         head_channels: int = 64,
-        attention_reduction: int = 8,
-        guide_loss_weight: float = 1.0,
         **kwargs: Any,
     ) -> None:
-        self.encoder_widths = as_int_list(encoder_widths, "encoder_widths")
-        self.encoder_depths = as_int_list(encoder_depths, "encoder_depths")
-        if len(self.encoder_widths) != 5 or len(self.encoder_depths) != 5:
-            raise ValueError(
-                f"CGNetConfig.encoder_widths and encoder_depths need 5 entries (the VGG16 stages); "
-                f"got {self.encoder_widths} and {self.encoder_depths}"
-            )
         self.head_channels = as_int_list([head_channels], "head_channels")[0]
-        self.attention_reduction = as_int_list([attention_reduction], "attention_reduction")[0]
-        self.guide_loss_weight = float(guide_loss_weight)
-        super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, loss=loss, **kwargs)
+        super().__init__(**kwargs)
 
 
-class CGNetForChangeDetection(EuroMineChangeDetectionModel):
+class CGNetForChangeDetection(GuidedChangeDetector):
     """CGNet: Siamese VGG16-BN, a deep change guiding map, change-guided attention in the decoder."""
 
     config_class = CGNetConfig
@@ -112,8 +93,7 @@ class CGNetForChangeDetection(EuroMineChangeDetectionModel):
         if any(module is getattr(self, name, [None])[-1] for name in ("guide_head", "final_head")):
             init_classifier(module)
 
-    def _scores(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(final score, guiding-map score), both (B,1,H,W) at input size."""
+    def scores(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         f1, f2, f3, f4 = self.backbone(pixel_values_t1, pixel_values_t2)
         guide = self.guide_head(upsample_to(f4, f1))
         hidden = self.guide4(f4, guide)
@@ -122,15 +102,6 @@ class CGNetForChangeDetection(EuroMineChangeDetectionModel):
         hidden = self.decode1(torch.cat([upsample_to(hidden, f1), f1], dim=1))
         final = self.final_head(hidden)
         return upsample_to(final, pixel_values_t1), upsample_to(guide, pixel_values_t1)
-
-    def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
-        return binary_logits(self._scores(pixel_values_t1, pixel_values_t2)[0])
-
-    def detect_with_auxiliary(
-        self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
-    ) -> tuple[torch.Tensor, list[Auxiliary]]:
-        final, guide = self._scores(pixel_values_t1, pixel_values_t2)
-        return binary_logits(final), [Auxiliary(self.config.guide_loss_weight, binary_logits(guide))]
 
 
 register_model(

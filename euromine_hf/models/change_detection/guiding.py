@@ -9,15 +9,68 @@ guiding map comes from and how the guided features are decoded, which their own 
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from euromine_hf.models.change_detection.fusion import SiameseEncoder
-from euromine_hf.models.encoders.vgg import VGGEncoder
-from euromine_hf.models.layers import ConvBNReLU
+from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
+from euromine_hf.models.encoders.vgg import VGG16_DEPTHS, VGG16_WIDTHS, VGGEncoder
+from euromine_hf.models.layers import ConvBNReLU, as_int_list
+from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel, binary_logits
+
+
+class GuidedDetectorConfig(EuroMineChangeDetectionConfig):
+    """Fields CGNet and HCGMNet share (each subclass sets its own ``model_type``).
+
+    Args:
+        encoder_widths: channels of the five VGG stages (64, 128, 256, 512, 512).
+        encoder_depths: 3×3 convolutions per VGG stage (2, 2, 3, 3, 3).
+        attention_reduction: query/key channels = level channels // this (8).
+        guide_loss_weight: weight of the guiding map's BCE term (1.0).
+        loss: ``"ce"`` (= BCE on the single score map, the papers'), ``"ce+dice"`` or ``"dice"``.
+    """
+
+    def __init__(
+        self,
+        encoder_widths: Sequence[int] = VGG16_WIDTHS,
+        encoder_depths: Sequence[int] = VGG16_DEPTHS,
+        attention_reduction: int = 8,
+        guide_loss_weight: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        self.encoder_widths = as_int_list(encoder_widths, "encoder_widths")
+        self.encoder_depths = as_int_list(encoder_depths, "encoder_depths")
+        if len(self.encoder_widths) != 5 or len(self.encoder_depths) != 5:
+            raise ValueError(
+                f"{type(self).__name__}.encoder_widths and encoder_depths need 5 entries (the VGG16 stages); "
+                f"got {self.encoder_widths} and {self.encoder_depths}"
+            )
+        self.attention_reduction = as_int_list([attention_reduction], "attention_reduction")[0]
+        self.guide_loss_weight = float(guide_loss_weight)
+        super().__init__(**kwargs)
+
+
+class GuidedChangeDetector(EuroMineChangeDetectionModel):
+    """Both detectors' outputs: the final score map as two-class logits, and in training the guiding
+    map's BCE (weight ``guide_loss_weight``) as deep supervision. Subclasses give :meth:`scores`."""
+
+    config: GuidedDetectorConfig
+
+    def scores(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(final score, guiding-map score), both (B,1,H,W) at input size."""
+        raise NotImplementedError
+
+    def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
+        return binary_logits(self.scores(pixel_values_t1, pixel_values_t2)[0])
+
+    def detect_with_auxiliary(
+        self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
+    ) -> tuple[torch.Tensor, list[Auxiliary]]:
+        final, guide = self.scores(pixel_values_t1, pixel_values_t2)
+        return binary_logits(final), [Auxiliary(self.config.guide_loss_weight, binary_logits(guide))]
 
 
 def upsample_to(hidden: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
@@ -79,4 +132,10 @@ class SiameseVGGConcatFusion(nn.Module):
         ]
 
 
-__all__ = ["ChangeGuideModule", "SiameseVGGConcatFusion", "upsample_to"]
+__all__ = [
+    "ChangeGuideModule",
+    "GuidedChangeDetector",
+    "GuidedDetectorConfig",
+    "SiameseVGGConcatFusion",
+    "upsample_to",
+]

@@ -29,55 +29,36 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
-from euromine_hf.models.change_detection.guiding import ChangeGuideModule, SiameseVGGConcatFusion, upsample_to
-from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineChangeDetectionConfig
-from euromine_hf.models.encoders.vgg import VGG16_DEPTHS, VGG16_WIDTHS
+from euromine_hf.models.change_detection.guiding import (
+    ChangeGuideModule,
+    GuidedChangeDetector,
+    GuidedDetectorConfig,
+    SiameseVGGConcatFusion,
+    upsample_to,
+)
 from euromine_hf.models.layers import ConvBNReLU, as_int_list, init_classifier
-from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel, binary_logits
 from euromine_hf.models.registry import register_model
 
 
-class HCGMNetConfig(EuroMineChangeDetectionConfig):
+class HCGMNetConfig(GuidedDetectorConfig):
     """Configuration of :class:`HCGMNetForChangeDetection`.
 
     Args:
-        num_channels: input bands per date (10 for EuroMineNet, 3 for RGB).
-        band_names: one name per input channel (defaults to the published Sentinel-2 order).
-        ignore_index: label value excluded from the loss.
-        loss: ``"ce"`` (= BCE on the single score map, the paper's), ``"ce+dice"`` or ``"dice"``.
-        encoder_widths: channels of the five VGG stages (64, 128, 256, 512, 512).
-        encoder_depths: 3×3 convolutions per VGG stage (2, 2, 3, 3, 3).
         decoder_channels: hidden widths of each of the two multi-level decoders (512, 256, 64).
-        attention_reduction: query/key channels = level channels // this (8).
-        guide_loss_weight: weight of the guiding map's BCE term (1.0).
+        num_channels, band_names, ignore_index: input bands per date and the label value the loss ignores.
+        encoder_widths, encoder_depths, attention_reduction, guide_loss_weight, loss: as in
+            :class:`~euromine_hf.models.change_detection.guiding.GuidedDetectorConfig`.
     """
 
     model_type = "euromine-hcgmnet"
 
     def __init__(
         self,
-        num_channels: int = 10,
-        band_names: Sequence[str] | None = None,
-        ignore_index: int = IGNORE_INDEX,
-        loss: str = "ce",
-        encoder_widths: Sequence[int] = VGG16_WIDTHS,
-        encoder_depths: Sequence[int] = VGG16_DEPTHS,
         decoder_channels: Sequence[int] = (512, 256, 64),
-        attention_reduction: int = 8,
-        guide_loss_weight: float = 1.0,
         **kwargs: Any,
     ) -> None:
-        self.encoder_widths = as_int_list(encoder_widths, "encoder_widths")
-        self.encoder_depths = as_int_list(encoder_depths, "encoder_depths")
-        if len(self.encoder_widths) != 5 or len(self.encoder_depths) != 5:
-            raise ValueError(
-                f"HCGMNetConfig.encoder_widths and encoder_depths need 5 entries (the VGG16 stages); "
-                f"got {self.encoder_widths} and {self.encoder_depths}"
-            )
         self.decoder_channels = as_int_list(decoder_channels, "decoder_channels")
-        self.attention_reduction = as_int_list([attention_reduction], "attention_reduction")[0]
-        self.guide_loss_weight = float(guide_loss_weight)
-        super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, loss=loss, **kwargs)
+        super().__init__(**kwargs)
 
 
 class MultiLevelDecoder(nn.Sequential):
@@ -92,7 +73,7 @@ class MultiLevelDecoder(nn.Sequential):
         super().__init__(*layers)
 
 
-class HCGMNetForChangeDetection(EuroMineChangeDetectionModel):
+class HCGMNetForChangeDetection(GuidedChangeDetector):
     """HCGMNet: Siamese VGG16-BN, a hierarchical change guiding map, guided re-prediction."""
 
     config_class = HCGMNetConfig
@@ -112,23 +93,13 @@ class HCGMNetForChangeDetection(EuroMineChangeDetectionModel):
         if any(module is getattr(self, name, [None])[-1] for name in ("guide_decoder", "final_decoder")):
             init_classifier(module)
 
-    def _scores(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """(final score, guiding-map score), both (B,1,H,W) at input size."""
+    def scores(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         finest, *deeper = self.backbone(pixel_values_t1, pixel_values_t2)
         deeper = [refine(level) for refine, level in zip(self.refine, deeper)]
         guide = self.guide_decoder(torch.cat([finest, *(upsample_to(level, finest) for level in deeper)], dim=1))
         guided = [module(level, guide) for module, level in zip(self.guides, deeper)]
         final = self.final_decoder(torch.cat([finest, *(upsample_to(level, finest) for level in guided)], dim=1))
         return upsample_to(final, pixel_values_t1), upsample_to(guide, pixel_values_t1)
-
-    def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
-        return binary_logits(self._scores(pixel_values_t1, pixel_values_t2)[0])
-
-    def detect_with_auxiliary(
-        self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
-    ) -> tuple[torch.Tensor, list[Auxiliary]]:
-        final, guide = self._scores(pixel_values_t1, pixel_values_t2)
-        return binary_logits(final), [Auxiliary(self.config.guide_loss_weight, binary_logits(guide))]
 
 
 register_model(
