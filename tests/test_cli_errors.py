@@ -122,6 +122,14 @@ def test_synth_and_train_bad_values_exit_2(tmp_path, capsys):
     assert "nowhere" in _one_error_line(capsys, "train.py")
     assert main(["train", "--model", "unet", "--years", "2030", "--output_dir", str(tmp_path / "t")]) == 2
     assert "2030" in _one_error_line(capsys, "euromine train")
+    # a typo in --config_overrides (a transformers config would keep it as an inert attribute)
+    assert train_main(["--model", "unet", "--size", "tiny", "--config_overrides", "base_widht=8",
+                       "--output_dir", str(tmp_path / "t")]) == 2
+    line = _one_error_line(capsys, "train.py")
+    assert "unknown config field(s) base_widht" in line and "base_width" in line and not (tmp_path / "t").exists()
+    assert train_main(["--model", "upernet-swin", "--size", "tiny", "--config_overrides", "embed_dim=16",
+                       "--output_dir", str(tmp_path / "t")]) == 2
+    assert "'embed_dim' is no longer read" in _one_error_line(capsys, "train.py")
 
 
 def test_debug_flag_and_environment_show_the_traceback(tmp_path, monkeypatch):

@@ -11,9 +11,11 @@ package defines one the way transformers defines its own).
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from transformers import AutoConfig, AutoModel, AutoModelForSemanticSegmentation, PretrainedConfig, PreTrainedModel
 from transformers.models.auto.auto_factory import _BaseAutoModelClass, _LazyAutoMapping
@@ -46,9 +48,43 @@ class ModelSpec:
     published_params: float | None = None
 
     def make_config(self, size: str = "paper", **overrides: Any) -> PretrainedConfig:
+        """The preset's config with ``overrides``; a dict override of a nested config (``backbone_config``)
+        changes the preset's fields one by one rather than replacing them all. Unknown field names are
+        an error (a ``PretrainedConfig`` would keep them as inert attributes: a typo would train the
+        preset unchanged)."""
         if size not in self.presets:
             raise ValueError(f"model {self.name!r} has no size preset {size!r}; choose from {sorted(self.presets)}")
-        return self.config_class(**{**self.presets[size], **overrides})
+        known = config_field_names(self.config_class)
+        removed = set(getattr(self.config_class, "removed_fields", {}))  # the config refuses them by name
+        unknown = sorted(set(overrides) - known - removed)
+        if unknown:
+            raise ValueError(
+                f"model {self.name!r}: unknown config field(s) {', '.join(unknown)}; "
+                f"{self.config_class.__name__} takes {', '.join(sorted(known - _COMMON_FIELDS))}"
+            )
+        fields = dict(self.presets[size])
+        for key, value in overrides.items():
+            if isinstance(value, Mapping) and isinstance(fields.get(key), Mapping):
+                value = {**fields[key], **value}
+            fields[key] = value
+        return self.config_class(**fields)
+
+
+#: Fields every transformers config takes (not listed in the unknown-field message).
+_COMMON_FIELDS = frozenset(
+    {field.name for field in dataclasses.fields(PretrainedConfig)} | {"num_labels", "name_or_path"}
+)
+
+
+def config_field_names(config_class: type[PretrainedConfig]) -> frozenset[str]:
+    """Field names a zoo config's ``__init__`` chain takes, and the fields of every transformers config."""
+    names = set(_COMMON_FIELDS)
+    for klass in config_class.__mro__:
+        if klass is PretrainedConfig or "__init__" not in klass.__dict__:
+            continue
+        parameters = inspect.signature(klass.__dict__["__init__"]).parameters.values()
+        names.update(p.name for p in parameters if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and p.name != "self")
+    return frozenset(names)
 
 
 MODEL_ZOO: dict[str, ModelSpec] = {}
