@@ -35,8 +35,8 @@ NAME = "test-siam-diff"
 class SiamDiffTestConfig(EuroMineChangeDetectionConfig):
     model_type = "euromine-test-siam-diff"
 
-    def __init__(self, hidden: int = 4, **kwargs):
-        self.hidden = hidden
+    def __init__(self, base_width: int = 4, **kwargs):  # named like the demo detector's width override
+        self.base_width = base_width
         super().__init__(**kwargs)
 
 
@@ -48,7 +48,7 @@ class SiamDiffTestDetector(EuroMineChangeDetectionModel):
 
     def __init__(self, config: SiamDiffTestConfig) -> None:
         super().__init__(config)
-        h = config.hidden
+        h = config.base_width
         self.encoder = nn.Sequential(nn.Conv2d(config.num_channels, h, 3, padding=1, stride=2), nn.ReLU(),
                                      nn.Conv2d(h, h, 3, padding=1), nn.ReLU())
         self.head = nn.Conv2d(h, 2, 1)
@@ -83,7 +83,7 @@ class SegForCD(EuroMineSegmentationModel):
 @pytest.fixture(scope="module", autouse=True)
 def detector_name():
     register_model(NAME, "FC-Siam-diff", SiamDiffTestConfig, SiamDiffTestDetector, task="change_detection",
-                   paper={"hidden": 8}, tiny={"hidden": 4})
+                   paper={"base_width": 8}, tiny={"base_width": 4})
     register_model("test-cd-seg", "Segformer", SegForCDConfig, SegForCD, task="segmentation", paper={}, tiny={})
     yield NAME
     MODEL_ZOO.pop(NAME)  # other tests iterate the zoo

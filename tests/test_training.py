@@ -144,11 +144,11 @@ def test_parse_arguments_and_errors(tmp_path):
     model, data, train, run = parse_arguments([
         "--model", "segformer", "--size", "tiny", "--years", "2016", "2015", "--sampling", "timeseries",
         "--temporal_consistency_weight", "0.5", "--output_dir", str(tmp_path), "--config_overrides",
-        "hidden_sizes=[8,16],decoder_hidden_size=32",
+        "hidden_sizes=[8,16,24,32],decoder_hidden_size=32",
     ])
     assert (model.model, model.size, data.years, data.sampling) == ("segformer", "tiny", [2015, 2016], "timeseries")
     assert train.temporal_consistency_weight == 0.5 and train.output_dir == str(tmp_path)
-    assert model.overrides() == {"hidden_sizes": [8, 16], "decoder_hidden_size": 32}
+    assert model.overrides() == {"hidden_sizes": [8, 16, 24, 32], "decoder_hidden_size": 32}
     assert parse_overrides("name=mit,x=1.5") == {"name": "mit", "x": 1.5}
     with pytest.raises(ValueError, match="key=value"):
         parse_overrides("oops")
