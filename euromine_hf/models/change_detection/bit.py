@@ -98,23 +98,22 @@ class BITConfig(EuroMineChangeDetectionConfig):
         self.backbone = backbone
         self.backbone_stages = int(backbone_stages)
         self.keep_unused_last_stage = bool(keep_unused_last_stage)
-        field = "BITConfig.backbone_config"
-        out_features = {"out_features": [f"stage{self.backbone_stages}"]}
+        field, stages = "BITConfig.backbone_config", self.backbone_stages
+
+        def read_stage(fields: dict[str, Any]) -> dict[str, Any]:
+            if len(fields["depths"]) < stages:
+                raise ValueError(f"{field}.depths has {len(fields['depths'])} stages; backbone_stages={stages} needs more")
+            return {"out_features": [f"stage{stages}"]}
+
         trunk = nested_backbone_config(
             backbone_config, ResNetConfig, resnet_variant_fields(backbone), field=field,
-            num_channels=int(num_channels), fixed=out_features,
+            num_channels=int(num_channels), fixed=read_stage,
         )
-        if len(trunk.depths) < self.backbone_stages:
-            raise ValueError(
-                f"{field}.depths has {len(trunk.depths)} stages; backbone_stages={self.backbone_stages} needs "
-                f"at least that many"
-            )
-        if not self.keep_unused_last_stage and len(trunk.depths) > self.backbone_stages:
-            # the stages after backbone_stages are never run: without keep_unused_last_stage they are not built
-            stages = self.backbone_stages
+        if not self.keep_unused_last_stage and len(trunk.depths) > stages:
+            # the stages after backbone_stages never run: without keep_unused_last_stage they are not built
             trunk = nested_backbone_config(
                 {**trunk.to_dict(), "depths": trunk.depths[:stages], "hidden_sizes": trunk.hidden_sizes[:stages]},
-                ResNetConfig, {}, field=field, num_channels=int(num_channels), fixed=out_features,
+                ResNetConfig, {}, field=field, num_channels=int(num_channels), fixed=read_stage,
             )
         self.backbone_config = trunk
         self.token_dim = int(token_dim)
