@@ -233,13 +233,48 @@ def test_vgg_preactivation_taps():
         ("cgnet", {"encoder_widths": [8, 8, 16, 16]}),
         ("hcgmnet", {"encoder_depths": [1, 1, 1]}),
         ("a2net", {"channels": 7}),
-        ("a2net", {"backbone_overrides": {"num_channels": 3}}),
+        ("a2net", {"backbone_config": {"num_channels": 3}}),
+        ("a2net", {"backbone_config": {"output_stride": 16}}),
+        ("a2net", {"backbone_overrides": {"depth_multiplier": 0.5}}),
     ],
 )
 def test_bad_config_is_rejected_with_the_field_named(name, overrides):
     field = next(iter(overrides))
-    with pytest.raises(ValueError, match=field if field != "backbone_overrides" else "num_channels"):
+    with pytest.raises(ValueError, match=field):
         build_model(name, "tiny", **overrides)
+
+
+def test_a2net_keeps_its_mobilenetv2_config_nested(tmp_path):
+    """The backbone's transformers config is saved as ``backbone_config`` and rebuilds the same model."""
+    import json
+
+    from transformers import MobileNetV2Config
+
+    from euromine_hf.models.change_detection.a2net import A2NetConfig
+
+    torch.manual_seed(0)
+    model = build_model("a2net", "tiny", num_channels=3).eval()
+    backbone = model.config.backbone_config
+    assert isinstance(backbone, MobileNetV2Config) and model.backbone.encoder.mobilenet_v2.config is backbone
+    assert (backbone.num_channels, backbone.output_stride, backbone.tf_padding) == (3, 32, False)
+    assert backbone.depth_multiplier == 0.1  # the tiny preset's change; the rest is MobileNetV2-1.0
+    paper = MODEL_ZOO["a2net"].make_config("paper").backbone_config
+    assert (paper.depth_multiplier, paper.tf_padding, paper.num_channels) == (1.0, False, 10)
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["backbone_config"]["model_type"] == "mobilenet_v2" and "backbone_overrides" not in saved
+    assert A2NetConfig.from_pretrained(tmp_path).backbone_config.to_dict() == backbone.to_dict()
+    reloaded = AutoModelForChangeDetection.from_pretrained(tmp_path).eval()
+    assert isinstance(reloaded.config.backbone_config, MobileNetV2Config)
+    t1, t2, _ = _pair(3, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(t1, t2).logits, model(t1, t2).logits)
+    # a whole MobileNetV2Config is accepted too; one for other bands is not
+    assert A2NetConfig(num_channels=3, backbone_config=backbone).backbone_config.to_dict() == backbone.to_dict()
+    with pytest.raises(ValueError, match="backbone_config.num_channels=3 but the model's num_channels=10"):
+        A2NetConfig(num_channels=10, backbone_config=backbone)
+    with pytest.raises(ValueError, match="'backbone_overrides' is no longer read"):
+        A2NetConfig(backbone_overrides={"depth_multiplier": 0.5})
 
 
 # ---------------------------------------------------------------------------- band adaptation
@@ -262,7 +297,7 @@ def test_rgb_checkpoint_adapts_to_ten_bands(name, tmp_path):
 def test_imagenet_style_backbone_checkpoints_load_by_suffix(tmp_path):
     """The papers start from ImageNet VGG16-BN / MobileNetV2: bare-backbone checkpoints load by key suffix."""
     from safetensors.torch import save_file
-    from transformers import MobileNetV2Config, MobileNetV2Model
+    from transformers import MobileNetV2Model
 
     from euromine_hf.models.band_adaptation import load_rgb_checkpoint
     from euromine_hf.models.encoders import VGGEncoder
@@ -273,8 +308,8 @@ def test_imagenet_style_backbone_checkpoints_load_by_suffix(tmp_path):
     report = load_rgb_checkpoint(cgnet, tmp_path / "vgg.safetensors")
     assert report.adapted == ["backbone.siamese.encoder.stages.0.0.conv.weight"] and not report.skipped
 
-    overrides = MODEL_ZOO["a2net"].presets["tiny"]["backbone_overrides"]
-    MobileNetV2Model(MobileNetV2Config(num_channels=3, **overrides)).save_pretrained(tmp_path / "mnv2")
+    backbone = MODEL_ZOO["a2net"].make_config("tiny", num_channels=3).backbone_config
+    MobileNetV2Model(backbone).save_pretrained(tmp_path / "mnv2")
     a2net = build_model("a2net", "tiny", num_channels=10)
     report = load_rgb_checkpoint(a2net, tmp_path / "mnv2")
     assert report.adapted == ["backbone.encoder.mobilenet_v2.conv_stem.first_conv.convolution.weight"]

@@ -4,20 +4,24 @@ ChangeFormer's deep supervision, and RGB-checkpoint band adaptation of the pretr
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import EfficientNetModel, ResNetModel
+from transformers import EfficientNetConfig, EfficientNetModel, ResNetConfig, ResNetModel, SegformerConfig
 from transformers.utils import logging as hf_logging
 
 from euromine_hf.bands import BANDS
 from euromine_hf.models import build_model
 from euromine_hf.models.band_adaptation import adapt_rgb_weight, load_rgb_checkpoint
-from euromine_hf.models.encoders import resnet_backbone_config
+from euromine_hf.models.change_detection.bit import BITConfig
+from euromine_hf.models.change_detection.changeformer import ChangeFormerConfig
+from euromine_hf.models.change_detection.tinycd import TinyCDConfig
 from euromine_hf.models.encoders.efficientnet import EfficientNetEncoder, efficientnet_backbone_config
 from euromine_hf.models.modeling import resize_logits
+from euromine_hf.models.registry import AutoModelForChangeDetection
 
 hf_logging.set_verbosity_error()
 warnings.filterwarnings("ignore", category=UserWarning)
@@ -77,6 +81,10 @@ def test_bit_paper_configuration():
     config = model.config
     assert (config.token_len, config.token_dim, config.encoder_layers, config.decoder_layers) == (4, 32, 1, 8)
     assert model.encoder.dilations == [1, 1, 2, 4]  # output stride 8, as replace_stride_with_dilation=[F, T, T]
+    trunk = config.backbone_config
+    assert isinstance(trunk, ResNetConfig) and model.encoder.backbone.config is trunk
+    assert (trunk.depths, trunk.hidden_sizes, trunk.layer_type) == ([2, 2, 2, 2], [64, 128, 256, 512], "basic")
+    assert trunk.out_features == ["stage3"] and trunk.num_channels == 3
     assert model.projection.in_channels == 256 and model.projection.out_channels == 32
     assert model.token_positions.shape == (1, 8, 32)
     assert model.decoder_positions is None  # the paper's base_transformer_pos_s4_dd8 has none
@@ -110,6 +118,9 @@ def test_bit_idle_last_stage_is_built_but_never_run():
     without = build_model("bit", "tiny", keep_unused_last_stage=False).eval()
     stages = with_idle.encoder.backbone.encoder.stages
     assert len(stages) == 4 and len(without.encoder.backbone.encoder.stages) == 3
+    # without the idle stage, the nested trunk config holds only the stages that are built
+    assert with_idle.config.backbone_config.depths == [1, 1, 1, 1]
+    assert without.config.backbone_config.hidden_sizes == [8, 8, 16] and without.config.backbone_config.depths == [1, 1, 1]
     calls = []
     stages[3].register_forward_hook(lambda *args: calls.append(1))
     result = without.load_state_dict(with_idle.state_dict(), strict=False)
@@ -123,8 +134,7 @@ def test_bit_idle_last_stage_is_built_but_never_run():
 
 def test_bit_loads_an_rgb_resnet18_checkpoint_into_ten_bands(tmp_path):
     torch.manual_seed(3)
-    overrides = build_model("bit", "tiny").config.backbone_overrides
-    resnet = ResNetModel(resnet_backbone_config(3, "resnet18", **overrides))
+    resnet = ResNetModel(build_model("bit", "tiny", num_channels=3, keep_unused_last_stage=True).config.backbone_config)
     resnet.save_pretrained(tmp_path)
     model = build_model("bit", "tiny", num_channels=10, keep_unused_last_stage=True)
     report = load_rgb_checkpoint(model, tmp_path)
@@ -147,7 +157,10 @@ def test_changeformer_v6_configuration():
     encoder = model.siamese.encoder
     assert encoder.channels == [64, 128, 320, 512] and encoder.reductions == [4, 8, 16, 32]
     config = encoder.transformer.config
+    assert config is model.config.backbone_config and isinstance(config, SegformerConfig)
     assert list(config.depths) == [3, 3, 4, 3] and list(config.num_attention_heads) == [1, 2, 4, 8]
+    assert (config.num_encoder_blocks, config.sr_ratios, config.patch_sizes) == (4, [8, 4, 2, 1], [7, 7, 7, 7])
+    assert (config.hidden_dropout_prob, config.attention_probs_dropout_prob, config.drop_path_rate) == (0.1, 0.1, 0.1)
     kernels = [m.kernel_size for m in model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (7, 7)]
     assert len(kernels) == 4  # V6: a 7×7 overlapping patch embedding in every stage
     assert model.config.deep_supervision_weights == [0.5, 0.5, 0.5, 0.8]
@@ -182,8 +195,9 @@ def test_changeformer_deep_supervision_terms_are_in_the_training_loss_only():
 
 def test_tinycd_loads_an_rgb_efficientnet_checkpoint_into_ten_bands(tmp_path):
     torch.manual_seed(4)
-    overrides = build_model("tinycd", "tiny").config.backbone_overrides
-    efficientnet = EfficientNetModel(efficientnet_backbone_config(3, "b4", hidden_dim=320, **overrides))
+    backbone = build_model("tinycd", "tiny", num_channels=3).config.backbone_config
+    backbone.hidden_dim = 320  # a small top convolution (which TinyCD skips)
+    efficientnet = EfficientNetModel(backbone)
     efficientnet.save_pretrained(tmp_path)
     model = build_model("tinycd", "tiny", num_channels=10)
     report = load_rgb_checkpoint(model, tmp_path)
@@ -198,3 +212,62 @@ def test_tinycd_loads_an_rgb_efficientnet_checkpoint_into_ten_bands(tmp_path):
     # the later blocks and the top convolution of the full network have no place in TinyCD
     assert report.skipped and all(k.startswith(("encoder.blocks.", "encoder.top")) for k in report.skipped)
     assert all(not key.startswith("siamese.") for key in report.missing)
+
+
+# --- nested transformers backbone configs -------------------------------------------------------
+
+NESTED = {
+    # name: (config class, backbone config class, its model_type, a removed field and a value for it)
+    "tinycd": (TinyCDConfig, EfficientNetConfig, "efficientnet", "backbone_overrides", {"depth_coefficient": 0.5}),
+    "bit": (BITConfig, ResNetConfig, "resnet", "backbone_overrides", {"depths": [1, 1, 1, 1]}),
+    "changeformer": (ChangeFormerConfig, SegformerConfig, "segformer", "embed_dims", [8, 8, 16, 16]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NESTED))
+def test_backbone_config_is_nested_and_round_trips(name, tmp_path):
+    config_class, backbone_class, model_type, removed, value = NESTED[name]
+    torch.manual_seed(0)
+    model = build_model(name, "tiny", num_channels=3).eval()
+    backbone = model.config.backbone_config
+    assert isinstance(backbone, backbone_class) and backbone.num_channels == 3
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["backbone_config"]["model_type"] == model_type and removed not in saved
+    assert config_class.from_pretrained(tmp_path).backbone_config.to_dict() == backbone.to_dict()
+    reloaded = AutoModelForChangeDetection.from_pretrained(tmp_path).eval()
+    assert isinstance(reloaded.config.backbone_config, backbone_class)
+    t1, t2, _ = _pair(channels=3, batch=1)
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(t1, t2).logits, model(t1, t2).logits)
+    # the whole backbone config object is accepted as well, for the same bands only
+    assert config_class(num_channels=3, backbone_config=backbone).backbone_config.to_dict() == backbone.to_dict()
+    with pytest.raises(ValueError, match="backbone_config.num_channels=3 but the model's num_channels=10"):
+        config_class(num_channels=10, backbone_config=backbone)
+    with pytest.raises(ValueError, match=f"{removed!r} is no longer read"):
+        config_class(**{removed: value})
+
+
+def test_nested_backbone_configs_keep_what_each_model_decides():
+    tiny = TinyCDConfig(backbone_config={"width_coefficient": 0.25})
+    assert (tiny.backbone_config.width_coefficient, tiny.backbone_config.depth_coefficient) == (0.25, 1.8)  # B4 rest
+    assert tiny.backbone_config.batch_norm_momentum == 0.01
+    with pytest.raises(ValueError, match="backbone_stages must be in 1..7"):
+        TinyCDConfig(backbone_stages=8)
+    with pytest.raises(ValueError, match="model_type is 'resnet'; this backbone needs 'efficientnet'"):
+        TinyCDConfig(backbone_config=BITConfig().backbone_config.to_dict())
+    with pytest.raises(ValueError, match="out_features=.*this model sets it to"):
+        BITConfig(backbone_config={"out_features": ["stage4"]})
+    assert BITConfig(backbone_stages=2, keep_unused_last_stage=False).backbone_config.depths == [2, 2]
+    with pytest.raises(ValueError, match="depths has 2 stages; backbone_stages=3"):
+        BITConfig(backbone_config={"depths": [1, 1], "hidden_sizes": [8, 16]})
+    former = ChangeFormerConfig(backbone_config={"depths": [1, 1, 1], "hidden_sizes": [8, 8, 16], "num_attention_heads": [1, 1, 1],
+                                                 "mlp_ratios": [2] * 3, "sr_ratios": [4, 2, 1], "patch_sizes": [7, 3, 3],
+                                                 "strides": [4, 2, 2]}, deep_supervision_weights=[1, 1, 1])
+    assert former.backbone_config.num_encoder_blocks == 3  # follows depths
+    with pytest.raises(ValueError, match="num_encoder_blocks=3, but this model sets it to 4"):
+        ChangeFormerConfig(backbone_config={"num_encoder_blocks": 3})
+    with pytest.raises(ValueError, match="per-stage fields must have one entry per stage"):
+        ChangeFormerConfig(backbone_config={"depths": [1, 1, 1]})
+    with pytest.raises(ValueError, match="hidden size 10 is not divisible by its 4 attention heads"):
+        ChangeFormerConfig(backbone_config={"hidden_sizes": [10, 128, 320, 512], "num_attention_heads": [4, 2, 4, 8]})

@@ -32,7 +32,7 @@ Choices where the sources differ or are silent:
   also builds MobileNetV2's final 1×1 conv to 1280 channels (0.41 M) that A2Net never reads; the
   shared encoder drops it (−10.8 %, inside the 15 % bar).
 * MobileNetV2 uses PyTorch ("torchvision") padding rather than TensorFlow SAME padding, as the
-  authors' backbone does (``tf_padding`` can be overridden).
+  authors' backbone does (``backbone_config={"tf_padding": True}`` switches it).
 * Convolutions followed by BatchNorm carry no bias (the code's do; they are redundant).
 """
 
@@ -46,11 +46,16 @@ from torch import nn
 from transformers import MobileNetV2Config
 
 from euromine_hf.models.change_detection.fusion import SiameseEncoder
-from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineChangeDetectionConfig
+from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineChangeDetectionConfig, nested_backbone_config
 from euromine_hf.models.encoders.mobilenetv2 import MobileNetV2Encoder
 from euromine_hf.models.layers import ConvBNReLU, as_int_list, init_classifier
 from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel, binary_logits
 from euromine_hf.models.registry import register_model
+
+
+#: ``MobileNetV2Config`` fields of A2Net's backbone: MobileNetV2-1.0 with PyTorch padding, as the
+#: authors' torchvision backbone.
+A2NET_BACKBONE: dict[str, Any] = {"depth_multiplier": 1.0, "tf_padding": False}
 
 
 class A2NetConfig(EuroMineChangeDetectionConfig):
@@ -61,13 +66,18 @@ class A2NetConfig(EuroMineChangeDetectionConfig):
         band_names: one name per input channel (defaults to the published Sentinel-2 order).
         ignore_index: label value excluded from the loss.
         loss: ``"ce"`` (= BCE on the single score map), ``"ce+dice"`` (the authors' BCE + Dice) or ``"dice"``.
-        backbone_overrides: fields for transformers' ``MobileNetV2Config`` (e.g. ``depth_multiplier``).
+        backbone_config: the backbone's transformers ``MobileNetV2Config``, or a dict of its fields
+            changed from A2Net's (MobileNetV2-1.0, ``tf_padding=False``; the tiny preset shrinks
+            ``depth_multiplier`` / ``expand_ratio``). ``num_channels`` follows the model and
+            ``output_stride`` is 32 (A2Net reads the undilated maps at strides 4–32).
         channels: width of the NAM, PCIM and decoder features (64; the NAM branches use half).
         dilations: dilations of the PCIM chain, largest first (7, 5, 3, 1).
         side_loss_weight: weight of each deep-supervised side mask (strides 8, 16, 32).
     """
 
     model_type = "euromine-a2net"
+    backbone_config_keys = ("backbone_config",)
+    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
 
     def __init__(
         self,
@@ -75,16 +85,16 @@ class A2NetConfig(EuroMineChangeDetectionConfig):
         band_names: Sequence[str] | None = None,
         ignore_index: int = IGNORE_INDEX,
         loss: str = "ce",
-        backbone_overrides: Mapping[str, Any] | None = None,
+        backbone_config: MobileNetV2Config | Mapping[str, Any] | None = None,
         channels: int = 64,
         dilations: Sequence[int] = (7, 5, 3, 1),
         side_loss_weight: float = 1.0,
         **kwargs: Any,
     ) -> None:
-        self.backbone_overrides = dict(backbone_overrides or {})
-        for reserved in ("num_channels", "output_stride"):
-            if reserved in self.backbone_overrides:
-                raise ValueError(f"A2NetConfig.backbone_overrides must not set {reserved!r} (A2Net fixes it)")
+        self.backbone_config = nested_backbone_config(
+            backbone_config, MobileNetV2Config, A2NET_BACKBONE,
+            field="A2NetConfig.backbone_config", num_channels=int(num_channels), fixed={"output_stride": 32},
+        )
         self.channels = as_int_list([channels], "channels")[0]
         if self.channels < 2 or self.channels % 2:
             raise ValueError(f"A2NetConfig.channels must be even (NAM branches use half); got {channels}")
@@ -188,8 +198,7 @@ class A2NetForChangeDetection(EuroMineChangeDetectionModel):
 
     def __init__(self, config: A2NetConfig) -> None:
         super().__init__(config)
-        fields = {"tf_padding": False, **config.backbone_overrides, "num_channels": config.num_channels}
-        self.backbone = SiameseEncoder(MobileNetV2Encoder(MobileNetV2Config(**fields)))
+        self.backbone = SiameseEncoder(MobileNetV2Encoder(config.backbone_config))
         in_channels = self.backbone.channels[1:]  # strides 4, 8, 16, 32
         width = config.channels
         self.aggregation = NeighbourAggregation(in_channels, width)
@@ -240,13 +249,14 @@ register_model(
     task="change_detection",
     paper={},
     tiny={
-        "backbone_overrides": {"depth_multiplier": 0.1, "expand_ratio": 2.0, "min_depth": 4, "depth_divisible_by": 4},
+        "backbone_config": {"depth_multiplier": 0.1, "expand_ratio": 2.0, "min_depth": 4, "depth_divisible_by": 4},
         "channels": 8,
     },
     published_params=3.60,
 )
 
 __all__ = [
+    "A2NET_BACKBONE",
     "A2NetConfig",
     "A2NetForChangeDetection",
     "NeighbourAggregation",

@@ -32,14 +32,15 @@ Differences from the reference code, and why:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import ResNetConfig
 
-from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
-from euromine_hf.models.encoders import RESNET_VARIANTS, ResNetEncoder, resnet_backbone_config
+from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
+from euromine_hf.models.encoders import RESNET_VARIANTS, ResNetEncoder, resnet_variant_fields
 from euromine_hf.models.modeling import EuroMineChangeDetectionModel
 from euromine_hf.models.registry import register_model
 
@@ -49,10 +50,14 @@ class BITConfig(EuroMineChangeDetectionConfig):
 
     Args:
         backbone: ResNet variant of the trunk (``"resnet18"`` in the paper).
+        backbone_config: the trunk's transformers ``ResNetConfig``, or a dict of its fields changed
+            from the variant's (ResNet-18: basic blocks, depths [2,2,2,2], widths 64–512; the tiny
+            preset narrows it). ``num_channels`` and ``out_features`` (``stage{backbone_stages}``)
+            follow the model; without ``keep_unused_last_stage`` its ``depths``/``hidden_sizes``
+            are cut to the first ``backbone_stages`` stages.
         backbone_stages: ResNet stages run (3 = up to layer3, the paper's "s4"; 2..4).
         keep_unused_last_stage: also build (not run) the stages after ``backbone_stages``, as the
             reference's torchvision ResNet does (see the module docstring).
-        backbone_overrides: ``ResNetConfig`` fields to change (the tiny preset narrows the trunk).
         token_dim: width of the projected features and tokens (32).
         token_len: semantic tokens per date, L (4).
         encoder_layers / decoder_layers: transformer depths (1 / 8).
@@ -64,13 +69,15 @@ class BITConfig(EuroMineChangeDetectionConfig):
     """
 
     model_type = "euromine-bit"
+    backbone_config_keys = ("backbone_config",)
+    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
 
     def __init__(
         self,
         backbone: str = "resnet18",
+        backbone_config: ResNetConfig | Mapping[str, Any] | None = None,
         backbone_stages: int = 3,
         keep_unused_last_stage: bool = True,
-        backbone_overrides: dict[str, Any] | None = None,
         token_dim: int = 32,
         token_len: int = 4,
         encoder_layers: int = 1,
@@ -81,6 +88,7 @@ class BITConfig(EuroMineChangeDetectionConfig):
         mlp_ratio: int = 2,
         decoder_positional_embedding: bool = False,
         positional_size: int = 64,
+        num_channels: int = 10,
         **kwargs: Any,
     ) -> None:
         if backbone not in RESNET_VARIANTS:
@@ -90,7 +98,24 @@ class BITConfig(EuroMineChangeDetectionConfig):
         self.backbone = backbone
         self.backbone_stages = int(backbone_stages)
         self.keep_unused_last_stage = bool(keep_unused_last_stage)
-        self.backbone_overrides = dict(backbone_overrides or {})
+        field, stages = "BITConfig.backbone_config", self.backbone_stages
+
+        def read_stage(fields: dict[str, Any]) -> dict[str, Any]:
+            if len(fields["depths"]) < stages:
+                raise ValueError(f"{field}.depths has {len(fields['depths'])} stages; backbone_stages={stages} needs more")
+            return {"out_features": [f"stage{stages}"]}
+
+        trunk = nested_backbone_config(
+            backbone_config, ResNetConfig, resnet_variant_fields(backbone), field=field,
+            num_channels=int(num_channels), fixed=read_stage,
+        )
+        if not self.keep_unused_last_stage and len(trunk.depths) > stages:
+            # the stages after backbone_stages never run: without keep_unused_last_stage they are not built
+            trunk = nested_backbone_config(
+                {**trunk.to_dict(), "depths": trunk.depths[:stages], "hidden_sizes": trunk.hidden_sizes[:stages]},
+                ResNetConfig, {}, field=field, num_channels=int(num_channels), fixed=read_stage,
+            )
+        self.backbone_config = trunk
         self.token_dim = int(token_dim)
         self.token_len = int(token_len)
         self.encoder_layers = int(encoder_layers)
@@ -105,7 +130,7 @@ class BITConfig(EuroMineChangeDetectionConfig):
                      "positional_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"BITConfig.{name} must be >= 1; got {getattr(self, name)}")
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, **kwargs)
 
 
 class MultiHeadAttention(nn.Module):
@@ -175,17 +200,9 @@ class BITForChangeDetection(EuroMineChangeDetectionModel):
 
     def __init__(self, config: BITConfig) -> None:
         super().__init__(config)
-        depths, hidden_sizes, _ = RESNET_VARIANTS[config.backbone]
-        overrides = dict(config.backbone_overrides)
-        built = len(overrides.get("depths", depths)) if config.keep_unused_last_stage else config.backbone_stages
-        for key, default in (("depths", depths), ("hidden_sizes", hidden_sizes)):
-            overrides[key] = list(overrides.get(key, default))[:built]
-        self.encoder = ResNetEncoder(
-            resnet_backbone_config(config.num_channels, config.backbone, stages=(config.backbone_stages,), **overrides),
-            output_stride=8,
-        )
+        self.encoder = ResNetEncoder(config.backbone_config, output_stride=8)
         dim = config.token_dim
-        self.projection = nn.Conv2d(overrides["hidden_sizes"][config.backbone_stages - 1], dim, 3, padding=1)
+        self.projection = nn.Conv2d(self.encoder.channels[-1], dim, 3, padding=1)
         self.tokenizer = SemanticTokenizer(dim, config.token_len)
         self.token_positions = nn.Parameter(torch.randn(1, 2 * config.token_len, dim))
         self.transformer_encoder = nn.ModuleList(
@@ -267,7 +284,7 @@ register_model(
         "backbone": "resnet18",
         "backbone_stages": 3,
         "keep_unused_last_stage": False,
-        "backbone_overrides": {"depths": [1, 1, 1, 1], "hidden_sizes": [8, 8, 16, 16], "embedding_size": 8},
+        "backbone_config": {"depths": [1, 1, 1, 1], "hidden_sizes": [8, 8, 16, 16], "embedding_size": 8},
         "token_dim": 8,
         "decoder_layers": 2,
         "num_heads": 2,

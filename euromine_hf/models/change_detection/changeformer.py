@@ -35,7 +35,7 @@ Differences from the reference code, and why:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -43,87 +43,84 @@ from torch import nn
 from transformers import SegformerConfig, SegformerModel
 
 from euromine_hf.models.change_detection.fusion import SiameseEncoder
-from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
+from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
 from euromine_hf.models.encoders.base import Encoder
 from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel
 from euromine_hf.models.registry import register_model
 
-_PER_STAGE = ("embed_dims", "depths", "num_heads", "mlp_ratios", "sr_ratios", "patch_sizes", "strides")
+#: ``SegformerConfig`` fields of ChangeFormer V6's encoder (the reference's ``EncoderTransformer_v3``):
+#: MiT-like stages with 7×7 patch embeddings throughout and 0.1 dropouts.
+CHANGEFORMER_V6_ENCODER: dict[str, Any] = {
+    "hidden_sizes": [64, 128, 320, 512],
+    "depths": [3, 3, 4, 3],
+    "num_attention_heads": [1, 2, 4, 8],
+    "mlp_ratios": [4, 4, 4, 4],
+    "sr_ratios": [8, 4, 2, 1],
+    "patch_sizes": [7, 7, 7, 7],
+    "strides": [4, 2, 2, 2],
+    "hidden_dropout_prob": 0.1,
+    "attention_probs_dropout_prob": 0.1,
+    "drop_path_rate": 0.1,
+}
+
+_PER_STAGE = ("hidden_sizes", "depths", "num_attention_heads", "mlp_ratios", "sr_ratios", "patch_sizes", "strides")
+_ENCODER_FIELDS = ("embed_dims", "depths", "num_heads", "mlp_ratios", "sr_ratios", "patch_sizes", "strides",
+                   "hidden_dropout", "attention_dropout", "drop_path_rate")
 
 
 class ChangeFormerConfig(EuroMineChangeDetectionConfig):
     """Configuration of :class:`ChangeFormerForChangeDetection` (defaults: ChangeFormer V6).
 
     Args:
-        embed_dims, depths, num_heads, mlp_ratios, sr_ratios, patch_sizes, strides: per-stage
-            encoder settings (V6: [64,128,320,512], [3,3,4,3], [1,2,4,8], [4]*4, [8,4,2,1], [7]*4,
-            [4,2,2,2]).
+        backbone_config: the encoder's transformers ``SegformerConfig``, or a dict of its fields
+            changed from V6's (``hidden_sizes`` [64,128,320,512], ``depths`` [3,3,4,3],
+            ``num_attention_heads`` [1,2,4,8], ``mlp_ratios`` [4]*4, ``sr_ratios`` [8,4,2,1],
+            ``patch_sizes`` [7]*4, ``strides`` [4,2,2,2], hidden/attention dropout and drop path
+            0.1). ``num_channels``, ``num_encoder_blocks`` (= ``len(depths)``) and
+            ``reshape_last_stage`` (True) follow the model.
         decoder_dim: width of the decoder's projections and difference maps (256).
-        hidden_dropout, attention_dropout, drop_path_rate: encoder regularisation (0.1 each).
         deep_supervision_weights: loss weights of the per-scale predictions, deepest first
             (0.5, 0.5, 0.5, 0.8); the final logits weigh 1. Empty: no deep supervision.
     """
 
     model_type = "euromine-changeformer"
+    backbone_config_keys = ("backbone_config",)
+    removed_fields = {
+        name: "give it inside backbone_config (the encoder's transformers SegformerConfig)" for name in _ENCODER_FIELDS
+    }
 
     def __init__(
         self,
-        embed_dims: Sequence[int] = (64, 128, 320, 512),
-        depths: Sequence[int] = (3, 3, 4, 3),
-        num_heads: Sequence[int] = (1, 2, 4, 8),
-        mlp_ratios: Sequence[int] = (4, 4, 4, 4),
-        sr_ratios: Sequence[int] = (8, 4, 2, 1),
-        patch_sizes: Sequence[int] = (7, 7, 7, 7),
-        strides: Sequence[int] = (4, 2, 2, 2),
+        backbone_config: SegformerConfig | Mapping[str, Any] | None = None,
         decoder_dim: int = 256,
-        hidden_dropout: float = 0.1,
-        attention_dropout: float = 0.1,
-        drop_path_rate: float = 0.1,
         deep_supervision_weights: Sequence[float] = (0.5, 0.5, 0.5, 0.8),
+        num_channels: int = 10,
         **kwargs: Any,
     ) -> None:
-        values = dict(embed_dims=embed_dims, depths=depths, num_heads=num_heads, mlp_ratios=mlp_ratios,
-                      sr_ratios=sr_ratios, patch_sizes=patch_sizes, strides=strides)
-        for name in _PER_STAGE:
-            setattr(self, name, [int(v) for v in values[name]])
-        lengths = {len(getattr(self, name)) for name in _PER_STAGE}
-        if len(lengths) != 1:
+        field = "ChangeFormerConfig.backbone_config"
+        self.backbone_config = nested_backbone_config(
+            backbone_config, SegformerConfig, CHANGEFORMER_V6_ENCODER, field=field, num_channels=int(num_channels),
+            fixed=lambda fields: {"num_encoder_blocks": len(fields["depths"]), "reshape_last_stage": True},
+        )
+        encoder = self.backbone_config
+        lengths = {name: len(getattr(encoder, name)) for name in _PER_STAGE}
+        if len(set(lengths.values())) != 1:
             raise ValueError(
-                "ChangeFormerConfig: per-stage fields must have one entry per stage; got lengths "
-                + ", ".join(f"{name}={len(getattr(self, name))}" for name in _PER_STAGE)
+                f"{field}: per-stage fields must have one entry per stage; got lengths "
+                + ", ".join(f"{name}={length}" for name, length in lengths.items())
             )
-        for dim, heads in zip(self.embed_dims, self.num_heads):
+        for dim, heads in zip(encoder.hidden_sizes, encoder.num_attention_heads):
             if heads < 1 or dim % heads:
-                raise ValueError(f"ChangeFormerConfig: embed dim {dim} is not divisible by its {heads} heads")
+                raise ValueError(f"{field}: hidden size {dim} is not divisible by its {heads} attention heads")
         self.decoder_dim = int(decoder_dim)
-        self.hidden_dropout = float(hidden_dropout)
-        self.attention_dropout = float(attention_dropout)
-        self.drop_path_rate = float(drop_path_rate)
         self.deep_supervision_weights = [float(w) for w in deep_supervision_weights]
-        if self.deep_supervision_weights and len(self.deep_supervision_weights) != len(self.embed_dims):
+        stages = len(encoder.depths)
+        if self.deep_supervision_weights and len(self.deep_supervision_weights) != stages:
             raise ValueError(
-                f"ChangeFormerConfig.deep_supervision_weights needs one weight per stage ({len(self.embed_dims)}) "
+                f"ChangeFormerConfig.deep_supervision_weights needs one weight per stage ({stages}) "
                 f"or none; got {self.deep_supervision_weights}"
             )
-        super().__init__(**kwargs)
-
-    def to_segformer_config(self) -> SegformerConfig:
-        """The transformers ``SegformerConfig`` of the encoder."""
-        return SegformerConfig(
-            num_channels=self.num_channels,
-            num_encoder_blocks=len(self.embed_dims),
-            depths=list(self.depths),
-            sr_ratios=list(self.sr_ratios),
-            hidden_sizes=list(self.embed_dims),
-            patch_sizes=list(self.patch_sizes),
-            strides=list(self.strides),
-            num_attention_heads=list(self.num_heads),
-            mlp_ratios=list(self.mlp_ratios),
-            hidden_dropout_prob=self.hidden_dropout,
-            attention_probs_dropout_prob=self.attention_dropout,
-            drop_path_rate=self.drop_path_rate,
-            reshape_last_stage=True,
-        )
+        super().__init__(num_channels=num_channels, **kwargs)
 
 
 class HierarchicalTransformerEncoder(Encoder):
@@ -233,8 +230,8 @@ class ChangeFormerForChangeDetection(EuroMineChangeDetectionModel):
 
     def __init__(self, config: ChangeFormerConfig) -> None:
         super().__init__(config)
-        self.siamese = SiameseEncoder(HierarchicalTransformerEncoder(config.to_segformer_config()))
-        self.decoder = ChangeFormerDecoder(config.embed_dims, config.decoder_dim, config.num_labels)
+        self.siamese = SiameseEncoder(HierarchicalTransformerEncoder(config.backbone_config))
+        self.decoder = ChangeFormerDecoder(config.backbone_config.hidden_sizes, config.decoder_dim, config.num_labels)
         self.post_init()
 
     def detect_with_auxiliary(
@@ -257,15 +254,17 @@ register_model(
     task="change_detection",
     paper={},
     tiny={
-        "embed_dims": [8, 8, 16, 16],
-        "depths": [1, 1, 1, 1],
-        "num_heads": [1, 1, 1, 2],
-        "mlp_ratios": [2, 2, 2, 2],
-        "patch_sizes": [7, 3, 3, 3],
+        "backbone_config": {
+            "hidden_sizes": [8, 8, 16, 16],
+            "depths": [1, 1, 1, 1],
+            "num_attention_heads": [1, 1, 1, 2],
+            "mlp_ratios": [2, 2, 2, 2],
+            "patch_sizes": [7, 3, 3, 3],
+            "hidden_dropout_prob": 0.0,
+            "attention_probs_dropout_prob": 0.0,
+            "drop_path_rate": 0.0,
+        },
         "decoder_dim": 8,
-        "hidden_dropout": 0.0,
-        "attention_dropout": 0.0,
-        "drop_path_rate": 0.0,
     },
     published_params=39.13,
 )

@@ -30,18 +30,19 @@ Differences from the reference code, and why:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import EfficientNetConfig
 
 from euromine_hf.models.change_detection.fusion import SiameseEncoder
-from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
+from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
 from euromine_hf.models.encoders.efficientnet import (
     EFFICIENTNET_VARIANTS,
     EfficientNetEncoder,
-    efficientnet_backbone_config,
+    efficientnet_variant_fields,
 )
 from euromine_hf.models.modeling import EuroMineChangeDetectionModel, binary_logits
 from euromine_hf.models.registry import register_model
@@ -52,9 +53,11 @@ class TinyCDConfig(EuroMineChangeDetectionConfig):
 
     Args:
         backbone: EfficientNet variant whose early blocks form the encoder (``"b4"`` in the paper).
-        backbone_stages: MBConv stages used (3 in the paper: torchvision ``features[1:4]``).
-        backbone_overrides: fields of the ``EfficientNetConfig`` to change (the tiny preset
-            shrinks ``width_coefficient`` / ``depth_coefficient``).
+        backbone_config: the encoder's transformers ``EfficientNetConfig``, or a dict of its fields
+            changed from the variant's (B4: ``width_coefficient`` 1.4, ``depth_coefficient`` 1.8,
+            BatchNorm momentum 0.01, drop-connect 0.2 spread over the full network; the tiny preset
+            shrinks the two coefficients). ``num_channels`` follows the model.
+        backbone_stages: MBConv stages built and read (3 in the paper: torchvision ``features[1:4]``).
         decoder_channels: output widths of the UpMask blocks, deepest first (64, 64, 32); one per
             backbone stage.
         first_mix_hidden: hidden widths of the pixel-wise MLP of the full-resolution MAMB (10, 5).
@@ -62,21 +65,33 @@ class TinyCDConfig(EuroMineChangeDetectionConfig):
     """
 
     model_type = "euromine-tinycd"
+    backbone_config_keys = ("backbone_config",)
+    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
 
     def __init__(
         self,
         backbone: str = "b4",
+        backbone_config: EfficientNetConfig | Mapping[str, Any] | None = None,
         backbone_stages: int = 3,
-        backbone_overrides: dict[str, Any] | None = None,
         decoder_channels: Sequence[int] = (64, 64, 32),
         first_mix_hidden: Sequence[int] = (10, 5),
+        num_channels: int = 10,
         **kwargs: Any,
     ) -> None:
         if backbone not in EFFICIENTNET_VARIANTS:
             raise ValueError(f"TinyCDConfig.backbone must be one of {sorted(EFFICIENTNET_VARIANTS)}; got {backbone!r}")
         self.backbone = backbone
+        self.backbone_config = nested_backbone_config(
+            backbone_config, EfficientNetConfig, efficientnet_variant_fields(backbone),
+            field="TinyCDConfig.backbone_config", num_channels=int(num_channels),
+        )
         self.backbone_stages = int(backbone_stages)
-        self.backbone_overrides = dict(backbone_overrides or {})
+        available = len(self.backbone_config.in_channels)
+        if not 1 <= self.backbone_stages <= available:
+            raise ValueError(
+                f"TinyCDConfig.backbone_stages must be in 1..{available} (the stages of backbone_config); "
+                f"got {backbone_stages}"
+            )
         self.decoder_channels = [int(c) for c in decoder_channels]
         self.first_mix_hidden = [int(c) for c in first_mix_hidden]
         if len(self.decoder_channels) != self.backbone_stages:
@@ -86,7 +101,7 @@ class TinyCDConfig(EuroMineChangeDetectionConfig):
             )
         if min(self.decoder_channels + self.first_mix_hidden) < 1:
             raise ValueError("TinyCDConfig: decoder_channels and first_mix_hidden must be positive")
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, **kwargs)
 
 
 def pixelwise_mlp(widths: Sequence[int]) -> nn.Sequential:
@@ -155,10 +170,7 @@ class TinyCDForChangeDetection(EuroMineChangeDetectionModel):
 
     def __init__(self, config: TinyCDConfig) -> None:
         super().__init__(config)
-        backbone_config = efficientnet_backbone_config(
-            config.num_channels, config.backbone, **config.backbone_overrides
-        )
-        encoder = EfficientNetEncoder(backbone_config, num_stages=config.backbone_stages)
+        encoder = EfficientNetEncoder(config.backbone_config, num_stages=config.backbone_stages)
         self.siamese = SiameseEncoder(encoder)
         channels = encoder.channels
         self.first_mix = MixAttentionMaskBlock(config.num_channels, config.first_mix_hidden)
@@ -194,7 +206,7 @@ register_model(
     tiny={
         "backbone": "b4",
         "backbone_stages": 3,
-        "backbone_overrides": {"width_coefficient": 0.25, "depth_coefficient": 0.5},
+        "backbone_config": {"width_coefficient": 0.25, "depth_coefficient": 0.5},
         "decoder_channels": [16, 16, 8],
     },
     published_params=0.27,
