@@ -60,8 +60,6 @@ from euromine_hf.models.registry import register_model
 #: Levels used (strides 4, 8, 16) from each backbone.
 LEVELS = 3
 _PVT_PER_STAGE = ("depths", "hidden_sizes", "num_attention_heads", "sr_ratios", "mlp_ratios", "patch_sizes", "strides")
-#: Key of a config field, for messages.
-_PREFIX = "ICIFNetConfig."
 
 
 def _cnn_defaults(variant: str) -> dict[str, Any]:
@@ -152,25 +150,25 @@ class ICIFNetConfig(EuroMineChangeDetectionConfig):
         self.keep_unused_last_stage = bool(keep_unused_last_stage)
         self.cnn_backbone_config = nested_backbone_config(
             cnn_backbone_config, ResNetConfig, _cnn_defaults(cnn_backbone),
-            field=f"{_PREFIX}cnn_backbone_config", num_channels=int(num_channels),
+            field="ICIFNetConfig.cnn_backbone_config", num_channels=int(num_channels),
             fixed=lambda fields: {"out_features": stage_names(len(fields["depths"]))},
         )
         for key in ("depths", "hidden_sizes"):
             if len(getattr(self.cnn_backbone_config, key)) != LEVELS:
                 raise ValueError(
-                    f"{_PREFIX}cnn_backbone_config.{key}: expected {LEVELS} stages (layer1–layer3), "
+                    f"ICIFNetConfig.cnn_backbone_config.{key}: expected {LEVELS} stages (layer1–layer3), "
                     f"got {getattr(self.cnn_backbone_config, key)}"
                 )
         stages = LEVELS + 1 if self.keep_unused_last_stage else LEVELS
         self.transformer_backbone_config = nested_backbone_config(
             transformer_backbone_config, PvtV2Config, _transformer_defaults(transformer_backbone, stages),
-            field=f"{_PREFIX}transformer_backbone_config", num_channels=int(num_channels),
+            field="ICIFNetConfig.transformer_backbone_config", num_channels=int(num_channels),
             fixed={"num_encoder_blocks": stages, "out_features": stage_names(stages)},
         )
         for key in _PVT_PER_STAGE:
             if len(getattr(self.transformer_backbone_config, key)) != stages:
                 raise ValueError(
-                    f"{_PREFIX}transformer_backbone_config.{key}: expected {stages} stages "
+                    f"ICIFNetConfig.transformer_backbone_config.{key}: expected {stages} stages "
                     f"(keep_unused_last_stage={self.keep_unused_last_stage}), "
                     f"got {getattr(self.transformer_backbone_config, key)}"
                 )
