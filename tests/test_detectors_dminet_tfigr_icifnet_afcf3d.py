@@ -1,17 +1,22 @@
 """Model-specific checks of DMINet, TFI-GR, ICIF-Net and AFCF3D-Net (the shared contract is in
 test_detector_zoo.py): parameter counts against the published ones minus the reference's documented
 dead weights, deep supervision as each paper prescribes, the idle PVTv2 stage, DMINet's joint
-attention, AFCF3D's temporal mixing and single sigmoid output, config validation."""
+attention, AFCF3D's temporal mixing and single sigmoid output, config validation, the nested
+transformers backbone configs of DMINet, TFI-GR and ICIF-Net."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 import torch
+from transformers import PvtV2Config, ResNetConfig
 
 from euromine_hf.models import build_model
 from euromine_hf.models.change_detection.afcf3d import AFCF3DConfig, TemporalMixing
 from euromine_hf.models.change_detection.dminet import DMINetConfig, JointAttention
 from euromine_hf.models.change_detection.icifnet import ICIFNetConfig, sinusoidal_position_2d
+from euromine_hf.models.change_detection.tfi_gr import TFIGRConfig
 from euromine_hf.models.encoders.pvtv2 import PvtV2Encoder, pvtv2_backbone_config
 
 MIB = 2**20
@@ -49,7 +54,9 @@ def test_paper_count_is_published_count_minus_documented_dead_weights(name: str,
 
 def test_icifnet_keeps_the_idle_pvt_stage_built_but_does_not_run_it() -> None:
     assert _count("icifnet") - _count("icifnet", keep_unused_last_stage=False) == pytest.approx(7.46, abs=0.01)
-    model = build_model("icifnet", "tiny", keep_unused_last_stage=True).eval()
+    four_stages = {"depths": [1] * 4, "hidden_sizes": [8] * 4, "num_attention_heads": [1] * 4, "mlp_ratios": [1] * 4}
+    model = build_model("icifnet", "tiny", keep_unused_last_stage=True, transformer_backbone_config=four_stages).eval()
+    assert model.config.transformer_backbone_config.num_encoder_blocks == 4
     layers = model.transformer.backbone.encoder.layers
     assert len(layers) == 4
     calls: list[int] = []
@@ -158,8 +165,79 @@ def test_sinusoidal_position_code() -> None:
         (ICIFNetConfig, {"position_windows": [[3, 2], [5, 3]]}, "position_windows"),
         (ICIFNetConfig, {"transformer_backbone": "pvt-v2-b9"}, "transformer_backbone"),
         (AFCF3DConfig, {"depths": [2, 2, 2]}, "depths"),
+        (DMINetConfig, {"backbone_config": {"depths": [1] * 4, "hidden_sizes": [8] * 4}}, "expected 3 stages"),
+        (TFIGRConfig, {"backbone_config": {"depths": [1] * 3, "hidden_sizes": [8] * 3}}, "needs a 4-stage ResNet"),
+        (DMINetConfig, {"backbone_config": {"out_features": ["stage3"]}}, r"out_features=.*this model sets it to"),
+        (ICIFNetConfig, {"cnn_backbone_config": {"depths": [1] * 4}}, r"cnn_backbone_config.depths: expected 3 stages"),
+        (ICIFNetConfig, {"keep_unused_last_stage": False, "transformer_backbone_config": {"depths": [1] * 4}},
+         r"transformer_backbone_config.depths: expected 3 stages \(keep_unused_last_stage=False\)"),
+        (ICIFNetConfig, {"transformer_backbone_config": {"num_encoder_blocks": 3}},
+         r"num_encoder_blocks=3, but this model sets it to 4"),
+        (ICIFNetConfig, {"transformer_backbone_config": ResNetConfig()}, "is a ResNetConfig; this backbone needs"),
     ],
 )
 def test_config_validation(factory, kwargs, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         factory(**kwargs)
+
+
+# --- nested transformers backbone configs -------------------------------------------------------
+
+#: model → {config key: transformers model_type of the nested backbone config}
+NESTED = {
+    "dminet": {"backbone_config": "resnet"},
+    "tfi-gr": {"backbone_config": "resnet"},
+    "icifnet": {"cnn_backbone_config": "resnet", "transformer_backbone_config": "pvt_v2"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(NESTED))
+def test_backbone_configs_are_nested_and_round_trip(name: str, tmp_path) -> None:
+    torch.manual_seed(0)
+    model = build_model(name, "tiny").eval()
+    keys = NESTED[name]
+    assert model.config.backbone_config_keys == tuple(keys)
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert {key: saved[key]["model_type"] for key in keys} == keys
+    assert not set(saved) & set(model.config.removed_fields)
+    assert all(saved[key]["num_channels"] == 10 for key in keys)
+    # The encoders are built from exactly these configs.
+    encoders = {"cnn_backbone_config": "cnn", "transformer_backbone_config": "transformer"}
+    for key in keys:
+        encoder = model.siamese.encoder if key == "backbone_config" else getattr(model, encoders[key])
+        assert encoder.backbone.config.to_dict() == getattr(model.config, key).to_dict()
+    config = type(model.config).from_pretrained(tmp_path)
+    for key in keys:
+        assert getattr(config, key).to_dict() == getattr(model.config, key).to_dict(), key
+    reloaded = type(model).from_pretrained(tmp_path).eval()
+    for key in keys:  # loading a model also records the weights' dtype on each sub-config
+        loaded, built = getattr(reloaded.config, key).to_dict(), getattr(model.config, key).to_dict()
+        assert {**loaded, "dtype": None} == {**built, "dtype": None}, key
+    t1, t2, _ = _pair(size=32)
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(t1, t2).logits, model(t1, t2).logits)
+
+
+@pytest.mark.parametrize(
+    "factory, field",
+    [(DMINetConfig, "backbone_overrides"), (TFIGRConfig, "backbone_overrides"),
+     (ICIFNetConfig, "cnn_overrides"), (ICIFNetConfig, "transformer_overrides")],
+)  # fmt: skip
+def test_removed_backbone_fields_raise(factory, field: str) -> None:
+    with pytest.raises(ValueError, match=f"{factory.__name__}: field '{field}' is no longer read.*backbone_config"):
+        factory(**{field: {"depths": [1, 1, 1]}})
+
+
+@pytest.mark.parametrize(
+    "factory, key, value",
+    [
+        (DMINetConfig, "backbone_config", {"num_channels": 3}),
+        (TFIGRConfig, "backbone_config", ResNetConfig(num_channels=3)),
+        (ICIFNetConfig, "cnn_backbone_config", {"num_channels": 3}),
+        (ICIFNetConfig, "transformer_backbone_config", PvtV2Config(num_channels=3)),
+    ],
+)
+def test_backbone_config_with_other_num_channels_raises(factory, key: str, value) -> None:
+    with pytest.raises(ValueError, match=f"{key}.num_channels=3 but the model's num_channels=10"):
+        factory(**{key: value})

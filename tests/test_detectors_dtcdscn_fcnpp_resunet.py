@@ -1,16 +1,17 @@
 """What is specific to DTCDSCN, FCN-PP and ResUnet beyond the zoo contract (test_detector_zoo.py):
 the framework's exact modules (parameter counts to the unit), DTCDSCN's SE-ResNet encoder and its
-semantic branches supervised by each date's mask, FCN-PP's single sigmoid output, pyramid and
-input fusion, ResUnet's bridge and |Δ| skips."""
+semantic branches supervised by each date's mask and its nested ResNet config, FCN-PP's single
+sigmoid output, pyramid and input fusion, ResUnet's bridge and |Δ| skips."""
 
 from __future__ import annotations
 
+import json
 import warnings
 
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import ResNetBackbone
+from transformers import ResNetBackbone, ResNetConfig
 from transformers.utils import logging as hf_logging
 
 from euromine_hf.models import build_model
@@ -140,6 +141,36 @@ def test_dtcdscn_paper_structure() -> None:
     ]
     with pytest.raises(ValueError, match="backbone"):
         DTCDSCNConfig(backbone="resnet50")
+
+
+def test_dtcdscn_backbone_config_is_a_nested_resnet_config(tmp_path) -> None:
+    """The ResNet's fields live in a transformers ResNetConfig; the SE option (not one of its
+    fields) stays on the DTCDSCN config; config.json round-trips to the same model."""
+    torch.manual_seed(0)
+    model = build_model("dtcdscn", "tiny").eval()
+    assert DTCDSCNConfig.backbone_config_keys == ("backbone_config",)
+    assert isinstance(model.config.backbone_config, ResNetConfig)
+    assert model.encoder.backbone.config.to_dict() == model.config.backbone_config.to_dict()
+    assert DTCDSCNConfig().backbone_config.depths == [3, 4, 6, 3]  # the ResNet-34 variant's defaults
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    nested = saved["backbone_config"]
+    assert nested["model_type"] == "resnet" and nested["depths"] == [1, 1, 1, 1] and nested["num_channels"] == 10
+    assert nested["out_features"] == ["stage1", "stage2", "stage3", "stage4"]
+    assert saved["se_reduction"] == 4 and "se_reduction" not in nested and "backbone_overrides" not in saved
+    config = DTCDSCNConfig.from_pretrained(tmp_path)
+    assert config.backbone_config.to_dict() == model.config.backbone_config.to_dict()
+    reloaded = type(model).from_pretrained(tmp_path).eval()
+    assert reloaded.config.se_reduction == 4
+    t1, t2, *_ = _pair(size=32)
+    with torch.no_grad():
+        torch.testing.assert_close(reloaded(t1, t2).logits, model(t1, t2).logits)
+    with pytest.raises(ValueError, match="DTCDSCNConfig: field 'backbone_overrides' is no longer read"):
+        DTCDSCNConfig(backbone_overrides={"depths": [1, 1, 1, 1]})
+    with pytest.raises(ValueError, match="backbone_config.num_channels=3 but the model's num_channels=10"):
+        DTCDSCNConfig(backbone_config={"num_channels": 3})
+    with pytest.raises(ValueError, match="backbone_config.num_channels=10 but the model's num_channels=3"):
+        DTCDSCNConfig(num_channels=3, backbone_config=model.config.backbone_config)
 
 
 # --- FCN-PP -------------------------------------------------------------------------------------

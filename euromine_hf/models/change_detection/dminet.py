@@ -36,15 +36,17 @@ Choices and facts from the reference code (the paper is silent or ambiguous):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from torch import nn
+from transformers import ResNetConfig
 
 from euromine_hf.models.change_detection.aggregation import ChangeHead, CrossLevelAggregation, Projection, upsample_to
 from euromine_hf.models.change_detection.fusion import SiameseEncoder
-from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
-from euromine_hf.models.encoders import RESNET_VARIANTS, ResNetEncoder, resnet_backbone_config
+from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
+from euromine_hf.models.encoders import RESNET_VARIANTS, ResNetEncoder, resnet_variant_fields
+from euromine_hf.models.encoders._transformers import stage_names
 from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel
 from euromine_hf.models.registry import register_model
 
@@ -57,7 +59,11 @@ class DMINetConfig(EuroMineChangeDetectionConfig):
 
     Args:
         backbone: ResNet variant of the trunk (``"resnet18"`` in the paper); its first three stages are built.
-        backbone_overrides: ``ResNetConfig`` fields to change (the tiny preset narrows the trunk).
+        backbone_config: the trunk's transformers ``ResNetConfig``, or a dict of its fields changed
+            from the variant's first three stages (ResNet-18: depths [2, 2, 2], hidden_sizes
+            [64, 128, 256], basic blocks; the tiny preset narrows them). It has three stages
+            (layer1–layer3; the fourth is not built); ``num_channels`` and ``out_features``
+            (all three stages) follow the model.
         head_channels: hidden width of the four classifier heads (32).
         deep_supervision_weights: loss weights of the difference branch's final output and of the
             two stride-8 outputs (sum, difference) relative to the sum branch's final output
@@ -65,13 +71,16 @@ class DMINetConfig(EuroMineChangeDetectionConfig):
     """
 
     model_type = "euromine-dminet"
+    backbone_config_keys = ("backbone_config",)
+    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
 
     def __init__(
         self,
         backbone: str = "resnet18",
-        backbone_overrides: dict[str, Any] | None = None,
+        backbone_config: ResNetConfig | Mapping[str, Any] | None = None,
         head_channels: int = 32,
         deep_supervision_weights: list[float] | None = None,
+        num_channels: int = 10,
         **kwargs: Any,
     ) -> None:
         if backbone not in RESNET_VARIANTS:
@@ -81,11 +90,24 @@ class DMINetConfig(EuroMineChangeDetectionConfig):
         weights = [1.0, 0.5, 0.5] if deep_supervision_weights is None else [float(w) for w in deep_supervision_weights]
         if len(weights) != 3:
             raise ValueError(f"DMINetConfig.deep_supervision_weights must hold 3 weights; got {weights}")
+        defaults = resnet_variant_fields(backbone)
+        for key in ("depths", "hidden_sizes"):
+            defaults[key] = defaults[key][:STAGES]
         self.backbone = backbone
-        self.backbone_overrides = dict(backbone_overrides or {})
+        self.backbone_config = nested_backbone_config(
+            backbone_config, ResNetConfig, defaults,
+            field="DMINetConfig.backbone_config", num_channels=int(num_channels),
+            fixed=lambda fields: {"out_features": stage_names(len(fields["depths"]))},
+        )
+        for key in ("depths", "hidden_sizes"):
+            if len(getattr(self.backbone_config, key)) != STAGES:
+                raise ValueError(
+                    f"DMINetConfig.backbone_config.{key}: expected {STAGES} stages (layer1–layer3), "
+                    f"got {getattr(self.backbone_config, key)}"
+                )
         self.head_channels = int(head_channels)
         self.deep_supervision_weights = weights
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, **kwargs)
 
 
 class JointAttention(nn.Module):
@@ -148,13 +170,7 @@ class DMINetForChangeDetection(EuroMineChangeDetectionModel):
 
     def __init__(self, config: DMINetConfig) -> None:
         super().__init__(config)
-        depths, hidden_sizes, _ = RESNET_VARIANTS[config.backbone]
-        overrides = dict(config.backbone_overrides)
-        for key, default in (("depths", depths), ("hidden_sizes", hidden_sizes)):
-            overrides[key] = list(overrides.get(key, default))[:STAGES]
-        self.siamese = SiameseEncoder(
-            ResNetEncoder(resnet_backbone_config(config.num_channels, config.backbone, stages=(1, 2, 3), **overrides))
-        )
+        self.siamese = SiameseEncoder(ResNetEncoder(config.backbone_config))
         channels = list(self.siamese.channels)
         self.attention = nn.ModuleList(JointAttention(c) for c in channels)
         self.sum_decoder = BranchDecoder(channels)
@@ -210,7 +226,7 @@ register_model(
     paper={"backbone": "resnet18"},
     tiny={
         "backbone": "resnet18",
-        "backbone_overrides": {"depths": [1, 1, 1], "hidden_sizes": [8, 8, 16], "embedding_size": 8},
+        "backbone_config": {"depths": [1, 1, 1], "hidden_sizes": [8, 8, 16], "embedding_size": 8},
         "head_channels": 8,
     },
     published_params=6.44,

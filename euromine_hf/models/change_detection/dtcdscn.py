@@ -47,13 +47,15 @@ Choices, and why:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import torch
 from torch import nn
+from transformers import ResNetConfig
 
-from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
-from euromine_hf.models.encoders.resnet import RESNET_VARIANTS, ResNetEncoder, resnet_backbone_config
+from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
+from euromine_hf.models.encoders._transformers import stage_names
+from euromine_hf.models.encoders.resnet import RESNET_VARIANTS, ResNetEncoder, resnet_variant_fields
 from euromine_hf.models.layers import as_int_list, init_classifier
 from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel
 from euromine_hf.models.registry import register_model
@@ -64,7 +66,11 @@ class DTCDSCNConfig(EuroMineChangeDetectionConfig):
 
     Args:
         backbone: ResNet variant of the Siamese encoder (``"resnet34"`` in the paper).
-        backbone_overrides: ``ResNetConfig`` fields to change (the tiny preset narrows the encoder).
+        backbone_config: the encoder's transformers ``ResNetConfig``, or a dict of its fields
+            changed from the variant (ResNet-34: depths [3, 4, 6, 3], hidden_sizes
+            [64, 128, 256, 512], basic blocks; the tiny preset narrows them). ``num_channels`` and
+            ``out_features`` (every stage) follow the model. The SE gates are not a ``ResNetConfig``
+            field (transformers has no SE-ResNet): ``se_reduction`` stays on this config.
         se_reduction: reduction ratio of the encoder's squeeze-and-excitation gates (16).
         attention_reduction: reduction ratio of the decoder's channel attention (16).
         center_dilations: dilations of the centre block's cascaded 3×3 convolutions (1, 2, 4, 8).
@@ -73,16 +79,19 @@ class DTCDSCNConfig(EuroMineChangeDetectionConfig):
     """
 
     model_type = "euromine-dtcdscn"
+    backbone_config_keys = ("backbone_config",)
+    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
 
     def __init__(
         self,
         backbone: str = "resnet34",
-        backbone_overrides: dict[str, Any] | None = None,
+        backbone_config: ResNetConfig | Mapping[str, Any] | None = None,
         se_reduction: int = 16,
         attention_reduction: int = 16,
         center_dilations: Sequence[int] = (1, 2, 4, 8),
         head_channels: int = 32,
         semantic_weight: float = 0.5,
+        num_channels: int = 10,
         **kwargs: Any,
     ) -> None:
         if backbone not in RESNET_VARIANTS or RESNET_VARIANTS[backbone][2] != "basic":
@@ -95,13 +104,17 @@ class DTCDSCNConfig(EuroMineChangeDetectionConfig):
         if float(semantic_weight) < 0:
             raise ValueError(f"DTCDSCNConfig.semantic_weight must be >= 0; got {semantic_weight}")
         self.backbone = backbone
-        self.backbone_overrides = dict(backbone_overrides or {})
+        self.backbone_config = nested_backbone_config(
+            backbone_config, ResNetConfig, resnet_variant_fields(backbone),
+            field="DTCDSCNConfig.backbone_config", num_channels=int(num_channels),
+            fixed=lambda fields: {"out_features": stage_names(len(fields["depths"]))},
+        )
         self.se_reduction = int(se_reduction)
         self.attention_reduction = int(attention_reduction)
         self.center_dilations = as_int_list(center_dilations, "center_dilations")
         self.head_channels = int(head_channels)
         self.semantic_weight = float(semantic_weight)
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, **kwargs)
 
 
 class CenterBlock(nn.Module):
@@ -206,10 +219,7 @@ class DTCDSCNForChangeDetection(EuroMineChangeDetectionModel):
 
     def __init__(self, config: DTCDSCNConfig) -> None:
         super().__init__(config)
-        self.encoder = ResNetEncoder(
-            resnet_backbone_config(config.num_channels, config.backbone, **config.backbone_overrides),
-            se_reduction=config.se_reduction,
-        )
+        self.encoder = ResNetEncoder(config.backbone_config, se_reduction=config.se_reduction)
         channels = self.encoder.channels
         self.change_decoder = DTCDSCNDecoder(channels, config)
         self.semantic_decoder = DTCDSCNDecoder(channels, config)
@@ -260,7 +270,7 @@ register_model(
     paper={"backbone": "resnet34"},
     tiny={
         "backbone": "resnet34",
-        "backbone_overrides": {"depths": [1, 1, 1, 1], "hidden_sizes": [8, 8, 16, 16], "embedding_size": 8},
+        "backbone_config": {"depths": [1, 1, 1, 1], "hidden_sizes": [8, 8, 16, 16], "embedding_size": 8},
         "se_reduction": 4,
         "attention_reduction": 2,
         "head_channels": 8,

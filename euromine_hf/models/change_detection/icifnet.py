@@ -42,16 +42,18 @@ Choices and facts from the reference code (the paper is silent or ambiguous):
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import PvtV2Config, ResNetConfig
 
 from euromine_hf.models.change_detection.aggregation import ChangeHead, CrossLevelAggregation, Projection, upsample_to
-from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
-from euromine_hf.models.encoders import RESNET_VARIANTS, ResNetEncoder, resnet_backbone_config
-from euromine_hf.models.encoders.pvtv2 import PVTV2_VARIANTS, PvtV2Encoder, pvtv2_backbone_config
+from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
+from euromine_hf.models.encoders import RESNET_VARIANTS, ResNetEncoder, resnet_variant_fields
+from euromine_hf.models.encoders._transformers import stage_names
+from euromine_hf.models.encoders.pvtv2 import PVTV2_VARIANTS, PvtV2Encoder
 from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel
 from euromine_hf.models.registry import register_model
 
@@ -60,14 +62,38 @@ LEVELS = 3
 _PVT_PER_STAGE = ("depths", "hidden_sizes", "num_attention_heads", "sr_ratios", "mlp_ratios", "patch_sizes", "strides")
 
 
+def _cnn_defaults(variant: str) -> dict[str, Any]:
+    """The ResNet variant's ``ResNetConfig`` fields, cut to the three stages ICIF-Net builds."""
+    fields = resnet_variant_fields(variant)
+    for key in ("depths", "hidden_sizes"):
+        fields[key] = fields[key][:LEVELS]
+    return fields
+
+
+def _transformer_defaults(variant: str, stages: int) -> dict[str, Any]:
+    """The PVTv2 variant's ``PvtV2Config`` per-stage fields (transformers' defaults where the
+    variant does not set one), cut to ``stages`` stages."""
+    fields = {key: list(getattr(PvtV2Config(), key)) for key in _PVT_PER_STAGE}
+    fields.update(PVTV2_VARIANTS[variant])
+    return {key: list(value)[:stages] for key, value in fields.items()}
+
+
 class ICIFNetConfig(EuroMineChangeDetectionConfig):
     """Configuration of :class:`ICIFNetForChangeDetection`.
 
     Args:
         cnn_backbone: ResNet variant (``"resnet18"``); its first three stages are built.
-        cnn_overrides: ``ResNetConfig`` fields to change (the tiny preset narrows it).
+        cnn_backbone_config: the CNN's transformers ``ResNetConfig``, or a dict of its fields
+            changed from the variant's first three stages (ResNet-18: depths [2, 2, 2],
+            hidden_sizes [64, 128, 256], basic blocks). Three stages; ``num_channels`` and
+            ``out_features`` (all three) follow the model.
         transformer_backbone: PVTv2 variant (``"pvt-v2-b1"``).
-        transformer_overrides: ``PvtV2Config`` fields to change.
+        transformer_backbone_config: the transformer's ``PvtV2Config``, or a dict of its fields
+            changed from the variant (PVTv2-B1: hidden_sizes [64, 128, 320, 512], depths
+            [2, 2, 2, 2], heads [1, 2, 5, 8], sr_ratios [8, 4, 2, 1], mlp_ratios [8, 8, 4, 4]),
+            cut to the stages built: four with ``keep_unused_last_stage``, else three (its
+            per-stage lists then hold three entries). ``num_channels``, ``num_encoder_blocks``
+            and ``out_features`` (every built stage) follow the model.
         keep_unused_last_stage: also build (not run) PVTv2's fourth stage (see the module docstring).
         num_heads: heads of the factorized cross-attention (8).
         position_windows: ``[window, heads]`` pairs of the convolutional relative position encoding
@@ -79,19 +105,25 @@ class ICIFNetConfig(EuroMineChangeDetectionConfig):
     """
 
     model_type = "euromine-icifnet"
+    backbone_config_keys = ("cnn_backbone_config", "transformer_backbone_config")
+    removed_fields = {
+        "cnn_overrides": "give these fields in cnn_backbone_config (the CNN's transformers ResNetConfig)",
+        "transformer_overrides": "give these fields in transformer_backbone_config (the transformer's PvtV2Config)",
+    }
 
     def __init__(
         self,
         cnn_backbone: str = "resnet18",
-        cnn_overrides: dict[str, Any] | None = None,
+        cnn_backbone_config: ResNetConfig | Mapping[str, Any] | None = None,
         transformer_backbone: str = "pvt-v2-b1",
-        transformer_overrides: dict[str, Any] | None = None,
+        transformer_backbone_config: PvtV2Config | Mapping[str, Any] | None = None,
         keep_unused_last_stage: bool = True,
         num_heads: int = 8,
         position_windows: list[list[int]] | None = None,
         dropout: float = 0.1,
         head_channels: int = 64,
         deep_supervision_weights: list[float] | None = None,
+        num_channels: int = 10,
         **kwargs: Any,
     ) -> None:
         if cnn_backbone not in RESNET_VARIANTS:
@@ -114,16 +146,38 @@ class ICIFNetConfig(EuroMineChangeDetectionConfig):
         if int(head_channels) < 1:
             raise ValueError(f"ICIFNetConfig.head_channels must be >= 1; got {head_channels}")
         self.cnn_backbone = cnn_backbone
-        self.cnn_overrides = dict(cnn_overrides or {})
         self.transformer_backbone = transformer_backbone
-        self.transformer_overrides = dict(transformer_overrides or {})
         self.keep_unused_last_stage = bool(keep_unused_last_stage)
+        self.cnn_backbone_config = nested_backbone_config(
+            cnn_backbone_config, ResNetConfig, _cnn_defaults(cnn_backbone),
+            field="ICIFNetConfig.cnn_backbone_config", num_channels=int(num_channels),
+            fixed=lambda fields: {"out_features": stage_names(len(fields["depths"]))},
+        )
+        for key in ("depths", "hidden_sizes"):
+            if len(getattr(self.cnn_backbone_config, key)) != LEVELS:
+                raise ValueError(
+                    f"ICIFNetConfig.cnn_backbone_config.{key}: expected {LEVELS} stages (layer1–layer3), "
+                    f"got {getattr(self.cnn_backbone_config, key)}"
+                )
+        stages = LEVELS + 1 if self.keep_unused_last_stage else LEVELS
+        self.transformer_backbone_config = nested_backbone_config(
+            transformer_backbone_config, PvtV2Config, _transformer_defaults(transformer_backbone, stages),
+            field="ICIFNetConfig.transformer_backbone_config", num_channels=int(num_channels),
+            fixed={"num_encoder_blocks": stages, "out_features": stage_names(stages)},
+        )
+        for key in _PVT_PER_STAGE:
+            if len(getattr(self.transformer_backbone_config, key)) != stages:
+                raise ValueError(
+                    f"ICIFNetConfig.transformer_backbone_config.{key}: expected {stages} stages "
+                    f"(keep_unused_last_stage={self.keep_unused_last_stage}), "
+                    f"got {getattr(self.transformer_backbone_config, key)}"
+                )
         self.num_heads = int(num_heads)
         self.position_windows = windows
         self.dropout = float(dropout)
         self.head_channels = int(head_channels)
         self.deep_supervision_weights = weights
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, **kwargs)
 
 
 def sinusoidal_position_2d(channels: int, height: int, width: int, like: torch.Tensor) -> torch.Tensor:
@@ -311,20 +365,8 @@ class ICIFNetForChangeDetection(EuroMineChangeDetectionModel):
 
     def __init__(self, config: ICIFNetConfig) -> None:
         super().__init__(config)
-        depths, hidden_sizes, _ = RESNET_VARIANTS[config.cnn_backbone]
-        cnn_fields = dict(config.cnn_overrides)
-        for key, default in (("depths", depths), ("hidden_sizes", hidden_sizes)):
-            cnn_fields[key] = list(cnn_fields.get(key, default))[:LEVELS]
-        self.cnn = ResNetEncoder(resnet_backbone_config(config.num_channels, config.cnn_backbone, stages=(1, 2, 3), **cnn_fields))
-        pvt_config = pvtv2_backbone_config(config.num_channels, config.transformer_backbone, **config.transformer_overrides)
-        if not config.keep_unused_last_stage:
-            fields = {key: list(getattr(pvt_config, key))[:LEVELS] for key in _PVT_PER_STAGE}
-            pvt_config = pvtv2_backbone_config(
-                config.num_channels,
-                config.transformer_backbone,
-                **{**config.transformer_overrides, **fields, "num_encoder_blocks": LEVELS},
-            )
-        self.transformer = PvtV2Encoder(pvt_config)
+        self.cnn = ResNetEncoder(config.cnn_backbone_config)
+        self.transformer = PvtV2Encoder(config.transformer_backbone_config)
         cnn_channels, transformer_channels = list(self.cnn.channels), list(self.transformer.channels[:LEVELS])
         if self.cnn.reductions[:LEVELS] != self.transformer.reductions[:LEVELS]:
             raise ValueError(
@@ -374,12 +416,11 @@ register_model(
     paper={"cnn_backbone": "resnet18", "transformer_backbone": "pvt-v2-b1", "keep_unused_last_stage": True},
     tiny={
         "cnn_backbone": "resnet18",
-        "cnn_overrides": {"depths": [1, 1, 1], "hidden_sizes": [8, 8, 8], "embedding_size": 4},
+        "cnn_backbone_config": {"depths": [1, 1, 1], "hidden_sizes": [8, 8, 8], "embedding_size": 4},
         "transformer_backbone": "pvt-v2-b0",
-        "transformer_overrides": {
-            "depths": [1, 1, 1, 1], "hidden_sizes": [8, 8, 8, 8],
-            "num_attention_heads": [1, 1, 1, 1], "mlp_ratios": [1, 1, 1, 1],
-        },  # fmt: skip
+        "transformer_backbone_config": {
+            "depths": [1, 1, 1], "hidden_sizes": [8, 8, 8], "num_attention_heads": [1, 1, 1], "mlp_ratios": [1, 1, 1],
+        },  # three stages: keep_unused_last_stage is False
         "keep_unused_last_stage": False,
         "head_channels": 8,
     },

@@ -30,15 +30,17 @@ Choices, where the paper and the reference code differ or are silent:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers import ResNetConfig
 
 from euromine_hf.models.change_detection.fusion import SiameseEncoder
-from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
-from euromine_hf.models.encoders import RESNET_VARIANTS, ResNetEncoder, resnet_backbone_config
+from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
+from euromine_hf.models.encoders import RESNET_VARIANTS, ResNetEncoder, resnet_variant_fields
+from euromine_hf.models.encoders._transformers import stage_names
 from euromine_hf.models.modeling import EuroMineChangeDetectionModel
 from euromine_hf.models.registry import register_model
 
@@ -65,27 +67,44 @@ class TFIGRConfig(EuroMineChangeDetectionConfig):
 
     Args:
         backbone: ResNet variant of the trunk (``"resnet18"`` in the paper).
-        backbone_overrides: ``ResNetConfig`` fields to change (the tiny preset narrows the trunk).
+        backbone_config: the trunk's transformers ``ResNetConfig``, or a dict of its fields changed
+            from the variant (ResNet-18: depths [2, 2, 2, 2], hidden_sizes [64, 128, 256, 512],
+            basic blocks; the tiny preset narrows them). It must have four stages;
+            ``num_channels`` and ``out_features`` (all four stages) follow the model.
         mid_channels: width every level is reduced to by its TFIM (64).
         attention_ratio: reduction of the CIEM's channel attention MLP (16).
         refinement_rounds: CIEM + GRM rounds (2).
     """
 
     model_type = "euromine-tfi-gr"
+    backbone_config_keys = ("backbone_config",)
+    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
 
     def __init__(
         self,
         backbone: str = "resnet18",
-        backbone_overrides: dict[str, Any] | None = None,
+        backbone_config: ResNetConfig | Mapping[str, Any] | None = None,
         mid_channels: int = 64,
         attention_ratio: int = 16,
         refinement_rounds: int = 2,
+        num_channels: int = 10,
         **kwargs: Any,
     ) -> None:
         if backbone not in RESNET_VARIANTS:
             raise ValueError(f"TFIGRConfig.backbone must be one of {sorted(RESNET_VARIANTS)}; got {backbone!r}")
         self.backbone = backbone
-        self.backbone_overrides = dict(backbone_overrides or {})
+        self.backbone_config = nested_backbone_config(
+            backbone_config, ResNetConfig, resnet_variant_fields(backbone),
+            field="TFIGRConfig.backbone_config", num_channels=int(num_channels),
+            fixed=lambda fields: {"out_features": stage_names(len(fields["depths"]))},
+        )
+        levels = 1 + len(POOL_FACTORS)
+        for key in ("depths", "hidden_sizes"):
+            if len(getattr(self.backbone_config, key)) != levels:
+                raise ValueError(
+                    f"TFIGRConfig.backbone_config.{key}: TFI-GR needs a {levels}-stage ResNet, "
+                    f"got {getattr(self.backbone_config, key)}"
+                )
         self.mid_channels = int(mid_channels)
         self.attention_ratio = int(attention_ratio)
         self.refinement_rounds = int(refinement_rounds)
@@ -94,7 +113,7 @@ class TFIGRConfig(EuroMineChangeDetectionConfig):
                 raise ValueError(f"TFIGRConfig.{name} must be >= 1; got {getattr(self, name)}")
         if self.refinement_rounds < 0:
             raise ValueError(f"TFIGRConfig.refinement_rounds must be >= 0; got {refinement_rounds}")
-        super().__init__(**kwargs)
+        super().__init__(num_channels=num_channels, **kwargs)
 
 
 class TemporalFeatureInteraction(nn.Module):
@@ -168,12 +187,8 @@ class TFIGRForChangeDetection(EuroMineChangeDetectionModel):
 
     def __init__(self, config: TFIGRConfig) -> None:
         super().__init__(config)
-        self.siamese = SiameseEncoder(
-            ResNetEncoder(resnet_backbone_config(config.num_channels, config.backbone, **config.backbone_overrides))
-        )
+        self.siamese = SiameseEncoder(ResNetEncoder(config.backbone_config))
         mid, levels = config.mid_channels, len(self.siamese.channels)
-        if levels != 1 + len(POOL_FACTORS):
-            raise ValueError(f"TFI-GR needs a four-stage ResNet; got {levels} stages")
         self.interaction = nn.ModuleList(TemporalFeatureInteraction(c, mid) for c in self.siamese.channels)
         self.extraction = nn.ModuleList(
             ChangeInformationExtraction(mid, levels, config.attention_ratio) for _ in range(config.refinement_rounds)
@@ -203,7 +218,7 @@ register_model(
     paper={"backbone": "resnet18"},
     tiny={
         "backbone": "resnet18",
-        "backbone_overrides": {"depths": [1, 1, 1, 1], "hidden_sizes": [8, 8, 12, 12], "embedding_size": 8},
+        "backbone_config": {"depths": [1, 1, 1, 1], "hidden_sizes": [8, 8, 12, 12], "embedding_size": 8},
         "mid_channels": 8,
     },
     published_params=27.06,
