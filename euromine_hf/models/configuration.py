@@ -105,6 +105,11 @@ class EuroMineConfig(PretrainedConfig):
             cls.__init__ = __init__  # type: ignore[method-assign]
 
 
+#: ``removed_fields`` of the models whose 0.1.0 config took a ``backbone_overrides`` dict.
+BACKBONE_OVERRIDES_REMOVED: dict[str, str] = {
+    "backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"
+}
+
 #: Keys of a serialised backbone config that its class derives again from the other fields.
 _DERIVED_BACKBONE_KEYS = ("model_type", "transformers_version", "stage_names", "out_indices")
 
@@ -193,6 +198,7 @@ class EuroMineChangeDetectionConfig(EuroMineConfig):
 
 
 __all__ = [
+    "BACKBONE_OVERRIDES_REMOVED",
     "EuroMineChangeDetectionConfig",
     "EuroMineConfig",
     "IGNORE_INDEX",

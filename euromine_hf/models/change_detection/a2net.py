@@ -46,7 +46,12 @@ from torch import nn
 from transformers import MobileNetV2Config
 
 from euromine_hf.models.change_detection.fusion import SiameseEncoder
-from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineChangeDetectionConfig, nested_backbone_config
+from euromine_hf.models.configuration import (
+    BACKBONE_OVERRIDES_REMOVED,
+    EuroMineChangeDetectionConfig,
+    IGNORE_INDEX,
+    nested_backbone_config,
+)
 from euromine_hf.models.encoders.mobilenetv2 import MobileNetV2Encoder
 from euromine_hf.models.layers import ConvBNReLU, as_int_list, init_classifier
 from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel, binary_logits
@@ -77,7 +82,7 @@ class A2NetConfig(EuroMineChangeDetectionConfig):
 
     model_type = "euromine-a2net"
     backbone_config_keys = ("backbone_config",)
-    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
+    removed_fields = BACKBONE_OVERRIDES_REMOVED
 
     def __init__(
         self,

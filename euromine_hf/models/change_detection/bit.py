@@ -39,7 +39,11 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import ResNetConfig
 
-from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
+from euromine_hf.models.configuration import (
+    BACKBONE_OVERRIDES_REMOVED,
+    EuroMineChangeDetectionConfig,
+    nested_backbone_config,
+)
 from euromine_hf.models.encoders import RESNET_VARIANTS, ResNetEncoder, resnet_variant_fields
 from euromine_hf.models.modeling import EuroMineChangeDetectionModel
 from euromine_hf.models.registry import register_model
@@ -70,7 +74,7 @@ class BITConfig(EuroMineChangeDetectionConfig):
 
     model_type = "euromine-bit"
     backbone_config_keys = ("backbone_config",)
-    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
+    removed_fields = BACKBONE_OVERRIDES_REMOVED
 
     def __init__(
         self,

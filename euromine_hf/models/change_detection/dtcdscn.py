@@ -53,7 +53,11 @@ import torch
 from torch import nn
 from transformers import ResNetConfig
 
-from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
+from euromine_hf.models.configuration import (
+    BACKBONE_OVERRIDES_REMOVED,
+    EuroMineChangeDetectionConfig,
+    nested_backbone_config,
+)
 from euromine_hf.models.encoders._transformers import stage_names
 from euromine_hf.models.encoders.resnet import RESNET_VARIANTS, ResNetEncoder, resnet_variant_fields
 from euromine_hf.models.layers import as_int_list, init_classifier
@@ -80,7 +84,7 @@ class DTCDSCNConfig(EuroMineChangeDetectionConfig):
 
     model_type = "euromine-dtcdscn"
     backbone_config_keys = ("backbone_config",)
-    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
+    removed_fields = BACKBONE_OVERRIDES_REMOVED
 
     def __init__(
         self,

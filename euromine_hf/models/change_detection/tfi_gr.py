@@ -38,7 +38,11 @@ from torch import nn
 from transformers import ResNetConfig
 
 from euromine_hf.models.change_detection.fusion import SiameseEncoder
-from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
+from euromine_hf.models.configuration import (
+    BACKBONE_OVERRIDES_REMOVED,
+    EuroMineChangeDetectionConfig,
+    nested_backbone_config,
+)
 from euromine_hf.models.encoders import RESNET_VARIANTS, ResNetEncoder, resnet_variant_fields
 from euromine_hf.models.encoders._transformers import stage_names
 from euromine_hf.models.modeling import EuroMineChangeDetectionModel
@@ -78,7 +82,7 @@ class TFIGRConfig(EuroMineChangeDetectionConfig):
 
     model_type = "euromine-tfi-gr"
     backbone_config_keys = ("backbone_config",)
-    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
+    removed_fields = BACKBONE_OVERRIDES_REMOVED
 
     def __init__(
         self,

@@ -38,7 +38,11 @@ from torch import nn
 from transformers import EfficientNetConfig
 
 from euromine_hf.models.change_detection.fusion import SiameseEncoder
-from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
+from euromine_hf.models.configuration import (
+    BACKBONE_OVERRIDES_REMOVED,
+    EuroMineChangeDetectionConfig,
+    nested_backbone_config,
+)
 from euromine_hf.models.encoders.efficientnet import (
     EFFICIENTNET_VARIANTS,
     EfficientNetEncoder,
@@ -66,7 +70,7 @@ class TinyCDConfig(EuroMineChangeDetectionConfig):
 
     model_type = "euromine-tinycd"
     backbone_config_keys = ("backbone_config",)
-    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
+    removed_fields = BACKBONE_OVERRIDES_REMOVED
 
     def __init__(
         self,

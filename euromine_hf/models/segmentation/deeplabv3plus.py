@@ -24,7 +24,12 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import MobileNetV2Config, ResNetConfig
 
-from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig, nested_backbone_config
+from euromine_hf.models.configuration import (
+    BACKBONE_OVERRIDES_REMOVED,
+    EuroMineConfig,
+    IGNORE_INDEX,
+    nested_backbone_config,
+)
 from euromine_hf.models.modeling import EuroMineSegmentationModel
 from euromine_hf.models.encoders.mobilenetv2 import MobileNetV2Encoder
 from euromine_hf.models.encoders.resnet import ResNetEncoder, resnet_variant_fields
@@ -58,7 +63,7 @@ class DeepLabV3PlusConfig(EuroMineConfig):
 
     model_type = "euromine-deeplabv3plus"
     backbone_config_keys = ("backbone_config",)
-    removed_fields = {"backbone_overrides": "give these fields in backbone_config (the backbone's transformers config)"}
+    removed_fields = BACKBONE_OVERRIDES_REMOVED
 
     def __init__(
         self,
