@@ -67,4 +67,23 @@ class ChangeHead(nn.Sequential):
         )
 
 
-__all__ = ["ChangeHead", "CrossLevelAggregation", "Projection", "upsample_to"]
+class TopDownDecoder(nn.Module):
+    """Coarse-to-fine decoding over three levels (strides 4, 8, 16): the stride-16 map is projected
+    and aggregated with the stride-8 map, the result projected and aggregated with the stride-4 map
+    (DMINet's sum/difference branches, ICIF-Net's global/local streams)."""
+
+    def __init__(self, channels: list[int]) -> None:
+        super().__init__()
+        self.project_16 = Projection(channels[2], channels[1])
+        self.aggregate_8 = CrossLevelAggregation(channels[1], channels[1], channels[1])
+        self.project_8 = Projection(channels[1], channels[0])
+        self.aggregate_4 = CrossLevelAggregation(channels[0], channels[0], channels[0])
+
+    def forward(self, levels: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """``levels`` at strides 4, 8, 16 → (stride-4 map, stride-8 map)."""
+        stride_8 = self.aggregate_8(levels[1], self.project_16(levels[2]))
+        stride_4 = self.aggregate_4(levels[0], self.project_8(stride_8))
+        return stride_4, stride_8
+
+
+__all__ = ["ChangeHead", "CrossLevelAggregation", "Projection", "TopDownDecoder", "upsample_to"]

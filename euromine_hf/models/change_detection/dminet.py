@@ -42,7 +42,7 @@ import torch
 from torch import nn
 from transformers import ResNetConfig
 
-from euromine_hf.models.change_detection.aggregation import ChangeHead, CrossLevelAggregation, Projection, upsample_to
+from euromine_hf.models.change_detection.aggregation import ChangeHead, TopDownDecoder, upsample_to
 from euromine_hf.models.change_detection.fusion import SiameseEncoder
 from euromine_hf.models.configuration import (
     BACKBONE_OVERRIDES_REMOVED,
@@ -149,23 +149,6 @@ class JointAttention(nn.Module):
         return self.fuse(torch.cat(refined, dim=1)), refined[0], refined[1]
 
 
-class BranchDecoder(nn.Module):
-    """Coarse-to-fine decoding of one branch over the three levels (strides 16 → 8 → 4)."""
-
-    def __init__(self, channels: list[int]) -> None:
-        super().__init__()
-        self.project_16 = Projection(channels[2], channels[1])
-        self.aggregate_8 = CrossLevelAggregation(channels[1], channels[1], channels[1])
-        self.project_8 = Projection(channels[1], channels[0])
-        self.aggregate_4 = CrossLevelAggregation(channels[0], channels[0], channels[0])
-
-    def forward(self, levels: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """``levels`` at strides 4, 8, 16 → (stride-4 map, stride-8 map)."""
-        stride_8 = self.aggregate_8(levels[1], self.project_16(levels[2]))
-        stride_4 = self.aggregate_4(levels[0], self.project_8(stride_8))
-        return stride_4, stride_8
-
-
 class DMINetForChangeDetection(EuroMineChangeDetectionModel):
     """DMINet: ResNet-18 (3 stages) Siamese trunk, joint attention per level, sum + difference branches."""
 
@@ -177,8 +160,8 @@ class DMINetForChangeDetection(EuroMineChangeDetectionModel):
         self.siamese = SiameseEncoder(ResNetEncoder(config.backbone_config))
         channels = list(self.siamese.channels)
         self.attention = nn.ModuleList(JointAttention(c) for c in channels)
-        self.sum_decoder = BranchDecoder(channels)
-        self.diff_decoder = BranchDecoder(channels)
+        self.sum_decoder = TopDownDecoder(channels)
+        self.diff_decoder = TopDownDecoder(channels)
         width = config.head_channels
         self.sum_head = ChangeHead(channels[0], width, config.num_labels)
         self.diff_head = ChangeHead(channels[0], width, config.num_labels)

@@ -49,7 +49,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PvtV2Config, ResNetConfig
 
-from euromine_hf.models.change_detection.aggregation import ChangeHead, CrossLevelAggregation, Projection, upsample_to
+from euromine_hf.models.change_detection.aggregation import ChangeHead, TopDownDecoder, upsample_to
 from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
 from euromine_hf.models.encoders import RESNET_VARIANTS, ResNetEncoder, resnet_variant_fields
 from euromine_hf.models.encoders._transformers import stage_names
@@ -322,21 +322,6 @@ class GatedUp(nn.Module):
         return F.relu(self.body(x) + self.identity(x))
 
 
-class StreamDecoder(nn.Module):
-    """Top-down decoding of one stream (global or local) over strides 16 → 8 → 4."""
-
-    def __init__(self, channels: list[int]) -> None:
-        super().__init__()
-        self.project_16 = Projection(channels[2], channels[1])
-        self.aggregate_8 = CrossLevelAggregation(channels[1], channels[1], channels[1])
-        self.project_8 = Projection(channels[1], channels[0])
-        self.aggregate_4 = CrossLevelAggregation(channels[0], channels[0], channels[0])
-
-    def forward(self, levels: list[torch.Tensor]) -> torch.Tensor:
-        stride_8 = self.aggregate_8(levels[1], self.project_16(levels[2]))
-        return self.aggregate_4(levels[0], self.project_8(stride_8))
-
-
 class DateBranch(nn.Module):
     """One date's interaction and fusion: three cross-interactions, the cross decoder, two stream decoders."""
 
@@ -347,14 +332,14 @@ class DateBranch(nn.Module):
         )
         self.up_8 = GatedUp(cnn_channels[2], cnn_channels[1], cnn_channels[1])
         self.up_4 = GatedUp(cnn_channels[1], cnn_channels[0], cnn_channels[0])
-        self.global_decoder = StreamDecoder(transformer_channels)
-        self.local_decoder = StreamDecoder(transformer_channels)
+        self.global_decoder = TopDownDecoder(transformer_channels)
+        self.local_decoder = TopDownDecoder(transformer_channels)
 
     def forward(self, cnn: list[torch.Tensor], transformer: list[torch.Tensor]) -> list[torch.Tensor]:
         """→ [global, local, cross] maps at stride 4."""
         cross, global_stream, local_stream = zip(*(m(c, t) for m, c, t in zip(self.interaction, cnn, transformer)))
         fused = self.up_4(self.up_8(cross[2], cross[1]), cross[0])
-        return [self.global_decoder(list(global_stream)), self.local_decoder(list(local_stream)), fused]
+        return [self.global_decoder(list(global_stream))[0], self.local_decoder(list(local_stream))[0], fused]
 
 
 class ICIFNetForChangeDetection(EuroMineChangeDetectionModel):
