@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from transformers import EfficientNetConfig, EfficientNetModel, ResNetConfig, ResNetModel, SegformerConfig
 from transformers.utils import logging as hf_logging
 
-from euromine_hf.bands import BANDS
+from euromine_hf.bands import BANDS, RGB_BANDS
 from euromine_hf.models import build_model
 from euromine_hf.models.band_adaptation import adapt_rgb_weight, load_rgb_checkpoint
 from euromine_hf.models.change_detection.bit import BITConfig
@@ -212,6 +212,29 @@ def test_tinycd_loads_an_rgb_efficientnet_checkpoint_into_ten_bands(tmp_path):
     # the later blocks and the top convolution of the full network have no place in TinyCD
     assert report.skipped and all(k.startswith(("encoder.blocks.", "encoder.top")) for k in report.skipped)
     assert all(not key.startswith("siamese.") for key in report.missing)
+
+
+def test_tinycd_rgb_model_checkpoint_adapts_the_per_band_date_mixing(tmp_path):
+    """A whole RGB TinyCD (e.g. trained on LEVIR-CD) into 10 bands: the full-resolution MAMB's grouped
+    convolution has one group per band, so its rows are mapped band by band, not left at random."""
+    torch.manual_seed(5)
+    rgb = build_model("tinycd", "tiny", num_channels=3)
+    rgb.save_pretrained(tmp_path)
+    model = build_model("tinycd", "tiny", num_channels=10)
+    report = load_rgb_checkpoint(model, tmp_path)
+    mix_weight, mix_bias = model.band_indexed_parameters
+    assert {mix_weight, mix_bias, "first_mix.mask.0.weight"} <= set(report.adapted)
+    assert not report.missing and not report.skipped
+    source, target = rgb.state_dict(), model.state_dict()
+    assert target[mix_weight].shape == (10, 2, 3, 3)
+    for band_index, band in enumerate(BANDS):
+        for key in (mix_weight, mix_bias):
+            want = source[key][RGB_BANDS.index(band)] if band in RGB_BANDS else source[key].mean(dim=0)
+            torch.testing.assert_close(target[key][band_index], want, msg=f"{key} {band}")
+    # the MLP after the mixing sums over bands: adapted like a first layer (3/C scaled)
+    torch.testing.assert_close(
+        target["first_mix.mask.0.weight"], adapt_rgb_weight(source["first_mix.mask.0.weight"], BANDS)
+    )
 
 
 # --- nested transformers backbone configs -------------------------------------------------------

@@ -78,6 +78,21 @@ def adapt_rgb_pair_weight(
     return torch.cat(halves, dim=1)
 
 
+def adapt_rgb_rows(tensor: torch.Tensor, band_names: Sequence[str], rgb_bands: Sequence[str] = RGB_BANDS) -> torch.Tensor:
+    """Map a *band-indexed* RGB tensor (one row per input band in dim 0, e.g. a grouped convolution
+    with one group per band, or its bias) onto ``band_names`` → ``(len(band_names), ...)``.
+
+    Each row acts on its own band only, so nothing is summed over bands and no 3/C scaling applies:
+    an RGB band takes its row, every other band the mean of the three rows.
+    """
+    if tensor.ndim < 1 or tensor.shape[0] != 3:
+        raise ValueError(f"expected a band-indexed RGB tensor with 3 rows in dim 0, got shape {tuple(tensor.shape)}")
+    mean_row = tensor.mean(dim=0)
+    return torch.stack(
+        [tensor[list(rgb_bands).index(band)] if band in rgb_bands else mean_row for band in band_names], dim=0
+    )
+
+
 @dataclass
 class AdaptationReport:
     """What :func:`load_rgb_checkpoint` did with each tensor of the checkpoint."""
@@ -155,12 +170,14 @@ def load_rgb_checkpoint(
     model: PreTrainedModel, checkpoint: str | Path, band_names: Sequence[str] | None = None
 ) -> AdaptationReport:
     """Load an RGB checkpoint into ``model``, adapting 3-channel input layers to the model's bands
-    (and 3- or 6-channel ones to an early-fusion detector's two dates of bands).
+    (and 3- or 6-channel ones to an early-fusion detector's two dates of bands, and the parameters a
+    model lists in ``band_indexed_parameters`` — one row per band — row by row).
 
     Keys are matched exactly or by their longest unique dotted suffix, so a checkpoint of the bare
     backbone (e.g. a ``SegformerModel`` or ``ResNetModel`` folder) loads into the wrapped model.
     """
     band_names = list(band_names or model.config.band_names)
+    band_indexed = set(getattr(model, "band_indexed_parameters", ()))
     source = read_state_dict(checkpoint)
     target = model.state_dict()
     suffix_index: dict[str, list[str]] = {}
@@ -179,6 +196,15 @@ def load_rgb_checkpoint(
         if tuple(tensor.shape) == tuple(want.shape):
             new_state[model_key] = tensor.to(want.dtype)
             report.copied.append(model_key)
+        elif (
+            model_key in band_indexed
+            and tensor.ndim == want.ndim
+            and tensor.shape[0] == 3
+            and want.shape[0] == len(band_names)
+            and tensor.shape[1:] == want.shape[1:]
+        ):  # one row per input band (e.g. TinyCD's per-band date mixing)
+            new_state[model_key] = adapt_rgb_rows(tensor, band_names).to(want.dtype)
+            report.adapted.append(model_key)
         elif (
             tensor.ndim == want.ndim
             and tensor.ndim >= 2

@@ -77,6 +77,9 @@ class EuroMinePreTrainedModel(PreTrainedModel):
     # Trainer must not pass num_items_in_batch: our loss is a plain mean (DESIGN.md).
     accepts_loss_kwargs = False
     supports_gradient_checkpointing = False
+    #: State-dict keys of parameters with one row per input band in dim 0 (not per output channel of
+    #: a layer that sums over bands): ``load_rgb_checkpoint`` adapts them row by row.
+    band_indexed_parameters: tuple[str, ...] = ()
 
     def _init_weights(self, module: nn.Module) -> None:
         """He init for convolutions, unit/zero for norms: the defaults the original papers use."""

@@ -25,7 +25,9 @@ Differences from the reference code, and why:
 * Both dates pass the backbone as one batch (``SiameseEncoder``), so BatchNorm sees both dates'
   statistics together; the reference runs the dates one after the other.
 * The first MAMB's hidden widths (10, 5) are the paper's; with ``num_channels`` bands its mixing
-  convolution has ``num_channels`` groups (3 in the paper's RGB setting).
+  convolution has ``num_channels`` groups (3 in the paper's RGB setting). From an RGB TinyCD
+  checkpoint, B04/B03/B02 take the red/green/blue groups' filters and every other band their mean
+  (``band_indexed_parameters``); the pixel-wise MLP after it is adapted like any first layer.
 """
 
 from __future__ import annotations
@@ -171,6 +173,8 @@ class TinyCDForChangeDetection(EuroMineChangeDetectionModel):
 
     config_class = TinyCDConfig
     config: TinyCDConfig
+    # the full-resolution MAMB mixes each band's two dates in its own group: one filter per band
+    band_indexed_parameters = ("first_mix.mixing.mix.0.weight", "first_mix.mixing.mix.0.bias")
 
     def __init__(self, config: TinyCDConfig) -> None:
         super().__init__(config)
