@@ -106,6 +106,18 @@ def test_missing_checkpoint_folder_is_a_clear_error(tmp_path):
         load_rgb_checkpoint(build_model("unet", "tiny"), tmp_path)
 
 
+def test_bad_checkpoint_paths_are_clear_errors(tmp_path):
+    # a pickled checkpoint is refused by name (never unpickled), not with safetensors' bare header error
+    pickled = tmp_path / "resnet.pth"
+    torch.save({"conv.weight": torch.randn(4, 3, 3, 3)}, pickled)
+    with pytest.raises(ValueError, match=r"resnet\.pth: RGB checkpoint: expected a safetensors file"):
+        load_rgb_checkpoint(build_model("unet", "tiny"), pickled)
+    # a mistyped local path is "no such path", not a Hub id validation or network error
+    for missing in (tmp_path / "nope", "checkpoints/nope.safetensors"):
+        with pytest.raises(FileNotFoundError, match="found no such path"):
+            load_rgb_checkpoint(build_model("unet", "tiny"), missing)
+
+
 def _first_layer_ratio(rgb_conv, adapted_conv, correlation: float) -> float:
     """mean |output| with 10 bands / with the 3 RGB bands of the same scene (equal per-band stats)."""
     generator = torch.Generator().manual_seed(3)

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from transformers import PreTrainedModel
 
@@ -110,9 +111,17 @@ def read_state_dict(checkpoint: str | Path) -> dict[str, torch.Tensor]:
     transformers 5 renames some architectures' keys (Segformer, Swin) only inside ``from_pretrained``:
     the raw safetensors names would not match the in-memory modules.
     """
+    from euromine_hf.models.loading import is_local_path
+
     path = Path(checkpoint)
     if path.is_file():
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except SafetensorError as error:
+            raise ValueError(
+                f"{path}: RGB checkpoint: expected a safetensors file (pickled .pth/.bin files are not read; "
+                f"convert with safetensors.torch.save_file), {error}"
+            ) from None
     if path.is_dir():
         files = sorted(path.glob("*.safetensors"))
         if not files:
@@ -124,6 +133,8 @@ def read_state_dict(checkpoint: str | Path) -> dict[str, torch.Tensor]:
         for file in files:
             state.update(load_file(str(file)))
         return state
+    if is_local_path(checkpoint) or path.suffix in (".safetensors", ".pt", ".pth", ".bin", ".ckpt"):
+        raise FileNotFoundError(f"{path}: RGB checkpoint: expected a safetensors file or model folder, found no such path")
     # A Hub id: needs a network (or a Hub-compatible endpoint); never used by the demo.
     from huggingface_hub import snapshot_download
 
@@ -143,8 +154,8 @@ def _load_with_transformers(path: Path) -> PreTrainedModel | None:
     except (ValueError, KeyError, OSError):
         return None
     architecture = (getattr(config, "architectures", None) or [None])[0]
-    model_class = getattr(transformers, architecture, None) if architecture else None
-    if model_class is None:
+    model_class = getattr(transformers, architecture, None) if isinstance(architecture, str) else None
+    if not (isinstance(model_class, type) and issubclass(model_class, PreTrainedModel)):
         from euromine_hf.models.registry import MODEL_ZOO
 
         model_class = next((s.model_class for s in MODEL_ZOO.values() if s.model_class.__name__ == architecture), AutoModel)

@@ -18,11 +18,17 @@ import struct
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_model", "check_model_folder", "check_safetensors", "auto_class_for_task"]
+__all__ = ["load_model", "check_model_folder", "check_safetensors", "auto_class_for_task", "is_local_path"]
 
 #: Weight files ``save_pretrained`` writes, in the order ``from_pretrained`` looks for them.
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
 _EXPECTED = "a folder written by save_pretrained (config.json + model.safetensors)"
+
+
+def is_local_path(path: str | Path) -> bool:
+    """Whether ``path`` means a local file/folder (it exists, or is written like a path) rather than a Hub id."""
+    text = str(path)
+    return Path(path).exists() or text.startswith((".", "/", "~")) or text.count("/") > 1
 
 
 def check_safetensors(path: str | Path) -> None:
@@ -126,7 +132,7 @@ def load_model(path: str | Path, task: str | None = None, **kwargs: Any) -> Any:
 
     if task is not None:
         auto_class_for_task(task)  # validates the name
-    local = Path(path).exists() or str(path).startswith((".", "/", "~")) or str(path).count("/") > 1
+    local = is_local_path(path)
     if local:
         check_model_folder(path)
     where = path if local else f"{path} (not a local folder; tried as a Hub id)"
