@@ -451,10 +451,27 @@ def test_demo_invocation_rules():
 
     assert is_demo_invocation([]) and is_demo_invocation(["--output_dir", "x"]) and is_demo_invocation(["--demo"])
     assert not is_demo_invocation(["--model", "segformer"])
+    assert not is_demo_invocation(["args.json"])  # HF-style arguments file, not the demo
     model, data, train, run = parse_arguments(demo_argv(["--output_dir", "elsewhere"]))
     assert run.demo and model.size == "tiny" and train.output_dir == "elsewhere"
     assert beats_baseline({"OF1": 0.8, "GCA-TIoU": 0.7}, {"OF1": 0.6, "GCA-TIoU": 0.65})
     assert not beats_baseline({"OF1": 0.8, "GCA-TIoU": 0.6}, {"OF1": 0.6, "GCA-TIoU": 0.65})
+
+
+def test_train_reads_a_json_arguments_file(tmp_path, capsys):
+    """``train.py args.json`` parses the file (it used to be taken for the demo and rejected)."""
+    import json
+
+    from euromine_hf.training.main import main as train_main
+
+    args = tmp_path / "args.json"
+    args.write_text(json.dumps({"model": "unet", "size": "tiny", "output_dir": str(tmp_path / "o"), "nosuch": 1}))
+    assert train_main([str(args)]) == 2
+    err = capsys.readouterr().err
+    assert "['nosuch']" in err  # the file's unknown key is named, not the file taken for a stray argument
+    args.write_text(json.dumps({"model": "unet", "size": "tiny", "output_dir": str(tmp_path / "o"), "seed": 3}))
+    model, data, train, run = parse_arguments([str(args)])
+    assert model.model == "unet" and train.seed == 3 and not run.demo
 
 
 def test_euromine_train_forwards_arguments(monkeypatch):

@@ -169,19 +169,15 @@ def load_pair_splits(data_dir: Path, data_args: Any) -> dict[str, Any]:
 
 
 def build_detector(model_args: Any, seed: int | None = None, full_determinism: bool = False) -> Any:
-    """The zoo detector to train, seeded first so ``--seed`` fixes its initial weights."""
-    from transformers import enable_full_determinism, set_seed
+    """The zoo detector to train, built, seeded and RGB-adapted as :func:`~euromine_hf.training.run.build_segmenter`
+    builds any zoo model; refused if it is not a change detector."""
+    from euromine_hf.models.registry import MODEL_ZOO
+    from euromine_hf.training.run import build_segmenter
 
-    from euromine_hf.models import build_model, load_rgb_checkpoint
-
-    if seed is not None:
-        enable_full_determinism(seed) if full_determinism else set_seed(seed)
-    model = build_model(model_args.model, size=model_args.size, **model_args.overrides())
-    if getattr(model.config, "task", None) != "change_detection":
-        raise ValueError(f"--model {model_args.model} is not a change detector (config task {getattr(model.config, 'task', None)!r})")
-    if model_args.rgb_checkpoint:
-        load_rgb_checkpoint(model, model_args.rgb_checkpoint)
-    return model
+    spec = MODEL_ZOO.get(model_args.model)  # an unknown name: build_model's own error
+    if spec is not None and spec.task != "change_detection":
+        raise ValueError(f"--model {model_args.model} is not a change detector (its task is {spec.task!r})")
+    return build_segmenter(model_args, seed=seed, full_determinism=full_determinism)
 
 
 def run_change_detection(model_args: Any, data_args: Any, training_args: Any, run_args: Any) -> Any:
@@ -189,7 +185,7 @@ def run_change_detection(model_args: Any, data_args: Any, training_args: Any, ru
     from euromine_hf.data.collators import PairCollator, TimeseriesCollator
     from euromine_hf.training.arguments import check_task_arguments
     from euromine_hf.training.compute_metrics import ChangeMetrics
-    from euromine_hf.training.run import RunResult, _resume_path, resolve_data_dir
+    from euromine_hf.training.run import RunResult, _resume_path, push_trained_model, resolve_data_dir
 
     start = time.perf_counter()
     check_task_arguments(model_args, data_args, training_args)
@@ -236,12 +232,7 @@ def run_change_detection(model_args: Any, data_args: Any, training_args: Any, ru
             model_args=model_args, data_args=data_args, run_args=run_args, data_dir=data_dir, data_source=data_source,
         )
         if push_to_hub:
-            from euromine_hf.hub.push import push_model_folder
-
-            repo_id = training_args.hub_model_id or output_dir.name
-            url = push_model_folder(result.model_dir, repo_id, token=training_args.hub_token,
-                                    private=bool(training_args.hub_private_repo))
-            logger.info("pushed %s to %s", result.model_dir, url)
+            push_trained_model(result, training_args)
     trainer.accelerator.wait_for_everyone()
     result.seconds = time.perf_counter() - start
     return result

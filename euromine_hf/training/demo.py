@@ -84,8 +84,13 @@ _DEMO_COMPATIBLE = {"--output_dir", "--demo"}
 
 
 def is_demo_invocation(argv: Sequence[str]) -> bool:
-    """No arguments, ``--demo``, or only ``--output_dir X``: run the demo preset."""
+    """No arguments, ``--demo``, or only ``--output_dir X``: run the demo preset.
+
+    A lone ``.json`` file is an arguments file (``parse_arguments``), not the demo.
+    """
     argv = list(argv)
+    if len(argv) == 1 and argv[0].endswith(".json"):
+        return False
     if "--demo" in argv or any(a.startswith("--demo=") and a.split("=", 1)[1].lower() in ("1", "true") for a in argv):
         return True
     flags = [a.split("=", 1)[0] for a in argv if a.startswith("--")]

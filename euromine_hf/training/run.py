@@ -209,15 +209,21 @@ def run_training(
             data_dir=data_dir, data_source=data_source,
         )
         if push_to_hub:
-            from euromine_hf.hub.push import push_model_folder
-
-            repo_id = training_args.hub_model_id or output_dir.name
-            url = push_model_folder(result.model_dir, repo_id, token=training_args.hub_token,
-                                    private=bool(training_args.hub_private_repo))
-            logger.info("pushed %s to %s", result.model_dir, url)
+            push_trained_model(result, training_args)
     trainer.accelerator.wait_for_everyone()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def push_trained_model(result: RunResult, training_args: EuroMineTrainingArguments) -> str:
+    """``--push_to_hub``: upload the written ``model/`` folder through :mod:`euromine_hf.hub` (main process)."""
+    from euromine_hf.hub.push import push_model_folder
+
+    repo_id = training_args.hub_model_id or result.output_dir.name
+    url = push_model_folder(result.model_dir, repo_id, token=training_args.hub_token,
+                            private=bool(training_args.hub_private_repo))
+    logger.info("pushed %s to %s", result.model_dir, url)
+    return url
 
 
 def format_comparison(result: RunResult, model_name: str) -> str:
