@@ -320,6 +320,9 @@ class _SceneReader:
             self.height, self.width = src.height, src.width
             self.crs, self.transform, self.nodata = src.crs, src.transform, src.nodata
             self.checked_values = np.dtype(src.dtypes[0]) == np.uint16
+            # Validity of the rows read for windows, kept until emitted so no pixel is read twice.
+            self._valid_top = 0
+            self._valid_rows = np.zeros((0, self.width), dtype=bool)
         except BaseException:
             self.src.close()
             raise
@@ -344,22 +347,41 @@ class _SceneReader:
         return data.astype(np.uint16, copy=False)
 
     def window_rows(self, r: int) -> np.ndarray:
-        """Rows ``r .. r+160``, wrap-padded to at least 160 rows and columns."""
+        """Rows ``r .. r+160``, wrap-padded to at least 160 rows and columns; their validity is
+        kept for :meth:`valid`."""
         end = min(r + PATCH_SIZE, self.height)
         data = self.rows(r, end)
+        self._keep_valid(r, data)
         if end - r < PATCH_SIZE:
             data = np.take(data, np.arange(PATCH_SIZE) % data.shape[1], axis=1)
         if self.width < PATCH_SIZE:
             data = np.take(data, np.arange(PATCH_SIZE) % self.width, axis=2)
         return data
 
-    def valid(self, r0: int, r1: int) -> np.ndarray:
+    def _valid_of(self, data: np.ndarray) -> np.ndarray:
         """Pixels with data: not zero in every band, and not the file's nodata in every band."""
-        data = self.rows(r0, r1)
         empty = (data == 0).all(axis=0)
         if self.nodata is not None and not np.isnan(self.nodata):
             empty |= (data == self.nodata).all(axis=0)
         return ~empty
+
+    def _keep_valid(self, r0: int, data: np.ndarray) -> None:
+        top, end = self._valid_top, self._valid_top + len(self._valid_rows)
+        r1 = r0 + data.shape[1]
+        if r0 < top or r0 > end:  # not contiguous with what is kept: start over
+            self._valid_top, self._valid_rows = r0, self._valid_of(data)
+        elif r1 > end:
+            self._valid_rows = np.concatenate([self._valid_rows, self._valid_of(data[:, end - r0 :])])
+
+    def valid(self, r0: int, r1: int) -> np.ndarray:
+        """Validity (see :meth:`_valid_of`) of rows ``r0 .. r1``: from the rows already read for
+        windows when they are kept (then forgotten, as rows are emitted once), else read."""
+        top = self._valid_top
+        if top <= r0 and r1 <= top + len(self._valid_rows):
+            out = self._valid_rows[r0 - top : r1 - top].copy()
+            self._valid_top, self._valid_rows = r1, self._valid_rows[r1 - top :]
+            return out
+        return self._valid_of(self.rows(r0, r1))
 
 
 def _overview_factors(height: int, width: int, block: int = 256) -> list[int]:

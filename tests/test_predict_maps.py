@@ -330,3 +330,30 @@ def test_evaluate_reads_predict_outputs_with_nodata_and_change_probabilities(tmp
     expected = mask.copy()
     expected[0, :] = 0
     assert np.array_equal(read, expected)
+
+
+@pytest.mark.parametrize("stride", [160, 80])
+def test_each_input_row_is_read_once_for_windows_and_nodata(tmp_path, monkeypatch, stride):
+    from euromine_hf import inference
+
+    image = _image((480, 170))
+    image[:, 100:130, :] = 0  # no data: the mask must still be nodata there
+    src = _write(tmp_path / "Year2020.tif", image)
+    rows_read: list[int] = []
+    original = inference._SceneReader.rows
+
+    def counting(self, r0, r1):
+        rows_read.extend(range(r0, r1))
+        return original(self, r0, r1)
+
+    monkeypatch.setattr(inference._SceneReader, "rows", counting)
+    model = _segmenter()
+    predict_geotiff(model, [src], tmp_path / "map.tif", batch_size=3, stride=stride)
+    # Windows start every `stride` rows; the validity of emitted rows comes from those reads.
+    window_rows = sum(160 for _ in range(0, 480 - 160 + 1, stride))
+    assert len(rows_read) == window_rows, (len(rows_read), window_rows)
+    with rasterio.open(tmp_path / "map.tif") as out:
+        data = out.read(1)
+    invalid = (image == 0).all(axis=0)
+    np.testing.assert_array_equal(data[invalid], MAP_NODATA)
+    np.testing.assert_array_equal(data[~invalid], predict_scene(model, image, stride=stride)[0][~invalid])
