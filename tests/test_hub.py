@@ -276,6 +276,12 @@ def test_push_refuses_folders_that_are_not_models(tmp_path):
     (tmp_path / "empty" / "pytorch_model.bin").write_bytes(b"x")
     with pytest.raises(HubPushError, match=r"model.safetensors is missing.*pytorch_model.bin"):
         push_model_folder(tmp_path / "empty", "user/x", token="t")
+    # a damaged weights file is refused before any upload, by the same checks loading uses
+    _, folder = saved_model_folder(tmp_path)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-16])
+    with pytest.raises(HubPushError, match=r"model.safetensors: tensor data: header declares \d+ bytes.*truncated"):
+        push_model_folder(folder, "user/x", token="t")
 
 
 def test_push_dataset_refuses_bad_exports(tmp_path):

@@ -37,7 +37,12 @@ def _resolve_token(token: str | None) -> str:
 
 
 def check_model_folder(folder: str | Path) -> Path:
-    """Raise :class:`HubPushError` unless ``folder`` holds a ``save_pretrained`` model in safetensors."""
+    """Raise :class:`HubPushError` unless ``folder`` holds a ``save_pretrained`` model in safetensors.
+
+    Pushing asks for safetensors only (no pickles on the Hub); the folder's contents — config.json,
+    its ``model_type``, every safetensors header and shard — are checked by the same
+    :func:`euromine_hf.models.loading.check_model_folder` that loading uses.
+    """
     path = Path(folder)
     if not path.is_dir():
         raise HubPushError(f"{path}: not a folder (expected the output of model.save_pretrained)")
@@ -47,17 +52,12 @@ def check_model_folder(folder: str | Path) -> Path:
         pickles = sorted(p.name for p in path.glob("*.bin"))
         hint = f"; found only {pickles}: save with safetensors (the default of save_pretrained)" if pickles else ""
         raise HubPushError(f"{path}: not a model folder, model.safetensors is missing{hint}")
-    index = path / "model.safetensors.index.json"
-    if index.is_file():
-        import json
+    from euromine_hf.models.loading import check_model_folder as check_loadable
 
-        try:
-            shards = set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values())
-        except (ValueError, KeyError) as error:
-            raise HubPushError(f"{index}: unreadable shard index ({error!r}); expected a 'weight_map'") from None
-        missing = sorted(s for s in shards if not (path / s).is_file())
-        if missing:
-            raise HubPushError(f"{index}: lists shard file(s) {missing} that are not in {path}")
+    try:
+        check_loadable(path)
+    except ValueError as error:
+        raise HubPushError(str(error)) from None
     return path
 
 
