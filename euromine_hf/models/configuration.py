@@ -163,8 +163,8 @@ def nested_backbone_config(
     fields = {**defaults, **given, "num_channels": int(num_channels)}
     forced = dict(fixed(fields) if callable(fixed) else (fixed or {}))
     for key, wanted in forced.items():
-        wanted = list(wanted) if isinstance(wanted, tuple) else wanted
-        if key in given and _as_lists(given[key]) != _as_lists(wanted):
+        wanted = _as_lists(wanted)
+        if key in given and _as_lists(given[key]) != wanted:
             raise ValueError(f"{field}.{key}={given[key]!r}, but this model sets it to {wanted!r}; leave it out")
         fields[key] = wanted
     return config_class(**{key: _as_lists(item) for key, item in fields.items()})
