@@ -41,7 +41,6 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import MobileNetV2Config
 
@@ -54,7 +53,7 @@ from euromine_hf.models.configuration import (
 )
 from euromine_hf.models.encoders.mobilenetv2 import MobileNetV2Encoder
 from euromine_hf.models.layers import ConvBNReLU, as_int_list, init_classifier
-from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel, binary_logits
+from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel, binary_logits, resize_logits
 from euromine_hf.models.registry import register_model
 
 
@@ -108,10 +107,6 @@ class A2NetConfig(EuroMineChangeDetectionConfig):
         super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, loss=loss, **kwargs)
 
 
-def _upsample(hidden: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(hidden, size=reference.shape[-2:], mode="bilinear", align_corners=False)
-
-
 class ResidualFusion(nn.Module):
     """ReLU(conv–BN–ReLU–conv–BN(fused) + 1×1 conv(identity)): a NAM level's output."""
 
@@ -155,7 +150,7 @@ class NeighbourAggregation(nn.Module):
                 parts.append(self.finer[i](features[i - 1]))
             parts.append(self.same[i](level))
             if i < last:
-                parts.append(_upsample(self.coarser[i](features[i + 1]), level))
+                parts.append(resize_logits(self.coarser[i](features[i + 1]), level.shape[-2:]))
             outputs.append(self.fusions[i](torch.cat(parts, dim=1), level))
         return outputs
 
@@ -232,7 +227,7 @@ class A2NetForChangeDetection(EuroMineChangeDetectionModel):
         for attention, merge, finer in zip(self.attention, self.merge, reversed(changes[:-1])):
             hidden, mask = attention(hidden)
             masks.append(mask)
-            hidden = merge(finer + _upsample(hidden, finer))
+            hidden = merge(finer + resize_logits(hidden, finer.shape[-2:]))
         masks.append(self.classifier(hidden))
         return masks[::-1]
 
