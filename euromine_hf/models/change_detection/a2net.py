@@ -218,10 +218,11 @@ class A2NetForChangeDetection(EuroMineChangeDetectionModel):
 
     def _masks(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> list[torch.Tensor]:
         """Change scores (B,1,h,w), finest (stride 4, the prediction) first, then strides 8, 16, 32."""
-        features_t1, features_t2 = self.backbone(pixel_values_t1, pixel_values_t2)
         batch = pixel_values_t1.shape[0]
-        # NAM on both dates as one batch (shared weights)
-        aggregated = self.aggregation([torch.cat([a, b]) for a, b in zip(features_t1[1:], features_t2[1:])])
+        # Both dates as one batch of 2B through the shared backbone and the NAM: the maps stay
+        # stacked (no split and re-concatenation) until the PCIM compares the dates.
+        features = self.backbone.encoder(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
+        aggregated = self.aggregation(features[1:])
         changes = [module(level[:batch], level[batch:]) for module, level in zip(self.change, aggregated)]
         masks, hidden = [], changes[-1]
         for attention, merge, finer in zip(self.attention, self.merge, reversed(changes[:-1])):
