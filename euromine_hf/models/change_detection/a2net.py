@@ -131,7 +131,10 @@ class NeighbourAggregation(nn.Module):
         branch = out_channels // 2
         last = len(in_channels) - 1
         self.finer = nn.ModuleList(
-            nn.Sequential(nn.MaxPool2d(2, 2), ConvBNReLU(in_channels[i - 1], branch, 3)) if i > 0 else nn.Identity()
+            # ceil_mode: the backbone's stride-2 convolutions round odd sizes up, so must the pooling
+            nn.Sequential(nn.MaxPool2d(2, 2, ceil_mode=True), ConvBNReLU(in_channels[i - 1], branch, 3))
+            if i > 0
+            else nn.Identity()
             for i in range(len(in_channels))
         )
         self.same = nn.ModuleList(ConvBNReLU(c, branch, 3) for c in in_channels)
