@@ -97,6 +97,15 @@ def test_benchmark_patch_sizes(spec: ModelSpec, size: int) -> None:
     assert logits.shape == (1, 2, size, size) and torch.isfinite(logits).all()
 
 
+@pytest.mark.parametrize("height, width", [(100, 90), (33, 47)])
+def test_sizes_not_divisible_by_the_total_stride(spec: ModelSpec, height: int, width: int) -> None:
+    """Edge tiles and cropped scenes: odd sizes are padded, cropped or resized inside, never a shape error."""
+    model = build_model(spec.name, "tiny", num_channels=3).eval()
+    with torch.no_grad():
+        logits = model(torch.randn(1, 3, height, width), torch.randn(1, 3, height, width)).logits
+    assert logits.shape == (1, 2, height, width) and torch.isfinite(logits).all()
+
+
 def test_save_load_and_auto_classes(spec: ModelSpec, tmp_path) -> None:
     torch.manual_seed(0)
     model = build_model(spec.name, "tiny").eval()

@@ -122,6 +122,23 @@ def test_dminet_joint_attention_starts_as_identity_and_crosses_dates() -> None:
     assert not torch.allclose(r1, r1_other)  # date 1's refinement depends on date 2's queries
 
 
+def test_dminet_joint_attention_is_the_unscaled_softmax_of_both_dates_queries() -> None:
+    """γ·(V_date · softmax(QᵀK_date)ᵀ) + input with Q = [Q_t1; Q_t2], no 1/√d, per date."""
+    torch.manual_seed(0)
+    attention = JointAttention(16).eval()
+    with torch.no_grad():
+        attention.gamma.fill_(0.5)
+    f1, f2 = torch.randn(2, 16, 5, 7), torch.randn(2, 16, 5, 7)
+    _, r1, r2 = attention(f1, f2)
+    query = torch.cat([attention.query[0](f1), attention.query[1](f2)], dim=1).flatten(2)  # (B, C/4, N)
+    for index, (features, refined) in enumerate(((f1, r1), (f2, r2))):
+        key, value = attention.key[index](features).flatten(2), attention.value[index](features).flatten(2)
+        weights = (query.transpose(1, 2) @ key).softmax(dim=-1)  # (B, N_query, N_key)
+        expected = 0.5 * (value @ weights.transpose(1, 2)).view_as(features) + features
+        torch.testing.assert_close(refined, expected, rtol=1e-5, atol=1e-5)
+        assert refined.is_contiguous()  # keeps the decoder's convolutions in the default layout
+
+
 def test_afcf3d_single_sigmoid_output_and_temporal_mixing() -> None:
     torch.manual_seed(0)
     model = build_model("afcf3d", "tiny").eval()

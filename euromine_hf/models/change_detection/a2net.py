@@ -41,7 +41,6 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from transformers import MobileNetV2Config
 
@@ -54,7 +53,7 @@ from euromine_hf.models.configuration import (
 )
 from euromine_hf.models.encoders.mobilenetv2 import MobileNetV2Encoder
 from euromine_hf.models.layers import ConvBNReLU, as_int_list, init_classifier
-from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel, binary_logits
+from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel, binary_logits, resize_logits
 from euromine_hf.models.registry import register_model
 
 
@@ -108,10 +107,6 @@ class A2NetConfig(EuroMineChangeDetectionConfig):
         super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, loss=loss, **kwargs)
 
 
-def _upsample(hidden: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    return F.interpolate(hidden, size=reference.shape[-2:], mode="bilinear", align_corners=False)
-
-
 class ResidualFusion(nn.Module):
     """ReLU(conv–BN–ReLU–conv–BN(fused) + 1×1 conv(identity)): a NAM level's output."""
 
@@ -136,7 +131,10 @@ class NeighbourAggregation(nn.Module):
         branch = out_channels // 2
         last = len(in_channels) - 1
         self.finer = nn.ModuleList(
-            nn.Sequential(nn.MaxPool2d(2, 2), ConvBNReLU(in_channels[i - 1], branch, 3)) if i > 0 else nn.Identity()
+            # ceil_mode: the backbone's stride-2 convolutions round odd sizes up, so must the pooling
+            nn.Sequential(nn.MaxPool2d(2, 2, ceil_mode=True), ConvBNReLU(in_channels[i - 1], branch, 3))
+            if i > 0
+            else nn.Identity()
             for i in range(len(in_channels))
         )
         self.same = nn.ModuleList(ConvBNReLU(c, branch, 3) for c in in_channels)
@@ -155,7 +153,7 @@ class NeighbourAggregation(nn.Module):
                 parts.append(self.finer[i](features[i - 1]))
             parts.append(self.same[i](level))
             if i < last:
-                parts.append(_upsample(self.coarser[i](features[i + 1]), level))
+                parts.append(resize_logits(self.coarser[i](features[i + 1]), level.shape[-2:]))
             outputs.append(self.fusions[i](torch.cat(parts, dim=1), level))
         return outputs
 
@@ -223,16 +221,17 @@ class A2NetForChangeDetection(EuroMineChangeDetectionModel):
 
     def _masks(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> list[torch.Tensor]:
         """Change scores (B,1,h,w), finest (stride 4, the prediction) first, then strides 8, 16, 32."""
-        features_t1, features_t2 = self.backbone(pixel_values_t1, pixel_values_t2)
         batch = pixel_values_t1.shape[0]
-        # NAM on both dates as one batch (shared weights)
-        aggregated = self.aggregation([torch.cat([a, b]) for a, b in zip(features_t1[1:], features_t2[1:])])
+        # Both dates as one batch of 2B through the shared backbone and the NAM: the maps stay
+        # stacked (no split and re-concatenation) until the PCIM compares the dates.
+        features = self.backbone.encoder(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
+        aggregated = self.aggregation(features[1:])
         changes = [module(level[:batch], level[batch:]) for module, level in zip(self.change, aggregated)]
         masks, hidden = [], changes[-1]
         for attention, merge, finer in zip(self.attention, self.merge, reversed(changes[:-1])):
             hidden, mask = attention(hidden)
             masks.append(mask)
-            hidden = merge(finer + _upsample(hidden, finer))
+            hidden = merge(finer + resize_logits(hidden, finer.shape[-2:]))
         masks.append(self.classifier(hidden))
         return masks[::-1]
 

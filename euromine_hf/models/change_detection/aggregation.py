@@ -13,12 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def upsample_to(x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
-    """Bilinear resize (align_corners=False) to ``size``; a no-op when already there."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+# bilinear (align_corners=False), a no-op at the same size: the one resize the models share
+from euromine_hf.models.modeling import resize_logits as upsample_to
 
 
 class Projection(nn.Sequential):

@@ -269,10 +269,9 @@ class BITForChangeDetection(EuroMineChangeDetectionModel):
         tokens = torch.cat([tokens[:batch], tokens[batch:]], dim=1) + self.token_positions  # (B, 2L, C)
         for layer in self.transformer_encoder:
             tokens = layer(tokens)
-        tokens_t1, tokens_t2 = tokens.chunk(2, dim=1)
-        refined_t1 = self._decode(features[:batch], tokens_t1)
-        refined_t2 = self._decode(features[batch:], tokens_t2)
-        difference = (refined_t1 - refined_t2).abs()
+        # each date's pixels attend to its own tokens: decode both dates as one batch of 2B
+        refined = self._decode(features, torch.cat(tokens.chunk(2, dim=1), dim=0))
+        difference = (refined[:batch] - refined[batch:]).abs()
         difference = F.interpolate(difference, size=pixel_values_t1.shape[-2:], mode="bilinear", align_corners=False)
         return self.classifier(difference)
 

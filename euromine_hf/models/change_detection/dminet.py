@@ -39,6 +39,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import ResNetConfig
 
@@ -138,14 +139,17 @@ class JointAttention(nn.Module):
     def forward(
         self, features_t1: torch.Tensor, features_t2: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        query = torch.cat([self.query[0](features_t1), self.query[1](features_t2)], dim=1).flatten(2)  # (B, C/4, N)
+        def tokens(projected: torch.Tensor) -> torch.Tensor:  # (B, c, H, W) → (B, N, c)
+            return projected.flatten(2).transpose(1, 2)
+
+        query = tokens(torch.cat([self.query[0](features_t1), self.query[1](features_t2)], dim=1))  # (B, N, C/4)
         refined = []
         for index, features in enumerate((features_t1, features_t2)):
-            key = self.key[index](features).flatten(2)  # (B, C/4, N)
-            value = self.value[index](features).flatten(2)  # (B, C, N)
-            attention = (query.transpose(1, 2) @ key).softmax(dim=-1)  # (B, N_query, N_key)
-            context = (value @ attention.transpose(1, 2)).view_as(features)
-            refined.append(self.gamma * context + features)
+            key, value = tokens(self.key[index](features)), tokens(self.value[index](features))
+            # softmax(QᵀK) over the keys, unscaled as in the paper's code; a fused kernel (where the
+            # device has one) does not keep the N×N map (N = 4096 at stride 4 of a 256-px patch)
+            context = F.scaled_dot_product_attention(query, key, value, scale=1.0)  # (B, N, C)
+            refined.append(self.gamma * context.transpose(1, 2).contiguous().view_as(features) + features)
         return self.fuse(torch.cat(refined, dim=1)), refined[0], refined[1]
 
 

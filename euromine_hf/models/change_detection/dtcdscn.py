@@ -209,7 +209,8 @@ class DTCDSCNDecoder(nn.Module):
         for block, skip in zip(self.blocks, skips):
             hidden = block(hidden)
             if skip is not None:
-                hidden = hidden + skip
+                # sizes not divisible by 32: the encoder rounded odd sizes up, ×2 overshoots by one
+                hidden = hidden[..., : skip.shape[-2], : skip.shape[-1]] + skip
         return self.classifier(self.head(hidden))
 
 

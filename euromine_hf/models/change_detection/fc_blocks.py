@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from euromine_hf.models.change_detection.fusion import SiameseEncoder
 from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
 from euromine_hf.models.encoders.base import Encoder
 from euromine_hf.models.layers import init_classifier
@@ -163,4 +164,37 @@ class FullyConvolutionalCDModel(EuroMineChangeDetectionModel):
             init_classifier(module)
 
 
-__all__ = ["ConvUnit", "FCDecoder", "FCEncoder", "FullyConvolutionalCDConfig", "FullyConvolutionalCDModel"]
+class SiameseFCCDModel(FullyConvolutionalCDModel):
+    """FC-Siam-conc and FC-Siam-diff: the shared encoder on each date, the skips of every scale
+    fused by ``fusion_class`` (concatenation or absolute difference, which sets their width).
+
+    As in the authors' reference code (the paper does not say), the decoder starts from the pooled
+    deepest map of the *second* date; the first date enters only through the skips.
+    """
+
+    #: a fusion module of :mod:`.fusion`, built per scale as ``fusion_class(width)``
+    fusion_class: type[nn.Module]
+
+    def __init__(self, config: FullyConvolutionalCDConfig) -> None:
+        super().__init__(config)
+        widths, depths = config.widths, config.depths
+        self.encoder = SiameseEncoder(FCEncoder(config.num_channels, widths, depths, config.dropout))
+        self.fusions = nn.ModuleList(self.fusion_class(width) for width in widths)
+        skip_channels = [fusion.out_channels for fusion in self.fusions]
+        self.decoder = FCDecoder(widths, depths, skip_channels, config.num_labels, config.dropout)
+        self.post_init()
+
+    def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
+        features_t1, features_t2 = self.encoder(pixel_values_t1, pixel_values_t2)
+        skips = [fuse(a, b) for fuse, a, b in zip(self.fusions, features_t1, features_t2)]
+        return self.decoder(features_t2[-1], skips)
+
+
+__all__ = [
+    "ConvUnit",
+    "FCDecoder",
+    "FCEncoder",
+    "FullyConvolutionalCDConfig",
+    "FullyConvolutionalCDModel",
+    "SiameseFCCDModel",
+]

@@ -15,16 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-from torch import nn
-
-from euromine_hf.models.change_detection.fc_blocks import (
-    FCDecoder,
-    FCEncoder,
-    FullyConvolutionalCDConfig,
-    FullyConvolutionalCDModel,
-)
-from euromine_hf.models.change_detection.fusion import ConcatFusion, SiameseEncoder
+from euromine_hf.models.change_detection.fc_blocks import FullyConvolutionalCDConfig, SiameseFCCDModel
+from euromine_hf.models.change_detection.fusion import ConcatFusion
 from euromine_hf.models.registry import register_model
 
 
@@ -37,24 +29,11 @@ class FCSiamConcConfig(FullyConvolutionalCDConfig):
         super().__init__(**kwargs)
 
 
-class FCSiamConcForChangeDetection(FullyConvolutionalCDModel):
+class FCSiamConcForChangeDetection(SiameseFCCDModel):
     """FC-Siam-conc: shared encoder on each date, per-scale skips concatenated."""
 
     config_class = FCSiamConcConfig
-
-    def __init__(self, config: FCSiamConcConfig) -> None:
-        super().__init__(config)
-        widths, depths = config.widths, config.depths
-        self.encoder = SiameseEncoder(FCEncoder(config.num_channels, widths, depths, config.dropout))
-        self.fusions = nn.ModuleList(ConcatFusion(width) for width in widths)
-        skip_channels = [fusion.out_channels for fusion in self.fusions]
-        self.decoder = FCDecoder(widths, depths, skip_channels, config.num_labels, config.dropout)
-        self.post_init()
-
-    def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
-        features_t1, features_t2 = self.encoder(pixel_values_t1, pixel_values_t2)
-        skips = [fuse(a, b) for fuse, a, b in zip(self.fusions, features_t1, features_t2)]
-        return self.decoder(features_t2[-1], skips)
+    fusion_class = ConcatFusion
 
 
 register_model(

@@ -16,16 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-from torch import nn
-
-from euromine_hf.models.change_detection.fc_blocks import (
-    FCDecoder,
-    FCEncoder,
-    FullyConvolutionalCDConfig,
-    FullyConvolutionalCDModel,
-)
-from euromine_hf.models.change_detection.fusion import AbsDiffFusion, SiameseEncoder
+from euromine_hf.models.change_detection.fc_blocks import FullyConvolutionalCDConfig, SiameseFCCDModel
+from euromine_hf.models.change_detection.fusion import AbsDiffFusion
 from euromine_hf.models.registry import register_model
 
 
@@ -38,24 +30,11 @@ class FCSiamDiffConfig(FullyConvolutionalCDConfig):
         super().__init__(**kwargs)
 
 
-class FCSiamDiffForChangeDetection(FullyConvolutionalCDModel):
+class FCSiamDiffForChangeDetection(SiameseFCCDModel):
     """FC-Siam-diff: shared encoder on each date, per-scale skips |f1 − f2|."""
 
     config_class = FCSiamDiffConfig
-
-    def __init__(self, config: FCSiamDiffConfig) -> None:
-        super().__init__(config)
-        widths, depths = config.widths, config.depths
-        self.encoder = SiameseEncoder(FCEncoder(config.num_channels, widths, depths, config.dropout))
-        self.fusions = nn.ModuleList(AbsDiffFusion(width) for width in widths)
-        skip_channels = [fusion.out_channels for fusion in self.fusions]
-        self.decoder = FCDecoder(widths, depths, skip_channels, config.num_labels, config.dropout)
-        self.post_init()
-
-    def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
-        features_t1, features_t2 = self.encoder(pixel_values_t1, pixel_values_t2)
-        skips = [fuse(a, b) for fuse, a, b in zip(self.fusions, features_t1, features_t2)]
-        return self.decoder(features_t2[-1], skips)
+    fusion_class = AbsDiffFusion
 
 
 register_model(

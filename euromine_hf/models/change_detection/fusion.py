@@ -3,8 +3,8 @@
 Detectors differ mostly in *where* and *how* the two dates are combined (Daudt et al. 2018 name
 the three basic choices): early fusion stacks both images as one 2C-band input; a Siamese encoder
 runs one set of weights on each date and fuses per scale, by concatenation or by absolute
-difference; later detectors fuse with attention. These modules are the shared pieces; each paper
-detector file assembles them with its own decoder.
+difference; later detectors fuse with attention, or weigh the fused maps by channel attention.
+These modules are the shared pieces; each paper detector file assembles them with its own decoder.
 """
 
 from __future__ import annotations
@@ -91,6 +91,29 @@ class AttentionFusion(nn.Module):
         return weighted * self.spatial_gate(pooled)
 
 
+class ChannelAttention(nn.Module):
+    """CBAM's channel attention: weights σ(MLP(avg-pool x) + MLP(max-pool x)), shape (B, C, 1, 1).
+
+    One bias-free two-layer MLP (hidden ``max(C // reduction, 1)``) shared by both pooled
+    descriptors. Here because two detectors weigh their fused change maps with it (SNUNet-CD's
+    ensemble attention, TFI-GR's change-information extraction).
+    """
+
+    def __init__(self, channels: int, reduction: int) -> None:
+        super().__init__()
+        hidden = max(channels // reduction, 1)  # tiny widths would otherwise leave no hidden unit
+        self.mlp = nn.Sequential(
+            nn.Conv2d(channels, hidden, 1, bias=False),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(hidden, channels, 1, bias=False),
+        )
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        average = self.mlp(hidden.mean(dim=(2, 3), keepdim=True))
+        maximum = self.mlp(hidden.amax(dim=(2, 3), keepdim=True))
+        return torch.sigmoid(average + maximum)
+
+
 FUSIONS: dict[str, type[nn.Module]] = {"concat": ConcatFusion, "diff": AbsDiffFusion, "attention": AttentionFusion}
 
 
@@ -104,6 +127,7 @@ def make_fusion(kind: str, channels: int) -> nn.Module:
 __all__ = [
     "AbsDiffFusion",
     "AttentionFusion",
+    "ChannelAttention",
     "ConcatFusion",
     "FUSIONS",
     "SiameseEncoder",

@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from euromine_hf.models.change_detection.fusion import ChannelAttention
 from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
 from euromine_hf.models.layers import init_classifier
 from euromine_hf.models.modeling import EuroMineChangeDetectionModel
@@ -81,24 +82,6 @@ class ResidualNode(nn.Module):
         identity = self.conv1(hidden)
         hidden = self.norm2(self.conv2(F.relu(self.norm1(identity))))
         return F.relu(hidden + identity)
-
-
-class ChannelAttention(nn.Module):
-    """Per-channel weights σ(MLP(avgpool(x)) + MLP(maxpool(x))), shape (B, C, 1, 1)."""
-
-    def __init__(self, channels: int, reduction: int) -> None:
-        super().__init__()
-        hidden = max(channels // reduction, 1)  # tiny widths would otherwise leave no hidden unit
-        self.mlp = nn.Sequential(
-            nn.Conv2d(channels, hidden, 1, bias=False),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(hidden, channels, 1, bias=False),
-        )
-
-    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-        average = self.mlp(F.adaptive_avg_pool2d(hidden, 1))
-        maximum = self.mlp(F.adaptive_max_pool2d(hidden, 1))
-        return torch.sigmoid(average + maximum)
 
 
 class EnsembleChannelAttention(nn.Module):

@@ -37,7 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import ResNetConfig
 
-from euromine_hf.models.change_detection.fusion import SiameseEncoder
+from euromine_hf.models.change_detection.fusion import ChannelAttention, SiameseEncoder
 from euromine_hf.models.configuration import (
     BACKBONE_OVERRIDES_REMOVED,
     EuroMineChangeDetectionConfig,
@@ -136,20 +136,6 @@ class TemporalFeatureInteraction(nn.Module):
         enhanced_t1 = self.enhance_t1(features_t1 * difference + features_t1)
         enhanced_t2 = self.enhance_t2(features_t2 * difference + features_t2)
         return self.reduce(difference + self.fuse(torch.cat([enhanced_t1, enhanced_t2], dim=1)))
-
-
-class ChannelAttention(nn.Module):
-    """σ(MLP(avg-pool) + MLP(max-pool)) channel weights (shared bias-free MLP, as in CBAM)."""
-
-    def __init__(self, channels: int, ratio: int) -> None:
-        super().__init__()
-        hidden = max(channels // ratio, 1)
-        self.mlp = nn.Sequential(
-            nn.Conv2d(channels, hidden, 1, bias=False), nn.ReLU(inplace=True), nn.Conv2d(hidden, channels, 1, bias=False)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.sigmoid(self.mlp(x.mean(dim=(2, 3), keepdim=True)) + self.mlp(x.amax(dim=(2, 3), keepdim=True)))
 
 
 class ChangeInformationExtraction(nn.Module):
