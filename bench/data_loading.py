@@ -4,8 +4,7 @@ Compares, on one synthetic archive (single process, ``num_workers=0``, batch 32,
 normalised float32 out):
 
 * ``mapping``: :class:`~euromine_hf.data.pairs.MappingDataset` (zero-copy reads of the Arrow
-  ``Array3D`` column) + :class:`~euromine_hf.data.collators.MappingCollator`, with and without
-  augmentation; the plain datasets path (``with_format("numpy", dtype=None)`` + ``__getitems__``);
+  ``Array3D`` column) + :class:`~euromine_hf.data.collators.MappingCollator`; the plain datasets path (``with_format("numpy", dtype=None)`` + ``__getitems__``);
   and the same rows stored as a binary column (read zero-copy, and through the datasets
   formatter + ``np.frombuffer``) — the storage comparison behind the builder's choice of
   ``Array3D``;
@@ -13,7 +12,9 @@ normalised float32 out):
   :class:`~euromine_hf.data.collators.PairCollator`;
 * ``Trainer.get_train_dataloader()`` as ``train.py`` builds it (``run.load_splits`` +
   ``run.build_trainer``, real collator, accelerate's prepared loader): the path training reads
-  (only with ``--split train``, the split training reads);
+  (only with ``--split train``, the split training reads), and the same followed by
+  ``EuroMineTrainer.augment_batch`` — where ``--augment`` flips/rotates each batch in training
+  (the collators' own ``augment=True`` is not used under the Trainer, so it is not timed);
 * the baseline of both: one ``.npy`` file per patch (the published cropped layout), loaded and
   normalised per sample with torch as the publishers' loaders do, stacked by the default collate.
 
@@ -147,19 +148,33 @@ def frombuffer_collator(collate: MappingCollator) -> Callable[[list[dict[str, An
 # ------------------------------------------------------------------------------------------------
 
 
-def trainer_loader(archive: Path, workdir: Path, batch_size: int, seed: int) -> Any:
-    """What ``trainer.get_train_dataloader()`` yields in ``run_training``: same splits, collator, Trainer."""
+class AugmentedLoader:
+    """A Trainer's train dataloader whose batches pass through ``trainer.augment_batch``, as in
+    ``EuroMineTrainer.training_step`` under ``--augment``."""
+
+    def __init__(self, trainer: Any) -> None:
+        self.trainer, self.loader = trainer, trainer.get_train_dataloader()
+
+    def __iter__(self):
+        for batch in self.loader:
+            yield self.trainer.augment_batch(batch)
+
+
+def trainer_loader(archive: Path, workdir: Path, batch_size: int, seed: int, augment: bool = False) -> Any:
+    """What ``trainer.get_train_dataloader()`` yields in ``run_training``: same splits, collator, Trainer
+    (with ``augment``, followed by the Trainer's per-batch augmentation)."""
     from euromine_hf.training.arguments import DataArguments, EuroMineTrainingArguments, ModelArguments, RunArguments
     from euromine_hf.training.run import build_segmenter, build_trainer, load_splits
 
-    data_args = DataArguments(data_dir=str(archive), cache_dir=str(workdir / "hf"), augment=False)
+    data_args = DataArguments(data_dir=str(archive), cache_dir=str(workdir / "hf"), augment=augment)
     training_args = EuroMineTrainingArguments(
         output_dir=str(workdir / "trainer"), per_device_train_batch_size=batch_size, use_cpu=True, seed=seed,
         dataloader_num_workers=0, disable_tqdm=True,
     )
     splits = load_splits(archive, data_args)
     model = build_segmenter(ModelArguments(model="unet", size="tiny"), seed=seed)
-    return build_trainer(model, splits, data_args, training_args, RunArguments()).get_train_dataloader()
+    trainer = build_trainer(model, splits, data_args, training_args, RunArguments())
+    return AugmentedLoader(trainer) if augment else trainer.get_train_dataloader()
 
 
 def make_loader(dataset, collate, batch_size: int, seed: int = 0) -> torch.utils.data.DataLoader:
@@ -208,14 +223,17 @@ def trainer_pair_rates(mapping, batch_size: int, rounds: int, workdir: Path) -> 
     n_pairs = len(series_pairs(sorted(set(int(y) for y in mapping["year"]))))
     setups = [
         ("Trainer loader: PairDataset + PairCollator(with_masks) (--sampling pairs)",
-         PairDataset(mapping), PairCollator(with_masks=True), 1),
+         PairDataset(mapping), PairCollator(with_masks=True), 1, False),
+        ("same + ChangeDetectionTrainer.augment_batch (--augment)",
+         PairDataset(mapping), PairCollator(with_masks=True), 1, True),
         (f"Trainer loader: TimeseriesDataset + TimeseriesCollator (--sampling timeseries, x{n_pairs} pairs)",
-         TimeseriesDataset(mapping), TimeseriesCollator(), n_pairs),
+         TimeseriesDataset(mapping), TimeseriesCollator(), n_pairs, False),
     ]
     out = []
-    for name, dataset, collate, per_sample in setups:
-        trainer = ChangeDetectionTrainer(model=_Detector(_Config()), args=args, train_dataset=dataset, data_collator=collate)
-        loader = trainer.get_train_dataloader()
+    for name, dataset, collate, per_sample, augment in setups:
+        trainer = ChangeDetectionTrainer(model=_Detector(_Config()), args=args, train_dataset=dataset,
+                                         data_collator=collate, augment=augment)
+        loader = AugmentedLoader(trainer) if augment else trainer.get_train_dataloader()
 
         def rate() -> float:
             n, start = 0, time.perf_counter()
@@ -269,19 +287,20 @@ def main(argv: list[str] | None = None) -> int:
     readers: list[tuple[str, str, Any, Any, int]] = [
         ("mapping", "baseline: .npy per patch, per-sample torch normalise", NpyMapping(npy), None, SAMPLE_BYTES),
         ("mapping", "MappingDataset (zero-copy Array3D) + MappingCollator", MappingDataset(mapping), MappingCollator(), SAMPLE_BYTES),
-        ("mapping", "same, augment=True", MappingDataset(mapping), MappingCollator(augment=True, seed=0), SAMPLE_BYTES),
         ("mapping", "datasets with_format('numpy', dtype=None) + MappingCollator", mapping.with_format("numpy", dtype=None), MappingCollator(), SAMPLE_BYTES),
         ("mapping", "binary column, zero-copy MappingDataset + MappingCollator", MappingDataset(binary), MappingCollator(), SAMPLE_BYTES),
         ("mapping", "binary column, datasets format + np.frombuffer + collator", binary, frombuffer_collator(MappingCollator()), SAMPLE_BYTES),
         ("pairs", "baseline: 2 .npy per pair, per-sample torch normalise", NpyPairs(npy, pairs), None, 2 * SAMPLE_BYTES),
         ("pairs", "PairDataset (index over mapping) + PairCollator", pairs, PairCollator(), 2 * SAMPLE_BYTES),
-        ("pairs", "same, augment=True", pairs, PairCollator(augment=True, seed=0), 2 * SAMPLE_BYTES),
     ]
     loaders = [make_loader(ds, collate, b) for _, _, ds, collate, _ in readers]
     if args.split == "train":
-        readers.insert(2, ("mapping", "Trainer.get_train_dataloader() (train.py's path: run.load_splits + build_trainer)",
-                           None, None, SAMPLE_BYTES))
-        loaders.insert(2, trainer_loader(archive, args.workdir, b, args.seed))
+        readers[2:2] = [
+            ("mapping", "Trainer.get_train_dataloader() (train.py's path: run.load_splits + build_trainer)", None, None, SAMPLE_BYTES),
+            ("mapping", "same + EuroMineTrainer.augment_batch (train.py --augment)", None, None, SAMPLE_BYTES),
+        ]
+        loaders[2:2] = [trainer_loader(archive, args.workdir, b, args.seed),
+                        trainer_loader(archive, args.workdir, b, args.seed, augment=True)]
     print(f"mapping rows: {len(mapping)}, pairs: {len(pairs)} (split {args.split}); warming up", file=sys.stderr)
     for loader in loaders:  # page cache, allocator
         epoch_rate(loader)
