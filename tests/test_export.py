@@ -53,6 +53,33 @@ def test_layout_is_the_push_to_hub_one(exported):
     assert not [p for p in exported.parent.iterdir() if p.name.startswith(".")]  # no temp leftovers
 
 
+def test_shards_are_byte_stream_split_zstd_and_smaller_than_the_default_encoding(exported, tmp_path):
+    """Images: BYTE_STREAM_SPLIT + zstd (parquet_layout); masks keep dictionary pages; the same rows
+    written with datasets' default options take more bytes."""
+    import pyarrow.parquet as pq
+    from datasets import Features
+    from datasets.arrow_writer import get_parquet_column_options
+
+    for config, image_cols in (("mapping", ("image",)), ("cd_pairs", ("image_t1", "image_t2"))):
+        for shard in sorted((exported / config).glob("*.parquet")):
+            reader = pq.ParquetFile(shard)
+            meta = reader.metadata
+            assert b"huggingface" in reader.schema_arrow.metadata
+            for g in range(meta.num_row_groups):
+                for c in range(meta.num_columns):
+                    column = meta.row_group(g).column(c)
+                    assert column.compression == "ZSTD", (shard, column.path_in_schema)
+                    is_image = column.path_in_schema.split(".")[0] in image_cols
+                    assert ("BYTE_STREAM_SPLIT" in column.encodings) == is_image, (shard, column.path_in_schema, column.encodings)
+                    if column.path_in_schema.startswith("mask"):
+                        assert "RLE_DICTIONARY" in column.encodings
+            schema = reader.schema_arrow
+            default = tmp_path / shard.name
+            pq.write_table(reader.read(), default, **get_parquet_column_options(Features.from_arrow_schema(schema), schema))
+            if config == "mapping":
+                assert shard.stat().st_size < 0.8 * default.stat().st_size, shard
+
+
 def test_card_has_configs_info_bands_licence_and_stats(exported):
     """The synthetic archive's card: generated-data licence, no claim on the real archive (its CC BY
     licence and citation are checked on a real-layout export in test_hub_dataset.py)."""

@@ -14,9 +14,11 @@ The output folder is laid out as ``push_to_hub(config_name=...)`` writes a repo:
 so ``load_dataset(OUT, "cd_pairs")`` works offline (and on the Hub once the folder is uploaded),
 with the typed features (uint16 ``Array3D`` images) restored from the card and the Parquet schema.
 
-The Parquet files are the builder's own output (``download_and_prepare(file_format="parquet")``),
-so they hold exactly the builder's rows and nothing passes through a second Arrow copy — that
-matters for ``cd_pairs``, which stores each image up to nine times. Everything is written into a
+The Parquet files hold the builder's own output (``download_and_prepare(file_format="parquet")``),
+re-encoded shard by shard, row group by row group, for size (:mod:`~euromine_hf.data.parquet_layout`:
+byte-stream split + zstd for the uint16 images, about half of ``datasets``' default snappy); the rows,
+row groups, schema and feature metadata are the builder's. ``cd_pairs`` stores each image up to nine
+times: for training, pairs are an index over ``mapping`` rows instead (``PairDataset``). Everything is written into a
 temporary sibling folder that is renamed to ``OUT`` only when complete: an interrupted export
 leaves no half-written folder behind.
 
@@ -358,6 +360,7 @@ def export_parquet(
         raise ValueError(f"export: configs: expected some of {list(CONFIG_NAMES)}, got {configs}")
     from euromine_hf.data.archive import detect_layout
     from euromine_hf.data.builder import prepare
+    from euromine_hf.data.parquet_layout import write_compact_shard
     from euromine_hf.io import make_temp_dir, replace_folder
 
     data_dir = Path(data_dir)
@@ -403,8 +406,8 @@ def export_parquet(
                 final = []
                 for i, shard in enumerate(shards):
                     dest = target / f"{split}-{i:05d}-of-{len(shards):05d}.parquet"
-                    os.replace(shard, dest)
-                    final.append(dest)
+                    final.append(write_compact_shard(shard, dest))
+                    Path(shard).unlink()
                 stats = _split_stats(final)
                 expected = info.splits[split].num_examples
                 if stats["num_rows"] != expected:
