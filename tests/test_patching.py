@@ -68,6 +68,27 @@ def test_reconstruct_writes_each_pixel_from_first_covering_patch() -> None:
     assert out[10, 10] == 1  # overlapped by all four; the first wins
 
 
+def test_reconstruct_generic_offsets_first_listed_patch_wins_and_gaps_stay_zero() -> None:
+    """Offsets that are not the published grid (a subset, another order, overlaps): each pixel comes
+    from the first patch in the list that covers it; pixels no patch covers are 0. Oracle: a loop
+    over pixels written here."""
+    height, width, size = 300, 260, 160
+    offsets = [(100, 90), (0, 0), (140, 100), (120, 0)]  # not row-major, overlapping, partly off the edge
+    patches = np.stack([np.full((size, size), i + 1, dtype=np.int32) for i in range(len(offsets))])
+    patches += np.arange(size * size, dtype=np.int32).reshape(size, size) * 10  # position inside the patch shows too
+    expected = np.zeros((height, width), dtype=np.int32)
+    for y in range(height):
+        for x in range(width):
+            for patch, (r, c) in zip(patches, offsets):
+                if r <= y < r + size and c <= x < c + size:
+                    expected[y, x] = patch[y - r, x - c]
+                    break
+    assert offsets != patch_offsets(height, width, size)
+    out = reconstruct(patches, offsets, height, width, size)
+    np.testing.assert_array_equal(out, expected)
+    assert (out[:100, 160:] == 0).all() and out[150, 150] % 10 == 1  # a gap; the first patch wins its overlap
+
+
 def test_small_site_wrap_padding() -> None:
     site = np.arange(3 * 5, dtype=np.uint16).reshape(3, 5)
     padded = pad_to_patch(site, size=8)
