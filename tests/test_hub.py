@@ -408,8 +408,8 @@ def test_synthetic_export_pushes_and_loads_with_typed_features(local_hub, tmp_pa
     """Issue 2's Parquet export of a small synthetic archive goes up and comes back row for row."""
     import datasets
 
-    export = pytest.importorskip("euromine_hf.data.export")
-    synthetic = pytest.importorskip("euromine_hf.data.synthetic")
+    import euromine_hf.data.export as export
+    import euromine_hf.data.synthetic as synthetic
     years = (2015, 2016, 2017)
     synthetic.generate_archive(tmp_path / "archive",
                                synthetic.SyntheticConfig(num_sites=3, min_size=160, max_size=176, years=years))

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-evaluate = pytest.importorskip("evaluate")
+import evaluate
 
 from euromine_hf.metrics import MODULE_NAMES, load  # noqa: E402
 from euromine_hf.metrics.modules import module_dir, space_files  # noqa: E402

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-evaluate = pytest.importorskip("evaluate")
+import evaluate
 
 from euromine_hf.metrics import CaTIoU, ChangeScorer, IntervalF1, MappingScorer, YearlyF1, binary_counts  # noqa: E402
 
