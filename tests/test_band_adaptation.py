@@ -153,7 +153,9 @@ def test_adapted_model_still_trains(rgb_unet_checkpoint):
     load_rgb_checkpoint(model, folder)
     out = model(torch.randn(2, 10, 32, 32), labels=torch.randint(0, 2, (2, 32, 32)))
     out.loss.backward()
-    assert model.encoder.stages[0][0].weight.grad is not None
+    # the adapted first layer is a trainable leaf that the loss reaches: a finite, non-zero gradient
+    grad = model.encoder.stages[0][0].weight.grad
+    assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
 
 
 # ------------------------------------------------------ the benchmark's starting checkpoints' layouts

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pytest
 
+from _oracle import confusion as _confusion, ratio as _ratio, scores as _scores, score_units, weighted_mean as _weighted_mean
 from euromine_hf.metrics.change import ChangeScorer
 from euromine_hf.metrics.mapping import MappingScorer
 
@@ -61,31 +62,6 @@ def data():
     return {site: _series(h, w, ys, rng) for site, (h, w, ys) in SITES.items()}
 
 
-def _ratio(num: float, den: float):
-    return None if den == 0 else num / den
-
-
-def _weighted_mean(values_weights) -> float:
-    pairs = [(v, w) for v, w in values_weights if v is not None]
-    return sum(v * w for v, w in pairs) / sum(w for _, w in pairs) if pairs else 1.0
-
-
-def _confusion(pred: np.ndarray, ref: np.ndarray) -> tuple[int, int, int]:
-    p, g = pred.astype(bool), ref.astype(bool)
-    return int((p & g).sum()), int((p & ~g).sum()), int((~p & g).sum())
-
-
-def _scores(tp: int, fp: int, fn: int) -> dict[str, float | None]:
-    return {"F1": _ratio(2 * tp, 2 * tp + fp + fn), "precision": _ratio(tp, tp + fp), "recall": _ratio(tp, tp + fn),
-            "IoU": _ratio(tp, tp + fp + fn)}
-
-
-def _ca(pi, pj, gi, gj) -> tuple[int, int]:
-    unchanged = gi == gj
-    a, b = pi.astype(bool), pj.astype(bool)
-    return int((a & b & unchanged).sum()), int(((a | b) & unchanged).sum())
-
-
 def _units(data, protocol):
     """Scoring units: (weight, {year: (pred, ref)}) per site (whole raster) or per patch window."""
     units = []
@@ -101,39 +77,7 @@ def _units(data, protocol):
 
 
 def oracle(data, protocol: str) -> dict[str, float]:
-    units = _units(data, protocol)
-    out: dict[str, float] = {}
-    pairs = list(itertools.combinations(YEARS, 2))
-    consecutive = [(a, b) for a, b in pairs if YEARS.index(b) - YEARS.index(a) == 1]
-    if protocol == "micro":
-        for y in YEARS:
-            tp, fp, fn = map(sum, zip(*(_confusion(*u[y]) for _, u in units if y in u)))
-            out[f"F1_{y}"] = _scores(tp, fp, fn)["F1"]
-        tp, fp, fn = map(sum, zip(*(_confusion(*u[y]) for _, u in units for y in u)))
-        overall = _scores(tp, fp, fn)
-        out.update(OF1=overall["F1"], precision=overall["precision"], recall=overall["recall"], IoU=overall["IoU"])
-        for name, chosen in (("LCA-TIoU", consecutive), ("GCA-TIoU", pairs)):
-            per_pair = []
-            for a, b in chosen:
-                parts = [_ca(u[a][0], u[b][0], u[a][1], u[b][1]) for _, u in units if a in u and b in u]
-                if parts:
-                    per_pair.append(_ratio(sum(i for i, _ in parts), sum(n for _, n in parts)))
-            out[name] = _weighted_mean((v, 1.0) for v in per_pair)
-        return out
-    for y in YEARS:
-        out[f"F1_{y}"] = _weighted_mean((_scores(*_confusion(*u[y]))["F1"], w) for w, u in units if y in u)
-    per_unit = [(_scores(*map(sum, zip(*(_confusion(*u[y]) for y in u)))), w) for w, u in units]
-    out["OF1"] = _weighted_mean((s["F1"], w) for s, w in per_unit)
-    for key in ("precision", "recall", "IoU"):
-        out[key] = _weighted_mean((s[key], w) for s, w in per_unit)
-    for name, chosen in (("LCA-TIoU", consecutive), ("GCA-TIoU", pairs)):
-        values = []
-        for w, u in units:
-            ratios = [_ratio(*_ca(u[a][0], u[b][0], u[a][1], u[b][1])) for a, b in chosen if a in u and b in u]
-            ratios = [r for r in ratios if r is not None]
-            values.append((sum(ratios) / len(ratios) if ratios else None, w))
-        out[name] = _weighted_mean(values)
-    return out
+    return score_units(_units(data, protocol), YEARS, micro=protocol == "micro")
 
 
 def _scorer(data) -> MappingScorer:
@@ -169,8 +113,8 @@ def test_site_weight_is_pixels_not_pixels_times_years(data):
         assert len({round(site[key], 6), round(micro[key], 6), round(patch[key], 6)}) == 3, key
     # weighting each site by H*W*years instead would change the site score
     units = _units(data, "site")
-    per_unit = [(_scores(*map(sum, zip(*(_confusion(*u[y]) for y in u))))["F1"], w * len(u)) for w, u in units]
-    assert abs(_weighted_mean(per_unit) - site["OF1"]) > 1e-4
+    per_unit = [(scores(*map(sum, zip(*(confusion(*u[y]) for y in u))))["F1"], w * len(u)) for w, u in units]
+    assert abs(weighted_mean(per_unit) - site["OF1"]) > 1e-4
 
 
 @pytest.mark.parametrize("protocol", ["site", "micro", "patch"])
@@ -198,17 +142,17 @@ def test_change_interval_scores_equal_the_oracle(data, protocol):
             if protocol == "patch":
                 for k, ((_, _, pw), (_, _, rw)) in enumerate(zip(_windows(pred_change[(site, a, b)]), _windows(ref_change[(site, a, b)]))):
                     cell = pooled.setdefault((site, k), [0, 0, 0, 1.0])
-                    for i, v in enumerate(_confusion(pw, rw)):
+                    for i, v in enumerate(confusion(pw, rw)):
                         cell[i] += v
             else:
                 cell = pooled.setdefault((site if protocol == "site" else "all",), [0, 0, 0, float(h * w)])
-                for i, v in enumerate(_confusion(pred_change[(site, a, b)], ref_change[(site, a, b)])):
+                for i, v in enumerate(confusion(pred_change[(site, a, b)], ref_change[(site, a, b)])):
                     cell[i] += v
         return pooled.values()
 
     for k in range(1, 4):
         selected = [key for key in pred_change if key[2] - key[1] == k]
-        expected = _weighted_mean((_ratio(2 * tp, 2 * tp + fp + fn), w) for tp, fp, fn, w in units_of(selected))
+        expected = weighted_mean((ratio(2 * tp, 2 * tp + fp + fn), w) for tp, fp, fn, w in units_of(selected))
         assert got[f"F1_interval_{k}"] == pytest.approx(expected, abs=1e-12), (protocol, k)
-    expected = _weighted_mean((_ratio(2 * tp, 2 * tp + fp + fn), w) for tp, fp, fn, w in units_of(list(pred_change)))
+    expected = weighted_mean((ratio(2 * tp, 2 * tp + fp + fn), w) for tp, fp, fn, w in units_of(list(pred_change)))
     assert got["OF1"] == pytest.approx(expected, abs=1e-12), protocol

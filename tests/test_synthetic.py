@@ -93,7 +93,11 @@ def test_alternative_label_names_and_small_site(archive: Path, masks: dict[str, 
 def test_default_sites_fill_all_three_random_splits(masks: dict[str, np.ndarray]) -> None:
     import euromine_hf.data.splits as splits
     parts = splits.assign_splits(list(masks), scheme="auto", seed=0)
-    assert all(len(parts[name]) >= 1 for name in ("train", "validation", "test")), parts
+    n = len(masks)
+    # 70/10/20 of n sites: validation and test rounded (at least one each), train the rest; a partition
+    n_val, n_test = max(1, round(n * 0.1)), max(1, round(n * 0.2))
+    assert {k: len(v) for k, v in parts.items()} == {"train": n - n_val - n_test, "validation": n_val, "test": n_test}, parts
+    assert sorted(parts["train"] + parts["validation"] + parts["test"]) == sorted(masks)
 
 
 def test_archive_reader_accepts_it(archive: Path, masks: dict[str, np.ndarray]) -> None:
