@@ -150,6 +150,35 @@ def test_every_structural_problem_is_reported_at_once_and_nothing_written(small_
     assert not results.exists()
 
 
+@pytest.mark.parametrize("extra", ["n-1", "n", "n+1"])
+def test_patch_number_bound_is_exact(small_archive, subs, tmp_path, extra):  # noqa: F811
+    """A site with n patches takes Patch0..Patch{n-1}: Patch{n-1} is valid, Patch{n} and Patch{n+1} are not
+    (checked at the bound itself, on the test site with the most patches)."""
+    site = max(_test_sites(small_archive)[0], key=lambda s: s.num_patches)
+    n = site.num_patches
+    assert n >= 2
+    folder = _copy(subs, "map_patches", tmp_path / "sub")
+    year_dir = folder / site.name / "2016"
+    assert sorted(p.name for p in year_dir.iterdir()) == sorted(f"Patch{k}.npy" for k in range(n))
+    number = {"n-1": n - 1, "n": n, "n+1": n + 1}[extra]
+    np.save(year_dir / f"Patch{number}.npy", np.zeros((160, 160), np.uint8))  # n-1 rewrites a valid patch
+    if extra == "n-1":
+        assert lb.validate_submission(folder, small_archive).task.name == "mapping"
+        return
+    with pytest.raises(lb.SubmissionError) as info:
+        lb.validate_submission(folder, small_archive)
+    assert any(
+        f"{year_dir / f'Patch{number}.npy'}: patch number: expected 0..{n - 1} ({n} patches of {site.name}), found {number}" in p
+        for p in info.value.problems
+    ), info.value.problems
+    # a missing last patch is named as such
+    (year_dir / f"Patch{number}.npy").unlink()
+    (year_dir / f"Patch{n - 1}.npy").unlink()
+    with pytest.raises(lb.SubmissionError) as info:
+        lb.validate_submission(folder, small_archive)
+    assert any(f"expected Patch0..Patch{n - 1}, missing {n - 1}" in p for p in info.value.problems), info.value.problems
+
+
 def test_pixel_problems_are_all_reported_after_the_headers_pass(small_archive, subs, tmp_path, capsys):  # noqa: F811
     site = _test_sites(small_archive)[0][0].name
     bad = _copy(subs, "map_patches", tmp_path / "bad")
