@@ -320,7 +320,7 @@ def _benchmark(eval_yaml: str = EVAL_YAML, repo: str = "user/euromine") -> str:
     return repo
 
 
-def test_push_puts_the_model_on_the_dataset_leaderboard(small_archive, subs, tmp_path, hub):  # noqa: F811
+def test_push_puts_the_model_on_the_dataset_leaderboard(small_archive, subs, tmp_path, hub, monkeypatch):  # noqa: F811
     from huggingface_hub import HfApi, ModelCard, parse_eval_result_entries
 
     dataset = _benchmark()
@@ -340,24 +340,33 @@ def test_push_puts_the_model_on_the_dataset_leaderboard(small_archive, subs, tmp
     assert metrics["GCA-TIoU"] == pytest.approx(entry["scores"]["GCA-TIoU"]) and len(metrics) == 13
     assert HfApi().model_info("user/unet-good", expand=["evalResults"]).eval_results[0].value == pytest.approx(entry["scores"]["OF1"])
 
-    board = HfApi().get_dataset_leaderboard(dataset)
-    mapping = [e for e in board if e.taskId == "multitemporal-mapping"]
-    assert [e.model_id for e in mapping] == ["user/unet-good", "user/unet-worse"] and [e.rank for e in mapping] == [1, 2]
-    assert mapping[0].value == pytest.approx(entry["scores"]["OF1"]) and mapping[0].author.username == "user"
+    # What the Hub's leaderboard endpoint returns is the server's logic (ranking, filters); what is
+    # ours is that each pushed entry reaches it, under the right task, with the value we pushed.
+    board = HfApi().get_dataset_leaderboard(dataset, base_model_only=False)
+    mapping = {e.model_id: e for e in board if e.taskId == "multitemporal-mapping"}
+    assert set(mapping) == {"user/unet-good", "user/unet-worse"}
+    assert mapping["user/unet-good"].value == pytest.approx(entry["scores"]["OF1"])
     assert [e.model_id for e in board if e.taskId == "change-detection"] == ["user/bit-good"]
 
     # a resubmission replaces the model's entry (same file, card results replaced, not doubled)
     assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results, "--push", "--dataset-repo", dataset) == 0
     assert len(ModelCard.load("user/unet-good").data.eval_results) == 13
-    assert len([e for e in HfApi().get_dataset_leaderboard(dataset) if e.model_id == "user/unet-good"]) == 1
+    assert len([e for e in HfApi().get_dataset_leaderboard(dataset, base_model_only=False) if e.model_id == "user/unet-good"]) == 1
 
-    # a fine-tune (card declares base_model) is left out by default, as on the Hub
+    # show asks for every model, fine-tunes included (a card declaring base_model), and ranks the rows
+    # itself: the endpoint's order is not trusted (here it is reversed).
     HfApi().upload_file(path_or_fileobj=b"---\nbase_model: user/unet-good\n---\n", path_in_repo="README.md", repo_id="user/unet-worse")
-    assert [e.model_id for e in HfApi().get_dataset_leaderboard(dataset) if e.taskId == "multitemporal-mapping"] == ["user/unet-good"]
-    assert len(HfApi().get_dataset_leaderboard(dataset, base_model_only=False)) == 3
+    calls = []
+    original = HfApi.get_dataset_leaderboard
 
-    # show: the Hub leaderboard (every model) + cards, no local entries
+    def reversed_board(self, repo_id, **kwargs):
+        calls.append(kwargs)
+        return list(reversed(original(self, repo_id, **kwargs)))
+
+    monkeypatch.setattr(HfApi, "get_dataset_leaderboard", reversed_board)
     assert _lb("show", "--results", tmp_path / "none", "--dataset-repo", dataset, "--out", tmp_path / "site") == 0
+    assert calls and all(c.get("base_model_only") is False for c in calls)
+    monkeypatch.setattr(HfApi, "get_dataset_leaderboard", original)
     rows = list(csv.DictReader(io.StringIO((tmp_path / "site" / "mapping.csv").read_text())))
     hub_rows = [r for r in rows if r["reference"] == "no"]
     assert [r["model"] for r in hub_rows] == ["user/unet-good", "user/unet-worse"]
@@ -416,4 +425,4 @@ def test_tasks_agree_with_the_dataset_eval_yaml_and_push_against_it(small_archiv
         assert [m["name"] for m in declared[spec.hub_task_id]["metrics"]] == [c for c in spec.columns if not c.startswith("F1_2")]
     dataset = _benchmark(eval_spec.render_eval_yaml())
     assert _lb("submit", subs / "cd_good", "--archive", small_archive, "--results", tmp_path / "b", "--push", "--dataset-repo", dataset) == 0
-    assert [e.model_id for e in HfApi().get_dataset_leaderboard(dataset)] == ["user/bit-good"]
+    assert [e.model_id for e in HfApi().get_dataset_leaderboard(dataset, base_model_only=False)] == ["user/bit-good"]
