@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 OUTPUT ?= outputs/demo
 
-.PHONY: venv demo test test-slow bench clean
+.PHONY: venv demo test test-slow bench mutate clean
 
 venv: $(STAMP)
 
@@ -25,6 +25,12 @@ test: venv
 
 test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
+
+# Mutation testing of the scoring core, patching, window blending and leaderboard validation
+# (tests/mutation.py; figures in TESTING.md). Takes long: run on demand, not in CI.
+mutate: venv
+	$(BIN)/python -m pip install -q -c constraints.txt mutmut
+	$(BIN)/python tests/mutation.py
 
 bench: venv
 	$(BIN)/python bench/data_loading.py

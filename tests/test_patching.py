@@ -152,3 +152,72 @@ def test_reconstruct_rejects_mismatched_inputs() -> None:
     patches = np.zeros((2, 160, 160), dtype=np.uint8)
     with pytest.raises(ValueError, match="2 patches but 1 offsets"):
         reconstruct(patches, [(0, 0)], 160, 160)
+
+
+# ---- other patch sizes and the edges of the input checks (found by mutation testing) -----------
+
+
+def test_a_non_default_patch_size_is_used_throughout() -> None:
+    """size=8 on a 13x20 site: the grid, the padding, the patches and their inverse all follow it."""
+    site = np.arange(2 * 13 * 20, dtype=np.int32).reshape(2, 13, 20)
+    assert patch_offsets(13, 20, 8) == [(0, 0), (0, 8), (0, 12), (5, 0), (5, 8), (5, 12)]
+    patches, offsets = extract_patches(site, 8)
+    assert patches.shape == (6, 2, 8, 8) and patches.dtype == site.dtype and offsets == patch_offsets(13, 20, 8)
+    for patch, (r, c) in zip(patches, offsets):
+        np.testing.assert_array_equal(patch, site[:, r : r + 8, c : c + 8])
+    np.testing.assert_array_equal(reconstruct(patches, offsets, 13, 20, 8), site)
+    np.testing.assert_array_equal(reconstruct(patches, offsets, 13, 20), site)  # size read off the patches
+    small = np.arange(5 * 3, dtype=np.uint8).reshape(5, 3)
+    padded = pad_to_patch(small, 8)
+    assert padded.shape == (8, 8) and padded.dtype == np.uint8
+    np.testing.assert_array_equal(padded, small[np.arange(8) % 5][:, np.arange(8) % 3])
+    for dtype in (np.float32, np.uint16):
+        assert reconstruct(np.ones((1, 8, 8), dtype), [(0, 0)], 8, 8).dtype == dtype  # the patches' dtype is kept
+
+
+def test_generic_reconstruct_crops_patches_at_the_site_edge() -> None:
+    """An off-grid patch reaching past the bottom-right edge is cropped, not shifted or refused."""
+    patch = np.arange(64, dtype=np.int32).reshape(1, 8, 8) + 1
+    out = reconstruct(patch, [(7, 9)], 10, 12, 8)
+    expected = np.zeros((10, 12), np.int32)
+    expected[7:10, 9:12] = patch[0, :3, :3]
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_a_site_of_exactly_one_patch_is_not_copied() -> None:
+    site = np.zeros((160, 160), dtype=np.uint8)
+    assert pad_to_patch(site) is site
+    assert pad_to_patch(np.zeros((8, 30)), 8).shape == (8, 30)
+
+
+@pytest.mark.parametrize("size", [0, -3, 2.5])
+def test_patch_size_must_be_a_positive_integer(size) -> None:
+    with pytest.raises(ValueError, match=r"patch size: expected a positive integer, got"):
+        patch_offsets(10, 10, size)
+
+
+def test_patch_size_one_is_valid() -> None:
+    assert patch_offsets(3, 2, 1) == [(r, c) for r in range(3) for c in range(2)]
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: pad_to_patch(np.zeros(5)), r"pad_to_patch: expected an array with at least 2 dimensions, got shape \(5,\)"),
+        (lambda: pad_to_patch(np.zeros((0, 5))), r"pad_to_patch: cannot pad an empty raster of shape \(0, 5\)"),
+        (lambda: pad_to_patch(np.zeros((5, 0))), r"pad_to_patch: cannot pad an empty raster of shape \(5, 0\)"),
+        (lambda: extract_patches(np.zeros(5)), r"extract_patches: expected an array \(\.\.\., H, W\), got shape \(5,\)"),
+        (lambda: reconstruct(np.zeros((2, 8)), [(0, 0)], 8, 8), r"reconstruct: expected patches \(N, \.\.\., size, size\), got shape \(2, 8\)"),
+        (lambda: reconstruct(np.zeros((1, 8, 9)), [(0, 0)], 8, 8), r"reconstruct: expected square 9x9 patches, got shape \(1, 8, 9\)"),
+        (lambda: reconstruct(np.zeros((1, 8, 8)), [(0, 0)], 8, 8, 9), r"reconstruct: expected square 9x9 patches, got shape \(1, 8, 8\)"),
+        (lambda: reconstruct(np.zeros((1, 8, 8)), [(0, 0)], 0, 8), r"reconstruct: expected a positive site size, got 0x8"),
+        (lambda: reconstruct(np.zeros((1, 8, 8)), [(0, 0)], 8, 0), r"reconstruct: expected a positive site size, got 8x0"),
+        (lambda: reconstruct(np.zeros((1, 8, 8)), [(8, 0)], 8, 20), r"reconstruct: patch offset \(8, 0\) lies outside a 8x20 site"),
+        (lambda: reconstruct(np.zeros((1, 8, 8)), [(0, 20)], 8, 20), r"reconstruct: patch offset \(0, 20\) lies outside a 8x20 site"),
+        (lambda: reconstruct(np.zeros((1, 8, 8)), [(-1, 0)], 8, 20), r"reconstruct: patch offset \(-1, 0\) lies outside"),
+        (lambda: reconstruct(np.zeros((1, 8, 8)), [(0, -1)], 8, 20), r"reconstruct: patch offset \(0, -1\) lies outside"),
+    ],
+)
+def test_bad_inputs_name_the_function_and_what_was_expected(call, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        call()
