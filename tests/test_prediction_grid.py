@@ -12,7 +12,6 @@ import sys
 from itertools import combinations
 from pathlib import Path
 
-import numpy as np
 import pytest
 from rasterio.transform import Affine
 
@@ -129,3 +128,18 @@ def test_leaderboard_submit_refuses_a_prediction_off_the_site_grid(small_archive
     assert len(problems) == 1, proc.stderr
     assert f": {field}: expected" in problems[0] and f"site raster of {site.name} ({key})" in problems[0], problems
     assert not (tmp_path / "board").exists()
+
+
+def test_a_folder_written_by_predict_is_a_submission_with_its_marker(small_archive, preds, tmp_path):  # noqa: F811
+    """``euromine predict`` leaves .euromine-predict.json beside its maps: evaluate and leaderboard
+    submit read the folder as it is."""
+    from euromine_hf.hub import leaderboard as lb
+    from euromine_hf.predict_outputs import PREDICT_MARKER
+
+    folder = shutil.copytree(preds / "map", tmp_path / "sub")
+    for site in _test_sites(small_archive):
+        (folder / site.name / PREDICT_MARKER).write_text(json.dumps({"created_by": "euromine_hf.inference", "files": {}, "runs": []}))
+    (folder / "submission.json").write_text(json.dumps({"model": "predicted", "task": "mapping"}))
+    submission = lb.validate_submission(folder, small_archive)
+    assert not any(p.name == PREDICT_MARKER for p in submission.files)
+    assert lb.score_submission(submission)["OF1"] == pytest.approx(1.0)

@@ -338,6 +338,7 @@ def validate_submission(
     """
     from euromine_hf.data.archive import ArchiveError, read_label, read_label_patch, scan_archive
     from euromine_hf.data.splits import assign_splits
+    from euromine_hf.predict_outputs import PREDICT_MARKER
 
     root = Path(folder)
     if root.is_symlink() or not root.is_dir():
@@ -381,8 +382,8 @@ def validate_submission(
     checks: list[tuple[Path, str, int, Any]] = []
     for rel, size in files:
         path = root.joinpath(*rel)
-        if rel == (SUBMISSION_FILE,):
-            continue
+        if rel == (SUBMISSION_FILE,) or (len(rel) == 2 and rel[1] == PREDICT_MARKER):
+            continue  # the marker `euromine predict` leaves beside its maps is no prediction
         if len(rel) == 1:
             problems.append(f"{path}: unexpected file (a submission holds {SUBMISSION_FILE} and one folder per test site)")
             continue
