@@ -779,14 +779,25 @@ def predict(
     refused; ``overwrite`` replaces existing maps only where predict wrote them
     (:mod:`euromine_hf.predict_outputs`). ``band_order`` states the input files' band order
     (``--band-order``) instead of their band descriptions (:func:`file_band_order`)."""
-    from euromine_hf.data.archive import ArchiveError
-    from euromine_hf.predict_outputs import check_destination
-
     threshold = check_threshold(threshold)
     if band_order is not None:
         band_order = parse_band_order(",".join(band_order))
-    source, out_dir = Path(source), Path(out_dir)
-    change = _is_change_model(model)
+    jobs = _plan(_is_change_model(model), Path(source), Path(out_dir), t2=t2, pairs=pairs, years=years, sites=sites,
+                 split=split, split_scheme=split_scheme, seed=seed, save_probability=save_probability,
+                 overwrite=overwrite, model_name=model_name)
+    return _run_jobs(model, jobs, save_probability=save_probability, batch_size=batch_size, stride=stride,
+                     threshold=threshold, model_name=model_name, progress=progress, band_order=band_order)
+
+
+def _plan(change: bool, source: Path, out_dir: Path, *, t2: str | Path | None, pairs: Sequence[tuple[int, int]] | None,
+          years: Iterable[int] | None, sites: Iterable[str] | None, split: str | None, split_scheme: str, seed: int,
+          save_probability: bool, overwrite: bool, model_name: str | None) -> list:
+    """The jobs of :func:`predict` (see :func:`_jobs`), once their outputs passed
+    :func:`~euromine_hf.predict_outputs.check_destination`: needs the task, not the model, so the
+    command line refuses a bad destination before loading any weights."""
+    from euromine_hf.data.archive import ArchiveError
+    from euromine_hf.predict_outputs import check_destination
+
     if t2 is not None and not change:
         raise ValueError(f"--t2: {model_name or 'the model'} is a segmenter (it maps one image); --t2 needs a change detector")
     if source.is_file():
@@ -822,8 +833,7 @@ def predict(
     outputs = [out for _, _, out, _ in jobs] + ([probability for *_, probability in jobs] if save_probability else [])
     inputs = [path for images, *_ in jobs for path in images]
     check_destination(inputs, [] if source.is_file() else [source], out_dir, outputs, overwrite)
-    return _run_jobs(model, jobs, save_probability=save_probability, batch_size=batch_size, stride=stride,
-                     threshold=threshold, model_name=model_name, progress=progress, band_order=band_order)
+    return jobs
 
 
 def predict_archive(
@@ -1021,13 +1031,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.pairs is not None and not change:
         raise ValueError(f"--pairs: {args.model} is a segmenter (it maps years); --pairs needs a change detector")
     pairs = parse_year_pairs(args.pairs) if args.pairs is not None else None
+    jobs = _plan(change, Path(args.input), Path(args.out), t2=args.t2, pairs=pairs, years=args.years, sites=args.sites,
+                 split=args.split, split_scheme=args.split_scheme, seed=args.seed, save_probability=args.probability,
+                 overwrite=args.overwrite, model_name=str(args.model))  # before any weights are loaded
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = _load_any(args.model).to(device)
-    paths = predict(
-        model, args.input, args.out, t2=args.t2, pairs=pairs, years=args.years, sites=args.sites, split=args.split,
-        split_scheme=args.split_scheme, seed=args.seed, batch_size=args.batch_size, stride=args.stride,
-        threshold=args.threshold, save_probability=args.probability, model_name=str(args.model),
-        overwrite=args.overwrite, band_order=args.band_order,
-    )
+    paths = _run_jobs(model, jobs, save_probability=args.probability, batch_size=args.batch_size, stride=args.stride,
+                      threshold=args.threshold, model_name=str(args.model), progress=True, band_order=args.band_order)
     print(f"wrote {len(paths)} {'change ' if change else ''}rasters under {args.out}")
     return 0

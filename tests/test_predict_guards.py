@@ -344,3 +344,16 @@ def test_cli_threshold_nan_exits_2_with_one_line(saved_model, tmp_path):
     line = _one_line(_cli("predict", saved_model, src, tmp_path / "out", "--threshold", "nan"))
     assert "--threshold: expected a probability strictly between 0 and 1, found 'nan'" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_the_command_refuses_a_destination_before_loading_weights(saved_model, tmp_path, monkeypatch, capsys):
+    from euromine_hf import inference
+
+    def no_loading(path):
+        raise AssertionError("weights loaded before the destination was checked")
+
+    monkeypatch.setattr(inference, "_load_any", no_loading)
+    archive = _archive(tmp_path / "archive")
+    assert cli_main(["predict", str(saved_model), str(archive), str(archive / "maps")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "output folder: expected a folder outside the input" in err[0], err
