@@ -876,9 +876,7 @@ def check_prediction_grid(path: str | Path, site: SiteRecord, key: str, header: 
         return
     if site.crs is None and site.transform is None:
         return
-    ours = {"crs": header["crs"], "transform": None}
-    theirs = {"crs": site.crs, "transform": None}
-    if not _same_georef(ours, theirs):
+    if not _same_georef({"crs": header["crs"], "transform": None}, {"crs": site.crs, "transform": None}):
         raise ArchiveError(path, "CRS", f"{_describe_crs(site.crs)} like {where}", _describe_crs(header["crs"]))
     if not _same_georef({"crs": None, "transform": header["transform"]}, {"crs": None, "transform": site.transform}):
         raise ArchiveError(path, "transform", f"{site.transform} like {where}", header["transform"])
