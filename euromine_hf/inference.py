@@ -9,12 +9,16 @@ strips of rows (rasterio windows) and each finished strip is written at once.
 
 Inputs need no labels: an archive in the raw layout, one site folder, a folder of ``Year{YYYY}.tif``
 images, or a single GeoTIFF (any years). Bands are matched by the GeoTIFF's band descriptions when
-they name Sentinel-2 bands, else the published 10-band order is assumed. Outputs keep the input's
-CRS and transform and are Cloud-Optimised GeoTIFFs (256-px tiles, deflate, internal overviews) with
-nodata where the input has none, a colour table, a band description and tags naming the model,
-years and bands. Archive outputs follow the prediction-folder layout ``euromine evaluate`` reads
-(``{out}/{Site}/Year{YYYY}.tif``, ``{out}/{Site}/Change{Y1}_{Y2}.tif``). Every file is written
-atomically. torch and rasterio are imported inside functions so ``euromine predict --help`` is fast.
+they name Sentinel-2 bands (every band, each once; anything else is an error unless ``--band-order``
+states the order); a file without descriptions is read in the published 10-band order. Outputs
+keep the input's CRS and transform and are Cloud-Optimised GeoTIFFs (256-px tiles, deflate,
+internal overviews) with nodata where the input has none, a colour table, a band description and
+tags naming the model, years, bands and the band order read. Outputs never replace an input or
+land in the input folder, and replace existing maps only with ``--overwrite`` and only where
+predict wrote them (:mod:`euromine_hf.predict_outputs`). Archive outputs follow the
+prediction-folder layout ``euromine evaluate`` reads (``{out}/{Site}/Year{YYYY}.tif``,
+``{out}/{Site}/Change{Y1}_{Y2}.tif``). Every file is written atomically. torch and rasterio are
+imported inside functions so ``euromine predict --help`` is fast.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ __all__ = [
     "select_bands", "window_offsets", "predict_scene", "predict_archive", "add_parser",
     "predict_change_scene", "predict_change_archive", "default_year_pairs", "parse_year_pairs",
     "predict_geotiff", "predict", "find_scenes", "raster_band_names", "Scene",
-    "MAP_NODATA", "PROBABILITY_NODATA",
+    "MAP_NODATA", "PROBABILITY_NODATA", "file_band_order", "parse_band_order", "check_threshold", "S2_BAND_NAMES",
 ]
 
 #: Value of map pixels (and probability pixels) where the input holds no data. GeoTIFF palettes hold
@@ -101,21 +105,83 @@ def _canonical_band(name: str | None) -> str | None:
     return f"B{number}A" if suffix else f"B{number:02d}"
 
 
-def raster_band_names(path: str | Path, descriptions: Sequence[str | None], count: int) -> list[str]:
-    """Band names of a GeoTIFF: its band descriptions when every band names a Sentinel-2 band
-    (once), else the published 10-band order (which then requires exactly 10 bands)."""
-    names = [_canonical_band(d) for d in descriptions]
-    if names and all(names) and len(set(names)) == len(names):
-        return names  # type: ignore[return-value]
-    if count == len(BANDS):
-        return list(BANDS)
+#: Sentinel-2 MSI band names a description may give (L1C has all thirteen; L2A drops B10).
+S2_BAND_NAMES = frozenset(f"B{n:02d}" for n in range(1, 13)) | {"B8A"}
+#: ``band_order_source`` tag values: where the order of a map's input bands came from.
+ORDER_FROM_DESCRIPTIONS, ORDER_PUBLISHED, ORDER_STATED = "band descriptions", "published order", "--band-order"
+
+
+def parse_band_order(text: str) -> list[str]:
+    """``--band-order``: the file's bands as a comma list of the ten published band names, each
+    once (``B2``/``b02`` spellings accepted), e.g. ``B12,B11,B8A,B08,B07,B06,B05,B04,B03,B02``."""
+    items = [t.strip() for t in str(text).split(",")]
+    names = [_canonical_band(t) for t in items]
+    expected = f"the {len(BANDS)} band names {','.join(BANDS)} in the file's order, each once"
+    bad = [t for t, n in zip(items, names) if n not in BANDS]
+    if bad:
+        raise ValueError(f"--band-order: expected {expected}; {bad[0]!r} is not one of them")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"--band-order: expected {expected}; {', '.join(repeated)} given twice")
+    if len(names) != len(BANDS):
+        missing = [b for b in BANDS if b not in names]
+        raise ValueError(f"--band-order: expected {expected}; missing {', '.join(missing)}")
+    return names  # type: ignore[return-value]
+
+
+def file_band_order(path: str | Path, descriptions: Sequence[str | None], count: int,
+                    stated: Sequence[str] | None = None) -> tuple[list[str], str]:
+    """The band names of a GeoTIFF, in file order, and where that order came from.
+
+    ``stated`` (``--band-order``) wins. Otherwise descriptions that name Sentinel-2 bands decide:
+    every band must name one, each once; a missing, unknown or repeated name is an error naming the
+    band index, since reading such a file in any assumed order can silently swap bands. A file with
+    no descriptions at all is read in the published 10-band order.
+    """
     from euromine_hf.data.archive import ArchiveError
 
-    raise ArchiveError(
-        path, "band count",
-        f"{len(BANDS)} bands in the published order ({', '.join(BANDS)}), or band descriptions naming each band",
-        f"{count} band{'s' if count != 1 else ''} without Sentinel-2 band descriptions",
-    )
+    if stated is not None:
+        if count != len(stated):
+            raise ArchiveError(path, "band count", f"{len(stated)} bands as --band-order states ({','.join(stated)})", count)
+        return list(stated), ORDER_STATED
+    texts = [(d or "").strip() for d in descriptions]
+    if not any(texts):
+        if count == len(BANDS):
+            return list(BANDS), ORDER_PUBLISHED
+        raise ArchiveError(
+            path, "band count",
+            f"{len(BANDS)} bands in the published order ({', '.join(BANDS)}), or band descriptions naming each band",
+            f"{count} band{'s' if count != 1 else ''} without Sentinel-2 band descriptions",
+        )
+    expected = "a Sentinel-2 band name (B02 ... B12, B8A) for every band, each once, or --band-order stating the file's order"
+    names: list[str] = []
+    for index, text in enumerate(texts, start=1):
+        name = _canonical_band(text)
+        if not text:
+            raise ArchiveError(path, f"band {index} description", expected, "none (other bands are described)")
+        if name not in S2_BAND_NAMES:
+            raise ArchiveError(path, f"band {index} description", expected, repr(text))
+        if name in names:
+            raise ArchiveError(path, f"band {index} description", expected, f"{name} again (band {names.index(name) + 1})")
+        names.append(name)  # type: ignore[arg-type]
+    return names, ORDER_FROM_DESCRIPTIONS
+
+
+def raster_band_names(path: str | Path, descriptions: Sequence[str | None], count: int,
+                      stated: Sequence[str] | None = None) -> list[str]:
+    """Band names of a GeoTIFF in file order (see :func:`file_band_order`)."""
+    return file_band_order(path, descriptions, count, stated)[0]
+
+
+def check_threshold(value: float | str) -> float:
+    """A map threshold must lie strictly inside (0, 1): 0, 1, 2 or NaN would give a map of one class."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not 0.0 < number < 1.0:  # also false for NaN
+        raise ValueError(f"--threshold: expected a probability strictly between 0 and 1, found {value!r}")
+    return number
 
 
 def _model_bands(model: Any) -> list[str]:
@@ -300,7 +366,7 @@ def predict_change_scene(
 class _SceneReader:
     """One input GeoTIFF, opened once, read as strips of the model's bands (never whole)."""
 
-    def __init__(self, path: Path, model_bands: Sequence[str]) -> None:
+    def __init__(self, path: Path, model_bands: Sequence[str], stated_order: Sequence[str] | None = None) -> None:
         from euromine_hf.data.archive import ArchiveError, _check_size, _open_raster
 
         self.path = path
@@ -310,7 +376,8 @@ class _SceneReader:
             if not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
                 raise ArchiveError(path, "dtype", "integer Sentinel-2 digital numbers", src.dtypes[0])
             _check_size(path, src.height, src.width)
-            names = raster_band_names(path, src.descriptions, src.count)
+            names, self.order_source = file_band_order(path, src.descriptions, src.count, stated_order)
+            self.band_names = names
             missing = [b for b in model_bands if b not in names]
             if missing:
                 raise ArchiveError(path, "bands", f"the model's bands {', '.join(model_bands)}",
@@ -430,14 +497,17 @@ def predict_geotiff(
     batch_size: int = 16,
     stride: int | None = None,
     threshold: float = 0.5,
+    band_order: Sequence[str] | None = None,
 ) -> list[Path]:
     """Map one scene file (a segmenter: one image; a change detector: the t1 and t2 images) to a
     Cloud-Optimised GeoTIFF ``out``, streaming strips of rows so memory does not grow with height.
 
     ``out``: uint8 0 background / 1 mine (or change) / 255 nodata (input zero or nodata in every
     band, on either date), colour table, band description, tags (model, model_type, years, bands,
-    euromine-hf version). ``probability_out``: uint8 0–100 (percent), 255 nodata. Both are written
-    atomically: on any error neither file appears.
+    euromine-hf version, and ``band_order`` / ``band_order_source``: the input's bands as read and
+    whether its descriptions, the published order or ``band_order`` (``--band-order``) decided).
+    ``probability_out``: uint8 0–100 (percent), 255 nodata. Both are written atomically: on any
+    error neither file appears.
     """
     import rasterio
     from rasterio.windows import Window
@@ -450,10 +520,13 @@ def predict_geotiff(
     if len(paths) != (2 if change else 1):
         raise ValueError(f"{'a change detector needs two images (t1, t2)' if change else 'a segmenter maps one image'}; got {len(paths)}")
     model_bands = _model_bands(model)
+    threshold = check_threshold(threshold)
+    outputs = [Path(out)] + ([Path(probability_out)] if probability_out is not None else [])
+    _refuse_inputs_as_outputs(paths, outputs)
     readers: list[_SceneReader] = []
     with contextlib.ExitStack() as stack:
         for path in paths:
-            readers.append(_SceneReader(path, model_bands))
+            readers.append(_SceneReader(path, model_bands, band_order))
             stack.callback(readers[-1].close)
         first = readers[0]
         for other in readers[1:]:
@@ -472,6 +545,8 @@ def predict_geotiff(
             "years": year_text,
             "bands": ",".join(model_bands),
             "inputs": ";".join(p.name for p in paths),
+            "band_order": ";".join(",".join(r.band_names) for r in readers),
+            "band_order_source": ";".join(r.order_source for r in readers),
             "threshold": str(threshold),
             "stride": str(stride or PATCH_SIZE),
             "euromine_hf_version": _package_version(),
@@ -637,18 +712,40 @@ def _jobs(scenes: Sequence[Scene], change: bool, pairs: Sequence[tuple[int, int]
 
 
 def _run_jobs(model: Any, jobs: list, *, save_probability: bool, batch_size: int, stride: int | None,
-              threshold: float, model_name: str | None, progress: bool) -> list[Path]:
+              threshold: float, model_name: str | None, progress: bool, band_order: Sequence[str] | None = None) -> list[Path]:
     from tqdm.auto import tqdm
+
+    from euromine_hf.predict_outputs import OutputFolders
 
     model_bands = _model_bands(model)
     for images, *_ in jobs:  # every header checked before any pixel is read or any file written
         for path in images:
-            _SceneReader(path, model_bands).close()
+            _SceneReader(path, model_bands, band_order).close()
+    folders = OutputFolders(out.parent for _, _, out, _ in jobs)
+    folders.open()
     written: list[Path] = []
-    for images, years, out, probability_out in tqdm(jobs, desc="predict", unit="map", disable=not progress):
-        written += predict_geotiff(model, images, out, probability_out=probability_out if save_probability else None,
-                                   years=years, model_name=model_name, batch_size=batch_size, stride=stride, threshold=threshold)
+    try:
+        for images, years, out, probability_out in tqdm(jobs, desc="predict", unit="map", disable=not progress):
+            done = predict_geotiff(model, images, out, probability_out=probability_out if save_probability else None,
+                                   years=years, model_name=model_name, batch_size=batch_size, stride=stride,
+                                   threshold=threshold, band_order=band_order)
+            folders.record(done)
+            written += done
+    except BaseException:
+        folders.close(failed=True)
+        raise
+    folders.close(failed=False)
     return written
+
+
+def _refuse_inputs_as_outputs(inputs: Sequence[Path], outputs: Sequence[Path]) -> None:
+    """An output that is (or resolves to) one of its own inputs would replace the image being read."""
+    from euromine_hf.predict_outputs import PredictDestinationError
+
+    real = {Path(p).resolve(): Path(p) for p in inputs}
+    for out in outputs:
+        if Path(out).resolve() in real:
+            raise PredictDestinationError(f"{out}: output: expected a new file, found the input {real[Path(out).resolve()]} (not replaced)")
 
 
 def predict(
@@ -669,16 +766,38 @@ def predict(
     save_probability: bool = False,
     model_name: str | None = None,
     progress: bool = True,
+    overwrite: bool = False,
+    band_order: Sequence[str] | None = None,
 ) -> list[Path]:
     """Maps of any input: an archive, a site folder, a folder of ``Year{YYYY}.tif`` images, or one
     GeoTIFF (for a change detector with ``t2``, the later image). A segmenter writes
     ``Year{YYYY}.tif`` per year, a detector ``Change{Y1}_{Y2}.tif`` per pair (default: consecutive
     years and first → last), under ``out_dir/{Site}/`` for sites and directly in ``out_dir``
-    otherwise; with ``save_probability`` also ``Probability…``/``ChangeProbability…`` files."""
-    from euromine_hf.data.archive import ArchiveError
+    otherwise; with ``save_probability`` also ``Probability…``/``ChangeProbability…`` files.
 
-    source, out_dir = Path(source), Path(out_dir)
-    change = _is_change_model(model)
+    Before anything runs, outputs that are an input, lie in the input folder, or already exist are
+    refused; ``overwrite`` replaces existing maps only where predict wrote them
+    (:mod:`euromine_hf.predict_outputs`). ``band_order`` states the input files' band order
+    (``--band-order``) instead of their band descriptions (:func:`file_band_order`)."""
+    threshold = check_threshold(threshold)
+    if band_order is not None:
+        band_order = parse_band_order(",".join(band_order))
+    jobs = _plan(_is_change_model(model), Path(source), Path(out_dir), t2=t2, pairs=pairs, years=years, sites=sites,
+                 split=split, split_scheme=split_scheme, seed=seed, save_probability=save_probability,
+                 overwrite=overwrite, model_name=model_name)
+    return _run_jobs(model, jobs, save_probability=save_probability, batch_size=batch_size, stride=stride,
+                     threshold=threshold, model_name=model_name, progress=progress, band_order=band_order)
+
+
+def _plan(change: bool, source: Path, out_dir: Path, *, t2: str | Path | None, pairs: Sequence[tuple[int, int]] | None,
+          years: Iterable[int] | None, sites: Iterable[str] | None, split: str | None, split_scheme: str, seed: int,
+          save_probability: bool, overwrite: bool, model_name: str | None) -> list:
+    """The jobs of :func:`predict` (see :func:`_jobs`), once their outputs passed
+    :func:`~euromine_hf.predict_outputs.check_destination`: needs the task, not the model, so the
+    command line refuses a bad destination before loading any weights."""
+    from euromine_hf.data.archive import ArchiveError
+    from euromine_hf.predict_outputs import check_destination
+
     if t2 is not None and not change:
         raise ValueError(f"--t2: {model_name or 'the model'} is a segmenter (it maps one image); --t2 needs a change detector")
     if source.is_file():
@@ -711,8 +830,10 @@ def predict(
             needed = sorted({y for pair in pairs for y in pair} | set(years or []))
         scenes = find_scenes(source, years=needed, sites=sites, split=split, split_scheme=split_scheme, seed=seed)
         jobs = _jobs(scenes, change, pairs, out_dir)
-    return _run_jobs(model, jobs, save_probability=save_probability, batch_size=batch_size, stride=stride,
-                     threshold=threshold, model_name=model_name, progress=progress)
+    outputs = [out for _, _, out, _ in jobs] + ([probability for *_, probability in jobs] if save_probability else [])
+    inputs = [path for images, *_ in jobs for path in images]
+    check_destination(inputs, [] if source.is_file() else [source], out_dir, outputs, overwrite)
+    return jobs
 
 
 def predict_archive(
@@ -729,6 +850,7 @@ def predict_archive(
     stride: int | None = None,
     save_probability: bool = False,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Yearly mine maps of every site (or one split) of an archive into ``out_dir``:
     ``{Site}/Year{YYYY}.tif`` and, with ``save_probability``, ``{Site}/Probability{YYYY}.tif``
@@ -736,7 +858,7 @@ def predict_archive(
     if _is_change_model(model):
         raise ValueError("predict_archive maps years with a segmenter; use predict_change_archive for a change detector")
     return predict(model, archive, out_dir, years=years, sites=sites, split=split, split_scheme=split_scheme, seed=seed,
-                   batch_size=batch_size, stride=stride, save_probability=save_probability, progress=progress)
+                   batch_size=batch_size, stride=stride, save_probability=save_probability, progress=progress, overwrite=overwrite)
 
 
 def predict_change_archive(
@@ -754,6 +876,7 @@ def predict_change_archive(
     stride: int | None = None,
     save_probability: bool = False,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Change maps of year pairs of every site (or one split) of an archive:
     ``{Site}/Change{Y1}_{Y2}.tif`` (the layout ``euromine evaluate --task change`` reads) and, with
@@ -764,7 +887,8 @@ def predict_change_archive(
     if pairs is None and years is not None:
         pairs = default_year_pairs(years)
     return predict(model, archive, out_dir, pairs=pairs, years=years, sites=sites, split=split, split_scheme=split_scheme,
-                   seed=seed, batch_size=batch_size, stride=stride, save_probability=save_probability, progress=progress)
+                   seed=seed, batch_size=batch_size, stride=stride, save_probability=save_probability, progress=progress,
+                   overwrite=overwrite)
 
 
 # ---- year pairs --------------------------------------------------------------------------------
@@ -808,10 +932,13 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
             "MODEL is a folder written by train.py / save_pretrained (or a Hub id when online).\n"
             "INPUT is an archive ({Site}/image/Year{YYYY}.tif; labels not needed), one site folder, a folder\n"
             "of Year{YYYY}.tif images, or one GeoTIFF (any years). Bands are matched by the GeoTIFF's band\n"
-            "descriptions (B02, B03, ...) when present, else the published 10-band order is assumed.\n\n"
+            "descriptions (B02, B03, ...; every band, each once) when present, else the published 10-band order\n"
+            "is assumed; --band-order states the order for files whose descriptions say otherwise.\n\n"
             "Writes Cloud-Optimised GeoTIFFs georeferenced like the input: OUT/{Site}/Year{YYYY}.tif for\n"
             "sites (the layout `euromine evaluate ARCHIVE OUT` reads), OUT/Year{YYYY}.tif for a folder or a file;\n"
-            "0 background, 1 mine, 255 no input data; colour table, overviews, tags naming model/years/bands.\n\n"
+            "0 background, 1 mine, 255 no input data; colour table, overviews, tags naming model/years/bands.\n"
+            "OUT may not be an input or lie inside the input folder; existing maps are kept unless --overwrite\n"
+            "(which replaces only maps euromine predict wrote, as listed in .euromine-predict.json beside them).\n\n"
             "Examples:\n"
             "  euromine predict outputs/demo/model outputs/archive outputs/pred --split test\n"
             "  euromine predict outputs/demo/model scene/Year2023.tif maps --probabilities\n"
@@ -830,7 +957,14 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
     parser.add_argument("--years", nargs="+", type=int, default=None, help="only these years (default: every year found)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--stride", type=int, default=None, help="window step in pixels (default 160, the published grid; 80 averages overlaps)")
-    parser.add_argument("--threshold", type=float, default=0.5, help="probability above which a pixel is mine/change (default 0.5)")
+    parser.add_argument("--threshold", type=_option(check_threshold), default=0.5,
+                        help="probability above which a pixel is mine/change, strictly between 0 and 1 (default 0.5)")
+    parser.add_argument("--band-order", type=_option(parse_band_order), default=None, metavar="B02,B03,...",
+                        help="the input files' band order as 10 comma-separated band names; overrides band descriptions "
+                             "(needed where they are missing, repeated or unknown); recorded in the maps' tags")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace existing maps in OUT, but only ones euromine predict wrote there and nobody changed since "
+                             "(listed in .euromine-predict.json beside them); anything else is kept and the run refused")
     parser.add_argument("--probabilities", "--probability", dest="probability", action="store_true",
                         help="also write the probability (uint8 percent 0-100, 255 nodata): Probability{YYYY}.tif / ChangeProbability{Y1}_{Y2}.tif")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
@@ -840,7 +974,30 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
     parser.add_argument("--t2", default=None, metavar="OTHER.tif",
                         help="change detectors, INPUT a single GeoTIFF: the later image (same grid)")
     parser.set_defaults(func=_run)
+    _one_line_errors(parser)
     return parser
+
+
+def _option(check: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type`` from a checker raising ``ValueError`` with a full message: argparse
+    reports ``ArgumentTypeError`` text as is (a bare ``ValueError`` would become "invalid value")."""
+    def convert(text: str) -> Any:
+        try:
+            return check(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error).split(": ", 1)[-1]) from error
+
+    convert.__name__ = check.__name__
+    return convert
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> None:
+    """Option errors end as every other user error does: one line ``euromine predict: error: ...``
+    and exit 2, instead of argparse's usage block followed by the message."""
+    def error(message: str) -> Any:
+        parser.exit(2, f"{parser.prog}: error: {' '.join(str(message).split())}\n")
+
+    parser.error = error  # type: ignore[method-assign]
 
 
 def _load_any(path: str) -> Any:
@@ -874,12 +1031,12 @@ def _run(args: argparse.Namespace) -> int:
     if args.pairs is not None and not change:
         raise ValueError(f"--pairs: {args.model} is a segmenter (it maps years); --pairs needs a change detector")
     pairs = parse_year_pairs(args.pairs) if args.pairs is not None else None
+    jobs = _plan(change, Path(args.input), Path(args.out), t2=args.t2, pairs=pairs, years=args.years, sites=args.sites,
+                 split=args.split, split_scheme=args.split_scheme, seed=args.seed, save_probability=args.probability,
+                 overwrite=args.overwrite, model_name=str(args.model))  # before any weights are loaded
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = _load_any(args.model).to(device)
-    paths = predict(
-        model, args.input, args.out, t2=args.t2, pairs=pairs, years=args.years, sites=args.sites, split=args.split,
-        split_scheme=args.split_scheme, seed=args.seed, batch_size=args.batch_size, stride=args.stride,
-        threshold=args.threshold, save_probability=args.probability, model_name=str(args.model),
-    )
+    paths = _run_jobs(model, jobs, save_probability=args.probability, batch_size=args.batch_size, stride=args.stride,
+                      threshold=args.threshold, model_name=str(args.model), progress=True, band_order=args.band_order)
     print(f"wrote {len(paths)} {'change ' if change else ''}rasters under {args.out}")
     return 0

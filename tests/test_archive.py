@@ -365,7 +365,7 @@ def test_huge_declared_prediction_raster_fails_before_reading(tmp_path: Path, ra
     path = _sparse_tiff(pred / "Portuga_2" / "Year2015.tif", 40000, 40000)
     assert path.stat().st_size < 1_000_000
     start = time.perf_counter()
-    with pytest.raises(ArchiveError, match=r"Year2015\.tif: size: expected 90x120, found 40000x40000 declared in the header"):
+    with pytest.raises(ArchiveError, match=r"Year2015\.tif: size: expected 90x120 like the site raster of Portuga_2 \(year 2015\), found 40000x40000 declared in the header"):
         read_prediction_patches(pred, portugal, 2015)
     with pytest.raises(ArchiveError, match=r"Year2015\.tif: size: expected at most .*EUROMINE_MAX_PIXELS.*40000x40000"):
         read_label(path)  # no expected size: the limit still applies

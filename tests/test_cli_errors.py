@@ -66,10 +66,17 @@ def _damage(folder: Path, how: str) -> str:
 
 @pytest.mark.parametrize("how", ["json", "model_type", "truncated", "no_weights", "wrong_weights"])
 def test_predict_with_a_damaged_model_folder_exits_2_naming_the_file(saved_model, tmp_path, capsys, how):
+    import numpy as np
+    from rasterio.transform import from_origin
+
+    from euromine_hf.data.geotiff import write_geotiff
+
     folder = _copy(saved_model, tmp_path / "model")
     expected = _damage(folder, how)
+    # a valid input: the destination and inputs are checked before weights load, so only the model is wrong
+    write_geotiff(tmp_path / "images" / "Year2016.tif", np.ones((10, 32, 32), np.uint16), "EPSG:32633", from_origin(500000, 5600000, 10, 10))
     capsys.readouterr()
-    assert main(["predict", str(folder), str(tmp_path / "archive"), str(tmp_path / "out")]) == 2
+    assert main(["predict", str(folder), str(tmp_path / "images"), str(tmp_path / "out")]) == 2
     line = _one_error_line(capsys, "euromine predict")
     assert expected in line
     assert not (tmp_path / "out").exists()

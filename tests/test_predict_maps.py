@@ -20,6 +20,7 @@ from euromine_hf.inference import (
     MAP_NODATA, predict, predict_change_scene, predict_geotiff, predict_scene, raster_band_names,
 )
 from euromine_hf.models import build_model
+from euromine_hf.predict_outputs import PREDICT_MARKER
 from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, EuroMineConfig
 from euromine_hf.models.modeling import EuroMineChangeDetectionModel, EuroMineSegmentationModel
 
@@ -96,7 +97,12 @@ def _write(path: Path, data: np.ndarray, descriptions=None, nodata=None) -> Path
 
 
 def _leftovers(folder: Path) -> list[Path]:
-    return [p for p in folder.rglob("*") if p.name.startswith(".") or "tmp" in p.name or "partial" in p.name]
+    return [p for p in folder.rglob("*") if p.name != PREDICT_MARKER and (p.name.startswith(".") or "tmp" in p.name or "partial" in p.name)]
+
+
+def _maps(folder: Path) -> list[str]:
+    """What predict wrote into ``folder``, less its marker."""
+    return sorted(p.name for p in folder.iterdir() if p.name != PREDICT_MARKER)
 
 
 # ---- the output file an analyst opens ----------------------------------------------------------
@@ -180,7 +186,7 @@ def test_year_folder_site_folder_and_label_free_archive(tmp_path):
         _write(tmp_path / "archive" / "Beta_2" / "image" / f"Year{year}.tif", _image((140, 200), seed + 5))
         _write(tmp_path / "years" / f"Year{year}.tif", _image((170, 150), seed))
     predict(model, tmp_path / "years", tmp_path / "o_years", progress=False)
-    assert sorted(p.name for p in (tmp_path / "o_years").iterdir()) == ["Year2009.tif", "Year2030.tif"]
+    assert _maps(tmp_path / "o_years") == ["Year2009.tif", "Year2030.tif"]
     predict(model, tmp_path / "archive" / "Alpha_1", tmp_path / "o_site", years=[2030], progress=False)
     assert [p.relative_to(tmp_path / "o_site").as_posix() for p in (tmp_path / "o_site").rglob("*.tif")] == ["Alpha_1/Year2030.tif"]
     written = predict(model, tmp_path / "archive", tmp_path / "o_arch", progress=False)
@@ -240,13 +246,13 @@ def test_cli_with_saved_models_for_both_tasks(tmp_path):
     segmenter = build_model("unet", size="tiny")
     segmenter.save_pretrained(tmp_path / "seg")
     assert cli_main(["predict", str(tmp_path / "seg"), str(src), str(tmp_path / "o1"), "--probabilities"]) == 0
-    assert sorted(p.name for p in (tmp_path / "o1").iterdir()) == ["Probability2016.tif", "Year2016.tif"]
+    assert _maps(tmp_path / "o1") == ["Probability2016.tif", "Year2016.tif"]
     with rasterio.open(tmp_path / "o1" / "Year2016.tif") as out:
         assert out.tags()["model"] == str(tmp_path / "seg") and out.tags()["model_type"] == segmenter.config.model_type
     detector = build_model("fc-siam-diff", size="tiny")
     detector.save_pretrained(tmp_path / "cd")
     assert cli_main(["predict", str(tmp_path / "cd"), str(src), str(tmp_path / "o2"), "--t2", str(later)]) == 0
-    assert [p.name for p in (tmp_path / "o2").iterdir()] == ["Change2016_2018.tif"]
+    assert _maps(tmp_path / "o2") == ["Change2016_2018.tif"]
     assert cli_main(["predict", str(tmp_path / "cd"), str(src), str(tmp_path / "o3")]) == 2
     assert not (tmp_path / "o3").exists()
 

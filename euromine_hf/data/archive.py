@@ -41,7 +41,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +76,8 @@ __all__ = [
     "scan_predictions",
     "read_prediction",
     "read_prediction_patches",
+    "read_prediction_raster",
+    "check_prediction_grid",
 ]
 
 logger = logging.getLogger(__name__)
@@ -536,13 +538,19 @@ def scan_archive(root: str | Path, years: Iterable[int] = YEARS, sites: Iterable
 # Pixel readers (all validation of values happens here)
 
 
-def _read_raster(path: Path, kind: str, count: int, shape: tuple[int, int] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-    """Pixels of a GeoTIFF after its header passed: ``count`` bands, ``shape`` (when given), the size limit."""
+def _read_raster(
+    path: Path, kind: str, count: int, shape: tuple[int, int] | None = None,
+    check: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Pixels of a GeoTIFF after its header passed: ``count`` bands, ``shape`` (when given), the size
+    limit, and ``check`` (called with the header's ``crs``, ``transform``, ``height``, ``width``)."""
     path = Path(path)
     with _open_raster(path) as src:
         crs, transform = _georef(src)
         if src.count != count:
             raise ArchiveError(path, "band count", f"{count} band{'s' if count > 1 else ''} ({kind})", src.count)
+        if check is not None:
+            check({"crs": crs, "transform": transform, "height": src.height, "width": src.width})
         if shape is not None and (src.height, src.width) != tuple(shape):
             raise ArchiveError(path, "size", f"{shape[0]}x{shape[1]}", f"{src.height}x{src.width} declared in the header")
         _check_size(path, src.height, src.width)
@@ -846,15 +854,52 @@ def read_prediction_patches(pred_dir: str | Path, site: SiteRecord, year: int) -
     kind, src = _prediction_source(Path(pred_dir), site, year)
     if kind == "patches":
         return np.stack([read_label_patch(p) for p in src])
-    patches, _ = extract_patches(_read_prediction_raster(src, site))
+    patches, _ = extract_patches(read_prediction_raster(src, site, f"year {year}"))
     return patches
 
 
-def _read_prediction_raster(path: Path, site: SiteRecord) -> np.ndarray:
-    """A prediction raster as {0, 1}. Pixels equal to the file's declared nodata (``euromine predict``
-    writes 255 where the input image was empty) count as "not mine": a prediction the model did not
-    make can never earn a true positive, and the reference pixel is still scored."""
-    data, meta = _read_raster(path, "prediction", 1, (site.height, site.width) if site.size_known else None)
+def check_prediction_grid(path: str | Path, site: SiteRecord, key: str, header: dict[str, Any]) -> None:
+    """Refuse a prediction raster that is not on the site raster's grid: same size, CRS and transform.
+
+    Scores compare pixel (i, j) of the prediction with pixel (i, j) of the reference, so a map moved
+    50 km or reprojected would be scored as if it lay on the site. ``key`` names what the raster
+    predicts (``"year 2016"``, ``"years 2016-2017"``); ``header`` holds ``crs`` (WKT or ``None``),
+    ``transform`` (6-tuple or ``None``), ``height`` and ``width``. A raster without any
+    georeference is a plain mask of the site grid (as for labels) and is checked by size only, as
+    are sites whose images carry none (cropped layout). Errors name the site, the key and the field.
+    """
+    path = Path(path)
+    where = f"the site raster of {site.name} ({key})"
+    if site.size_known and (header["height"], header["width"]) != (site.height, site.width):
+        raise ArchiveError(path, "size", f"{site.height}x{site.width} like {where}", f"{header['height']}x{header['width']} declared in the header")
+    if header["crs"] is None and header["transform"] is None:
+        return
+    if site.crs is None and site.transform is None:
+        return
+    if not _same_georef({"crs": header["crs"], "transform": None}, {"crs": site.crs, "transform": None}):
+        raise ArchiveError(path, "CRS", f"{_describe_crs(site.crs)} like {where}", _describe_crs(header["crs"]))
+    if not _same_georef({"crs": None, "transform": header["transform"]}, {"crs": None, "transform": site.transform}):
+        raise ArchiveError(path, "transform", f"{site.transform} like {where}", header["transform"])
+
+
+def _describe_crs(crs: str | None) -> str:
+    if crs is None:
+        return "no CRS"
+    from rasterio.crs import CRS
+
+    parsed = CRS.from_wkt(crs)
+    return parsed.to_string() or parsed.name
+
+
+def read_prediction_raster(path: str | Path, site: SiteRecord, key: str) -> np.ndarray:
+    """A whole-site prediction raster (a year's mine map or a pair's change map) as {0, 1}, after
+    :func:`check_prediction_grid` passed on its header.
+
+    Pixels equal to the file's declared nodata (``euromine predict`` writes 255 where the input
+    image was empty) count as "not mine": a prediction the model did not make can never earn a
+    true positive, and the reference pixel is still scored."""
+    path = Path(path)
+    data, meta = _read_raster(path, "prediction", 1, check=lambda header: check_prediction_grid(path, site, key, header))
     nodata = meta.get("nodata")
     if nodata is not None and nodata not in (0, 1) and np.any(data == nodata):
         data = np.where(data == nodata, 0, data).astype(data.dtype)
@@ -869,7 +914,7 @@ def read_prediction(pred_dir: str | Path, site: SiteRecord, year: int) -> np.nda
     (each pixel from the first patch covering it, as in scoring)."""
     kind, src = _prediction_source(Path(pred_dir), site, year)
     if kind == "raster":
-        return _read_prediction_raster(src, site)
+        return read_prediction_raster(src, site, f"year {year}")
     _require_size(site, "prediction")
     patches = np.stack([read_label_patch(p) for p in src])
     return reconstruct(patches, site.offsets, site.height, site.width)

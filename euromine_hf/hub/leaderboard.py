@@ -265,7 +265,7 @@ def _walk(root: Path, max_entries: int, problems: list[str]) -> list[tuple[tuple
 
 def _header_problem(path: Path, kind: str, size: int, site: Any) -> str | None:
     """Check one prediction file from its size and header only (no pixel is read)."""
-    from euromine_hf.data.archive import ArchiveError, _check_size, _npy_header, _open_raster, _png_size
+    from euromine_hf.data.archive import ArchiveError, _check_size, _georef, _npy_header, _open_raster, _png_size, check_prediction_grid
 
     try:
         if kind == "npy":
@@ -290,11 +290,15 @@ def _header_problem(path: Path, kind: str, size: int, site: Any) -> str | None:
                 return f"{path}: size: expected at most {limit} bytes for a {site.height}x{site.width} mask, found {size}"
             with _open_raster(path) as src:
                 count, height, width, dtype = src.count, src.height, src.width, src.dtypes[0]
+                crs, transform = _georef(src)
             _check_size(path, height, width)
             if count != 1:
                 return f"{path}: band count: expected 1 band (a mask), found {count}"
             if (height, width) != (site.height, site.width):
                 return f"{path}: size: expected {site.height}x{site.width} like site {site.name}, found {height}x{width}"
+            years = re.findall(r"\d{4}", path.name)
+            key = f"year {years[0]}" if len(years) == 1 else f"years {'-'.join(years)}"
+            check_prediction_grid(path, site, key, {"crs": crs, "transform": transform, "height": height, "width": width})
             import numpy as np
 
             if np.dtype(dtype).kind not in "biu":
@@ -334,6 +338,7 @@ def validate_submission(
     """
     from euromine_hf.data.archive import ArchiveError, read_label, read_label_patch, scan_archive
     from euromine_hf.data.splits import assign_splits
+    from euromine_hf.predict_outputs import PREDICT_MARKER
 
     root = Path(folder)
     if root.is_symlink() or not root.is_dir():
@@ -377,8 +382,8 @@ def validate_submission(
     checks: list[tuple[Path, str, int, Any]] = []
     for rel, size in files:
         path = root.joinpath(*rel)
-        if rel == (SUBMISSION_FILE,):
-            continue
+        if rel == (SUBMISSION_FILE,) or (len(rel) == 2 and rel[1] == PREDICT_MARKER):
+            continue  # the marker `euromine predict` leaves beside its maps is no prediction
         if len(rel) == 1:
             problems.append(f"{path}: unexpected file (a submission holds {SUBMISSION_FILE} and one folder per test site)")
             continue

@@ -65,17 +65,14 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
 
 def _change_patches(pred_dir: Path, site: Any, y1: int, y2: int) -> np.ndarray:
     """Change prediction of a pair as patches (N, 160, 160) in the site's patch order."""
-    from euromine_hf.data.archive import ArchiveError, read_label, read_label_patch
+    from euromine_hf.data.archive import ArchiveError, read_label_patch, read_prediction_raster
     from euromine_hf.data.patching import extract_patches
 
     folder = pred_dir / site.name
     tif = folder / f"Change{y1}_{y2}.tif"
     sub = folder / f"{y1}_{y2}"
     if tif.is_file():
-        mask = read_label(tif)
-        if site.size_known and mask.shape != (site.height, site.width):
-            raise ArchiveError(tif, "size", f"{site.height}x{site.width} like site {site.name}", "x".join(map(str, mask.shape)))
-        return extract_patches(mask)[0]
+        return extract_patches(read_prediction_raster(tif, site, f"years {y1}-{y2}"))[0]
     files = {int(m.group(1)): p for p in (sub.iterdir() if sub.is_dir() else ()) if (m := _PATCH_FILE.match(p.name))}
     if sorted(files) != list(range(site.num_patches)):
         raise ArchiveError(folder, f"change prediction {y1}-{y2}", f"Change{y1}_{y2}.tif or {y1}_{y2}/Patch0..{site.num_patches - 1}.npy|png", f"{len(files)} patch files" if files else "no such file")
