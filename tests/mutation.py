@@ -40,7 +40,7 @@ GROUPS: dict[str, dict[str, list[str]]] = {
     "blending": {
         "files": ["euromine_hf/inference.py"],
         "mutants": ["euromine_hf.inference.x__blend*", "euromine_hf.inference.x_window_offsets*"],
-        "tests": ["tests/test_window_blending.py", "tests/test_inference.py"],
+        "tests": ["tests/test_window_blending.py", "tests/test_inference.py", "tests/test_predict_maps.py"],
     },
     "leaderboard-validation": {
         "files": ["euromine_hf/hub/leaderboard.py"],

@@ -89,6 +89,12 @@ def test_window_offsets_match_the_published_grid_and_cover_the_edge():
     assert window_offsets(330, stride=80) == [0, 80, 160, 170]
     with pytest.raises(ValueError, match="stride"):
         window_offsets(330, stride=0)
+    # the bounds themselves: stride 1 and stride = size are valid, 161 is not; no window passes the edge
+    assert window_offsets(163, stride=1) == [0, 1, 2, 3]
+    assert window_offsets(240, stride=81) == [0, 80]  # 81 > 240 - 160: clipped to the edge, never beyond
+    assert window_offsets(160, stride=7) == [0]
+    with pytest.raises(ValueError, match=r"stride must be in 1\.\.160, got 161"):
+        window_offsets(330, stride=161)
 
 
 def test_bad_scenes_are_rejected_clearly():

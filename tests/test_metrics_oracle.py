@@ -14,7 +14,7 @@ import warnings
 import numpy as np
 import pytest
 
-from _oracle import confusion as _confusion, ratio as _ratio, scores as _scores, score_units, weighted_mean as _weighted_mean
+from _oracle import confusion, ratio, score_units, scores, weighted_mean
 from euromine_hf.metrics.change import ChangeScorer
 from euromine_hf.metrics.mapping import MappingScorer
 

@@ -150,3 +150,9 @@ def test_geotiff_path_averages_windows_the_same_way(tmp_path: Path):
     with rasterio.open(prob_out) as src:
         percent = src.read(1).astype(np.float64)
     assert np.abs(percent - expected * 100).max() <= 0.5 + 1e-6
+
+
+def test_batch_size_below_one_is_refused_by_name():
+    model = WindowMeanModel(WindowConfig()).eval()
+    with pytest.raises(ValueError, match="batch_size must be at least 1, got 0"):
+        predict_scene(model, _image((170, 170), seed=0), batch_size=0)
