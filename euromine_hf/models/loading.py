@@ -84,10 +84,13 @@ def check_remote_code(config: dict[str, Any], where: str | Path, trust_remote_co
     ``model_type`` that is not the zoo's); a ``ValueError`` naming ``where`` when that code is not trusted.
 
     A zoo model's own ``auto_map`` (``remote_code.py`` saves one) is never needed: the package's classes load it.
+    An unknown ``euromine-*`` type is left to the ``model_type`` check (a typo, not foreign code).
     """
     model_type = config.get("model_type")
     if not config.get("auto_map") or model_type in zoo_model_types():
         return False
+    if isinstance(model_type, str) and model_type.startswith("euromine-") and not trust_remote_code:
+        return False  # a misspelt zoo type: check_model_folder names the field 'model_type'
     if not trust_remote_code:
         raise ValueError(
             f"{where}: field 'auto_map': the model's own Python code would run (model_type {model_type!r} is not a "
