@@ -94,7 +94,7 @@ def check_remote_code(config: dict[str, Any], where: str | Path, trust_remote_co
     if not trust_remote_code:
         raise ValueError(
             f"{where}: field 'auto_map': the model's own Python code would run (model_type {model_type!r} is not a "
-            f"euromine model); refused - pass --trust-remote-code to run it if you trust its source"
+            f"euromine model); refused - `euromine predict --trust-remote-code` runs it, if you trust its source"
         )
     return True
 
