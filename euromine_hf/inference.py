@@ -858,18 +858,14 @@ def _is_change_detector(model: str, trust_remote_code: bool = False) -> bool:
     import euromine_hf.models  # noqa: F401  (registers the model types)
     from transformers import AutoConfig
 
-    from euromine_hf.models.loading import check_model_folder, check_remote_code
+    from euromine_hf.models.loading import check_model_folder, check_remote_code, hub_config
 
-    remote = False
-    if Path(model).is_dir():  # a damaged folder or foreign code: name the file and field
-        remote = check_remote_code(check_model_folder(model, trust_remote_code), model, trust_remote_code)
+    # a damaged folder or foreign code: name the file and field, before transformers imports any class
+    local = Path(model).is_dir()
+    raw = check_model_folder(model, trust_remote_code) if local else hub_config(model)
+    remote = check_remote_code(raw, Path(model) / "config.json" if local else model, trust_remote_code)
     try:  # an explicit trust_remote_code: transformers never prompts
-        try:
-            config = AutoConfig.from_pretrained(model, trust_remote_code=remote)
-        except ValueError:
-            if Path(model).is_dir() or not trust_remote_code:
-                raise
-            config = AutoConfig.from_pretrained(model, trust_remote_code=True)  # a trusted Hub id's own config class
+        config = AutoConfig.from_pretrained(model, trust_remote_code=remote)
     except (OSError, ValueError, KeyError) as error:
         raise ValueError(f"{model}: could not read the model's config.json: {error}") from error
     return getattr(config, "task", "segmentation") == "change_detection"

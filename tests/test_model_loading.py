@@ -183,3 +183,26 @@ def test_an_rgb_checkpoint_with_foreign_code_is_read_as_tensors_only(saved, tmp_
     state = read_state_dict(folder)
     assert not (tmp_path / "marker").exists()
     assert state and all(isinstance(v, torch.Tensor) for v in state.values())
+
+
+@pytest.mark.parametrize("model_type", ["bert", "foreign-unet"])
+def test_foreign_code_on_the_hub_is_refused_unless_trusted(saved, tmp_path, monkeypatch, model_type):
+    """A Hub id is checked from its raw config.json too, before transformers imports any class."""
+    import builtins
+
+    from huggingface_hub import HfApi
+
+    from euromine_hf.testing import LocalHub, use_local_hub
+
+    folder = _foreign_folder(saved, tmp_path / "model", model_type)
+    monkeypatch.setenv("EUROMINE_TEST_MARKER", str(tmp_path / "marker"))
+    monkeypatch.setenv("HF_MODULES_CACHE", str(tmp_path / "modules"))
+    monkeypatch.setattr(builtins, "input", lambda *a: pytest.fail("transformers prompted"))
+    with LocalHub() as hub, use_local_hub(hub, tmp_path / "hf_home"):
+        HfApi().create_repo("user/foreign")
+        HfApi().upload_folder(folder_path=str(folder), repo_id="user/foreign")
+        with pytest.raises(ValueError, match=r"user/foreign .*field 'auto_map'.*--trust-remote-code"):
+            load_model("user/foreign")
+        assert not (tmp_path / "marker").exists()
+        model = load_model("user/foreign", trust_remote_code=True)
+        assert type(model).__name__ == "ForeignModel" and (tmp_path / "marker").exists()

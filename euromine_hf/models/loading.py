@@ -25,7 +25,7 @@ from typing import Any
 
 __all__ = [
     "load_model", "check_model_folder", "check_safetensors", "auto_class_for_task", "is_local_path", "zoo_model_types",
-    "check_remote_code",
+    "check_remote_code", "hub_config",
 ]
 
 #: Weight files ``save_pretrained`` writes, in the order ``from_pretrained`` looks for them.
@@ -145,6 +145,17 @@ def check_model_folder(folder: str | Path, trust_remote_code: bool = False) -> d
     return config
 
 
+def hub_config(repo_id: str | Path) -> dict[str, Any]:
+    """The parsed ``config.json`` of a Hub model, without importing any class it names."""
+    from transformers import PretrainedConfig
+
+    try:
+        config, _ = PretrainedConfig.get_config_dict(str(repo_id))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{repo_id} (not a local folder; tried as a Hub id): could not read its config.json: {error}") from error
+    return config
+
+
 def auto_class_for_task(task: str) -> Any:
     """The Auto class that loads a model of ``task`` ("segmentation" or "change_detection")."""
     from transformers import AutoModelForSemanticSegmentation
@@ -173,8 +184,10 @@ def load_model(path: str | Path, task: str | None = None, *, trust_remote_code: 
     if task is not None:
         auto_class_for_task(task)  # validates the name
     local = is_local_path(path)
-    remote = check_remote_code(check_model_folder(path, trust_remote_code), path, trust_remote_code) if local else None
     where = path if local else f"{path} (not a local folder; tried as a Hub id)"
+    # the raw config.json decides whether foreign code would run, before transformers imports any class
+    raw = check_model_folder(path, trust_remote_code) if local else hub_config(path)
+    remote = check_remote_code(raw, Path(path) / "config.json" if local else where, trust_remote_code)
     from transformers.utils import logging as hf_logging
 
     # Mismatched shapes are reported below with the rest; transformers' own report and progress bar
@@ -184,21 +197,8 @@ def load_model(path: str | Path, task: str | None = None, *, trust_remote_code: 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        config = kwargs.pop("config", None)
-        if config is None:
-            # transformers always gets an explicit trust_remote_code, so it never prompts
-            try:
-                config = AutoConfig.from_pretrained(str(path), trust_remote_code=bool(remote))
-            except ValueError:
-                if remote is not None or not trust_remote_code:
-                    raise
-                config = AutoConfig.from_pretrained(str(path), trust_remote_code=True)  # a trusted Hub id's own config class
-        if remote is None:  # a Hub id: its config.json is known only now
-            try:
-                remote = check_remote_code({"model_type": config.model_type, "auto_map": getattr(config, "auto_map", None)},
-                                           where, trust_remote_code)
-            except ValueError as error:
-                raise _WrongTask(str(error)) from None
+        # transformers always gets an explicit trust_remote_code, so it never prompts
+        config = kwargs.pop("config", None) or AutoConfig.from_pretrained(str(path), trust_remote_code=remote)
         kwargs["trust_remote_code"] = remote
         found = getattr(config, "task", "segmentation")
         if task is not None and found != task:
