@@ -393,15 +393,22 @@ def test_tasks_agree_with_the_dataset_eval_yaml_and_push_against_it(small_archiv
 # ---- scores checked on read (issue 18, items 9 and 15) --------------------------------------------
 
 
-def test_a_problem_found_in_every_file_of_a_folder_is_listed_once(small_archive, subs, tmp_path, capsys):  # noqa: F811
+def test_a_problem_found_in_every_file_of_a_folder_is_listed_once(small_archive, subs, tmp_path):  # noqa: F811
+    import subprocess
+    import sys
+
     _, other_sites = _test_sites(small_archive)
     bad = _copy(subs, "map_good", tmp_path / "bad")
     shutil.copytree(bad / next(p.name for p in bad.iterdir() if p.is_dir()), bad / other_sites[0].name)  # 10 Year*.tif
-    assert _lb("submit", bad, "--archive", small_archive, "--results", tmp_path / "board") == 2
-    lines = capsys.readouterr().err.splitlines()
-    site_lines = [line for line in lines if f"{bad / other_sites[0].name}: site folder" in line]
-    assert len(site_lines) == 1, lines
-    assert lines[0].split("rejected, ")[1].startswith(f"{len(lines) - 1} problem")
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    env.pop("EUROMINE_DEBUG", None)
+    proc = subprocess.run([sys.executable, "-m", "euromine_hf.cli", "leaderboard", "submit", str(bad), "--archive", str(small_archive),
+                           "--results", str(tmp_path / "board")], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith(f"euromine leaderboard: error: {bad}: submission rejected, 1 problem ")
+    assert len(lines) == 2 and lines[1].startswith(f"  - {bad / other_sites[0].name}: site folder: expected a test site"), lines
+    assert not (tmp_path / "board").exists()
     assert lb.SubmissionError("s", ["a: x", "a: x", "b: y"]).problems == ["a: x", "b: y"]
 
 
