@@ -521,6 +521,9 @@ def test_request_bodies_with_bad_sizes_are_refused_not_read(local_hub, monkeypat
     assert status == 413 and b"over 64" in answer
     status, answer = _raw_request(local_hub, chunked, b"40\r\n" + b"x" * 64 + b"\r\n1\r\nx\r\n0\r\n\r\n")
     assert status == 413 and b"over 64" in answer
+    for cursor in ("abc", "-5", "1e3"):  # a malformed tree cursor is the client's error, not the server's
+        status, answer = _raw_request(local_hub, f"GET /api/models/user/body/tree/main?cursor={cursor} HTTP/1.1\nHost: x\n")
+        assert status == 400 and b"cursor" in answer, cursor
     assert [s for _, _, s in local_hub.requests if s == 500] == []
     assert HfApi().model_info("user/body").sha  # the server still answers
 

@@ -538,13 +538,16 @@ class _Handler(BaseHTTPRequestHandler):
         if path and not entries:
             raise HubError(404, f"{path!r} does not exist at {revision}", "EntryNotFound")
         listing = list(entries.values())
-        cursor = int(self._query.get("cursor", ["0"])[0] or 0)
+        cursor_text = self._query.get("cursor", ["0"])[0] or "0"
+        if not cursor_text.isascii() or not cursor_text.isdigit():
+            raise HubError(400, f"cursor: expected a non-negative integer, found {cursor_text[:40]!r}")
+        cursor = int(cursor_text)
         page = listing[cursor:cursor + TREE_PAGE_SIZE]
         headers = {}
         if cursor + TREE_PAGE_SIZE < len(listing):
             query = f"recursive={str(recursive).lower()}&expand=false&cursor={cursor + TREE_PAGE_SIZE}"
             url = urlsplit(self.path)
-            headers["Link"] = f'<{self.endpoint}{url.path}?{query}>; rel="next"'
+            headers["Link"] = f'<{self.endpoint}{quote(url.path, safe="/%")}?{query}>; rel="next"'
         self._send_json(page, headers=headers)
 
     def _paths_info(self, repo_type: str, repo_id: str, revision: str) -> None:
