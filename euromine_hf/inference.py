@@ -858,10 +858,10 @@ def _is_change_detector(model: str, trust_remote_code: bool = False) -> bool:
     import euromine_hf.models  # noqa: F401  (registers the model types)
     from transformers import AutoConfig
 
-    from euromine_hf.models.loading import check_model_folder, check_remote_code, hub_config
+    from euromine_hf.models.loading import check_model_folder, check_remote_code, hub_config, is_local_path
 
-    # a damaged folder or foreign code: name the file and field, before transformers imports any class
-    local = Path(model).is_dir()
+    # a damaged or missing folder, or foreign code: name the file and field, before transformers imports any class
+    local = is_local_path(model)
     raw = check_model_folder(model, trust_remote_code) if local else hub_config(model)
     remote = check_remote_code(raw, Path(model) / "config.json" if local else model, trust_remote_code)
     try:  # an explicit trust_remote_code: transformers never prompts
