@@ -204,5 +204,13 @@ def test_foreign_code_on_the_hub_is_refused_unless_trusted(saved, tmp_path, monk
         with pytest.raises(ValueError, match=r"user/foreign .*field 'auto_map'.*--trust-remote-code"):
             load_model("user/foreign")
         assert not (tmp_path / "marker").exists()
-        model = load_model("user/foreign", trust_remote_code=True)
-        assert type(model).__name__ == "ForeignModel" and (tmp_path / "marker").exists()
+        # trusted: in a child process, because the folder's code re-registers the zoo's Auto classes
+        import subprocess
+        import sys
+
+        env = {**os.environ, **hub.client_env(tmp_path / "hf_home_child"), "OMP_NUM_THREADS": "1",
+               "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        code = "from euromine_hf.models.loading import load_model; print(type(load_model('user/foreign', trust_remote_code=True)).__name__)"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300, stdin=subprocess.DEVNULL)
+        assert proc.returncode == 0 and proc.stdout.split()[-1] == "ForeignModel", proc.stderr[-2000:]
+        assert (tmp_path / "marker").exists()
