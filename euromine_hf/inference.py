@@ -973,6 +973,9 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
                              "years and first:last); writes Change{Y1}_{Y2}.tif")
     parser.add_argument("--t2", default=None, metavar="OTHER.tif",
                         help="change detectors, INPUT a single GeoTIFF: the later image (same grid)")
+    parser.add_argument("--trust-remote-code", action="store_true",
+                        help="run the Python code a non-euromine model folder ships (its config's auto_map); "
+                             "without it such a folder is refused. Only for sources you trust")
     parser.set_defaults(func=_run)
     _one_line_errors(parser)
     return parser
@@ -1000,24 +1003,26 @@ def _one_line_errors(parser: argparse.ArgumentParser) -> None:
     parser.error = error  # type: ignore[method-assign]
 
 
-def _load_any(path: str) -> Any:
+def _load_any(path: str, trust_remote_code: bool = False) -> Any:
     """A segmenter or change detector through :func:`euromine_hf.models.loading.load_model`."""
     from euromine_hf.models.loading import load_model
 
-    return load_model(path)  # picks the Auto class from the config's task
+    return load_model(path, trust_remote_code=trust_remote_code)  # picks the Auto class from the config's task
 
 
-def _is_change_detector(model: str) -> bool:
+def _is_change_detector(model: str, trust_remote_code: bool = False) -> bool:
     """Whether a model folder (or Hub id) holds a change detector, from its config alone."""
     import euromine_hf.models  # noqa: F401  (registers the model types)
     from transformers import AutoConfig
 
-    if Path(model).is_dir():  # a damaged folder: name the file and field (AutoConfig would ask for remote code)
-        from euromine_hf.models.loading import check_model_folder
+    from euromine_hf.models.loading import check_model_folder, check_remote_code, hub_config, is_local_path
 
-        check_model_folder(model)
-    try:
-        config = AutoConfig.from_pretrained(model)
+    # a damaged or missing folder, or foreign code: name the file and field, before transformers imports any class
+    local = is_local_path(model)
+    raw = check_model_folder(model, trust_remote_code) if local else hub_config(model)
+    remote = check_remote_code(raw, Path(model) / "config.json" if local else model, trust_remote_code)
+    try:  # an explicit trust_remote_code: transformers never prompts
+        config = AutoConfig.from_pretrained(model, trust_remote_code=remote)
     except (OSError, ValueError, KeyError) as error:
         raise ValueError(f"{model}: could not read the model's config.json: {error}") from error
     return getattr(config, "task", "segmentation") == "change_detection"
@@ -1027,7 +1032,7 @@ def _run(args: argparse.Namespace) -> int:
     """``euromine predict``: yearly mine maps for a segmenter, change maps for a detector."""
     import torch
 
-    change = _is_change_detector(args.model)
+    change = _is_change_detector(args.model, args.trust_remote_code)
     if args.pairs is not None and not change:
         raise ValueError(f"--pairs: {args.model} is a segmenter (it maps years); --pairs needs a change detector")
     pairs = parse_year_pairs(args.pairs) if args.pairs is not None else None
@@ -1035,7 +1040,7 @@ def _run(args: argparse.Namespace) -> int:
                  split=args.split, split_scheme=args.split_scheme, seed=args.seed, save_probability=args.probability,
                  overwrite=args.overwrite, model_name=str(args.model))  # before any weights are loaded
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = _load_any(args.model).to(device)
+    model = _load_any(args.model, args.trust_remote_code).to(device)
     paths = _run_jobs(model, jobs, save_probability=args.probability, batch_size=args.batch_size, stride=args.stride,
                       threshold=args.threshold, model_name=str(args.model), progress=True, band_order=args.band_order)
     print(f"wrote {len(paths)} {'change ' if change else ''}rasters under {args.out}")

@@ -484,3 +484,28 @@ def test_prediction_folder_symlinks_and_extra_files(tmp_path: Path, raw_archive)
         read_prediction(pred, germany, 2016)
     with pytest.raises(ArchiveError, match=r"symlink"):
         scan_predictions(pred)
+
+
+@pytest.mark.parametrize("bad_name", ["Bad\nSite_1", "Tab\tSite_2", "Esc\x1b[31mSite_3"])
+def test_site_names_with_control_characters_are_refused_by_the_scan(tmp_path: Path, bad_name: str) -> None:
+    """A newline in a site name broke the dataset card's table; the scan refuses it, naming the folder."""
+    import os
+    import subprocess
+    import sys
+
+    from euromine_hf.data.archive import ArchiveError, scan_archive
+
+    root = tmp_path / "archive"
+    write_raw_archive(root, {"Germany_1": (40, 50), bad_name: (40, 50)}, years=(2015,))
+    with pytest.raises(ArchiveError, match="site folder .*: expected a site name of printable characters") as error:
+        scan_archive(root, years=(2015,))
+    assert repr(bad_name) in str(error.value) and str(root) in str(error.value)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    env.pop("EUROMINE_DEBUG", None)
+    proc = subprocess.run([sys.executable, "-m", "euromine_hf.cli", "stats", str(root), "--years", "2015", "--no-plots",
+                           "--out", str(tmp_path / "stats")], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("euromine stats: ") and f"{root}: site folder " in lines[0], lines
+    assert "\x1b" not in lines[0]
+    assert not (tmp_path / "stats").exists()

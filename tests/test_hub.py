@@ -485,3 +485,63 @@ def test_lfs_batch_upload_and_verify_need_a_token(local_hub, tmp_path):
     siblings = {f.rfilename: f for f in HfApi().model_info("user/lfs", files_metadata=True).siblings}
     assert siblings["w.bin"].lfs is not None
     assert any(method == "PUT" and "ticket=" in path and status == 200 for method, path, status in local_hub.requests)
+
+
+def _raw_request(hub: LocalHub, head: str, body: bytes = b"") -> tuple[int, bytes]:
+    """Send bytes as written (no client fixes them up) and read the answer's status and body."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(hub.endpoint)
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        sock.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+def test_request_bodies_with_bad_sizes_are_refused_not_read(local_hub, monkeypatch):
+    from euromine_hf.testing import hub_server
+
+    HfApi().create_repo("user/body")
+    post = "POST /api/models/user/body/commit/main HTTP/1.1\nHost: x\nAuthorization: Bearer " + local_hub.token + "\n"
+    # a negative length would make rfile.read(-1) read to the end of the stream, past the limit
+    for length in ("-1", "+5", "1e3", "abc"):
+        status, answer = _raw_request(local_hub, post + f"Content-Length: {length}\n", b"x" * 100)
+        assert status == 400 and b"Content-Length" in answer, length
+    chunked = post + "Transfer-Encoding: chunked\n"
+    for size in (b"-5", b"zz", b"0x10", b""):
+        status, answer = _raw_request(local_hub, chunked, size + b"\r\nhello\r\n0\r\n\r\n")
+        assert status == 400 and b"chunk" in answer, size
+    monkeypatch.setattr(hub_server, "MAX_BODY_BYTES", 64)
+    status, answer = _raw_request(local_hub, post + "Content-Length: 65\n", b"x" * 65)
+    assert status == 413 and b"over 64" in answer
+    status, answer = _raw_request(local_hub, chunked, b"40\r\n" + b"x" * 64 + b"\r\n1\r\nx\r\n0\r\n\r\n")
+    assert status == 413 and b"over 64" in answer
+    for cursor in ("abc", "-5", "1e3"):  # a malformed tree cursor is the client's error, not the server's
+        status, answer = _raw_request(local_hub, f"GET /api/models/user/body/tree/main?cursor={cursor} HTTP/1.1\nHost: x\n")
+        assert status == 400 and b"cursor" in answer, cursor
+    assert [s for _, _, s in local_hub.requests if s == 500] == []
+    assert HfApi().model_info("user/body").sha  # the server still answers
+
+
+@pytest.mark.parametrize("name", ["carte du sol – 2016 ü.txt", 'say "hi" \\ bye.txt', "日本.txt"])
+def test_any_file_name_downloads_with_a_well_formed_content_disposition(local_hub, name):
+    import re
+    from urllib.parse import quote, unquote
+
+    api = HfApi()
+    api.create_repo("user/names")
+    api.upload_file(path_or_fileobj=b"hello", path_in_repo=f"dir/{name}", repo_id="user/names")
+    url = f"{local_hub.endpoint}/user/names/resolve/main/dir/{quote(name)}"
+    status, headers, body = _http(urllib.request.Request(url))
+    assert status == 200 and body == b"hello"
+    disposition = headers["Content-Disposition"]
+    assert disposition.isascii() and disposition.count('"') == 2, disposition
+    fallback = re.fullmatch(r'inline; filename="([^"\\]*)"; filename\*=UTF-8\'\'([A-Za-z0-9%._~-]+)', disposition)
+    assert fallback, disposition  # an ASCII fallback, then the exact name per RFC 5987
+    assert unquote(fallback.group(2), errors="strict") == name
+    assert Path(hf_hub_download("user/names", f"dir/{name}")).read_bytes() == b"hello"

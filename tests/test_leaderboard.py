@@ -426,3 +426,108 @@ def test_tasks_agree_with_the_dataset_eval_yaml_and_push_against_it(small_archiv
     dataset = _benchmark(eval_spec.render_eval_yaml())
     assert _lb("submit", subs / "cd_good", "--archive", small_archive, "--results", tmp_path / "b", "--push", "--dataset-repo", dataset) == 0
     assert [e.model_id for e in HfApi().get_dataset_leaderboard(dataset, base_model_only=False)] == ["user/bit-good"]
+
+
+# ---- scores checked on read (issue 18, items 9 and 15) --------------------------------------------
+
+
+def test_a_problem_found_in_every_file_of_a_folder_is_listed_once(small_archive, subs, tmp_path):  # noqa: F811
+    import subprocess
+    import sys
+
+    _, other_sites = _test_sites(small_archive)
+    bad = _copy(subs, "map_good", tmp_path / "bad")
+    shutil.copytree(bad / next(p.name for p in bad.iterdir() if p.is_dir()), bad / other_sites[0].name)  # 10 Year*.tif
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    env.pop("EUROMINE_DEBUG", None)
+    proc = subprocess.run([sys.executable, "-m", "euromine_hf.cli", "leaderboard", "submit", str(bad), "--archive", str(small_archive),
+                           "--results", str(tmp_path / "board")], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.splitlines()
+    assert lines[0].startswith(f"euromine leaderboard: error: {bad}: submission rejected, 1 problem ")
+    assert len(lines) == 2 and lines[1].startswith(f"  - {bad / other_sites[0].name}: site folder: expected a test site"), lines
+    assert not (tmp_path / "board").exists()
+    assert lb.SubmissionError("s", ["a: x", "a: x", "b: y"]).problems == ["a: x", "b: y"]
+
+
+def _entry(results: Path, model: str, scores: dict, **extra) -> None:
+    path = results / "entries" / "mapping" / f"{model.encode().hex()[:40]}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {"format": lb.RESULT_FORMAT, "task": "mapping", "model": model, "scores": scores,
+             "archive": {"synthetic": True, "name": "a"}, **extra}
+    path.write_text(json.dumps(entry))  # json writes NaN as NaN, as a hand-edited entry may hold
+
+
+@pytest.mark.filterwarnings("ignore::euromine_hf.data.archive.ArchiveWarning")
+def test_show_checks_every_local_value_and_never_ranks_a_bad_row(small_archive, subs, tmp_path, capsys):  # noqa: F811
+    results = tmp_path / "board"
+    assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results) == 0
+    scored = json.loads(next(results.glob("entries/mapping/*.json")).read_text())
+    _entry(results, "NaN model", {"OF1": float("nan")})
+    _entry(results, "huge model", {"OF1": 1e308, "GCA-TIoU": 0.5})
+    _entry(results, "over one", {"OF1": 0.9, "F1_2016": 1.5})
+    _entry(results, "text score", {"OF1": "0.99"})
+    _entry(results, "no OF1", {"GCA-TIoU": 0.9})
+    _entry(results, "fine but hand-made", {"OF1": 0.1, "made-up column": 7})
+    _entry(results, "<script>alert(1)</script> [x](javascript:y) *b*", {"OF1": 0.05})
+    capsys.readouterr()
+    assert _lb("show", "--results", results, "--out", tmp_path / "site", "--task", "mapping") == 0
+    out = capsys.readouterr().out
+    assert "0" * 30 not in out, [line for line in out.splitlines() if "0" * 30 in line]
+
+    rows = {r["model"]: r for r in csv.DictReader(io.StringIO((tmp_path / "site" / "mapping.csv").read_text()))}
+    ranked = sorted((r for r in rows.values() if r["rank"]), key=lambda r: int(r["rank"]))
+    assert [r["model"] for r in ranked] == ["UNet good", "fine but hand-made", "<script>alert(1)</script> [x](javascript:y) *b*"]
+    assert ranked[0]["verification"] == "scored here" and ranked[0]["sha256"] == scored["submission_sha256"]
+    assert ranked[1]["verification"] == "self-reported" and ranked[1]["sha256"] == ""
+    reasons = {
+        "NaN model": "OF1: expected a finite value in [0, 1] (an F1/IoU score), found nan",
+        "huge model": "OF1: expected a finite value in [0, 1] (an F1/IoU score), found 1e+308",
+        "over one": "F1_2016: expected a finite value in [0, 1] (an F1/IoU score), found 1.5",
+        "text score": "OF1: expected a number in [0, 1], found '0.99'",
+        "no OF1": "OF1: expected the ranking score, found none",
+    }
+    for model, reason in reasons.items():
+        assert rows[model]["rank"] == "" and rows[model]["problems"] == reason, model
+    assert rows["NaN model"]["OF1"] == rows["huge model"]["OF1"] == ""  # an unusable value is never printed as a score
+
+    md = (tmp_path / "site" / "leaderboard.md").read_text()
+    ranked_part, apart = md.split("### Not ranked")
+    assert all(model not in ranked_part for model in reasons) and all(lb._md_cell(reason) in apart for reason in reasons.values())
+    assert f"| 1 | UNet good | local | scored here (sha256 {scored['submission_sha256'][:16]}) |" in ranked_part
+    assert "<script>" not in md and "&lt;script&gt;alert(1)&lt;/script&gt; \\[x\\](javascript:y) \\*b\\*" in md
+    page = (tmp_path / "site" / "index.html").read_text()
+    board, rejected = page.split('id="rejected-mapping"')
+    assert all(f'data-model="{model}"' not in board for model in reasons) and "found 1e+308" in rejected
+    assert "scored here (sha256" in board and page.count("<script>") == 1
+
+
+def test_hub_and_card_values_are_checked_on_read(tmp_path, hub, capsys):
+    from huggingface_hub import HfApi
+
+    dataset = _benchmark()
+    api = HfApi()
+
+    def model_repo(repo: str, value: str, card_metrics: str = "") -> None:
+        api.create_repo(repo)
+        item = (f"- dataset:\n    id: {dataset}\n    task_id: multitemporal-mapping\n  value: {value}\n")
+        api.upload_file(path_or_fileobj=item.encode(), path_in_repo=".eval_results/r.yaml", repo_id=repo)
+        if card_metrics:
+            card = ("---\nmodel-index:\n- name: m\n  results:\n  - task:\n      type: image-segmentation\n"
+                    f"      name: multitemporal-mapping\n    dataset:\n      type: {dataset}\n      name: EuroMineNet\n"
+                    f"    metrics:\n{card_metrics}---\n")
+            api.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=repo)
+
+    model_repo("user/huge", "1.0e+300")
+    model_repo("user/fine", "0.7", "    - type: OF1\n      value: 0.7\n    - type: GCA-TIoU\n      value: 0.6\n")
+    model_repo("user/card-lies", "0.8", "    - type: OF1\n      value: 0.8\n    - type: F1_2016\n      value: 42\n")
+    assert _lb("show", "--results", tmp_path / "none", "--dataset-repo", dataset, "--out", tmp_path / "site",
+               "--task", "mapping", "--no-paper") == 0
+    out = capsys.readouterr().out
+    assert "0" * 30 not in out
+    rows = {r["model"]: r for r in csv.DictReader(io.StringIO((tmp_path / "site" / "mapping.csv").read_text()))}
+    assert rows["user/fine"]["rank"] == "1" and rows["user/fine"]["verification"] == "self-reported"
+    assert rows["user/fine"]["GCA-TIoU"] == "0.6"
+    assert rows["user/huge"]["rank"] == "" and rows["user/huge"]["problems"].startswith(".eval_results OF1: expected a finite value")
+    assert "1e+300" in rows["user/huge"]["problems"] and rows["user/huge"]["verification"] == "self-reported"
+    assert rows["user/card-lies"]["rank"] == "" and "model card F1_2016" in rows["user/card-lies"]["problems"]

@@ -333,3 +333,24 @@ def _partial_post(years):
     s.add(one, one, sites="A", patches=[0], years=[years[0]])
     s.add(one, one, sites="A", patches=[0], years=[years[1]])
     return s
+
+
+@pytest.mark.parametrize("bad,found", [(float("nan"), "found NaN in 1 row"), (float("inf"), "found an infinity"),
+                                       (2.5, "found 2.5"), (-1, "negative values in ['fp']")])
+def test_count_rows_report_nan_as_nan_not_as_negative(bad, found):
+    """NaN cast to int64 is a huge negative number: it was reported as "negative values"."""
+    import warnings
+
+    rows = np.array([[1, bad, 0, 3]], dtype=np.float64 if isinstance(bad, float) else np.int64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # not even the cast warning: the value is checked before
+        with pytest.raises(ValueError, match="column fp" if found != "negative values in ['fp']" else "counts >= 0") as m:
+            MappingScorer().add_counts(rows, sites=["A"], patches=[0], years=[2015])
+        assert found in str(m.value)
+        with pytest.raises(ValueError) as c:
+            ChangeScorer().add_counts(rows, sites=["A"], year_t1=[2015], year_t2=[2016])
+        assert found in str(c.value)
+        if isinstance(bad, float) and not np.isfinite(bad):
+            with pytest.raises(ValueError, match="fp: expected integers, found (NaN|an infinity)"):
+                MappingScorer().add_rows("mapping", {"site": ["A"], "patch": [0], "year": [2015], "tp": [1], "fp": [bad],
+                                                     "fn": [0], "tn": [3], "tp_full": [1], "fp_full": [0], "fn_full": [0], "tn_full": [3]})

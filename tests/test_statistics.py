@@ -145,3 +145,42 @@ def test_cli_prediction_folder_and_split(tiny_archive: Path, tmp_path: Path, cap
     # a bad archive is a clear error, not a traceback
     assert stats_main([str(tmp_path / "nothing"), "--out", str(out), "--quiet"]) == 2
     assert "archive root" in capsys.readouterr().err
+
+
+def test_stats_on_a_partial_prediction_folder_warns_in_one_line(tiny_archive: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    pred = tmp_path / "pred"
+    transform = from_origin(400000.0, 4500000.0, 10.0, 10.0)
+    for name, (shape, years) in MASKS.items():
+        for year, idx in years.items():
+            if (name, year) != ("Germany_1", 2016):  # one mask missing
+                write_geotiff(pred / name / f"Year{year}.tif", _flat_mask(shape, idx), "EPSG:32634", transform)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), "OMP_NUM_THREADS": "1"}
+    env.pop("EUROMINE_DEBUG", None)
+
+    def stats(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "euromine_hf.cli", "stats", *argv, "--years", *map(str, YEARS),
+                               "--no-plots", "--quiet"], capture_output=True, text=True, env=env, timeout=300)
+
+    proc = stats(str(pred), "--out", str(tmp_path / "s1"))
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    lines = [line for line in proc.stderr.splitlines() if "warning" in line]
+    assert lines == [f"euromine stats: warning: {pred}: partial predictions, the statistics leave out 1 site(s) or years "
+                     "with no mask: Germany_1 (2016)"], proc.stderr
+    # with the archive, a site with no predictions at all is named too
+    for year in YEARS:
+        (pred / "Spain_1" / f"Year{year}.tif").unlink()
+    shape, years = MASKS["Germany_1"]
+    write_geotiff(pred / "Germany_1" / "Year2016.tif", _flat_mask(shape, years[2016]), "EPSG:32634", transform)
+    proc = stats(str(pred), "--archive", str(tiny_archive), "--out", str(tmp_path / "s2"))
+    assert proc.returncode == 0 and proc.stderr.strip().endswith("with no mask: Spain_1 (2015, 2016, 2017)"), proc.stderr
+    # a complete folder: no warning
+    complete = tmp_path / "complete"
+    for name, (shape, years) in MASKS.items():
+        for year, idx in years.items():
+            write_geotiff(complete / name / f"Year{year}.tif", _flat_mask(shape, idx), "EPSG:32634", transform)
+    proc = stats(str(complete), "--out", str(tmp_path / "s3"))
+    assert proc.returncode == 0 and "warning" not in proc.stderr, proc.stderr

@@ -94,6 +94,8 @@ _YEAR_DIR = re.compile(r"^\d{4}$")
 #: Files a prediction folder may hold besides Year{YYYY}.tif: predict's probabilities, change maps.
 _PRED_EXTRA_TIF = re.compile(r"^(?:probability\d{4}|change\d{4}_\d{4}|changeprobability\d{4}_\d{4})\.tiff?$", re.IGNORECASE)
 _PAIR_DIR = re.compile(r"^\d{4}_\d{4}$")
+#: Control characters (newline, tab, escapes): never part of a site name, which ends up in tables and cards.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 #: Largest raster read, in pixels per band (8192 x 8192: a 10-band uint16 image of 1.3 GB). Real
 #: EuroMineNet sites are far smaller; the bound stops a corrupt or hostile header from making a
@@ -514,6 +516,9 @@ def scan_archive(root: str | Path, years: Iterable[int] = YEARS, sites: Iterable
     years = tuple(sorted({int(y) for y in years}))
     if not years:
         raise ArchiveError(root, "years", "at least one year")
+    for d in _site_dirs(root):
+        if _CONTROL.search(d.name):  # a newline would break every table the name is written into
+            raise ArchiveError(root, f"site folder {d.name!r}", "a site name of printable characters (no newline, tab or other control character)")
     folders = {d.name: d for d in _site_dirs(root) if _folder_layout(d) == layout}
     for d in _site_dirs(root):
         if d.name not in folders:

@@ -337,6 +337,23 @@ def prediction_masks(pred_dir: str | Path, sites: Sequence[SiteRecord], years: I
         yield SiteMasks(site.name, site.country, tuple(sorted(ys)), load)
 
 
+def missing_predictions(pred_dir: str | Path, sites: Sequence[SiteRecord], years: Iterable[int] | None = None) -> dict[str, tuple[int, ...]]:
+    """The years each of ``sites`` lacks in a prediction folder: against the years any of them has
+    (within ``years``), so a folder made for fewer years is not partial, but a site short of some
+    (or with none) is. Statistics of such a folder silently cover fewer sites or years."""
+    import warnings
+
+    from euromine_hf.data.archive import ArchiveWarning
+
+    with warnings.catch_warnings():  # prediction_masks reports stray files once
+        warnings.simplefilter("ignore", ArchiveWarning)
+        found = scan_predictions(pred_dir)
+    wanted = set(years) if years is not None else None
+    have = {s.name: found.get(s.name, set()) & wanted if wanted is not None else found.get(s.name, set()) for s in sites}
+    expected = set().union(*have.values())
+    return {name: tuple(sorted(expected - ys)) for name, ys in sorted(have.items()) if expected - ys}
+
+
 def prediction_sites(pred_dir: str | Path) -> list[SiteRecord]:
     """Site records for a prediction folder of whole-site rasters read on its own (no archive):
     sizes come from the rasters' headers. Patch predictions need the archive for their offsets."""

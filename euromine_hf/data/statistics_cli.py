@@ -56,10 +56,22 @@ def _looks_like_predictions(path: Path) -> bool:
     return True
 
 
+def _warn_partial(path: Path, missing: dict[str, tuple[int, ...]], limit: int = 6) -> None:
+    """One stderr line naming the sites and years a prediction folder lacks (statistics still run on the rest)."""
+    if not missing:
+        return
+    parts = [f"{name} ({', '.join(map(str, years))})" for name, years in list(missing.items())[:limit]]
+    more = f" and {len(missing) - limit} more sites" if len(missing) > limit else ""
+    print(f"euromine stats: warning: {path}: partial predictions, the statistics leave out {len(missing)} site(s) or "
+          f"years with no mask: {'; '.join(parts)}{more}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     from euromine_hf.data.archive import ArchiveError, scan_archive
     from euromine_hf.data.splits import assign_splits
-    from euromine_hf.data.statistics import archive_masks, compute_statistics, prediction_masks, prediction_sites, write_statistics
+    from euromine_hf.data.statistics import (
+        archive_masks, compute_statistics, missing_predictions, prediction_masks, prediction_sites, write_statistics,
+    )
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     path = Path(args.path)
@@ -79,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         if not records:
             print(f"euromine stats: {path}: no sites to describe (check --split / --sites)", file=sys.stderr)
             return 2
+        if predictions:
+            _warn_partial(path, missing_predictions(path, records, args.years))
         source = prediction_masks(path, records, args.years) if predictions else archive_masks(records, args.years)
         stats = compute_statistics(source, progress=not args.quiet, total=len(records))
         what = "predictions" if predictions else "ground truth"

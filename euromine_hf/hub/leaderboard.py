@@ -13,6 +13,12 @@ which puts the model on the benchmark dataset's leaderboard (``HfApi.get_dataset
 :func:`collect_rows` gathers rows from local entries, model cards and the Hub's dataset
 leaderboard, adds the paper's Tables 4–6 as marked reference rows, and :func:`write_outputs`
 renders Markdown, CSV and a self-contained HTML page with sortable columns.
+
+No score is trusted on read either: a card, an ``.eval_results`` file or a local entry may hold any
+number, so every value of the task's columns must be a finite fraction in [0, 1] (all are F1 or
+IoU scores, :func:`check_scores`); a row that fails is shown apart with the reason and never
+ranked. Each row says how far it can be believed: **scored here** (a local entry written by
+``submit``, which scored the predictions itself, with their content hash) or **self-reported**.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import hashlib
 import html
 import io
 import json
+import math
 import os
 import re
 import stat
@@ -53,6 +60,9 @@ __all__ = [
     "paper_rows",
     "collect_rows",
     "rank_rows",
+    "check_scores",
+    "SCORED_HERE",
+    "SELF_REPORTED",
     "to_markdown",
     "to_csv",
     "to_html",
@@ -115,6 +125,11 @@ MAX_PATCH_PNG_BYTES = 1024 * 1024
 TIF_SLACK_BYTES = 1024 * 1024
 MAX_LISTED_PROBLEMS = 200
 
+#: How far a row can be believed: scored by ``submit`` from the predictions (hash kept), or read from a card / .eval_results.
+SCORED_HERE = "scored here"
+SELF_REPORTED = "self-reported"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
 _META_KEYS = {"model", "task", "model_repo", "authors", "links", "description"}
 _REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -146,9 +161,11 @@ class SubmissionError(ValueError):
 
     def __init__(self, root: str | Path, problems: Sequence[str]) -> None:
         self.root = Path(root)
-        # file names come from the submitter: control characters (terminal escapes) are shown as \xNN
-        shown = [_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", re.sub(r"[\n\r\t]+", " ", str(p)))
-                 for p in list(problems)[:MAX_LISTED_PROBLEMS]]
+        # file names come from the submitter: control characters (terminal escapes) are shown as \xNN;
+        # a problem found once per file of one folder is listed once
+        problems = list(dict.fromkeys(_CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", re.sub(r"[\n\r\t]+", " ", str(p)))
+                                      for p in problems))
+        shown = problems[:MAX_LISTED_PROBLEMS]
         if len(problems) > MAX_LISTED_PROBLEMS:
             shown.append(f"... and {len(problems) - MAX_LISTED_PROBLEMS} more problems")
         self.problems = shown
@@ -667,22 +684,60 @@ def push_result(entry: dict[str, Any], model_repo: str, dataset_repo: str, token
 # Rows and ranking
 
 
-def _row(task: str, model: str, source: str, scores: Mapping[str, Any], **extra: Any) -> dict[str, Any]:
+def _shown_value(value: Any) -> str:
+    """A read value for a message: short, whatever it is (a 300-digit number is cut)."""
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:24]}... ({len(text)} characters)"
+
+
+def check_scores(task: str, scores: Any) -> tuple[dict[str, float | None], list[str]]:
+    """The task's columns read from ``scores`` (others are ignored), and why any is unusable.
+
+    Every column is an F1 or IoU score, so a usable value is a finite number in [0, 1]; a value
+    that is not is ``None`` with a problem naming the column and what was found. The ranking
+    column must be there: a row without it cannot be ranked.
+    """
     spec = TASKS[task]
-    values = {}
+    if not isinstance(scores, Mapping):
+        return dict.fromkeys(spec.columns), [f"scores: expected a mapping of column -> value, found {type(scores).__name__}"]
+    values: dict[str, float | None] = {}
+    problems = []
     for column in spec.columns:
         v = scores.get(column)
-        values[column] = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else None
-    return {"task": task, "model": model, "source": source, "reference": False, "model_repo": None,
-            "data": "", "links": [], **extra, "scores": values}
+        values[column] = None
+        if v is None:
+            continue
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            problems.append(f"{column}: expected a number in [0, 1], found {_shown_value(v)}")
+        elif not (0 <= v <= 1) or (isinstance(v, float) and not math.isfinite(v)):  # NaN fails 0 <= v
+            problems.append(f"{column}: expected a finite value in [0, 1] (an F1/IoU score), found {_shown_value(v)}")
+        else:
+            values[column] = float(v)
+    if scores.get(spec.primary) is None:
+        problems.insert(0, f"{spec.primary}: expected the ranking score, found none")
+    return values, problems
+
+
+def _row(task: str, model: str, source: str, scores: Mapping[str, Any], problems: Sequence[str] = (), **extra: Any) -> dict[str, Any]:
+    """One leaderboard row; its values checked (:func:`check_scores`), unusable ones listed in ``problems``."""
+    values, found = check_scores(task, scores)
+    row = {"task": task, "model": model, "source": source, "reference": False, "model_repo": None,
+           "data": "", "links": [], "verification": SELF_REPORTED, "sha256": None, **extra, "scores": values}
+    row["problems"] = list(dict.fromkeys([*problems, *found]))
+    return row
 
 
 def rows_from_entries(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of local result entries: **scored here** when the entry carries the content hash of the
+    predictions ``submit`` scored, self-reported otherwise (a hand-made entry)."""
     rows = []
     for e in entries:
         data = "synthetic" if (e.get("archive") or {}).get("synthetic") else "archive"
+        sha = e.get("submission_sha256")
+        scored = isinstance(sha, str) and _SHA256.match(sha) is not None
         rows.append(_row(e["task"], e["model"], "local", e["scores"], model_repo=e.get("model_repo"),
-                         data=f"{data}: {(e.get('archive') or {}).get('name', '?')}", links=list(e.get("links") or [])))
+                         data=f"{data}: {(e.get('archive') or {}).get('name', '?')}", links=list(e.get("links") or []),
+                         verification=SCORED_HERE if scored else SELF_REPORTED, sha256=sha if scored else None))
     return rows
 
 
@@ -717,15 +772,20 @@ def rows_from_hub(dataset_repo: str, token: str | None = None, with_cards: bool 
         task = HUB_TASK_IDS.get(task_id) if task_id else None
         if task is None:
             continue
-        scores: dict[str, Any] = {TASKS[task].primary: e.value}
+        primary = TASKS[task].primary
+        scores: dict[str, Any] = {primary: e.value}
+        card_problems: list[str] = []
         if with_cards:
             try:
                 for card_row in rows_from_model_cards([e.model_id], dataset_repo, token):
                     if card_row["task"] == task:
-                        scores = {**{k: v for k, v in card_row["scores"].items() if v is not None}, TASKS[task].primary: e.value}
+                        scores = {**{k: v for k, v in card_row["scores"].items() if v is not None}, primary: e.value}
+                        card_problems = [f"model card {p}" for p in card_row["problems"] if not p.startswith(f"{primary}:")]
             except ValueError:  # a card that cannot be read (or none) leaves the leaderboard's own value
                 pass
-        rows.append(_row(task, e.model_id, "hub leaderboard", scores, model_repo=e.model_id, data=f"hub: {dataset_repo}"))
+        row = _row(task, e.model_id, "hub leaderboard", scores, model_repo=e.model_id, data=f"hub: {dataset_repo}")
+        row["problems"] = [f".eval_results {p}" for p in row["problems"]] + card_problems
+        rows.append(row)
     return rows
 
 
@@ -741,22 +801,32 @@ def paper_rows(task: str) -> list[dict[str, Any]]:
     for section, _number, label in spec.paper_tables:
         for model, values in reported.get(section, {}).items():
             scores = {score_key(evaluate_task[section], k): v for k, v in values.items()}
-            rows.append(_row(task, model, f"{PAPER_SOURCE}, {label}", scores, reference=True, data="real EuroMineNet"))
+            rows.append(_row(task, model, f"{PAPER_SOURCE}, {label}", scores, reference=True, data="real EuroMineNet",
+                             verification="reference"))
     return rows
 
 
 def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (task, model repo): local entries and cards of the same repo merge their sources."""
+    """One row per (task, model repo): local entries and cards of the same repo merge their sources.
+
+    Values scored here are never mixed with self-reported ones: a scored row keeps only its own
+    values (the other sources are still named). A row with unusable values is never merged; it
+    is shown apart with its reasons.
+    """
     out: list[dict[str, Any]] = []
     index: dict[tuple[str, str], dict[str, Any]] = {}
     for row in rows:
-        key = (row["task"], row["model_repo"]) if row["model_repo"] and not row["reference"] else None
+        key = (row["task"], row["model_repo"]) if row["model_repo"] and not row["reference"] and not row["problems"] else None
         if key is not None and key in index:
             kept = index[key]
-            kept["source"] = ", ".join(dict.fromkeys(kept["source"].split(", ") + row["source"].split(", ")))
-            for c, v in row["scores"].items():
-                if kept["scores"].get(c) is None:
-                    kept["scores"][c] = v
+            sources = ", ".join(dict.fromkeys(kept["source"].split(", ") + row["source"].split(", ")))
+            if row["verification"] == SCORED_HERE and kept["verification"] != SCORED_HERE:
+                kept.update({k: v for k, v in row.items() if k != "source"})  # the scored values replace the reported ones
+            elif row["verification"] == kept["verification"]:
+                for c, v in row["scores"].items():
+                    if kept["scores"].get(c) is None:
+                        kept["scores"][c] = v
+            kept["source"] = sources
             continue
         if key is not None:
             index[key] = row
@@ -766,19 +836,23 @@ def _dedupe(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def rank_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Sort by the task's first column (higher is better); submissions get ranks 1..n, the
-    paper's reference rows are placed by value but unranked."""
+    paper's reference rows are placed by value but unranked; rows with unusable values
+    (``problems``) come last, unranked."""
     ranked = []
     for task, spec in TASKS.items():
-        mine = [r for r in rows if r["task"] == task]
-        mine.sort(key=lambda r: (-(r["scores"][spec.primary] if r["scores"][spec.primary] is not None else float("-inf")), r["reference"], r["model"]))
+        usable = [r for r in rows if r["task"] == task and not r.get("problems")]
+        usable.sort(key=lambda r: (-(r["scores"][spec.primary] if r["scores"][spec.primary] is not None else float("-inf")), r["reference"], r["model"]))
+        apart = sorted((r for r in rows if r["task"] == task and r.get("problems")), key=lambda r: (r["model"], r["source"]))
         n = 0
-        for r in mine:
+        for r in usable:
             if not r["reference"]:
                 n += 1
                 r["rank"] = n
             else:
                 r["rank"] = None
-        ranked.extend(mine)
+        for r in apart:
+            r["rank"] = None
+        ranked.extend(usable + apart)
     return ranked
 
 
@@ -820,25 +894,47 @@ def _fmt(v: float | None) -> str:
     return "–" if v is None else f"{100 * v:.2f}"
 
 
+#: Markdown's inline syntax (links, emphasis, code, tables) and the escape character itself.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|])")
+
+
 def _md_cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """Submitted text as one inert Markdown table cell: HTML escaped as on the HTML page (a
+    ``<script>`` name stays text), Markdown syntax backslash-escaped, one line."""
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(" ".join(str(text).split())))
+
+
+def _verification(row: Mapping[str, Any], digits: int = 16) -> str:
+    """``scored here (sha256 …)``, ``self-reported`` or ``reference``."""
+    if row.get("verification") == SCORED_HERE and row.get("sha256"):
+        return f"{SCORED_HERE} (sha256 {row['sha256'][:digits]})"
+    return str(row.get("verification") or SELF_REPORTED)
 
 
 def to_markdown(rows: Sequence[Mapping[str, Any]], tasks: Sequence[str] = tuple(TASKS)) -> str:
     lines = ["# EuroMineNet leaderboard", "",
              "Test split, site protocol, values in %. Rows marked *reference* are the paper's Tables 4–6 "
-             f"({PAPER_SOURCE}); submissions scored on a synthetic archive are not comparable with them.", ""]
+             f"({PAPER_SOURCE}); submissions scored on a synthetic archive are not comparable with them. "
+             f"*{SCORED_HERE}*: scored by `euromine leaderboard submit` from the predictions (their sha256); "
+             f"*{SELF_REPORTED}*: read from a model card or `.eval_results`, not checked against predictions.", ""]
     for task in tasks:
         spec = TASKS[task]
-        mine = [r for r in rows if r["task"] == task]
+        mine = [r for r in rows if r["task"] == task and not r.get("problems")]
+        apart = [r for r in rows if r["task"] == task and r.get("problems")]
         lines += [f"## {spec.title} (`{spec.hub_task_id}`, ranked by {spec.primary})", "",
-                  "| Rank | Model | Source | Data | " + " | ".join(_label(c) for c in spec.columns) + " |",
-                  "|---:|---|---|---|" + "---:|" * len(spec.columns)]
+                  "| Rank | Model | Source | Verification | Data | " + " | ".join(_label(c) for c in spec.columns) + " |",
+                  "|---:|---|---|---|---|" + "---:|" * len(spec.columns)]
         for r in mine:
             rank = str(r["rank"]) if r["rank"] is not None else "*reference*"
-            lines.append(f"| {rank} | {_md_cell(r['model'])} | {_md_cell(r['source'])} | {_md_cell(r['data'])} | "
-                         + " | ".join(_fmt(r["scores"][c]) for c in spec.columns) + " |")
+            lines.append(f"| {rank} | {_md_cell(r['model'])} | {_md_cell(r['source'])} | {_md_cell(_verification(r))} | "
+                         f"{_md_cell(r['data'])} | " + " | ".join(_fmt(r["scores"][c]) for c in spec.columns) + " |")
         lines.append("")
+        if apart:
+            lines += [f"### Not ranked: values no {spec.hub_task_id} scoring can produce", "",
+                      "| Model | Source | Verification | Reason |", "|---|---|---|---|"]
+            lines += [f"| {_md_cell(r['model'])} | {_md_cell(r['source'])} | {_md_cell(_verification(r))} | "
+                      f"{_md_cell('; '.join(r['problems']))} |" for r in apart]
+            lines.append("")
     return "\n".join(lines)
 
 
@@ -847,14 +943,16 @@ def to_csv(rows: Sequence[Mapping[str, Any]], task: str) -> str:
     spec = TASKS[task]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["rank", "model", "source", "reference", "data", "model_repo", *spec.columns])
+    writer.writerow(["rank", "model", "source", "reference", "verification", "sha256", "data", "model_repo", *spec.columns, "problems"])
     for r in rows:
         if r["task"] != task:
             continue
-        cells = ["" if r["rank"] is None else r["rank"], r["model"], r["source"], "yes" if r["reference"] else "no", r["data"], r["model_repo"] or ""]
+        cells = ["" if r["rank"] is None else r["rank"], r["model"], r["source"], "yes" if r["reference"] else "no",
+                 r.get("verification") or SELF_REPORTED, r.get("sha256") or "", r["data"], r["model_repo"] or ""]
+        scores = ["" if r["scores"][c] is None else repr(r["scores"][c]) for c in spec.columns]
+        cells += scores + ["; ".join(r.get("problems") or [])]
         # a leading =,+,-,@ would be run as a formula by spreadsheet programs
-        cells = [("'" + c) if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in cells]
-        writer.writerow(cells + ["" if r["scores"][c] is None else repr(r["scores"][c]) for c in spec.columns])
+        writer.writerow([("'" + c) if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in cells])
     return buf.getvalue()
 
 
@@ -941,13 +1039,14 @@ def to_html(rows: Sequence[Mapping[str, Any]], tasks: Sequence[str] = tuple(TASK
         spec = TASKS[task]
         parts += [f'<section id="{esc(task)}">', f"<h2>{esc(spec.title)} <code>{esc(spec.hub_task_id)}</code>, ranked by {esc(spec.primary)}</h2>",
                   f'<table class="board" id="board-{esc(task)}" data-task="{esc(task)}">', "<thead><tr>"]
-        heads = [("Rank", "number", "rank"), ("Model", "text", "model"), ("Source", "text", "source"), ("Data", "text", "data")]
+        heads = [("Rank", "number", "rank"), ("Model", "text", "model"), ("Source", "text", "source"),
+                 ("Verification", "text", "verification"), ("Data", "text", "data")]
         heads += [(_label(c), "number", c) for c in spec.columns]
         for label, kind, key in heads:
             cls = ' class="text"' if kind == "text" else ""
             parts.append(f'<th scope="col"{cls} data-type="{kind}" data-key="{esc(key)}"><button type="button">{esc(label)}</button></th>')
         parts += ["</tr></thead>", "<tbody>"]
-        for r in (r for r in rows if r["task"] == task):
+        for r in (r for r in rows if r["task"] == task and not r.get("problems")):
             link = _hub_link(r["model_repo"], endpoint)
             model = esc(r["model"])
             if link:
@@ -955,12 +1054,23 @@ def to_html(rows: Sequence[Mapping[str, Any]], tasks: Sequence[str] = tuple(TASK
             cls = ' class="reference"' if r["reference"] else ""
             rank = "" if r["rank"] is None else str(r["rank"])
             cells = [f'<td data-value="{rank}">{rank or "ref"}</td>', f'<td class="text">{model}</td>',
-                     f'<td class="text">{esc(r["source"])}</td>', f'<td class="text">{esc(r["data"])}</td>']
+                     f'<td class="text">{esc(r["source"])}</td>',
+                     f'<td class="text" title="{esc(r.get("sha256") or "")}">{esc(_verification(r))}</td>',
+                     f'<td class="text">{esc(r["data"])}</td>']
             for c in spec.columns:
                 v = r["scores"][c]
                 cells.append(f'<td data-value="{"" if v is None else repr(float(v))}">{_fmt(v)}</td>')
             parts.append(f'<tr{cls} data-model="{esc(r["model"])}">' + "".join(cells) + "</tr>")
-        parts += ["</tbody>", "</table>", "</section>"]
+        parts += ["</tbody>", "</table>"]
+        apart = [r for r in rows if r["task"] == task and r.get("problems")]
+        if apart:  # never ranked, never sorted in with the others
+            parts += [f"<h3>Not ranked: values no {esc(spec.hub_task_id)} scoring can produce</h3>",
+                      f'<table class="rejected" id="rejected-{esc(task)}"><thead><tr><th class="text">Model</th>'
+                      '<th class="text">Source</th><th class="text">Verification</th><th class="text">Reason</th></tr></thead><tbody>']
+            parts += [f'<tr data-model="{esc(r["model"])}"><td class="text">{esc(r["model"])}</td><td class="text">{esc(r["source"])}</td>'
+                      f'<td class="text">{esc(_verification(r))}</td><td class="text">{esc("; ".join(r["problems"]))}</td></tr>' for r in apart]
+            parts += ["</tbody>", "</table>"]
+        parts.append("</section>")
     parts += [f"<script>{_SORT_JS}</script>", "</body>", "</html>", ""]
     return "\n".join(parts)
 

@@ -9,7 +9,7 @@ are summed) and :meth:`ScorerBase.sync` gathers every process's state under
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -35,13 +35,44 @@ def as_int_keys(values: Any, n: int, name: str, default: int | None = None) -> n
         raise ValueError(f"{name}: expected {n} values (one per sample), got {arr.shape[0]}")
     if not (np.issubdtype(arr.dtype, np.integer) or arr.dtype == bool):
         try:
-            as_int = arr.astype(np.int64)
+            real = arr.astype(np.float64)
         except (TypeError, ValueError):
             raise ValueError(f"{name}: expected integers, got {arr[:3].tolist()}...") from None
+        if not np.isfinite(real).all():  # the int64 cast would make NaN a huge negative number
+            raise ValueError(f"{name}: expected integers, found {'NaN' if np.isnan(real).any() else 'an infinity'}")
+        as_int = real.astype(np.int64)
         if not np.array_equal(as_int, arr.astype(np.float64)):
             raise ValueError(f"{name}: expected integers, got {arr[:3].tolist()}...")
         arr = as_int
     return arr.astype(np.int64)
+
+
+def as_counts(values: Any, name: str, columns: Sequence[str]) -> np.ndarray:
+    """A 2-D array of counts (one column per name in ``columns``) as int64, checked *before* the cast:
+    NaN or an infinity cast to int64 becomes a huge negative number, which would be reported as
+    "negative values" or, worse, counted. Errors name the argument and the column."""
+    if type(values).__module__.startswith("torch"):
+        values = values.detach().cpu().numpy()
+    arr = np.asarray(values)
+    if arr.dtype == bool or np.issubdtype(arr.dtype, np.integer):
+        out = arr.astype(np.int64)
+    else:
+        try:
+            real = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name}: expected integer counts, got {arr.dtype} values") from None
+        for j, column in enumerate(columns):
+            col = real[..., j]
+            for what, bad in (("NaN", np.isnan(col)), ("an infinity", np.isinf(col))):
+                if bad.any():
+                    raise ValueError(f"{name}: column {column}: expected whole counts, found {what} in {int(bad.sum())} row(s)")
+            if (col != np.round(col)).any():
+                raise ValueError(f"{name}: column {column}: expected whole counts, found {float(col[col != np.round(col)][0])!r}")
+        out = real.astype(np.int64)
+    negative = [column for j, column in enumerate(columns) if (out[..., j] < 0).any()]
+    if negative:
+        raise ValueError(f"{name}: expected counts >= 0, found negative values in {negative}")
+    return out
 
 
 class ScorerBase:

@@ -20,7 +20,7 @@ import numpy as np
 
 from euromine_hf.bands import YEARS
 from euromine_hf.metrics.accumulate import CONFUSION_COLUMNS, CountTable
-from euromine_hf.metrics.base import ScorerBase, as_int_keys
+from euromine_hf.metrics.base import ScorerBase, as_counts, as_int_keys
 from euromine_hf.metrics.counts import is_torch as _is_torch, pack_masks, pack_masks_torch, packed_counts, packed_ownership
 from euromine_hf.metrics.mapping import interval_scores
 from euromine_hf.metrics.scores import check_empty, check_protocol
@@ -149,12 +149,11 @@ class ChangeScorer(ScorerBase):
         full_counts: Any = None,
     ) -> None:
         """Add precomputed ``(N, 4)`` (tp, fp, fn, tn) per pair (``full_counts`` for ``patch``)."""
-        c = np.asarray(counts.detach().cpu().numpy() if _is_torch(counts) else counts, np.int64)
+        c = np.asarray(counts.detach().cpu().numpy() if _is_torch(counts) else counts)
         if c.ndim != 2 or c.shape[1] != 4:
             raise ValueError(f"counts: expected (N, 4) tp, fp, fn, tn per pair, got shape {c.shape}")
-        if (c < 0).any():
-            raise ValueError("counts: expected non-negative counts")
-        f = c if full_counts is None else np.asarray(full_counts, np.int64).reshape(c.shape)
+        c = as_counts(c, "counts", CONFUSION_COLUMNS[:4])
+        f = c if full_counts is None else as_counts(np.asarray(full_counts).reshape(c.shape), "full_counts", CONFUSION_COLUMNS[:4])
         keys = self._keys(len(c), sites, patches, year_t1, year_t2, intervals)
         self.tables["change"].append(keys, np.concatenate([c, f], 1))
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from euromine_hf.bands import YEARS
 from euromine_hf.metrics.accumulate import CONFUSION_COLUMNS, CountTable, TemporalBuffer
-from euromine_hf.metrics.base import ScorerBase, as_int_keys
+from euromine_hf.metrics.base import ScorerBase, as_counts, as_int_keys
 from euromine_hf.metrics.counts import is_torch as _is_torch, pack_masks, pack_masks_torch, packed_counts, packed_ownership
 from euromine_hf.metrics.scores import (
     check_empty,
@@ -284,10 +284,11 @@ class MappingScorer(ScorerBase):
         """Add precomputed per-sample ``(N, 4)`` (tp, fp, fn, tn) counts over owned pixels
         (``full_counts``: over the whole patch, for the ``patch`` protocol; defaults to ``counts``).
         CA-TIoU needs masks (or pair rows via ``add_rows("pairs", ...)``)."""
-        c = np.asarray(counts.detach().cpu().numpy() if _is_torch(counts) else counts, np.int64)
+        c = np.asarray(counts.detach().cpu().numpy() if _is_torch(counts) else counts)
         if c.ndim != 2 or c.shape[1] != 4:
             raise ValueError(f"counts: expected (N, 4) tp, fp, fn, tn per sample, got shape {c.shape}")
-        f = c if full_counts is None else np.asarray(full_counts, np.int64).reshape(c.shape)
+        c = as_counts(c, "counts", CONFUSION_COLUMNS[:4])
+        f = c if full_counts is None else as_counts(np.asarray(full_counts).reshape(c.shape), "full_counts", CONFUSION_COLUMNS[:4])
         n = len(c)
         self.add_rows(
             "mapping",

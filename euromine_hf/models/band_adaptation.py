@@ -150,7 +150,7 @@ def _load_with_transformers(path: Path) -> PreTrainedModel | None:
     from transformers import AutoConfig, AutoModel
 
     try:
-        config = AutoConfig.from_pretrained(str(path))
+        config = AutoConfig.from_pretrained(str(path), trust_remote_code=False)  # never a prompt, never its code
     except (ValueError, KeyError, OSError):
         return None
     architecture = (getattr(config, "architectures", None) or [None])[0]

@@ -6,6 +6,11 @@ re-initialises weights missing from the file, so a wrong folder would predict no
 folder is checked first (``config.json`` readable, ``model_type`` known, weights present and whole)
 and any missing, unexpected or wrongly shaped weight is an error.
 
+Foreign code never runs unasked: a folder whose ``model_type`` is not one of the zoo's but whose
+config has an ``auto_map`` would run its own Python files; it is refused unless the caller passes
+``trust_remote_code=True`` (the CLI's ``--trust-remote-code``), and transformers is always given an
+explicit answer, so its interactive "run the custom code? [y/N]" prompt never appears.
+
 One entry point for both tasks: the Auto class comes from the config's ``task``
 (``AutoModelForSemanticSegmentation`` for segmenters, the package's ``AutoModelForChangeDetection``
 for detectors), so a command that takes "a model folder" needs no task flag of its own.
@@ -18,7 +23,10 @@ import struct
 from pathlib import Path
 from typing import Any
 
-__all__ = ["load_model", "check_model_folder", "check_safetensors", "auto_class_for_task", "is_local_path"]
+__all__ = [
+    "load_model", "check_model_folder", "check_safetensors", "auto_class_for_task", "is_local_path", "zoo_model_types",
+    "check_remote_code", "hub_config",
+]
 
 #: Weight files ``save_pretrained`` writes, in the order ``from_pretrained`` looks for them.
 WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json")
@@ -64,8 +72,38 @@ def check_safetensors(path: str | Path) -> None:
         raise ValueError(f"{path}: tensor data: header declares {end} bytes, file holds {have} ({state})")
 
 
-def check_model_folder(folder: str | Path) -> dict[str, Any]:
-    """Validate a local model folder; returns its parsed ``config.json``."""
+def zoo_model_types() -> frozenset[str]:
+    """The ``model_type`` of every zoo model (``euromine-*`` and the transformers types some keep)."""
+    from euromine_hf.models.registry import MODEL_ZOO
+
+    return frozenset(spec.config_class.model_type for spec in MODEL_ZOO.values())
+
+
+def check_remote_code(config: dict[str, Any], where: str | Path, trust_remote_code: bool = False) -> bool:
+    """Whether loading ``config`` would run code shipped with the model (its ``auto_map``, for a
+    ``model_type`` that is not the zoo's); a ``ValueError`` naming ``where`` when that code is not trusted.
+
+    A zoo model's own ``auto_map`` (``remote_code.py`` saves one) is never needed: the package's classes load it.
+    An unknown ``euromine-*`` type is left to the ``model_type`` check (a typo, not foreign code).
+    """
+    model_type = config.get("model_type")
+    if not config.get("auto_map") or model_type in zoo_model_types():
+        return False
+    if isinstance(model_type, str) and model_type.startswith("euromine-") and not trust_remote_code:
+        return False  # a misspelt zoo type: check_model_folder names the field 'model_type'
+    if not trust_remote_code:
+        raise ValueError(
+            f"{where}: field 'auto_map': the model's own Python code would run (model_type {model_type!r} is not a "
+            f"euromine model); refused - `euromine predict --trust-remote-code` runs it, if you trust its source"
+        )
+    return True
+
+
+def check_model_folder(folder: str | Path, trust_remote_code: bool = False) -> dict[str, Any]:
+    """Validate a local model folder; returns its parsed ``config.json``.
+
+    Foreign code (:func:`check_remote_code`) is refused unless ``trust_remote_code``.
+    """
     import euromine_hf.models  # noqa: F401  (registers the euromine model types)
     from transformers import CONFIG_MAPPING
 
@@ -83,8 +121,9 @@ def check_model_folder(folder: str | Path) -> dict[str, Any]:
         raise ValueError(f"{config_path}: expected valid JSON, {error.msg} at line {error.lineno} column {error.colno}") from None
     if not isinstance(config, dict):
         raise ValueError(f"{config_path}: expected a JSON object, found {type(config).__name__}")
+    check_remote_code(config, config_path, trust_remote_code)
     model_type = config.get("model_type")
-    if not isinstance(model_type, str) or model_type not in CONFIG_MAPPING:
+    if not (trust_remote_code and config.get("auto_map")) and (not isinstance(model_type, str) or model_type not in CONFIG_MAPPING):
         ours = sorted(t for t in CONFIG_MAPPING.keys() if t.startswith("euromine-"))
         raise ValueError(f"{config_path}: field 'model_type': expected a registered type (e.g. {', '.join(ours[:4])}, ...), found {'no such field' if model_type is None else repr(model_type)}")
     weights = [folder / name for name in WEIGHT_FILES if (folder / name).is_file()]
@@ -106,6 +145,17 @@ def check_model_folder(folder: str | Path) -> dict[str, Any]:
     return config
 
 
+def hub_config(repo_id: str | Path) -> dict[str, Any]:
+    """The parsed ``config.json`` of a Hub model, without importing any class it names."""
+    from transformers import PretrainedConfig
+
+    try:
+        config, _ = PretrainedConfig.get_config_dict(str(repo_id))
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{repo_id} (not a local folder; tried as a Hub id): could not read its config.json: {error}") from error
+    return config
+
+
 def auto_class_for_task(task: str) -> Any:
     """The Auto class that loads a model of ``task`` ("segmentation" or "change_detection")."""
     from transformers import AutoModelForSemanticSegmentation
@@ -118,13 +168,14 @@ def auto_class_for_task(task: str) -> Any:
     return classes[task]
 
 
-def load_model(path: str | Path, task: str | None = None, **kwargs: Any) -> Any:
+def load_model(path: str | Path, task: str | None = None, *, trust_remote_code: bool = False, **kwargs: Any) -> Any:
     """The model saved at ``path`` (a local folder, or a Hub id when no such path exists), loaded by
     the Auto class of its config's task after :func:`check_model_folder`.
 
     ``task`` ("segmentation" / "change_detection"), when given, is what the caller needs: a model
     of the other task is an error naming the folder. Every failure is a ``ValueError`` naming the
-    folder or file; ``kwargs`` go to ``from_pretrained``.
+    folder or file; ``kwargs`` go to ``from_pretrained``. Code shipped with a non-zoo model runs only
+    with ``trust_remote_code=True`` (:func:`check_remote_code`).
     """
     import euromine_hf.models  # noqa: F401  (registers the euromine model types)
     from safetensors import SafetensorError
@@ -133,9 +184,10 @@ def load_model(path: str | Path, task: str | None = None, **kwargs: Any) -> Any:
     if task is not None:
         auto_class_for_task(task)  # validates the name
     local = is_local_path(path)
-    if local:
-        check_model_folder(path)
     where = path if local else f"{path} (not a local folder; tried as a Hub id)"
+    # the raw config.json decides whether foreign code would run, before transformers imports any class
+    raw = check_model_folder(path, trust_remote_code) if local else hub_config(path)
+    remote = check_remote_code(raw, Path(path) / "config.json" if local else where, trust_remote_code)
     from transformers.utils import logging as hf_logging
 
     # Mismatched shapes are reported below with the rest; transformers' own report and progress bar
@@ -145,7 +197,9 @@ def load_model(path: str | Path, task: str | None = None, **kwargs: Any) -> Any:
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     try:
-        config = kwargs.pop("config", None) or AutoConfig.from_pretrained(str(path))
+        # transformers always gets an explicit trust_remote_code, so it never prompts
+        config = kwargs.pop("config", None) or AutoConfig.from_pretrained(str(path), trust_remote_code=remote)
+        kwargs["trust_remote_code"] = remote
         found = getattr(config, "task", "segmentation")
         if task is not None and found != task:
             raise _WrongTask(f"{where}: expected a {task.replace('_', ' ')} model, found a {found.replace('_', ' ')} "
@@ -168,4 +222,4 @@ def load_model(path: str | Path, task: str | None = None, **kwargs: Any) -> Any:
 
 
 class _WrongTask(Exception):
-    """Raised inside :func:`load_model`'s loading block; re-raised as ``ValueError`` unwrapped."""
+    """Raised inside :func:`load_model`'s loading block (wrong task, untrusted code); re-raised as ``ValueError`` unwrapped."""

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 #: Extensions stored through LFS, as the Hub's default ``.gitattributes`` does.
@@ -215,8 +215,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._body_cache: bytes | None = None
             self._route(method)
         except HubError as error:
-            self._read_body()  # drain what the client sent so the connection stays usable
-            headers = {"X-Error-Message": _CONTROL.sub(" ", error.message.splitlines()[0])[:200]}
+            with contextlib.suppress(HubError):  # a body that cannot be read closes the connection instead
+                self._read_body()  # drain what the client sent so the connection stays usable
+            headers = {"X-Error-Message": _header_text(error.message.splitlines()[0])[:200]}
             if error.code:
                 headers["X-Error-Code"] = error.code
             self._send_json({**error.extra, "error": error.message}, status=error.status, headers=headers)
@@ -229,14 +230,22 @@ class _Handler(BaseHTTPRequestHandler):
                 self.state.requests.append((method, self.path, self._status))
 
     def _read_body(self) -> bytes:
-        """The request body, from Content-Length or chunked transfer encoding (bounded in size)."""
+        """The request body, from Content-Length or chunked transfer encoding (bounded in size).
+
+        A length or chunk size that is not a plain non-negative number is a 400 and an over-limit
+        body a 413, both before the body is read: ``rfile.read(-1)`` would read to the end of the
+        stream, past any limit. Either way the rest of the body stays unread, so the connection closes.
+        """
         if self._body_cache is not None:
             return self._body_cache
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             parts, total = [], 0
             while True:
                 line = self.rfile.readline(1024)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
+                field = line.split(b";")[0].strip()
+                if not _CHUNK_SIZE.fullmatch(field):
+                    self._refuse_body(400, f"chunk size: expected a hexadecimal number, found {field[:40]!r}")
+                size = int(field, 16)
                 if size == 0:
                     for _ in range(64):  # optional trailers, then the blank line
                         if not self.rfile.readline(1024).strip():
@@ -244,19 +253,29 @@ class _Handler(BaseHTTPRequestHandler):
                     break
                 total += size
                 if total > MAX_BODY_BYTES:
-                    self.close_connection = True
-                    raise HubError(413, f"request body over {MAX_BODY_BYTES} bytes")
-                parts.append(self.rfile.read(size))
+                    self._refuse_body(413, f"request body over {MAX_BODY_BYTES} bytes")
+                chunk = self.rfile.read(size)
+                if len(chunk) != size:
+                    self._refuse_body(400, f"chunked body ended inside a chunk ({len(chunk)} of {size} bytes)")
+                parts.append(chunk)
                 self.rfile.readline(16)  # CRLF after each chunk
             body = b"".join(parts)
         else:
-            length = int(self.headers.get("Content-Length") or 0)
+            value = (self.headers.get("Content-Length") or "0").strip()
+            if not _LENGTH.fullmatch(value):
+                self._refuse_body(400, f"Content-Length: expected a non-negative integer, found {value[:40]!r}")
+            length = int(value)
             if length > MAX_BODY_BYTES:
-                self.close_connection = True
-                raise HubError(413, f"request body of {length} bytes is over {MAX_BODY_BYTES}")
+                self._refuse_body(413, f"request body of {length} bytes is over {MAX_BODY_BYTES}")
             body = self.rfile.read(length) if length else b""
         self._body_cache = body
         return body
+
+    def _refuse_body(self, status: int, message: str) -> NoReturn:
+        """Answer ``status`` without reading the (rest of the) body, and close the connection after."""
+        self.close_connection = True
+        self._body_cache = b""
+        raise HubError(status, message)
 
     def _json_body(self) -> Any:
         body = self._read_body()
@@ -270,6 +289,8 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             if _CONTROL.search(f"{key}{value}"):  # never let a value split the response headers
                 raise ValueError(f"header {key!r} would hold a control character: {value!r}")
+            if not f"{key}{value}".isascii():  # checked before the status line goes out, not half-way through
+                raise ValueError(f"header {key!r} would hold non-ASCII text: {value!r}")
         self._status = status
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -517,13 +538,16 @@ class _Handler(BaseHTTPRequestHandler):
         if path and not entries:
             raise HubError(404, f"{path!r} does not exist at {revision}", "EntryNotFound")
         listing = list(entries.values())
-        cursor = int(self._query.get("cursor", ["0"])[0] or 0)
+        cursor_text = self._query.get("cursor", ["0"])[0] or "0"
+        if not cursor_text.isascii() or not cursor_text.isdigit():
+            raise HubError(400, f"cursor: expected a non-negative integer, found {cursor_text[:40]!r}")
+        cursor = int(cursor_text)
         page = listing[cursor:cursor + TREE_PAGE_SIZE]
         headers = {}
         if cursor + TREE_PAGE_SIZE < len(listing):
             query = f"recursive={str(recursive).lower()}&expand=false&cursor={cursor + TREE_PAGE_SIZE}"
             url = urlsplit(self.path)
-            headers["Link"] = f'<{self.endpoint}{url.path}?{query}>; rel="next"'
+            headers["Link"] = f'<{self.endpoint}{quote(url.path, safe="/%")}?{query}>; rel="next"'
         self._send_json(page, headers=headers)
 
     def _paths_info(self, repo_type: str, repo_id: str, revision: str) -> None:
@@ -735,7 +759,7 @@ class _Handler(BaseHTTPRequestHandler):
             etag = entry.blob_id
         headers = {
             "ETag": f'"{etag}"', "X-Repo-Commit": commit.oid, "Accept-Ranges": "bytes",
-            "Content-Disposition": f'inline; filename="{path.rsplit("/", 1)[-1]}"',
+            "Content-Disposition": content_disposition(path.rsplit("/", 1)[-1]),
         }
         if entry.is_lfs:
             headers["X-Linked-Etag"] = f'"{entry.lfs_sha256}"'
@@ -757,6 +781,25 @@ class _Handler(BaseHTTPRequestHandler):
 
 #: ASCII control characters (CR and LF among them): never part of a Hub file path or header value.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: A chunk size line (before any extension) and a Content-Length: plain digits, no sign.
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+_LENGTH = re.compile(r"[0-9]{1,19}")
+
+
+def _header_text(text: str) -> str:
+    """``text`` as a header value: control characters as spaces, non-ASCII as ``\\u`` escapes."""
+    return _CONTROL.sub(" ", text).encode("ascii", "backslashreplace").decode("ascii")
+
+
+def content_disposition(filename: str) -> str:
+    """``inline`` with the file's name per RFC 6266: an ASCII ``filename`` (``"``, ``\\`` and non-ASCII
+    as ``_``) for old clients and, when that differs, the exact name as RFC 5987 ``filename*``."""
+    fallback = "".join(c if c.isascii() and c not in '"\\' and not _CONTROL.match(c) else "_" for c in filename)
+    header = f'inline; filename="{fallback}"'
+    if fallback != filename:
+        header += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return header
+
 
 
 def _valid_path(path: str) -> bool:
