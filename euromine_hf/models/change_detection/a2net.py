@@ -44,7 +44,7 @@ import torch
 from torch import nn
 from transformers import MobileNetV2Config
 
-from euromine_hf.models.change_detection.fusion import SiameseEncoder
+from euromine_hf.models.change_detection.fusion import SiameseEncoder, run_per_date
 from euromine_hf.models.configuration import (
     BACKBONE_OVERRIDES_REMOVED,
     EuroMineChangeDetectionConfig,
@@ -222,10 +222,12 @@ class A2NetForChangeDetection(EuroMineChangeDetectionModel):
     def _masks(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> list[torch.Tensor]:
         """Change scores (B,1,h,w), finest (stride 4, the prediction) first, then strides 8, 16, 32."""
         batch = pixel_values_t1.shape[0]
-        # Both dates as one batch of 2B through the shared backbone and the NAM: the maps stay
-        # stacked (no split and re-concatenation) until the PCIM compares the dates.
-        features = self.backbone.encoder(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
-        aggregated = self.aggregation(features[1:])
+        # The shared backbone and the NAM per date (per-date BatchNorm statistics in training);
+        # the maps come back stacked (2B) until the PCIM compares the dates.
+        def backbone_and_aggregation(pixel_values: torch.Tensor) -> list[torch.Tensor]:
+            return self.aggregation(self.backbone.encoder(pixel_values)[1:])
+
+        aggregated = run_per_date(backbone_and_aggregation, pixel_values_t1, pixel_values_t2, self.training)
         changes = [module(level[:batch], level[batch:]) for module, level in zip(self.change, aggregated)]
         masks, hidden = [], changes[-1]
         for attention, merge, finer in zip(self.attention, self.merge, reversed(changes[:-1])):

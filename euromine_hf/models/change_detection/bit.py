@@ -27,7 +27,8 @@ Differences from the reference code, and why:
 * The optional decoder positional embedding (``decoder_positional_embedding``; off in the paper's
   configuration) is learned for 256-px inputs (64 × 64 at stride 4) and bilinearly resized to
   the feature map of other input sizes, so any size divisible by 8 works.
-* Both dates pass the trunk as one batch (BatchNorm sees both), as in the other Siamese detectors.
+* In training both dates pass the trunk one after the other (per-date BatchNorm statistics), as the
+  framework does (``fusion.run_per_date``).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import ResNetConfig
 
+from euromine_hf.models.change_detection.fusion import run_per_date
 from euromine_hf.models.configuration import (
     BACKBONE_OVERRIDES_REMOVED,
     EuroMineChangeDetectionConfig,
@@ -264,7 +266,7 @@ class BITForChangeDetection(EuroMineChangeDetectionModel):
 
     def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
         batch = pixel_values_t1.shape[0]
-        features = self.trunk(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
+        features = run_per_date(self.trunk, pixel_values_t1, pixel_values_t2, self.training)  # per-date BatchNorm
         tokens = self.tokenizer(features)
         tokens = torch.cat([tokens[:batch], tokens[batch:]], dim=1) + self.token_positions  # (B, 2L, C)
         for layer in self.transformer_encoder:

@@ -31,7 +31,8 @@ Choices and facts from the reference code (the paper is silent or ambiguous):
   parameters, never run: layer4 is replaced by an identity, so nothing feeds it). A classifier
   head that has no input is not part of the architecture and is not built here; the count is
   therefore 0.49 × 2^20 below the published 6.44 (see the test file for the exact figure).
-* Both dates pass the trunk as one batch (BatchNorm sees both), as in the other Siamese detectors.
+* Both dates pass the trunk through ``SiameseEncoder``: one after the other in training (per-date
+  BatchNorm statistics), as the framework does.
 """
 
 from __future__ import annotations

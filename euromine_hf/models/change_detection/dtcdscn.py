@@ -40,8 +40,9 @@ Choices, and why:
   alone), so inference costs what the framework's forward costs.
 * The SE-ResNet-34 is transformers' ``ResNetBackbone`` with SE gates added
   (:class:`~euromine_hf.models.encoders.resnet.ResNetEncoder` ``se_reduction``); ImageNet ResNet-34
-  weights load into it (the gates stay at their initialisation). Both dates pass the encoder as one
-  batch (BatchNorm sees both), as in the other Siamese detectors.
+  weights load into it (the gates stay at their initialisation). In training both dates pass the
+  encoder and the semantic decoder one after the other (per-date BatchNorm statistics), as the
+  framework does (``fusion.run_per_date``).
 * Feature differences are signed (date 1 − date 2), as in the authors' and the framework's code.
 """
 
@@ -53,6 +54,7 @@ import torch
 from torch import nn
 from transformers import ResNetConfig
 
+from euromine_hf.models.change_detection.fusion import run_per_date
 from euromine_hf.models.configuration import (
     BACKBONE_OVERRIDES_REMOVED,
     EuroMineChangeDetectionConfig,
@@ -238,8 +240,9 @@ class DTCDSCNForChangeDetection(EuroMineChangeDetectionModel):
                 init_classifier(module)
 
     def encode(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> list[torch.Tensor]:
-        """Both dates through the shared encoder as one batch of 2B: four maps of (2B, C_i, H/s_i, W/s_i)."""
-        return self.encoder(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
+        """Both dates through the shared encoder, stacked: four maps of (2B, C_i, H/s_i, W/s_i) (per-date
+        BatchNorm statistics in training, see ``fusion.run_per_date``)."""
+        return run_per_date(self.encoder, pixel_values_t1, pixel_values_t2, self.training)
 
     def _change(self, features: Sequence[torch.Tensor], batch: int) -> torch.Tensor:
         return self.change_decoder([f[:batch] - f[batch:] for f in features])
@@ -252,15 +255,21 @@ class DTCDSCNForChangeDetection(EuroMineChangeDetectionModel):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Each date's semantic (non-mine / mine) logits at input resolution, from the semantic branch."""
         batch = pixel_values_t1.shape[0]
-        semantic = self.semantic_decoder(self.encode(pixel_values_t1, pixel_values_t2))
+        semantic = self._semantic(self.encode(pixel_values_t1, pixel_values_t2), batch)
         return semantic[:batch], semantic[batch:]
+
+    def _semantic(self, features: Sequence[torch.Tensor], batch: int) -> torch.Tensor:
+        """The semantic decoder on each date's maps (per-date BatchNorm statistics in training), stacked."""
+        return run_per_date(
+            self.semantic_decoder, [f[:batch] for f in features], [f[batch:] for f in features], self.training
+        )
 
     def detect_with_auxiliary(
         self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
     ) -> tuple[torch.Tensor, list[Auxiliary]]:
         batch = pixel_values_t1.shape[0]
         features = self.encode(pixel_values_t1, pixel_values_t2)
-        semantic = self.semantic_decoder(features)  # both dates in one batch, shared weights
+        semantic = self._semantic(features, batch)  # shared weights
         weight = self.config.semantic_weight
         auxiliary = [Auxiliary(weight, semantic[:batch], "labels_t1"), Auxiliary(weight, semantic[batch:], "labels_t2")]
         return self._change(features, batch), auxiliary

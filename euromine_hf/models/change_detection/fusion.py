@@ -9,6 +9,8 @@ These modules are the shared pieces; each paper detector file assembles them wit
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import torch
 from torch import nn
 
@@ -20,11 +22,36 @@ def early_fusion(pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -
     return torch.cat([pixel_values_t1, pixel_values_t2], dim=1)
 
 
+def _stack_dates(first: Any, second: Any) -> Any:
+    """Two dates' outputs (tensors, or lists/tuples of them) concatenated along the batch."""
+    if isinstance(first, torch.Tensor):
+        return torch.cat([first, second], dim=0)
+    if isinstance(first, (list, tuple)):
+        return [_stack_dates(a, b) for a, b in zip(first, second)]
+    raise TypeError(f"per-date outputs must be tensors or lists of tensors; got {type(first).__name__}")
+
+
+def run_per_date(
+    module: Callable[[torch.Tensor], Any], pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor, training: bool
+) -> Any:
+    """``module`` on both dates, outputs stacked along the batch (date 1's B rows, then date 2's).
+
+    Why not one 2B batch: in training mode BatchNorm would normalise with statistics mixing both
+    dates and update its running statistics once per step; every reference implementation (and the
+    change-detection framework the benchmark used) runs the dates one after the other, so each date
+    is normalised by its own batch statistics and the running statistics move twice per step. In
+    eval mode BatchNorm uses its running statistics, so one 2B batch gives the same result in one pass.
+    """
+    if not training:
+        return module(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
+    return _stack_dates(module(pixel_values_t1), module(pixel_values_t2))
+
+
 class SiameseEncoder(nn.Module):
     """One encoder (shared weights) run on both dates; returns per-scale ``(features_t1, features_t2)``.
 
-    The dates go through the encoder as one batch of 2B images, so BatchNorm sees both dates'
-    statistics together and the encoder runs once.
+    In training mode the dates pass one after the other (per-date BatchNorm statistics, as the
+    references do; see :func:`run_per_date`); in eval mode as one batch of 2B.
     """
 
     def __init__(self, encoder: Encoder) -> None:
@@ -36,6 +63,8 @@ class SiameseEncoder(nn.Module):
     def forward(
         self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        if self.training:
+            return list(self.encoder(pixel_values_t1)), list(self.encoder(pixel_values_t2))
         batch = pixel_values_t1.shape[0]
         features = self.encoder(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
         return [f[:batch] for f in features], [f[batch:] for f in features]
@@ -133,4 +162,5 @@ __all__ = [
     "SiameseEncoder",
     "early_fusion",
     "make_fusion",
+    "run_per_date",
 ]

@@ -36,7 +36,8 @@ Choices and facts from the reference code (the paper is silent or ambiguous):
 * Dropout as in the reference: 2-D dropout (p = 0.1) on each fused cross feature and dropout
   (p = 0.1) after the attention's output projection.
 * The two dates do not share the interaction and decoder modules (the reference keeps one set per
-  date); only the backbones are Siamese. Both dates pass each backbone as one batch.
+  date); only the backbones are Siamese. In training both dates pass each
+  backbone one after the other (per-date BatchNorm statistics, ``fusion.run_per_date``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from torch import nn
 from transformers import PvtV2Config, ResNetConfig
 
 from euromine_hf.models.change_detection.aggregation import ChangeHead, TopDownDecoder, upsample_to
+from euromine_hf.models.change_detection.fusion import run_per_date
 from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
 from euromine_hf.models.encoders import RESNET_VARIANTS, ResNetEncoder, resnet_variant_fields
 from euromine_hf.models.encoders._transformers import stage_names
@@ -368,9 +370,11 @@ class ICIFNetForChangeDetection(EuroMineChangeDetectionModel):
     def _outputs(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> list[torch.Tensor]:
         """[global, local, cross] change logits at input resolution."""
         batch = pixel_values_t1.shape[0]
-        pixels = torch.cat([pixel_values_t1, pixel_values_t2], dim=0)
-        cnn = self.cnn(pixels)
-        transformer = self.transformer.run_stages(pixels, LEVELS)  # the idle fourth stage is skipped
+        # per-date BatchNorm statistics in training (fusion.run_per_date); the idle fourth PVT stage is skipped
+        cnn = run_per_date(self.cnn, pixel_values_t1, pixel_values_t2, self.training)
+        transformer = run_per_date(
+            lambda pixels: self.transformer.run_stages(pixels, LEVELS), pixel_values_t1, pixel_values_t2, self.training
+        )
         maps = [
             branch([c[index * batch : (index + 1) * batch] for c in cnn],
                    [t[index * batch : (index + 1) * batch] for t in transformer])

@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from euromine_hf.models.change_detection.fusion import ChannelAttention
+from euromine_hf.models.change_detection.fusion import ChannelAttention, run_per_date
 from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
 from euromine_hf.models.layers import init_classifier
 from euromine_hf.models.modeling import EuroMineChangeDetectionModel
@@ -140,12 +140,17 @@ class SNUNetForChangeDetection(EuroMineChangeDetectionModel):
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Column 0 of both dates; the deepest level for date 2 only (nothing reads date 1's)."""
         batch = pixel_values_t1.shape[0]
-        hidden = torch.cat([pixel_values_t1, pixel_values_t2], dim=0)  # one pass, shared weights
-        first, second = [], []
-        for level, stage in enumerate(self.encoder[:-1]):
-            hidden = stage(F.max_pool2d(hidden, 2) if level else hidden)
-            first.append(hidden[:batch])
-            second.append(hidden[batch:])
+
+        def column(hidden: torch.Tensor) -> list[torch.Tensor]:
+            maps = []
+            for level, stage in enumerate(self.encoder[:-1]):
+                hidden = stage(F.max_pool2d(hidden, 2) if level else hidden)
+                maps.append(hidden)
+            return maps
+
+        # shared weights; per-date BatchNorm statistics in training (fusion.run_per_date)
+        stacked = run_per_date(column, pixel_values_t1, pixel_values_t2, self.training)
+        first, second = [m[:batch] for m in stacked], [m[batch:] for m in stacked]
         second.append(self.encoder[-1](F.max_pool2d(second[-1], 2)))
         return first, second
 

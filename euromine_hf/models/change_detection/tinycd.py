@@ -22,8 +22,8 @@ Differences from the reference code, and why:
   torchvision's; same widths, depths, kernels, squeeze-excitation and parameters (0.27 × 2^20 in
   all, as published). transformers implements drop-connect as element-wise dropout, with the
   rates the full B4 assigns to these blocks, where torchvision drops whole samples.
-* Both dates pass the backbone as one batch (``SiameseEncoder``), so BatchNorm sees both dates'
-  statistics together; the reference runs the dates one after the other.
+* Both dates pass the backbone through ``SiameseEncoder``: one after the other in training
+  (per-date BatchNorm statistics), as the reference does.
 * The first MAMB's hidden widths (10, 5) are the paper's; with ``num_channels`` bands its mixing
   convolution has ``num_channels`` groups (3 in the paper's RGB setting). From an RGB TinyCD
   checkpoint, B04/B03/B02 take the red/green/blue groups' filters and every other band their mean
