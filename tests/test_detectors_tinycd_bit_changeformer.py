@@ -80,7 +80,15 @@ def test_bit_paper_configuration():
         model = build_model("bit", "paper", num_channels=3)
     config = model.config
     assert (config.token_len, config.token_dim, config.encoder_layers, config.decoder_layers) == (4, 32, 1, 8)
-    assert model.encoder.dilations == [1, 1, 2, 4]  # output stride 8, as replace_stride_with_dilation=[F, T, T]
+    # output stride 8 (layer3/4 at stride 1) but undilated: BIT's BasicBlock resets the dilation to 1
+    assert model.encoder.dilations == [1, 1, 1, 1]
+    layer3 = model.encoder.backbone.encoder.stages[2]
+    convs = [m for m in layer3.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert convs and all(m.dilation == (1, 1) and m.padding == (1, 1) for m in convs)
+    assert convs[0].stride == (1, 1)
+    assert (config.encoder_head_dim, config.decoder_head_dim, config.num_heads) == (64, 8, 8)  # "dd8_dedim8"
+    assert model.transformer_decoder[0].attention.to_q.out_features == 64
+    assert model.unused_fc.in_features == 512 and model.unused_fc.out_features == 1000  # the idle ImageNet fc
     trunk = config.backbone_config
     assert isinstance(trunk, ResNetConfig) and model.encoder.backbone.config is trunk
     assert (trunk.depths, trunk.hidden_sizes, trunk.layer_type) == ([2, 2, 2, 2], [64, 128, 256, 512], "basic")
@@ -90,6 +98,25 @@ def test_bit_paper_configuration():
     assert model.decoder_positions is None  # the paper's base_transformer_pos_s4_dd8 has none
     idle = sum(p.numel() for p in model.encoder.backbone.encoder.stages[3].parameters())
     assert idle / 2**20 == pytest.approx(8.0, abs=0.01)
+    # the framework's module, rebuilt at 3 bands, has exactly this many parameters (11.39 × 2^20 published)
+    assert sum(p.numel() for p in model.parameters()) == 11_943_754
+
+
+def test_bit_dilated_trunk_is_selectable():
+    """``dilate_trunk=True``: the DeepLab-style trunk (layer3 dilated by 2), same parameters, other outputs."""
+    torch.manual_seed(0)
+    trunk = {"depths": [1, 1, 2, 1], "hidden_sizes": [8, 8, 16, 16], "embedding_size": 8}  # two blocks in layer3
+    framework = build_model("bit", "tiny", backbone_config=trunk).eval()
+    dilated = build_model("bit", "tiny", backbone_config=trunk, dilate_trunk=True).eval()
+    dilated.load_state_dict(framework.state_dict())
+    layer3 = dilated.encoder.backbone.encoder.stages[2]
+    assert dilated.encoder.dilations[2] == 2
+    assert {m.dilation for m in layer3.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)} == {
+        (1, 1), (2, 2)
+    }  # the first block keeps the previous dilation
+    t1, t2, _ = _pair(batch=1)
+    with torch.no_grad():
+        assert not torch.allclose(framework(t1, t2).logits, dilated(t1, t2).logits)
 
 
 def test_bit_tokens_and_positional_embeddings_at_256_and_160_px():
@@ -106,7 +133,7 @@ def test_bit_tokens_and_positional_embeddings_at_256_and_160_px():
         out.loss.backward()
         assert out.logits.shape == (1, 2, size, size)
         assert seen["tokens"] == (1, 2 * 4, dim)  # L = 4 tokens per date, both dates in one sequence
-        assert seen["map"] == (2, dim, size // 4, size // 4)  # stride 8 trunk, ×2, projected
+        assert seen["map"] == (1, dim, size // 4, size // 4)  # stride 8 trunk, ×2, projected; one date per call
         assert model.decoder_positions.grad is not None and model.decoder_positions.grad.abs().sum() > 0
     assert model.positional_map((64, 64)) is model.decoder_positions  # learned for 256 px: used as is
     assert model.positional_map((40, 40)).shape == (1, dim, 40, 40)
@@ -125,7 +152,10 @@ def test_bit_idle_last_stage_is_built_but_never_run():
     stages[3].register_forward_hook(lambda *args: calls.append(1))
     result = without.load_state_dict(with_idle.state_dict(), strict=False)
     assert not result.missing_keys
-    assert result.unexpected_keys and all(".stages.3." in key for key in result.unexpected_keys)
+    assert result.unexpected_keys and all(
+        ".stages.3." in key or key.startswith("unused_fc.") for key in result.unexpected_keys
+    )
+    assert {"unused_fc.weight", "unused_fc.bias"} <= set(result.unexpected_keys)
     t1, t2, _ = _pair(batch=1)
     with torch.no_grad():
         torch.testing.assert_close(with_idle(t1, t2).logits, without(t1, t2).logits)
