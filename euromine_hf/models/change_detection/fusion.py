@@ -126,10 +126,19 @@ class ChannelAttention(nn.Module):
     One bias-free two-layer MLP (hidden ``max(C // reduction, 1)``) shared by both pooled
     descriptors. Here because two detectors weigh their fused change maps with it (SNUNet-CD's
     ensemble attention, TFI-GR's change-information extraction).
+
+    ``second_pool`` is the pooling of the second descriptor: ``"max"`` (CBAM) or ``"avg"``, which
+    gives σ(2·MLP(avg-pool x)) — what the benchmark's framework computes for SNUNet, whose
+    ``max_pool`` is an ``AdaptiveAvgPool2d``. No parameter depends on it.
     """
 
-    def __init__(self, channels: int, reduction: int) -> None:
+    POOLS = ("max", "avg")
+
+    def __init__(self, channels: int, reduction: int, second_pool: str = "max") -> None:
         super().__init__()
+        if second_pool not in self.POOLS:
+            raise ValueError(f"ChannelAttention second_pool must be one of {self.POOLS}; got {second_pool!r}")
+        self.second_pool = second_pool
         hidden = max(channels // reduction, 1)  # tiny widths would otherwise leave no hidden unit
         self.mlp = nn.Sequential(
             nn.Conv2d(channels, hidden, 1, bias=False),
@@ -139,6 +148,8 @@ class ChannelAttention(nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         average = self.mlp(hidden.mean(dim=(2, 3), keepdim=True))
+        if self.second_pool == "avg":
+            return torch.sigmoid(2.0 * average)
         maximum = self.mlp(hidden.amax(dim=(2, 3), keepdim=True))
         return torch.sigmoid(average + maximum)
 

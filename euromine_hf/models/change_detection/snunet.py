@@ -21,6 +21,11 @@ feeds column 1 is the *second* date's (so the deepest level is computed for date
 node's residual form, and the attention reductions (16 and 4). ``SNUNet-CD/32`` (w = 32, ≈12.0 M
 parameters with RGB pairs) is the published configuration and our ``paper`` preset.
 
+ECAM's pooling (``ecam_pool``): the benchmark's framework defines ECAM's ``max_pool`` as an
+``AdaptiveAvgPool2d`` (EricYu97/UCD 6972640, ``models/SNUNet.py:50``), so both descriptors are the
+average and each attention is σ(2·MLP(avg)); ``"avg"`` (default, ``paper``) reproduces that,
+``"max"`` gives the paper's channel attention with a true max-pool. Same parameters either way.
+
 Loss: the paper trains with a hybrid of weighted cross-entropy and Dice; the benchmark's framework
 trains every detector with cross-entropy, and our ``paper`` preset follows the benchmark
 (``loss="ce"``) so that SNUNet is compared like the others; ``loss="ce+dice"`` gives the paper's
@@ -53,12 +58,19 @@ class SNUNetConfig(EuroMineChangeDetectionConfig):
             are the paper's other variants); level ``i`` has ``base_width * 2**i``.
         attention_reduction: MLP reduction of ECAM's inter-column channel attention (16); the
             intra-column attention uses a quarter of it (4), as the reference code does.
+        ecam_pool: ECAM's second pooled descriptor: ``"avg"`` (the framework, see the module
+            docstring) or ``"max"`` (the paper).
         loss: ``"ce"`` (benchmark) or ``"ce+dice"`` (the paper's hybrid loss).
     """
 
     model_type = "euromine-snunet"
 
-    def __init__(self, base_width: int = 32, attention_reduction: int = 16, **kwargs: Any) -> None:
+    def __init__(
+        self, base_width: int = 32, attention_reduction: int = 16, ecam_pool: str = "avg", **kwargs: Any
+    ) -> None:
+        if ecam_pool not in ChannelAttention.POOLS:
+            raise ValueError(f"config.ecam_pool must be one of {ChannelAttention.POOLS}; got {ecam_pool!r}")
+        self.ecam_pool = ecam_pool
         if int(base_width) < 1:
             raise ValueError(f"config.base_width must be >= 1; got {base_width}")
         if int(attention_reduction) < 4:
@@ -87,11 +99,11 @@ class ResidualNode(nn.Module):
 class EnsembleChannelAttention(nn.Module):
     """ECAM: attention-weighted ensemble of the full-resolution decoder outputs x^{0,1..K}."""
 
-    def __init__(self, channels: int, columns: int, reduction: int) -> None:
+    def __init__(self, channels: int, columns: int, reduction: int, pool: str = "avg") -> None:
         super().__init__()
         self.columns = columns
-        self.inter = ChannelAttention(channels * columns, reduction)
-        self.intra = ChannelAttention(channels, reduction // 4)
+        self.inter = ChannelAttention(channels * columns, reduction, second_pool=pool)
+        self.intra = ChannelAttention(channels, reduction // 4, second_pool=pool)
         self.out_channels = channels * columns
 
     def forward(self, outputs: list[torch.Tensor]) -> torch.Tensor:
@@ -126,7 +138,7 @@ class SNUNetForChangeDetection(EuroMineChangeDetectionModel):
                     self.nodes[f"{i}_{j}"] = ResidualNode((j + 1) * widths[i] + widths[i + 1], widths[i])
                 if i:
                     self.ups[f"{i}_{j}"] = nn.ConvTranspose2d(widths[i], widths[i], 2, stride=2)
-        self.ecam = EnsembleChannelAttention(widths[0], LEVELS - 1, config.attention_reduction)
+        self.ecam = EnsembleChannelAttention(widths[0], LEVELS - 1, config.attention_reduction, config.ecam_pool)
         self.classifier = nn.Conv2d(self.ecam.out_channels, config.num_labels, 1)
         self.post_init()
 
@@ -179,7 +191,7 @@ register_model(
     SNUNetConfig,
     SNUNetForChangeDetection,
     task="change_detection",
-    paper={"base_width": 32, "attention_reduction": 16},
+    paper={"base_width": 32, "attention_reduction": 16, "ecam_pool": "avg"},
     tiny={"base_width": 2, "attention_reduction": 16},
     published_params=11.48,
 )
