@@ -198,8 +198,9 @@ def test_changeformer_v6_configuration():
 
 
 def test_changeformer_deep_supervision_terms_are_in_the_training_loss_only():
+    """``auxiliary_losses=True`` (the authors' loss); the default (the framework) is tested below."""
     torch.manual_seed(0)
-    model = build_model("changeformer", "tiny").train()
+    model = build_model("changeformer", "tiny", auxiliary_losses=True).train()
     t1, t2, labels = _pair()
     loss = model(t1, t2, labels=labels).loss
     with torch.no_grad():
@@ -212,9 +213,11 @@ def test_changeformer_deep_supervision_terms_are_in_the_training_loss_only():
     torch.testing.assert_close(loss, expected)
     main_only = F.cross_entropy(resize_logits(logits, (64, 64)), labels)
     assert loss > main_only
-    plain = build_model("changeformer", "tiny", deep_supervision_weights=[])
-    plain.load_state_dict(model.state_dict())
-    torch.testing.assert_close(plain.train()(t1, t2, labels=labels).loss, main_only)
+    for plain in (build_model("changeformer", "tiny", deep_supervision_weights=[], auxiliary_losses=True),
+                  build_model("changeformer", "tiny")):  # no weights, or the framework's default: main only
+        plain.load_state_dict(model.state_dict())
+        torch.testing.assert_close(plain.train()(t1, t2, labels=labels).loss, main_only)
+    assert build_model("changeformer", "paper", num_channels=3).config.auxiliary_losses is False
     model.eval()
     with torch.no_grad():
         eval_out = model(t1, t2, labels=labels)

@@ -31,10 +31,10 @@ def _stack_dates(first: Any, second: Any) -> Any:
     raise TypeError(f"per-date outputs must be tensors or lists of tensors; got {type(first).__name__}")
 
 
-def run_per_date(
-    module: Callable[[torch.Tensor], Any], pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor, training: bool
-) -> Any:
+def run_per_date(module: Callable[[Any], Any], inputs_t1: Any, inputs_t2: Any, training: bool) -> Any:
     """``module`` on both dates, outputs stacked along the batch (date 1's B rows, then date 2's).
+
+    Inputs are each date's tensor (or list of tensors, e.g. feature maps of a decoder).
 
     Why not one 2B batch: in training mode BatchNorm would normalise with statistics mixing both
     dates and update its running statistics once per step; every reference implementation (and the
@@ -43,8 +43,8 @@ def run_per_date(
     eval mode BatchNorm uses its running statistics, so one 2B batch gives the same result in one pass.
     """
     if not training:
-        return module(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
-    return _stack_dates(module(pixel_values_t1), module(pixel_values_t2))
+        return module(_stack_dates(inputs_t1, inputs_t2))
+    return _stack_dates(module(inputs_t1), module(inputs_t2))
 
 
 class SiameseEncoder(nn.Module):
