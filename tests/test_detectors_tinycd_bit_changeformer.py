@@ -48,6 +48,46 @@ def test_efficientnet_b4_early_blocks_are_the_papers():
         EfficientNetEncoder(efficientnet_backbone_config(3, "b4"), num_stages=8)
 
 
+def test_tinycd_backbone_has_the_torchvision_layout_by_default():
+    """Symmetric padding, BatchNorm 0.1 / 1e-5, per-sample stochastic depth (torchvision's B4, which the
+    reference loads); ``backbone_layout="tf"`` keeps the TF port (asymmetric padding, 0.01 / 1e-3, element-wise)."""
+    from euromine_hf.models.encoders.efficientnet import SampleDropPath
+
+    with torch.device("meta"):
+        paper = build_model("tinycd", "paper", num_channels=3)
+        tf = build_model("tinycd", "paper", num_channels=3, backbone_layout="tf")
+    assert paper.config.backbone_layout == "torchvision"
+    encoder, tf_encoder = paper.siamese.encoder, tf.siamese.encoder
+    norms = [m for m in encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(m.momentum == 0.1 and m.eps == 1e-5 for m in norms)
+    assert tf_encoder.embeddings.batchnorm.momentum == 0.01 and tf_encoder.embeddings.batchnorm.eps == 1e-3
+    assert encoder.embeddings.padding.padding == (1, 1, 1, 1) and tf_encoder.embeddings.padding.padding == (0, 1, 0, 1)
+    strided = [b for b in encoder.blocks if b.depthwise_conv.stride == 2]
+    assert strided and all(len(set(b.depthwise_conv.depthwise_conv_pad.padding)) == 1 for b in strided)
+    drops = [b.projection.dropout for b in encoder.blocks if b.projection.apply_dropout]
+    assert drops and all(isinstance(d, SampleDropPath) for d in drops)
+    assert all(isinstance(b.projection.dropout, torch.nn.Dropout) for b in tf_encoder.blocks)
+    assert [d.p for d in drops] == [b.projection.dropout.p for b in tf_encoder.blocks if b.projection.apply_dropout]
+    assert paper.state_dict().keys() == tf.state_dict().keys()  # parameter-free modules only
+    # per-sample: in training a sample's branch is dropped whole or scaled by 1 / (1 − p)
+    torch.manual_seed(0)
+    drop = SampleDropPath(0.5).train()
+    out = drop(torch.ones(64, 3, 4, 4))
+    assert set(out.flatten(1).unique(dim=1).flatten().tolist()) <= {0.0, 2.0}
+    assert all(len(row.unique()) == 1 for row in out.flatten(1)) and 0 < out[:, 0, 0, 0].count_nonzero() < 64
+    torch.testing.assert_close(drop.eval()(out), out)
+    # same weights, other padding: other outputs
+    torch.manual_seed(0)
+    a = build_model("tinycd", "tiny", num_channels=3).eval()
+    b = build_model("tinycd", "tiny", num_channels=3, backbone_layout="tf").eval()
+    b.load_state_dict(a.state_dict())
+    t1, t2, _ = _pair(channels=3)
+    with torch.no_grad():
+        assert not torch.allclose(a(t1, t2).logits, b(t1, t2).logits)
+    with pytest.raises(ValueError, match="backbone_layout"):
+        build_model("tinycd", "tiny", backbone_layout="keras")
+
+
 def test_tinycd_single_sigmoid_output_is_trained_with_bce():
     torch.manual_seed(0)
     model = build_model("tinycd", "tiny").eval()
@@ -307,7 +347,9 @@ def test_backbone_config_is_nested_and_round_trips(name, tmp_path):
 def test_nested_backbone_configs_keep_what_each_model_decides():
     tiny = TinyCDConfig(backbone_config={"width_coefficient": 0.25})
     assert (tiny.backbone_config.width_coefficient, tiny.backbone_config.depth_coefficient) == (0.25, 1.8)  # B4 rest
-    assert tiny.backbone_config.batch_norm_momentum == 0.01
+    assert (tiny.backbone_config.batch_norm_momentum, tiny.backbone_config.batch_norm_eps) == (0.1, 1e-5)  # torchvision
+    tf = TinyCDConfig(backbone_layout="tf").backbone_config
+    assert (tf.batch_norm_momentum, tf.batch_norm_eps) == (0.01, 1e-3)
     with pytest.raises(ValueError, match="backbone_stages must be in 1..7"):
         TinyCDConfig(backbone_stages=8)
     with pytest.raises(ValueError, match="model_type is 'resnet'; this backbone needs 'efficientnet'"):
