@@ -43,6 +43,11 @@ Other differences from the reference code, and why:
   the feature map of other input sizes, so any size divisible by 8 works.
 * In training both dates pass the trunk one after the other (per-date BatchNorm statistics), as the
   framework does (``fusion.run_per_date``).
+
+Bands: the framework's copy ignores ``input_nc`` (``BASE_Transformer(input_nc=...)`` passes it on, but BIT's ResNet builds ``conv1`` for 3 bands; listed in its
+``__unsupported_multi_input_nc__`` or silently), so its 10-band version is not public. Ours builds
+every first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them
+through ``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations
