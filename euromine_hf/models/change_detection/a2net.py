@@ -46,10 +46,10 @@ Choices where the sources differ or are silent:
   authors' backbone does (``backbone_config={"tf_padding": True}`` switches it).
 * Convolutions followed by BatchNorm carry no bias (the code's do; they are redundant).
 
-Bands: the framework's copy ignores ``input_nc`` (``BaseNet(input_nc=...)`` never reads it: ``mobilenet_v2`` is built for 3 bands; listed in its
-``__unsupported_multi_input_nc__`` or silently), so its 10-band version is not public. Ours builds
-every first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them
-through ``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
+Bands: the framework's copy ignores ``input_nc`` (``BaseNet(input_nc=...)`` never reads it:
+``mobilenet_v2`` is built for 3 bands), so its 10-band version is not public. Ours builds every
+first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them through
+``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations

@@ -2,19 +2,19 @@
 with Transformers", IEEE TGRS 2021).
 
 A ResNet-18 trunk, cut after its third stage (layer3: 256 channels) whose layer3 keeps stride 1
-(output stride 8) *without* dilation, runs on both dates; its output is upsampled ×2 (nearest) and projected to 32 channels
-by a 3×3 convolution (stride 4). A **semantic tokenizer** turns each date's map into L = 4 tokens:
-a 1×1 convolution gives L spatial attention maps, softmax over the pixels, and each token is the
-attention-weighted sum of the 32-channel features. The 2L tokens of both dates (plus a learned
-positional embedding of shape (2L, 32)) go through a **transformer encoder** (1 layer, 8 heads of
-64, pre-norm, MLP 2×32), which models context across space and time in token space; a
-**transformer decoder** (8 layers, 8 heads of 8) then projects each date's tokens back to its pixels
-by cross-attention (pixels query the date's own tokens). The absolute difference of the refined
-maps is upsampled ×4 (bilinear) and classified by two 3×3 convolutions into change/no-change,
-trained with cross-entropy. This is the reference's ``base_transformer_pos_s4_dd8`` configuration,
-as the benchmark's change-detection framework builds it (EricYu97/UCD 6972640,
-``models/__init__.py:26``: ``resnet_stages_num=4, with_pos='learned', enc_depth=1, dec_depth=8,
-decoder_dim_head=8``).
+(output stride 8) *without* dilation, runs on both dates; its output is upsampled ×2 (nearest) and
+projected to 32 channels by a 3×3 convolution (stride 4). A **semantic tokenizer** turns each
+date's map into L = 4 tokens: a 1×1 convolution gives L spatial attention maps, softmax over the
+pixels, and each token is the attention-weighted sum of the 32-channel features. The 2L tokens of
+both dates (plus a learned positional embedding of shape (2L, 32)) go through a **transformer
+encoder** (1 layer, 8 heads of 64, pre-norm, MLP 2×32), which models context across space and time
+in token space; a **transformer decoder** (8 layers, 8 heads of 8) then projects each date's tokens
+back to its pixels by cross-attention (pixels query the date's own tokens). The absolute difference
+of the refined maps is upsampled ×4 (bilinear) and classified by two 3×3 convolutions into
+change/no-change, trained with cross-entropy. This is BIT's ``base_transformer_pos_s4_dd8``
+configuration with 8-wide decoder heads ("dd8_dedim8"), as the benchmark's change-detection
+framework builds it (EricYu97/UCD 6972640, ``models/__init__.py:26``: ``resnet_stages_num=4, with_pos='learned',
+enc_depth=1, dec_depth=8, decoder_dim_head=8``).
 
 Framework quirks kept (each checked against ``models/BIT/`` of that snapshot), and why:
 
@@ -44,10 +44,10 @@ Other differences from the reference code, and why:
 * In training both dates pass the trunk one after the other (per-date BatchNorm statistics), as the
   framework does (``fusion.run_per_date``).
 
-Bands: the framework's copy ignores ``input_nc`` (``BASE_Transformer(input_nc=...)`` passes it on, but BIT's ResNet builds ``conv1`` for 3 bands; listed in its
-``__unsupported_multi_input_nc__`` or silently), so its 10-band version is not public. Ours builds
-every first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them
-through ``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
+Bands: the framework's copy ignores ``input_nc`` (``BASE_Transformer(input_nc=...)`` passes it on,
+but BIT's ResNet builds ``conv1`` for 3 bands), so its 10-band version is not public. Ours builds
+every first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them through
+``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations
@@ -251,9 +251,8 @@ class BITForChangeDetection(EuroMineChangeDetectionModel):
             undilate(self.encoder.backbone.encoder.stages)
             self.encoder.dilations = [1] * len(self.encoder.dilations)
         # the reference ResNet's ImageNet classifier: built, never run (see keep_unused_last_stage)
-        self.unused_fc = (
-            nn.Linear(config.backbone_config.hidden_sizes[-1], IMAGENET_CLASSES) if config.keep_unused_last_stage else None
-        )
+        width = config.backbone_config.hidden_sizes[-1]
+        self.unused_fc = nn.Linear(width, IMAGENET_CLASSES) if config.keep_unused_last_stage else None
         dim = config.token_dim
         self.projection = nn.Conv2d(self.encoder.channels[-1], dim, 3, padding=1)
         self.tokenizer = SemanticTokenizer(dim, config.token_len)

@@ -34,13 +34,14 @@ Differences from the reference code, and why:
 
 Framework quirk kept (EricYu97/UCD 6972640), the default and the ``paper`` preset:
 ``auxiliary_losses=False`` — the framework trains and scores ``main_predictions`` only (its
-auxiliary losses are commented out, ``model.py:209-215``), so the per-scale prediction heads get no gradient;
-``auxiliary_losses=True`` restores the authors' deep supervision (``deep_supervision_weights``).
+auxiliary losses are commented out, ``model.py:209-215``), so the per-scale prediction heads get no
+gradient; ``auxiliary_losses=True`` restores the authors' deep supervision
+(``deep_supervision_weights``).
 
-Bands: the framework's copy ignores ``input_nc`` (``ChangeFormerV6(input_nc=...)`` does not pass it to its encoder (``in_chans=3``); listed in its
-``__unsupported_multi_input_nc__`` or silently), so its 10-band version is not public. Ours builds
-every first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them
-through ``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
+Bands: the framework's copy ignores ``input_nc`` (``ChangeFormerV6(input_nc=...)`` does not pass it
+to its encoder (``in_chans=3``)), so its 10-band version is not public. Ours builds every first
+layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them through
+``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations

@@ -42,10 +42,10 @@ Choices and facts from the reference code (the paper is silent or ambiguous):
 * Both dates pass the trunk through ``SiameseEncoder``: one after the other in training (per-date
   BatchNorm statistics), as the framework does.
 
-Bands: the framework's copy ignores ``input_nc`` (``DMINet(num_classes=...)`` takes no band count: its ResNet-18 is built for 3 bands; listed in its
-``__unsupported_multi_input_nc__`` or silently), so its 10-band version is not public. Ours builds
-every first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them
-through ``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
+Bands: the framework's copy ignores ``input_nc`` (``DMINet(num_classes=...)`` takes no band count:
+its ResNet-18 is built for 3 bands), so its 10-band version is not public. Ours builds every first
+layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them through
+``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations

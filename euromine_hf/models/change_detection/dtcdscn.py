@@ -20,13 +20,14 @@ added back as a residual), a stride-2 3×3 transposed convolution and a 1×1 exp
 BatchNorm and ReLU. A head (4×4 stride-2 transposed convolution to 32 channels, two 3×3
 convolutions) returns to full resolution.
 
-Dual task (``auxiliary_losses=True``, the paper's): the change logits are the output; during training the semantic logits of each date are
-:class:`~euromine_hf.models.modeling.Auxiliary` terms supervised by that date's mine mask
-(``labels_t1`` / ``labels_t2``, which every EuroMineNet pair carries) and skipped when a batch
-lacks them. The authors' training code weighs change : date 1 : date 2 as 0.5 : 0.25 : 0.25; with
-the change term at weight 1 (the common contract) that is ``semantic_weight`` = 0.5 per date (the
-same objective up to a factor 2, i.e. the learning rate). Models that use the date masks say so
-with ``uses_date_labels = True``: the collator must then be built with ``with_masks=True``.
+Dual task (``auxiliary_losses=True``, the paper's): the change logits are the output; during
+training the semantic logits of each date are :class:`~euromine_hf.models.modeling.Auxiliary` terms
+supervised by that date's mine mask (``labels_t1`` / ``labels_t2``, which every EuroMineNet pair
+carries) and skipped when a batch lacks them. The authors' training code weighs change : date 1 :
+date 2 as 0.5 : 0.25 : 0.25; with the change term at weight 1 (the common contract) that is
+``semantic_weight`` = 0.5 per date (the same objective up to a factor 2, i.e. the learning rate).
+Models that use the date masks say so with ``uses_date_labels`` (here: ``auxiliary_losses``): the
+collator must then be built with ``with_masks=True``.
 
 Choices, and why:
 

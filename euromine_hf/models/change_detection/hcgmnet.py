@@ -23,12 +23,13 @@ upsampling and unscaled attention affinities, all as in the authors' code.
 Framework quirk kept (EricYu97/UCD 6972640), the default and the ``paper`` preset:
 ``auxiliary_losses=False`` — the framework trains and scores ``main_predictions`` only (its
 auxiliary losses are commented out, ``model.py:209-215``), so the guiding map is learned only
-through the attention it steers; ``auxiliary_losses=True`` restores the papers' BCE on the guiding map (``guide_loss_weight``).
+through the attention it steers; ``auxiliary_losses=True`` restores the papers' BCE on the guiding
+map (``guide_loss_weight``).
 
-Bands: the framework's copy ignores ``input_nc`` (``HCGMNet()`` takes no band count: VGG16-BN is built for 3 bands; listed in its
-``__unsupported_multi_input_nc__`` or silently), so its 10-band version is not public. Ours builds
-every first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them
-through ``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
+Bands: the framework's copy ignores ``input_nc`` (``HCGMNet()`` takes no band count: VGG16-BN is
+built for 3 bands), so its 10-band version is not public. Ours builds every first layer for
+``num_channels`` bands (10 by default); RGB checkpoints map onto them through ``band_adaptation``
+(RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations

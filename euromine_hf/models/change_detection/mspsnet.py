@@ -15,8 +15,9 @@ Loss: cross-entropy, as the benchmark's framework trains it (``loss="ce"``). Pub
 
 The framework's code cannot run at the benchmark's 160-px patches: its encoder pools with
 ``AdaptiveAvgPool2d(128)`` / ``(64)``, fixed output sizes that halve the map only at 256 px, so at
-160 px the scales' sizes no longer halve and its forward fails (DESIGN.md, framework facts). Ours pools 2× at every size (see
-:mod:`.msps_blocks`), which is the framework's function at 256 px and runs at 160 px.
+160 px the scales' sizes no longer halve and its forward fails (DESIGN.md, framework facts). Ours
+pools 2× at every size (see :mod:`.msps_blocks`), which is the framework's function at 256 px and
+runs at 160 px.
 """
 
 from __future__ import annotations

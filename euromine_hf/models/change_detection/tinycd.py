@@ -36,10 +36,10 @@ Differences from the reference code, and why:
   checkpoint, B04/B03/B02 take the red/green/blue groups' filters and every other band their mean
   (``band_indexed_parameters``); the pixel-wise MLP after it is adapted like any first layer.
 
-Bands: the framework's copy ignores ``input_nc`` (``ChangeClassifier()`` takes no band count: EfficientNet-B4 and the first MAMB are built for 3 bands; listed in its
-``__unsupported_multi_input_nc__`` or silently), so its 10-band version is not public. Ours builds
-every first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them
-through ``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
+Bands: the framework's copy ignores ``input_nc`` (``ChangeClassifier()`` takes no band count:
+EfficientNet-B4 and the first MAMB are built for 3 bands), so its 10-band version is not public.
+Ours builds every first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto
+them through ``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations
@@ -105,7 +105,9 @@ class TinyCDConfig(EuroMineChangeDetectionConfig):
         if backbone not in EFFICIENTNET_VARIANTS:
             raise ValueError(f"TinyCDConfig.backbone must be one of {sorted(EFFICIENTNET_VARIANTS)}; got {backbone!r}")
         if backbone_layout not in EFFICIENTNET_LAYOUTS:
-            raise ValueError(f"TinyCDConfig.backbone_layout must be one of {EFFICIENTNET_LAYOUTS}; got {backbone_layout!r}")
+            raise ValueError(
+                f"TinyCDConfig.backbone_layout must be one of {EFFICIENTNET_LAYOUTS}; got {backbone_layout!r}"
+            )
         self.backbone = backbone
         self.backbone_layout = backbone_layout
         defaults = efficientnet_variant_fields(backbone)
