@@ -128,6 +128,9 @@ def test_bit_paper_configuration():
     assert convs[0].stride == (1, 1)
     assert (config.encoder_head_dim, config.decoder_head_dim, config.num_heads) == (64, 8, 8)  # "dd8_dedim8"
     assert model.transformer_decoder[0].attention.to_q.out_features == 64
+    with torch.device("meta"):  # BIT's own base_transformer_pos_s4_dd8: 8 decoder heads of 64
+        original = build_model("bit", "paper", num_channels=3, decoder_head_dim=64)
+    assert original.transformer_decoder[0].attention.to_q.out_features == 512
     assert model.unused_fc.in_features == 512 and model.unused_fc.out_features == 1000  # the idle ImageNet fc
     trunk = config.backbone_config
     assert isinstance(trunk, ResNetConfig) and model.encoder.backbone.config is trunk
