@@ -93,7 +93,7 @@ def test_auto_round_trip(name, tmp_path):
 @pytest.mark.parametrize("name", NAMES)
 def test_loss_decreases(name):
     torch.manual_seed(0)
-    model = build_model(name, "tiny", num_channels=3).train()
+    model = build_model(name, "tiny", num_channels=3, **ORIGINAL[name]).train()
     t1, t2, labels = _pair(3, 64)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     losses = []
@@ -126,11 +126,16 @@ def test_paper_preset_parameter_count(name):
 
 
 # ------------------------------------------------------------------------ deep supervision / BCE
+#: The original papers' training path (the defaults follow the benchmark's framework).
+ORIGINAL = {"cgnet": {"auxiliary_losses": True}, "hcgmnet": {"auxiliary_losses": True},
+            "a2net": {"auxiliary_losses": True, "main_output": "p2"}}
+
+
 @pytest.mark.parametrize("name,n_aux", [("cgnet", 1), ("hcgmnet", 1), ("a2net", 3)])
 def test_deep_supervision_is_exactly_bce(name, n_aux):
-    """Training loss = BCE(final score) + Σ weight × BCE(side score) on single sigmoid channels."""
+    """Original path: training loss = BCE(final score) + Σ weight × BCE(side score) on single sigmoid channels."""
     torch.manual_seed(0)
-    model = build_model(name, "tiny", num_channels=4).train()
+    model = build_model(name, "tiny", num_channels=4, **ORIGINAL[name]).train()
     _perturb_gammas(model)
     t1, t2, labels = _pair(4, 64)
     labels[0, :3, :3] = 255  # ignored pixels leave both losses
@@ -315,3 +320,37 @@ def test_imagenet_style_backbone_checkpoints_load_by_suffix(tmp_path):
     assert report.adapted == ["backbone.encoder.mobilenet_v2.conv_stem.first_conv.convolution.weight"]
     # only the classifier's 1×1 expansion, which A2Net never reads, finds no home
     assert report.skipped and all("conv_1x1" in key for key in report.skipped)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_framework_default_trains_the_main_prediction_only(name):
+    """Default and ``paper``: no auxiliary term (the framework's ``model.py:209-215``); loss = BCE(main)."""
+    assert build_model(name, "paper", num_channels=3).config.auxiliary_losses is False
+    torch.manual_seed(0)
+    model = build_model(name, "tiny", num_channels=4).train()
+    _perturb_gammas(model)
+    t1, t2, labels = _pair(4, 64)
+    with torch.no_grad():
+        torch.manual_seed(1)
+        main, auxiliary = model.detect_with_auxiliary(t1, t2)
+        torch.manual_seed(1)
+        loss = model(t1, t2, labels=labels).loss
+    assert auxiliary == []
+    torch.testing.assert_close(loss, model.compute_loss(F.interpolate(main, size=(64, 64), mode="bilinear"), labels))
+
+
+def test_a2net_main_output_is_the_stride_32_mask_by_default():
+    """The framework returns ``mask_p5`` (first SAM, stride 32); ``main_output="p2"`` the paper's stride-4 mask."""
+    torch.manual_seed(0)
+    framework = build_model("a2net", "tiny", num_channels=3).eval()
+    assert framework.config.main_output == "p5" and build_model("a2net", "paper", num_channels=3).config.main_output == "p5"
+    original = build_model("a2net", "tiny", num_channels=3, main_output="p2").eval()
+    original.load_state_dict(framework.state_dict())  # the same module: only the read-out differs
+    t1, t2, _ = _pair(3, 64)
+    with torch.no_grad():
+        masks = framework._masks(t1, t2)
+        assert [m.shape[-1] for m in masks] == [16, 8, 4, 2]  # strides 4, 8, 16, 32 of a 64-px input
+        torch.testing.assert_close(framework.detect(t1, t2)[:, 1:], masks[3])
+        torch.testing.assert_close(original.detect(t1, t2)[:, 1:], masks[0])
+    with pytest.raises(ValueError, match="main_output"):
+        build_model("a2net", "tiny", main_output="p3")

@@ -82,9 +82,10 @@ def test_pvt_run_stages_matches_the_full_backbone() -> None:
 
 @pytest.mark.parametrize("name, weights", [("dminet", [1.0, 0.5, 0.5]), ("icifnet", [1.0, 0.5])])
 def test_deep_supervision_and_summed_prediction(name: str, weights: list[float]) -> None:
-    """Authors' trainers: loss = main + weighted side outputs; prediction = sum of the final outputs."""
+    """Authors' trainers (``main_output="sum"``, ``auxiliary_losses=True``): loss = main + weighted
+    side outputs; prediction = sum of the final outputs."""
     torch.manual_seed(0)
-    model = build_model(name, "tiny").eval()  # eval: dropout off, BatchNorm fixed, so both paths agree
+    model = build_model(name, "tiny", main_output="sum", auxiliary_losses=True).eval()  # eval: dropout off, BatchNorm fixed, so both paths agree
     t1, t2, labels = _pair()
     with torch.no_grad():
         main, auxiliary = model.detect_with_auxiliary(t1, t2)
@@ -258,3 +259,30 @@ def test_removed_backbone_fields_raise(factory, field: str) -> None:
 def test_backbone_config_with_other_num_channels_raises(factory, key: str, value) -> None:
     with pytest.raises(ValueError, match=f"{key}.num_channels=3 but the model's num_channels=10"):
         factory(**{key: value})
+
+
+def test_dminet_and_icifnet_follow_the_framework_by_default() -> None:
+    """DMINet predicts from the difference branch's stride-8 head, ICIF-Net from its global head
+    (the framework's ``main_predictions``), and both train on that prediction alone."""
+    t1, t2, labels = _pair()
+    for name, main_output, index in (("dminet", "diff8", 3), ("icifnet", "global", 0)):
+        paper = build_model(name, "paper", num_channels=3).config
+        assert (paper.main_output, paper.auxiliary_losses) == (main_output, False)
+        torch.manual_seed(0)
+        model = build_model(name, "tiny").eval()
+        assert (model.config.main_output, model.config.auxiliary_losses) == (main_output, False)
+        with torch.no_grad():
+            heads = model._outputs(t1, t2, intermediate=True) if name == "dminet" else model._outputs(t1, t2)
+            torch.testing.assert_close(model(t1, t2).logits, heads[index])
+        model.train()
+        main, auxiliary = model.detect_with_auxiliary(t1, t2)
+        assert auxiliary == []
+        with pytest.raises(ValueError, match="main_output"):
+            build_model(name, "tiny", main_output="other")
+    torch.manual_seed(0)
+    dminet = build_model("dminet", "tiny", auxiliary_losses=True).eval()  # framework read-out, authors' terms
+    with torch.no_grad():
+        main, auxiliary = dminet.detect_with_auxiliary(t1, t2)
+        sum_final, diff_final, sum_8, diff_8 = dminet._outputs(t1, t2, intermediate=True)
+    torch.testing.assert_close(main, diff_8)
+    assert [a.weight for a in auxiliary] == [1.0, 1.0, 0.5]

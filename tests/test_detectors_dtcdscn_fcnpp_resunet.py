@@ -78,7 +78,7 @@ def test_squeeze_excitation_rescales_channels() -> None:
 
 def test_dtcdscn_semantic_branches_are_supervised_by_each_dates_mask() -> None:
     torch.manual_seed(0)
-    model = build_model("dtcdscn", "tiny").train()  # no dropout: train-mode passes are repeatable
+    model = build_model("dtcdscn", "tiny", auxiliary_losses=True).train()  # no dropout: repeatable passes
     t1, t2, change, mask_t1, mask_t2 = _pair()
     logits, auxiliary = model.detect_with_auxiliary(t1, t2)
     assert [(a.weight, a.target) for a in auxiliary] == [(0.5, "labels_t1"), (0.5, "labels_t2")]
@@ -104,7 +104,7 @@ def test_dtcdscn_semantic_branches_are_supervised_by_each_dates_mask() -> None:
 
 def test_dtcdscn_semantic_weight_and_date_independence() -> None:
     torch.manual_seed(0)
-    model = build_model("dtcdscn", "tiny", semantic_weight=0.0).eval()
+    model = build_model("dtcdscn", "tiny", semantic_weight=0.0, auxiliary_losses=True).eval()
     t1, t2, change, mask_t1, mask_t2 = _pair()
     model.train()
     with torch.no_grad():
@@ -118,6 +118,21 @@ def test_dtcdscn_semantic_weight_and_date_independence() -> None:
     assert first.shape == second.shape == (2, 2, 64, 64)
     torch.testing.assert_close(first, first_again)
     assert model.uses_date_labels is True
+
+
+def test_dtcdscn_framework_default_trains_the_change_map_only() -> None:
+    """Default and ``paper`` (the framework): no semantic term even with both dates' masks given."""
+    assert build_model("dtcdscn", "paper", num_channels=3).config.auxiliary_losses is False
+    torch.manual_seed(0)
+    model = build_model("dtcdscn", "tiny").train()
+    calls = []
+    model.semantic_decoder.register_forward_hook(lambda *args: calls.append(1))
+    t1, t2, change, mask_t1, mask_t2 = _pair()
+    logits, auxiliary = model.detect_with_auxiliary(t1, t2)
+    assert auxiliary == []
+    loss = model(t1, t2, labels=change, labels_t1=mask_t1, labels_t2=mask_t2).loss
+    loss.backward()
+    assert not calls and all(p.grad is None for p in model.semantic_decoder.parameters())
 
 
 def test_dtcdscn_inference_skips_the_semantic_branch() -> None:

@@ -150,3 +150,22 @@ def test_snunet_hybrid_loss_option() -> None:
         assert hybrid(t1, t2, labels=labels).loss > ce(t1, t2, labels=labels).loss
     with pytest.raises(ValueError, match="attention_reduction"):
         SNUNetConfig(attention_reduction=2)
+
+
+def test_snunet_ecam_pool_follows_the_framework_by_default() -> None:
+    """``ecam_pool="avg"`` (default, paper): σ(2·MLP(avg)), the framework's AdaptiveAvgPool2d "max_pool";
+    ``"max"``: the paper's σ(MLP(avg) + MLP(max)). Same parameters, so one state dict serves both."""
+    assert SNUNetConfig().ecam_pool == "avg" and build_model("snunet", "paper", num_channels=3).config.ecam_pool == "avg"
+    torch.manual_seed(0)
+    framework = build_model("snunet", "tiny").eval()
+    original = build_model("snunet", "tiny", ecam_pool="max").eval()
+    original.load_state_dict(framework.state_dict())
+    attention = framework.ecam.inter
+    hidden = torch.randn(2, attention.mlp[0].in_channels, 5, 5)
+    average = attention.mlp(hidden.mean(dim=(2, 3), keepdim=True))
+    maximum = attention.mlp(hidden.amax(dim=(2, 3), keepdim=True))
+    torch.testing.assert_close(attention(hidden), torch.sigmoid(2 * average))
+    torch.testing.assert_close(original.ecam.inter(hidden), torch.sigmoid(average + maximum))
+    assert not torch.allclose(attention(hidden), original.ecam.inter(hidden))
+    with pytest.raises(ValueError, match="ecam_pool"):
+        SNUNetConfig(ecam_pool="min")

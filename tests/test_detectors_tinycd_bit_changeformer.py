@@ -48,6 +48,46 @@ def test_efficientnet_b4_early_blocks_are_the_papers():
         EfficientNetEncoder(efficientnet_backbone_config(3, "b4"), num_stages=8)
 
 
+def test_tinycd_backbone_has_the_torchvision_layout_by_default():
+    """Symmetric padding, BatchNorm 0.1 / 1e-5, per-sample stochastic depth (torchvision's B4, which the
+    reference loads); ``backbone_layout="tf"`` keeps the TF port (asymmetric padding, 0.01 / 1e-3, element-wise)."""
+    from euromine_hf.models.encoders.efficientnet import SampleDropPath
+
+    with torch.device("meta"):
+        paper = build_model("tinycd", "paper", num_channels=3)
+        tf = build_model("tinycd", "paper", num_channels=3, backbone_layout="tf")
+    assert paper.config.backbone_layout == "torchvision"
+    encoder, tf_encoder = paper.siamese.encoder, tf.siamese.encoder
+    norms = [m for m in encoder.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and all(m.momentum == 0.1 and m.eps == 1e-5 for m in norms)
+    assert tf_encoder.embeddings.batchnorm.momentum == 0.01 and tf_encoder.embeddings.batchnorm.eps == 1e-3
+    assert encoder.embeddings.padding.padding == (1, 1, 1, 1) and tf_encoder.embeddings.padding.padding == (0, 1, 0, 1)
+    strided = [b for b in encoder.blocks if b.depthwise_conv.stride == 2]
+    assert strided and all(len(set(b.depthwise_conv.depthwise_conv_pad.padding)) == 1 for b in strided)
+    drops = [b.projection.dropout for b in encoder.blocks if b.projection.apply_dropout]
+    assert drops and all(isinstance(d, SampleDropPath) for d in drops)
+    assert all(isinstance(b.projection.dropout, torch.nn.Dropout) for b in tf_encoder.blocks)
+    assert [d.p for d in drops] == [b.projection.dropout.p for b in tf_encoder.blocks if b.projection.apply_dropout]
+    assert paper.state_dict().keys() == tf.state_dict().keys()  # parameter-free modules only
+    # per-sample: in training a sample's branch is dropped whole or scaled by 1 / (1 − p)
+    torch.manual_seed(0)
+    drop = SampleDropPath(0.5).train()
+    out = drop(torch.ones(64, 3, 4, 4))
+    assert set(out.flatten(1).unique(dim=1).flatten().tolist()) <= {0.0, 2.0}
+    assert all(len(row.unique()) == 1 for row in out.flatten(1)) and 0 < out[:, 0, 0, 0].count_nonzero() < 64
+    torch.testing.assert_close(drop.eval()(out), out)
+    # same weights, other padding: other outputs
+    torch.manual_seed(0)
+    a = build_model("tinycd", "tiny", num_channels=3).eval()
+    b = build_model("tinycd", "tiny", num_channels=3, backbone_layout="tf").eval()
+    b.load_state_dict(a.state_dict())
+    t1, t2, _ = _pair(channels=3)
+    with torch.no_grad():
+        assert not torch.allclose(a(t1, t2).logits, b(t1, t2).logits)
+    with pytest.raises(ValueError, match="backbone_layout"):
+        build_model("tinycd", "tiny", backbone_layout="keras")
+
+
 def test_tinycd_single_sigmoid_output_is_trained_with_bce():
     torch.manual_seed(0)
     model = build_model("tinycd", "tiny").eval()
@@ -80,7 +120,18 @@ def test_bit_paper_configuration():
         model = build_model("bit", "paper", num_channels=3)
     config = model.config
     assert (config.token_len, config.token_dim, config.encoder_layers, config.decoder_layers) == (4, 32, 1, 8)
-    assert model.encoder.dilations == [1, 1, 2, 4]  # output stride 8, as replace_stride_with_dilation=[F, T, T]
+    # output stride 8 (layer3/4 at stride 1) but undilated: BIT's BasicBlock resets the dilation to 1
+    assert model.encoder.dilations == [1, 1, 1, 1]
+    layer3 = model.encoder.backbone.encoder.stages[2]
+    convs = [m for m in layer3.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)]
+    assert convs and all(m.dilation == (1, 1) and m.padding == (1, 1) for m in convs)
+    assert convs[0].stride == (1, 1)
+    assert (config.encoder_head_dim, config.decoder_head_dim, config.num_heads) == (64, 8, 8)  # "dd8_dedim8"
+    assert model.transformer_decoder[0].attention.to_q.out_features == 64
+    with torch.device("meta"):  # BIT's own base_transformer_pos_s4_dd8: 8 decoder heads of 64
+        original = build_model("bit", "paper", num_channels=3, decoder_head_dim=64)
+    assert original.transformer_decoder[0].attention.to_q.out_features == 512
+    assert model.unused_fc.in_features == 512 and model.unused_fc.out_features == 1000  # the idle ImageNet fc
     trunk = config.backbone_config
     assert isinstance(trunk, ResNetConfig) and model.encoder.backbone.config is trunk
     assert (trunk.depths, trunk.hidden_sizes, trunk.layer_type) == ([2, 2, 2, 2], [64, 128, 256, 512], "basic")
@@ -90,6 +141,25 @@ def test_bit_paper_configuration():
     assert model.decoder_positions is None  # the paper's base_transformer_pos_s4_dd8 has none
     idle = sum(p.numel() for p in model.encoder.backbone.encoder.stages[3].parameters())
     assert idle / 2**20 == pytest.approx(8.0, abs=0.01)
+    # the framework's module, rebuilt at 3 bands, has exactly this many parameters (11.39 × 2^20 published)
+    assert sum(p.numel() for p in model.parameters()) == 11_943_754
+
+
+def test_bit_dilated_trunk_is_selectable():
+    """``dilate_trunk=True``: the DeepLab-style trunk (layer3 dilated by 2), same parameters, other outputs."""
+    torch.manual_seed(0)
+    trunk = {"depths": [1, 1, 2, 1], "hidden_sizes": [8, 8, 16, 16], "embedding_size": 8}  # two blocks in layer3
+    framework = build_model("bit", "tiny", backbone_config=trunk).eval()
+    dilated = build_model("bit", "tiny", backbone_config=trunk, dilate_trunk=True).eval()
+    dilated.load_state_dict(framework.state_dict())
+    layer3 = dilated.encoder.backbone.encoder.stages[2]
+    assert dilated.encoder.dilations[2] == 2
+    assert {m.dilation for m in layer3.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size == (3, 3)} == {
+        (1, 1), (2, 2)
+    }  # the first block keeps the previous dilation
+    t1, t2, _ = _pair(batch=1)
+    with torch.no_grad():
+        assert not torch.allclose(framework(t1, t2).logits, dilated(t1, t2).logits)
 
 
 def test_bit_tokens_and_positional_embeddings_at_256_and_160_px():
@@ -106,7 +176,7 @@ def test_bit_tokens_and_positional_embeddings_at_256_and_160_px():
         out.loss.backward()
         assert out.logits.shape == (1, 2, size, size)
         assert seen["tokens"] == (1, 2 * 4, dim)  # L = 4 tokens per date, both dates in one sequence
-        assert seen["map"] == (2, dim, size // 4, size // 4)  # stride 8 trunk, ×2, projected
+        assert seen["map"] == (1, dim, size // 4, size // 4)  # stride 8 trunk, ×2, projected; one date per call
         assert model.decoder_positions.grad is not None and model.decoder_positions.grad.abs().sum() > 0
     assert model.positional_map((64, 64)) is model.decoder_positions  # learned for 256 px: used as is
     assert model.positional_map((40, 40)).shape == (1, dim, 40, 40)
@@ -125,7 +195,10 @@ def test_bit_idle_last_stage_is_built_but_never_run():
     stages[3].register_forward_hook(lambda *args: calls.append(1))
     result = without.load_state_dict(with_idle.state_dict(), strict=False)
     assert not result.missing_keys
-    assert result.unexpected_keys and all(".stages.3." in key for key in result.unexpected_keys)
+    assert result.unexpected_keys and all(
+        ".stages.3." in key or key.startswith("unused_fc.") for key in result.unexpected_keys
+    )
+    assert {"unused_fc.weight", "unused_fc.bias"} <= set(result.unexpected_keys)
     t1, t2, _ = _pair(batch=1)
     with torch.no_grad():
         torch.testing.assert_close(with_idle(t1, t2).logits, without(t1, t2).logits)
@@ -168,8 +241,9 @@ def test_changeformer_v6_configuration():
 
 
 def test_changeformer_deep_supervision_terms_are_in_the_training_loss_only():
+    """``auxiliary_losses=True`` (the authors' loss); the default (the framework) is tested below."""
     torch.manual_seed(0)
-    model = build_model("changeformer", "tiny").train()
+    model = build_model("changeformer", "tiny", auxiliary_losses=True).train()
     t1, t2, labels = _pair()
     loss = model(t1, t2, labels=labels).loss
     with torch.no_grad():
@@ -182,9 +256,11 @@ def test_changeformer_deep_supervision_terms_are_in_the_training_loss_only():
     torch.testing.assert_close(loss, expected)
     main_only = F.cross_entropy(resize_logits(logits, (64, 64)), labels)
     assert loss > main_only
-    plain = build_model("changeformer", "tiny", deep_supervision_weights=[])
-    plain.load_state_dict(model.state_dict())
-    torch.testing.assert_close(plain.train()(t1, t2, labels=labels).loss, main_only)
+    for plain in (build_model("changeformer", "tiny", deep_supervision_weights=[], auxiliary_losses=True),
+                  build_model("changeformer", "tiny")):  # no weights, or the framework's default: main only
+        plain.load_state_dict(model.state_dict())
+        torch.testing.assert_close(plain.train()(t1, t2, labels=labels).loss, main_only)
+    assert build_model("changeformer", "paper", num_channels=3).config.auxiliary_losses is False
     model.eval()
     with torch.no_grad():
         eval_out = model(t1, t2, labels=labels)
@@ -274,7 +350,9 @@ def test_backbone_config_is_nested_and_round_trips(name, tmp_path):
 def test_nested_backbone_configs_keep_what_each_model_decides():
     tiny = TinyCDConfig(backbone_config={"width_coefficient": 0.25})
     assert (tiny.backbone_config.width_coefficient, tiny.backbone_config.depth_coefficient) == (0.25, 1.8)  # B4 rest
-    assert tiny.backbone_config.batch_norm_momentum == 0.01
+    assert (tiny.backbone_config.batch_norm_momentum, tiny.backbone_config.batch_norm_eps) == (0.1, 1e-5)  # torchvision
+    tf = TinyCDConfig(backbone_layout="tf").backbone_config
+    assert (tf.batch_norm_momentum, tf.batch_norm_eps) == (0.01, 1e-3)
     with pytest.raises(ValueError, match="backbone_stages must be in 1..7"):
         TinyCDConfig(backbone_stages=8)
     with pytest.raises(ValueError, match="model_type is 'resnet'; this backbone needs 'efficientnet'"):

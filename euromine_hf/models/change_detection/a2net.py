@@ -21,10 +21,21 @@ Architecture (widths from the authors' code):
   change mask m; features × (1×1 conv–BN–ReLU of [σ(m), 1 − σ(m)]) → 3×3 conv–BN–ReLU; each
   result is upsampled, added to the next finer PCIM output and passes a 3×3 conv–BN–ReLU; a 1×1
   conv at stride 4 gives the final mask.
-* Deep supervision: the masks at strides 8, 16, 32 are ``Auxiliary`` terms of weight
-  ``side_loss_weight`` (1.0: the code sums the four terms unweighted). All are single score maps
-  returned as ``binary_logits`` (cross-entropy on them *is* BCE, the benchmark's loss); the
-  authors' code adds Dice to each term, which ``loss="ce+dice"`` reproduces.
+* Deep supervision (``auxiliary_losses=True``, the authors' trainer): the three masks other than
+  the prediction are ``Auxiliary`` terms of weight ``side_loss_weight`` (1.0: the code sums the
+  four terms unweighted). All are single score maps returned as ``binary_logits`` (cross-entropy
+  on them *is* BCE, the benchmark's loss); the authors' code adds Dice to each term, which
+  ``loss="ce+dice"`` reproduces.
+
+Framework quirks kept (EricYu97/UCD 6972640), the defaults and the ``paper`` preset:
+
+* ``main_output="p5"``: the framework's ``BaseNet`` returns the stride-32 mask of the first SAM
+  (``mask_p5``, upsampled ×32) as ``main_predictions`` (``models/A2Net/model.py:309``) and trains
+  and scores only it, so the finer decoder (SAMs at strides 16 and 8, the stride-4 classifier)
+  receives no gradient and does not shape the prediction. ``main_output="p2"`` predicts from the
+  stride-4 mask, as the paper and the authors' code do.
+* ``auxiliary_losses=False``: no deep supervision (the framework's auxiliary losses are commented
+  out); ``True`` restores the authors' four-term loss.
 
 Choices where the sources differ or are silent:
 
@@ -34,6 +45,11 @@ Choices where the sources differ or are silent:
 * MobileNetV2 uses PyTorch ("torchvision") padding rather than TensorFlow SAME padding, as the
   authors' backbone does (``backbone_config={"tf_padding": True}`` switches it).
 * Convolutions followed by BatchNorm carry no bias (the code's do; they are redundant).
+
+Bands: the framework's copy ignores ``input_nc`` (``BaseNet(input_nc=...)`` never reads it:
+``mobilenet_v2`` is built for 3 bands), so its 10-band version is not public. Ours builds every
+first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them through
+``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations
@@ -44,7 +60,7 @@ import torch
 from torch import nn
 from transformers import MobileNetV2Config
 
-from euromine_hf.models.change_detection.fusion import SiameseEncoder
+from euromine_hf.models.change_detection.fusion import SiameseEncoder, run_per_date
 from euromine_hf.models.configuration import (
     BACKBONE_OVERRIDES_REMOVED,
     EuroMineChangeDetectionConfig,
@@ -76,8 +92,15 @@ class A2NetConfig(EuroMineChangeDetectionConfig):
             ``output_stride`` is 32 (A2Net reads the undilated maps at strides 4–32).
         channels: width of the NAM, PCIM and decoder features (64; the NAM branches use half).
         dilations: dilations of the PCIM chain, largest first (7, 5, 3, 1).
-        side_loss_weight: weight of each deep-supervised side mask (strides 8, 16, 32).
+        side_loss_weight: weight of each deep-supervised side mask.
+        main_output: which mask is the prediction: ``"p5"`` (the framework: the stride-32 mask of
+            the first SAM, ``models/A2Net/model.py:309``) or ``"p2"`` (the paper: the stride-4 mask).
+        auxiliary_losses: add the other three masks as deep-supervision terms to the training loss (False: the
+            benchmark's framework trains and scores the main prediction only, ``model.py:209-215`` of
+            EricYu97/UCD 6972640; True: the original paper's / authors' loss).
     """
+
+    MAIN_OUTPUTS = ("p5", "p2")
 
     model_type = "euromine-a2net"
     backbone_config_keys = ("backbone_config",)
@@ -93,6 +116,8 @@ class A2NetConfig(EuroMineChangeDetectionConfig):
         channels: int = 64,
         dilations: Sequence[int] = (7, 5, 3, 1),
         side_loss_weight: float = 1.0,
+        main_output: str = "p5",
+        auxiliary_losses: bool = False,
         **kwargs: Any,
     ) -> None:
         self.backbone_config = nested_backbone_config(
@@ -104,6 +129,10 @@ class A2NetConfig(EuroMineChangeDetectionConfig):
             raise ValueError(f"A2NetConfig.channels must be even (NAM branches use half); got {channels}")
         self.dilations = as_int_list(dilations, "dilations")
         self.side_loss_weight = float(side_loss_weight)
+        if main_output not in self.MAIN_OUTPUTS:
+            raise ValueError(f"A2NetConfig.main_output must be one of {self.MAIN_OUTPUTS}; got {main_output!r}")
+        self.main_output = main_output
+        self.auxiliary_losses = bool(auxiliary_losses)
         super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, loss=loss, **kwargs)
 
 
@@ -222,10 +251,12 @@ class A2NetForChangeDetection(EuroMineChangeDetectionModel):
     def _masks(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> list[torch.Tensor]:
         """Change scores (B,1,h,w), finest (stride 4, the prediction) first, then strides 8, 16, 32."""
         batch = pixel_values_t1.shape[0]
-        # Both dates as one batch of 2B through the shared backbone and the NAM: the maps stay
-        # stacked (no split and re-concatenation) until the PCIM compares the dates.
-        features = self.backbone.encoder(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
-        aggregated = self.aggregation(features[1:])
+        # The shared backbone and the NAM per date (per-date BatchNorm statistics in training);
+        # the maps come back stacked (2B) until the PCIM compares the dates.
+        def backbone_and_aggregation(pixel_values: torch.Tensor) -> list[torch.Tensor]:
+            return self.aggregation(self.backbone.encoder(pixel_values)[1:])
+
+        aggregated = run_per_date(backbone_and_aggregation, pixel_values_t1, pixel_values_t2, self.training)
         changes = [module(level[:batch], level[batch:]) for module, level in zip(self.change, aggregated)]
         masks, hidden = [], changes[-1]
         for attention, merge, finer in zip(self.attention, self.merge, reversed(changes[:-1])):
@@ -235,14 +266,21 @@ class A2NetForChangeDetection(EuroMineChangeDetectionModel):
         masks.append(self.classifier(hidden))
         return masks[::-1]
 
+    def _main_index(self) -> int:
+        """Index of the prediction in :meth:`_masks`' list (finest first): p2 → 0, p5 → 3."""
+        return 0 if self.config.main_output == "p2" else len(self.change) - 1
+
     def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
-        return binary_logits(self._masks(pixel_values_t1, pixel_values_t2)[0])
+        return binary_logits(self._masks(pixel_values_t1, pixel_values_t2)[self._main_index()])
 
     def detect_with_auxiliary(
         self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
     ) -> tuple[torch.Tensor, list[Auxiliary]]:
-        final, *sides = self._masks(pixel_values_t1, pixel_values_t2)
-        return binary_logits(final), [Auxiliary(self.config.side_loss_weight, binary_logits(m)) for m in sides]
+        if not self.config.auxiliary_losses:  # the framework: main prediction only
+            return self.detect(pixel_values_t1, pixel_values_t2), []
+        masks = self._masks(pixel_values_t1, pixel_values_t2)
+        main = masks.pop(self._main_index())
+        return binary_logits(main), [Auxiliary(self.config.side_loss_weight, binary_logits(m)) for m in masks]
 
 
 register_model(
@@ -251,7 +289,7 @@ register_model(
     A2NetConfig,
     A2NetForChangeDetection,
     task="change_detection",
-    paper={},
+    paper={"main_output": "p5", "auxiliary_losses": False},
     tiny={
         "backbone_config": {"depth_multiplier": 0.1, "expand_ratio": 2.0, "min_depth": 4, "depth_divisible_by": 4},
         "channels": 8,

@@ -32,6 +32,11 @@ Facts from the reference code, and choices:
   projection is a 1×1×1 convolution (no temporal mixing), the max-pool 1×3×3.
 * The 1×1 conv-BN layers of the output head have no ReLU between them, as in the reference.
 * Coordinate attention uses ReLU and a hidden width equal to its input width (``max(8, C)``).
+
+Bands: the framework's copy ignores ``input_nc`` (``Netmodel(32, resnet18)`` takes no band count:
+the ResNet-18 it wraps is built for 3 bands), so its 10-band version is not public. Ours builds
+every first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them through
+``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations

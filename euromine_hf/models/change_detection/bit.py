@@ -1,33 +1,53 @@
 """BIT, the Bitemporal Image Transformer (Chen, Qi & Shi, "Remote Sensing Image Change Detection
 with Transformers", IEEE TGRS 2021).
 
-A ResNet-18 trunk, cut after its third stage (layer3: 256 channels) and dilated so its output
-stride is 8, runs on both dates; its output is upsampled ×2 (nearest) and projected to 32 channels
-by a 3×3 convolution (stride 4). A **semantic tokenizer** turns each date's map into L = 4 tokens:
-a 1×1 convolution gives L spatial attention maps, softmax over the pixels, and each token is the
-attention-weighted sum of the 32-channel features. The 2L tokens of both dates (plus a learned
-positional embedding of shape (2L, 32)) go through a **transformer encoder** (1 layer, 8 heads of
-64, pre-norm, MLP 2×32), which models context across space and time in token space; a
-**transformer decoder** (8 layers, 8 heads) then projects each date's tokens back to its pixels
-by cross-attention (pixels query the date's own tokens). The absolute difference of the refined
-maps is upsampled ×4 (bilinear) and classified by two 3×3 convolutions into change/no-change,
-trained with cross-entropy. This is the reference's ``base_transformer_pos_s4_dd8`` configuration.
+A ResNet-18 trunk, cut after its third stage (layer3: 256 channels) whose layer3 keeps stride 1
+(output stride 8) *without* dilation, runs on both dates; its output is upsampled ×2 (nearest) and
+projected to 32 channels by a 3×3 convolution (stride 4). A **semantic tokenizer** turns each
+date's map into L = 4 tokens: a 1×1 convolution gives L spatial attention maps, softmax over the
+pixels, and each token is the attention-weighted sum of the 32-channel features. The 2L tokens of
+both dates (plus a learned positional embedding of shape (2L, 32)) go through a **transformer
+encoder** (1 layer, 8 heads of 64, pre-norm, MLP 2×32), which models context across space and time
+in token space; a **transformer decoder** (8 layers, 8 heads of 8) then projects each date's tokens
+back to its pixels by cross-attention (pixels query the date's own tokens). The absolute difference
+of the refined maps is upsampled ×4 (bilinear) and classified by two 3×3 convolutions into
+change/no-change, trained with cross-entropy. This is BIT's ``base_transformer_pos_s4_dd8``
+configuration with 8-wide decoder heads ("dd8_dedim8"), as the benchmark's change-detection
+framework builds it (EricYu97/UCD 6972640, ``models/__init__.py:26``: ``resnet_stages_num=4, with_pos='learned',
+enc_depth=1, dec_depth=8, decoder_dim_head=8``).
 
-Differences from the reference code, and why:
+Framework quirks kept (each checked against ``models/BIT/`` of that snapshot), and why:
 
-* ``keep_unused_last_stage`` (``paper`` preset: True): the reference builds torchvision's full
-  ResNet-18 and runs it only up to layer3, so its layer4 (8.0 × 2^20 parameters) exists but never
-  runs; the benchmark's published count (11.39 × 2^20) includes it. Keeping that idle stage
-  reproduces the published module and count and lets a full ImageNet ResNet-18 checkpoint load
-  completely; False drops it — the same function and compute with 3.4 × 2^20 parameters.
-* The trunk is transformers' ``ResNetBackbone`` (``encoders.ResNetEncoder`` with output stride 8,
-  i.e. the reference's ``replace_stride_with_dilation=[False, True, True]``); its stages are run
-  one by one up to ``backbone_stages`` so the idle stage costs no compute.
+* ``decoder_head_dim`` 8 ("dd8_dedim8"): the decoder's cross-attention is 8 × 8 = 64 wide; the
+  encoder's self-attention keeps the default 8 × 64.
+* ``dilate_trunk`` False: the reference asks torchvision for ``replace_stride_with_dilation=
+  [False, True, True]``, but BIT's own ``BasicBlock`` resets any dilation to 1
+  (``models/BIT/resnet.py:45-47``, as in the original BIT_CD), so layer3 (and the idle layer4) run
+  at stride 1 with plain 3×3 convolutions: a smaller receptive field than a DeepLab-style dilated
+  trunk. True gives that dilated trunk (dilation 2 in layer3), which neither code runs.
+* ``keep_unused_last_stage`` (``paper`` preset: True): the reference builds the full ResNet-18 —
+  layer4 (8.0 × 2^20) and the 1000-class ImageNet ``fc`` (0.49 × 2^20) — and runs it only up to
+  layer3; the framework's published count (11.39 × 2^20) includes both. Keeping them idle here
+  (``unused_fc``) reproduces that count exactly (11,943,754 at 3 bands, counted by rebuilding the
+  framework's module) and lets a full ImageNet ResNet-18 checkpoint load completely; False drops
+  them — the same function and compute with 2.9 × 2^20 parameters.
+
+Other differences from the reference code, and why:
+
+* The trunk is transformers' ``ResNetBackbone`` (``encoders.ResNetEncoder`` with output stride 8:
+  layer3 and layer4 at stride 1, then undilated as above); its stages are run one by one up to
+  ``backbone_stages`` so the idle stage costs no compute.
 * Attention scores are scaled by 1/√32 (the token width), as the reference does, not 1/√64.
 * The optional decoder positional embedding (``decoder_positional_embedding``; off in the paper's
   configuration) is learned for 256-px inputs (64 × 64 at stride 4) and bilinearly resized to
   the feature map of other input sizes, so any size divisible by 8 works.
-* Both dates pass the trunk as one batch (BatchNorm sees both), as in the other Siamese detectors.
+* In training both dates pass the trunk one after the other (per-date BatchNorm statistics), as the
+  framework does (``fusion.run_per_date``).
+
+Bands: the framework's copy ignores ``input_nc`` (``BASE_Transformer(input_nc=...)`` passes it on,
+but BIT's ResNet builds ``conv1`` for 3 bands), so its 10-band version is not public. Ours builds
+every first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them through
+``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations
@@ -39,6 +59,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import ResNetConfig
 
+from euromine_hf.models.change_detection.fusion import run_per_date
 from euromine_hf.models.configuration import (
     BACKBONE_OVERRIDES_REMOVED,
     EuroMineChangeDetectionConfig,
@@ -60,13 +81,16 @@ class BITConfig(EuroMineChangeDetectionConfig):
             follow the model; without ``keep_unused_last_stage`` its ``depths``/``hidden_sizes``
             are cut to the first ``backbone_stages`` stages.
         backbone_stages: ResNet stages run (3 = up to layer3, the paper's "s4"; 2..4).
-        keep_unused_last_stage: also build (not run) the stages after ``backbone_stages``, as the
-            reference's torchvision ResNet does (see the module docstring).
+        keep_unused_last_stage: also build (not run) the stages after ``backbone_stages`` and the
+            ImageNet classifier ``fc``, as the reference's ResNet does (see the module docstring).
         token_dim: width of the projected features and tokens (32).
         token_len: semantic tokens per date, L (4).
         encoder_layers / decoder_layers: transformer depths (1 / 8).
         num_heads: attention heads (8) of both transformers.
-        encoder_head_dim / decoder_head_dim: width per head (64 / 64).
+        encoder_head_dim / decoder_head_dim: width per head (64 / 8: the framework's ``dd8_dedim8``;
+            BIT's paper configuration ``base_transformer_pos_s4_dd8`` keeps 64 in the decoder).
+        dilate_trunk: dilate layer3/4 after removing their stride (False: BIT's BasicBlock ignores the
+            requested dilation, see the module docstring).
         mlp_ratio: MLP hidden width / ``token_dim`` (2).
         decoder_positional_embedding: add a learned (resized) positional map before the decoder.
         positional_size: side of that map at the 256-px size it is learned for (64 = 256 / 4).
@@ -88,8 +112,9 @@ class BITConfig(EuroMineChangeDetectionConfig):
         decoder_layers: int = 8,
         num_heads: int = 8,
         encoder_head_dim: int = 64,
-        decoder_head_dim: int = 64,
+        decoder_head_dim: int = 8,
         mlp_ratio: int = 2,
+        dilate_trunk: bool = False,
         decoder_positional_embedding: bool = False,
         positional_size: int = 64,
         num_channels: int = 10,
@@ -128,6 +153,7 @@ class BITConfig(EuroMineChangeDetectionConfig):
         self.encoder_head_dim = int(encoder_head_dim)
         self.decoder_head_dim = int(decoder_head_dim)
         self.mlp_ratio = int(mlp_ratio)
+        self.dilate_trunk = bool(dilate_trunk)
         self.decoder_positional_embedding = bool(decoder_positional_embedding)
         self.positional_size = int(positional_size)
         for name in ("token_dim", "token_len", "num_heads", "encoder_head_dim", "decoder_head_dim", "mlp_ratio",
@@ -135,6 +161,22 @@ class BITConfig(EuroMineChangeDetectionConfig):
             if getattr(self, name) < 1:
                 raise ValueError(f"BITConfig.{name} must be >= 1; got {getattr(self, name)}")
         super().__init__(num_channels=num_channels, **kwargs)
+
+
+#: Output width of the reference ResNet's (idle) ImageNet classifier.
+IMAGENET_CLASSES = 1000
+
+
+def undilate(stages: nn.Module) -> None:
+    """Plain 3×3 convolutions (dilation 1, padding 1) in every stage; strides stay as they are.
+
+    What BIT's ``BasicBlock`` does with the dilation torchvision asks for (it resets it to 1), so the
+    stages that gave up their stride for output stride 8 keep their receptive field small.
+    """
+    for module in stages.modules():
+        if isinstance(module, nn.Conv2d) and module.kernel_size[0] > 1:
+            module.dilation = (1, 1)
+            module.padding = (module.kernel_size[0] // 2, module.kernel_size[1] // 2)
 
 
 class MultiHeadAttention(nn.Module):
@@ -205,6 +247,12 @@ class BITForChangeDetection(EuroMineChangeDetectionModel):
     def __init__(self, config: BITConfig) -> None:
         super().__init__(config)
         self.encoder = ResNetEncoder(config.backbone_config, output_stride=8)
+        if not config.dilate_trunk:
+            undilate(self.encoder.backbone.encoder.stages)
+            self.encoder.dilations = [1] * len(self.encoder.dilations)
+        # the reference ResNet's ImageNet classifier: built, never run (see keep_unused_last_stage)
+        width = config.backbone_config.hidden_sizes[-1]
+        self.unused_fc = nn.Linear(width, IMAGENET_CLASSES) if config.keep_unused_last_stage else None
         dim = config.token_dim
         self.projection = nn.Conv2d(self.encoder.channels[-1], dim, 3, padding=1)
         self.tokenizer = SemanticTokenizer(dim, config.token_len)
@@ -264,7 +312,7 @@ class BITForChangeDetection(EuroMineChangeDetectionModel):
 
     def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
         batch = pixel_values_t1.shape[0]
-        features = self.trunk(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
+        features = run_per_date(self.trunk, pixel_values_t1, pixel_values_t2, self.training)  # per-date BatchNorm
         tokens = self.tokenizer(features)
         tokens = torch.cat([tokens[:batch], tokens[batch:]], dim=1) + self.token_positions  # (B, 2L, C)
         for layer in self.transformer_encoder:
@@ -282,7 +330,10 @@ register_model(
     BITConfig,
     BITForChangeDetection,
     task="change_detection",
-    paper={"backbone": "resnet18", "backbone_stages": 3, "keep_unused_last_stage": True},
+    paper={
+        "backbone": "resnet18", "backbone_stages": 3, "keep_unused_last_stage": True, "decoder_head_dim": 8,
+        "dilate_trunk": False,
+    },
     tiny={
         "backbone": "resnet18",
         "backbone_stages": 3,

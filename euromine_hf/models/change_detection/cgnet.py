@@ -27,6 +27,16 @@ Choices where the sources differ or are silent:
 * The VGG maps are tapped before each stage's last ReLU and upsampling aligns corners, as in the
   authors' code (the paper does not say).
 * Attention affinities are unscaled dot products, as in the code.
+Framework quirk kept (EricYu97/UCD 6972640), the default and the ``paper`` preset:
+``auxiliary_losses=False`` — the framework trains and scores ``main_predictions`` only (its
+auxiliary losses are commented out, ``model.py:209-215``), so the guiding map is learned only
+through the attention it steers; ``auxiliary_losses=True`` restores the papers' BCE on the guiding
+map (``guide_loss_weight``).
+
+Bands: the framework's copy ignores ``input_nc`` (``CGNet()`` takes no band count: VGG16-BN is
+built for 3 bands), so its 10-band version is not public. Ours builds every first layer for
+``num_channels`` bands (10 by default); RGB checkpoints map onto them through ``band_adaptation``
+(RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations
@@ -110,7 +120,7 @@ register_model(
     CGNetConfig,
     CGNetForChangeDetection,
     task="change_detection",
-    paper={},
+    paper={"auxiliary_losses": False},
     tiny={"encoder_widths": [8, 8, 16, 16, 16], "encoder_depths": [1, 1, 1, 1, 1], "head_channels": 8},
     published_params=37.18,
 )

@@ -31,6 +31,17 @@ Differences from the reference code, and why:
   prediction.
 * Upsampling between scales targets the next map's size rather than a fixed ×2, so it also holds
   for input sizes that are not multiples of 32.
+
+Framework quirk kept (EricYu97/UCD 6972640), the default and the ``paper`` preset:
+``auxiliary_losses=False`` — the framework trains and scores ``main_predictions`` only (its
+auxiliary losses are commented out, ``model.py:209-215``), so the per-scale prediction heads get no
+gradient; ``auxiliary_losses=True`` restores the authors' deep supervision
+(``deep_supervision_weights``).
+
+Bands: the framework's copy ignores ``input_nc`` (``ChangeFormerV6(input_nc=...)`` does not pass it
+to its encoder (``in_chans=3``)), so its 10-band version is not public. Ours builds every first
+layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them through
+``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations
@@ -81,6 +92,9 @@ class ChangeFormerConfig(EuroMineChangeDetectionConfig):
         decoder_dim: width of the decoder's projections and difference maps (256).
         deep_supervision_weights: loss weights of the per-scale predictions, deepest first
             (0.5, 0.5, 0.5, 0.8); the final logits weigh 1. Empty: no deep supervision.
+        auxiliary_losses: add the per-scale deep-supervision terms to the training loss (False: the
+            benchmark's framework trains and scores the main prediction only, ``model.py:209-215`` of
+            EricYu97/UCD 6972640; True: the original paper's / authors' loss).
     """
 
     model_type = "euromine-changeformer"
@@ -94,6 +108,7 @@ class ChangeFormerConfig(EuroMineChangeDetectionConfig):
         backbone_config: SegformerConfig | Mapping[str, Any] | None = None,
         decoder_dim: int = 256,
         deep_supervision_weights: Sequence[float] = (0.5, 0.5, 0.5, 0.8),
+        auxiliary_losses: bool = False,
         num_channels: int = 10,
         **kwargs: Any,
     ) -> None:
@@ -113,6 +128,7 @@ class ChangeFormerConfig(EuroMineChangeDetectionConfig):
             if heads < 1 or dim % heads:
                 raise ValueError(f"{field}: hidden size {dim} is not divisible by its {heads} attention heads")
         self.decoder_dim = int(decoder_dim)
+        self.auxiliary_losses = bool(auxiliary_losses)
         self.deep_supervision_weights = [float(w) for w in deep_supervision_weights]
         stages = len(encoder.depths)
         if self.deep_supervision_weights and len(self.deep_supervision_weights) != stages:
@@ -237,6 +253,8 @@ class ChangeFormerForChangeDetection(EuroMineChangeDetectionModel):
     def detect_with_auxiliary(
         self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
     ) -> tuple[torch.Tensor, list[Auxiliary]]:
+        if not self.config.auxiliary_losses:  # the framework: main prediction only
+            return self.detect(pixel_values_t1, pixel_values_t2), []
         logits, predictions = self.decoder(*self.siamese(pixel_values_t1, pixel_values_t2))
         auxiliary = [Auxiliary(weight, prediction, "labels")
                      for weight, prediction in zip(self.config.deep_supervision_weights, predictions)]
@@ -252,7 +270,7 @@ register_model(
     ChangeFormerConfig,
     ChangeFormerForChangeDetection,
     task="change_detection",
-    paper={},
+    paper={"auxiliary_losses": False},
     tiny={
         "backbone_config": {
             "hidden_sizes": [8, 8, 16, 16],

@@ -14,24 +14,38 @@ a learned scale γ (zero at start). Two branches then decode the refined pairs:
 
 each decoded coarse-to-fine by two cross-level aggregation steps (:mod:`.aggregation`). Each branch
 is classified at stride 4 (final output) and at stride 8 (intermediate output), all four upsampled
-to the input. Prediction: the sum of the two stride-4 outputs' logits; training loss (the authors'
-code): CE(sum-branch) + CE(diff-branch) + 0.5·(CE(sum, stride 8) + CE(diff, stride 8)) — here the
-sum branch's output is the main term and the other three are :class:`Auxiliary` terms.
+to the input. The authors' code (``main_output="sum"``, ``auxiliary_losses=True``): the prediction
+is the sum of the two stride-4 outputs' logits; the training loss is CE(sum-branch) +
+CE(diff-branch) + 0.5·(CE(sum, stride 8) + CE(diff, stride 8)) — the sum branch's output is the
+main term and the other three are :class:`Auxiliary` terms.
+
+Framework quirks kept (EricYu97/UCD 6972640), the defaults and the ``paper`` preset:
+
+* ``main_output="diff8"``: the framework returns the difference branch's stride-8 head
+  (``out_2_2 = final2_2(upsample×8(out3_2))``) as ``main_predictions``
+  (``models/DMINet/DMINet.py:256``) and predicts from it alone.
+* ``auxiliary_losses=False``: it trains that head alone, so the sum branch, the stride-4 heads and
+  the difference branch's last aggregation step get no gradient. With ``auxiliary_losses=True``
+  and ``main_output="diff8"`` the other three heads are auxiliary terms with the authors' weights
+  (sum final 1, diff final and sum stride-8 from ``deep_supervision_weights``).
 
 Choices and facts from the reference code (the paper is silent or ambiguous):
 
 * Query/key widths C/8 and C/4, a γ shared by both dates, heads 64→32→2 and 128→32→2 with a
   3×3 BN-ReLU layer, and the loss weights above come from the authors' code.
-* The benchmark's framework returns the difference branch's stride-8 output as its main prediction
-  and trains on it alone; we follow the paper and the authors' trainer (sum of the two final
-  outputs, deep supervision), which is what "deep supervision as the paper prescribes" asks for.
-  In training mode the returned logits are the sum branch's alone (the loss's main term); in
-  evaluation mode they are the two branches' sum.
+* With ``main_output="sum"`` and ``auxiliary_losses=True`` the logits returned in training mode
+  are the sum branch's alone (the loss's main term); in evaluation mode the two branches' sum.
 * Parameter count: the reference's torchvision ResNet-18 keeps its 1000-class ``fc`` (0.49 × 2^20
   parameters, never run: layer4 is replaced by an identity, so nothing feeds it). A classifier
   head that has no input is not part of the architecture and is not built here; the count is
   therefore 0.49 × 2^20 below the published 6.44 (see the test file for the exact figure).
-* Both dates pass the trunk as one batch (BatchNorm sees both), as in the other Siamese detectors.
+* Both dates pass the trunk through ``SiameseEncoder``: one after the other in training (per-date
+  BatchNorm statistics), as the framework does.
+
+Bands: the framework's copy ignores ``input_nc`` (``DMINet(num_classes=...)`` takes no band count:
+its ResNet-18 is built for 3 bands), so its 10-band version is not public. Ours builds every first
+layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them through
+``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations
@@ -73,7 +87,14 @@ class DMINetConfig(EuroMineChangeDetectionConfig):
         deep_supervision_weights: loss weights of the difference branch's final output and of the
             two stride-8 outputs (sum, difference) relative to the sum branch's final output
             (``[1.0, 0.5, 0.5]``, the authors' trainer).
+        main_output: the prediction: ``"diff8"`` (the framework's: the difference branch's
+            stride-8 head) or ``"sum"`` (the authors': the sum of both branches' stride-4 logits).
+        auxiliary_losses: add the other heads' terms to the training loss
+            (False: the benchmark's framework trains and scores the main prediction only, ``model.py:209-215``
+            of EricYu97/UCD 6972640; True: the authors' loss).
     """
+
+    MAIN_OUTPUTS = ("diff8", "sum")
 
     model_type = "euromine-dminet"
     backbone_config_keys = ("backbone_config",)
@@ -85,6 +106,8 @@ class DMINetConfig(EuroMineChangeDetectionConfig):
         backbone_config: ResNetConfig | Mapping[str, Any] | None = None,
         head_channels: int = 32,
         deep_supervision_weights: list[float] | None = None,
+        main_output: str = "diff8",
+        auxiliary_losses: bool = False,
         num_channels: int = 10,
         **kwargs: Any,
     ) -> None:
@@ -112,6 +135,10 @@ class DMINetConfig(EuroMineChangeDetectionConfig):
                 )
         self.head_channels = int(head_channels)
         self.deep_supervision_weights = weights
+        if main_output not in self.MAIN_OUTPUTS:
+            raise ValueError(f"DMINetConfig.main_output must be one of {self.MAIN_OUTPUTS}; got {main_output!r}")
+        self.main_output = main_output
+        self.auxiliary_losses = bool(auxiliary_losses)
         super().__init__(num_channels=num_channels, **kwargs)
 
 
@@ -200,11 +227,19 @@ class DMINetForChangeDetection(EuroMineChangeDetectionModel):
     def detect_with_auxiliary(
         self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
     ) -> tuple[torch.Tensor, list[Auxiliary]]:
-        main, *others = self._outputs(pixel_values_t1, pixel_values_t2, intermediate=True)
+        if not self.config.auxiliary_losses:  # the framework: main prediction only
+            return self.detect(pixel_values_t1, pixel_values_t2), []
+        sum_final, diff_final, sum_8, diff_8 = self._outputs(pixel_values_t1, pixel_values_t2, intermediate=True)
         weights = self.config.deep_supervision_weights
-        return main, [Auxiliary(weight, logits, "labels") for weight, logits in zip(weights, others)]
+        if self.config.main_output == "sum":
+            main, others = sum_final, [(weights[0], diff_final), (weights[1], sum_8), (weights[2], diff_8)]
+        else:
+            main, others = diff_8, [(1.0, sum_final), (weights[0], diff_final), (weights[1], sum_8)]
+        return main, [Auxiliary(weight, logits, "labels") for weight, logits in others]
 
     def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
+        if self.config.main_output == "diff8":
+            return self._outputs(pixel_values_t1, pixel_values_t2, intermediate=True)[3]
         sum_final, diff_final = self._outputs(pixel_values_t1, pixel_values_t2, intermediate=False)
         return sum_final + diff_final
 
@@ -214,7 +249,7 @@ register_model(
     DMINetConfig,
     DMINetForChangeDetection,
     task="change_detection",
-    paper={"backbone": "resnet18"},
+    paper={"backbone": "resnet18", "main_output": "diff8", "auxiliary_losses": False},
     tiny={
         "backbone": "resnet18",
         "backbone_config": {"depths": [1, 1, 1], "hidden_sizes": [8, 8, 16], "embedding_size": 8},

@@ -20,13 +20,14 @@ added back as a residual), a stride-2 3×3 transposed convolution and a 1×1 exp
 BatchNorm and ReLU. A head (4×4 stride-2 transposed convolution to 32 channels, two 3×3
 convolutions) returns to full resolution.
 
-Dual task: the change logits are the output; during training the semantic logits of each date are
-:class:`~euromine_hf.models.modeling.Auxiliary` terms supervised by that date's mine mask
-(``labels_t1`` / ``labels_t2``, which every EuroMineNet pair carries) and skipped when a batch
-lacks them. The authors' training code weighs change : date 1 : date 2 as 0.5 : 0.25 : 0.25; with
-the change term at weight 1 (the common contract) that is ``semantic_weight`` = 0.5 per date (the
-same objective up to a factor 2, i.e. the learning rate). Models that use the date masks say so
-with ``uses_date_labels = True``: the collator must then be built with ``with_masks=True``.
+Dual task (``auxiliary_losses=True``, the paper's): the change logits are the output; during
+training the semantic logits of each date are :class:`~euromine_hf.models.modeling.Auxiliary` terms
+supervised by that date's mine mask (``labels_t1`` / ``labels_t2``, which every EuroMineNet pair
+carries) and skipped when a batch lacks them. The authors' training code weighs change : date 1 :
+date 2 as 0.5 : 0.25 : 0.25; with the change term at weight 1 (the common contract) that is
+``semantic_weight`` = 0.5 per date (the same objective up to a factor 2, i.e. the learning rate).
+Models that use the date masks say so with ``uses_date_labels`` (here: ``auxiliary_losses``): the
+collator must then be built with ``with_masks=True``.
 
 Choices, and why:
 
@@ -38,10 +39,15 @@ Choices, and why:
   framework's module.
 * The semantic branches run only in training with labels (``detect`` returns the change logits
   alone), so inference costs what the framework's forward costs.
+* Framework quirk kept (EricYu97/UCD 6972640), the default and the ``paper`` preset:
+  ``auxiliary_losses=False`` — the framework trains and scores ``main_predictions`` only (its
+  auxiliary losses are commented out, ``model.py:209-215``), so the semantic branches get no gradient;
+  ``auxiliary_losses=True`` restores the paper's dual task.
 * The SE-ResNet-34 is transformers' ``ResNetBackbone`` with SE gates added
   (:class:`~euromine_hf.models.encoders.resnet.ResNetEncoder` ``se_reduction``); ImageNet ResNet-34
-  weights load into it (the gates stay at their initialisation). Both dates pass the encoder as one
-  batch (BatchNorm sees both), as in the other Siamese detectors.
+  weights load into it (the gates stay at their initialisation). In training both dates pass the
+  encoder and the semantic decoder one after the other (per-date BatchNorm statistics), as the
+  framework does (``fusion.run_per_date``).
 * Feature differences are signed (date 1 − date 2), as in the authors' and the framework's code.
 """
 
@@ -53,6 +59,7 @@ import torch
 from torch import nn
 from transformers import ResNetConfig
 
+from euromine_hf.models.change_detection.fusion import run_per_date
 from euromine_hf.models.configuration import (
     BACKBONE_OVERRIDES_REMOVED,
     EuroMineChangeDetectionConfig,
@@ -80,6 +87,9 @@ class DTCDSCNConfig(EuroMineChangeDetectionConfig):
         center_dilations: dilations of the centre block's cascaded 3×3 convolutions (1, 2, 4, 8).
         head_channels: width of the full-resolution head (32).
         semantic_weight: loss weight of each date's semantic term, relative to the change term (0.5).
+        auxiliary_losses: add the two dates' semantic segmentation terms to the training loss (False: the
+            benchmark's framework trains and scores the main prediction only, ``model.py:209-215`` of
+            EricYu97/UCD 6972640; True: the original paper's / authors' loss).
     """
 
     model_type = "euromine-dtcdscn"
@@ -95,6 +105,7 @@ class DTCDSCNConfig(EuroMineChangeDetectionConfig):
         center_dilations: Sequence[int] = (1, 2, 4, 8),
         head_channels: int = 32,
         semantic_weight: float = 0.5,
+        auxiliary_losses: bool = False,
         num_channels: int = 10,
         **kwargs: Any,
     ) -> None:
@@ -118,6 +129,7 @@ class DTCDSCNConfig(EuroMineChangeDetectionConfig):
         self.center_dilations = as_int_list(center_dilations, "center_dilations")
         self.head_channels = int(head_channels)
         self.semantic_weight = float(semantic_weight)
+        self.auxiliary_losses = bool(auxiliary_losses)
         super().__init__(num_channels=num_channels, **kwargs)
 
 
@@ -219,8 +231,10 @@ class DTCDSCNForChangeDetection(EuroMineChangeDetectionModel):
 
     config_class = DTCDSCNConfig
     config: DTCDSCNConfig
-    #: The semantic branches learn from each date's mine mask (``labels_t1`` / ``labels_t2``).
-    uses_date_labels = True
+    @property
+    def uses_date_labels(self) -> bool:
+        """With ``auxiliary_losses`` the semantic branches learn from each date's mine mask."""
+        return self.config.auxiliary_losses
 
     def __init__(self, config: DTCDSCNConfig) -> None:
         super().__init__(config)
@@ -238,8 +252,9 @@ class DTCDSCNForChangeDetection(EuroMineChangeDetectionModel):
                 init_classifier(module)
 
     def encode(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> list[torch.Tensor]:
-        """Both dates through the shared encoder as one batch of 2B: four maps of (2B, C_i, H/s_i, W/s_i)."""
-        return self.encoder(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
+        """Both dates through the shared encoder, stacked: four maps of (2B, C_i, H/s_i, W/s_i) (per-date
+        BatchNorm statistics in training, see ``fusion.run_per_date``)."""
+        return run_per_date(self.encoder, pixel_values_t1, pixel_values_t2, self.training)
 
     def _change(self, features: Sequence[torch.Tensor], batch: int) -> torch.Tensor:
         return self.change_decoder([f[:batch] - f[batch:] for f in features])
@@ -252,15 +267,23 @@ class DTCDSCNForChangeDetection(EuroMineChangeDetectionModel):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Each date's semantic (non-mine / mine) logits at input resolution, from the semantic branch."""
         batch = pixel_values_t1.shape[0]
-        semantic = self.semantic_decoder(self.encode(pixel_values_t1, pixel_values_t2))
+        semantic = self._semantic(self.encode(pixel_values_t1, pixel_values_t2), batch)
         return semantic[:batch], semantic[batch:]
+
+    def _semantic(self, features: Sequence[torch.Tensor], batch: int) -> torch.Tensor:
+        """The semantic decoder on each date's maps (per-date BatchNorm statistics in training), stacked."""
+        return run_per_date(
+            self.semantic_decoder, [f[:batch] for f in features], [f[batch:] for f in features], self.training
+        )
 
     def detect_with_auxiliary(
         self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
     ) -> tuple[torch.Tensor, list[Auxiliary]]:
+        if not self.config.auxiliary_losses:  # the framework: the change map only, no semantic branch
+            return self.detect(pixel_values_t1, pixel_values_t2), []
         batch = pixel_values_t1.shape[0]
         features = self.encode(pixel_values_t1, pixel_values_t2)
-        semantic = self.semantic_decoder(features)  # both dates in one batch, shared weights
+        semantic = self._semantic(features, batch)  # shared weights
         weight = self.config.semantic_weight
         auxiliary = [Auxiliary(weight, semantic[:batch], "labels_t1"), Auxiliary(weight, semantic[batch:], "labels_t2")]
         return self._change(features, batch), auxiliary
@@ -272,7 +295,7 @@ register_model(
     DTCDSCNConfig,
     DTCDSCNForChangeDetection,
     task="change_detection",
-    paper={"backbone": "resnet34"},
+    paper={"backbone": "resnet34", "auxiliary_losses": False},
     tiny={
         "backbone": "resnet34",
         "backbone_config": {"depths": [1, 1, 1, 1], "hidden_sizes": [8, 8, 16, 16], "embedding_size": 8},

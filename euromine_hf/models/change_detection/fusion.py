@@ -9,6 +9,8 @@ These modules are the shared pieces; each paper detector file assembles them wit
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import torch
 from torch import nn
 
@@ -20,11 +22,36 @@ def early_fusion(pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -
     return torch.cat([pixel_values_t1, pixel_values_t2], dim=1)
 
 
+def _stack_dates(first: Any, second: Any) -> Any:
+    """Two dates' outputs (tensors, or lists/tuples of them) concatenated along the batch."""
+    if isinstance(first, torch.Tensor):
+        return torch.cat([first, second], dim=0)
+    if isinstance(first, (list, tuple)):
+        return [_stack_dates(a, b) for a, b in zip(first, second)]
+    raise TypeError(f"per-date outputs must be tensors or lists of tensors; got {type(first).__name__}")
+
+
+def run_per_date(module: Callable[[Any], Any], inputs_t1: Any, inputs_t2: Any, training: bool) -> Any:
+    """``module`` on both dates, outputs stacked along the batch (date 1's B rows, then date 2's).
+
+    Inputs are each date's tensor (or list of tensors, e.g. feature maps of a decoder).
+
+    Why not one 2B batch: in training mode BatchNorm would normalise with statistics mixing both
+    dates and update its running statistics once per step; every reference implementation (and the
+    change-detection framework the benchmark used) runs the dates one after the other, so each date
+    is normalised by its own batch statistics and the running statistics move twice per step. In
+    eval mode BatchNorm uses its running statistics, so one 2B batch gives the same result in one pass.
+    """
+    if not training:
+        return module(_stack_dates(inputs_t1, inputs_t2))
+    return _stack_dates(module(inputs_t1), module(inputs_t2))
+
+
 class SiameseEncoder(nn.Module):
     """One encoder (shared weights) run on both dates; returns per-scale ``(features_t1, features_t2)``.
 
-    The dates go through the encoder as one batch of 2B images, so BatchNorm sees both dates'
-    statistics together and the encoder runs once.
+    In training mode the dates pass one after the other (per-date BatchNorm statistics, as the
+    references do; see :func:`run_per_date`); in eval mode as one batch of 2B.
     """
 
     def __init__(self, encoder: Encoder) -> None:
@@ -36,6 +63,8 @@ class SiameseEncoder(nn.Module):
     def forward(
         self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        if self.training:
+            return list(self.encoder(pixel_values_t1)), list(self.encoder(pixel_values_t2))
         batch = pixel_values_t1.shape[0]
         features = self.encoder(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
         return [f[:batch] for f in features], [f[batch:] for f in features]
@@ -97,10 +126,19 @@ class ChannelAttention(nn.Module):
     One bias-free two-layer MLP (hidden ``max(C // reduction, 1)``) shared by both pooled
     descriptors. Here because two detectors weigh their fused change maps with it (SNUNet-CD's
     ensemble attention, TFI-GR's change-information extraction).
+
+    ``second_pool`` is the pooling of the second descriptor: ``"max"`` (CBAM) or ``"avg"``, which
+    gives σ(2·MLP(avg-pool x)) — what the benchmark's framework computes for SNUNet, whose
+    ``max_pool`` is an ``AdaptiveAvgPool2d``. No parameter depends on it.
     """
 
-    def __init__(self, channels: int, reduction: int) -> None:
+    POOLS = ("max", "avg")
+
+    def __init__(self, channels: int, reduction: int, second_pool: str = "max") -> None:
         super().__init__()
+        if second_pool not in self.POOLS:
+            raise ValueError(f"ChannelAttention second_pool must be one of {self.POOLS}; got {second_pool!r}")
+        self.second_pool = second_pool
         hidden = max(channels // reduction, 1)  # tiny widths would otherwise leave no hidden unit
         self.mlp = nn.Sequential(
             nn.Conv2d(channels, hidden, 1, bias=False),
@@ -110,6 +148,8 @@ class ChannelAttention(nn.Module):
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         average = self.mlp(hidden.mean(dim=(2, 3), keepdim=True))
+        if self.second_pool == "avg":
+            return torch.sigmoid(2.0 * average)
         maximum = self.mlp(hidden.amax(dim=(2, 3), keepdim=True))
         return torch.sigmoid(average + maximum)
 
@@ -133,4 +173,5 @@ __all__ = [
     "SiameseEncoder",
     "early_fusion",
     "make_fusion",
+    "run_per_date",
 ]

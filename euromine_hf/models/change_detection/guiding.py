@@ -30,6 +30,9 @@ class GuidedDetectorConfig(EuroMineChangeDetectionConfig):
         encoder_depths: 3×3 convolutions per VGG stage (2, 2, 3, 3, 3).
         attention_reduction: query/key channels = level channels // this (8).
         guide_loss_weight: weight of the guiding map's BCE term (1.0).
+        auxiliary_losses: add the guiding map's BCE term to the training loss (False: the
+            benchmark's framework trains and scores the main prediction only, ``model.py:209-215`` of
+            EricYu97/UCD 6972640; True: the original paper's / authors' loss).
         loss: ``"ce"`` (= BCE on the single score map, the papers'), ``"ce+dice"`` or ``"dice"``.
     """
 
@@ -39,6 +42,7 @@ class GuidedDetectorConfig(EuroMineChangeDetectionConfig):
         encoder_depths: Sequence[int] = VGG16_DEPTHS,
         attention_reduction: int = 8,
         guide_loss_weight: float = 1.0,
+        auxiliary_losses: bool = False,
         **kwargs: Any,
     ) -> None:
         self.encoder_widths = as_int_list(encoder_widths, "encoder_widths")
@@ -50,12 +54,14 @@ class GuidedDetectorConfig(EuroMineChangeDetectionConfig):
             )
         self.attention_reduction = as_int_list([attention_reduction], "attention_reduction")[0]
         self.guide_loss_weight = float(guide_loss_weight)
+        self.auxiliary_losses = bool(auxiliary_losses)
         super().__init__(**kwargs)
 
 
 class GuidedChangeDetector(EuroMineChangeDetectionModel):
-    """Both detectors' outputs: the final score map as two-class logits, and in training the guiding
-    map's BCE (weight ``guide_loss_weight``) as deep supervision. Subclasses give :meth:`scores`."""
+    """Both detectors' outputs: the final score map as two-class logits, and in training (with
+    ``auxiliary_losses``, the papers' loss) the guiding map's BCE (weight ``guide_loss_weight``) as
+    deep supervision; the framework (default) trains the final map only. Subclasses give :meth:`scores`."""
 
     config: GuidedDetectorConfig
 
@@ -69,6 +75,8 @@ class GuidedChangeDetector(EuroMineChangeDetectionModel):
     def detect_with_auxiliary(
         self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
     ) -> tuple[torch.Tensor, list[Auxiliary]]:
+        if not self.config.auxiliary_losses:  # the framework: main prediction only
+            return self.detect(pixel_values_t1, pixel_values_t2), []
         final, guide = self.scores(pixel_values_t1, pixel_values_t2)
         return binary_logits(final), [Auxiliary(self.config.guide_loss_weight, binary_logits(guide))]
 

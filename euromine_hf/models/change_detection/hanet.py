@@ -25,6 +25,12 @@ focal + Dice hybrid).
 
 Published size: the benchmark's framework builds HANet with 3,029,444 parameters (2.89 × 2^20)
 with RGB pairs; the ``paper`` preset (w = 40, the reference's idle convolutions kept) matches it.
+
+The framework's code cannot run at the benchmark's 160-px patches: its encoder pools with
+``AdaptiveAvgPool2d(128)`` / ``(64)``, fixed output sizes that halve the map only at 256 px, so at
+160 px the scales' sizes no longer halve and its forward fails (DESIGN.md, framework facts). Ours
+pools 2× at every size (see :mod:`.msps_blocks`), which is the framework's function at 256 px and
+runs at 160 px.
 """
 
 from __future__ import annotations

@@ -19,9 +19,18 @@ Each date passes two backbones, shared by both dates: a CNN (ResNet-18, layer1�
   cross-level aggregation steps (the aggregation of :mod:`.aggregation`).
 
 The absolute differences of the two dates' three stride-4 maps (global, local, cross), upsampled
-×4, are classified by three 3×3 heads. Prediction: the sum of the three logits (authors' code);
-training loss: CE(global) + CE(local) + 0.5·CE(cross) — the global stream's output is the main
-term, the other two are :class:`Auxiliary` terms.
+×4, are classified by three 3×3 heads. Authors' code (``main_output="sum"``,
+``auxiliary_losses=True``): the prediction is the sum of the three logits; the training loss is
+CE(global) + CE(local) + 0.5·CE(cross) — the global stream's output is the main term, the other
+two are :class:`Auxiliary` terms.
+
+Framework quirks kept (EricYu97/UCD 6972640), the defaults and the ``paper`` preset:
+
+* ``main_output="global"``: the framework returns the global stream's head (``map_x =
+  final_2(|out2_g − out2_g_img2|)``) as ``main_predictions`` (``models/ICIFNet/ICIFNet.py:615``)
+  and predicts from it alone.
+* ``auxiliary_losses=False``: it trains that head alone, so the local and cross heads (and the
+  cross features' top-down decoder) get no gradient.
 
 Choices and facts from the reference code (the paper is silent or ambiguous):
 
@@ -36,7 +45,13 @@ Choices and facts from the reference code (the paper is silent or ambiguous):
 * Dropout as in the reference: 2-D dropout (p = 0.1) on each fused cross feature and dropout
   (p = 0.1) after the attention's output projection.
 * The two dates do not share the interaction and decoder modules (the reference keeps one set per
-  date); only the backbones are Siamese. Both dates pass each backbone as one batch.
+  date); only the backbones are Siamese. In training both dates pass each
+  backbone one after the other (per-date BatchNorm statistics, ``fusion.run_per_date``).
+
+Bands: the framework's copy ignores ``input_nc`` (``ICIFNet(num_classes=...)`` takes no band count:
+ResNet-18 and PVTv2-B1 are built for 3 bands), so its 10-band version is not public. Ours builds
+every first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them through
+``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations
@@ -50,6 +65,7 @@ from torch import nn
 from transformers import PvtV2Config, ResNetConfig
 
 from euromine_hf.models.change_detection.aggregation import ChangeHead, TopDownDecoder, upsample_to
+from euromine_hf.models.change_detection.fusion import run_per_date
 from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, nested_backbone_config
 from euromine_hf.models.encoders import RESNET_VARIANTS, ResNetEncoder, resnet_variant_fields
 from euromine_hf.models.encoders._transformers import stage_names
@@ -102,7 +118,14 @@ class ICIFNetConfig(EuroMineChangeDetectionConfig):
         head_channels: hidden width of the three classifier heads (64).
         deep_supervision_weights: loss weights of the local and the cross outputs relative to the
             global (main) output (``[1.0, 0.5]``, the authors' trainer).
+        main_output: the prediction: ``"global"`` (the framework's: the global head) or ``"sum"``
+            (the authors': the sum of the three heads' logits).
+        auxiliary_losses: add the local and cross terms to the training loss
+            (False: the benchmark's framework trains and scores the main prediction only, ``model.py:209-215``
+            of EricYu97/UCD 6972640; True: the authors' loss).
     """
+
+    MAIN_OUTPUTS = ("global", "sum")
 
     model_type = "euromine-icifnet"
     backbone_config_keys = ("cnn_backbone_config", "transformer_backbone_config")
@@ -123,6 +146,8 @@ class ICIFNetConfig(EuroMineChangeDetectionConfig):
         dropout: float = 0.1,
         head_channels: int = 64,
         deep_supervision_weights: list[float] | None = None,
+        main_output: str = "global",
+        auxiliary_losses: bool = False,
         num_channels: int = 10,
         **kwargs: Any,
     ) -> None:
@@ -177,6 +202,10 @@ class ICIFNetConfig(EuroMineChangeDetectionConfig):
         self.dropout = float(dropout)
         self.head_channels = int(head_channels)
         self.deep_supervision_weights = weights
+        if main_output not in self.MAIN_OUTPUTS:
+            raise ValueError(f"ICIFNetConfig.main_output must be one of {self.MAIN_OUTPUTS}; got {main_output!r}")
+        self.main_output = main_output
+        self.auxiliary_losses = bool(auxiliary_losses)
         super().__init__(num_channels=num_channels, **kwargs)
 
 
@@ -368,9 +397,11 @@ class ICIFNetForChangeDetection(EuroMineChangeDetectionModel):
     def _outputs(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> list[torch.Tensor]:
         """[global, local, cross] change logits at input resolution."""
         batch = pixel_values_t1.shape[0]
-        pixels = torch.cat([pixel_values_t1, pixel_values_t2], dim=0)
-        cnn = self.cnn(pixels)
-        transformer = self.transformer.run_stages(pixels, LEVELS)  # the idle fourth stage is skipped
+        # per-date BatchNorm statistics in training (fusion.run_per_date); the idle fourth PVT stage is skipped
+        cnn = run_per_date(self.cnn, pixel_values_t1, pixel_values_t2, self.training)
+        transformer = run_per_date(
+            lambda pixels: self.transformer.run_stages(pixels, LEVELS), pixel_values_t1, pixel_values_t2, self.training
+        )
         maps = [
             branch([c[index * batch : (index + 1) * batch] for c in cnn],
                    [t[index * batch : (index + 1) * batch] for t in transformer])
@@ -383,12 +414,16 @@ class ICIFNetForChangeDetection(EuroMineChangeDetectionModel):
     def detect_with_auxiliary(
         self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
     ) -> tuple[torch.Tensor, list[Auxiliary]]:
+        if not self.config.auxiliary_losses:  # the framework: main prediction only
+            return self.detect(pixel_values_t1, pixel_values_t2), []
         main, *others = self._outputs(pixel_values_t1, pixel_values_t2)
         weights = self.config.deep_supervision_weights
         return main, [Auxiliary(weight, logits, "labels") for weight, logits in zip(weights, others)]
 
     def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
         global_logits, local_logits, cross_logits = self._outputs(pixel_values_t1, pixel_values_t2)
+        if self.config.main_output == "global":
+            return global_logits
         return global_logits + local_logits + cross_logits
 
 
@@ -398,7 +433,10 @@ register_model(
     ICIFNetConfig,
     ICIFNetForChangeDetection,
     task="change_detection",
-    paper={"cnn_backbone": "resnet18", "transformer_backbone": "pvt-v2-b1", "keep_unused_last_stage": True},
+    paper={
+        "cnn_backbone": "resnet18", "transformer_backbone": "pvt-v2-b1", "keep_unused_last_stage": True,
+        "main_output": "global", "auxiliary_losses": False,
+    },
     tiny={
         "cnn_backbone": "resnet18",
         "cnn_backbone_config": {"depths": [1, 1, 1], "hidden_sizes": [8, 8, 8], "embedding_size": 4},

@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from euromine_hf.models.change_detection.fusion import run_per_date
 from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
 from euromine_hf.models.layers import init_classifier
 from euromine_hf.models.modeling import EuroMineChangeDetectionModel
@@ -237,7 +238,7 @@ class MultiscaleSiameseCDModel(EuroMineChangeDetectionModel):
 
     def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
         batch = pixel_values_t1.shape[0]
-        features = self.encoder(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))  # shared weights
+        features = run_per_date(self.encoder, pixel_values_t1, pixel_values_t2, self.training)  # shared weights
         hidden = None
         for level in reversed(range(len(features))):
             fused = self.pcs[level](features[level][:batch], features[level][batch:])

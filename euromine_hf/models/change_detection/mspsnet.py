@@ -12,6 +12,12 @@ The skeleton, shared with HANet, and its differences from the reference code are
 
 Loss: cross-entropy, as the benchmark's framework trains it (``loss="ce"``). Published size:
 2.11 × 2^20 parameters with RGB pairs (the ``paper`` preset, w = 40, idle convolutions kept).
+
+The framework's code cannot run at the benchmark's 160-px patches: its encoder pools with
+``AdaptiveAvgPool2d(128)`` / ``(64)``, fixed output sizes that halve the map only at 256 px, so at
+160 px the scales' sizes no longer halve and its forward fails (DESIGN.md, framework facts). Ours
+pools 2× at every size (see :mod:`.msps_blocks`), which is the framework's function at 256 px and
+runs at 160 px.
 """
 
 from __future__ import annotations

@@ -23,8 +23,8 @@ Choices, and why:
   through the stride-8 skip difference. The ``paper`` preset keeps that (``"t1"``; date 2's unused
   bridge is not run, which changes nothing but the cost); ``"difference"`` starts from the
   difference of both bridges, symmetric like the skips. Both have the same parameters.
-* Both dates pass the encoder as one batch (BatchNorm sees both), as in the other Siamese
-  detectors; the framework runs the dates one after the other.
+* In training both dates pass the encoder one after the other (per-date BatchNorm statistics),
+  as the framework does (``fusion.run_per_date``).
 * Which paper the framework's "ResUnet (Yuan et al. 2021)" follows beyond this module could not be
   checked here; the module, its 12.59 × 2^20 parameters and its loss are the framework's.
 """
@@ -36,6 +36,7 @@ from typing import Any, Sequence
 import torch
 from torch import nn
 
+from euromine_hf.models.change_detection.fusion import run_per_date
 from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
 from euromine_hf.models.layers import as_int_list
 from euromine_hf.models.modeling import EuroMineChangeDetectionModel
@@ -143,12 +144,14 @@ class ResUnetForChangeDetection(EuroMineChangeDetectionModel):
 
     def detect(self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor) -> torch.Tensor:
         batch = pixel_values_t1.shape[0]
-        features = self.encode(torch.cat([pixel_values_t1, pixel_values_t2], dim=0), with_bridge=False)
+        features = run_per_date(
+            lambda pixels: self.encode(pixels, with_bridge=False), pixel_values_t1, pixel_values_t2, self.training
+        )
         skips = [(f[:batch] - f[batch:]).abs() for f in features]
         if self.config.bridge_fusion == "t1":  # date 2's bridge is never used: do not run it
             hidden = self.down_units[-1](features[-1][:batch])
         else:
-            bridge = self.down_units[-1](features[-1])
+            bridge = run_per_date(self.down_units[-1], features[-1][:batch], features[-1][batch:], self.training)
             hidden = (bridge[:batch] - bridge[batch:]).abs()
         for upsample, unit, skip in zip(self.upsamples, self.up_units, reversed(skips)):
             hidden = upsample(hidden)

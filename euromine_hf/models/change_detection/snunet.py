@@ -21,6 +21,11 @@ feeds column 1 is the *second* date's (so the deepest level is computed for date
 node's residual form, and the attention reductions (16 and 4). ``SNUNet-CD/32`` (w = 32, ≈12.0 M
 parameters with RGB pairs) is the published configuration and our ``paper`` preset.
 
+ECAM's pooling (``ecam_pool``): the benchmark's framework defines ECAM's ``max_pool`` as an
+``AdaptiveAvgPool2d`` (EricYu97/UCD 6972640, ``models/SNUNet.py:50``), so both descriptors are the
+average and each attention is σ(2·MLP(avg)); ``"avg"`` (default, ``paper``) reproduces that,
+``"max"`` gives the paper's channel attention with a true max-pool. Same parameters either way.
+
 Loss: the paper trains with a hybrid of weighted cross-entropy and Dice; the benchmark's framework
 trains every detector with cross-entropy, and our ``paper`` preset follows the benchmark
 (``loss="ce"``) so that SNUNet is compared like the others; ``loss="ce+dice"`` gives the paper's
@@ -35,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from euromine_hf.models.change_detection.fusion import ChannelAttention
+from euromine_hf.models.change_detection.fusion import ChannelAttention, run_per_date
 from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
 from euromine_hf.models.layers import init_classifier
 from euromine_hf.models.modeling import EuroMineChangeDetectionModel
@@ -53,12 +58,19 @@ class SNUNetConfig(EuroMineChangeDetectionConfig):
             are the paper's other variants); level ``i`` has ``base_width * 2**i``.
         attention_reduction: MLP reduction of ECAM's inter-column channel attention (16); the
             intra-column attention uses a quarter of it (4), as the reference code does.
+        ecam_pool: ECAM's second pooled descriptor: ``"avg"`` (the framework, see the module
+            docstring) or ``"max"`` (the paper).
         loss: ``"ce"`` (benchmark) or ``"ce+dice"`` (the paper's hybrid loss).
     """
 
     model_type = "euromine-snunet"
 
-    def __init__(self, base_width: int = 32, attention_reduction: int = 16, **kwargs: Any) -> None:
+    def __init__(
+        self, base_width: int = 32, attention_reduction: int = 16, ecam_pool: str = "avg", **kwargs: Any
+    ) -> None:
+        if ecam_pool not in ChannelAttention.POOLS:
+            raise ValueError(f"config.ecam_pool must be one of {ChannelAttention.POOLS}; got {ecam_pool!r}")
+        self.ecam_pool = ecam_pool
         if int(base_width) < 1:
             raise ValueError(f"config.base_width must be >= 1; got {base_width}")
         if int(attention_reduction) < 4:
@@ -87,11 +99,11 @@ class ResidualNode(nn.Module):
 class EnsembleChannelAttention(nn.Module):
     """ECAM: attention-weighted ensemble of the full-resolution decoder outputs x^{0,1..K}."""
 
-    def __init__(self, channels: int, columns: int, reduction: int) -> None:
+    def __init__(self, channels: int, columns: int, reduction: int, pool: str = "avg") -> None:
         super().__init__()
         self.columns = columns
-        self.inter = ChannelAttention(channels * columns, reduction)
-        self.intra = ChannelAttention(channels, reduction // 4)
+        self.inter = ChannelAttention(channels * columns, reduction, second_pool=pool)
+        self.intra = ChannelAttention(channels, reduction // 4, second_pool=pool)
         self.out_channels = channels * columns
 
     def forward(self, outputs: list[torch.Tensor]) -> torch.Tensor:
@@ -126,7 +138,7 @@ class SNUNetForChangeDetection(EuroMineChangeDetectionModel):
                     self.nodes[f"{i}_{j}"] = ResidualNode((j + 1) * widths[i] + widths[i + 1], widths[i])
                 if i:
                     self.ups[f"{i}_{j}"] = nn.ConvTranspose2d(widths[i], widths[i], 2, stride=2)
-        self.ecam = EnsembleChannelAttention(widths[0], LEVELS - 1, config.attention_reduction)
+        self.ecam = EnsembleChannelAttention(widths[0], LEVELS - 1, config.attention_reduction, config.ecam_pool)
         self.classifier = nn.Conv2d(self.ecam.out_channels, config.num_labels, 1)
         self.post_init()
 
@@ -140,12 +152,17 @@ class SNUNetForChangeDetection(EuroMineChangeDetectionModel):
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Column 0 of both dates; the deepest level for date 2 only (nothing reads date 1's)."""
         batch = pixel_values_t1.shape[0]
-        hidden = torch.cat([pixel_values_t1, pixel_values_t2], dim=0)  # one pass, shared weights
-        first, second = [], []
-        for level, stage in enumerate(self.encoder[:-1]):
-            hidden = stage(F.max_pool2d(hidden, 2) if level else hidden)
-            first.append(hidden[:batch])
-            second.append(hidden[batch:])
+
+        def column(hidden: torch.Tensor) -> list[torch.Tensor]:
+            maps = []
+            for level, stage in enumerate(self.encoder[:-1]):
+                hidden = stage(F.max_pool2d(hidden, 2) if level else hidden)
+                maps.append(hidden)
+            return maps
+
+        # shared weights; per-date BatchNorm statistics in training (fusion.run_per_date)
+        stacked = run_per_date(column, pixel_values_t1, pixel_values_t2, self.training)
+        first, second = [m[:batch] for m in stacked], [m[batch:] for m in stacked]
         second.append(self.encoder[-1](F.max_pool2d(second[-1], 2)))
         return first, second
 
@@ -174,7 +191,7 @@ register_model(
     SNUNetConfig,
     SNUNetForChangeDetection,
     task="change_detection",
-    paper={"base_width": 32, "attention_reduction": 16},
+    paper={"base_width": 32, "attention_reduction": 16, "ecam_pool": "avg"},
     tiny={"base_width": 2, "attention_reduction": 16},
     published_params=11.48,
 )

@@ -26,6 +26,11 @@ Choices, where the paper and the reference code differ or are silent:
 * Pooled pyramid levels are resized to the level's own size when the input is not a multiple of
   32 (the reference assumes it is), so the model is not tied to one input size.
 * Upsampling is bilinear with ``align_corners=True``, as in the reference code.
+
+Bands: the framework's copy ignores ``input_nc`` (``TFI_GR(input_nc=...)`` never reads it:
+``resnet18`` is built for 3 bands), so its 10-band version is not public. Ours builds every first
+layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto them through
+``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations

@@ -20,14 +20,26 @@ Differences from the reference code, and why:
 
 * The backbone is built from transformers' EfficientNet blocks (``encoders.efficientnet``), not
   torchvision's; same widths, depths, kernels, squeeze-excitation and parameters (0.27 × 2^20 in
-  all, as published). transformers implements drop-connect as element-wise dropout, with the
-  rates the full B4 assigns to these blocks, where torchvision drops whole samples.
-* Both dates pass the backbone as one batch (``SiameseEncoder``), so BatchNorm sees both dates'
-  statistics together; the reference runs the dates one after the other.
+  all, as published). ``backbone_layout="torchvision"`` (default, ``paper``) gives it the layout
+  of the torchvision ``efficientnet_b4`` the reference (and the benchmark's framework) loads, whose
+  ImageNet weights assume it: symmetric padding, per-sample stochastic depth with the rates the
+  full B4 assigns to these blocks, BatchNorm momentum 0.1 / eps 1e-5 (the nested
+  ``backbone_config``'s defaults). ``backbone_layout="tf"`` keeps transformers' TensorFlow port:
+  asymmetric "SAME" padding, element-wise drop-connect, momentum 0.01 / eps 1e-3 (for TF-ported
+  ``google/efficientnet-b4`` weights). The blocks come from transformers' ``EfficientNetBlock``;
+  the torchvision layout swaps their parameter-free padding and dropout modules (what we did
+  instead of subclassing ``EfficientNetModel``, which builds all seven stages).
+* Both dates pass the backbone through ``SiameseEncoder``: one after the other in training
+  (per-date BatchNorm statistics), as the reference does.
 * The first MAMB's hidden widths (10, 5) are the paper's; with ``num_channels`` bands its mixing
   convolution has ``num_channels`` groups (3 in the paper's RGB setting). From an RGB TinyCD
   checkpoint, B04/B03/B02 take the red/green/blue groups' filters and every other band their mean
   (``band_indexed_parameters``); the pixel-wise MLP after it is adapted like any first layer.
+
+Bands: the framework's copy ignores ``input_nc`` (``ChangeClassifier()`` takes no band count:
+EfficientNet-B4 and the first MAMB are built for 3 bands), so its 10-band version is not public.
+Ours builds every first layer for ``num_channels`` bands (10 by default); RGB checkpoints map onto
+them through ``band_adaptation`` (RGB filters to B04/B03/B02, the band-aware rule for the rest).
 """
 
 from __future__ import annotations
@@ -46,7 +58,9 @@ from euromine_hf.models.configuration import (
     nested_backbone_config,
 )
 from euromine_hf.models.encoders.efficientnet import (
+    EFFICIENTNET_LAYOUTS,
     EFFICIENTNET_VARIANTS,
+    TORCHVISION_BATCH_NORM,
     EfficientNetEncoder,
     efficientnet_variant_fields,
 )
@@ -61,8 +75,11 @@ class TinyCDConfig(EuroMineChangeDetectionConfig):
         backbone: EfficientNet variant whose early blocks form the encoder (``"b4"`` in the paper).
         backbone_config: the encoder's transformers ``EfficientNetConfig``, or a dict of its fields
             changed from the variant's (B4: ``width_coefficient`` 1.4, ``depth_coefficient`` 1.8,
-            BatchNorm momentum 0.01, drop-connect 0.2 spread over the full network; the tiny preset
-            shrinks the two coefficients). ``num_channels`` follows the model.
+            drop-connect 0.2 spread over the full network, BatchNorm momentum 0.1 / eps 1e-5 in the
+            torchvision layout, 0.01 / 1e-3 in the TF one; the tiny preset shrinks the two
+            coefficients). ``num_channels`` follows the model.
+        backbone_layout: ``"torchvision"`` (the reference's backbone) or ``"tf"`` (transformers'
+            TensorFlow port); see the module docstring.
         backbone_stages: MBConv stages built and read (3 in the paper: torchvision ``features[1:4]``).
         decoder_channels: output widths of the UpMask blocks, deepest first (64, 64, 32); one per
             backbone stage.
@@ -79,6 +96,7 @@ class TinyCDConfig(EuroMineChangeDetectionConfig):
         backbone: str = "b4",
         backbone_config: EfficientNetConfig | Mapping[str, Any] | None = None,
         backbone_stages: int = 3,
+        backbone_layout: str = "torchvision",
         decoder_channels: Sequence[int] = (64, 64, 32),
         first_mix_hidden: Sequence[int] = (10, 5),
         num_channels: int = 10,
@@ -86,9 +104,17 @@ class TinyCDConfig(EuroMineChangeDetectionConfig):
     ) -> None:
         if backbone not in EFFICIENTNET_VARIANTS:
             raise ValueError(f"TinyCDConfig.backbone must be one of {sorted(EFFICIENTNET_VARIANTS)}; got {backbone!r}")
+        if backbone_layout not in EFFICIENTNET_LAYOUTS:
+            raise ValueError(
+                f"TinyCDConfig.backbone_layout must be one of {EFFICIENTNET_LAYOUTS}; got {backbone_layout!r}"
+            )
         self.backbone = backbone
+        self.backbone_layout = backbone_layout
+        defaults = efficientnet_variant_fields(backbone)
+        if backbone_layout == "torchvision":
+            defaults.update(TORCHVISION_BATCH_NORM)
         self.backbone_config = nested_backbone_config(
-            backbone_config, EfficientNetConfig, efficientnet_variant_fields(backbone),
+            backbone_config, EfficientNetConfig, defaults,
             field="TinyCDConfig.backbone_config", num_channels=int(num_channels),
         )
         self.backbone_stages = int(backbone_stages)
@@ -178,7 +204,9 @@ class TinyCDForChangeDetection(EuroMineChangeDetectionModel):
 
     def __init__(self, config: TinyCDConfig) -> None:
         super().__init__(config)
-        encoder = EfficientNetEncoder(config.backbone_config, num_stages=config.backbone_stages)
+        encoder = EfficientNetEncoder(
+            config.backbone_config, num_stages=config.backbone_stages, layout=config.backbone_layout
+        )
         self.siamese = SiameseEncoder(encoder)
         channels = encoder.channels
         self.first_mix = MixAttentionMaskBlock(config.num_channels, config.first_mix_hidden)
@@ -210,7 +238,7 @@ register_model(
     TinyCDConfig,
     TinyCDForChangeDetection,
     task="change_detection",
-    paper={"backbone": "b4", "backbone_stages": 3, "decoder_channels": [64, 64, 32]},
+    paper={"backbone": "b4", "backbone_stages": 3, "backbone_layout": "torchvision", "decoder_channels": [64, 64, 32]},
     tiny={
         "backbone": "b4",
         "backbone_stages": 3,
