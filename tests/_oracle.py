@@ -22,7 +22,7 @@ def confusion(pred: np.ndarray, ref: np.ndarray) -> tuple[int, int, int]:
     return int((p & g).sum()), int((p & ~g).sum()), int((~p & g).sum())
 
 
-def scores(tp: int, fp: int, fn: int) -> dict[str, float | None]:
+def _scores(tp: int, fp: int, fn: int) -> dict[str, float | None]:
     return {"F1": ratio(2 * tp, 2 * tp + fp + fn), "precision": ratio(tp, tp + fp), "recall": ratio(tp, tp + fn),
             "IoU": ratio(tp, tp + fp + fn)}
 
@@ -33,10 +33,18 @@ def ca_counts(pi, pj, gi, gj) -> tuple[int, int]:
     return int((a & b & unchanged).sum()), int(((a | b) & unchanged).sum())
 
 
-def score_units(units, years, micro: bool = False) -> dict[str, float]:
+def score_units(units, years, micro: bool = False, empty: str = "skip") -> dict[str, float]:
     """Mapping scores of ``units`` = [(weight, {year: (pred, ref)})]: per unit, weighted mean over units
-    (``micro``: counts pooled over all units, CA-TIoU one ratio per year pair then the plain mean)."""
+    (``micro``: counts pooled over all units, CA-TIoU one ratio per year pair then the plain mean).
+    ``empty``: an empty denominator is left out (``skip``), or counts as 1.0 (``one``) or 0.0 (``zero``)."""
     YEARS = tuple(years)
+    rule = {"skip": None, "one": 1.0, "zero": 0.0}[empty]
+
+    def fill(value):
+        return rule if value is None else value
+
+    def scores(tp, fp, fn):
+        return {k: fill(v) for k, v in _scores(tp, fp, fn).items()}
     out: dict[str, float] = {}
     pairs = list(itertools.combinations(YEARS, 2))
     consecutive = [(a, b) for a, b in pairs if YEARS.index(b) - YEARS.index(a) == 1]
@@ -52,7 +60,7 @@ def score_units(units, years, micro: bool = False) -> dict[str, float]:
             for a, b in chosen:
                 parts = [ca_counts(u[a][0], u[b][0], u[a][1], u[b][1]) for _, u in units if a in u and b in u]
                 if parts:
-                    per_pair.append(ratio(sum(i for i, _ in parts), sum(n for _, n in parts)))
+                    per_pair.append(fill(ratio(sum(i for i, _ in parts), sum(n for _, n in parts))))
             out[name] = weighted_mean((v, 1.0) for v in per_pair)
         return out
     for y in YEARS:
@@ -64,8 +72,13 @@ def score_units(units, years, micro: bool = False) -> dict[str, float]:
     for name, chosen in (("LCA-TIoU", consecutive), ("GCA-TIoU", pairs)):
         values = []
         for w, u in units:
-            ratios = [ratio(*ca_counts(u[a][0], u[b][0], u[a][1], u[b][1])) for a, b in chosen if a in u and b in u]
+            ratios = [fill(ratio(*ca_counts(u[a][0], u[b][0], u[a][1], u[b][1]))) for a, b in chosen if a in u and b in u]
             ratios = [r for r in ratios if r is not None]
             values.append((sum(ratios) / len(ratios) if ratios else None, w))
         out[name] = weighted_mean(values)
     return out
+
+
+def scores(tp: int, fp: int, fn: int) -> dict[str, float | None]:
+    """F1, precision, recall, IoU of pooled counts (None where the denominator is empty)."""
+    return _scores(tp, fp, fn)

@@ -24,6 +24,7 @@ SITES = {  # name: (height, width, years present)
     "Alpha_1": (170, 330, (2015, 2016, 2017, 2018)),
     "Beta_2": (97, 230, (2015, 2016, 2018)),
     "Gamma_3": (333, 161, (2016, 2017, 2018)),
+    "Delta_4": (150, 200, (2015, 2017)),  # no mine in either year: every ratio empty; no consecutive pair
 }
 
 
@@ -59,7 +60,11 @@ def _series(h: int, w: int, years, rng) -> tuple[dict[int, np.ndarray], dict[int
 @pytest.fixture(scope="module")
 def data():
     rng = np.random.default_rng(7)
-    return {site: _series(h, w, ys, rng) for site, (h, w, ys) in SITES.items()}
+    out = {site: _series(h, w, ys, rng) for site, (h, w, ys) in SITES.items()}
+    for masks in out["Delta_4"]:
+        for y in masks:
+            masks[y][:] = 0
+    return out
 
 
 def _units(data, protocol):
@@ -76,8 +81,8 @@ def _units(data, protocol):
     return units
 
 
-def oracle(data, protocol: str) -> dict[str, float]:
-    return score_units(_units(data, protocol), YEARS, micro=protocol == "micro")
+def oracle(data, protocol: str, empty: str = "skip") -> dict[str, float]:
+    return score_units(_units(data, protocol), YEARS, micro=protocol == "micro", empty=empty)
 
 
 def _scorer(data) -> MappingScorer:
@@ -94,13 +99,14 @@ def _scorer(data) -> MappingScorer:
     return scorer
 
 
+@pytest.mark.parametrize("empty", ["skip", "one", "zero"])
 @pytest.mark.parametrize("protocol", ["site", "micro", "patch"])
-def test_mapping_scores_equal_the_oracle(data, protocol):
+def test_mapping_scores_equal_the_oracle(data, protocol, empty):
     scorer = _scorer(data)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Beta_2 and Gamma_3 lack a year: the pairs present are scored
-        got = scorer.compute(protocol=protocol)
-    expected = oracle(data, protocol)
+        warnings.simplefilter("ignore")  # Beta_2, Gamma_3 and Delta_4 lack years: the pairs present are scored
+        got = scorer.compute(protocol=protocol, empty=empty)
+    expected = oracle(data, protocol, empty)
     assert set(expected) <= set(got)
     for key, value in expected.items():
         assert got[key] == pytest.approx(value, abs=1e-12), (protocol, key)
