@@ -24,6 +24,11 @@ from euromine_hf.testing.learning import MAX_STEPS, THRESHOLD, bright_square_bat
 hf_logging.set_verbosity_error()
 
 
+#: Models whose check costs over ~15 s on the shared 2-core development machine (measured with
+#: ``pytest --durations``): in the slow suite, so the default suite stays fast.
+SLOW_TO_FIT = {"icifnet", "fc-siam-conc", "tfi-gr", "deeplabv3-mobilevitv2", "snunet", "afcf3d", "dtcdscn"}
+
+
 def _fits(name: str, size: str) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     with warnings.catch_warnings():
@@ -36,7 +41,9 @@ def _fits(name: str, size: str) -> None:
     )
 
 
-@pytest.mark.parametrize("name", zoo_names())
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.slow) if n in SLOW_TO_FIT else n for n in zoo_names()]
+)
 def test_tiny_preset_fits_the_bright_square(name):
     _fits(name, "tiny")
 
@@ -60,7 +67,8 @@ def test_the_batch_is_the_issues():
 
 
 def _fan_out_std(conv: nn.Conv2d) -> float:
-    return math.sqrt(2.0 / (conv.out_channels // conv.groups * conv.kernel_size[0] * conv.kernel_size[1]))
+    # torch's fan-out (as kaiming_normal_ computes it, and the references call it): not divided by groups
+    return math.sqrt(2.0 / (conv.out_channels * conv.kernel_size[0] * conv.kernel_size[1]))
 
 
 def _own_convs(model: nn.Module) -> list[nn.Conv2d]:
@@ -88,7 +96,8 @@ def test_he_fan_out_where_the_reference_sets_it(name):
     torch.manual_seed(0)
     model = build_model(name, "tiny")
     assert type(model).conv_init == "he_fan_out"
-    heavy = [c for c in _own_convs(model) if c.weight.numel() >= 1024]
+    # classifiers (two output channels) keep PyTorch's default, as the framework's heads
+    heavy = [c for c in _own_convs(model) if c.weight.numel() >= 1024 and c.out_channels > 2]
     assert heavy
     for conv in heavy:
         assert conv.weight.std().item() == pytest.approx(_fan_out_std(conv), rel=0.25)
