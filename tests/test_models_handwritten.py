@@ -372,7 +372,7 @@ def test_sqnet_config_validation():
 # ------------------------------------------------------------------------------------- training
 @pytest.mark.parametrize("name", list(HANDWRITTEN))
 def test_untrained_model_starts_near_chance(name):
-    """The classifier's small init keeps the first cross-entropy near ln 2, not at He-init's 5–8."""
+    """An untrained model starts near chance (cross-entropy ≈ ln 2), not at logits in the tens."""
     torch.manual_seed(0)  # independent of the tests that ran before
     model = build_model(name, "tiny", use_auxiliary_head=False) if name == "pspnet" else build_model(name, "tiny")
     with torch.no_grad():

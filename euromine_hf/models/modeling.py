@@ -69,6 +69,21 @@ def soft_dice_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int
     return 1.0 - (2.0 * intersection + eps) / (probability.sum() + target.sum() + eps)
 
 
+CONV_INITS = ("pytorch", "he_fan_out")
+
+
+def init_convolution(module: nn.Module, scheme: str = "pytorch") -> None:
+    """Initialise one convolution: ``"pytorch"`` (its own ``reset_parameters``) or ``"he_fan_out"``."""
+    if scheme == "pytorch":
+        module.reset_parameters()
+    elif scheme == "he_fan_out":
+        nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
+    else:
+        raise ValueError(f"conv_init must be one of {CONV_INITS}; got {scheme!r}")
+
+
 class EuroMinePreTrainedModel(PreTrainedModel):
     """What all EuroMineNet models share: weight init, the loss and the output path."""
 
@@ -81,12 +96,21 @@ class EuroMinePreTrainedModel(PreTrainedModel):
     #: a layer that sums over bands): ``load_rgb_checkpoint`` adapts them row by row.
     band_indexed_parameters: tuple[str, ...] = ()
 
+    #: How the model's own convolutions start (a transformers backbone inside keeps its own init):
+    #: ``"pytorch"``, PyTorch's default (Kaiming-uniform with a=√5, uniform bias), which is what the
+    #: change-detection framework and most reference code run, since they set no init; or
+    #: ``"he_fan_out"`` (N(0, 2/fan_out), zero bias) for the models whose reference code sets it
+    #: (SNUNet, HANet, DTCDSCN, ChangeFormer). He fan-out over every conv was the default until
+    #: issue 15: behind BatchNorm a conv's output ignores its weights' scale, so Adam's fixed-size
+    #: steps moved He's ~2.5× larger weights ~2.5× less in relative terms, and narrow models (FC-EF,
+    #: FC-Siam-*, LinkNet, A2Net, DTCDSCN's heads) stayed at "background everywhere" on a batch
+    #: a model must fit (``bench/learning.py``).
+    conv_init: str = "pytorch"
+
     def _init_weights(self, module: nn.Module) -> None:
-        """He init for convolutions, unit/zero for norms: the defaults the original papers use."""
-        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Conv3d)):
-            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+        """Convolutions as :attr:`conv_init` says, unit/zero for norms, N(0, 0.02²) for linear layers."""
+        if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.ConvTranspose2d, nn.Conv3d)):
+            init_convolution(module, self.conv_init)
         elif isinstance(module, (nn.BatchNorm2d, nn.BatchNorm3d, nn.GroupNorm, nn.LayerNorm)):
             if module.weight is not None:
                 nn.init.ones_(module.weight)

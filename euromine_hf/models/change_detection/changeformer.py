@@ -241,6 +241,8 @@ class ChangeFormerDecoder(nn.Module):
 class ChangeFormerForChangeDetection(EuroMineChangeDetectionModel):
     """ChangeFormer V6: Siamese hierarchical transformer encoder, difference modules per scale, MLP decoder."""
 
+    conv_init = "he_fan_out"  # the framework's ChangeFormer/ChangeFormer.py:110 sets He fan-out on its convolutions
+
     config_class = ChangeFormerConfig
     config: ChangeFormerConfig
 

@@ -229,6 +229,8 @@ class DTCDSCNDecoder(nn.Module):
 class DTCDSCNForChangeDetection(EuroMineChangeDetectionModel):
     """DTCDSCN: Siamese SE-ResNet-34, change branch on feature differences, two semantic branches."""
 
+    conv_init = "he_fan_out"  # the framework's DTCDSCN.py:212 sets He fan-out on its convolutions
+
     config_class = DTCDSCNConfig
     config: DTCDSCNConfig
     @property

@@ -103,6 +103,8 @@ class HierarchicalAttention(nn.Module):
 class HANetForChangeDetection(MultiscaleSiameseCDModel):
     """HANet: the MSPSNet skeleton with hierarchical (channel + row/column) attention per scale."""
 
+    conv_init = "he_fan_out"  # the framework's HANet.py:301 sets He fan-out on its convolutions
+
     config_class = HANetConfig
 
     def scale_attention(self, channels: int) -> nn.Module:

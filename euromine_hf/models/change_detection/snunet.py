@@ -121,6 +121,8 @@ def _match(hidden: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
 class SNUNetForChangeDetection(EuroMineChangeDetectionModel):
     """SNUNet-CD with ECAM: Siamese encoder, densely connected nested decoder, ensemble attention."""
 
+    conv_init = "he_fan_out"  # the framework's SNUNet.py:110 sets He fan-out on its convolutions
+
     config_class = SNUNetConfig
 
     def __init__(self, config: SNUNetConfig) -> None:

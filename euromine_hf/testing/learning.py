@@ -1,0 +1,116 @@
+"""The bright-square check: can a model fit one trivially separable batch? (issue 15, item 3)
+
+A model that cannot fit one easy batch makes every table built from it meaningless, and the failure
+is silent: the loss still falls, by pushing the background down. The batch: N(0, 0.5²) noise in
+every normalised band with a bright square (+3 in every band) as the target; a change detector sees
+the square in date 2 only and must report it as change. Adam, lr 1e-3, the same batch every step.
+IoU is checked in train mode *and* in eval mode, because BatchNorm running statistics that do not
+track training (a small momentum, statistics that mix the two dates) fail only the latter.
+Used by ``tests/test_model_learning.py`` and ``bench/learning.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+#: IoU both modes must reach, and the step budget (issue 15).
+THRESHOLD = 0.8
+MAX_STEPS = 200
+
+
+@dataclass
+class FitResult:
+    """Where a :func:`fit_bright_square` run ended; ``reached`` is the first checked step at which
+    both modes reached the threshold, ``None`` if none did."""
+
+    model: str
+    size: str
+    reached: int | None = None
+    step: int = 0
+    loss: float = float("nan")
+    train_iou: float = 0.0
+    eval_iou: float = 0.0
+    train_probability: float = 0.0
+    eval_probability: float = 0.0
+    history: list[tuple[int, float, float]] = field(default_factory=list)
+
+
+def bright_square_batch(
+    channels: int, change: bool, size: int = 64, batch: int = 2, seed: int = 0
+) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Model inputs (with ``labels``) and the (B, H, W) target: a centred square of half the side."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.zeros(batch, size, size, dtype=torch.long)
+    start, stop = size // 4, size // 4 + size // 2
+    labels[:, start:stop, start:stop] = 1
+    square = labels[:, None].float() * 3.0
+    image = torch.randn(batch, channels, size, size, generator=generator) * 0.5 + square
+    if not change:
+        return {"pixel_values": image, "labels": labels}, labels
+    before = torch.randn(batch, channels, size, size, generator=generator) * 0.5
+    return {"pixel_values_t1": before, "pixel_values_t2": image, "labels": labels}, labels
+
+
+def square_scores(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    """(IoU of the predicted positives with the square, mean positive probability on the square)."""
+    logits = logits.detach()
+    predicted, target = logits.argmax(1) == 1, labels == 1
+    union = (predicted | target).sum().item()
+    iou = (predicted & target).sum().item() / union if union else 1.0
+    return iou, logits.float().softmax(1)[:, 1][target].mean().item()
+
+
+def fit_bright_square(
+    name: str,
+    size: str = "tiny",
+    steps: int = MAX_STEPS,
+    every: int = 10,
+    seed: int = 0,
+    stop_early: bool = True,
+    device: str | torch.device = "cpu",
+    log: Callable[[FitResult], None] | None = None,
+    **overrides: Any,
+) -> FitResult:
+    """Build zoo model ``name`` at ``size`` (seeded) and fit the bright-square batch with Adam 1e-3,
+    checking both modes every ``every`` steps; stop at the first check where both reach
+    :data:`THRESHOLD` unless ``stop_early`` is off."""
+    from euromine_hf.models import build_model, get_spec
+
+    torch.manual_seed(seed)
+    model = build_model(name, size, **overrides).to(device)
+    change = get_spec(name).task == "change_detection"
+    inputs, labels = bright_square_batch(model.config.num_channels, change, seed=seed)
+    inputs = {key: value.to(device) for key, value in inputs.items()}
+    labels = labels.to(device)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    result = FitResult(name, size)
+    images = {key: value for key, value in inputs.items() if key != "labels"}
+    for step in range(1, steps + 1):
+        model.train()
+        output = model(**inputs)
+        optimizer.zero_grad(set_to_none=True)
+        output.loss.backward()
+        optimizer.step()
+        if step % every and step != steps:
+            continue
+        # train mode: the forward pass this step optimised (a second train-mode pass would feed
+        # BatchNorm's running statistics one extra batch); eval mode: after the step
+        result.step, result.loss = step, output.loss.item()
+        result.train_iou, result.train_probability = square_scores(output.logits, labels)
+        model.eval()
+        with torch.no_grad():
+            result.eval_iou, result.eval_probability = square_scores(model(**images).logits, labels)
+        result.history.append((step, result.train_iou, result.eval_iou))
+        if log is not None:
+            log(result)
+        if result.reached is None and min(result.train_iou, result.eval_iou) >= THRESHOLD:
+            result.reached = step
+            if stop_early:
+                break
+    return result
+
+
+__all__ = ["MAX_STEPS", "THRESHOLD", "FitResult", "bright_square_batch", "fit_bright_square", "square_scores"]
