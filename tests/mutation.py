@@ -35,7 +35,7 @@ GROUPS: dict[str, dict[str, list[str]]] = {
     "scoring": {
         "files": ["euromine_hf/metrics/scores.py"],
         "mutants": ["euromine_hf.metrics.scores.*"],
-        "tests": ["tests/test_metrics_oracle.py", "tests/test_metrics_core.py", "tests/test_metrics_properties.py"],
+        "tests": ["tests/test_metrics_scores.py", "tests/test_metrics_oracle.py", "tests/test_metrics_core.py", "tests/test_metrics_properties.py"],
     },
     "blending": {
         "files": ["euromine_hf/inference.py"],
