@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import logging
 import re
 import shutil
@@ -688,7 +689,7 @@ def find_scenes(
     return scenes
 
 
-def _jobs(scenes: Sequence[Scene], change: bool, pairs: Sequence[tuple[int, int]] | None, out_dir: Path):
+def _jobs(scenes: Sequence[Scene], change: bool, pairs: Sequence[tuple[int, int]] | str | None, out_dir: Path):
     """(image paths, years, map path, probability path) for every output."""
     from euromine_hf.data.archive import ArchiveError
 
@@ -699,7 +700,12 @@ def _jobs(scenes: Sequence[Scene], change: bool, pairs: Sequence[tuple[int, int]
             for year, path in sorted(scene.images.items()):
                 jobs.append(([path], [year], base / f"Year{year}.tif", base / f"Probability{year}.tif"))
             continue
-        scene_pairs = list(pairs) if pairs is not None else default_year_pairs(scene.images)
+        if pairs is None:
+            scene_pairs = default_year_pairs(scene.images)
+        elif pairs == ALL_PAIRS:
+            scene_pairs = all_year_pairs(scene.images)
+        else:
+            scene_pairs = list(pairs)
         if not scene_pairs:
             raise ArchiveError(scene.folder, "years", "at least two Year{YYYY}.tif images for change maps", f"years {sorted(scene.images)}")
         for y1, y2 in scene_pairs:
@@ -754,7 +760,7 @@ def predict(
     out_dir: str | Path,
     *,
     t2: str | Path | None = None,
-    pairs: Sequence[tuple[int, int]] | None = None,
+    pairs: Sequence[tuple[int, int]] | str | None = None,
     years: Iterable[int] | None = None,
     sites: Iterable[str] | None = None,
     split: str | None = None,
@@ -789,7 +795,7 @@ def predict(
                      threshold=threshold, model_name=model_name, progress=progress, band_order=band_order)
 
 
-def _plan(change: bool, source: Path, out_dir: Path, *, t2: str | Path | None, pairs: Sequence[tuple[int, int]] | None,
+def _plan(change: bool, source: Path, out_dir: Path, *, t2: str | Path | None, pairs: Sequence[tuple[int, int]] | str | None,
           years: Iterable[int] | None, sites: Iterable[str] | None, split: str | None, split_scheme: str, seed: int,
           save_probability: bool, overwrite: bool, model_name: str | None) -> list:
     """The jobs of :func:`predict` (see :func:`_jobs`), once their outputs passed
@@ -826,7 +832,7 @@ def _plan(change: bool, source: Path, out_dir: Path, *, t2: str | Path | None, p
         if t2 is not None:
             raise ValueError(f"--t2: {source} is a folder; --t2 goes with a single GeoTIFF (use --pairs for folders)")
         needed = years
-        if change and pairs is not None:
+        if change and pairs is not None and pairs != ALL_PAIRS:
             needed = sorted({y for pair in pairs for y in pair} | set(years or []))
         scenes = find_scenes(source, years=needed, sites=sites, split=split, split_scheme=split_scheme, seed=seed)
         jobs = _jobs(scenes, change, pairs, out_dir)
@@ -866,7 +872,7 @@ def predict_change_archive(
     archive: str | Path,
     out_dir: str | Path,
     *,
-    pairs: Sequence[tuple[int, int]] | None = None,
+    pairs: Sequence[tuple[int, int]] | str | None = None,
     sites: Iterable[str] | None = None,
     years: Iterable[int] | None = None,
     split: str | None = None,
@@ -903,8 +909,21 @@ def default_year_pairs(years: Iterable[int]) -> list[tuple[int, int]]:
     return pairs
 
 
-def parse_year_pairs(text: str) -> list[tuple[int, int]]:
-    """``"2016:2017,2015:2024"`` → ``[(2016, 2017), (2015, 2024)]`` (each pair earlier:later)."""
+#: ``pairs=ALL_PAIRS`` (``--pairs all``): every pair of the years each scene has, the 45 pairs the
+#: change-detection task scores when all ten years are there (what a leaderboard submission needs).
+ALL_PAIRS = "all"
+
+
+def all_year_pairs(years: Iterable[int]) -> list[tuple[int, int]]:
+    """Every pair ``(y1, y2)``, ``y1 < y2``, of ``years``, in order."""
+    return list(itertools.combinations(sorted({int(y) for y in years}), 2))
+
+
+def parse_year_pairs(text: str) -> list[tuple[int, int]] | str:
+    """``"2016:2017,2015:2024"`` → ``[(2016, 2017), (2015, 2024)]`` (each pair earlier:later);
+    ``"all"`` → :data:`ALL_PAIRS` (every pair of the years found)."""
+    if text.strip().lower() == ALL_PAIRS:
+        return ALL_PAIRS
     pairs: list[tuple[int, int]] = []
     for item in (t.strip() for t in text.split(",")):
         parts = item.split(":")
@@ -968,9 +987,10 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
     parser.add_argument("--probabilities", "--probability", dest="probability", action="store_true",
                         help="also write the probability (uint8 percent 0-100, 255 nodata): Probability{YYYY}.tif / ChangeProbability{Y1}_{Y2}.tif")
     parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
-    parser.add_argument("--pairs", default=None, metavar="Y1:Y2,...",
-                        help="change detectors, folders: year pairs to map, e.g. 2016:2017,2015:2024 (default: consecutive "
-                             "years and first:last); writes Change{Y1}_{Y2}.tif")
+    parser.add_argument("--pairs", default=None, metavar="Y1:Y2,...|all",
+                        help="change detectors, folders: year pairs to map, e.g. 2016:2017,2015:2024, or 'all' (every pair "
+                             "of the years found: the 45 a change-detection submission needs); default: consecutive "
+                             "years and first:last; writes Change{Y1}_{Y2}.tif")
     parser.add_argument("--t2", default=None, metavar="OTHER.tif",
                         help="change detectors, INPUT a single GeoTIFF: the later image (same grid)")
     parser.add_argument("--trust-remote-code", action="store_true",

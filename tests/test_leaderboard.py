@@ -531,3 +531,36 @@ def test_hub_and_card_values_are_checked_on_read(tmp_path, hub, capsys):
     assert rows["user/huge"]["rank"] == "" and rows["user/huge"]["problems"].startswith(".eval_results OF1: expected a finite value")
     assert "1e+300" in rows["user/huge"]["problems"] and rows["user/huge"]["verification"] == "self-reported"
     assert rows["user/card-lies"]["rank"] == "" and "model card F1_2016" in rows["user/card-lies"]["problems"]
+
+
+def test_change_submission_straight_from_predict_pairs_all(small_archive, tmp_path, capsys):  # noqa: F811
+    """`euromine predict DETECTOR ARCHIVE OUT --split test --pairs all` writes the 45 change maps per test
+    site that a change-detection submission needs; with a submission.json it is accepted and scored."""
+    from euromine_hf.models import build_model
+
+    detector = build_model("fc-ef", "tiny")
+    detector.save_pretrained(tmp_path / "fc-ef")
+    out = tmp_path / "pred"
+    assert main(["predict", str(tmp_path / "fc-ef"), str(small_archive), str(out), "--split", "test", "--pairs", "all"]) == 0
+    test_sites, _ = _test_sites(small_archive)
+    for site in test_sites:
+        assert sorted(p.name for p in (out / site.name).glob("Change*.tif")) == sorted(f"Change{a}_{b}.tif" for a, b in PAIRS)
+    # the metadata on the command line: predict's folder is submitted as it is, nothing written into it
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    board = tmp_path / "board"
+    assert _lb("submit", out, "--archive", small_archive, "--results", board, "--model", "FC-EF tiny", "--task", "change_detection") == 0
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+    entry = json.loads(next(board.glob("entries/*/*.json")).read_text())
+    assert set(entry["scores"]) >= {f"F1_interval_{k}" for k in range(1, 10)} | {"OF1"} and entry["model"] == "FC-EF tiny"
+    capsys.readouterr()
+    assert _lb("submit", out, "--archive", small_archive, "--results", tmp_path / "b3", "--model", "x") == 2
+    assert "--model: expected --task" in capsys.readouterr().err
+    _meta(out, "change_detection", "FC-EF tiny")  # two sources of metadata: refused
+    assert _lb("submit", out, "--archive", small_archive, "--results", tmp_path / "b4", "--model", "x", "--task", "change_detection") == 2
+    assert "expected no submission.json when --model gives the metadata" in capsys.readouterr().err
+    # the default (no --pairs) is consecutive years + first:last: not a submission
+    assert main(["predict", str(tmp_path / "fc-ef"), str(small_archive), str(tmp_path / "few"), "--split", "test"]) == 0
+    assert _lb("submit", tmp_path / "few", "--archive", small_archive, "--results", tmp_path / "board2",
+               "--model", "FC-EF few", "--task", "change_detection") == 2
+    assert "missing" in capsys.readouterr().err
+    assert not (tmp_path / "board2").exists() and not (tmp_path / "b3").exists() and not (tmp_path / "b4").exists()

@@ -204,6 +204,11 @@ def _check_meta(path: Path, size: int, task: str | None, problems: list[str]) ->
     if not isinstance(meta, dict):
         problems.append(f"{where}: content: expected a JSON object, found {type(meta).__name__}")
         return {}
+    return _check_meta_fields(meta, where, task, problems)
+
+
+def _check_meta_fields(meta: dict[str, Any], where: str, task: str | None, problems: list[str]) -> dict[str, Any]:
+    """The fields of a submission's metadata (from ``submission.json`` or the command line)."""
     for key in sorted(set(meta) - _META_KEYS):
         problems.append(f"{where}: field {key!r}: expected only {sorted(_META_KEYS)}")
 
@@ -345,8 +350,13 @@ def validate_submission(
     split_scheme: str = "auto",
     seed: int = 0,
     read_pixels: bool = True,
+    meta: Mapping[str, Any] | None = None,
 ) -> Submission:
     """Check a submission folder against the test split of ``archive``; every problem at once.
+
+    ``meta``: the submission's metadata given by the caller (``leaderboard submit --model NAME
+    --task TASK``) for a folder without ``submission.json``, e.g. straight from ``euromine predict``;
+    checked by the same rules. A folder holding a ``submission.json`` as well is refused (two sources).
 
     Order: the folder itself, then a bounded listing (names, types, sizes), ``submission.json``,
     the layout and completeness, every file's header; only when all of that passed are pixels
@@ -378,11 +388,16 @@ def validate_submission(
     overflow = any(": file count: " in p for p in problems)
     sizes = {rel: size for rel, size in files}
 
-    meta: dict[str, Any] = {}
-    if (SUBMISSION_FILE,) in sizes:
+    given, meta = meta, {}
+    if given is not None:
+        if (SUBMISSION_FILE,) in sizes or meta_path.is_symlink():
+            problems.append(f"{meta_path}: file: expected no {SUBMISSION_FILE} when --model gives the metadata, found one")
+        else:
+            meta = _check_meta_fields(dict(given), "--model/--task", task, problems)
+    elif (SUBMISSION_FILE,) in sizes:
         meta = _check_meta(meta_path, sizes[(SUBMISSION_FILE,)], task, problems)
     elif not meta_path.is_symlink():
-        problems.append(f"{meta_path}: file: expected {SUBMISSION_FILE} with model name and task, found no such file")
+        problems.append(f"{meta_path}: file: expected {SUBMISSION_FILE} with model name and task (or --model NAME --task TASK), found no such file")
     declared = meta.get("task")
     spec = spec_guess or (task_spec(declared) if declared in TASKS or declared in HUB_TASK_IDS else None)
     if spec is None:

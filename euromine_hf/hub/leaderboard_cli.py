@@ -46,6 +46,9 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
     submit.add_argument("submission", help="submission folder (submission.json + masks)")
     submit.add_argument("--archive", required=True, help="archive folder whose test split is scored (raw or cropped layout)")
     submit.add_argument("--task", choices=("mapping", "change_detection"), default=None, help="expected task (default: submission.json's)")
+    submit.add_argument("--model", default=None, metavar="NAME",
+                        help="the model's name, for a folder without submission.json (e.g. straight from `euromine predict`); "
+                             "needs --task")
     submit.add_argument("--results", default="leaderboard", help="local leaderboard folder (default: ./leaderboard)")
     submit.add_argument("--split-scheme", default="auto", choices=("auto", "official", "random"), help="how sites are split (default: auto)")
     submit.add_argument("--seed", type=int, default=0, help="seed of the random split scheme")
@@ -85,7 +88,13 @@ def run_format(args: argparse.Namespace) -> int:
 def run_submit(args: argparse.Namespace) -> int:
     from euromine_hf.hub import leaderboard as lb
 
-    submission = lb.validate_submission(args.submission, args.archive, task=args.task, split_scheme=args.split_scheme, seed=args.seed)
+    if args.model is not None and args.task is None:
+        raise ValueError("--model: expected --task mapping|change_detection with it (there is no submission.json to say)")
+    meta = {"model": args.model, "task": args.task} if args.model is not None else None
+    if meta is not None and args.model_repo:
+        meta["model_repo"] = args.model_repo
+    submission = lb.validate_submission(args.submission, args.archive, task=args.task, split_scheme=args.split_scheme,
+                                        seed=args.seed, meta=meta)
     model_repo = args.model_repo or submission.meta.get("model_repo")
     if args.push and not model_repo:
         raise ValueError("--push: expected --model-repo NAMESPACE/NAME (or model_repo in submission.json), found neither")
