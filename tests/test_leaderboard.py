@@ -289,7 +289,7 @@ def test_show_reads_model_cards_and_merges_sources(tmp_path):
 # ---- Hub ----------------------------------------------------------------------------------------
 
 
-EVAL_YAML = """name: EuroMineNet
+EVAL_YAML = """name: EuroMineNet (synthetic stand-in)
 description: Sentinel-2 mine mapping and change detection benchmark.
 evaluation_framework: euromine-hf
 tasks:
@@ -336,6 +336,10 @@ def test_push_puts_the_model_on_the_dataset_leaderboard(small_archive, subs, tmp
     assert item["value"] == pytest.approx(entry["scores"]["OF1"]) and "GCA-TIoU" in item["notes"]
     assert parse_eval_result_entries([item])[0].task_id == "multitemporal-mapping"
     card = ModelCard.load("user/unet-good")
+    # the repo submit created says what it is: results of a synthetic-archive run, no weights; never "EuroMineNet"
+    assert "More Information Needed" not in card.text and "leaderboard entry" in card.text and "no model weights" in card.text
+    assert "synthetic" in card.text and "https://example.org/code" in card.text
+    assert {r.dataset_name for r in card.data.eval_results} == {"EuroMineNet (synthetic stand-in)"}
     metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert metrics["GCA-TIoU"] == pytest.approx(entry["scores"]["GCA-TIoU"]) and len(metrics) == 13
     assert HfApi().model_info("user/unet-good", expand=["evalResults"]).eval_results[0].value == pytest.approx(entry["scores"]["OF1"])
@@ -375,6 +379,40 @@ def test_push_puts_the_model_on_the_dataset_leaderboard(small_archive, subs, tmp
     assert _lb("show", "--results", results, "--model-repo", "user/bit-good", "--out", tmp_path / "site2") == 0
     cd_rows = list(csv.DictReader(io.StringIO((tmp_path / "site2" / "change_detection.csv").read_text())))
     assert [r["source"] for r in cd_rows if r["reference"] == "no"] == ["local, model card"]
+
+
+def test_synthetic_scores_are_never_pushed_as_euromine_results(small_archive, subs, tmp_path, hub, capsys):  # noqa: F811
+    from huggingface_hub import HfApi
+
+    real = _benchmark(EVAL_YAML.replace("name: EuroMineNet (synthetic stand-in)", "name: EuroMineNet"), repo="user/real")
+    results = tmp_path / "board"
+    assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results, "--push", "--dataset-repo", real) == 2
+    err = capsys.readouterr().err
+    assert ("dataset repo user/real: eval.yaml name: expected a synthetic dataset (name containing 'synthetic'), as these "
+            "scores are on the synthetic archive, found 'EuroMineNet'") in err
+    assert not HfApi().repo_exists("user/unet-good") and not results.exists()
+
+
+def test_show_lists_authors_links_and_description(small_archive, subs, tmp_path):  # noqa: F811
+    folder = _copy(subs, "map_worse", tmp_path / "sub")
+    _meta(folder, "mapping", "UNet <b>bold</b>", authors=["Ada L.", "B. Q."], links=["https://example.org/paper"],
+          description="Trained | on *everything*")
+    results = tmp_path / "board"
+    assert _lb("submit", folder, "--archive", small_archive, "--results", results) == 0
+    assert _lb("show", "--results", results, "--out", tmp_path / "site", "--no-paper") == 0
+    row = next(csv.DictReader(io.StringIO((tmp_path / "site" / "mapping.csv").read_text())))
+    assert (row["authors"], row["links"], row["description"]) == ("Ada L.; B. Q.", "https://example.org/paper", "Trained | on *everything*")
+    md = (tmp_path / "site" / "leaderboard.md").read_text()
+    assert "Ada L., B. Q." in md and "https://example.org/paper" in md and "<b>" not in md and "\\|" in md
+    page = (tmp_path / "site" / "index.html").read_text()
+    assert '<a href="https://example.org/paper" rel="nofollow noopener noreferrer">' in page and "UNet &lt;b&gt;bold" in page
+    assert "Ada L., B. Q." in page and "Trained | on *everything*" in page
+    # an entry file edited after submit: a javascript: link is not shown as a link
+    entry_file = next(results.glob("entries/*/*.json"))
+    entry = json.loads(entry_file.read_text())
+    entry_file.write_text(json.dumps({**entry, "links": ["javascript:alert(1)"]}))
+    assert _lb("show", "--results", results, "--out", tmp_path / "site2", "--no-paper") == 0
+    assert "javascript:" not in (tmp_path / "site2" / "index.html").read_text()
 
 
 def test_push_needs_a_benchmark_dataset_and_writes_nothing_otherwise(small_archive, subs, tmp_path, hub, capsys):  # noqa: F811
@@ -423,7 +461,7 @@ def test_tasks_agree_with_the_dataset_eval_yaml_and_push_against_it(small_archiv
         assert spec.hub_task_id in declared
         assert declared[spec.hub_task_id]["primary_metric"] == spec.primary
         assert [m["name"] for m in declared[spec.hub_task_id]["metrics"]] == [c for c in spec.columns if not c.startswith("F1_2")]
-    dataset = _benchmark(eval_spec.render_eval_yaml())
+    dataset = _benchmark(eval_spec.render_eval_yaml(synthetic=True))
     assert _lb("submit", subs / "cd_good", "--archive", small_archive, "--results", tmp_path / "b", "--push", "--dataset-repo", dataset) == 0
     assert [e.model_id for e in HfApi().get_dataset_leaderboard(dataset, base_model_only=False)] == ["user/bit-good"]
 

@@ -233,7 +233,7 @@ def _check_meta_fields(meta: dict[str, Any], where: str, task: str | None, probl
         problems.append(f"{where}: field 'model_repo': expected a Hub model id NAMESPACE/NAME, found {repo!r:.80}")
     for key, check, what in (
         ("authors", lambda s: 0 < len(s) <= 100 and not _CONTROL.search(s), "names of 1-100 printable characters"),
-        ("links", lambda s: len(s) <= 500 and re.match(r"^https?://[^\s<>\"']+$", s) is not None, "http(s) URLs without spaces or quotes"),
+        ("links", _is_link, "http(s) URLs without spaces or quotes"),
     ):
         value = meta.get(key)
         if value is None:
@@ -606,8 +606,9 @@ class _HubRefusal:
         return False
 
 
-def _eval_yaml_tasks(api: Any, dataset_repo: str) -> tuple[set[str], str]:
-    """Task ids the dataset's ``eval.yaml`` declares, and the dataset's current revision."""
+def _eval_yaml_tasks(api: Any, dataset_repo: str) -> tuple[set[str], str, str]:
+    """Task ids the dataset's ``eval.yaml`` declares, the dataset's current revision and its declared
+    name (``EuroMineNet``, or ``EuroMineNet (synthetic stand-in)`` for an export of a synthetic archive)."""
     import yaml
     from huggingface_hub import hf_hub_download
     from huggingface_hub.utils import EntryNotFoundError
@@ -624,13 +625,38 @@ def _eval_yaml_tasks(api: Any, dataset_repo: str) -> tuple[set[str], str]:
         raise ValueError(f"dataset repo {dataset_repo}: eval.yaml: expected YAML, found {exc}") from exc
     tasks = data.get("tasks") if isinstance(data, dict) else None
     ids = {str(t["id"]) for t in tasks if isinstance(t, dict) and "id" in t} if isinstance(tasks, list) else set()
-    return ids, info.sha
+    name = data.get("name") if isinstance(data, dict) and isinstance(data.get("name"), str) else "EuroMineNet"
+    return ids, info.sha, name
 
 
 def _notes(entry: Mapping[str, Any], spec: TaskSpec) -> str:
     others = ", ".join(f"{c} {entry['scores'][c]:.4f}" for c in spec.columns[1:4] if c in entry["scores"])
     data = "synthetic archive" if entry["archive"]["synthetic"] else "archive"
     return f"EuroMineNet test split ({data} {entry['archive']['name']}), site protocol; {spec.primary}; {others}"
+
+
+def _entry_card(entry: Mapping[str, Any], model_repo: str, dataset_repo: str, dataset_name: str) -> Any:
+    """The card of a model repo that ``submit --push`` creates: it says what the repo is (a leaderboard
+    entry: scores of submitted predictions, no weights), on which data, and by whom."""
+    from huggingface_hub import ModelCard, ModelCardData
+
+    data = ModelCardData(tags=["euromine", "leaderboard-entry"], datasets=[dataset_repo])
+    lines = [f"# {html.escape(entry['model'])}", "",
+             f"A leaderboard entry for **{dataset_name}** ([{dataset_repo}](https://huggingface.co/datasets/{dataset_repo})): "
+             "the scores below were computed by `euromine leaderboard submit` from the predictions of this model on "
+             "the test split (site protocol). This repository holds the results only, no model weights.", ""]
+    if (entry.get("archive") or {}).get("synthetic"):
+        lines += ["The predictions were scored on a **synthetic** stand-in archive, not on the real EuroMineNet: "
+                  "these numbers are not comparable with the paper's.", ""]
+    for label, value in (("Authors", ", ".join(_strings(entry.get("authors"), lambda a: not _CONTROL.search(a)))),
+                         ("Description", _description(entry.get("description")) or ""),
+                         ("Links", " ".join(_strings(entry.get("links"), _is_link)))):
+        if value:
+            lines.append(f"- {label}: {value}")
+    sha = entry.get("submission_sha256")
+    if isinstance(sha, str) and _SHA256.match(sha):
+        lines.append(f"- Predictions scored: sha256 `{sha}`")
+    return ModelCard(f"---\n{data.to_yaml()}\n---\n\n" + "\n".join(lines) + "\n")
 
 
 def push_result(entry: dict[str, Any], model_repo: str, dataset_repo: str, token: str | None = None) -> dict[str, Any]:
@@ -648,10 +674,20 @@ def push_result(entry: dict[str, Any], model_repo: str, dataset_repo: str, token
             raise ValueError(f"{what}: expected a Hub id NAMESPACE/NAME, found {repo!r}")
     spec = TASKS[entry["task"]]
     api = HfApi(token=token)
-    declared, revision = _eval_yaml_tasks(api, dataset_repo)
+    declared, revision, dataset_name = _eval_yaml_tasks(api, dataset_repo)
     if spec.hub_task_id not in declared:
         raise ValueError(
             f"dataset repo {dataset_repo}: eval.yaml tasks: expected a task with id {spec.hub_task_id!r}, found {sorted(declared) or 'none'}"
+        )
+    # Scores on the synthetic stand-in are never published as EuroMineNet results, and real ones
+    # never under a synthetic dataset: the dataset repo's eval.yaml says which it is.
+    synthetic = bool((entry.get("archive") or {}).get("synthetic"))
+    if synthetic != ("synthetic" in dataset_name.lower()):
+        raise ValueError(
+            f"dataset repo {dataset_repo}: eval.yaml name: expected "
+            + ("a synthetic dataset (name containing 'synthetic'), as these scores are on the synthetic archive"
+               if synthetic else "the real EuroMineNet (no 'synthetic' in its name), as these scores are on a real archive")
+            + f", found {dataset_name!r}"
         )
     scores = entry["scores"]
     links = entry.get("links") or []
@@ -669,12 +705,12 @@ def push_result(entry: dict[str, Any], model_repo: str, dataset_repo: str, token
         try:
             card = ModelCard.load(model_repo, token=token)
         except EntryNotFoundError:
-            card = ModelCard.from_template(ModelCardData(), model_id=model_repo.split("/")[1])
+            card = _entry_card(entry, model_repo, dataset_repo, dataset_name)
     model_name = card.data.model_name or entry["model"]
     kept = [r for r in (card.data.eval_results or []) if not (r.dataset_type == dataset_repo and r.task_name == spec.hub_task_id)]
     ours = [
         EvalResult(
-            task_type="image-segmentation", task_name=spec.hub_task_id, dataset_type=dataset_repo, dataset_name="EuroMineNet",
+            task_type="image-segmentation", task_name=spec.hub_task_id, dataset_type=dataset_repo, dataset_name=dataset_name,
             dataset_split="test", dataset_revision=revision, metric_type=column, metric_name=column,
             metric_value=round(float(scores[column]), 6), metric_config="site protocol",
         )
@@ -737,9 +773,33 @@ def _row(task: str, model: str, source: str, scores: Mapping[str, Any], problems
     """One leaderboard row; its values checked (:func:`check_scores`), unusable ones listed in ``problems``."""
     values, found = check_scores(task, scores)
     row = {"task": task, "model": model, "source": source, "reference": False, "model_repo": None,
-           "data": "", "links": [], "verification": SELF_REPORTED, "sha256": None, **extra, "scores": values}
+           "data": "", "links": [], "authors": [], "description": None, "verification": SELF_REPORTED, "sha256": None,
+           **extra, "scores": values}
     row["problems"] = list(dict.fromkeys([*problems, *found]))
     return row
+
+
+def _is_link(text: str) -> bool:
+    return len(text) <= 500 and re.match(r"^https?://[^\s<>\"']+$", text) is not None
+
+
+def _strings(value: Any, keep: Any) -> list[str]:
+    """A list of strings read from an entry file, keeping only those ``keep`` accepts (the file may
+    have been edited since ``submit`` checked it)."""
+    return [v for v in value if isinstance(v, str) and keep(v)][:20] if isinstance(value, list) else []
+
+
+def _description(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = " ".join(_CONTROL.sub(" ", value).split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _about(row: Mapping[str, Any]) -> str:
+    """Authors, description and links of a submission as one plain-text cell."""
+    parts = [", ".join(row.get("authors") or []), row.get("description") or "", " ".join(row.get("links") or [])]
+    return " — ".join(p for p in parts if p)
 
 
 def rows_from_entries(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -751,7 +811,9 @@ def rows_from_entries(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, An
         sha = e.get("submission_sha256")
         scored = isinstance(sha, str) and _SHA256.match(sha) is not None
         rows.append(_row(e["task"], e["model"], "local", e["scores"], model_repo=e.get("model_repo"),
-                         data=f"{data}: {(e.get('archive') or {}).get('name', '?')}", links=list(e.get("links") or []),
+                         data=f"{data}: {(e.get('archive') or {}).get('name', '?')}", links=_strings(e.get("links"), _is_link),
+                         authors=_strings(e.get("authors"), lambda a: 0 < len(a) <= 100 and not _CONTROL.search(a)),
+                         description=_description(e.get("description")),
                          verification=SCORED_HERE if scored else SELF_REPORTED, sha256=sha if scored else None))
     return rows
 
@@ -937,12 +999,13 @@ def to_markdown(rows: Sequence[Mapping[str, Any]], tasks: Sequence[str] = tuple(
         mine = [r for r in rows if r["task"] == task and not r.get("problems")]
         apart = [r for r in rows if r["task"] == task and r.get("problems")]
         lines += [f"## {spec.title} (`{spec.hub_task_id}`, ranked by {spec.primary})", "",
-                  "| Rank | Model | Source | Verification | Data | " + " | ".join(_label(c) for c in spec.columns) + " |",
-                  "|---:|---|---|---|---|" + "---:|" * len(spec.columns)]
+                  "| Rank | Model | Source | Verification | Data | " + " | ".join(_label(c) for c in spec.columns) + " | About |",
+                  "|---:|---|---|---|---|" + "---:|" * len(spec.columns) + "---|"]
         for r in mine:
             rank = str(r["rank"]) if r["rank"] is not None else "*reference*"
             lines.append(f"| {rank} | {_md_cell(r['model'])} | {_md_cell(r['source'])} | {_md_cell(_verification(r))} | "
-                         f"{_md_cell(r['data'])} | " + " | ".join(_fmt(r["scores"][c]) for c in spec.columns) + " |")
+                         f"{_md_cell(r['data'])} | " + " | ".join(_fmt(r["scores"][c]) for c in spec.columns)
+                         + f" | {_md_cell(_about(r))} |")
         lines.append("")
         if apart:
             lines += [f"### Not ranked: values no {spec.hub_task_id} scoring can produce", "",
@@ -958,14 +1021,16 @@ def to_csv(rows: Sequence[Mapping[str, Any]], task: str) -> str:
     spec = TASKS[task]
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["rank", "model", "source", "reference", "verification", "sha256", "data", "model_repo", *spec.columns, "problems"])
+    writer.writerow(["rank", "model", "source", "reference", "verification", "sha256", "data", "model_repo", *spec.columns,
+                     "problems", "authors", "links", "description"])
     for r in rows:
         if r["task"] != task:
             continue
         cells = ["" if r["rank"] is None else r["rank"], r["model"], r["source"], "yes" if r["reference"] else "no",
                  r.get("verification") or SELF_REPORTED, r.get("sha256") or "", r["data"], r["model_repo"] or ""]
         scores = ["" if r["scores"][c] is None else repr(r["scores"][c]) for c in spec.columns]
-        cells += scores + ["; ".join(r.get("problems") or [])]
+        cells += scores + ["; ".join(r.get("problems") or []), "; ".join(r.get("authors") or []),
+                           " ".join(r.get("links") or []), r.get("description") or ""]
         # a leading =,+,-,@ would be run as a formula by spreadsheet programs
         writer.writerow([("'" + c) if isinstance(c, str) and c[:1] in ("=", "+", "-", "@") else c for c in cells])
     return buf.getvalue()
@@ -1056,7 +1121,7 @@ def to_html(rows: Sequence[Mapping[str, Any]], tasks: Sequence[str] = tuple(TASK
                   f'<table class="board" id="board-{esc(task)}" data-task="{esc(task)}">', "<thead><tr>"]
         heads = [("Rank", "number", "rank"), ("Model", "text", "model"), ("Source", "text", "source"),
                  ("Verification", "text", "verification"), ("Data", "text", "data")]
-        heads += [(_label(c), "number", c) for c in spec.columns]
+        heads += [(_label(c), "number", c) for c in spec.columns] + [("About", "text", "about")]
         for label, kind, key in heads:
             cls = ' class="text"' if kind == "text" else ""
             parts.append(f'<th scope="col"{cls} data-type="{kind}" data-key="{esc(key)}"><button type="button">{esc(label)}</button></th>')
@@ -1075,6 +1140,9 @@ def to_html(rows: Sequence[Mapping[str, Any]], tasks: Sequence[str] = tuple(TASK
             for c in spec.columns:
                 v = r["scores"][c]
                 cells.append(f'<td data-value="{"" if v is None else repr(float(v))}">{_fmt(v)}</td>')
+            about = [esc(", ".join(r.get("authors") or [])), esc(r.get("description") or "")]
+            about += [f'<a href="{esc(u)}" rel="nofollow noopener noreferrer">{esc(u)}</a>' for u in r.get("links") or [] if _is_link(u)]
+            cells.append(f'<td class="text about">{" — ".join(a for a in about if a)}</td>')
             parts.append(f'<tr{cls} data-model="{esc(r["model"])}">' + "".join(cells) + "</tr>")
         parts += ["</tbody>", "</table>"]
         apart = [r for r in rows if r["task"] == task and r.get("problems")]
