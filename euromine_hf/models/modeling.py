@@ -97,6 +97,24 @@ class EuroMinePreTrainedModel(PreTrainedModel):
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
 
+    def post_init(self) -> None:
+        """transformers' post-init, then ``_no_split_modules`` = the model's own FSDP units plus its parts'.
+
+        transformers gathers ``_no_split_modules`` from child ``PreTrainedModel``s only, so an encoder
+        part (a plain module around a backbone) would contribute nothing and a nested transformers
+        model would contribute its device-map blocks (e.g. a whole ``SwinStage``). Here the classes
+        come from this class and from every non-``PreTrainedModel`` submodule that declares them
+        (the encoders), so the wrap units follow the backbone a model is built with: the same
+        ``configs/fsdp.yaml`` wraps ``SwinLayer`` for ``upernet-swin`` and ``ConvNextStage`` for
+        ``upernet-convnext``.
+        """
+        super().post_init()
+        units = set(type(self)._no_split_modules or ())
+        for module in self.modules():
+            if not isinstance(module, PreTrainedModel):
+                units.update(getattr(module, "_no_split_modules", None) or ())
+        self._no_split_modules = units
+
     def save_pretrained(self, save_directory: Any, *args: Any, **kwargs: Any) -> Any:
         """Config and weights, plus (saved from the package) the code files and ``auto_map`` that let
         ``trust_remote_code=True`` load the model without the package, and the image processor.

@@ -109,6 +109,8 @@ def _match(hidden: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
 class SNUNetForChangeDetection(EuroMineChangeDetectionModel):
     """SNUNet-CD with ECAM: Siamese encoder, densely connected nested decoder, ensemble attention."""
 
+    _no_split_modules = ("ResidualNode",)
+
     config_class = SNUNetConfig
 
     def __init__(self, config: SNUNetConfig) -> None:

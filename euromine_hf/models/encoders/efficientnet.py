@@ -70,6 +70,8 @@ def efficientnet_backbone_config(num_channels: int, variant: str = "b4", **overr
 class EfficientNetEncoder(Encoder):
     """The stem and the first ``num_stages`` MBConv stages of an EfficientNet, under the encoder contract."""
 
+    _no_split_modules = ("EfficientNetBlock",)
+
     def __init__(self, config: EfficientNetConfig, num_stages: int = 7) -> None:
         super().__init__()
         total_stages = len(config.in_channels)
