@@ -16,8 +16,9 @@ mask for dual-task detectors such as DTCDSCN).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -67,6 +68,22 @@ def soft_dice_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int
     probability = logits.float().softmax(dim=1)[:, 1] * valid
     intersection = (probability * target).sum()
     return 1.0 - (2.0 * intersection + eps) / (probability.sum() + target.sum() + eps)
+
+
+@contextlib.contextmanager
+def _no_shard_progress_bar() -> Iterator[None]:
+    """Silence transformers' "Writing model shards" bar while saving: our models fit one shard, so it
+    is one meaningless 1/1 line on stderr per checkpoint (dozens in a training run)."""
+    from transformers.utils import logging as hf_logging
+
+    if not hf_logging.is_progress_bar_enabled():
+        yield
+        return
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.enable_progress_bar()
 
 
 class EuroMinePreTrainedModel(PreTrainedModel):
@@ -124,7 +141,8 @@ class EuroMinePreTrainedModel(PreTrainedModel):
         if type(self).__module__.startswith("euromine_hf.") and kwargs.get("is_main_process", True):
             # by name: this file is itself copied as remote code, where the package is absent
             importlib.import_module("euromine_hf.models.remote_code").prepare_model_folder(self, save_directory)
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        with _no_shard_progress_bar():
+            return super().save_pretrained(save_directory, *args, **kwargs)
 
     def _check_image(self, name: str, tensor: torch.Tensor) -> None:
         if tensor.ndim != 4 or tensor.shape[1] != self.config.num_channels:
