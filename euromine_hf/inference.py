@@ -514,6 +514,7 @@ def predict_geotiff(
     from rasterio.windows import Window
 
     from euromine_hf.data.archive import ArchiveError
+    from euromine_hf.data.geotiff import class_table_path, class_table_xml, label_class_band, label_probability_band
     from euromine_hf.io import atomic_path, make_temp_dir
 
     paths = [Path(p) for p in images]
@@ -569,12 +570,11 @@ def predict_geotiff(
             dst = stack.enter_context(rasterio.open(partials[-1], "w", nodata=MAP_NODATA if role == "map" else PROBABILITY_NODATA, **profile))
             dst.update_tags(**tags)
             if role == "map":
-                dst.set_band_description(1, kind)
-                dst.update_tags(1, class_0="background", class_1=kind, nodata=f"{MAP_NODATA} (no input data)")
-                dst.write_colormap(1, _MAP_COLOURS[kind])
+                label_class_band(dst, kind, _MAP_COLOURS[kind], MAP_NODATA)
+                # class names GIS shows: GDAL's side-car, renamed into place with the map
+                stack.enter_context(atomic_path(class_table_path(target))).write_text(class_table_xml(kind, _MAP_COLOURS[kind]))
             else:
-                dst.set_band_description(1, f"{kind} probability (%)")
-                dst.update_tags(1, units="percent", scale="0..100", nodata=f"{PROBABILITY_NODATA} (no input data)")
+                label_probability_band(dst, kind, PROBABILITY_NODATA)
             writers.append(dst)
 
         def emit(r0: int, r1: int, probability: np.ndarray) -> None:

@@ -2,8 +2,8 @@
 
 accelerate turns FSDP into DDP on CPU, but FSDP2 (``torch.distributed.fsdp.fully_shard``) runs on
 gloo, so the slow test launches 2 processes (torchrun) that, for every model of
-:data:`~euromine_hf.training.fsdp.FSDP_WRAP_CLASSES` (tiny presets), shard it with its wrap
-classes, take 4 Adam steps with a sharded checkpoint (DCP, the ``SHARDED_STATE_DICT`` layout
+:data:`~euromine_hf.training.fsdp.LARGE_MODELS` (tiny presets), shard it with its own
+``_no_split_modules``, take 4 Adam steps with a sharded checkpoint (DCP, the ``SHARDED_STATE_DICT`` layout
 accelerate writes: ``pytorch_model_fsdp_0`` / ``optimizer_0``) after step 2, and check:
 
 * the gathered full state dict → ``save_pretrained`` → ``from_pretrained`` gives the sharded
@@ -14,7 +14,9 @@ accelerate writes: ``pytorch_model_fsdp_0`` / ``optimizer_0``) after step 2, and
 * ``consolidate_sharded_checkpoint`` turns the step-2 checkpoint into a ``model.safetensors``
   folder that ``from_pretrained`` loads with exactly the step-2 weights.
 
-The fast tests check the table against ``configs/fsdp.yaml`` and the converter's errors.
+The fast tests check that ``configs/fsdp.yaml`` leaves the units to the model (accelerate's own policy
+builder, fed the environment ``accelerate launch`` derives from the file, wraps ``SwinLayer`` for
+upernet-swin), that every zoo model declares units it contains, and the converter's errors.
 """
 
 from __future__ import annotations
@@ -31,28 +33,59 @@ import pytest
 import yaml
 
 from euromine_hf.models import build_model
-from euromine_hf.training.fsdp import FSDP_WRAP_CLASSES, consolidate_sharded_checkpoint, main as fsdp_main
+from euromine_hf.models import MODEL_ZOO
+from euromine_hf.training.fsdp import LARGE_MODELS, consolidate_sharded_checkpoint, main as fsdp_main, wrap_classes
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 SIZE = 32
 
 
-def test_fsdp_config_names_the_wrap_table():
-    text = (ROOT / "configs" / "fsdp.yaml").read_text()
-    config = yaml.safe_load(text)
+def _accelerate_wrapped_classes(model) -> set[str]:
+    """The classes accelerate's FSDP2 policy wraps in ``model`` under ``accelerate launch --config_file configs/fsdp.yaml``."""
+    from unittest import mock
+
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser
+    from accelerate.utils import FullyShardedDataParallelPlugin
+    from accelerate.utils.fsdp_utils import fsdp2_prepare_auto_wrap_policy
+    from accelerate.utils.launch import prepare_multi_gpu_env
+
+    args = launch_command_parser().parse_args(["--config_file", str(ROOT / "configs" / "fsdp.yaml"), "train.py"])
+    env = prepare_multi_gpu_env(_validate_launch_command(args)[0])
+    with mock.patch.dict(os.environ, env):
+        policy = fsdp2_prepare_auto_wrap_policy(FullyShardedDataParallelPlugin(), model)
+    return {type(m).__name__ for m in model.modules() if policy(m)}
+
+
+def test_fsdp_config_wraps_the_models_own_layers():
+    config = yaml.safe_load((ROOT / "configs" / "fsdp.yaml").read_text())
     assert config["fsdp_config"]["fsdp_state_dict_type"] == "SHARDED_STATE_DICT"
     assert config["fsdp_config"]["fsdp_version"] == 2
-    assert config["fsdp_config"]["fsdp_transformer_layer_cls_to_wrap"] == ",".join(FSDP_WRAP_CLASSES["segformer"])
-    listed = {m.group(1): tuple(c.strip() for c in m.group(2).split(","))
-              for m in re.finditer(r"^#\s+([a-z0-9-]+):\s+--fsdp_transformer_layer_cls_to_wrap\s+(\S+)", text, re.M)}
-    assert listed == FSDP_WRAP_CLASSES
+    assert config["fsdp_config"]["fsdp_auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
+    # the README's command: --model upernet-swin with this config wraps Swin layers (it named SegformerLayer)
+    assert _accelerate_wrapped_classes(build_model("upernet-swin", size="tiny")) == {"SwinLayer"}
+    assert _accelerate_wrapped_classes(build_model("segformer", size="tiny")) == {"SegformerLayer"}
 
 
-def test_wrap_classes_exist_in_each_model():
-    for name, classes in FSDP_WRAP_CLASSES.items():
-        found = {type(m).__name__ for m in build_model(name, size="tiny").modules()}
-        assert set(classes) <= found, (name, set(classes) - found)
+def test_every_zoo_model_declares_units_it_contains():
+    for name in MODEL_ZOO:
+        model = build_model(name, size="tiny")
+        classes = wrap_classes(model)
+        found = {type(m).__name__ for m in model.modules()}
+        assert classes and set(classes) <= found, (name, classes, set(classes) - found)
+        # units are parts, not the whole model, and more than one (otherwise nothing is sharded)
+        assert type(model).__name__ not in classes, name
+        assert sum(type(m).__name__ in classes for m in model.modules()) >= 2, name
+
+
+def test_units_follow_the_backbone():
+    assert wrap_classes(build_model("upernet-swin", size="tiny")) == ("SwinLayer",)
+    assert wrap_classes(build_model("upernet-convnext", size="tiny")) == ("ConvNextStage",)
+    assert wrap_classes(build_model("deeplabv3plus-resnet101", size="tiny")) == ("ResNetStage",)
+    assert wrap_classes(build_model("deeplabv3plus-mobilenetv2", size="tiny")) == ("MobileNetV2InvertedResidual",)
+    # rebuilt from its config, as from_pretrained does: the same units
+    assert set(wrap_classes(type(m := build_model("mask2former", size="tiny"))(m.config))) == {
+        "SwinLayer", "Mask2FormerPixelDecoderEncoderLayer", "Mask2FormerMaskedAttentionDecoderLayer"}
 
 
 def test_converter_errors(tmp_path, capsys):
@@ -82,7 +115,7 @@ def test_fsdp2_two_ranks_every_large_model(tmp_path):
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
     reports = json.loads((tmp_path / "report.json").read_text())
-    assert sorted(reports) == sorted(FSDP_WRAP_CLASSES)
+    assert sorted(reports) == sorted(LARGE_MODELS)
     for name, report in reports.items():
         assert report["world_size"] == 2 and report["sharded"], name
         assert report["checkpoint_files"] == [".metadata", "__0_0.distcp", "__1_0.distcp"], name
@@ -136,7 +169,7 @@ def _sharded(name, mesh, seed):
     from euromine_hf.training.fsdp import shard_model
 
     torch.manual_seed(seed)
-    model = shard_model(build_model(name, size="tiny"), name, mesh=mesh)
+    model = shard_model(build_model(name, size="tiny"), mesh=mesh)
     return model, torch.optim.Adam(model.parameters(), lr=1e-3)
 
 
@@ -215,7 +248,7 @@ def _worker() -> None:
     rank = dist.get_rank()
     mesh = init_device_mesh("cpu", (dist.get_world_size(),))
     out = Path(os.environ["EUROMINE_FSDP_OUT"])
-    reports = {name: _run_model(name, mesh, rank, out / name) for name in FSDP_WRAP_CLASSES}
+    reports = {name: _run_model(name, mesh, rank, out / name) for name in LARGE_MODELS}
     if rank == 0:
         (out / "report.json").write_text(json.dumps(reports, indent=1))
     dist.barrier()

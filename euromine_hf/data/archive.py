@@ -96,6 +96,8 @@ _PRED_EXTRA_TIF = re.compile(r"^(?:probability\d{4}|change\d{4}_\d{4}|changeprob
 _PAIR_DIR = re.compile(r"^\d{4}_\d{4}$")
 #: Control characters (newline, tab, escapes): never part of a site name, which ends up in tables and cards.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: GDAL's side-car of a raster (class names, statistics): read by GIS with the raster, not a prediction.
+_GIS_SIDECAR = re.compile(r"\.tiff?\.aux\.xml$", re.IGNORECASE)
 
 #: Largest raster read, in pixels per band (8192 x 8192: a 10-band uint16 image of 1.3 GB). Real
 #: EuroMineNet sites are far smaller; the bound stops a corrupt or hostile header from making a
@@ -821,7 +823,8 @@ def scan_predictions(pred_dir: str | Path) -> dict[str, set[int]]:
                 extra.extend(p for p in sorted(sub.iterdir()) if not p.name.startswith(".") and p not in patches.values())
                 if patches and _YEAR_DIR.match(sub.name):
                     years.add(int(sub.name))
-            elif not (sub.is_file() and (_IMAGE_TIF.match(sub.name) or _PRED_EXTRA_TIF.match(sub.name))):
+            elif not (sub.is_file() and (_IMAGE_TIF.match(sub.name) or _PRED_EXTRA_TIF.match(sub.name)
+                                         or _GIS_SIDECAR.search(sub.name))):
                 extra.append(sub)
             elif sub.is_symlink():
                 check_inside(pred_dir, sub, "prediction")

@@ -16,8 +16,9 @@ mask for dual-task detectors such as DTCDSCN).
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from typing import Any, NamedTuple, Sequence
+from typing import Any, Iterator, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -84,6 +85,22 @@ def init_convolution(module: nn.Module, scheme: str = "pytorch") -> None:
         raise ValueError(f"conv_init must be one of {CONV_INITS}; got {scheme!r}")
 
 
+@contextlib.contextmanager
+def _no_shard_progress_bar() -> Iterator[None]:
+    """Silence transformers' "Writing model shards" bar while saving: our models fit one shard, so it
+    is one meaningless 1/1 line on stderr per checkpoint (dozens in a training run)."""
+    from transformers.utils import logging as hf_logging
+
+    if not hf_logging.is_progress_bar_enabled():
+        yield
+        return
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.enable_progress_bar()
+
+
 class EuroMinePreTrainedModel(PreTrainedModel):
     """What all EuroMineNet models share: weight init, the loss and the output path."""
 
@@ -121,6 +138,24 @@ class EuroMinePreTrainedModel(PreTrainedModel):
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
 
+    def post_init(self) -> None:
+        """transformers' post-init, then ``_no_split_modules`` = the model's own FSDP units plus its parts'.
+
+        transformers gathers ``_no_split_modules`` from child ``PreTrainedModel``s only, so an encoder
+        part (a plain module around a backbone) would contribute nothing and a nested transformers
+        model would contribute its device-map blocks (e.g. a whole ``SwinStage``). Here the classes
+        come from this class and from every non-``PreTrainedModel`` submodule that declares them
+        (the encoders), so the wrap units follow the backbone a model is built with: the same
+        ``configs/fsdp.yaml`` wraps ``SwinLayer`` for ``upernet-swin`` and ``ConvNextStage`` for
+        ``upernet-convnext``.
+        """
+        super().post_init()
+        units = set(type(self)._no_split_modules or ())
+        for module in self.modules():
+            if not isinstance(module, PreTrainedModel):
+                units.update(getattr(module, "_no_split_modules", None) or ())
+        self._no_split_modules = units
+
     def save_pretrained(self, save_directory: Any, *args: Any, **kwargs: Any) -> Any:
         """Config and weights, plus (saved from the package) the code files and ``auto_map`` that let
         ``trust_remote_code=True`` load the model without the package, and the image processor.
@@ -130,7 +165,8 @@ class EuroMinePreTrainedModel(PreTrainedModel):
         if type(self).__module__.startswith("euromine_hf.") and kwargs.get("is_main_process", True):
             # by name: this file is itself copied as remote code, where the package is absent
             importlib.import_module("euromine_hf.models.remote_code").prepare_model_folder(self, save_directory)
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        with _no_shard_progress_bar():
+            return super().save_pretrained(save_directory, *args, **kwargs)
 
     def _check_image(self, name: str, tensor: torch.Tensor) -> None:
         if tensor.ndim != 4 or tensor.shape[1] != self.config.num_channels:

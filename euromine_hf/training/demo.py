@@ -97,9 +97,20 @@ def is_demo_invocation(argv: Sequence[str]) -> bool:
     return all(f in _DEMO_COMPATIBLE for f in flags) and len(argv) <= 2
 
 
+def merge_options(preset: Sequence[str], user: Sequence[str]) -> list[str]:
+    """``preset`` (``--flag value`` pairs) without the flags ``user`` gives, then ``user``.
+
+    The result parses as "user wins" did before, but names each option once, so the logged
+    command line is the one that ran (not ``--output_dir outputs/demo ... --output_dir X``).
+    """
+    given = {word.split("=", 1)[0] for word in user if word.startswith("--")}
+    kept = [word for flag, value in zip(preset[::2], preset[1::2]) if flag not in given for word in (flag, value)]
+    return [*kept, *user]
+
+
 def demo_argv(argv: Sequence[str]) -> list[str]:
-    """The demo preset followed by the user's own arguments."""
-    return [*DEMO_ARGV, *[a for a in argv if a != "--demo"], "--demo", "true"]
+    """The demo preset followed by the user's own arguments (which replace the preset's)."""
+    return [*merge_options(DEMO_ARGV, [a for a in argv if a != "--demo"]), "--demo", "true"]
 
 
 def beats_baseline(test: dict[str, float], baseline: dict[str, float] | None) -> bool:
@@ -121,7 +132,8 @@ def demo_detector() -> str | None:
 
 def change_demo_argv(output_dir: str | Path, model: str, extra: Sequence[str] = ()) -> list[str]:
     """The detector's preset, written under ``{output_dir}/change_detection``; ``extra`` wins."""
-    return [*DEMO_CD_ARGV, "--model", model, "--output_dir", str(Path(output_dir) / "change_detection"), *extra]
+    return merge_options([*DEMO_CD_ARGV, "--model", model, "--output_dir", str(Path(output_dir) / "change_detection")],
+                         list(extra))
 
 
 def run_change_detection_demo(

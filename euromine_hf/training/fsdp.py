@@ -10,8 +10,9 @@ turns one into a normal model folder (``config.json`` + ``model.safetensors``) t
 
     python -m euromine_hf.training.fsdp CHECKPOINT_DIR OUT_DIR --model upernet-swin [--size paper]
 
-:data:`FSDP_WRAP_CLASSES` is the one table of wrap classes; ``configs/fsdp.yaml`` names them in its
-comments and ``tests/test_fsdp.py`` shards each model with them.
+The sharding units are the model's own ``_no_split_modules`` (declared by each model and by the
+encoders it is built from, gathered in ``EuroMinePreTrainedModel.post_init``); ``configs/fsdp.yaml``
+names no class, so accelerate wraps those, and ``tests/test_fsdp.py`` shards each large model with them.
 """
 
 from __future__ import annotations
@@ -25,44 +26,44 @@ from typing import Any, Sequence
 
 import torch
 
-#: Zoo model → the module classes that become one FSDP unit each (a transformer layer or a conv
-#: stage: big enough to amortise the all-gather, small enough that one unit's full parameters fit).
-#: Models not listed (the small CNNs) fit one device: train them with configs/ddp.yaml.
-FSDP_WRAP_CLASSES: dict[str, tuple[str, ...]] = {
-    "segformer": ("SegformerLayer",),
-    "upernet-swin": ("SwinLayer",),
-    "upernet-convnext": ("ConvNextStage",),
-    "mask2former": ("SwinLayer", "Mask2FormerPixelDecoderEncoderLayer", "Mask2FormerMaskedAttentionDecoderLayer"),
-    "deeplabv3-mobilevitv2": ("MobileViTV2Layer",),
-    "deeplabv3plus-resnet101": ("ResNetStage",),
-}
+#: The paper's large models, the ones FSDP is meant for (tests/test_fsdp.py shards each of them);
+#: the small CNNs and detectors fit one device and train with configs/ddp.yaml, though their
+#: ``_no_split_modules`` make them shardable too.
+LARGE_MODELS: tuple[str, ...] = (
+    "segformer", "upernet-swin", "upernet-convnext", "mask2former", "deeplabv3-mobilevitv2", "deeplabv3plus-resnet101",
+)
 
 #: Where accelerate writes the model of a SHARDED_STATE_DICT checkpoint, and under which key.
 SHARDED_MODEL_FOLDER = "pytorch_model_fsdp_0"
 SHARDED_MODEL_KEY = "model"
 
 
-def wrap_classes(model_name: str) -> tuple[str, ...]:
-    """The FSDP unit classes of a zoo model (``--fsdp_transformer_layer_cls_to_wrap``)."""
-    if model_name not in FSDP_WRAP_CLASSES:
-        raise KeyError(f"no FSDP wrap classes for {model_name!r}; FSDP is set up for {sorted(FSDP_WRAP_CLASSES)} "
-                       "(train the small CNNs with configs/ddp.yaml)")
-    return FSDP_WRAP_CLASSES[model_name]
+def wrap_classes(model: torch.nn.Module) -> tuple[str, ...]:
+    """The FSDP unit classes of a built model: its ``_no_split_modules``, sorted.
+
+    accelerate's ``TRANSFORMER_BASED_WRAP`` reads the same attribute when ``configs/fsdp.yaml`` names
+    no class, so the wrap follows the model (``SwinLayer`` for upernet-swin, ``SegformerLayer`` for
+    segformer, …) without a per-model command-line flag.
+    """
+    names = tuple(sorted(getattr(model, "_no_split_modules", None) or ()))
+    if not names:
+        raise ValueError(f"{type(model).__name__} declares no _no_split_modules: nothing to wrap as FSDP units")
+    return names
 
 
-def shard_model(model: torch.nn.Module, model_name: str, **fully_shard_kwargs: Any) -> torch.nn.Module:
-    """Apply FSDP2 ``fully_shard`` to every wrap-class module of ``model``, then to the root.
+def shard_model(model: torch.nn.Module, **fully_shard_kwargs: Any) -> torch.nn.Module:
+    """Apply FSDP2 ``fully_shard`` to every module of a ``_no_split_modules`` class, then to the root.
 
-    This is what accelerate's ``TRANSFORMER_BASED_WRAP`` policy does with the classes of
-    ``configs/fsdp.yaml``; it needs an initialised process group (gloo works on CPU).
+    This is what accelerate's ``TRANSFORMER_BASED_WRAP`` policy does with ``configs/fsdp.yaml``; it
+    needs an initialised process group (gloo works on CPU).
     """
     from torch.distributed.fsdp import fully_shard
 
-    names = set(wrap_classes(model_name))
+    names = set(wrap_classes(model))
     units = [m for m in model.modules() if type(m).__name__ in names]
     found = {type(m).__name__ for m in units}
     if found != names:
-        raise ValueError(f"{model_name}: wrap classes {sorted(names - found)} do not occur in {type(model).__name__}")
+        raise ValueError(f"{type(model).__name__}: wrap classes {sorted(names - found)} do not occur in the model")
     for module in units:
         fully_shard(module, **fully_shard_kwargs)
     fully_shard(model, **fully_shard_kwargs)

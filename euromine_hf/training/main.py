@@ -50,8 +50,12 @@ def _main(argv: Sequence[str] | None) -> int:
     model_args, data_args, training_args, run_args = parse_arguments(argv)
     _check_model_name(model_args.model)  # before the data is read, not after
 
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    # Our own progress is logged at INFO; transformers' per-step chatter stays at WARNING.
+    # Our own progress is logged at INFO by the main process only (under `accelerate launch` every
+    # rank would repeat it); other ranks log warnings. transformers' per-step chatter stays at WARNING.
+    main_process = training_args.process_index == 0
+    level = logging.INFO if main_process else logging.WARNING
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
+    logging.getLogger("euromine_hf").setLevel(level)  # also where the root logger was set up before us
     transformers.utils.logging.set_verbosity_warning()
     if demo:
         logger.info("demo: %s", " ".join(argv))
@@ -59,8 +63,8 @@ def _main(argv: Sequence[str] | None) -> int:
         logger.info("no GPU on this machine: the %s launched processes train as one CPU (gloo) DDP group",
                     os.environ.get("WORLD_SIZE"))
     if training_args.world_size > 1:
-        logger.info("process %d of %d in one process group (%s)", training_args.process_index,
-                    training_args.world_size, training_args.distributed_state.backend)
+        logger.info("%d processes in one process group (%s)", training_args.world_size,
+                    training_args.distributed_state.backend)
 
     try:
         result = run_training(model_args, data_args, training_args, run_args)

@@ -44,7 +44,11 @@ def resolve_data_dir(data_args: DataArguments) -> tuple[Path, str]:
         return path, "archive" if not (path / "synthetic.json").is_file() else "synthetic"
     from euromine_hf.data.synthetic import default_archive
 
-    return Path(default_archive()), "synthetic"
+    path = Path(default_archive())
+    # said on the console, not only in the card: scores on this archive are not EuroMineNet results
+    logger.info("no --data_dir: training on the embedded synthetic archive at %s (synthetic data, not "
+                "EuroMineNet; pass --data_dir for a real archive)", path)
+    return path, "synthetic"
 
 
 def _truncate(dataset: Any, limit: int | None) -> Any:

@@ -25,6 +25,7 @@ import torch
 from transformers import PreTrainedModel, Trainer
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME
 
+from euromine_hf.bands import PATCH_SIZE
 from euromine_hf.data.collators import NUM_DIHEDRAL, dihedral
 from euromine_hf.training.losses import temporal_consistency_loss
 
@@ -76,6 +77,33 @@ _IMAGE_KEYS = ("pixel_values", "pixel_values_t1", "pixel_values_t2")
 _MASK_KEYS = ("labels", "labels_t1", "labels_t2")
 
 
+def parameters_without_gradient(model: torch.nn.Module, size: int = PATCH_SIZE) -> list[str]:
+    """Names of the trainable parameters one training step leaves without a gradient.
+
+    One forward/backward of a copy of ``model`` on a random (2, C, size, size) batch (pooled BatchNorm
+    needs two samples) with the labels its training batches carry (both dates' masks for detectors
+    that use them), inside a forked RNG: the model, its BatchNorm statistics and the random streams
+    the run is seeded with stay untouched. Run once per process, and only under DDP.
+    """
+    import inspect
+
+    probe = copy.deepcopy(model).to("cpu").train()
+    channels = int(getattr(probe.config, "num_channels", 10))
+    inputs = inspect.signature(probe.forward).parameters
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        image = lambda: torch.randn(2, channels, size, size)  # noqa: E731
+        labels = torch.randint(0, 2, (2, size, size))
+        if "pixel_values_t1" in inputs:
+            batch = {"pixel_values_t1": image(), "pixel_values_t2": image(), "labels": labels}
+            if getattr(probe, "uses_date_labels", False):
+                batch.update(labels_t1=labels, labels_t2=labels)
+        else:
+            batch = {"pixel_values": image(), "labels": labels}
+        probe(**batch).loss.backward()
+    return [name for name, p in probe.named_parameters() if p.requires_grad and p.grad is None]
+
+
 class EuroMineTrainer(Trainer):
     """Trainer for EuroMineNet segmenters.
 
@@ -105,6 +133,14 @@ class EuroMineTrainer(Trainer):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("preprocess_logits_for_metrics", argmax_logits_uint8)
+        model = kwargs["model"] if "model" in kwargs else (args[0] if args else None)
+        training_args = kwargs["args"] if "args" in kwargs else (args[1] if len(args) > 1 else None)
+        if (training_args is not None and model is not None and training_args.ddp_find_unused_parameters is None
+                and training_args.world_size > 1 and os.environ.get("ACCELERATE_USE_FSDP", "").lower() != "true"):
+            # Trainer's default is True for every model: DDP then walks the graph each step and torch
+            # warns on every rank when nothing was unused. Which parameters a step leaves unused depends
+            # on the model's config (BIT's and ICIF-Net's paper presets skip a backbone stage), so ask it.
+            training_args.ddp_find_unused_parameters = bool(parameters_without_gradient(model))
         super().__init__(*args, **kwargs)
         self.eval_data_collator = eval_data_collator or self.data_collator
         self.augment = bool(augment)

@@ -311,6 +311,8 @@ class DenseDecoder(nn.Module):
 class AFCF3DForChangeDetection(EuroMineChangeDetectionModel):
     """AFCF3D-Net: 3-D ResNet-18 over the stacked dates, adjacent-level cross-fusion, dense skip decoder."""
 
+    _no_split_modules = ("ResidualBlock3d",)
+
     config_class = AFCF3DConfig
     config: AFCF3DConfig
 

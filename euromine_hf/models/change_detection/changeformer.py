@@ -142,6 +142,8 @@ class ChangeFormerConfig(EuroMineChangeDetectionConfig):
 class HierarchicalTransformerEncoder(Encoder):
     """transformers' ``SegformerModel`` under the encoder contract: one (B, C, H, W) map per stage."""
 
+    _no_split_modules = ("SegformerLayer",)
+
     def __init__(self, config: SegformerConfig) -> None:
         super().__init__()
         self.transformer = SegformerModel(config)

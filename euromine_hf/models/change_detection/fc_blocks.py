@@ -84,6 +84,8 @@ class ConvUnit(nn.Sequential):
 class FCEncoder(Encoder):
     """The contracting path: one map per stage *before* its max-pooling (these are the skips)."""
 
+    _no_split_modules = ("ConvUnit",)
+
     def __init__(self, in_channels: int, widths: Sequence[int], depths: Sequence[int], dropout: float) -> None:
         super().__init__()
         self.stages = nn.ModuleList()

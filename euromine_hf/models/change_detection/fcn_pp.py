@@ -159,6 +159,8 @@ class UpUnit(nn.Module):
 class FCNPPForChangeDetection(EuroMineChangeDetectionModel):
     """FCN-PP: dilated-convolution U-Net encoder on the stacked dates, pyramid pooling, one sigmoid score."""
 
+    _no_split_modules = ("DilatedUnit", "UpUnit")
+
     config_class = FCNPPConfig
     config: FCNPPConfig
 

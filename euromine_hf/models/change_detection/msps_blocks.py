@@ -200,6 +200,8 @@ def idle_convs(widths: Sequence[int]) -> nn.ModuleList:
 class MultiscaleSiameseCDModel(EuroMineChangeDetectionModel):
     """The shared skeleton; subclasses give ``scale_attention(channels)`` for each scale."""
 
+    _no_split_modules = ("FeatureExtractionCell",)
+
     config_class = MultiscaleSiameseConfig
     config: MultiscaleSiameseConfig
 

@@ -202,6 +202,8 @@ def edge_loss(logits: torch.Tensor, labels: torch.Tensor, ignore_index: int, ker
 class RDPNetForChangeDetection(EuroMineChangeDetectionModel):
     """RDP-Net: early-fusion patch embedding, mixer trunk at stride 8, one detail head per mixer."""
 
+    _no_split_modules = ("Mixer",)
+
     config_class = RDPNetConfig
     config: RDPNetConfig
 

@@ -114,6 +114,8 @@ class InputUnit(nn.Module):
 class ResUnetForChangeDetection(EuroMineChangeDetectionModel):
     """Siamese residual U-Net: |f1 − f2| skips, decoder from the bridge, residual output unit."""
 
+    _no_split_modules = ("ResidualUnit",)
+
     config_class = ResUnetConfig
     config: ResUnetConfig
 

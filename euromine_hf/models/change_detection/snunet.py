@@ -122,6 +122,7 @@ class SNUNetForChangeDetection(EuroMineChangeDetectionModel):
     """SNUNet-CD with ECAM: Siamese encoder, densely connected nested decoder, ensemble attention."""
 
     conv_init = "he_fan_out"  # the framework's SNUNet.py:110 sets He fan-out on its convolutions
+    _no_split_modules = ("ResidualNode",)
 
     config_class = SNUNetConfig
 

@@ -17,6 +17,10 @@ class Encoder(nn.Module):
 
     channels: list[int]
     reductions: list[int]
+    #: Class names of the blocks that form one FSDP unit each (a transformer layer, a conv stage):
+    #: the model that holds this encoder lists them in its ``_no_split_modules``, which accelerate's
+    #: and transformers' ``TRANSFORMER_BASED_WRAP`` policy wraps when no class is named by hand.
+    _no_split_modules: tuple[str, ...] = ()
 
     def forward(self, pixel_values: torch.Tensor) -> list[torch.Tensor]:  # pragma: no cover - abstract
         raise NotImplementedError

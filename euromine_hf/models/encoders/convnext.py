@@ -33,6 +33,8 @@ def convnext_backbone_config(
 class ConvNextEncoder(BackboneEncoder):
     """``ConvNextBackbone`` (patchify stem 4×4/4, then ×2 per stage) returning every stage."""
 
+    _no_split_modules = ("ConvNextStage",)
+
     def __init__(self, config: ConvNextConfig) -> None:
         super().__init__()
         self.backbone = ConvNextBackbone(config)

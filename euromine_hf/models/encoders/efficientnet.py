@@ -117,6 +117,8 @@ class EfficientNetEncoder(Encoder):
     (see the module docstring); BatchNorm follows ``config``.
     """
 
+    _no_split_modules = ("EfficientNetBlock",)
+
     def __init__(self, config: EfficientNetConfig, num_stages: int = 7, layout: str = "tf") -> None:
         super().__init__()
         total_stages = len(config.in_channels)

@@ -40,6 +40,8 @@ def mit_backbone_config(num_channels: int, variant: str = "b0", **overrides: Any
 class MiTEncoder(Encoder):
     """MiT stages (B, hidden_sizes[i], H/s_i, W/s_i), s = cumulative patch-embedding strides."""
 
+    _no_split_modules = ("SegformerLayer",)
+
     def __init__(self, config: SegformerConfig) -> None:
         super().__init__()
         self.segformer = SegformerModel(config)

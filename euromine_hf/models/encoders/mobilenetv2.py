@@ -22,6 +22,8 @@ _GROUP_ENDS = (1, 4, 11, 15)
 class MobileNetV2Encoder(Encoder):
     """``MobileNetV2Model`` (``self.mobilenet_v2``) under the encoder contract."""
 
+    _no_split_modules = ("MobileNetV2InvertedResidual",)
+
     def __init__(self, config: MobileNetV2Config) -> None:
         super().__init__()
         self.mobilenet_v2 = MobileNetV2Model(config, add_pooling_layer=False)

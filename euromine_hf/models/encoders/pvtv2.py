@@ -34,6 +34,8 @@ def pvtv2_backbone_config(num_channels: int, variant: str = "pvt-v2-b0", **overr
 class PvtV2Encoder(BackboneEncoder):
     """``PvtV2Backbone`` returning every stage (B, C_i, H/s_i, W/s_i)."""
 
+    _no_split_modules = ("PvtV2BlockLayer",)
+
     def __init__(self, config: PvtV2Config) -> None:
         super().__init__()
         self.backbone = PvtV2Backbone(config)

@@ -125,6 +125,8 @@ class ResNetEncoder(Encoder):
     reduction ratio to every residual block (:func:`add_squeeze_excitation`).
     """
 
+    _no_split_modules = ("ResNetStage",)
+
     def __init__(self, config: ResNetConfig, output_stride: int = 32, se_reduction: int | None = None) -> None:
         super().__init__()
         self.backbone = ResNetBackbone(config)

@@ -51,6 +51,8 @@ class FireModule(nn.Module):
 class SqueezeNetEncoder(Encoder):
     """Stem + fire stages; ``fire_squeeze[i][j]`` / ``fire_expand[i][j]`` size fire module j of stage i."""
 
+    _no_split_modules = ("FireModule",)
+
     def __init__(
         self,
         num_channels: int,

@@ -40,6 +40,8 @@ def swin_backbone_config(
 class SwinEncoder(BackboneEncoder):
     """``SwinBackbone`` (4×4 patch embedding, patch merging ×2 per stage) returning every stage."""
 
+    _no_split_modules = ("SwinLayer",)
+
     def __init__(self, config: SwinConfig) -> None:
         super().__init__()
         self.backbone = SwinBackbone(config)

@@ -38,6 +38,8 @@ class DoubleConv(nn.Sequential):
 class UNetEncoder(Encoder):
     """Double-conv stages of the given widths (e.g. 64, 128, 256, 512, 1024), strides 1, 2, 4, …"""
 
+    _no_split_modules = ("DoubleConv",)
+
     def __init__(self, num_channels: int, widths: Sequence[int], use_batchnorm: bool = True) -> None:
         super().__init__()
         if not widths:

@@ -41,6 +41,8 @@ class VGGConvUnit(nn.Module):
 class VGGEncoder(Encoder):
     """VGG-BN stages; ``depths``/``widths`` default to VGG16."""
 
+    _no_split_modules = ("VGGConvUnit",)
+
     def __init__(
         self,
         num_channels: int,

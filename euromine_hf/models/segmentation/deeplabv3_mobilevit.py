@@ -115,6 +115,8 @@ class EuroMineDeepLabV3MobileViTConfig(EuroMineConfig):
 class EuroMineDeepLabV3MobileViTForSegmentation(EuroMineSegmentationModel):
     """DeepLabV3-MobileViTV2 on ``num_channels`` bands: ``pixel_values`` (B,C,H,W) → logits (B,2,H,W)."""
 
+    _no_split_modules = ("MobileViTV2Layer",)
+
     config_class = EuroMineDeepLabV3MobileViTConfig
     config: EuroMineDeepLabV3MobileViTConfig
 

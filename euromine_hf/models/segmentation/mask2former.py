@@ -264,6 +264,8 @@ def semantic_targets(
 class EuroMineMask2FormerForSegmentation(EuroMineSegmentationModel):
     """Mask2Former (Swin) on ``num_channels`` bands: ``pixel_values`` (B,C,H,W) → scores (B,2,H,W)."""
 
+    _no_split_modules = ("SwinLayer", "Mask2FormerPixelDecoderEncoderLayer", "Mask2FormerMaskedAttentionDecoderLayer")
+
     config_class = EuroMineMask2FormerConfig
     config: EuroMineMask2FormerConfig
 
