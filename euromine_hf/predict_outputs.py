@@ -6,7 +6,8 @@ it wrote there with their SHA-256 (added once each file is in place) and the run
 (pid, host). The marker is what makes a file recognisably predict's own: ``--overwrite`` replaces a
 listed map whose content is still what predict wrote, nothing else (a map the user edited or
 replaced under the same name is theirs now). It also makes leftovers recognisable: a run killed mid-write (SIGKILL, power loss)
-leaves ``.Year2019.tif.XXXXXXXX.tmp.tif`` files and ``.Year2019.tif.partial-XXXXXXXX/`` folders; the
+leaves ``.Year2019.tif.XXXXXXXX.tmp.tif`` files (``.Year2019.tif.aux.xml.XXXXXXXX.tmp.xml`` for the GIS
+side-car) and ``.Year2019.tif.partial-XXXXXXXX/`` folders; the
 next run into a marked folder removes those whose name says predict made them, unless another
 run writing into that folder is still alive. Nothing in an unmarked folder is ever removed.
 
@@ -33,7 +34,8 @@ _CREATED_BY = "euromine_hf.inference"
 #: Names of the maps predict writes (``predict`` in inference.py names them).
 _OUTPUT_NAME = r"(?:Year\d{4}|Probability\d{4}|Change[^/]+|ChangeProbability[^/]+|[^/]+_mine|[^/]+_probability)\.tif"
 #: ``io.atomic_path``'s temporary file and ``predict_geotiff``'s scratch folder for such a map.
-_LEFTOVER_FILE = re.compile(rf"^\.{_OUTPUT_NAME}\.[A-Za-z0-9_]+\.tmp\.tif$")
+#: GDAL's side-car of a map (class names, ``data/geotiff.py``) has its own temporary ``….tmp.xml``.
+_LEFTOVER_FILE = re.compile(rf"^\.{_OUTPUT_NAME}(?:\.[A-Za-z0-9_]+\.tmp\.tif|\.aux\.xml\.[A-Za-z0-9_]+\.tmp\.xml)$")
 _LEFTOVER_DIR = re.compile(rf"^\.{_OUTPUT_NAME}\.partial-[A-Za-z0-9_]+$")
 _SCRATCH_FILE = re.compile(r"^(?:map|probability)\.tif(?:\.aux\.xml|\.ovr)?$")
 

@@ -234,7 +234,8 @@ def test_a_rerun_removes_the_leftovers_of_a_killed_run_and_nothing_else(saved_mo
     written = predict(_model(), archive, out, save_probability=True, progress=False)
     assert len(written) == 8
     assert sorted(p.name for p in site.iterdir()) == sorted(
-        [PREDICT_MARKER, ".Year2016.tif.notes", "Probability2016.tif", "Probability2017.tif", "Year2016.tif", "Year2016.tif.bak", "Year2017.tif"])
+        [PREDICT_MARKER, ".Year2016.tif.notes", "Probability2016.tif", "Probability2017.tif", "Year2016.tif", "Year2016.tif.aux.xml",
+         "Year2016.tif.bak", "Year2017.tif", "Year2017.tif.aux.xml"])
     assert not [p for p in out.rglob("*") if ".tmp." in p.name or ".partial-" in p.name]
     assert foreign.exists()
     assert read_marker(site)["runs"] == []
