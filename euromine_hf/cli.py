@@ -71,7 +71,18 @@ def user_error_message(error: BaseException) -> str | None:
 
     ``datasets`` wraps an error raised while generating rows in ``DatasetGenerationError``; the
     user's error is its cause, so the cause is what is reported.
+
+    A write the file system refused (read-only, full, quota, permissions: :func:`euromine_hf.io.write_fault`
+    finds it anywhere in the cause chain) is the user's disk, not a bug: the file and the reason.
     """
+    from euromine_hf.io import WriteError, write_fault
+
+    fault = write_fault(error)
+    if fault is not None:
+        if isinstance(fault, WriteError):
+            return " ".join(str(fault).split())
+        reason = fault.strerror or os.strerror(fault.errno)
+        return " ".join((f"{fault.filename}: {reason}" if fault.filename is not None else reason).split())
     if type(error).__name__ == "DatasetGenerationError" and error.__cause__ is not None:
         return user_error_message(error.__cause__)
     names = {f"{t.__module__}.{t.__qualname__}" for t in type(error).__mro__}

@@ -330,9 +330,13 @@ def _remove_failed_build(builder: datasets.DatasetBuilder) -> None:
 
 def prepare(builder: datasets.DatasetBuilder, **kwargs: Any) -> None:
     """``builder.download_and_prepare(**kwargs)`` that raises archive errors as :class:`ArchiveError`
-    and leaves no half-built cache behind when it fails."""
+    and leaves no half-built cache behind when it fails. A write the file system refuses names the
+    cache folder (datasets' own error names no file); with ``output_dir`` the caller names its own."""
+    from euromine_hf.io import writing
+
+    naming = writing(builder._cache_dir_root) if kwargs.get("output_dir") is None else contextlib.nullcontext()
     try:
-        with archive_errors():
+        with archive_errors(), naming:
             builder.download_and_prepare(**kwargs)
     except BaseException:
         _remove_failed_build(builder)

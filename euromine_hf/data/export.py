@@ -358,7 +358,7 @@ def export_parquet(
         raise ValueError(f"export: configs: expected some of {list(CONFIG_NAMES)}, got {configs}")
     from euromine_hf.data.archive import detect_layout
     from euromine_hf.data.builder import prepare
-    from euromine_hf.io import make_temp_dir, replace_folder
+    from euromine_hf.io import make_temp_dir, replace_folder, writing
 
     data_dir = Path(data_dir)
     detect_layout(data_dir)  # a missing or empty archive fails before anything is created
@@ -388,7 +388,8 @@ def export_parquet(
                 config_name=name, data_dir=str(data_dir), cache_dir=str(work / "cache"),
                 writer_batch_size=writer_batch_size, **kwargs,
             )
-            prepare(builder, output_dir=str(build_dir), file_format="parquet", max_shard_size=shard_bytes, num_proc=num_proc)
+            with writing(out_dir):  # datasets' write errors name no file: name the export
+                prepare(builder, output_dir=str(build_dir), file_format="parquet", max_shard_size=shard_bytes, num_proc=num_proc)
             built_config = builder.config
             target = tmp / name
             target.mkdir()
