@@ -120,12 +120,20 @@ def run_guarded(func: Callable[[], int | None], prog: str) -> int:
         return 2
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse with the project's error shape: ``PROG: error: MESSAGE`` alone, exit 2 (argparse's
+    own adds the usage block; ``--help`` still shows it)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="euromine", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors (also EUROMINE_DEBUG=1)")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
     for name, (module_name, summary) in COMMANDS.items():
         if only is not None and name != only:
             subparsers.add_parser(name, help=summary)

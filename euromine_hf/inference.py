@@ -800,6 +800,8 @@ def parse_year_pairs(text: str) -> list[tuple[int, int]]:
 
 
 def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    from euromine_hf.options import POSITIVE, SEED, device_type, int_range
+
     parser = subparsers.add_parser(
         name,
         help=summary,
@@ -825,15 +827,15 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
     parser.add_argument("out", help="output folder")
     parser.add_argument("--split", choices=("train", "validation", "test"), default=None, help="archives: only the sites of this split")
     parser.add_argument("--split-scheme", default="auto", choices=("auto", "official", "random"))
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random split scheme")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the random split scheme")
     parser.add_argument("--sites", nargs="+", default=None, help="archives: only these sites")
     parser.add_argument("--years", nargs="+", type=int, default=None, help="only these years (default: every year found)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--stride", type=int, default=None, help="window step in pixels (default 160, the published grid; 80 averages overlaps)")
+    parser.add_argument("--batch-size", type=POSITIVE, default=16)
+    parser.add_argument("--stride", type=int_range(1, PATCH_SIZE), default=None, help="window step in pixels (default 160, the published grid; 80 averages overlaps)")
     parser.add_argument("--threshold", type=float, default=0.5, help="probability above which a pixel is mine/change (default 0.5)")
     parser.add_argument("--probabilities", "--probability", dest="probability", action="store_true",
                         help="also write the probability (uint8 percent 0-100, 255 nodata): Probability{YYYY}.tif / ChangeProbability{Y1}_{Y2}.tif")
-    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--device", type=device_type, default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--pairs", default=None, metavar="Y1:Y2,...",
                         help="change detectors, folders: year pairs to map, e.g. 2016:2017,2015:2024 (default: consecutive "
                              "years and first:last); writes Change{Y1}_{Y2}.tif")

@@ -189,6 +189,12 @@ class EuroMineNetConfig(datasets.BuilderConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.validate()
+
+    def validate(self) -> None:
+        """Normalise and check the fields. Also run by :class:`EuroMineNet` after datasets has set
+        the caller's values with ``setattr`` (which skips ``__post_init__``), so a bad value never
+        reaches a build."""
         self.years = _as_int_tuple(self.years, "years")
         self.intervals = _as_int_tuple(self.intervals, "intervals")
         if self.sites is not None:
@@ -202,6 +208,11 @@ class EuroMineNetConfig(datasets.BuilderConfig):
             raise ValueError(f"EuroMineNetConfig.intervals: expected values in 1..{MAX_INTERVAL}, got {list(self.intervals)}")
         if self.years is not None and len(self.years) < (2 if self.name == "cd_pairs" else 1):
             raise ValueError(f"EuroMineNetConfig.years: cd_pairs needs at least two years, got {list(self.years)}")
+        if self.name == "cd_pairs" and not self.year_pairs():
+            raise ValueError(
+                f"EuroMineNetConfig.intervals: expected a gap between two of the years {list(self.selected_years)}, "
+                f"got {list(self.selected_intervals)} (no year pair selected)"
+            )
 
     @property
     def selected_years(self) -> tuple[int, ...]:
@@ -304,13 +315,14 @@ def archive_errors() -> Iterator[None]:
         raise cause.with_traceback(None) from None
 
 
-def _remove_failed_build(builder: datasets.DatasetBuilder) -> None:
+def _remove_failed_build(builder: datasets.DatasetBuilder, empty: bool = False) -> None:
     """Remove what a failed ``download_and_prepare`` left in the cache: the config's (empty or
     partial) folder, its lock files, and cache folders that became empty. A complete earlier build
-    of the same config (it has ``dataset_info.json``) is kept."""
+    of the same config (it has ``dataset_info.json``) is kept, unless ``empty``: a build that
+    selected no rows is marked complete by datasets but must not be served."""
     out = Path(str(builder._output_dir))
     root = Path(str(builder._cache_dir_root)).resolve()
-    if not (out / datasets.config.DATASET_INFO_FILENAME).is_file():
+    if empty or not (out / datasets.config.DATASET_INFO_FILENAME).is_file():
         shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(f"{out}.incomplete", ignore_errors=True)
     with contextlib.suppress(OSError):
@@ -341,6 +353,14 @@ def prepare(builder: datasets.DatasetBuilder, **kwargs: Any) -> None:
     except BaseException:
         _remove_failed_build(builder)
         raise
+    splits = builder.info.splits or {}
+    if not any(s.num_examples for s in splits.values()):
+        _remove_failed_build(builder, empty=True)
+        config = builder.config
+        raise ValueError(
+            f"{config.data_dir}: config {config.name!r} (years {list(config.selected_years)}, sites "
+            f"{list(config.sites) if config.sites else 'all'}): expected at least one row, the selection has none"
+        )
 
 
 def _describe(config_name: str) -> str:
@@ -382,6 +402,11 @@ class EuroMineNet(datasets.GeneratorBasedBuilder):
             if kwargs.get(key) is not None and not isinstance(kwargs[key], (str, int)):
                 kwargs[key] = tuple(sorted(set(kwargs[key])))
         super().__init__(*args, **kwargs)
+        try:
+            self.config.validate()
+        except ValueError:
+            _remove_failed_build(self)  # the lock files datasets has just created
+            raise
         if kwargs.get("writer_batch_size") is None:
             self._writer_batch_size = _WRITER_BATCH_SIZE.get(self.config.name, 32)
 

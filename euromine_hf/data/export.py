@@ -491,21 +491,23 @@ def _layout(data_dir: Path) -> str:
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``euromine export`` and ``euromine build`` (the builder's config fields)."""
+    from euromine_hf.options import INTERVAL, POSITIVE, SEED
+
     parser.add_argument(
         "--configs", nargs="+", choices=CONFIG_NAMES, default=list(CONFIG_NAMES), metavar="CONFIG",
         help=f"which configs to write (default: all of {', '.join(CONFIG_NAMES)})",
     )
     parser.add_argument("--years", nargs="+", type=int, metavar="YYYY", help=f"years to include (default: all, {YEARS[0]}-{YEARS[-1]})")
     parser.add_argument(
-        "--intervals", nargs="+", type=int, metavar="K", help="cd_pairs: year gaps t2 - t1 to include (default: 1..9)"
+        "--intervals", nargs="+", type=INTERVAL, metavar="K", help="cd_pairs: year gaps t2 - t1 to include (default: 1..9)"
     )
     parser.add_argument("--sites", nargs="+", metavar="SITE", help="only these site folders (default: every site)")
     parser.add_argument(
         "--split-scheme", choices=("auto", "official", "random"), default="auto",
         help="site split: the published lists, a seeded 70/10/20 split, or auto (official when all sites have published names)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random site split (default: 0)")
-    parser.add_argument("--num-proc", type=int, default=None, help="processes for building (default: 1)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the random site split (default: 0)")
+    parser.add_argument("--num-proc", type=POSITIVE, default=None, help="processes for building (default: 1)")
 
 
 def add_parser(subparsers: Any, name: str = "export", summary: str = "export Parquet shards and a dataset card for the Hub") -> argparse.ArgumentParser:

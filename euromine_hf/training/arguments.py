@@ -315,9 +315,17 @@ def check_task_arguments(model_args: ModelArguments, data_args: DataArguments, t
         raise ValueError(f"--model {model_args.model} is a {spec_task} model but --task is {task}; "
                          f"choose one of: {', '.join(zoo_names(task)) or 'none registered'}")
     try:  # the config alone is cheap: a typo in --config_overrides fails before any data is read
-        MODEL_ZOO[model_args.model].make_config(model_args.size, **model_args.overrides())
+        config = MODEL_ZOO[model_args.model].make_config(model_args.size, **model_args.overrides())
     except ValueError as error:
         raise ValueError(f"--config_overrides / --size for --model {model_args.model}: {error}") from error
+    from euromine_hf.bands import BANDS
+
+    channels = getattr(config, "num_channels", len(BANDS))
+    if channels != len(BANDS):  # the training data always carries the ten bands
+        raise ValueError(
+            f"--config_overrides num_channels: expected {len(BANDS)} (the archive's bands {', '.join(BANDS)}), got {channels}; "
+            "to start from an RGB model use --rgb_checkpoint, which adapts its first layer to the 10 bands"
+        )
     if task == "change_detection":
         if data_args.sampling == "per_year":
             data_args.sampling = "pairs"
