@@ -55,6 +55,7 @@ __all__ = [
     "write_fault",
     "writing",
     "fsync_path",
+    "sync_tree",
 ]
 
 #: errno values that mean "the file system refused a write": the user's disk, mount or permissions,
@@ -221,14 +222,18 @@ def make_temp_dir(parent: str | os.PathLike[str], prefix: str) -> Path:
     return tmp
 
 
-def _fsync_tree(root: Path) -> None:
-    """Sync every file and folder under ``root`` (folders after their contents), then ``root``."""
-    for dirpath, dirnames, filenames in os.walk(root, topdown=False):
-        for name in filenames:
-            path = os.path.join(dirpath, name)
-            if not os.path.islink(path):
-                fsync_path(path)
-        fsync_path(dirpath)
+def sync_tree(root: str | os.PathLike[str], parent: bool = False) -> None:
+    """Sync every file and folder under ``root`` (folders after their contents), then ``root``, and
+    with ``parent`` the folder holding it: for trees other libraries wrote (``save_pretrained``)."""
+    with writing(root):
+        for dirpath, dirnames, filenames in os.walk(root, topdown=False):
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                if not os.path.islink(path):
+                    fsync_path(path)
+            fsync_path(dirpath)
+        if parent:
+            fsync_path(Path(root).resolve().parent)
 
 
 def replace_folder(new: str | os.PathLike[str], dest: str | os.PathLike[str], aside_prefix: str | None = None) -> Path:
@@ -238,7 +243,7 @@ def replace_folder(new: str | os.PathLike[str], dest: str | os.PathLike[str], as
     tree is synced before the swap and the parent folder after it (see the module's note)."""
     new, dest = Path(new), Path(dest)
     with writing(dest):
-        _fsync_tree(new)
+        sync_tree(new)
         if not dest.exists():
             os.replace(new, dest)
             fsync_path(dest.parent)

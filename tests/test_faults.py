@@ -74,6 +74,17 @@ def test_replace_folder_syncs_the_new_tree_and_the_parent(tmp_path, sync_log):
     assert (dest / "b.json").read_bytes() == b"b" and not (dest / "old.txt").exists()
 
 
+def test_a_saved_model_is_synced_before_save_pretrained_returns(tmp_path, sync_log):
+    from euromine_hf.models import build_model
+
+    folder = tmp_path / "model"
+    build_model("unet", "tiny").save_pretrained(folder)
+    synced = [e[1] for e in sync_log if e[0] == "fsync"]
+    assert {str(folder / "model.safetensors"), str(folder / "config.json"), str(folder), str(tmp_path)} <= set(synced), synced
+    last = {path: i for i, path in enumerate(synced)}
+    assert last[str(folder / "model.safetensors")] < last[str(folder)] < last[str(tmp_path)]
+
+
 # ---- write faults simulated (item 10, on any machine) ----------------------------------------------
 
 
