@@ -4,6 +4,7 @@ exit 2, one line naming the option and what was expected, nothing read or writte
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,16 @@ def test_training_refuses_num_channels_other_than_the_data_bands():
     model_args = ModelArguments(model="unet", size="tiny", config_overrides="num_channels=3")
     with pytest.raises(ValueError, match=r"^--config_overrides num_channels: expected 10 .* got 3"):
         check_task_arguments(model_args, DataArguments())
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("num_qualitative", -1, "--num_qualitative must be a count >= 0; got -1"),
+    ("metric_protocol", "pixel", "--metric_protocol must be one of"),
+    ("baseline_index", "ndxi", "--baseline_index must be 'auto' or one of"),
+])
+def test_train_run_options_are_checked_when_parsed(field, value, expected):
+    from euromine_hf.training.arguments import RunArguments
+
+    with pytest.raises(ValueError, match=re.escape(expected)):
+        RunArguments(**{field: value})
+    RunArguments()  # the defaults pass

@@ -165,6 +165,19 @@ class RunArguments:
         default="site", metadata={"help": "Scoring protocol: 'site' (paper), 'micro' or 'patch'."}
     )
 
+    def __post_init__(self) -> None:
+        # checked here, at parse time: otherwise a typo surfaces after the data is built (or, for
+        # --num_qualitative -1, silently draws nothing)
+        from euromine_hf.metrics.scores import PROTOCOLS
+        from euromine_hf.training.baseline import INDICES
+
+        if self.num_qualitative < 0:
+            raise ValueError(f"--num_qualitative must be a count >= 0; got {self.num_qualitative}")
+        if self.metric_protocol not in PROTOCOLS:
+            raise ValueError(f"--metric_protocol must be one of {tuple(PROTOCOLS)}; got {self.metric_protocol!r}")
+        if self.baseline_index != "auto" and self.baseline_index not in INDICES:
+            raise ValueError(f"--baseline_index must be 'auto' or one of {tuple(sorted(INDICES))}; got {self.baseline_index!r}")
+
 
 def __getattr__(name: str) -> Any:
     """``EuroMineTrainingArguments`` (and ``ALL_ARGUMENTS``, which holds it) subclass transformers'
