@@ -184,8 +184,8 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     try:
         with writing(path):
             yield tmp
+            fsync_path(tmp)  # while still the owner's 0600: the umask's mode may not allow reading
             os.chmod(tmp, file_mode())
-            fsync_path(tmp)
             os.replace(tmp, path)
             fsync_path(path.parent)
     except BaseException:
