@@ -71,7 +71,18 @@ def user_error_message(error: BaseException) -> str | None:
 
     ``datasets`` wraps an error raised while generating rows in ``DatasetGenerationError``; the
     user's error is its cause, so the cause is what is reported.
+
+    A write the file system refused (read-only, full, quota, permissions: :func:`euromine_hf.io.write_fault`
+    finds it anywhere in the cause chain) is the user's disk, not a bug: the file and the reason.
     """
+    from euromine_hf.io import WriteError, write_fault
+
+    fault = write_fault(error)
+    if fault is not None:
+        if isinstance(fault, WriteError):
+            return " ".join(str(fault).split())
+        reason = fault.strerror or os.strerror(fault.errno)
+        return " ".join((f"{fault.filename}: {reason}" if fault.filename is not None else reason).split())
     if type(error).__name__ == "DatasetGenerationError" and error.__cause__ is not None:
         return user_error_message(error.__cause__)
     names = {f"{t.__module__}.{t.__qualname__}" for t in type(error).__mro__}
@@ -109,12 +120,20 @@ def run_guarded(func: Callable[[], int | None], prog: str) -> int:
         return 2
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse with the project's error shape: ``PROG: error: MESSAGE`` alone, exit 2 (argparse's
+    own adds the usage block; ``--help`` still shows it)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {' '.join(message.split())}\n")
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="euromine", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks for input errors (also EUROMINE_DEBUG=1)")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=OneLineErrorParser)
     for name, (module_name, summary) in COMMANDS.items():
         if only is not None and name != only:
             subparsers.add_parser(name, help=summary)

@@ -943,6 +943,8 @@ def parse_year_pairs(text: str) -> list[tuple[int, int]] | str:
 
 
 def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    from euromine_hf.options import POSITIVE, SEED, device_type, int_range
+
     parser = subparsers.add_parser(
         name,
         help=summary,
@@ -971,11 +973,11 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
     parser.add_argument("out", help="output folder")
     parser.add_argument("--split", choices=("train", "validation", "test"), default=None, help="archives: only the sites of this split")
     parser.add_argument("--split-scheme", default="auto", choices=("auto", "official", "random"))
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random split scheme")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the random split scheme")
     parser.add_argument("--sites", nargs="+", default=None, help="archives: only these sites")
     parser.add_argument("--years", nargs="+", type=int, default=None, help="only these years (default: every year found)")
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--stride", type=int, default=None, help="window step in pixels (default 160, the published grid; 80 averages overlaps)")
+    parser.add_argument("--batch-size", type=POSITIVE, default=16)
+    parser.add_argument("--stride", type=int_range(1, PATCH_SIZE), default=None, help="window step in pixels (default 160, the published grid; 80 averages overlaps)")
     parser.add_argument("--threshold", type=_option(check_threshold), default=0.5,
                         help="probability above which a pixel is mine/change, strictly between 0 and 1 (default 0.5)")
     parser.add_argument("--band-order", type=_option(parse_band_order), default=None, metavar="B02,B03,...",
@@ -986,7 +988,7 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
                              "(listed in .euromine-predict.json beside them); anything else is kept and the run refused")
     parser.add_argument("--probabilities", "--probability", dest="probability", action="store_true",
                         help="also write the probability (uint8 percent 0-100, 255 nodata): Probability{YYYY}.tif / ChangeProbability{Y1}_{Y2}.tif")
-    parser.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    parser.add_argument("--device", type=device_type, default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--pairs", default=None, metavar="Y1:Y2,...|all",
                         help="change detectors, folders: year pairs to map, e.g. 2016:2017,2015:2024, or 'all' (every pair "
                              "of the years found: the 45 a change-detection submission needs); default: consecutive "
@@ -997,7 +999,6 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
                         help="run the Python code a non-euromine model folder ships (its config's auto_map); "
                              "without it such a folder is refused. Only for sources you trust")
     parser.set_defaults(func=_run)
-    _one_line_errors(parser)
     return parser
 
 
@@ -1012,15 +1013,6 @@ def _option(check: Callable[[str], Any]) -> Callable[[str], Any]:
 
     convert.__name__ = check.__name__
     return convert
-
-
-def _one_line_errors(parser: argparse.ArgumentParser) -> None:
-    """Option errors end as every other user error does: one line ``euromine predict: error: ...``
-    and exit 2, instead of argparse's usage block followed by the message."""
-    def error(message: str) -> Any:
-        parser.exit(2, f"{parser.prog}: error: {' '.join(str(message).split())}\n")
-
-    parser.error = error  # type: ignore[method-assign]
 
 
 def _load_any(path: str, trust_remote_code: bool = False) -> Any:

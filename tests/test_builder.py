@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +173,47 @@ def test_fingerprint_follows_the_archive_files(tmp_path):
     assert archive_fingerprint(tmp_path) == first
     (tmp_path / "A" / "label" / "Year2015.tif").write_bytes(b"12345")
     assert archive_fingerprint(tmp_path) != first
+
+
+def test_fingerprint_follows_content_when_size_and_mtime_are_kept(tmp_path):
+    """Issue 18 item 7: an in-place edit that keeps size and mtime (touch -r, rsync -t) rebuilds."""
+    label = tmp_path / "A" / "label" / "Year2015.tif"
+    label.parent.mkdir(parents=True)
+    label.write_bytes(b"1234")
+    st = label.stat()
+    first = archive_fingerprint(tmp_path)
+    with open(label, "r+b") as fh:  # same file, same size
+        fh.write(b"9")
+    os.utime(label, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (label.stat().st_size, label.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    assert archive_fingerprint(tmp_path) != first
+
+
+def test_label_edited_with_size_and_mtime_kept_is_not_served_from_the_cache(tmp_path):
+    import numpy as np
+    import rasterio
+
+    from euromine_hf.data.geotiff import write_geotiff
+    from euromine_hf.data.synthetic import SyntheticConfig, generate_archive
+
+    archive = tmp_path / "archive"
+    (site,) = generate_archive(archive, SyntheticConfig(num_sites=1, min_size=160, max_size=160))
+    cache = tmp_path / "cache"
+    before = load_euromine(archive, "mapping", cache_dir=cache, years=(2020,))
+    masks = [np.asarray(m) for split in before.values() for m in split.with_format("numpy")["mask"]]
+    assert sum(int(m.sum()) for m in masks) > 0
+    label = next((archive / site / "label").glob("*2020.tif"))
+    st = label.stat()
+    with rasterio.open(label) as src:
+        crs, transform, shape = src.crs, src.transform, (src.height, src.width)
+    write_geotiff(label, np.zeros(shape, np.uint8), crs, transform)  # no mine at all: compresses smaller
+    assert label.stat().st_size < st.st_size
+    with open(label, "ab") as fh:  # pad to the old size (GDAL ignores trailing bytes), restore the mtime
+        fh.write(b"\0" * (st.st_size - label.stat().st_size))
+    os.utime(label, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (label.stat().st_size, label.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    after = load_euromine(archive, "mapping", cache_dir=cache, years=(2020,))
+    assert sum(int(np.asarray(m).sum()) for split in after.values() for m in split.with_format("numpy")["mask"]) == 0
 
 
 def test_fingerprint_follows_symlinked_site_folders(tmp_path):

@@ -55,6 +55,21 @@ def _damage(folder: Path, how: str) -> str:
     if how == "no_weights":
         weights.unlink()
         return "model.safetensors"
+    if how in ("pickle_bin", "garbage_bin", "object_bin"):  # pytorch_model.bin instead of safetensors
+        import pickle
+
+        import torch
+
+        weights.unlink()
+        binary = folder / "pytorch_model.bin"
+        if how == "pickle_bin":  # a bare pickle: torch.load(weights_only=True) raised UnpicklingError
+            binary.write_bytes(pickle.dumps({"weight": [1.0, 2.0]}))
+            return f"{binary}: weights: expected torch.save's zip archive of tensors"
+        if how == "garbage_bin":
+            binary.write_bytes(b"not a checkpoint " * 64)
+            return f"{binary}: weights: expected"
+        torch.save({"weight": torch.zeros(2), "extra": _Opaque()}, binary)  # a zip holding a non-tensor object
+        return "weights: expected tensors only, found other pickled objects"
     if how == "wrong_weights":  # weights of another architecture under this config
         from euromine_hf.models import build_model
 
@@ -64,7 +79,12 @@ def _damage(folder: Path, how: str) -> str:
     raise AssertionError(how)
 
 
-@pytest.mark.parametrize("how", ["json", "model_type", "truncated", "no_weights", "wrong_weights"])
+class _Opaque:
+    """An arbitrary object in a weights file: torch's weights-only unpickler refuses it."""
+
+
+@pytest.mark.parametrize("how", ["json", "model_type", "truncated", "no_weights", "wrong_weights",
+                                 "pickle_bin", "garbage_bin", "object_bin"])
 def test_predict_with_a_damaged_model_folder_exits_2_naming_the_file(saved_model, tmp_path, capsys, how):
     import numpy as np
     from rasterio.transform import from_origin

@@ -306,6 +306,33 @@ def test_push_without_token_says_how_to_give_one(local_hub, tmp_path, monkeypatc
     assert local_hub.requests == []  # refused before any request
 
 
+def test_push_with_a_refused_token_exits_2_naming_the_repo(tmp_path):
+    """401 (unknown token) and 403 (another user's token) are one line, exit 2; not a traceback."""
+    import subprocess
+    import sys
+
+    write_parquet_export(tmp_path / "export")
+    _, folder = saved_model_folder(tmp_path)
+    with LocalHub(extra_tokens={"hf_other_user": "other"}) as hub:
+        env = {**os.environ, **hub.client_env(tmp_path / "hf_home"), "HF_TOKEN": "hf_not_a_token",
+               "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+        env.pop("EUROMINE_DEBUG", None)
+        proc = subprocess.run([sys.executable, "-m", "euromine_hf.cli", "push", "user", "--export", str(tmp_path / "export")],
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 2 and "Traceback" not in proc.stderr
+        assert proc.stderr.strip().splitlines() == [
+            f"euromine push: error: {hub.endpoint}: dataset repo user/euromine: the Hub refused the token "
+            "(401 Unauthorized: unknown or expired); expected a valid write token in HF_TOKEN or from `hf auth login`"
+        ]
+        with use_local_hub(hub, tmp_path / "hf_home2"):
+            with pytest.raises(HubPushError, match=r"repo user/m: the token has no write access \(403 Forbidden\)"):
+                push_model_folder(folder, "user/m", token="hf_other_user")
+            with pytest.raises(HubPushError, match=r"space repo user/ca_tiou: the Hub refused the token \(401"):
+                from euromine_hf.hub.push import push_metric_spaces
+
+                push_metric_spaces("user", ["ca_tiou"], token="hf_not_a_token")
+
+
 def test_hub_errors_map_to_client_exceptions(local_hub, tmp_path):
     _, folder = saved_model_folder(tmp_path)
     push_model_folder(folder, "user/m", private=True)

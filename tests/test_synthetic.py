@@ -167,6 +167,25 @@ def test_interrupted_run_leaves_no_half_site_and_no_description(tmp_path: Path, 
     assert not archive_matches(out, SyntheticConfig(**SMALL))
 
 
+def test_sites_too_large_for_memory_are_refused_before_allocating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """``synth --max-size 100000`` was a MemoryError traceback: now one line, exit 2, nothing created."""
+    from euromine_hf.cli import main
+    from euromine_hf.data import synthetic
+
+    monkeypatch.setattr(synthetic, "available_memory", lambda: 64 * 2**30)  # a 64 GiB machine, whatever runs this
+    out = tmp_path / "big"
+    assert main(["synth", str(out), "--max-size", "100000"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("euromine synth: error: SyntheticConfig: max_size: a "), err
+    assert "GiB of memory, 64.0 GiB is available; expected a max_size (--max-size) of at most 13107" in err[0]
+    assert not out.exists()
+    monkeypatch.setattr(synthetic, "available_memory", lambda: 10 * 2**20)
+    monkeypatch.setattr(synthetic, "render_site", lambda *a, **k: pytest.fail("allocated before the check"))
+    with pytest.raises(ValueError, match=r"a 400x400 px site needs about 0\.1 GiB"):
+        generate_archive(out, SyntheticConfig(num_sites=1, min_size=400, max_size=400))  # 64 MB needed
+    assert not out.exists()
+
+
 def test_default_archive_is_reused(tmp_path: Path) -> None:
     config = SyntheticConfig(**SMALL)
     first = default_archive(cache_root=tmp_path, config=config)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -326,6 +328,31 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert resumed.state.global_step == 2 * n
     assert not torch.allclose(_flat_params(first.model), _flat_params(straight.model))
     torch.testing.assert_close(_flat_params(resumed.model), _flat_params(straight.model), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("damage", ["optimizer", "weights"])
+def test_resume_from_a_damaged_checkpoint_names_the_file(tmp_path, damage):
+    """A garbage ``optimizer.pt`` or a truncated ``model.safetensors``: a ValueError naming the file
+    (rc 2 in the CLI), not torch's UnpicklingError or safetensors' nameless error."""
+    dataset = make_dataset(n_sites=3)
+
+    def trainer_for(out, callbacks=()):
+        return EuroMineTrainer(model=TinySegmenter(TinyConfig()),
+                               args=training_args(out, max_steps=4, save_strategy="steps", save_steps=1000),
+                               train_dataset=dataset, data_collator=collate, callbacks=list(callbacks))
+
+    trainer_for(tmp_path, [StopAt(2)]).train()
+    checkpoint = tmp_path / "checkpoint-2"
+    if damage == "optimizer":
+        damaged = checkpoint / "optimizer.pt"
+        damaged.write_bytes(b"\x80\x04garbage" * 10)
+        expected = re.escape(f"{damaged}: resume state: expected torch.save's zip archive, found a bare pickle")
+    else:
+        damaged = checkpoint / "model.safetensors"
+        os.truncate(damaged, damaged.stat().st_size // 2)
+        expected = re.escape(f"{damaged}: ") + "(tensor data|safetensors header)"
+    with pytest.raises(ValueError, match=expected):
+        trainer_for(tmp_path).train(resume_from_checkpoint=str(checkpoint))
 
 
 def test_step_seeded_augmentation_moves_images_and_labels_together(tmp_path):

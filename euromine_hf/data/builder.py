@@ -30,8 +30,9 @@ path is slower than the zero-copy reader either way. So the typed column wins: s
 stay in the schema and in exported Parquet. Read rows yourself with
 ``with_format("numpy", dtype=None)`` (the default formats widen uint16 to int64).
 
-The cache is keyed by the config *and* a fingerprint of the archive's files (names, sizes,
-modification times), so regenerating or editing the archive rebuilds instead of serving stale rows.
+The cache is keyed by the config *and* a fingerprint of the archive's files (names and a fast
+hash of their bytes), so regenerating or editing the archive rebuilds instead of serving stale rows,
+even when an edit keeps a file's size and modification time (``touch -r``, ``rsync -t``, a restore).
 The fingerprint covers what the reader reads: root files and site folders (symlinked ones
 followed, links out of the archive refused), not hidden folders or anything else such as a
 datasets cache kept inside the archive, which would otherwise change it on every run.
@@ -47,6 +48,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,6 +191,12 @@ class EuroMineNetConfig(datasets.BuilderConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        self.validate()
+
+    def validate(self) -> None:
+        """Normalise and check the fields. Also run by :class:`EuroMineNet` after datasets has set
+        the caller's values with ``setattr`` (which skips ``__post_init__``), so a bad value never
+        reaches a build."""
         self.years = _as_int_tuple(self.years, "years")
         self.intervals = _as_int_tuple(self.intervals, "intervals")
         if self.sites is not None:
@@ -202,6 +210,11 @@ class EuroMineNetConfig(datasets.BuilderConfig):
             raise ValueError(f"EuroMineNetConfig.intervals: expected values in 1..{MAX_INTERVAL}, got {list(self.intervals)}")
         if self.years is not None and len(self.years) < (2 if self.name == "cd_pairs" else 1):
             raise ValueError(f"EuroMineNetConfig.years: cd_pairs needs at least two years, got {list(self.years)}")
+        if self.name == "cd_pairs" and not self.year_pairs():
+            raise ValueError(
+                f"EuroMineNetConfig.intervals: expected a gap between two of the years {list(self.selected_years)}, "
+                f"got {list(self.selected_intervals)} (no year pair selected)"
+            )
 
     @property
     def selected_years(self) -> tuple[int, ...]:
@@ -222,10 +235,40 @@ def _hidden(name: str) -> bool:
     return name.startswith((".", "_"))
 
 
-def archive_fingerprint(data_dir: str | Path, exclude: Iterable[str | Path] = ()) -> str:
-    """Hash of the relative path, size and modification time of every file the reader may read.
+#: Content hashes already computed in this process, keyed by what any write changes (inode, size,
+#: mtime and ctime: an edit that restores the mtime still moves the ctime), so the several configs
+#: of one export or training run read each file once. Only files whose ctime is older than
+#: :data:`_SETTLED_NS` are remembered: a timestamp is coarse (a clock tick), so a file hashed in the
+#: tick it was written could be written again with the same key (git's "racily clean" entries).
+_CONTENT_HASHES: dict[tuple[int, int, int, int, int], str] = {}
+_HASH_CHUNK = 8 << 20
+_SETTLED_NS = 2_000_000_000
 
-    Cheap (no pixels read) and changes whenever the archive is regenerated or edited. Covered:
+
+def file_content_hash(path: Path, st: os.stat_result | None = None) -> str:
+    """xxh3-128 of the file's bytes (about 5 GB/s in memory: reading the file dominates)."""
+    import xxhash
+
+    st = st or path.stat()
+    key = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    known = _CONTENT_HASHES.get(key)
+    if known is not None:
+        return known
+    digest = xxhash.xxh3_128()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    value = digest.hexdigest()
+    if time.time_ns() - st.st_ctime_ns > _SETTLED_NS:
+        _CONTENT_HASHES[key] = value
+    return value
+
+
+def archive_fingerprint(data_dir: str | Path, exclude: Iterable[str | Path] = ()) -> str:
+    """Hash of the relative path and the content (:func:`file_content_hash`) of every file the reader may read.
+
+    Content, not size and modification time: a label edited in place with both kept would be served
+    stale. The cost is one read of the archive per process (BENCHMARKS.md, "Builder cache key"). Covered:
     the root's files and every site folder (one holding ``image/``/``label/`` or ``{YYYY}/``),
     following symlinks, so an edited label behind a symlinked site folder rebuilds. Skipped: hidden
     (``.``/``_``) entries, other folders (e.g. a datasets cache inside the archive) and ``exclude``.
@@ -240,7 +283,7 @@ def archive_fingerprint(data_dir: str | Path, exclude: Iterable[str | Path] = ()
             st = path.stat()
         except OSError:
             return
-        digest.update(f"{path.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        digest.update(f"{path.relative_to(root).as_posix()}\0{st.st_size}\0{file_content_hash(path, st)}\n".encode())
 
     for entry in sorted(root.iterdir()):
         if _hidden(entry.name):
@@ -304,13 +347,14 @@ def archive_errors() -> Iterator[None]:
         raise cause.with_traceback(None) from None
 
 
-def _remove_failed_build(builder: datasets.DatasetBuilder) -> None:
+def _remove_failed_build(builder: datasets.DatasetBuilder, empty: bool = False) -> None:
     """Remove what a failed ``download_and_prepare`` left in the cache: the config's (empty or
     partial) folder, its lock files, and cache folders that became empty. A complete earlier build
-    of the same config (it has ``dataset_info.json``) is kept."""
+    of the same config (it has ``dataset_info.json``) is kept, unless ``empty``: a build that
+    selected no rows is marked complete by datasets but must not be served."""
     out = Path(str(builder._output_dir))
     root = Path(str(builder._cache_dir_root)).resolve()
-    if not (out / datasets.config.DATASET_INFO_FILENAME).is_file():
+    if empty or not (out / datasets.config.DATASET_INFO_FILENAME).is_file():
         shutil.rmtree(out, ignore_errors=True)
     shutil.rmtree(f"{out}.incomplete", ignore_errors=True)
     with contextlib.suppress(OSError):
@@ -330,13 +374,25 @@ def _remove_failed_build(builder: datasets.DatasetBuilder) -> None:
 
 def prepare(builder: datasets.DatasetBuilder, **kwargs: Any) -> None:
     """``builder.download_and_prepare(**kwargs)`` that raises archive errors as :class:`ArchiveError`
-    and leaves no half-built cache behind when it fails."""
+    and leaves no half-built cache behind when it fails. A write the file system refuses names the
+    cache folder (datasets' own error names no file); with ``output_dir`` the caller names its own."""
+    from euromine_hf.io import writing
+
+    naming = writing(builder._cache_dir_root) if kwargs.get("output_dir") is None else contextlib.nullcontext()
     try:
-        with archive_errors():
+        with archive_errors(), naming:
             builder.download_and_prepare(**kwargs)
     except BaseException:
         _remove_failed_build(builder)
         raise
+    splits = builder.info.splits or {}
+    if not any(s.num_examples for s in splits.values()):
+        _remove_failed_build(builder, empty=True)
+        config = builder.config
+        raise ValueError(
+            f"{config.data_dir}: config {config.name!r} (years {list(config.selected_years)}, sites "
+            f"{list(config.sites) if config.sites else 'all'}): expected at least one row, the selection has none"
+        )
 
 
 def _describe(config_name: str) -> str:
@@ -378,6 +434,11 @@ class EuroMineNet(datasets.GeneratorBasedBuilder):
             if kwargs.get(key) is not None and not isinstance(kwargs[key], (str, int)):
                 kwargs[key] = tuple(sorted(set(kwargs[key])))
         super().__init__(*args, **kwargs)
+        try:
+            self.config.validate()
+        except ValueError:
+            _remove_failed_build(self)  # the lock files datasets has just created
+            raise
         if kwargs.get("writer_batch_size") is None:
             self._writer_batch_size = _WRITER_BATCH_SIZE.get(self.config.name, 32)
 

@@ -361,7 +361,7 @@ def export_parquet(
     from euromine_hf.data.archive import detect_layout
     from euromine_hf.data.builder import prepare
     from euromine_hf.data.parquet_layout import write_compact_shard
-    from euromine_hf.io import make_temp_dir, replace_folder
+    from euromine_hf.io import make_temp_dir, replace_folder, writing
 
     data_dir = Path(data_dir)
     detect_layout(data_dir)  # a missing or empty archive fails before anything is created
@@ -391,7 +391,8 @@ def export_parquet(
                 config_name=name, data_dir=str(data_dir), cache_dir=str(work / "cache"),
                 writer_batch_size=writer_batch_size, **kwargs,
             )
-            prepare(builder, output_dir=str(build_dir), file_format="parquet", max_shard_size=shard_bytes, num_proc=num_proc)
+            with writing(out_dir):  # datasets' write errors name no file: name the export
+                prepare(builder, output_dir=str(build_dir), file_format="parquet", max_shard_size=shard_bytes, num_proc=num_proc)
             built_config = builder.config
             target = tmp / name
             target.mkdir()
@@ -493,21 +494,23 @@ def _layout(data_dir: Path) -> str:
 
 def _add_config_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``euromine export`` and ``euromine build`` (the builder's config fields)."""
+    from euromine_hf.options import INTERVAL, POSITIVE, SEED
+
     parser.add_argument(
         "--configs", nargs="+", choices=CONFIG_NAMES, default=list(CONFIG_NAMES), metavar="CONFIG",
         help=f"which configs to write (default: all of {', '.join(CONFIG_NAMES)})",
     )
     parser.add_argument("--years", nargs="+", type=int, metavar="YYYY", help=f"years to include (default: all, {YEARS[0]}-{YEARS[-1]})")
     parser.add_argument(
-        "--intervals", nargs="+", type=int, metavar="K", help="cd_pairs: year gaps t2 - t1 to include (default: 1..9)"
+        "--intervals", nargs="+", type=INTERVAL, metavar="K", help="cd_pairs: year gaps t2 - t1 to include (default: 1..9)"
     )
     parser.add_argument("--sites", nargs="+", metavar="SITE", help="only these site folders (default: every site)")
     parser.add_argument(
         "--split-scheme", choices=("auto", "official", "random"), default="auto",
         help="site split: the published lists, a seeded 70/10/20 split, or auto (official when all sites have published names)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random site split (default: 0)")
-    parser.add_argument("--num-proc", type=int, default=None, help="processes for building (default: 1)")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the random site split (default: 0)")
+    parser.add_argument("--num-proc", type=POSITIVE, default=None, help="processes for building (default: 1)")
 
 
 def add_parser(subparsers: Any, name: str = "export", summary: str = "export Parquet shards and a dataset card for the Hub") -> argparse.ArgumentParser:

@@ -23,6 +23,8 @@ Sites are read one at a time, so any archive size fits in memory."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str = "stats", summary: str = "") -> argparse.ArgumentParser:
+    from euromine_hf.options import SEED
+
     parser = subparsers.add_parser(
         name, help=summary or "footprint and change statistics with plots", description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -32,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str = "stats", summ
     parser.add_argument("--split", default="all", choices=["all", "train", "validation", "test"], help="only the sites of one split (default: all sites)")
     parser.add_argument("--split-scheme", default="auto", choices=["auto", "official", "random"],
                         help="how sites are split: official lists, seeded random 70/10/20, or auto (official when every site is a published name)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random site split")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the random site split")
     parser.add_argument("--years", type=int, nargs="+", default=list(YEARS), help="years to include (default 2015..2024)")
     parser.add_argument("--sites", nargs="+", default=None, help="only these site folders")
     parser.add_argument("--out", default="outputs/stats", help="folder for the tables and plots (default: outputs/stats)")

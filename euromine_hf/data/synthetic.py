@@ -63,7 +63,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 from rasterio.crs import CRS
@@ -922,6 +922,48 @@ def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     atomic_write_json(path, payload, indent=2)
 
 
+#: Peak memory of synthesising one site, per pixel of its raster: 350 B measured with tracemalloc
+#: at 256 and 512 px (the ten years' layers, land cover and mine fields), rounded up for GDAL.
+BYTES_PER_PIXEL = 400
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: ``MemAvailable``, capped by a cgroup v2 limit; None
+    where neither can be read (then nothing is checked)."""
+    found: list[int] = []
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit != "max":
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+            found.append(max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    return min(found) if found else None
+
+
+def check_memory(plans: Sequence[SitePlan]) -> None:
+    """Refuse sites too large for this machine's memory before allocating anything: a
+    ``--max-size 100000`` site would need terabytes and end in a ``MemoryError`` (or the OOM killer)."""
+    if not plans:
+        return
+    largest = max(plans, key=lambda p: p.height * p.width)
+    need = largest.height * largest.width * BYTES_PER_PIXEL
+    have = available_memory()
+    if have is not None and need > have:
+        side = int((have / BYTES_PER_PIXEL) ** 0.5)
+        raise ValueError(
+            f"SyntheticConfig: max_size: a {largest.height}x{largest.width} px site needs about {need / 2**30:.1f} GiB "
+            f"of memory, {have / 2**30:.1f} GiB is available; expected a max_size (--max-size) of at most {side}"
+        )
+
+
 def generate_archive(
     out_dir: str | Path,
     config: SyntheticConfig | None = None,
@@ -942,10 +984,11 @@ def generate_archive(
         raise FileExistsError(f"{out_dir}: exists and is not a folder")
     if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
         raise FileExistsError(f"{out_dir}: folder is not empty (pass overwrite=True / --overwrite to replace it)")
+    plans = plan_sites(config)
+    check_memory(plans)  # before anything is created or allocated
     out_dir.mkdir(parents=True, exist_ok=True)
     for stale in out_dir.glob(f"{_TMP_PREFIX}*"):  # leftovers of a killed run
         shutil.rmtree(stale, ignore_errors=True)
-    plans = plan_sites(config)
     desc_path = out_dir / DESCRIPTION_FILE
     previous: list[str] = []
     if desc_path.exists():

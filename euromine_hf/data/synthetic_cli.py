@@ -30,21 +30,23 @@ Examples:
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str = "synth", summary: str | None = None) -> argparse.ArgumentParser:
     """Create the ``synth`` subcommand's parser and set its ``func``."""
+    from euromine_hf.options import POSITIVE, SEED
+
     parser = subparsers.add_parser(
         name, help=summary, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="folder to write the archive into (created if missing)")
-    parser.add_argument("--sites", type=int, default=12, metavar="N",
+    parser.add_argument("--sites", type=POSITIVE, default=12, metavar="N",
                         help="number of sites, named {Country}_{n} with n >= 101 (default: 12; ignored with --official-names)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed; same seed, same files (default: 0)")
+    parser.add_argument("--seed", type=SEED, default=0, metavar="S", help="random seed; same seed, same files (default: 0)")
     parser.add_argument("--official-names", action="store_true",
                         help="lay out the 133 official site names (train/val/test of the official split plus Greece_3) "
                              "as small rasters, to exercise the real split")
     parser.add_argument("--baseline-offset", action="store_true",
                         help="add the +1000 DN offset of processing baseline 04.00 to images from 2022 on")
-    parser.add_argument("--min-size", type=int, default=None, metavar="PX",
+    parser.add_argument("--min-size", type=POSITIVE, default=None, metavar="PX",
                         help="smallest raster side in pixels (default: 150, or 96 with --official-names)")
-    parser.add_argument("--max-size", type=int, default=None, metavar="PX",
+    parser.add_argument("--max-size", type=POSITIVE, default=None, metavar="PX",
                         help="largest raster side in pixels (default: 480, or 200 with --official-names)")
     parser.add_argument("--no-nuisance", action="store_true",
                         help="leave out gain/offset, haze, clouds and shadows (phenology and crop rotation stay)")

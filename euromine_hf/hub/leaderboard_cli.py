@@ -30,6 +30,8 @@ masks hold 0/1 or 0/255. The full format: `euromine leaderboard format`
 
 
 def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    from euromine_hf.options import SEED
+
     parser = subparsers.add_parser(name, help=summary, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="leaderboard_command", metavar="ACTION")
 
@@ -51,7 +53,7 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
                              "needs --task")
     submit.add_argument("--results", default="leaderboard", help="local leaderboard folder (default: ./leaderboard)")
     submit.add_argument("--split-scheme", default="auto", choices=("auto", "official", "random"), help="how sites are split (default: auto)")
-    submit.add_argument("--seed", type=int, default=0, help="seed of the random split scheme")
+    submit.add_argument("--seed", type=SEED, default=0, help="seed of the random split scheme")
     submit.add_argument("--push", action="store_true", help="publish the result to the Hub (needs --model-repo or model_repo in submission.json)")
     submit.add_argument("--model-repo", default=None, help="model repo NAMESPACE/NAME that receives the results (created if missing)")
     submit.add_argument("--dataset-repo", default=None, help="benchmark dataset repo with eval.yaml (default: NAMESPACE/euromine of the model repo)")

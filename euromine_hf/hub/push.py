@@ -8,8 +8,10 @@ file instead of producing a Hub repo that ``from_pretrained`` or ``load_dataset`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -24,6 +26,29 @@ WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
 
 class HubPushError(ValueError):
     """A folder is not fit to push, or no credentials are available; the message says which and why."""
+
+
+@contextlib.contextmanager
+def refused_credentials(repo_id: str, repo_type: str = "model") -> Iterator[None]:
+    """Turn the Hub's 401 (token unknown or expired) and 403 (no write access to the namespace
+    or repo) into :class:`HubPushError` naming the repo and what to do: they are the user's
+    credentials, not a bug, and huggingface_hub reports them as a traceback."""
+    from huggingface_hub import constants
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        yield
+    except HfHubHTTPError as error:
+        status = getattr(error.response, "status_code", None)
+        if status not in (401, 403):
+            raise
+        kind = "" if repo_type == "model" else f"{repo_type} "
+        where = f"{constants.ENDPOINT}: {kind}repo {repo_id}"
+        if status == 401:
+            raise HubPushError(f"{where}: the Hub refused the token (401 Unauthorized: unknown or expired); "
+                               "expected a valid write token in HF_TOKEN or from `hf auth login`") from None
+        raise HubPushError(f"{where}: the token has no write access (403 Forbidden); expected a token of the "
+                           "namespace's owner (or an organisation member) with the write role") from None
 
 
 def _resolve_token(token: str | None) -> str:
@@ -112,12 +137,13 @@ def push_model_folder(
         logger.warning("%s has no README.md: the model repo will have no card (see euromine_hf.hub.cards)", path)
     token = _resolve_token(token)
     api = api or HfApi()
-    # create_repo answers with the full id: a bare name lands in the token owner's namespace.
-    repo_id = api.create_repo(repo_id, token=token, private=private, repo_type="model", exist_ok=True).repo_id
-    info = api.upload_folder(
-        folder_path=str(path), repo_id=repo_id, repo_type="model", token=token, revision=revision,
-        commit_message=commit_message, ignore_patterns=list(ignore_patterns),
-    )
+    with refused_credentials(repo_id):
+        # create_repo answers with the full id: a bare name lands in the token owner's namespace.
+        repo_id = api.create_repo(repo_id, token=token, private=private, repo_type="model", exist_ok=True).repo_id
+        info = api.upload_folder(
+            folder_path=str(path), repo_id=repo_id, repo_type="model", token=token, revision=revision,
+            commit_message=commit_message, ignore_patterns=list(ignore_patterns),
+        )
     logger.info("pushed %s to %s: %s", path, repo_id, info.commit_url)
     return str(info.commit_url)
 
@@ -162,7 +188,8 @@ def push_dataset_folder(
     configs = _dataset_configs(path)
     token = _resolve_token(token)
     api = api or HfApi()
-    repo_id = api.create_repo(repo_id, token=token, private=private, repo_type="dataset", exist_ok=True).repo_id
+    with refused_credentials(repo_id, "dataset"):
+        repo_id = api.create_repo(repo_id, token=token, private=private, repo_type="dataset", exist_ok=True).repo_id
     from euromine_hf.data.export import read_export_marker
 
     marker = read_export_marker(path) or {}
@@ -176,10 +203,11 @@ def push_dataset_folder(
             continue
         content: Any = _card_for_repo(file, local_id, repo_id) if rel == "README.md" else str(file)
         operations.append(CommitOperationAdd(path_in_repo=rel, path_or_fileobj=content))
-    info = api.create_commit(
-        repo_id=repo_id, repo_type="dataset", operations=operations, token=token, revision=revision,
-        commit_message=commit_message,
-    )
+    with refused_credentials(repo_id, "dataset"):
+        info = api.create_commit(
+            repo_id=repo_id, repo_type="dataset", operations=operations, token=token, revision=revision,
+            commit_message=commit_message,
+        )
     logger.info("pushed %d config(s) from %s to dataset %s: %s", len(configs), path, repo_id, info.commit_url)
     return str(info.commit_url)
 
@@ -212,11 +240,12 @@ def push_metric_spaces(
     urls = {}
     for name in names:
         files = space_files(name, namespace, requirement=requirement)
-        repo_id = api.create_repo(f"{namespace}/{name}", token=token, private=private, repo_type="space",
-                                  space_sdk="gradio", exist_ok=True).repo_id
-        operations = [CommitOperationAdd(path_in_repo=rel, path_or_fileobj=data) for rel, data in files.items()]
-        info = api.create_commit(repo_id=repo_id, repo_type="space", operations=operations, token=token,
-                                 commit_message=commit_message)
+        with refused_credentials(f"{namespace}/{name}", "space"):
+            repo_id = api.create_repo(f"{namespace}/{name}", token=token, private=private, repo_type="space",
+                                      space_sdk="gradio", exist_ok=True).repo_id
+            operations = [CommitOperationAdd(path_in_repo=rel, path_or_fileobj=data) for rel, data in files.items()]
+            info = api.create_commit(repo_id=repo_id, repo_type="space", operations=operations, token=token,
+                                     commit_message=commit_message)
         urls[name] = str(info.commit_url)
         logger.info("pushed metric %s to space %s: %s", name, repo_id, info.commit_url)
     return urls

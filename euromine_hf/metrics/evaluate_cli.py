@@ -44,6 +44,8 @@ _PATCH_FILE = re.compile(r"^Patch(\d+)\.(npy|png)$", re.IGNORECASE)
 
 
 def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentParser:
+    from euromine_hf.options import NON_NEGATIVE, SEED
+
     parser = subparsers.add_parser(
         name, help=summary, description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -51,14 +53,14 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
     parser.add_argument("predictions", help="prediction folder (layouts above)")
     parser.add_argument("--split", default="test", choices=("train", "validation", "test"), help="split to score (default: test)")
     parser.add_argument("--split-scheme", default="auto", choices=("auto", "official", "random"), help="how sites are split (default: auto)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random split scheme")
+    parser.add_argument("--seed", type=SEED, default=0, help="seed of the random split scheme")
     parser.add_argument("--task", default="mapping", choices=("mapping", "change", "post-classification"))
     parser.add_argument("--protocol", default="site", choices=PROTOCOLS + ("all",), help="scoring protocol (default: site)")
     parser.add_argument("--empty", default="skip", choices=EMPTY_RULES, help="rule for empty denominators (default: skip)")
     parser.add_argument("--model", default=None, help="row label in the tables (default: the prediction folder's name)")
     parser.add_argument("--paper", action="store_true", help="put the paper's reported numbers beside ours")
     parser.add_argument("--output", default="outputs/evaluate", help="folder for tables, scores and maps")
-    parser.add_argument("--maps", type=int, default=0, metavar="N", help="write error maps (PNG) for the first N site-years / pairs")
+    parser.add_argument("--maps", type=NON_NEGATIVE, default=0, metavar="N", help="write error maps (PNG) for the first N site-years / pairs")
     parser.set_defaults(func=run)
     return parser
 

@@ -19,13 +19,14 @@ for detectors), so a command that takes "a model folder" needs no task flag of i
 from __future__ import annotations
 
 import json
+import pickle
 import struct
 from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "load_model", "check_model_folder", "check_safetensors", "auto_class_for_task", "is_local_path", "zoo_model_types",
-    "check_remote_code", "hub_config",
+    "load_model", "check_model_folder", "check_weights", "check_torch_weights", "check_safetensors", "auto_class_for_task",
+    "is_local_path", "zoo_model_types", "check_remote_code", "hub_config",
 ]
 
 #: Weight files ``save_pretrained`` writes, in the order ``from_pretrained`` looks for them.
@@ -99,6 +100,31 @@ def check_remote_code(config: dict[str, Any], where: str | Path, trust_remote_co
     return True
 
 
+def check_torch_weights(path: str | Path, field: str = "weights",
+                        expected: str = "torch.save's zip archive of tensors (or model.safetensors)") -> None:
+    """Refuse a ``pytorch_model.bin`` that is not ``torch.save``'s zip archive of tensors.
+
+    A bare pickle (torch's pre-1.6 format, or any ``pickle.dump``) or garbage otherwise reaches
+    ``torch.load(weights_only=True)``, whose ``UnpicklingError`` is a traceback advising to rerun
+    with ``weights_only=False``, i.e. to run the file's code. Here it is one line naming the file.
+    """
+    import zipfile
+
+    path = Path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head[:1] == b"\x80":  # a pickle protocol >= 2 starts with PROTO
+        found = "a bare pickle (not loaded: unpickling can run code)"
+    elif not zipfile.is_zipfile(path):
+        found = "neither a zip archive nor safetensors (damaged or not a checkpoint)"
+    else:
+        with zipfile.ZipFile(path) as archive:
+            if any(name.endswith("/data.pkl") or name == "data.pkl" for name in archive.namelist()):
+                return
+        found = "a zip archive without torch's data.pkl"
+    raise ValueError(f"{path}: {field}: expected {expected}, found {found}")
+
+
 def check_model_folder(folder: str | Path, trust_remote_code: bool = False) -> dict[str, Any]:
     """Validate a local model folder; returns its parsed ``config.json``.
 
@@ -126,11 +152,21 @@ def check_model_folder(folder: str | Path, trust_remote_code: bool = False) -> d
     if not (trust_remote_code and config.get("auto_map")) and (not isinstance(model_type, str) or model_type not in CONFIG_MAPPING):
         ours = sorted(t for t in CONFIG_MAPPING.keys() if t.startswith("euromine-"))
         raise ValueError(f"{config_path}: field 'model_type': expected a registered type (e.g. {', '.join(ours[:4])}, ...), found {'no such field' if model_type is None else repr(model_type)}")
+    check_weights(folder)
+    return config
+
+
+def check_weights(folder: str | Path) -> None:
+    """Check the weight files ``from_pretrained`` would read in ``folder`` (headers and sizes, not
+    tensors): a damaged file is a ``ValueError`` naming it, not a loader error naming none."""
+    folder = Path(folder)
     weights = [folder / name for name in WEIGHT_FILES if (folder / name).is_file()]
     if not weights:
         raise ValueError(f"{folder}: weights: expected one of {', '.join(WEIGHT_FILES)}, found none")
     if weights[0].name == "model.safetensors":
         check_safetensors(weights[0])
+    elif weights[0].name == "pytorch_model.bin":
+        check_torch_weights(weights[0])
     elif weights[0].name == "model.safetensors.index.json":
         try:
             index = json.loads(weights[0].read_text(encoding="utf-8"))
@@ -142,7 +178,17 @@ def check_model_folder(folder: str | Path, trust_remote_code: bool = False) -> d
             if not shard_path.is_file():
                 raise ValueError(f"{weights[0]}: weight_map names {shard!r}, which is not in {folder}")
             check_safetensors(shard_path)
-    return config
+    elif weights[0].name == "pytorch_model.bin.index.json":
+        try:
+            index = json.loads(weights[0].read_text(encoding="utf-8"))
+            shards = sorted(set(index["weight_map"].values()))
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"{weights[0]}: field 'weight_map': expected a JSON object of tensor -> shard file ({error})") from None
+        for shard in shards:
+            shard_path = folder / shard
+            if not shard_path.is_file():
+                raise ValueError(f"{weights[0]}: weight_map names {shard!r}, which is not in {folder}")
+            check_torch_weights(shard_path)
 
 
 def hub_config(repo_id: str | Path) -> dict[str, Any]:
@@ -208,7 +254,10 @@ def load_model(path: str | Path, task: str | None = None, *, trust_remote_code: 
         model, info = auto_class.from_pretrained(str(path), config=config, output_loading_info=True, **kwargs)
     except _WrongTask as error:
         raise ValueError(str(error)) from None
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as error:
+    except pickle.UnpicklingError:  # torch's message advises weights_only=False, i.e. running the file's code
+        raise ValueError(f"{where}: weights: expected tensors only, found other pickled objects (refused: "
+                         "loading them could run code)") from None
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError, EOFError, SafetensorError) as error:
         raise ValueError(f"{where}: could not load the model: {error}") from error
     finally:
         hf_logging.set_verbosity(verbosity)

@@ -158,15 +158,20 @@ class EuroMinePreTrainedModel(PreTrainedModel):
 
     def save_pretrained(self, save_directory: Any, *args: Any, **kwargs: Any) -> Any:
         """Config and weights, plus (saved from the package) the code files and ``auto_map`` that let
-        ``trust_remote_code=True`` load the model without the package, and the image processor.
+        ``trust_remote_code=True`` load the model without the package, and the image processor; the
+        folder is then synced to disk (:func:`euromine_hf.io.sync_tree`).
 
         A copy loaded as remote code is saved by transformers' own ``custom_object_save`` instead.
         """
-        if type(self).__module__.startswith("euromine_hf.") and kwargs.get("is_main_process", True):
+        ours = type(self).__module__.startswith("euromine_hf.") and kwargs.get("is_main_process", True)
+        if ours:
             # by name: this file is itself copied as remote code, where the package is absent
             importlib.import_module("euromine_hf.models.remote_code").prepare_model_folder(self, save_directory)
         with _no_shard_progress_bar():
-            return super().save_pretrained(save_directory, *args, **kwargs)
+            result = super().save_pretrained(save_directory, *args, **kwargs)
+        if ours:  # a saved model (a checkpoint, the trained model) survives a power loss once this returns
+            importlib.import_module("euromine_hf.io").sync_tree(save_directory, parent=True)
+        return result
 
     def _check_image(self, name: str, tensor: torch.Tensor) -> None:
         if tensor.ndim != 4 or tensor.shape[1] != self.config.num_channels:

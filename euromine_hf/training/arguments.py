@@ -165,6 +165,19 @@ class RunArguments:
         default="site", metadata={"help": "Scoring protocol: 'site' (paper), 'micro' or 'patch'."}
     )
 
+    def __post_init__(self) -> None:
+        # checked here, at parse time: otherwise a typo surfaces after the data is built (or, for
+        # --num_qualitative -1, silently draws nothing)
+        from euromine_hf.metrics.scores import PROTOCOLS
+        from euromine_hf.training.baseline import INDICES
+
+        if self.num_qualitative < 0:
+            raise ValueError(f"--num_qualitative must be a count >= 0; got {self.num_qualitative}")
+        if self.metric_protocol not in PROTOCOLS:
+            raise ValueError(f"--metric_protocol must be one of {tuple(PROTOCOLS)}; got {self.metric_protocol!r}")
+        if self.baseline_index != "auto" and self.baseline_index not in INDICES:
+            raise ValueError(f"--baseline_index must be 'auto' or one of {tuple(sorted(INDICES))}; got {self.baseline_index!r}")
+
 
 def __getattr__(name: str) -> Any:
     """``EuroMineTrainingArguments`` (and ``ALL_ARGUMENTS``, which holds it) subclass transformers'
@@ -315,9 +328,17 @@ def check_task_arguments(model_args: ModelArguments, data_args: DataArguments, t
         raise ValueError(f"--model {model_args.model} is a {spec_task} model but --task is {task}; "
                          f"choose one of: {', '.join(zoo_names(task)) or 'none registered'}")
     try:  # the config alone is cheap: a typo in --config_overrides fails before any data is read
-        MODEL_ZOO[model_args.model].make_config(model_args.size, **model_args.overrides())
+        config = MODEL_ZOO[model_args.model].make_config(model_args.size, **model_args.overrides())
     except ValueError as error:
         raise ValueError(f"--config_overrides / --size for --model {model_args.model}: {error}") from error
+    from euromine_hf.bands import BANDS
+
+    channels = getattr(config, "num_channels", len(BANDS))
+    if channels != len(BANDS):  # the training data always carries the ten bands
+        raise ValueError(
+            f"--config_overrides num_channels: expected {len(BANDS)} (the archive's bands {', '.join(BANDS)}), got {channels}; "
+            "to start from an RGB model use --rgb_checkpoint, which adapts its first layer to the 10 bands"
+        )
     if task == "change_detection":
         if data_args.sampling == "per_year":
             data_args.sampling = "pairs"

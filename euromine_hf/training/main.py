@@ -66,8 +66,11 @@ def _main(argv: Sequence[str] | None) -> int:
         logger.info("%d processes in one process group (%s)", training_args.world_size,
                     training_args.distributed_state.backend)
 
+    from euromine_hf.io import writing
+
     try:
-        result = run_training(model_args, data_args, training_args, run_args)
+        with writing(training_args.output_dir):  # a library's write fault that names no file names the run's folder
+            result = run_training(model_args, data_args, training_args, run_args)
     except BaseException:
         _close_process_group(wait_for_peers=False)  # a barrier could hang when only this rank failed
         raise

@@ -196,6 +196,10 @@ def write_reports(
     try:
         written.update(write_footprint_statistics(data_dir, pred_dir, splits["test"], years, out / "statistics"))
     except (ValueError, OSError) as error:  # needs whole-site sizes; a cropped archive may lack them
+        from euromine_hf.io import write_fault
+
+        if write_fault(error) is not None:
+            raise  # an output that cannot be written fails the run (rc 2 naming the file), never a warning
         logger.warning("footprint statistics skipped: %s", error)
     return written
 

@@ -18,6 +18,7 @@ import contextlib
 import copy
 import logging
 import os
+import pickle
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -42,6 +43,17 @@ logger = logging.getLogger(__name__)
 _WEIGHT_FILES = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
 
 
+def check_resume_files(checkpoint: str | os.PathLike) -> None:
+    """Check that the torch files a resume reads (``optimizer.pt``, ``scheduler.pt``,
+    ``rng_state*.pth``) are ``torch.save`` archives before torch unpickles them."""
+    from euromine_hf.models.loading import check_torch_weights
+
+    folder = os.fspath(checkpoint)
+    for name in sorted(os.listdir(folder)):
+        if name in ("optimizer.pt", "scheduler.pt", "scaler.pt") or (name.startswith("rng_state") and name.endswith(".pth")):
+            check_torch_weights(os.path.join(folder, name), field="resume state", expected="torch.save's zip archive")
+
+
 class CheckpointMismatchError(ValueError):
     """A checkpoint's weights do not fit the model exactly (missing, unexpected or resized tensors)."""
 
@@ -55,14 +67,24 @@ def load_checkpoint_weights(model: PreTrainedModel, checkpoint_dir: str | os.Pat
     or of another shape raises :class:`CheckpointMismatchError` naming the folder and the keys,
     instead of leaving a mix of old and new weights behind.
     """
+    import pickle
+
+    from safetensors import SafetensorError
+
+    from euromine_hf.models.loading import check_weights
+
     folder = os.fspath(checkpoint_dir)
     if not any(os.path.isfile(os.path.join(folder, name)) for name in _WEIGHT_FILES):
         raise FileNotFoundError(f"{folder}: no model weights (expected one of {', '.join(_WEIGHT_FILES)})")
+    check_weights(folder)  # a truncated or foreign weight file: an error naming it, not safetensors' nameless one
     try:
         fresh, info = type(model).from_pretrained(folder, config=copy.deepcopy(model.config), output_loading_info=True)
     except RuntimeError as error:  # from_pretrained raises on tensors of another shape
         raise CheckpointMismatchError(f"{folder}: the checkpoint does not fit {type(model).__name__} "
                                       f"(mismatched_keys: {error})") from error
+    except (SafetensorError, pickle.UnpicklingError, EOFError) as error:
+        raise ValueError(f"{folder}: model weights: expected a readable checkpoint, {type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else ''}") from None
     problems = {key: info.get(key) for key in ("missing_keys", "unexpected_keys", "mismatched_keys", "error_msgs",
                                                 "conversion_errors")}
     problems = {key: value for key, value in problems.items() if value}
@@ -165,6 +187,25 @@ class EuroMineTrainer(Trainer):
         if not self._plain_weights_load(target):
             return super()._load_from_checkpoint(resume_from_checkpoint, model)
         load_checkpoint_weights(target, resume_from_checkpoint)
+
+    def _load_optimizer_and_scheduler(self, checkpoint: str | None) -> None:
+        """Trainer's resume of the optimizer and LR scheduler, with a damaged ``optimizer.pt`` /
+        ``scheduler.pt`` reported as an error naming the file (torch's is a traceback that advises
+        ``weights_only=False``)."""
+        if checkpoint is not None:
+            check_resume_files(checkpoint)
+        try:
+            super()._load_optimizer_and_scheduler(checkpoint)
+        except (RuntimeError, EOFError, KeyError, ValueError, pickle.UnpicklingError) as error:
+            raise ValueError(f"{checkpoint}: optimizer.pt / scheduler.pt: expected the optimizer and scheduler state "
+                             f"saved with this run's settings, {type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}") from None
+
+    def _load_rng_state(self, checkpoint: str | None) -> None:
+        try:
+            super()._load_rng_state(checkpoint)
+        except (RuntimeError, EOFError, pickle.UnpicklingError) as error:
+            raise ValueError(f"{checkpoint}: rng_state.pth: expected the random states torch.save wrote, "
+                             f"{type(error).__name__}") from None
 
     def _load_best_model(self) -> None:
         target = self.accelerator.unwrap_model(self.model)
