@@ -49,6 +49,9 @@ def _main(argv: Sequence[str] | None) -> int:
         argv = demo_argv(argv)
     model_args, data_args, training_args, run_args = parse_arguments(argv)
     _check_model_name(model_args.model)  # before the data is read, not after
+    from euromine_hf.training.pretrained_start import fetch_pretrained
+
+    fetch_pretrained(model_args)  # likewise: a checkpoint that cannot be had fails before any data is read
 
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     # Our own progress is logged at INFO; transformers' per-step chatter stays at WARNING.
