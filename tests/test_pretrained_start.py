@@ -115,7 +115,8 @@ def publish(hub, folder, name: str, model) -> dict[str, torch.Tensor]:
     folder.mkdir(parents=True, exist_ok=True)
     if isinstance(checkpoint, dict):
         save_file(checkpoint, str(folder / "model.safetensors"))
-        (folder / "config.json").write_text(json.dumps({"architecture": "vgg16_bn", "num_classes": 10}))
+        (folder / "config.json").write_text(json.dumps({  # timm's config (transformers reads it as TimmWrapperConfig)
+            "architecture": "vgg16_bn", "num_classes": 10, "pretrained_cfg": {"tag": "tv_in1k", "num_classes": 10}}))
     else:
         checkpoint.save_pretrained(folder)
     owner = entry.repo_id.split("/")[0]

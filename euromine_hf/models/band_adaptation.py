@@ -160,7 +160,7 @@ def _load_with_transformers(path: Path) -> PreTrainedModel | None:
 
     try:
         config = AutoConfig.from_pretrained(str(path))
-    except (ValueError, KeyError, OSError):
+    except (ValueError, KeyError, OSError, ImportError):  # ImportError: a timm config (TimmWrapperConfig needs timm)
         return None
     architecture = (getattr(config, "architectures", None) or [None])[0]
     model_class = getattr(transformers, architecture, None) if isinstance(architecture, str) else None

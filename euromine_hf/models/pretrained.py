@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file
 from transformers import PreTrainedModel
 
 from euromine_hf.models.band_adaptation import AdaptationReport, load_rgb_checkpoint, read_state_dict
@@ -183,7 +184,11 @@ def load_pretrained(
     """
     source = str(source if source is not None else checkpoint.repo_id)
     folder = checkpoint_folder(source, None if _is_local(source) else checkpoint.revision)
-    report = load_state(model, checkpoint, read_state_dict(folder), source, first_layer)
+    if checkpoint.layout == "transformers" or folder.is_file():
+        state = read_state_dict(folder)
+    else:  # a timm (or other) layout: the raw tensors, renamed by the layout's converter
+        state = {key: value for file in sorted(folder.glob("*.safetensors")) for key, value in load_file(str(file)).items()}
+    report = load_state(model, checkpoint, state, source, first_layer)
     return PretrainedLoad(checkpoint, source, folder, first_layer, report)
 
 
@@ -205,10 +210,10 @@ def load_state(
             if key.startswith(checkpoint.part) and key not in loaded
             and not any(marker in key for marker in checkpoint.new_in_model)]
     if left:
-        why = {model_key: f"{ckpt_key}: {reason}" for ckpt_key, reason in report.skipped.items()
-               for model_key in left if model_key in reason}
-        named = ", ".join(f"{key} ({why[key]})" if key in why else key for key in left[:5])
-        more = f" and {len(left) - 5} more" if len(left) > 5 else ""
+        # the first one with the checkpoint's reason (e.g. its shape), then a few more by name
+        reason = next((why for why in report.skipped.values() if f" fit {left[0]} " in why), None)
+        named = left[0] + (f" (checkpoint {reason})" if reason else "") + "".join(f", {key}" for key in left[1:3])
+        more = f" and {len(left) - 3} more" if len(left) > 3 else ""
         raise IncompletePretrainedLoadError(
             f"pretrained checkpoint {source}: {len(left)} parameter(s) of the pretrained part "
             f"({', '.join(checkpoint.part)}) were not loaded: {named}{more}; the checkpoint does not fit this "
