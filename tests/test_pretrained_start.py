@@ -196,10 +196,16 @@ def test_a_skipped_encoder_parameter_is_an_error_naming_it(tmp_path):
     assert "--pretrained none" in str(caught.value)
 
 
-def test_offline_with_an_empty_cache_is_one_line_naming_checkpoint_cache_and_opt_out(tmp_path, monkeypatch):
+@pytest.mark.parametrize("why", ["HF_HUB_OFFLINE", "unreachable"])
+def test_offline_with_an_empty_cache_is_one_line_naming_checkpoint_cache_and_opt_out(why, tmp_path, monkeypatch):
     from huggingface_hub import constants
 
-    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    if why == "HF_HUB_OFFLINE":
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    else:  # online mode, but nothing answers
+        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        monkeypatch.setattr(constants, "ENDPOINT", "http://127.0.0.1:9")
+        monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", "http://127.0.0.1:9/{repo_id}/resolve/{revision}/{filename}")
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "empty-cache"))
     entry = PAPER_CHECKPOINTS["tinycd"][0]
     with pytest.raises(PretrainedUnavailableError) as caught:
