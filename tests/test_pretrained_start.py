@@ -232,6 +232,7 @@ def test_which_start_each_size_and_flag_picks():
     assert starts(task="change_detection", model="tinycd", size="tiny") == []
     assert starts(task="change_detection", model="tinycd", size="paper", pretrained="none") == []
     assert starts(model="unet", size="paper") == []  # trained from scratch in the paper
+    assert starts(model="unet", pretrained="./rgb-unet") == [("./rgb-unet", None, "./rgb-unet")]  # any RGB weights
     assert starts(model="pspnet", pretrained="someone/resnet-101@v2") == [("someone/resnet-101", "v2", "someone/resnet-101")]
     # the old flag is the same override
     assert starts(model="pspnet", size="tiny", rgb_checkpoint="microsoft/resnet-101") == [

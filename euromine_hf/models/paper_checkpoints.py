@@ -11,7 +11,7 @@ why that one. :func:`euromine_hf.models.registry.register_model` copies an entry
 
 ``part`` lists the model's parameter-name prefixes that the checkpoint must fill entirely (copied,
 or adapted to the bands): a parameter there that the checkpoint leaves untouched is an error, not a
-log line. ``new_in_model`` names parameters inside the part that the pretrained network does not
+log line (empty only for ``--pretrained`` weights given for a model without an entry: nothing to check against). ``new_in_model`` names parameters inside the part that the pretrained network does not
 have (added by the paper model, so initialised fresh by design). ``revision`` is pinned where the
 repository's ``main`` holds only a pickled ``pytorch_model.bin`` (never unpickled here): the Hub's
 safetensors conversion lives on a pull-request ref.
@@ -40,8 +40,6 @@ class PretrainedCheckpoint:
     def __post_init__(self) -> None:
         if self.layout not in LAYOUTS:
             raise ValueError(f"{self.repo_id}: layout must be one of {LAYOUTS}; got {self.layout!r}")
-        if not self.part:
-            raise ValueError(f"{self.repo_id}: part must name at least one parameter prefix")
 
     @property
     def label(self) -> str:

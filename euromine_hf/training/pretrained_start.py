@@ -70,10 +70,11 @@ def start_from_pretrained(model: Any, model_args: Any, report_dir: str | Path | 
     if not loads:
         return loads
     if report_dir is not None:  # the main process: the others load silently
-        for load in loads:
-            print(load.summary())
-        atomic_write_json(Path(report_dir) / REPORT_NAME, {
+        path = atomic_write_json(Path(report_dir) / REPORT_NAME, {
             "model": model_args.model, "size": model_args.size, "num_channels": model.config.num_channels,
             "first_layer": model_args.first_layer, "starts": [load.to_dict() for load in loads],
         })
+        for load in loads:
+            print(load.summary())
+        print(f"  every tensor by name (copied too): {path}")
     return loads
