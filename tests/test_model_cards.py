@@ -75,7 +75,7 @@ def test_training_reports_pass_the_card_fields(field: str) -> None:
     source = Path(__file__).parents[1].joinpath("euromine_hf", "training", "reports.py").read_text()
     wanted = {
         "optimizer": '"optimizer": args.optim,',
-        "base_model": 'base_model=base_model_for(getattr(model_args, "rgb_checkpoint", None))',
+        "base_model": "base_model=base_model_of(model_args),",  # the run's pretrained start (training/pretrained_start.py)
         "repo": "repo_id=args.hub_model_id or str(Path(result.model_dir).resolve())",
     }[field]
     assert source.count(wanted) == 2  # segmentation and change-detection runs

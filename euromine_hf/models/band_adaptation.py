@@ -100,8 +100,17 @@ class AdaptationReport:
 
     copied: list[str] = field(default_factory=list)
     adapted: list[str] = field(default_factory=list)
+    #: input layers left at the model's random initialisation (``first_layer="random"``, the authors' choice)
+    reinitialised: list[str] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    #: model tensor → the checkpoint tensor it came from (copied, adapted or re-initialised ones)
+    origin: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        """The report as JSON-ready lists (``pretrained_load_report.json``)."""
+        return {"copied": list(self.copied), "adapted": list(self.adapted), "reinitialised": list(self.reinitialised),
+                "skipped": dict(self.skipped), "missing": list(self.missing), "origin": dict(self.origin)}
 
 
 def read_state_dict(checkpoint: str | Path) -> dict[str, torch.Tensor]:
@@ -151,7 +160,7 @@ def _load_with_transformers(path: Path) -> PreTrainedModel | None:
 
     try:
         config = AutoConfig.from_pretrained(str(path), trust_remote_code=False)  # never a prompt, never its code
-    except (ValueError, KeyError, OSError):
+    except (ValueError, KeyError, OSError, ImportError):  # ImportError: a timm config (TimmWrapperConfig needs timm)
         return None
     architecture = (getattr(config, "architectures", None) or [None])[0]
     model_class = getattr(transformers, architecture, None) if isinstance(architecture, str) else None
@@ -177,8 +186,16 @@ def _match_key(ckpt_key: str, model_keys: Mapping[str, torch.Tensor], suffix_ind
     return None
 
 
+FIRST_LAYER_MODES = ("adapt", "random")
+
+
 def load_rgb_checkpoint(
-    model: PreTrainedModel, checkpoint: str | Path, band_names: Sequence[str] | None = None
+    model: PreTrainedModel,
+    checkpoint: str | Path,
+    band_names: Sequence[str] | None = None,
+    *,
+    first_layer: str = "adapt",
+    state_dict: Mapping[str, torch.Tensor] | None = None,
 ) -> AdaptationReport:
     """Load an RGB checkpoint into ``model``, adapting 3-channel input layers to the model's bands
     (and 3- or 6-channel ones to an early-fusion detector's two dates of bands, and the parameters a
@@ -186,10 +203,16 @@ def load_rgb_checkpoint(
 
     Keys are matched exactly or by their longest unique dotted suffix, so a checkpoint of the bare
     backbone (e.g. a ``SegformerModel`` or ``ResNetModel`` folder) loads into the wrapped model.
+    ``first_layer="random"`` leaves those input layers at the model's own random initialisation
+    (what the EuroMineNet authors did for 10 bands) and lists them as ``reinitialised``.
+    ``state_dict`` gives the checkpoint's tensors already read (and renamed) by the caller;
+    ``checkpoint`` then only names it in messages.
     """
+    if first_layer not in FIRST_LAYER_MODES:
+        raise ValueError(f"first_layer must be one of {FIRST_LAYER_MODES}; got {first_layer!r}")
     band_names = list(band_names or model.config.band_names)
     band_indexed = set(getattr(model, "band_indexed_parameters", ()))
-    source = read_state_dict(checkpoint)
+    source = dict(state_dict) if state_dict is not None else read_state_dict(checkpoint)
     target = model.state_dict()
     suffix_index: dict[str, list[str]] = {}
     for key in target:
@@ -204,6 +227,7 @@ def load_rgb_checkpoint(
             report.skipped[ckpt_key] = "no unique matching parameter in the model"
             continue
         want = target[model_key]
+        report.origin[model_key] = ckpt_key
         if tuple(tensor.shape) == tuple(want.shape):
             new_state[model_key] = tensor.to(want.dtype)
             report.copied.append(model_key)
@@ -237,8 +261,13 @@ def load_rgb_checkpoint(
             new_state[model_key] = adapt_rgb_pair_weight(tensor, band_names).to(want.dtype)
             report.adapted.append(model_key)
         else:
+            del report.origin[model_key]
             report.skipped[ckpt_key] = f"shape {tuple(tensor.shape)} does not fit {model_key} {tuple(want.shape)}"
-    if not report.adapted and len(band_names) != 3:
+    if first_layer == "random":  # the input layers keep the model's random initialisation
+        for key in report.adapted:
+            del new_state[key]
+        report.reinitialised, report.adapted = report.adapted, []
+    if not (report.adapted or report.reinitialised) and len(band_names) != 3:
         raise ValueError(
             f"{checkpoint}: found no 3-channel input layer to adapt to {len(band_names)} bands; "
             "is this an RGB checkpoint of the same backbone?"
@@ -246,9 +275,11 @@ def load_rgb_checkpoint(
     if not new_state:
         raise ValueError(f"{checkpoint}: no tensor of the checkpoint matches the model's parameters")
     model.load_state_dict(new_state, strict=False)
-    report.missing = sorted(set(target) - set(new_state))
+    report.missing = sorted(set(target) - set(new_state) - set(report.reinitialised))
     logger.info(
-        "RGB checkpoint %s: %d copied, %d adapted to %d bands, %d skipped, %d model tensors left as initialised",
-        checkpoint, len(report.copied), len(report.adapted), len(band_names), len(report.skipped), len(report.missing),
+        "RGB checkpoint %s: %d copied, %d adapted to %d bands, %d re-initialised at random, %d skipped, "
+        "%d model tensors left as initialised",
+        checkpoint, len(report.copied), len(report.adapted), len(band_names), len(report.reinitialised),
+        len(report.skipped), len(report.missing),
     )
     return report

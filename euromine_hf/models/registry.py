@@ -22,6 +22,7 @@ from transformers.models.auto.auto_factory import _BaseAutoModelClass, _LazyAuto
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING_NAMES
 
 from euromine_hf.models.configuration import TASKS
+from euromine_hf.models.paper_checkpoints import PAPER_CHECKPOINTS, TRAINED_FROM_SCRATCH, PretrainedCheckpoint
 
 #: config class → change-detection model class (filled by :func:`register_model`).
 MODEL_FOR_CHANGE_DETECTION_MAPPING = _LazyAutoMapping(CONFIG_MAPPING_NAMES, OrderedDict())
@@ -37,7 +38,9 @@ class AutoModelForChangeDetection(_BaseAutoModelClass):
 class ModelSpec:
     """A zoo entry. ``published_params`` is the parameter count the benchmark's code publishes
     (units of 2^20, counted with 3-band inputs) where there is one; tests check the ``paper``
-    preset built with ``num_channels=3`` against it."""
+    preset built with ``num_channels=3`` against it. ``pretrained`` names the Hub checkpoint(s) the
+    paper run started from (``paper_checkpoints.py``; empty when it trained from scratch, with the
+    reason in ``pretrained_note``): ``train.py --size paper`` starts from them."""
 
     name: str
     paper_name: str
@@ -46,6 +49,8 @@ class ModelSpec:
     model_class: type[PreTrainedModel]
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     published_params: float | None = None
+    pretrained: tuple[PretrainedCheckpoint, ...] = ()
+    pretrained_note: str = ""
 
     def make_config(self, size: str = "paper", **overrides: Any) -> PretrainedConfig:
         """The preset's config with ``overrides``; a dict override of a nested config (``backbone_config``)
@@ -134,11 +139,13 @@ def register_model(
     tiny: dict[str, Any],
     published_params: float | None = None,
     presets: dict[str, dict[str, Any]] | None = None,
+    pretrained: tuple[PretrainedCheckpoint, ...] | None = None,
 ) -> ModelSpec:
     """Add a model to the zoo under ``name`` and register its classes with the Auto factories.
 
     ``presets`` adds named size presets beside ``paper`` and ``tiny`` (e.g. ``original``: the
-    original paper's variant where the benchmark's code built the model differently).
+    original paper's variant where the benchmark's code built the model differently). ``pretrained``
+    defaults to the model's entry in ``paper_checkpoints.PAPER_CHECKPOINTS`` (none for a model not listed).
     """
     if task not in TASKS:
         raise ValueError(f"register_model({name!r}): task must be one of {TASKS}; got {task!r}")
@@ -153,7 +160,11 @@ def register_model(
         if preset in all_presets:
             raise ValueError(f"register_model({name!r}): preset {preset!r} is given twice")
         all_presets[preset] = dict(fields)
-    spec = ModelSpec(name, paper_name, task, config_class, model_class, all_presets, published_params)
+    if pretrained is None:
+        pretrained = PAPER_CHECKPOINTS.get(name, ())
+    note = "" if pretrained else TRAINED_FROM_SCRATCH.get(name, "no pretrained start is recorded for this model")
+    spec = ModelSpec(name, paper_name, task, config_class, model_class, all_presets, published_params,
+                     tuple(pretrained), note)
     MODEL_ZOO[name] = spec
     _register_auto(config_class, model_class, task)
     return spec

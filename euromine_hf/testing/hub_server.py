@@ -1028,6 +1028,16 @@ class LocalHub:
             entry = commit.files[path]
             return self.state.lfs_store[entry.lfs_sha256] if entry.is_lfs else (entry.content or b"")
 
+    def create_ref(self, repo_id: str, ref: str, revision: str = "main", repo_type: str = "model") -> None:
+        """Point ``ref`` (e.g. ``refs/pr/1``, where the Hub keeps a pull request's commits, such as its
+        safetensors conversions) at ``revision``'s commit: the hub then serves ``revision=ref`` downloads."""
+        with self.state.lock:
+            repo = self.state.repos[(repo_type, repo_id)]
+            commit = repo.resolve(revision)
+            if commit is None:
+                raise KeyError(f"{repo_id}: no revision {revision!r}")
+            repo.branches[ref] = commit.oid
+
     def is_lfs(self, repo_id: str, path: str, repo_type: str = "model", revision: str = "main") -> bool:
         with self.state.lock:
             commit = self.state.repos[(repo_type, repo_id)].resolve(revision)

@@ -25,6 +25,8 @@ PAPER_RECIPE: dict[str, Any] = {
 
 SAMPLINGS = ("per_year", "timeseries", "pairs")
 SIZES = ("paper", "tiny")
+#: ``--first_layer``: as ``models.band_adaptation.FIRST_LAYER_MODES`` (not imported: this module stays light).
+FIRST_LAYER_MODES = ("adapt", "random")
 #: What ``--task`` trains: a mine segmenter per image, or a change detector per pair of dates.
 TASKS = ("segmentation", "change_detection")
 #: ``--model`` when none is given, per task.
@@ -51,9 +53,22 @@ class ModelArguments:
         metadata={"help": "Size preset: 'paper' (the benchmarked configuration) or 'tiny' (tests, CPU demo).",
                   "choices": list(SIZES)},
     )
+    pretrained: str | None = field(
+        default=None,
+        metadata={"help": "Where the weights start: by default, with --size paper, the Hub checkpoint(s) the "
+                          "paper run started from (downloaded through the Hugging Face cache; the zoo lists them), "
+                          "with --size tiny none; 'none' trains from scratch; a Hub id (REPO or REPO@REVISION) "
+                          "or a local folder / safetensors file replaces the checkpoint."},
+    )
+    first_layer: str = field(
+        default="adapt",
+        metadata={"help": "The pretrained RGB input layer on 10 bands: 'adapt' (band-aware: B04/B03/B02 take "
+                          "the R/G/B filters, the other bands their mean, scaled 3/C) or 'random' (re-initialised "
+                          "at random, as the paper's authors did).", "choices": list(FIRST_LAYER_MODES)},
+    )
     rgb_checkpoint: str | None = field(
         default=None,
-        metadata={"help": "RGB checkpoint (local folder or Hub id) whose first layer is adapted to the 10 bands."},
+        metadata={"help": "Alias of --pretrained REPO_OR_FOLDER (kept for earlier command lines)."},
     )
     config_overrides: str | None = field(
         default=None,
@@ -67,6 +82,15 @@ class ModelArguments:
             raise ValueError(f"--task must be one of {TASKS}; got {self.task!r}")
         if self.model is None:
             self.model = DEFAULT_MODELS[self.task]
+        if self.first_layer not in FIRST_LAYER_MODES:
+            raise ValueError(f"--first_layer must be one of {FIRST_LAYER_MODES}; got {self.first_layer!r}")
+        if self.rgb_checkpoint:  # the older name of an explicit --pretrained
+            if self.pretrained not in (None, self.rgb_checkpoint):
+                raise ValueError(f"--rgb_checkpoint {self.rgb_checkpoint} and --pretrained {self.pretrained} name two "
+                                 "starts; give only --pretrained")
+            self.pretrained = self.rgb_checkpoint
+        if self.pretrained is not None and not str(self.pretrained).strip():
+            raise ValueError("--pretrained: expected 'none', a Hub id or a local folder; got an empty value")
 
     def overrides(self) -> dict[str, Any]:
         """Parse ``config_overrides`` into a dict, failing with the offending item named."""

@@ -168,7 +168,7 @@ def load_pair_splits(data_dir: Path, data_args: Any) -> dict[str, Any]:
 # ---- the run -----------------------------------------------------------------------------------
 
 
-def build_detector(model_args: Any, seed: int | None = None, full_determinism: bool = False) -> Any:
+def build_detector(model_args: Any, seed: int | None = None, full_determinism: bool = False, report_dir: Any = None) -> Any:
     """The zoo detector to train, built, seeded and RGB-adapted as :func:`~euromine_hf.training.run.build_segmenter`
     builds any zoo model; refused if it is not a change detector."""
     from euromine_hf.models.registry import MODEL_ZOO
@@ -177,7 +177,7 @@ def build_detector(model_args: Any, seed: int | None = None, full_determinism: b
     spec = MODEL_ZOO.get(model_args.model)  # an unknown name: build_model's own error
     if spec is not None and spec.task != "change_detection":
         raise ValueError(f"--model {model_args.model} is not a change detector (its task is {spec.task!r})")
-    return build_segmenter(model_args, seed=seed, full_determinism=full_determinism)
+    return build_segmenter(model_args, seed=seed, full_determinism=full_determinism, report_dir=report_dir)
 
 
 def run_change_detection(model_args: Any, data_args: Any, training_args: Any, run_args: Any) -> Any:
@@ -198,7 +198,8 @@ def run_change_detection(model_args: Any, data_args: Any, training_args: Any, ru
         training_args.load_best_model_at_end = False
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
 
-    model = build_detector(model_args, seed=training_args.seed, full_determinism=training_args.full_determinism)
+    model = build_detector(model_args, seed=training_args.seed, full_determinism=training_args.full_determinism,
+                           report_dir=output_dir if training_args.should_save else None)
     series = data_args.sampling == "timeseries"
     metrics = ChangeMetrics(protocol=run_args.metric_protocol)
     trainer = ChangeDetectionTrainer(

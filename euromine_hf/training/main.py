@@ -49,6 +49,9 @@ def _main(argv: Sequence[str] | None) -> int:
         argv = demo_argv(argv)
     model_args, data_args, training_args, run_args = parse_arguments(argv)
     _check_model_name(model_args.model)  # before the data is read, not after
+    from euromine_hf.training.pretrained_start import fetch_pretrained
+
+    fetch_pretrained(model_args)  # likewise: a checkpoint that cannot be had fails before any data is read
 
     # Our own progress is logged at INFO by the main process only (under `accelerate launch` every
     # rank would repeat it); other ranks log warnings. transformers' per-step chatter stays at WARNING.

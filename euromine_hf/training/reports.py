@@ -127,7 +127,8 @@ def write_footprint_statistics(data_dir: Path, pred_dir: Path, dataset: Any, yea
 
 
 def write_model_card(trainer: Any, result: Any, model_args: Any, data_dir: Path, data_source: str) -> Path:
-    from euromine_hf.hub.cards import base_model_for, render_model_card, save_model_card
+    from euromine_hf.hub.cards import render_model_card, save_model_card
+    from euromine_hf.training.pretrained_start import base_model_of
 
     model = trainer.model
     args = trainer.args
@@ -157,7 +158,7 @@ def write_model_card(trainer: Any, result: Any, model_args: Any, data_dir: Path,
         extra_limitations=limitations,
         # the card's usage snippet loads the repo it is pushed to, else the folder it is written into
         repo_id=args.hub_model_id or str(Path(result.model_dir).resolve()),
-        base_model=base_model_for(getattr(model_args, "rgb_checkpoint", None)),
+        base_model=base_model_of(model_args),
     )
     return save_model_card(card, result.model_dir / "README.md")
 
@@ -268,7 +269,8 @@ def write_change_qualitative(predictions: np.ndarray, dataset: Any, out_dir: Pat
 
 def write_change_model_card(trainer: Any, result: Any, model_args: Any, data_args: Any, data_dir: Path,
                             data_source: str) -> Path:
-    from euromine_hf.hub.cards import base_model_for, render_model_card, save_model_card
+    from euromine_hf.hub.cards import render_model_card, save_model_card
+    from euromine_hf.training.pretrained_start import base_model_of
 
     args = trainer.args
     training_args = {
@@ -289,7 +291,7 @@ def write_change_model_card(trainer: Any, result: Any, model_args: Any, data_arg
         dataset_config="cd_pairs",
         num_parameters=sum(p.numel() for p in trainer.model.parameters()),
         repo_id=args.hub_model_id or str(Path(result.model_dir).resolve()),
-        base_model=base_model_for(getattr(model_args, "rgb_checkpoint", None)),
+        base_model=base_model_of(model_args),
     )
     return save_model_card(card, result.model_dir / "README.md")
 

@@ -102,17 +102,21 @@ def training_dataset(train_mapping: Any, data_args: DataArguments) -> Any:
     return MappingDataset(_truncate(train_mapping, data_args.max_train_samples))
 
 
-def build_segmenter(model_args: ModelArguments, seed: int | None = None, full_determinism: bool = False) -> Any:
-    """The zoo model to train; with ``seed``, every RNG is seeded first so ``--seed`` fixes the initial weights."""
-    from euromine_hf.models import build_model, load_rgb_checkpoint
+def build_segmenter(
+    model_args: ModelArguments, seed: int | None = None, full_determinism: bool = False, report_dir: Any = None
+) -> Any:
+    """The zoo model to train, started from its pretrained checkpoint(s) (``--pretrained``, by default
+    the paper run's with ``--size paper``; the load report goes to ``report_dir``); with ``seed``, every
+    RNG is seeded first so ``--seed`` fixes the initial weights."""
+    from euromine_hf.models import build_model
+    from euromine_hf.training.pretrained_start import start_from_pretrained
 
     if seed is not None:
         from transformers import enable_full_determinism, set_seed
 
         enable_full_determinism(seed) if full_determinism else set_seed(seed)
     model = build_model(model_args.model, size=model_args.size, **model_args.overrides())
-    if model_args.rgb_checkpoint:
-        load_rgb_checkpoint(model, model_args.rgb_checkpoint)
+    start_from_pretrained(model, model_args, report_dir=report_dir)
     return model
 
 
@@ -183,7 +187,8 @@ def run_training(
     # push through huggingface_hub at the end (euromine_hf.hub), not through Trainer's own repo handling
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
 
-    model = build_segmenter(model_args, seed=training_args.seed, full_determinism=training_args.full_determinism)
+    model = build_segmenter(model_args, seed=training_args.seed, full_determinism=training_args.full_determinism,
+                            report_dir=output_dir if training_args.should_save else None)
     trainer = build_trainer(model, splits, data_args, training_args, run_args)
     train_output = trainer.train(resume_from_checkpoint=_resume_path(training_args))
     trainer.log_metrics("train", train_output.metrics)

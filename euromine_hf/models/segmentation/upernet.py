@@ -7,8 +7,11 @@ or :class:`~euromine_hf.models.encoders.swin.SwinEncoder`, transformers' ``ConvN
 ``decode_head.…``, ``auxiliary_head.…`` match the ``openmmlab/upernet-convnext-base`` and
 ``openmmlab/upernet-swin-base`` checkpoints (``backbone.…``) by suffix.
 
-Swin window: 7, the ImageNet-224 Swin-B that the ``openmmlab/upernet-swin-base`` checkpoint
-(mmsegmentation's ``upernet_swin_base_patch4_window7``) was trained from.
+Swin window: 12. ``openmmlab/upernet-swin-base``, the checkpoint the authors' training code loads,
+is transformers' conversion of mmsegmentation's ``upernet_swin_base_patch4_window12`` (ImageNet-22k
+384 pre-training; the conversion script sets ``window_size = 12`` for Swin-B): with window 7 its
+relative-position tables (23² rows per head) would not fit the model's (13²), and the pretrained
+start (``paper_checkpoints.py``) would refuse them.
 
 Auxiliary head: kept, as in the UperNet recipe both backbones were published with (mmsegmentation's
 ``upernet_convnext``/``upernet_swin``): an FCN head on stage 3 whose cross-entropy is added with
@@ -38,7 +41,7 @@ from euromine_hf.models.registry import register_model
 #: (Liu et al., 2021) papers, with the stochastic-depth rates of their UperNet/ADE20K recipes.
 UPERNET_BACKBONES: dict[str, tuple[type[ConvNextConfig] | type[SwinConfig], dict[str, Any]]] = {
     "convnext": (ConvNextConfig, {"hidden_sizes": [128, 256, 512, 1024], "depths": [3, 3, 27, 3], "drop_path_rate": 0.4}),
-    "swin": (SwinConfig, {"embed_dim": 128, "depths": [2, 2, 18, 2], "num_heads": [4, 8, 16, 32], "window_size": 7, "drop_path_rate": 0.3}),
+    "swin": (SwinConfig, {"embed_dim": 128, "depths": [2, 2, 18, 2], "num_heads": [4, 8, 16, 32], "window_size": 12, "drop_path_rate": 0.3}),
 }
 
 
@@ -50,7 +53,7 @@ class EuroMineUperNetConfig(EuroMineConfig):
         backbone_config: the backbone's transformers config (``ConvNextConfig`` / ``SwinConfig``),
             or a dict of its fields changed from the "-B" model (ConvNeXt-B: widths 128–1024,
             depths [3,3,27,3], stochastic depth 0.4; Swin-B: embed_dim 128, depths [2,2,18,2],
-            heads [4,8,16,32], window 7, stochastic depth 0.3). ``num_channels`` and
+            heads [4,8,16,32], window 12, stochastic depth 0.3). ``num_channels`` and
             ``out_features`` (all four stages) follow the model.
         hidden_size: channels of the UperNet head (512).
         pool_scales: pyramid-pooling bins of the PPM on the last stage (1, 2, 3, 6).
