@@ -25,13 +25,14 @@ def test_group_ids_are_dense_and_in_sorted_key_order(columns, low, high):
 
 
 def test_group_ids_when_the_mixed_radix_would_overflow():
-    """Four columns of ~60k distinct values each: 60k^4 > 2^62, so the ids are densified midway."""
+    """Four columns of 70k distinct values each: 70k^4 > 2^63, so the ids must be densified midway
+    (combining all four in one int64 would overflow)."""
     rng = np.random.default_rng(0)
     n = 70_000
-    keys = [rng.permutation(n) % 60_000 * 7 - 3 for _ in range(4)]
-    keys[2] = keys[0]  # repeated tuples exist
-    keys[3] = keys[1] % 5
+    keys = [rng.permutation(n) * 7 - 3 for _ in range(4)]
+    keys = [np.concatenate([k, k[:500]]) for k in keys]  # repeated tuples exist
     ids, count = group_ids(*keys)
+    assert count == n and (ids[n:] == ids[:500]).all()
     expected, m = _oracle_ids(*keys)
     assert count == m
     np.testing.assert_array_equal(ids, expected)
