@@ -3,6 +3,8 @@
     OMP_NUM_THREADS=1 python bench/learning.py                      # every model, tiny preset
     OMP_NUM_THREADS=1 python bench/learning.py --models unet,fc-ef --size paper --steps 100 --full
     OMP_NUM_THREADS=1 python bench/learning.py --seeds 0,1,2        # each model from three seeds
+    OMP_NUM_THREADS=1 python bench/learning.py --models bit --balanced-dates   # the batch variants
+    OMP_NUM_THREADS=1 python bench/learning.py --models a2net --image-size 128 # the zoo test runs for some
 
 The batch and the check are :mod:`euromine_hf.testing.learning`'s (the zoo test runs the same):
 64×64 N(0, 0.5²) noise with a bright square (+3 in every band) as the target, batch 2, Adam lr
@@ -27,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=10, help="check both modes every this many steps")
     parser.add_argument("--seeds", default="0", help="comma-separated seeds (model init and batch)")
     parser.add_argument("--full", action="store_true", help="run every step instead of stopping once both modes fit")
+    parser.add_argument("--image-size", type=int, default=64, help="side of the batch's images (the square is half of it)")
+    parser.add_argument(
+        "--balanced-dates", action="store_true", help="every second sample has its square in date 1 (detectors)"
+    )
     parser.add_argument("--verbose", action="store_true", help="print every check, not only the last")
     args = parser.parse_args(argv)
     import warnings
@@ -40,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
     names = [n for n in args.models.split(",") if n] or zoo_names()
     seeds = [int(s) for s in args.seeds.split(",")]
-    print(f"{args.size} preset, {args.steps} steps, seeds {seeds}")
+    batch = f"{args.image_size} px" + (", balanced dates" if args.balanced_dates else "")
+    print(f"{args.size} preset, {args.steps} steps, seeds {seeds}, {batch}")
     print(f"{'model':26s} {'seed':>4s} {'step':>5s} {'loss':>7s} {'IoU tr':>7s} {'IoU ev':>7s} {'p tr':>6s} {'p ev':>6s} {'fit at':>6s} {'s':>6s}")
 
     def line(r: FitResult, seed: int, seconds: float | None = None) -> None:
@@ -56,7 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         for seed in seeds:
             start = time.perf_counter()
             log = (lambda r, seed=seed: line(r, seed)) if args.verbose else None
-            result = fit_bright_square(name, args.size, args.steps, args.every, seed=seed, stop_early=not args.full, log=log)
+            result = fit_bright_square(
+                name, args.size, args.steps, args.every, seed=seed, stop_early=not args.full, log=log,
+                image_size=args.image_size, balanced_dates=args.balanced_dates,
+            )
             line(result, seed, time.perf_counter() - start)
             fitted += result.reached is not None
     print(f"{fitted}/{len(names) * len(seeds)} runs fit the batch (IoU >= {THRESHOLD} in train and eval mode)")

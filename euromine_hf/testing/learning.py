@@ -39,9 +39,18 @@ class FitResult:
 
 
 def bright_square_batch(
-    channels: int, change: bool, size: int = 64, batch: int = 2, seed: int = 0
+    channels: int, change: bool, size: int = 64, batch: int = 2, seed: int = 0, balanced_dates: bool = False
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Model inputs (with ``labels``) and the (B, H, W) target: a centred square of half the side."""
+    """Model inputs (with ``labels``) and the (B, H, W) target: a centred square of half the side.
+
+    ``balanced_dates`` (change only; no effect without dates): every second sample has its square in date 1 instead (a
+    disappearance, still the target), so each date's half of the batch holds as many images with
+    the square as without. Detectors that normalise each date by its own BatchNorm statistics in
+    training (the framework's per-date passes) then see dates with the same statistics, and the
+    running statistics used in eval mode fit both, as they do for two real scenes; with the square
+    in date 2 only, date 1's statistics (noise) and date 2's (a quarter bright) differ so much that
+    running statistics mixing them fit neither.
+    """
     generator = torch.Generator().manual_seed(seed)
     labels = torch.zeros(batch, size, size, dtype=torch.long)
     start, stop = size // 4, size // 4 + size // 2
@@ -51,6 +60,9 @@ def bright_square_batch(
     if not change:
         return {"pixel_values": image, "labels": labels}, labels
     before = torch.randn(batch, channels, size, size, generator=generator) * 0.5
+    if balanced_dates:
+        swap = (torch.arange(batch) % 2 == 1).view(-1, 1, 1, 1)
+        before, image = torch.where(swap, image, before), torch.where(swap, before, image)
     return {"pixel_values_t1": before, "pixel_values_t2": image, "labels": labels}, labels
 
 
@@ -72,17 +84,22 @@ def fit_bright_square(
     stop_early: bool = True,
     device: str | torch.device = "cpu",
     log: Callable[[FitResult], None] | None = None,
+    image_size: int = 64,
+    balanced_dates: bool = False,
     **overrides: Any,
 ) -> FitResult:
     """Build zoo model ``name`` at ``size`` (seeded) and fit the bright-square batch with Adam 1e-3,
     checking both modes every ``every`` steps; stop at the first check where both reach
-    :data:`THRESHOLD` unless ``stop_early`` is off."""
+    :data:`THRESHOLD` unless ``stop_early`` is off. ``image_size`` and ``balanced_dates`` select the
+    batch (:func:`bright_square_batch`); ``overrides`` go to the model's config."""
     from euromine_hf.models import build_model, get_spec
 
     torch.manual_seed(seed)
     model = build_model(name, size, **overrides).to(device)
     change = get_spec(name).task == "change_detection"
-    inputs, labels = bright_square_batch(model.config.num_channels, change, seed=seed)
+    inputs, labels = bright_square_batch(
+        model.config.num_channels, change, size=image_size, seed=seed, balanced_dates=balanced_dates
+    )
     inputs = {key: value.to(device) for key, value in inputs.items()}
     labels = labels.to(device)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)

@@ -36,6 +36,15 @@ Framework quirks kept (EricYu97/UCD 6972640), the defaults and the ``paper`` pre
   stride-4 mask, as the paper and the authors' code do.
 * ``auxiliary_losses=False``: no deep supervision (the framework's auxiliary losses are commented
   out); ``True`` restores the authors' four-term loss.
+* What ``"p5"`` can draw (issue 15's learning check, ``bench/learning.py --models a2net``): the
+  prediction is a stride-32 map upsampled bilinearly, so at 64 px (a 2×2 map) no logits draw the
+  check's centred 32-px square (IoU 0 at best, and measured). At 128 px the square covers the
+  middle 2×2 cells of a 4×4 map: the paper preset fits at step 30, the tiny preset at width 16
+  at step 80 (width 8 stalls at IoU 0.39: the square's cells reach the classifier with every
+  feature zero after the last ReLU, so only its bias moves), both with the dates' statistics
+  balanced (per-date BatchNorm, ``fusion.run_per_date``; 0.907 train / 0.744 eval otherwise).
+  ``tests/test_model_learning.py`` checks ``"p5"`` there and ``"p2"`` on the 64-px batch. Kept, as
+  the framework's; benchmark numbers from it are stride-32 masks.
 
 Choices where the sources differ or are silent:
 

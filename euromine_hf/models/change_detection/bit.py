@@ -43,6 +43,13 @@ Other differences from the reference code, and why:
   the feature map of other input sizes, so any size divisible by 8 works.
 * In training both dates pass the trunk one after the other (per-date BatchNorm statistics), as the
   framework does (``fusion.run_per_date``).
+* Learning check (issue 15; ``bench/learning.py --models bit``, tiny, seed 0): with the square in
+  date 2 only, BIT fits the batch in train mode (IoU 1.000) but not in eval mode (0.662 after 200
+  steps): each date is normalised by its own statistics in training, while the running statistics
+  mix date 1's (noise) and date 2's (a quarter bright) and fit neither. With both dates in one batch
+  it fits both modes at step 20, and so does this default on ``--balanced-dates`` (both dates with
+  the same statistics; 0.925 / 0.886 at step 20). Kept, as the framework's and BIT's own code;
+  ``tests/test_model_learning.py`` checks BIT on the balanced batch.
 
 Bands: the framework's copy ignores ``input_nc`` (``BASE_Transformer(input_nc=...)`` passes it on,
 but BIT's ResNet builds ``conv1`` for 3 bands), so its 10-band version is not public. Ours builds

@@ -41,6 +41,13 @@ Choices and facts from the reference code (the paper is silent or ambiguous):
   therefore 0.49 × 2^20 below the published 6.44 (see the test file for the exact figure).
 * Both dates pass the trunk through ``SiameseEncoder``: one after the other in training (per-date
   BatchNorm statistics), as the framework does.
+* Learning check (issue 15; ``bench/learning.py --models dminet``, tiny, seed 0): with the square
+  in date 2 only DMINet fits in train mode (IoU 0.992) but not in eval mode (0.578 after 200 steps).
+  The cause is the per-date BatchNorm above, not the ``diff8`` path: train and eval run the same
+  head (``detect``), and with both dates in one batch (``SiameseEncoder`` patched; it does not go
+  through ``run_per_date``) it fits both modes at step 20, as does this default on
+  ``--balanced-dates`` (0.882 / 0.881 at step 20). Kept; ``tests/test_model_learning.py`` checks
+  DMINet on the balanced batch.
 
 Bands: the framework's copy ignores ``input_nc`` (``DMINet(num_classes=...)`` takes no band count:
 its ResNet-18 is built for 3 bands), so its 10-band version is not public. Ours builds every first

@@ -48,6 +48,11 @@ Choices, and why:
   weights load into it (the gates stay at their initialisation). In training both dates pass the
   encoder and the semantic decoder one after the other (per-date BatchNorm statistics), as the
   framework does (``fusion.run_per_date``).
+* Learning check (issue 15; ``bench/learning.py --models dtcdscn``, tiny, seed 0): with the square
+  in date 2 only DTCDSCN fits in train mode (IoU 0.934) but not in eval mode (0.042 after 200
+  steps), the per-date BatchNorm above; with both dates in one batch it fits both modes at step
+  120, as does this default on ``--balanced-dates`` (0.845 / 0.822). Kept; the (slow) zoo learning
+  test checks it on the balanced batch.
 * Feature differences are signed (date 1 − date 2), as in the authors' and the framework's code.
 """
 

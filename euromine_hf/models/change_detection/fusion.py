@@ -41,6 +41,12 @@ def run_per_date(module: Callable[[Any], Any], inputs_t1: Any, inputs_t2: Any, t
     change-detection framework the benchmark used) runs the dates one after the other, so each date
     is normalised by its own batch statistics and the running statistics move twice per step. In
     eval mode BatchNorm uses its running statistics, so one 2B batch gives the same result in one pass.
+
+    The cost of that fidelity: when the dates' statistics differ strongly, the running statistics
+    converge to a mix that fits neither date, and a model fitted in train mode fails in eval mode.
+    On the learning check's batch (``testing.learning``: date 1 noise, date 2 a quarter bright)
+    BIT, DMINet, DTCDSCN, TFI-GR and A2Net do; on its ``balanced_dates`` variant (both dates with
+    the same statistics, as two real scenes roughly have) they fit both modes (issue 15).
     """
     if not training:
         return module(_stack_dates(inputs_t1, inputs_t2))

@@ -26,6 +26,12 @@ Choices, where the paper and the reference code differ or are silent:
 * Pooled pyramid levels are resized to the level's own size when the input is not a multiple of
   32 (the reference assumes it is), so the model is not tied to one input size.
 * Upsampling is bilinear with ``align_corners=True``, as in the reference code.
+* Both dates pass the trunk through ``SiameseEncoder``: one after the other in training (per-date
+  BatchNorm statistics), as the framework does. Learning check (issue 15; ``bench/learning.py
+  --models tfi-gr``, tiny, seed 0): with the square in date 2 only TFI-GR ends at IoU 0.897 in
+  train and 0.534 in eval mode after 200 steps; with both dates in one batch it fits both modes at
+  step 100, as does this default on ``--balanced-dates`` (step 110). Kept; the (slow) zoo
+  learning test checks it on the balanced batch.
 
 Bands: the framework's copy ignores ``input_nc`` (``TFI_GR(input_nc=...)`` never reads it:
 ``resnet18`` is built for 3 bands), so its 10-band version is not public. Ours builds every first
