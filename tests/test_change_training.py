@@ -444,7 +444,8 @@ def test_predict_change_maps_georeferenced_with_overlap_blending(tmp_path, small
     code = cli_main(["predict", str(tmp_path / "model"), str(small_archive), str(tmp_path / "cli"),
                      "--pairs", "2016:2017,2015:2024", "--sites", site.name])
     assert code == 0
-    assert sorted(p.name for p in (tmp_path / "cli" / site.name).iterdir()) == [".euromine-predict.json", "Change2015_2024.tif", "Change2016_2017.tif"]
+    assert sorted(p.name for p in (tmp_path / "cli" / site.name).iterdir()) == [
+        ".euromine-predict.json", "Change2015_2024.tif", "Change2015_2024.tif.aux.xml", "Change2016_2017.tif", "Change2016_2017.tif.aux.xml"]
     with rasterio.open(tmp_path / "cli" / site.name / "Change2015_2024.tif") as pred:
         raster = pred.read(1)
     expected, _ = predict_change_scene(model, a, b)
