@@ -64,3 +64,16 @@ def test_weights_are_used_and_zero_weights_fall_back_to_a_plain_mean():
     # a unit id with no rows (a site without this year) enters no mean, whatever the empty rule
     for empty in ("skip", "one", "zero"):
         assert mean_ratio(np.array([0, 0]), np.array([1.0, 1.0]), np.array([1.0, 1.0]), np.array([4.0, 4.0]), empty) == pytest.approx(0.25)
+
+
+def test_group_ids_stay_exact_past_float_precision():
+    """Three columns of 2^19 values each, rows in pairs differing only in the last key's lowest bit:
+    combined ids reach 2^57, beyond float64's exact integers (2^53), so a float sum would merge pairs."""
+    rng = np.random.default_rng(1)
+    base = rng.permutation(2**19)
+    keys = [np.concatenate([base, base]), np.concatenate([base, base]), np.concatenate([base, base ^ 1])]
+    ids, count = group_ids(*keys)
+    assert count == 2**20
+    expected = np.empty(2**20, np.int64)
+    expected[np.lexsort(keys[::-1])] = np.arange(2**20)  # rank of each (k0, k1, k2) tuple; all distinct
+    np.testing.assert_array_equal(ids, expected)
