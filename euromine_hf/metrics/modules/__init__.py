@@ -95,16 +95,19 @@ def install_evaluate_names(cache: str | os.PathLike[str] | None = None) -> list[
 
 
 def space_files(name: str, namespace: str, requirement: str = "euromine-hf") -> dict[str, bytes]:
-    """The files of module ``name`` as an evaluate metric Space: ``app.py`` (the Gradio widget),
-    ``<name>.py``, ``README.md`` (the card, with the Space's SDK fields added to its YAML) and
-    ``requirements.txt`` (``evaluate`` and ``requirement``: the module imports ``euromine_hf``)."""
+    """The files of module ``name`` as an evaluate metric Space: ``app.py`` (a Gradio app that takes
+    uploaded masks, :mod:`euromine_hf.metrics.space_app`), ``<name>.py``, ``README.md`` (the card,
+    with the Space's SDK fields added to its YAML) and ``requirements.txt`` (``evaluate`` and
+    ``requirement``: the module imports ``euromine_hf``).
+
+    Not evaluate's ``launch_gradio_widget``: its form follows the module's ``features``, the count
+    rows masks are reduced to, so it could take no mask."""
     folder = module_dir(name)
     card = _space_card((folder / "README.md").read_text(encoding="utf-8"), name, namespace)
     app = (
-        "import evaluate\n"
-        "from evaluate.utils import launch_gradio_widget\n\n"
-        f'module = evaluate.load("{namespace}/{name}")\n'
-        "launch_gradio_widget(module)\n"
+        f'"""Upload mask files and score them with {name} (euromine_hf.metrics.space_app)."""\n'
+        "from euromine_hf.metrics.space_app import launch\n\n"
+        f'launch("{name}")\n'
     )
     return {
         "app.py": app.encode(),
