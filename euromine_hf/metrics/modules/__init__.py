@@ -188,7 +188,11 @@ def _space_card(text: str, name: str, namespace: str) -> str:
     lines = body.split("\n")
     title_at = next((i for i, line in enumerate(lines) if line.startswith("# ")), -1)
     lines.insert(title_at + 1, usage)
-    return f"---\n{header}\n---\n" + "\n".join(lines)
+    text = f"---\n{header}\n---\n" + "\n".join(lines)
+    from euromine_hf.hub.card_rules import check_card_text
+
+    check_card_text(text, "space", f"{name} Space card")
+    return text
 
 
 def metadata_load_text(text: str) -> dict[str, Any]:
