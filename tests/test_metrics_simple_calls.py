@@ -43,6 +43,17 @@ def test_yearly_f1_list_of_masks_is_one_group():
     assert set(with_years) >= {"F1_2015", "F1_2016", "F1_2017"} and with_years["OF1"] == pytest.approx(scores["OF1"])
 
 
+def test_yearly_f1_group_of_masks_of_several_sizes():
+    (a, ga), (b, gb) = _series(1, (24, 20), seed=6), _series(1, (9, 31), seed=7)
+    scores = load("yearly_f1").compute(predictions=[a[0], b[0]], references=[ga[0], gb[0]])
+    p = np.concatenate([a[0].ravel(), b[0].ravel()]).astype(bool)
+    g = np.concatenate([ga[0].ravel(), gb[0].ravel()]).astype(bool)
+    tp, fp, fn = (p & g).sum(), (p & ~g).sum(), (~p & g).sum()
+    assert scores["F1"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    with pytest.raises(ValueError, match=r"^ca_tiou: predictions: masks of one series must share a size"):
+        load("ca_tiou").compute(predictions=[a[0], b[0]] * 5, references=[ga[0], gb[0]] * 5)
+
+
 def test_yearly_f1_years_for_some_batches_only_is_an_error():
     pred, truth = _series(2)
     module = load("yearly_f1")

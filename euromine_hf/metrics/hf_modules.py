@@ -208,6 +208,18 @@ def _stack_masks(masks: Any, name: str) -> Any:
     return masks
 
 
+def _ragged(masks: Any) -> bool:
+    """A list of 2-D masks of more than one size."""
+    return isinstance(masks, (list, tuple)) and len({tuple(np.shape(m)) for m in masks}) > 1
+
+
+def _is_series(masks: Any) -> bool:
+    """One series of 2-D masks: a list of them (any sizes: checked later) or a ``(T, H, W)`` array."""
+    if isinstance(masks, (list, tuple)):
+        return all(len(np.shape(m)) == 2 for m in masks)
+    return len(np.shape(masks)) == 3
+
+
 def _no_keys(keys: dict[str, Any], names: Sequence[str]) -> bool:
     return all(keys.get(k) is None for k in names)
 
@@ -263,8 +275,14 @@ Returns: F1_{year}, OF1, precision, recall, IoU.
         if self._grouped is not None and self._grouped != grouped:
             raise ValueError("yearly_f1: years were given for some batches and not for others: pass years for every batch or for none")
         self._grouped = grouped
+        if grouped and _ragged(predictions):  # masks of several sizes: one group all the same
+            if not isinstance(references, (list, tuple)) or len(references) != len(predictions):
+                raise ValueError(f"yearly_f1: {len(predictions)} prediction masks: expected as many reference masks")
+            for pred, ref in zip(predictions, references):
+                self._reducer.add(np.asarray(pred)[None], np.asarray(ref)[None], years=[self.years[0]])
+            return self._reducer.pop_rows("mapping")
         if grouped:  # the simplest call: the masks are one group, scored as one year
-            predictions, references = _stack_masks(predictions, "predictions"), _stack_masks(references, "references")
+            predictions, references = _stack_masks(predictions, f"{self.label}: predictions"), _stack_masks(references, f"{self.label}: references")
             kw["years"] = np.full(len(predictions), self.years[0])
         self._reducer.add(predictions, references, **kw)
         return self._reducer.pop_rows("mapping")
@@ -317,9 +335,9 @@ Returns: LCA-TIoU, GCA-TIoU, and CA-TIoU_{year_i}_{year_j} for every pair.
 
     def _reduce(self, predictions: Any, references: Any, keys: dict[str, Any]) -> dict[str, np.ndarray]:
         kw = _pick(keys, _MASK_KEYS + ("years",), self.label)
-        if np.ndim(predictions) in (1, 3) and _no_keys(kw, _MASK_KEYS):
+        if _is_series(predictions) and _no_keys(kw, _MASK_KEYS):
             # the simplest call: one site's series of masks (T, H, W), years in order unless given
-            predictions, references = _stack_masks(predictions, "predictions"), _stack_masks(references, "references")
+            predictions, references = _stack_masks(predictions, f"{self.label}: predictions"), _stack_masks(references, f"{self.label}: references")
             years = _series_years(self, len(predictions), kw.get("years"))
             order = np.argsort(years)
             predictions, references = predictions[order][None], references[order][None]
@@ -397,7 +415,7 @@ Returns: F1_interval_{k}, OF1, precision, recall, IoU.
         """The simplest call: one site's change masks for every year pair in the published order
         ((2015, 2016), (2015, 2017), ..., (2023, 2024): ``itertools.combinations`` of the years),
         against the pairs' change masks or the site's T yearly reference masks."""
-        predictions, references = _stack_masks(predictions, "predictions"), _stack_masks(references, "references")
+        predictions, references = _stack_masks(predictions, f"{self.label}: predictions"), _stack_masks(references, f"{self.label}: references")
         pairs = list(combinations(self.years, 2))
         if len(predictions) != len(pairs):
             raise ValueError(

@@ -102,13 +102,8 @@ def score_files(
     years = _years(pred_paths, 1)
     if years is not None and _years(ref_paths, 1) not in (None, years):
         raise ValueError(f"{name}: the years in the reference file names {_years(ref_paths, 1)} differ from the predictions' {years}")
-    if name == "yearly_f1":
-        shapes = {m.shape for m in pred + ref}
-        if years is not None and len(shapes) == 1:
-            return module.compute(predictions=pred, references=ref, years=[y[0] for y in years])
-        for p, r in zip(pred, ref):  # masks of any sizes, one group
-            module.add_batch(predictions=[p], references=[r])
-        return module.compute()
+    if name == "yearly_f1" and (years is None or len({m.shape for m in pred + ref}) > 1):
+        return module.compute(predictions=pred, references=ref)  # one group, masks of any sizes
     return module.compute(predictions=pred, references=ref, **({"years": [y[0] for y in years]} if years else {}))
 
 
