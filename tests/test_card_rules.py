@@ -45,6 +45,8 @@ def test_hub_repo_ids_are_not_local_paths(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "outputs" / "archive").mkdir(parents=True)
     assert not is_hub_repo_id("outputs/archive")  # an existing folder of that shape
+    assert is_hub_repo_id("gpt2", namespace=False) and not is_hub_repo_id("gpt2")  # legacy model ids: base_model only
+    assert card_problems({"license": "mit", "base_model": "gpt2"}, "model") == []
 
 
 @pytest.mark.parametrize("model_name, dataset_id, expected", [

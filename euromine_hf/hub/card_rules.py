@@ -47,12 +47,15 @@ class CardMetadataError(ValueError):
     """A card's YAML breaks a Hub rule; the message names the card and every field at fault."""
 
 
-def is_hub_repo_id(value: Any) -> bool:
+def is_hub_repo_id(value: Any, namespace: bool = True) -> bool:
     """``namespace/name`` as the Hub spells repo ids, and not a path that exists here (a local
-    folder such as ``outputs/archive`` has the same shape)."""
-    if not isinstance(value, str) or not _REPO_ID.match(value) or "--" in value or ".." in value:
+    folder such as ``outputs/archive`` has the same shape). ``namespace=False`` also accepts the
+    Hub's legacy un-namespaced model ids (``gpt2``), which still resolve."""
+    if not isinstance(value, str) or os.path.exists(value) or "--" in value or ".." in value:
         return False
-    return not os.path.exists(value)
+    if _REPO_ID.match(value):
+        return True
+    return not namespace and re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,95}$", value) is not None
 
 
 def _strings(meta: dict[str, Any], key: str, problems: list[str]) -> list[Any]:
@@ -120,8 +123,8 @@ def _model(meta: dict[str, Any], problems: list[str]) -> None:
         if not is_hub_repo_id(dataset):
             problems.append(f"datasets: {dataset!r} is not a Hub dataset id (namespace/name); name real Hub ids or omit the field")
     for model in _strings(meta, "base_model", problems):
-        if not is_hub_repo_id(model):
-            problems.append(f"base_model: {model!r} is not a Hub model id (namespace/name)")
+        if not is_hub_repo_id(model, namespace=False):
+            problems.append(f"base_model: {model!r} is not a Hub model id")
     _strings(meta, "metrics", problems)
     if "model-index" in meta:
         _model_index(meta["model-index"], problems)
