@@ -1,6 +1,7 @@
 """Every card snippet runs as written (issue 20, item 3): the python blocks of the generated model
 cards (both tasks) run against tiny saved models in an interpreter without ``euromine_hf`` (the
-card's remote-code route), with only ``path/to/this/folder`` replaced by the folder; the pipelines
+card's remote-code route): the segmenter's card from its folder (only ``path/to/this/folder``
+replaced), the detector's card verbatim from the repo it was pushed to (LocalHub); the pipelines
 give ``euromine predict``'s probabilities; the metric cards' python blocks are all doctests (run
 by ``tests/test_metrics_by_name.py``), so none is skipped."""
 
@@ -48,6 +49,10 @@ def _python_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, re.S)
 
 
+#: the repo the detector's card is rendered for and pushed to (LocalHub)
+DETECTOR_REPO = "user/euromine-fc-ef-tiny"
+
+
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     root = tmp_path_factory.mktemp("cards")
@@ -58,24 +63,37 @@ def saved(tmp_path_factory):
         folder = root / name
         model.save_pretrained(folder)
         card = render_model_card(f"euromine-{name}-tiny", model.config, {"test": {"OF1": 0.5}}, "user/euromine",
-                                 dataset_config="cd_pairs" if task == "change_detection" else "mapping")
+                                 dataset_config="cd_pairs" if task == "change_detection" else "mapping",
+                                 repo_id=DETECTOR_REPO if task == "change_detection" else None)
         save_model_card(card, folder)
         folders[name] = (folder, task)
     return folders
 
 
 def test_model_card_snippets_run_as_written_without_the_package(saved, tmp_path):
+    from euromine_hf.hub.push import push_model_folder
+    from euromine_hf.testing import LocalHub, use_local_hub
+
     jobs = {}
-    for name, (folder, _) in saved.items():
+    for name, (folder, task) in saved.items():
         blocks = _python_blocks((folder / "README.md").read_text(encoding="utf-8"))
         assert blocks, f"{name}: the card has no python snippet"
         for i, block in enumerate(blocks):
-            assert 'MODEL = "path/to/this/folder"' in block
-            jobs[f"{name}[{i}]"] = block.replace('"path/to/this/folder"', json.dumps(str(folder)), 1)
-    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-I", "-c", CHILD, json.dumps(jobs)], env=env, capture_output=True,
-                          text=True, timeout=600, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+            if task == "change_detection":
+                assert f'MODEL = "{DETECTOR_REPO}"' in block
+                jobs[f"{name}[{i}]"] = block  # verbatim
+            else:
+                assert 'MODEL = "path/to/this/folder"' in block
+                jobs[f"{name}[{i}]"] = block.replace('"path/to/this/folder"', json.dumps(str(folder)), 1)
+    with LocalHub() as hub, use_local_hub(hub, tmp_path / "hf_home"):
+        push_model_folder(saved["fc-ef"][0], DETECTOR_REPO)
+        env = {**os.environ, **hub.client_env(tmp_path / "child_home"), "HF_MODULES_CACHE": str(tmp_path / "modules"),
+               "OMP_NUM_THREADS": "1"}
+        proc = subprocess.run([sys.executable, "-I", "-c", CHILD, json.dumps(jobs)], env=env, capture_output=True,
+                              text=True, timeout=600, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        fetched = {p.rsplit("/", 1)[-1] for m, p, _ in hub.requests if m == "GET" and "/resolve/" in p}
+        assert {"pipelines.py", "data_patching.py", "bands.py"} <= fetched  # the pipeline's code came from the repo
     results = json.loads(proc.stdout.split("RESULT", 1)[1])
     assert results["segformer[0]"]["mine_mask"][0] == [160, 160] and results["segformer[0]"]["mine_map"][0] == [300, 250]
     assert results["fc-ef[0]"]["change"][0] == [160, 160] and results["fc-ef[0]"]["change_map"][0] == [300, 250]
