@@ -85,7 +85,10 @@ def test_card_has_configs_info_bands_licence_and_stats(exported):
     licence and citation are checked on a real-layout export in test_hub_dataset.py)."""
     card = (exported / "README.md").read_text(encoding="utf-8")
     meta = _front_matter(card)
-    assert meta["license"] == "other" and meta["license_name"] == "synthetic-generated-data"
+    assert meta["license"] == "apache-2.0" and "license_name" not in meta  # the generator's licence, a Hub id
+    from euromine_hf.hub.card_rules import card_problems
+
+    assert card_problems(meta, "dataset") == []
     configs = {c["config_name"]: c for c in meta["configs"]}
     assert set(configs) == {"mapping", "cd_pairs"} and configs["mapping"].get("default") is True
     assert {d["split"]: d["path"] for d in configs["cd_pairs"]["data_files"]} == {

@@ -94,7 +94,10 @@ def test_card_is_a_datasetcard_honest_about_synthetic_data(exported, small_archi
     export = exported / "euromine"
     card = DatasetCard.load(export / "README.md")
     meta = card.data.to_dict()
-    assert meta["license"] == "other" and meta["license_name"] == "synthetic-generated-data"
+    assert meta["license"] == "apache-2.0" and "license_name" not in meta  # the generator's licence, a Hub id
+    from euromine_hf.hub.card_rules import card_problems
+
+    assert card_problems(meta, "dataset") == []
     assert "synthetic" in meta["tags"] and "(synthetic)" in meta["pretty_name"]
     assert [c["config_name"] for c in meta["configs"]] == ["mapping", "cd_pairs"]
     assert [i["config_name"] for i in meta["dataset_info"]] == ["mapping", "cd_pairs"]
@@ -159,6 +162,9 @@ def test_real_archive_card_keeps_licence_and_citation(small_archive, tmp_path): 
                          repo_id="org/euromine")
     card = DatasetCard.load(out / "README.md")
     assert card.data.license == "cc-by-4.0" and "synthetic" not in card.data.tags
+    from euromine_hf.hub.card_rules import card_problems
+
+    assert card_problems(card.data.to_dict(), "dataset") == []
     assert "10.14278/rodare.4656" in card.text and "@article{yu2025eurominenet" in card.text
     assert 'load_dataset("org/euromine", "mapping")' in card.text
     assert "Synthetic data" not in card.text

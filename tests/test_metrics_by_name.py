@@ -137,7 +137,7 @@ def test_space_files_follow_evaluate_layout():
     files = space_files("ca_tiou", "someone")
     assert set(files) == {"app.py", "ca_tiou.py", "README.md", "requirements.txt"}
     assert files["ca_tiou.py"] == (module_dir("ca_tiou") / "ca_tiou.py").read_bytes()
-    assert b'evaluate.load("someone/ca_tiou")' in files["app.py"] and b"launch_gradio_widget" in files["app.py"]
+    assert b'launch("ca_tiou")' in files["app.py"] and b"euromine_hf.metrics.space_app" in files["app.py"]
     assert b"euromine-hf" in files["requirements.txt"].splitlines()
     from huggingface_hub import SpaceCard
 

@@ -217,9 +217,9 @@ _TAGS = ["remote-sensing", "sentinel-2", "multispectral", "change-detection", "m
 
 
 def card_metadata(context: dict[str, Any]) -> Any:
-    """The card's YAML as :class:`huggingface_hub.DatasetCardData`: licence (the archive's CC BY 4.0,
-    or ``other`` for generated data), configs with their Parquet ``data_files`` and the typed
-    ``dataset_info``."""
+    """The card's YAML as :class:`huggingface_hub.DatasetCardData`: licence (the archive's CC BY 4.0;
+    generated data: the generator's Apache-2.0, a Hub license id, not ``other`` without a link),
+    configs with their Parquet ``data_files`` and the typed ``dataset_info``."""
     from huggingface_hub import DatasetCardData
 
     configs = []
@@ -230,10 +230,7 @@ def card_metadata(context: dict[str, Any]) -> Any:
         entry["data_files"] = [{"split": s["name"], "path": f"{config['name']}/{s['name']}-*"} for s in config["splits"]]
         configs.append(entry)
     synthetic = bool(context["is_synthetic"])
-    licence: dict[str, Any] = (
-        {"license": "other", "license_name": "synthetic-generated-data"}
-        if synthetic else {"license": "cc-by-4.0"}
-    )
+    licence: dict[str, Any] = {"license": "apache-2.0" if synthetic else "cc-by-4.0"}
     return DatasetCardData(
         **licence,
         pretty_name=context["pretty_name"],
@@ -253,7 +250,11 @@ def build_dataset_card(context: dict[str, Any], template: str | Path | None = No
     from huggingface_hub import DatasetCard
 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
-    text = env.from_string(find_card_template(template)).render(card_data=card_metadata(context).to_yaml(), **context)
+    from euromine_hf.hub.card_rules import check_card
+
+    metadata = card_metadata(context)
+    check_card(metadata.to_dict(), "dataset", f"dataset card of {context['pretty_name']}")
+    text = env.from_string(find_card_template(template)).render(card_data=metadata.to_yaml(), **context)
     return DatasetCard(text)
 
 

@@ -28,6 +28,7 @@ from typing import Any, Mapping
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
 from euromine_hf.bands import BANDS, MEAN, STD, YEARS, load_resource
+from euromine_hf.hub.card_rules import check_card, is_hub_repo_id
 
 TEMPLATE_RESOURCE = "model_card_segmentation.md.jinja"
 TAGS = ["sentinel-2", "remote-sensing", "mining", "semantic-segmentation", "euromine"]
@@ -329,7 +330,8 @@ def render_model_card(
         library_name="transformers",
         pipeline_tag="image-segmentation",
         tags=list(TASK_CARDS[task][1]) + (["synthetic-data"] if data_source == "synthetic" else []),
-        datasets=[dataset_id],
+        # only a real Hub dataset id: a local path or the synthetic default's name is none
+        datasets=[dataset_id] if is_hub_repo_id(dataset_id) else None,
         metrics=["f1"],
         base_model=base_model,
         model_name=model_name,
@@ -403,6 +405,7 @@ def render_model_card(
         "years": list(YEARS),
     }
     card = ModelCard.from_template(card_data, template_str=load_template(template_path, task), **template_kwargs)
+    check_card(card.data.to_dict(), "model", f"model card of {model_name}")
     # Catch a broken template or metadata now, not on the Hub.
     back = read_model_index(ModelCard(str(card)))
     if back != normalized:

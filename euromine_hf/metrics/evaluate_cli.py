@@ -58,7 +58,7 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
     parser.add_argument("--protocol", default="site", choices=PROTOCOLS + ("all",), help="scoring protocol (default: site)")
     parser.add_argument("--empty", default="skip", choices=EMPTY_RULES, help="rule for empty denominators (default: skip)")
     parser.add_argument("--model", default=None, help="row label in the tables (default: the prediction folder's name)")
-    parser.add_argument("--paper", action="store_true", help="put the paper's reported numbers beside ours")
+    parser.add_argument("--paper", action="store_true", help="put the paper's reported numbers beside ours: the row of --model, or every row of the task without --model")
     parser.add_argument("--output", default="outputs/evaluate", help="folder for tables, scores and maps")
     parser.add_argument("--maps", type=NON_NEGATIVE, default=0, metavar="N", help="write error maps (PNG) for the first N site-years / pairs")
     parser.set_defaults(func=run)
@@ -185,7 +185,8 @@ def run(args: argparse.Namespace) -> int:
     for protocol in protocols:
         label = model if len(protocols) == 1 else f"{model} [{protocol}]"
         results[label] = scorer.compute(protocol=protocol, empty=args.empty)
-    paths = write_tables(out, args.task, results, paper=args.paper)
+    # without --model our row is named after the folder, which names no paper model: show them all
+    paths = write_tables(out, args.task, results, paper=args.paper, all_paper_rows=args.model is None)
     payload = {"task": args.task, "split": args.split, "empty": args.empty, "scores": results}
     _atomic_write(out / "scores.json", json.dumps(payload, indent=2) + "\n")
     print(paths["md"].read_text(encoding="utf-8"))

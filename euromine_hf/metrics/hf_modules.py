@@ -18,6 +18,7 @@ every year of the patches it gets (or pass timeseries batches / precomputed pair
 from __future__ import annotations
 
 import warnings
+from itertools import combinations
 from typing import Any, Sequence
 
 import datasets
@@ -83,6 +84,9 @@ class _CountModule(evaluate.Metric):
         self._reducer = self._new_scorer()
         #: site patches were added without their offsets (see :meth:`_note_offsets`)
         self._whole_patches = False
+        #: yearly_f1: masks were added without years (one group) — None until the first batch
+        self._grouped: bool | None = None
+        self._grouped_scored = False
 
     # --- to implement ------------------------------------------------------------------------------
     def _new_scorer(self) -> ScorerBase:
@@ -169,6 +173,7 @@ class _CountModule(evaluate.Metric):
                 UserWarning, stacklevel=2,
             )
         self._whole_patches = False
+        self._grouped_scored, self._grouped = bool(self._grouped), None
         if self.writer is None:
             raise ValueError(f"{self.name}: nothing was added (add masks or counts first)")
         return evaluate.Metric.compute(self, **compute_kwargs)
@@ -192,6 +197,54 @@ def _pick(keys: dict[str, Any], allowed: Sequence[str], where: str) -> dict[str,
     return {k: v for k, v in keys.items() if v is not None}
 
 
+def _stack_masks(masks: Any, name: str) -> Any:
+    """A list of 2-D masks as one ``(N, H, W)`` array (tensors and arrays pass through); masks of
+    different sizes are an error naming ``name`` (they cannot form one series)."""
+    if isinstance(masks, (list, tuple)):
+        shapes = {tuple(np.shape(m)) for m in masks}
+        if len(shapes) > 1:
+            raise ValueError(f"{name}: masks of one series must share a size, got {sorted(shapes)}")
+        return np.stack([np.asarray(m) for m in masks]) if masks else np.zeros((0, 0, 0), np.uint8)
+    return masks
+
+
+def _ragged(masks: Any) -> bool:
+    """A list of 2-D masks of more than one size."""
+    return isinstance(masks, (list, tuple)) and len({tuple(np.shape(m)) for m in masks}) > 1
+
+
+def _is_series(masks: Any) -> bool:
+    """One series of 2-D masks: a list of them (any sizes: checked later) or a ``(T, H, W)`` array."""
+    if isinstance(masks, (list, tuple)):
+        return all(len(np.shape(m)) == 2 for m in masks)
+    return len(np.shape(masks)) == 3
+
+
+def _no_keys(keys: dict[str, Any], names: Sequence[str]) -> bool:
+    return all(keys.get(k) is None for k in names)
+
+
+def _series_years(module: "_CountModule", n: int, given: Any) -> list[int]:
+    """The years of one site's series of ``n`` masks: ``given`` (compute kwarg) or the module's
+    years (default: the published 2015-2024, in order). A count that fits neither is the one truly
+    ambiguous input; the message names the keyword that resolves it."""
+    years = list(module.years)
+    if given is None:
+        if n != len(years):
+            raise ValueError(
+                f"{module.label}: {n} masks without years: expected {len(years)}, one per year {years[0]}-{years[-1]} in order "
+                f"(for a series of other years, load the module with years=[...] naming them)"
+            )
+        return years
+    given = [int(y) for y in np.asarray(given).reshape(-1)]
+    if len(given) != n or sorted(given) != years:
+        raise ValueError(
+            f"{module.label}: years {given} for {n} masks: expected each of the module's years {years} once "
+            f"(load with years=[...] to score other years)"
+        )
+    return given
+
+
 class YearlyF1(_CountModule):
     """F1 per year, OF1, precision, recall, IoU of mine maps (paper Table 4, left part)."""
 
@@ -200,6 +253,8 @@ class YearlyF1(_CountModule):
     count_columns = CONFUSION_COLUMNS
     description = "EuroMineNet mapping scores: F1 per year (2015-2024), overall F1, precision, recall, IoU."
     inputs = """
+Simplest call: compute(predictions=[masks], references=[masks]): one group, returns F1 (= OF1),
+    precision, recall, IoU.
 Args (masks): predictions, references: (N, H, W) masks (nonzero = mine); years: (N,) years;
     optional sites, patches, rows, cols, site_heights, site_widths (patch keys and offsets).
 Args (counts): counts (N, 4) tp, fp, fn, tn over owned pixels, years, optional sites, patches,
@@ -209,22 +264,47 @@ A (site, patch, year) added twice (with a patches index) is an error, not counte
 Returns: F1_{year}, OF1, precision, recall, IoU.
 """
 
+    label = "yearly_f1"
+
     def _new_scorer(self) -> MappingScorer:
         return MappingScorer(years=self.years, temporal=False)
 
     def _reduce(self, predictions: Any, references: Any, keys: dict[str, Any]) -> dict[str, np.ndarray]:
-        self._reducer.add(predictions, references, **_pick(keys, _MASK_KEYS + ("years",), "yearly_f1"))
+        kw = _pick(keys, _MASK_KEYS + ("years",), "yearly_f1")
+        grouped = "years" not in kw
+        if self._grouped is not None and self._grouped != grouped:
+            raise ValueError("yearly_f1: years were given for some batches and not for others: pass years for every batch or for none")
+        self._grouped = grouped
+        if grouped and _ragged(predictions):  # masks of several sizes: one group all the same
+            if not isinstance(references, (list, tuple)) or len(references) != len(predictions):
+                raise ValueError(f"yearly_f1: {len(predictions)} prediction masks: expected as many reference masks")
+            for pred, ref in zip(predictions, references):
+                self._reducer.add(np.asarray(pred)[None], np.asarray(ref)[None], years=[self.years[0]])
+            return self._reducer.pop_rows("mapping")
+        if grouped:  # the simplest call: the masks are one group, scored as one year
+            predictions, references = _stack_masks(predictions, f"{self.label}: predictions"), _stack_masks(references, f"{self.label}: references")
+            kw["years"] = np.full(len(predictions), self.years[0])
+        self._reducer.add(predictions, references, **kw)
         return self._reducer.pop_rows("mapping")
 
     def _counts_to_rows(self, keys: dict[str, Any]) -> dict[str, np.ndarray]:
         kw = _pick(keys, ("counts", "full_counts", "sites", "patches", "years"), "yearly_f1 counts")
         if "counts" not in kw:
             raise ValueError("yearly_f1: pass masks (predictions, references) or counts (N, 4)")
+        grouped = "years" not in kw
+        if self._grouped is not None and self._grouped != grouped:
+            raise ValueError("yearly_f1: years were given for some batches and not for others: pass years for every batch or for none")
+        self._grouped = grouped
+        if grouped:
+            kw["years"] = np.full(len(np.asarray(kw["counts"]).reshape(-1, 4)), self.years[0])
         self._reducer.add_counts(kw.pop("counts"), **kw)
         return self._reducer.pop_rows("mapping")
 
     def _score(self, scorer: ScorerBase, protocol: str, empty: str) -> dict[str, float]:
-        return scorer.compute(protocol=protocol, empty=empty)
+        out = scorer.compute(protocol=protocol, empty=empty)
+        if self._grouped_scored:  # no years: one group, so no per-year columns, and its F1 is OF1
+            out = {"F1": out["OF1"], **{k: v for k, v in out.items() if not k.startswith("F1_")}}
+        return out
 
 
 class CaTIoU(_CountModule):
@@ -236,6 +316,8 @@ class CaTIoU(_CountModule):
     count_columns = PAIR_CA_COLUMNS
     description = "EuroMineNet change-aware temporal IoU: LCA-TIoU (consecutive years) and GCA-TIoU (all year pairs)."
     inputs = """
+Simplest call: compute(predictions=[T masks], references=[T masks]): one site's series, the years
+    of `years` in order (or pass years=[...], one per mask).
 Args (masks): predictions, references: (N, H, W) one year per sample with years, sites, patches
     (years of one (site, patch) are paired across calls), or timeseries (N, T, H, W) with the T
     years; optional rows, cols, site_heights, site_widths.
@@ -252,7 +334,15 @@ Returns: LCA-TIoU, GCA-TIoU, and CA-TIoU_{year_i}_{year_j} for every pair.
         return MappingScorer(years=self.years, temporal=True, incomplete=self.incomplete)
 
     def _reduce(self, predictions: Any, references: Any, keys: dict[str, Any]) -> dict[str, np.ndarray]:
-        self._reducer.add(predictions, references, **_pick(keys, _MASK_KEYS + ("years",), "ca_tiou"))
+        kw = _pick(keys, _MASK_KEYS + ("years",), self.label)
+        if _is_series(predictions) and _no_keys(kw, _MASK_KEYS):
+            # the simplest call: one site's series of masks (T, H, W), years in order unless given
+            predictions, references = _stack_masks(predictions, f"{self.label}: predictions"), _stack_masks(references, f"{self.label}: references")
+            years = _series_years(self, len(predictions), kw.get("years"))
+            order = np.argsort(years)
+            predictions, references = predictions[order][None], references[order][None]
+            kw["years"] = sorted(years)
+        self._reducer.add(predictions, references, **kw)
         self._reducer.tables["mapping"].reset()
         return self._reducer.pop_rows("pairs")
 
@@ -295,6 +385,8 @@ class IntervalF1(_CountModule):
     count_columns = CONFUSION_COLUMNS
     description = "EuroMineNet change-detection scores: F1 per interval t2 - t1, overall F1, precision, recall, IoU."
     inputs = """
+Simplest call: compute(predictions=[45 change masks], references=[10 yearly masks or 45 change
+    masks]): one site, year pairs in the order of itertools.combinations(years, 2).
 Args (masks): predictions: (N, H, W) change masks; references: (N, H, W) change ground truth
     |G_t2 - G_t1| (or references_t1 and references_t2 mapping masks); year_t1, year_t2 (or
     intervals); optional sites, patches, rows, cols, site_heights, site_widths.
@@ -309,10 +401,40 @@ Returns: F1_interval_{k}, OF1, precision, recall, IoU.
     def _new_scorer(self) -> ChangeScorer:
         return ChangeScorer(years=self.years)
 
+    label = "interval_f1"
+
     def _reduce(self, predictions: Any, references: Any, keys: dict[str, Any]) -> dict[str, np.ndarray]:
         allowed = _MASK_KEYS + ("year_t1", "year_t2", "intervals", "references_t1", "references_t2")
-        self._reducer.add(predictions, references, **_pick(keys, allowed, "interval_f1"))
+        kw = _pick(keys, allowed, "interval_f1")
+        if references is not None and _no_keys(kw, allowed):
+            predictions, references, kw = self._site_series(predictions, references)
+        self._reducer.add(predictions, references, **kw)
         return self._reducer.pop_rows("change")
+
+    def _site_series(self, predictions: Any, references: Any) -> tuple[Any, Any, dict[str, Any]]:
+        """The simplest call: one site's change masks for every year pair in the published order
+        ((2015, 2016), (2015, 2017), ..., (2023, 2024): ``itertools.combinations`` of the years),
+        against the pairs' change masks or the site's T yearly reference masks."""
+        predictions, references = _stack_masks(predictions, f"{self.label}: predictions"), _stack_masks(references, f"{self.label}: references")
+        pairs = list(combinations(self.years, 2))
+        if len(predictions) != len(pairs):
+            raise ValueError(
+                f"interval_f1: {len(predictions)} change masks without year_t1/year_t2: expected {len(pairs)} "
+                f"(one per year pair of {self.years[0]}-{self.years[-1]}, in order {pairs[0]}, {pairs[1]}, ...), "
+                "or pass year_t1=[...] and year_t2=[...]"
+            )
+        t1 = np.asarray([a for a, _ in pairs])
+        t2 = np.asarray([b for _, b in pairs])
+        if len(references) == len(self.years) and len(references) != len(pairs):  # yearly masks: form the change
+            index = {y: i for i, y in enumerate(self.years)}
+            ref = np.asarray(references) != 0
+            references = ref[[index[y] for y in t2]] ^ ref[[index[y] for y in t1]]
+        elif len(references) != len(pairs):
+            raise ValueError(
+                f"interval_f1: {len(references)} references for {len(pairs)} change masks: expected {len(pairs)} "
+                f"change masks or {len(self.years)} yearly masks ({self.years[0]}-{self.years[-1]})"
+            )
+        return predictions, references, {"year_t1": t1, "year_t2": t2}
 
     def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
         """Add change masks (with references, or references_t1/references_t2) or counts."""

@@ -75,8 +75,14 @@ def paper_row_name(task: str, model: str) -> str | None:
     return alias if alias in reported else None
 
 
-def table_rows(task: str, results: Mapping[str, Mapping[str, float]], paper: bool = False) -> list[dict[str, Any]]:
-    """Rows ``{"model": name, "source": "ours"|"paper", column: value or None}``."""
+def table_rows(
+    task: str, results: Mapping[str, Mapping[str, float]], paper: bool = False, all_paper_rows: bool = False
+) -> list[dict[str, Any]]:
+    """Rows ``{"model": name, "source": "ours"|"paper", column: value or None}``.
+
+    With ``paper``, each of our rows is followed by the paper's row of the same model; with
+    ``all_paper_rows`` too, every other row the paper reports for the task follows ours (what a
+    comparison needs when our rows are not named after a paper model)."""
     columns = table_columns(task)
     reported = load_resource("paper_results.json")[TASKS[task][0]] if paper else {}
     rows: list[dict[str, Any]] = []
@@ -89,6 +95,10 @@ def table_rows(task: str, results: Mapping[str, Mapping[str, float]], paper: boo
         name = paper_row_name(task, model) if paper else None
         if name is not None:
             rows.append({"model": model, "source": "paper", **{c: reported[name].get(c) for c in columns}})
+    if paper and all_paper_rows:
+        shown = {paper_row_name(task, model) for model in results}
+        rows += [{"model": name, "source": "paper", **{c: values.get(c) for c in columns}}
+                 for name, values in reported.items() if name not in shown]
     return rows
 
 
@@ -134,10 +144,11 @@ def _atomic_write(path: Path, text: str) -> None:
 
 
 def write_tables(
-    out_dir: str | Path, task: str, results: Mapping[str, Mapping[str, float]], paper: bool = False, stem: str | None = None
+    out_dir: str | Path, task: str, results: Mapping[str, Mapping[str, float]], paper: bool = False, stem: str | None = None,
+    all_paper_rows: bool = False,
 ) -> dict[str, Path]:
     """Write ``{stem}.md``, ``.csv`` and ``.json`` (stem defaults to ``table{4,5,6}_{task}``)."""
-    rows = table_rows(task, results, paper)
+    rows = table_rows(task, results, paper, all_paper_rows)
     stem = stem or f"table{TASKS[task][1]}_{task.replace('-', '_')}"
     out = Path(out_dir)
     paths = {"md": out / f"{stem}.md", "csv": out / f"{stem}.csv", "json": out / f"{stem}.json"}

@@ -145,6 +145,27 @@ class EuroMineImageProcessor(BaseImageProcessor):
             data = {"pixel_values": self.normalize_bands(images, source_bands, "images")}
         return BatchFeature(data=data, tensor_type=return_tensors)
 
+    def post_process_semantic_segmentation(self, outputs: Any, target_sizes: Sequence[Sequence[int]] | None = None) -> list[Any]:
+        """Class maps from a model's output, as transformers' segmentation processors (Segformer's) give them.
+
+        ``outputs``: the model output (``.logits`` ``(B, 2, H, W)``) or the logits. ``target_sizes``:
+        one ``(height, width)`` per image; the logits are resized bilinearly to it before the argmax
+        (our models already predict at input size: pass it for another grid). Returns one ``(H, W)``
+        tensor per image: 0 background, 1 mine (segmenters) or change (detectors).
+        """
+        import torch
+
+        logits = getattr(outputs, "logits", outputs)
+        if target_sizes is not None and len(logits) != len(target_sizes):
+            raise ValueError(f"target_sizes: expected one (height, width) per image ({len(logits)}), got {len(target_sizes)}")
+        maps = []
+        for i, item in enumerate(logits):
+            if target_sizes is not None:
+                size = tuple(int(v) for v in target_sizes[i])
+                item = torch.nn.functional.interpolate(item[None].float(), size=size, mode="bilinear", align_corners=False)[0]
+            maps.append(item.argmax(dim=0))
+        return maps
+
     def __call__(self, images: Any = None, **kwargs: Any) -> BatchFeature:  # type: ignore[override]
         return self.preprocess(images, **kwargs)
 

@@ -156,18 +156,24 @@ def model_auto_map(model_class: type, config_class: type, task: str) -> dict[str
 
 
 def prepare_model_folder(model: Any, folder: str | Path) -> None:
-    """Before a package model's ``save_pretrained``: ``config.auto_map``, the code files, the image processor.
+    """Before a package model's ``save_pretrained``: ``config.auto_map``, ``config.custom_pipelines``,
+    the code files (model, config, image processor, pipeline), the image processor.
 
     The processor (band names and the published statistics of those bands) is written only when every
     band of the config has published statistics; a model on other bands gets none rather than a wrong one.
     """
+    import importlib
+
     from euromine_hf.models.image_processing import EuroMineImageProcessor
 
     config = model.config
     task = getattr(config, "task", "segmentation")
     config.auto_map = model_auto_map(type(model), type(config), task)
+    # by name: ``euromine_hf.pipelines`` imports transformers' pipelines, which only saving needs here
+    pipelines = importlib.import_module("euromine_hf.pipelines")
+    config.custom_pipelines = pipelines.custom_pipelines(task, flat_module_name(pipelines.__name__))
     Path(folder).mkdir(parents=True, exist_ok=True)
-    write_remote_code(folder, [type(model), type(config), EuroMineImageProcessor])
+    write_remote_code(folder, [type(model), type(config), EuroMineImageProcessor, pipelines.EuroMineMappingPipeline])
     try:
         processor = EuroMineImageProcessor.from_model_config(config)
     except ValueError:

@@ -10,13 +10,20 @@ Loading by name, offline, is one call::
     from euromine_hf.metrics import load
     ca = load("ca_tiou")                    # = evaluate.load(<installed folder>/ca_tiou)
 
+The three honest routes (README, "Scores"):
+
+* from the package: ``euromine_hf.metrics.load("ca_tiou")`` (offline, this folder);
+* from a clone's root: ``evaluate.load("metrics/ca_tiou")`` (the repository's link to this folder);
+* from the Hub: ``evaluate.load("NAMESPACE/ca_tiou")`` (the Space ``euromine push-metrics`` made).
+
 Plain ``evaluate.load("ca_tiou")`` resolves a bare name in this order (evaluate 0.4.6): a folder
 ``./ca_tiou`` holding ``ca_tiou.py`` in the working directory; the Hub Space
-``evaluate-metric/ca_tiou`` (not ours: it does not exist); then, when that fails (offline or 404),
-the newest copy cached as ``evaluate-metric--ca_tiou`` in the dynamic-modules cache
-(``HF_MODULES_CACHE``). :func:`install_evaluate_names` writes that cache entry, after which
-``evaluate.load("ca_tiou")`` works with ``HF_EVALUATE_OFFLINE=1`` (online it first asks the Hub).
-Published Spaces load as ``evaluate.load("NAMESPACE/ca_tiou")``.
+``evaluate-metric/ca_tiou`` (the namespace of evaluate's own modules); then, when that fails
+(offline or 404), the newest copy cached as ``evaluate-metric--ca_tiou`` in the dynamic-modules
+cache (``HF_MODULES_CACHE``). :func:`install_evaluate_names` writes that cache entry, after which
+``evaluate.load("ca_tiou")`` works offline. It writes into a slot that belongs to evaluate's own
+namespace, so it refuses (naming the module) where a real module of that name exists: on the Hub
+when online, or as a foreign entry already in the cache.
 """
 
 from __future__ import annotations
@@ -58,6 +65,31 @@ def _modules_cache() -> Path:
     return Path(evaluate.config.HF_MODULES_CACHE) / "evaluate_modules" / "metrics"
 
 
+#: Text every module script of this package holds; a cached ``evaluate-metric--{name}`` entry
+#: without it is someone else's module.
+_OWN_MARK = b"from euromine_hf.metrics import hf_modules"
+
+
+def _offline() -> bool:
+    from huggingface_hub import constants
+
+    flags = (os.environ.get("HF_EVALUATE_OFFLINE", ""), os.environ.get("HF_HUB_OFFLINE", ""))
+    return constants.HF_HUB_OFFLINE or any(f.upper() in ("1", "ON", "YES", "TRUE") for f in flags)
+
+
+def _hub_module_exists(name: str) -> bool:
+    """Whether the Hub holds evaluate's own ``evaluate-metric/{name}`` (what a bare name loads online)."""
+    from huggingface_hub import HfApi
+
+    try:
+        return HfApi().repo_exists(f"evaluate-metric/{name}", repo_type="space")
+    except Exception as error:  # network: not knowing is not "absent"
+        raise ValueError(
+            f"evaluate-metric/{name}: could not ask the Hub whether evaluate has a module of this name "
+            f"({type(error).__name__}); set HF_HUB_OFFLINE=1 to install the bare names without asking"
+        ) from None
+
+
 def install_evaluate_names(cache: str | os.PathLike[str] | None = None) -> list[Path]:
     """Cache every module under its bare name so ``evaluate.load("ca_tiou")`` finds it offline.
 
@@ -65,8 +97,25 @@ def install_evaluate_names(cache: str | os.PathLike[str] | None = None) -> list[
     (the layout evaluate's ``CachedEvaluationModuleFactory`` reads; ``cache`` overrides the
     ``metrics`` folder). The hash is the script's, so re-running is idempotent and an upgraded
     package adds a newer entry that evaluate prefers. Returns the script paths written.
+
+    Never shadows a real module silently: raises ``ValueError`` naming it, before writing
+    anything, if ``evaluate-metric/{name}`` exists on the Hub (asked unless offline) or the cache
+    slot already holds a script that is not one of this package's.
     """
     root = Path(cache) if cache is not None else _modules_cache()
+    for name in MODULE_NAMES:
+        slot = root / f"evaluate-metric--{name}"
+        foreign = sorted(p for p in slot.glob(f"*/{name}.py") if _OWN_MARK not in p.read_bytes())
+        if foreign:
+            raise ValueError(
+                f"{foreign[0]}: evaluate's cache holds another module named {name!r}; evaluate.load({name!r}) "
+                f"means that one: load ours with euromine_hf.metrics.load({name!r})"
+            )
+        if not _offline() and _hub_module_exists(name):
+            raise ValueError(
+                f"evaluate-metric/{name}: evaluate has its own module of this name on the Hub, which "
+                f"evaluate.load({name!r}) loads: load ours with euromine_hf.metrics.load({name!r})"
+            )
     written = []
     for name in MODULE_NAMES:
         source = module_dir(name)
@@ -95,16 +144,19 @@ def install_evaluate_names(cache: str | os.PathLike[str] | None = None) -> list[
 
 
 def space_files(name: str, namespace: str, requirement: str = "euromine-hf") -> dict[str, bytes]:
-    """The files of module ``name`` as an evaluate metric Space: ``app.py`` (the Gradio widget),
-    ``<name>.py``, ``README.md`` (the card, with the Space's SDK fields added to its YAML) and
-    ``requirements.txt`` (``evaluate`` and ``requirement``: the module imports ``euromine_hf``)."""
+    """The files of module ``name`` as an evaluate metric Space: ``app.py`` (a Gradio app that takes
+    uploaded masks, :mod:`euromine_hf.metrics.space_app`), ``<name>.py``, ``README.md`` (the card,
+    with the Space's SDK fields added to its YAML) and ``requirements.txt`` (``evaluate`` and
+    ``requirement``: the module imports ``euromine_hf``).
+
+    Not evaluate's ``launch_gradio_widget``: its form follows the module's ``features``, the count
+    rows masks are reduced to, so it could take no mask."""
     folder = module_dir(name)
     card = _space_card((folder / "README.md").read_text(encoding="utf-8"), name, namespace)
     app = (
-        "import evaluate\n"
-        "from evaluate.utils import launch_gradio_widget\n\n"
-        f'module = evaluate.load("{namespace}/{name}")\n'
-        "launch_gradio_widget(module)\n"
+        f'"""Upload mask files and score them with {name} (euromine_hf.metrics.space_app)."""\n'
+        "from euromine_hf.metrics.space_app import launch\n\n"
+        f'launch("{name}")\n'
     )
     return {
         "app.py": app.encode(),
@@ -136,7 +188,11 @@ def _space_card(text: str, name: str, namespace: str) -> str:
     lines = body.split("\n")
     title_at = next((i for i, line in enumerate(lines) if line.startswith("# ")), -1)
     lines.insert(title_at + 1, usage)
-    return f"---\n{header}\n---\n" + "\n".join(lines)
+    text = f"---\n{header}\n---\n" + "\n".join(lines)
+    from euromine_hf.hub.card_rules import check_card_text
+
+    check_card_text(text, "space", f"{name} Space card")
+    return text
 
 
 def metadata_load_text(text: str) -> dict[str, Any]:

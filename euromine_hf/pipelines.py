@@ -1,0 +1,174 @@
+"""``transformers`` pipelines for 10-band Sentinel-2 scenes: mine maps and change maps of any size.
+
+Why our own: transformers' ``image-segmentation`` pipeline takes PIL/RGB images, so a 10-band
+array or a GeoTIFF is refused before the model sees it. These pipelines take a ``(bands, H, W)``
+array of L2A digital numbers or a GeoTIFF path (bands matched by their descriptions when present),
+normalise with the model's image processor, predict on the benchmark's 160-px window grid
+(``euromine_hf.data.patching``: wrap-padded below 160 px, edge windows aligned to the border) and
+average the class-1 probability where windows overlap, as ``euromine predict`` does.
+
+Two routes, one class each:
+
+* with the package: ``import euromine_hf.pipelines`` registers ``"euromine-mapping"`` and
+  ``"euromine-change-detection"`` in transformers' ``PIPELINE_REGISTRY``;
+  ``pipeline("euromine-mapping", model=folder_or_repo)``;
+* without it: every saved model lists its pipeline in ``config.custom_pipelines`` under its Hub
+  task (:data:`HUB_TASKS`) and carries this file as remote code (``models/remote_code.py``), so
+  ``pipeline("image-segmentation", model=repo, trust_remote_code=True)`` runs this class.
+
+Output per scene: ``{"mask": uint8 (H, W) (1 = mine / change), "probability": float32 (H, W),
+"labels": id2label}``, plus ``"crs"`` and ``"transform"`` when the input was a GeoTIFF.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+from transformers import AutoModel, AutoModelForSemanticSegmentation, Pipeline
+from transformers.pipelines import PIPELINE_REGISTRY
+
+from euromine_hf.bands import BANDS, PATCH_SIZE
+from euromine_hf.data.patching import pad_to_patch, patch_offsets
+
+__all__ = ["MAPPING_TASK", "CHANGE_TASK", "HUB_TASKS", "EuroMineMappingPipeline", "EuroMineChangeDetectionPipeline",
+           "custom_pipelines", "read_scene"]
+
+MAPPING_TASK = "euromine-mapping"
+CHANGE_TASK = "euromine-change-detection"
+#: the task a saved model's ``config.custom_pipelines`` names (remote-code route), by model task:
+#: the Hub's ``pipeline_tag`` for segmenters; change detection has no transformers task
+HUB_TASKS = {"segmentation": "image-segmentation", "change_detection": "change-detection"}
+
+
+def read_scene(image: Any) -> tuple[np.ndarray, list[str] | None, dict[str, Any]]:
+    """``(bands, H, W)`` array, its band names when the file names them, and its georeferencing."""
+    if isinstance(image, (str, os.PathLike)):
+        try:
+            import rasterio
+        except ImportError:  # the pipeline itself needs no GIS stack; paths do
+            raise ImportError(f"{image}: reading GeoTIFF paths needs rasterio (pip install rasterio)") from None
+        with rasterio.open(image) as src:
+            data = src.read()
+            names = [str(d).upper() if d else None for d in src.descriptions]
+            geo = {"crs": src.crs, "transform": src.transform}
+        known = names if all(n in BANDS for n in names) and len(set(names)) == len(names) else None
+        return data, known, geo
+    data = np.asarray(image)
+    if data.ndim != 3:
+        raise ValueError(f"image: expected a (bands, height, width) array or a GeoTIFF path, got shape {data.shape}")
+    return data, None, {}
+
+
+class _WindowedPipeline(Pipeline):
+    """Preprocess each date with the image processor, predict window batches, blend, threshold."""
+
+    _load_image_processor = True
+    _load_tokenizer = False
+    _load_feature_extractor = False
+    _load_processor = False
+    _load_video_processor = False
+
+    def _sanitize_parameters(self, source_bands: Sequence[str] | None = None, threshold: float | None = None,
+                             windows_per_batch: int | None = None, **kwargs: Any):
+        if kwargs:
+            raise TypeError(f"{type(self).__name__}: unexpected argument(s) {sorted(kwargs)}")
+        pre = {} if source_bands is None else {"source_bands": list(source_bands)}
+        forward = {} if windows_per_batch is None else {"windows_per_batch": int(windows_per_batch)}
+        post = {} if threshold is None else {"threshold": float(threshold)}
+        return pre, forward, post
+
+    def _split_dates(self, inputs: Any) -> list[Any]:
+        return [inputs]
+
+    def preprocess(self, inputs: Any, source_bands: Sequence[str] | None = None) -> dict[str, Any]:
+        arrays, geo = [], {}
+        for k, image in enumerate(self._split_dates(inputs)):
+            data, names, meta = read_scene(image)
+            geo = geo or meta
+            normalised = self.image_processor.normalize_bands(data, source_bands or names, name=f"image {k + 1}")[0]
+            arrays.append(normalised)
+        shapes = {a.shape[1:] for a in arrays}
+        if len(shapes) != 1:
+            raise ValueError(f"{type(self).__name__}: the dates differ in size {sorted(shapes)}: expected co-registered scenes")
+        height, width = arrays[0].shape[1:]
+        return {"dates": [pad_to_patch(a) for a in arrays], "height": height, "width": width, "geo": geo}
+
+    def _logits(self, windows: list[Any]) -> Any:
+        raise NotImplementedError
+
+    def _forward(self, model_inputs: dict[str, Any], windows_per_batch: int = 16) -> dict[str, Any]:
+        import torch
+
+        dates = model_inputs["dates"]
+        padded_h, padded_w = dates[0].shape[1:]
+        offsets = patch_offsets(padded_h, padded_w)
+        total = np.zeros((padded_h, padded_w), np.float32)
+        hits = np.zeros((padded_h, padded_w), np.float32)
+        for start in range(0, len(offsets), windows_per_batch):
+            chunk = offsets[start : start + windows_per_batch]
+            windows = [
+                torch.from_numpy(np.stack([d[:, r : r + PATCH_SIZE, c : c + PATCH_SIZE] for r, c in chunk])).to(self.device)
+                for d in dates
+            ]
+            probability = torch.softmax(self._logits(windows).float(), dim=1)[:, 1].cpu().numpy()
+            for (r, c), p in zip(chunk, probability):
+                total[r : r + PATCH_SIZE, c : c + PATCH_SIZE] += p
+                hits[r : r + PATCH_SIZE, c : c + PATCH_SIZE] += 1.0
+        height, width = model_inputs["height"], model_inputs["width"]
+        return {"probability": (total / hits)[:height, :width], "geo": model_inputs["geo"]}
+
+    def postprocess(self, model_outputs: dict[str, Any], threshold: float = 0.5) -> dict[str, Any]:
+        probability = model_outputs["probability"]
+        out = {
+            "mask": (probability > threshold).astype(np.uint8),
+            "probability": probability,
+            "labels": {int(k): v for k, v in self.model.config.id2label.items()},
+        }
+        out.update(model_outputs["geo"])
+        return out
+
+
+class EuroMineMappingPipeline(_WindowedPipeline):
+    """Mine map of one scene: ``pipe(image)`` with a ``(bands, H, W)`` array or a GeoTIFF path."""
+
+    def _logits(self, windows: list[Any]) -> Any:
+        return self.model(pixel_values=windows[0]).logits
+
+
+class EuroMineChangeDetectionPipeline(_WindowedPipeline):
+    """Change map of two co-registered scenes: ``pipe((image_t1, image_t2))`` or
+    ``pipe({"image_t1": ..., "image_t2": ...})`` (arrays or GeoTIFF paths)."""
+
+    def _split_dates(self, inputs: Any) -> list[Any]:
+        if isinstance(inputs, dict) and set(inputs) == {"image_t1", "image_t2"}:
+            return [inputs["image_t1"], inputs["image_t2"]]
+        if isinstance(inputs, tuple) and len(inputs) == 2:
+            return list(inputs)
+        raise ValueError(
+            "change detection: expected (image_t1, image_t2) or {'image_t1': ..., 'image_t2': ...} "
+            "(arrays (bands, H, W) or GeoTIFF paths)"
+        )
+
+    def _logits(self, windows: list[Any]) -> Any:
+        return self.model(pixel_values_t1=windows[0], pixel_values_t2=windows[1]).logits
+
+
+#: model task -> (package task, pipeline class, transformers Auto class name)
+_PIPELINES = {
+    "segmentation": (MAPPING_TASK, EuroMineMappingPipeline, "AutoModelForSemanticSegmentation"),
+    "change_detection": (CHANGE_TASK, EuroMineChangeDetectionPipeline, "AutoModel"),
+}
+
+
+def custom_pipelines(task: str, module: str) -> dict[str, dict[str, Any]]:
+    """The ``config.custom_pipelines`` entry of a saved model (``module``: this file's name there)."""
+    _, cls, auto = _PIPELINES[task]
+    return {HUB_TASKS[task]: {"impl": f"{module}.{cls.__name__}", "pt": [auto], "tf": [], "type": "image"}}
+
+
+for _task, _cls, _auto in _PIPELINES.values():
+    if _task not in PIPELINE_REGISTRY.supported_tasks:
+        _auto_class = AutoModelForSemanticSegmentation if _auto == "AutoModelForSemanticSegmentation" else AutoModel
+        PIPELINE_REGISTRY.register_pipeline(_task, pipeline_class=_cls, pt_model=_auto_class, type="image")
