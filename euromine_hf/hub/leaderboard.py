@@ -116,6 +116,8 @@ TASKS: dict[str, TaskSpec] = {
 HUB_TASK_IDS: dict[str, str] = {spec.hub_task_id: name for name, spec in TASKS.items()}
 
 SUBMISSION_FILE = "submission.json"
+#: A raster's GDAL side-car (``Year2019.tif.aux.xml``, written by ``euromine predict``) is accepted up to this size.
+MAX_SIDECAR_BYTES = 64 * 1024
 RESULT_FORMAT = "euromine-leaderboard-result/1"
 PAPER_SOURCE = "paper (real EuroMineNet)"
 #: Bounds checked before anything is parsed.
@@ -416,6 +418,9 @@ def validate_submission(
         path = root.joinpath(*rel)
         if rel == (SUBMISSION_FILE,) or (len(rel) == 2 and rel[1] == PREDICT_MARKER):
             continue  # the marker `euromine predict` leaves beside its maps is no prediction
+        if (len(rel) == 2 and rel[1].lower().endswith(".aux.xml") and (rel[0], rel[1][: -len(".aux.xml")]) in sizes
+                and size <= MAX_SIDECAR_BYTES):
+            continue  # GDAL's side-car of a submitted raster (class names from predict): read by GIS, not scored
         if len(rel) == 1:
             problems.append(f"{path}: unexpected file (a submission holds {SUBMISSION_FILE} and one folder per test site)")
             continue
