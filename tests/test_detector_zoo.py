@@ -129,24 +129,9 @@ def test_save_load_and_auto_classes(spec: ModelSpec, tmp_path) -> None:
             torch.testing.assert_close(loaded(t1, t2).logits, expected)
 
 
-def test_optimizer_steps_lower_the_loss(spec: ModelSpec) -> None:
-    torch.manual_seed(0)
-    model = build_model(spec.name, "tiny").train()
-    t1, t2, labels = _pair_batch(10, seed=3)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-
-    def loss_now() -> float:
-        torch.manual_seed(7)  # same dropout masks each time
-        with torch.no_grad():
-            return float(model(t1, t2, labels=labels).loss)
-
-    before = loss_now()
-    for _ in range(10):
-        optimizer.zero_grad()
-        model(t1, t2, labels=labels).loss.backward()
-        optimizer.step()
-    after = loss_now()
-    assert after < 0.95 * before, f"{spec.name}: loss {before:.4f} → {after:.4f} after 10 Adam steps"
+# That every detector trains is checked by tests/test_model_learning.py: it must fit the bright-square
+# batch (IoU >= 0.8 in train and eval mode), a stronger claim than "the loss fell after 10 steps"
+# (which A2Net's stride-32 framework output meets only barely on random labels).
 
 
 def test_paper_preset_matches_published_parameter_count(spec: ModelSpec) -> None:

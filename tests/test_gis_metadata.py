@@ -20,7 +20,7 @@ from euromine_hf.data.archive import scan_predictions
 from euromine_hf.data.geotiff import CLASS_NAMES, class_table_path
 from euromine_hf.inference import predict
 
-from test_predict_maps import _detector, _image, _segmenter, _write
+from test_predict_maps import _detector, _image, _maps, _segmenter, _write
 
 
 def _libgdal() -> ctypes.CDLL:
@@ -95,7 +95,7 @@ def test_mine_map_shows_class_names_probability_scale_and_both_are_valid_cogs(tm
     for path in written:
         _assert_valid_cog(path)
     # the side-car sits beside the map only, and nothing else was left behind
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["Probability2031.tif", "Year2031.tif",
+    assert _maps(tmp_path / "out") == ["Probability2031.tif", "Year2031.tif",
                                                                      "Year2031.tif.aux.xml"]
     assert class_table_path(mine_map) == tmp_path / "out" / "Year2031.tif.aux.xml"
 
