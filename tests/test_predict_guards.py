@@ -18,45 +18,21 @@ import pytest
 import rasterio
 import torch
 from rasterio.transform import from_origin
-from torch import nn
 
 from euromine_hf.bands import BANDS
 from euromine_hf.cli import main as cli_main
 from euromine_hf.inference import predict, predict_scene
-from euromine_hf.models.configuration import EuroMineConfig
-from euromine_hf.models.modeling import EuroMineSegmentationModel
 from euromine_hf.predict_outputs import PREDICT_MARKER, PredictDestinationError, read_marker
+from test_predict_maps import PixelMapModel, _segmenter
 
 REPO = Path(__file__).resolve().parents[1]
 CRS = "EPSG:32633"
 TRANSFORM = from_origin(500000.0, 5600000.0, 10.0, 10.0)
 
 
-class GuardPixelConfig(EuroMineConfig):
-    model_type = "euromine-test-guard-pixel"
-
-
-class GuardPixelModel(EuroMineSegmentationModel):
-    """1×1 convolution: every band weighs differently, so a band order mistake changes the map."""
-
-    config_class = GuardPixelConfig
-
-    def __init__(self, config):
-        super().__init__(config)
-        self.head = nn.Conv2d(config.num_channels, 2, 1)
-        self.post_init()
-
-    def segment(self, pixel_values):
-        return self.head(pixel_values)
-
-
-def _model() -> GuardPixelModel:
-    torch.manual_seed(0)
-    model = GuardPixelModel(GuardPixelConfig())
-    with torch.no_grad():
-        model.head.weight.normal_()
-        model.head.bias.zero_()
-    return model.eval()
+def _model() -> PixelMapModel:
+    """A 1×1 convolution whose bands all weigh differently, so a band-order mistake changes the map."""
+    return _segmenter()
 
 
 def _image(shape=(170, 180), seed=0) -> np.ndarray:
@@ -127,7 +103,7 @@ def test_outputs_inside_the_input_folder_are_refused_before_anything_runs(tmp_pa
     before = _snapshot(archive)
     model = _model()
     calls = []
-    model.segment = lambda x: calls.append(1) or GuardPixelModel.segment(model, x)
+    model.segment = lambda x: calls.append(1) or PixelMapModel.segment(model, x)
     image_dir = archive / "Alpha_1" / "image"
     cases = [
         (image_dir, image_dir, "output folder: expected a folder outside the input .* found one that is it"),  # a site's image/

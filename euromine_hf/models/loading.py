@@ -167,7 +167,8 @@ def check_weights(folder: str | Path) -> None:
         check_safetensors(weights[0])
     elif weights[0].name == "pytorch_model.bin":
         check_torch_weights(weights[0])
-    elif weights[0].name == "model.safetensors.index.json":
+    else:  # a shard index: every shard it names must be there and sound
+        check_shard = check_safetensors if weights[0].name == "model.safetensors.index.json" else check_torch_weights
         try:
             index = json.loads(weights[0].read_text(encoding="utf-8"))
             shards = sorted(set(index["weight_map"].values()))
@@ -177,18 +178,7 @@ def check_weights(folder: str | Path) -> None:
             shard_path = folder / shard
             if not shard_path.is_file():
                 raise ValueError(f"{weights[0]}: weight_map names {shard!r}, which is not in {folder}")
-            check_safetensors(shard_path)
-    elif weights[0].name == "pytorch_model.bin.index.json":
-        try:
-            index = json.loads(weights[0].read_text(encoding="utf-8"))
-            shards = sorted(set(index["weight_map"].values()))
-        except (ValueError, KeyError, TypeError, AttributeError) as error:
-            raise ValueError(f"{weights[0]}: field 'weight_map': expected a JSON object of tensor -> shard file ({error})") from None
-        for shard in shards:
-            shard_path = folder / shard
-            if not shard_path.is_file():
-                raise ValueError(f"{weights[0]}: weight_map names {shard!r}, which is not in {folder}")
-            check_torch_weights(shard_path)
+            check_shard(shard_path)
 
 
 def hub_config(repo_id: str | Path) -> dict[str, Any]:
