@@ -598,6 +598,7 @@ def _reduced_demo(out: Path) -> None:
                  "--disable_tqdm", "true"]) == 0
 
 
+@pytest.mark.slow  # runs the demo (both parts) twice: minutes; CI runs it (.ci/run), `make test` does not
 def test_reduced_demo_saves_its_best_checkpoint_and_repeats_with_its_seed(tmp_path, capfd, caplog):
     """Defects 1 and 3 of issue 7 on the demo path (``train.py --demo``, Segformer)."""
     import transformers
