@@ -943,7 +943,7 @@ def parse_year_pairs(text: str) -> list[tuple[int, int]] | str:
 
 
 def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentParser:
-    from euromine_hf.options import POSITIVE, SEED, device_type, int_range
+    from euromine_hf.options import POSITIVE, SEED, checked, device_type, int_range
 
     parser = subparsers.add_parser(
         name,
@@ -978,9 +978,9 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
     parser.add_argument("--years", nargs="+", type=int, default=None, help="only these years (default: every year found)")
     parser.add_argument("--batch-size", type=POSITIVE, default=16)
     parser.add_argument("--stride", type=int_range(1, PATCH_SIZE), default=None, help="window step in pixels (default 160, the published grid; 80 averages overlaps)")
-    parser.add_argument("--threshold", type=_option(check_threshold), default=0.5,
+    parser.add_argument("--threshold", type=checked(check_threshold), default=0.5,
                         help="probability above which a pixel is mine/change, strictly between 0 and 1 (default 0.5)")
-    parser.add_argument("--band-order", type=_option(parse_band_order), default=None, metavar="B02,B03,...",
+    parser.add_argument("--band-order", type=checked(parse_band_order), default=None, metavar="B02,B03,...",
                         help="the input files' band order as 10 comma-separated band names; overrides band descriptions "
                              "(needed where they are missing, repeated or unknown); recorded in the maps' tags")
     parser.add_argument("--overwrite", action="store_true",
@@ -1000,19 +1000,6 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
                              "without it such a folder is refused. Only for sources you trust")
     parser.set_defaults(func=_run)
     return parser
-
-
-def _option(check: Callable[[str], Any]) -> Callable[[str], Any]:
-    """An argparse ``type`` from a checker raising ``ValueError`` with a full message: argparse
-    reports ``ArgumentTypeError`` text as is (a bare ``ValueError`` would become "invalid value")."""
-    def convert(text: str) -> Any:
-        try:
-            return check(text)
-        except ValueError as error:
-            raise argparse.ArgumentTypeError(str(error).split(": ", 1)[-1]) from error
-
-    convert.__name__ = check.__name__
-    return convert
 
 
 def _load_any(path: str, trust_remote_code: bool = False) -> Any:

@@ -9,9 +9,9 @@ names its range here once; argparse turns the refusal into ``euromine CMD: error
 from __future__ import annotations
 
 import argparse
-from typing import Callable
+from typing import Any, Callable
 
-__all__ = ["int_range", "SEED", "POSITIVE", "NON_NEGATIVE", "INTERVAL", "device_type"]
+__all__ = ["int_range", "SEED", "POSITIVE", "NON_NEGATIVE", "INTERVAL", "device_type", "checked"]
 
 
 def int_range(minimum: int | None = None, maximum: int | None = None) -> Callable[[str], int]:
@@ -48,15 +48,27 @@ NON_NEGATIVE = int_range(0)
 INTERVAL = int_range(1, 9)
 
 
-def device_type(text: str) -> str:
-    """``--device``: a torch device this machine has (``cpu``, ``cuda``, ``cuda:1``, ``mps``...).
+def checked(check: Callable[[str], Any]) -> Callable[[str], Any]:
+    """An argparse ``type`` from a checker raising ``ValueError`` with a full message ("--x: expected
+    ..."): argparse shows ``ArgumentTypeError`` text as is (a bare ``ValueError`` would become
+    "invalid value"), after its own "argument --x:", so the checker's own prefix is dropped."""
+    def convert(text: str) -> Any:
+        try:
+            return check(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error).split(": ", 1)[-1]) from None
 
-    torch accepts any well-formed name and fails at the first tensor moved there, after the model
-    and data are loaded; checked here, a typo or an absent GPU is one line at parse time.
-    """
+    convert.__name__ = getattr(check, "__name__", "value")
+    return convert
+
+
+def _check_device(text: str) -> str:
     from euromine_hf.devices import check_device
 
-    try:
-        return check_device(text)
-    except ValueError as error:
-        raise argparse.ArgumentTypeError(str(error).removeprefix("--device: ")) from None
+    return check_device(text)
+
+
+#: ``--device``: a torch device this machine has (``cpu``, ``cuda``, ``cuda:1``, ``mps``...). torch
+#: accepts any well-formed name and fails at the first tensor moved there, after the model and data
+#: are loaded; checked here, a typo or an absent GPU is one line at parse time.
+device_type = checked(_check_device)
