@@ -234,7 +234,7 @@ def _check_meta_fields(meta: dict[str, Any], where: str, task: str | None, probl
     if repo is not None and (not isinstance(repo, str) or not _REPO_ID.match(repo) or ".." in repo):
         problems.append(f"{where}: field 'model_repo': expected a Hub model id NAMESPACE/NAME, found {repo!r:.80}")
     for key, check, what in (
-        ("authors", lambda s: 0 < len(s) <= 100 and not _CONTROL.search(s), "names of 1-100 printable characters"),
+        ("authors", _is_author, "names of 1-100 printable characters"),
         ("links", _is_link, "http(s) URLs without spaces or quotes"),
     ):
         value = meta.get(key)
@@ -653,7 +653,7 @@ def _entry_card(entry: Mapping[str, Any], model_repo: str, dataset_repo: str, da
     if (entry.get("archive") or {}).get("synthetic"):
         lines += ["The predictions were scored on a **synthetic** stand-in archive, not on the real EuroMineNet: "
                   "these numbers are not comparable with the paper's.", ""]
-    for label, value in (("Authors", ", ".join(_strings(entry.get("authors"), lambda a: not _CONTROL.search(a)))),
+    for label, value in (("Authors", ", ".join(_strings(entry.get("authors"), _is_author))),
                          ("Description", _description(entry.get("description")) or ""),
                          ("Links", " ".join(_strings(entry.get("links"), _is_link)))):
         if value:
@@ -671,7 +671,7 @@ def push_result(entry: dict[str, Any], model_repo: str, dataset_repo: str, token
     benchmark whose leaderboard lists the model). Returns the ``hub`` block stored in the entry.
     """
     import yaml
-    from huggingface_hub import CommitOperationAdd, EvalResult, EvalResultEntry, HfApi, ModelCard, ModelCardData, eval_result_entries_to_yaml
+    from huggingface_hub import CommitOperationAdd, EvalResult, EvalResultEntry, HfApi, ModelCard, eval_result_entries_to_yaml
     from huggingface_hub.utils import EntryNotFoundError
 
     for what, repo in (("--model-repo", model_repo), ("--dataset-repo", dataset_repo)):
@@ -784,6 +784,10 @@ def _row(task: str, model: str, source: str, scores: Mapping[str, Any], problems
     return row
 
 
+def _is_author(text: str) -> bool:
+    return 0 < len(text) <= 100 and not _CONTROL.search(text)
+
+
 def _is_link(text: str) -> bool:
     return len(text) <= 500 and re.match(r"^https?://[^\s<>\"']+$", text) is not None
 
@@ -817,7 +821,7 @@ def rows_from_entries(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, An
         scored = isinstance(sha, str) and _SHA256.match(sha) is not None
         rows.append(_row(e["task"], e["model"], "local", e["scores"], model_repo=e.get("model_repo"),
                          data=f"{data}: {(e.get('archive') or {}).get('name', '?')}", links=_strings(e.get("links"), _is_link),
-                         authors=_strings(e.get("authors"), lambda a: 0 < len(a) <= 100 and not _CONTROL.search(a)),
+                         authors=_strings(e.get("authors"), _is_author),
                          description=_description(e.get("description")),
                          verification=SCORED_HERE if scored else SELF_REPORTED, sha256=sha if scored else None))
     return rows
