@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "push": ("euromine_hf.hub.push_cli", "upload a dataset export to the Hub as NAMESPACE/euromine"),
     "push-metrics": ("euromine_hf.hub.push_cli", "publish the evaluate modules as Hub Spaces NAMESPACE/<module>"),
     "stats": ("euromine_hf.data.statistics_cli", "footprint and change statistics (paper Tables 1-3) with plots"),
-    "predict": ("euromine_hf.inference", "predict yearly mine maps of whole scenes with a trained model (GeoTIFF)"),
+    "predict": ("euromine_hf.inference.cli", "predict yearly mine maps of whole scenes with a trained model (GeoTIFF)"),
     "evaluate": ("euromine_hf.metrics.evaluate_cli", "score a folder of predictions against a split of the data"),
     "train": ("euromine_hf.training.cli", "train a model (same arguments as train.py)"),
     "leaderboard": ("euromine_hf.hub.leaderboard_cli", "benchmark leaderboard: validate, score and publish a test-split submission; show the ranking"),

@@ -324,12 +324,12 @@ def test_cli_threshold_nan_exits_2_with_one_line(saved_model, tmp_path):
 
 
 def test_the_command_refuses_a_destination_before_loading_weights(saved_model, tmp_path, monkeypatch, capsys):
-    from euromine_hf import inference
+    from euromine_hf.inference import cli as predict_cli
 
     def no_loading(path):
         raise AssertionError("weights loaded before the destination was checked")
 
-    monkeypatch.setattr(inference, "_load_any", no_loading)
+    monkeypatch.setattr(predict_cli, "load_any", no_loading)
     archive = _archive(tmp_path / "archive")
     assert cli_main(["predict", str(saved_model), str(archive), str(archive / "maps")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

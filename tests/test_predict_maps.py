@@ -343,19 +343,19 @@ def test_evaluate_reads_predict_outputs_with_nodata_and_change_probabilities(tmp
 
 @pytest.mark.parametrize("stride", [160, 80])
 def test_each_input_row_is_read_once_for_windows_and_nodata(tmp_path, monkeypatch, stride):
-    from euromine_hf import inference
+    from euromine_hf.inference.reader import SceneReader
 
     image = _image((480, 170))
     image[:, 100:130, :] = 0  # no data: the mask must still be nodata there
     src = _write(tmp_path / "Year2020.tif", image)
     rows_read: list[int] = []
-    original = inference._SceneReader.rows
+    original = SceneReader.rows
 
     def counting(self, r0, r1):
         rows_read.extend(range(r0, r1))
         return original(self, r0, r1)
 
-    monkeypatch.setattr(inference._SceneReader, "rows", counting)
+    monkeypatch.setattr(SceneReader, "rows", counting)
     model = _segmenter()
     predict_geotiff(model, [src], tmp_path / "map.tif", batch_size=3, stride=stride)
     # Windows start every `stride` rows; the validity of emitted rows comes from those reads.

@@ -1,0 +1,62 @@
+"""The model side of prediction: normalised windows in, class-1 probability out.
+
+Windows are normalised here, with the published per-band mean/std of the model's bands, so
+callers pass raw Sentinel-2 digital numbers whatever the model was trained on; the task decides
+how the model is called (one date or two).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from euromine_hf.bands import BANDS
+from euromine_hf.inference.tasks import task_of
+
+__all__ = ["forward_fn", "eval_mode", "check_threshold"]
+
+
+def forward_fn(model: Any, band_names: Sequence[str], mean: np.ndarray, std: np.ndarray) -> Callable[[list[np.ndarray]], np.ndarray]:
+    """Normalise each date's windows with the published mean/std of the model's bands and return
+    the class-1 (mine / change) softmax probability."""
+    import torch
+
+    index = [list(BANDS).index(b) for b in band_names]
+    band_mean = torch.as_tensor(np.asarray(mean, dtype=np.float32)[index]).view(1, -1, 1, 1)
+    band_std = torch.as_tensor(np.asarray(std, dtype=np.float32)[index]).view(1, -1, 1, 1)
+    device = next(model.parameters()).device
+    call = task_of(model).call
+
+    def forward(stacks: list[np.ndarray]) -> np.ndarray:
+        tensors = [((torch.from_numpy(s.astype(np.float32)) - band_mean) / band_std).to(device) for s in stacks]
+        with torch.no_grad():
+            logits = call(model, tensors)
+            return torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()
+
+    return forward
+
+
+@contextlib.contextmanager
+def eval_mode(model: Any) -> Iterator[None]:
+    """The model in eval mode for the block, then back in the mode it was in (a training loop may
+    call predict on the model it trains)."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def check_threshold(value: float | str) -> float:
+    """A map threshold must lie strictly inside (0, 1): 0, 1, 2 or NaN would give a map of one class."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not 0.0 < number < 1.0:  # also false for NaN
+        raise ValueError(f"--threshold: expected a probability strictly between 0 and 1, found {value!r}")
+    return number

@@ -1,0 +1,122 @@
+"""One scene's GeoTIFFs in (one per date), its map GeoTIFFs out: readers, blend and writers joined.
+
+The inputs are read as strips and each finished strip is written at once, so memory depends on the
+scene's width and the batch size, never on its height. The dates must share one grid; the map keeps
+their CRS and transform and is nodata wherever any date has no data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from euromine_hf.bands import MEAN, PATCH_SIZE, STD
+from euromine_hf.inference.band_order import model_band_names
+from euromine_hf.inference.forward import check_threshold, eval_mode, forward_fn
+from euromine_hf.inference.geotiff_out import MapOutputs
+from euromine_hf.inference.reader import SceneReader
+from euromine_hf.inference.tasks import task_of
+from euromine_hf.inference.windows import blend
+
+if TYPE_CHECKING:
+    import torch
+
+__all__ = ["predict_geotiff"]
+
+
+def _package_version() -> str:
+    from euromine_hf import __version__
+
+    return str(__version__)
+
+
+def _refuse_inputs_as_outputs(inputs: Sequence[Path], outputs: Sequence[Path]) -> None:
+    """An output that is (or resolves to) one of its own inputs would replace the image being read."""
+    from euromine_hf.predict_outputs import PredictDestinationError
+
+    real = {Path(p).resolve(): Path(p) for p in inputs}
+    for out in outputs:
+        if Path(out).resolve() in real:
+            raise PredictDestinationError(f"{out}: output: expected a new file, found the input {real[Path(out).resolve()]} (not replaced)")
+
+
+def predict_geotiff(
+    model: torch.nn.Module,
+    images: Sequence[str | Path],
+    out: str | Path,
+    *,
+    probability_out: str | Path | None = None,
+    years: Sequence[int | None] | None = None,
+    model_name: str | None = None,
+    batch_size: int = 16,
+    stride: int | None = None,
+    threshold: float = 0.5,
+    band_order: Sequence[str] | None = None,
+) -> list[Path]:
+    """Map one scene file (a segmenter: one image; a change detector: the t1 and t2 images) to a
+    Cloud-Optimised GeoTIFF ``out``, streaming strips of rows so memory does not grow with height.
+
+    ``out``: uint8 0 background / 1 mine (or change) / 255 nodata (input zero or nodata in every
+    band, on either date), colour table, band description, tags (model, model_type, years, bands,
+    euromine-hf version, and ``band_order`` / ``band_order_source``: the input's bands as read and
+    whether its descriptions, the published order or ``band_order`` (``--band-order``) decided).
+    ``probability_out``: uint8 0–100 (percent), 255 nodata. Both are written atomically: on any
+    error neither file appears.
+    """
+    from euromine_hf.data.archive import ArchiveError
+
+    paths = [Path(p) for p in images]
+    task = task_of(model)
+    if len(paths) != task.dates:
+        raise ValueError(f"{task.inputs_needed}; got {len(paths)}")
+    model_bands = model_band_names(model)
+    threshold = check_threshold(threshold)
+    outputs = [Path(out)] + ([Path(probability_out)] if probability_out is not None else [])
+    _refuse_inputs_as_outputs(paths, outputs)
+    readers: list[SceneReader] = []
+    with contextlib.ExitStack() as stack:
+        for path in paths:
+            readers.append(SceneReader(path, model_bands, band_order))
+            stack.callback(readers[-1].close)
+        first = readers[0]
+        for other in readers[1:]:
+            if (other.height, other.width) != (first.height, first.width):
+                raise ArchiveError(other.path, "size", f"{first.height}x{first.width} like {first.path.name} (both dates on one grid)",
+                                   f"{other.height}x{other.width}")
+            if other.crs != first.crs or not other.transform.almost_equals(first.transform):
+                raise ArchiveError(other.path, "georeference", f"CRS and transform of {first.path.name} (both dates on one grid)",
+                                   f"{other.crs} {tuple(other.transform)[:6]}")
+        year_text = ",".join(str(y) for y in (years or []) if y is not None)
+        tags = {
+            "model": model_name or str(getattr(model, "name_or_path", "") or type(model).__name__),
+            "model_type": str(getattr(model.config, "model_type", "")),
+            "task": task.name,
+            "years": year_text,
+            "bands": ",".join(model_bands),
+            "inputs": ";".join(p.name for p in paths),
+            "band_order": ";".join(",".join(r.band_names) for r in readers),
+            "band_order_source": ";".join(r.order_source for r in readers),
+            "threshold": str(threshold),
+            "stride": str(stride or PATCH_SIZE),
+            "euromine_hf_version": _package_version(),
+            "software": f"euromine-hf {_package_version()}",
+        }
+        maps = MapOutputs(stack, Path(out), None if probability_out is None else Path(probability_out), kind=task.kind,
+                          height=first.height, width=first.width, crs=first.crs, transform=first.transform,
+                          tags=tags, threshold=threshold)
+
+        def emit(r0: int, r1: int, probability: np.ndarray) -> None:
+            valid = readers[0].valid(r0, r1)
+            for reader in readers[1:]:
+                valid &= reader.valid(r0, r1)
+            maps.write(r0, r1, probability, valid)
+
+        with eval_mode(model):
+            blend(forward_fn(model, model_bands, MEAN, STD), lambda r: [reader.window_rows(r) for reader in readers],
+                  first.height, first.width, emit, stride=stride, batch_size=batch_size)
+        maps.finish()
+    return maps.targets

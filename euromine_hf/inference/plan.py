@@ -1,0 +1,42 @@
+"""From an input and an output folder to the list of maps to write, checked before anything runs.
+
+Planning needs the model's task, not its weights, so the command line refuses a bad input or a bad
+destination (an input as output, the input folder, maps it did not write) before loading a model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from euromine_hf.inference.jobs import Job, PredictionTask
+from euromine_hf.inference.sources import find_scenes
+
+__all__ = ["plan"]
+
+
+def plan(task: PredictionTask, source: Path, out_dir: Path, *, t2: str | Path | None,
+         pairs: Sequence[tuple[int, int]] | str | None, years: Iterable[int] | None, sites: Iterable[str] | None,
+         split: str | None, split_scheme: str, seed: int, save_probability: bool, overwrite: bool,
+         model_name: str | None) -> list[Job]:
+    """The jobs of :func:`~euromine_hf.inference.driver.predict` (the task's maps of each scene, or
+    of the single GeoTIFF ``source``), once their outputs passed
+    :func:`~euromine_hf.predict_outputs.check_destination`."""
+    from euromine_hf.predict_outputs import check_destination
+
+    if t2 is not None and not task.takes_t2:
+        raise ValueError(f"--t2: {model_name or 'the model'} is a segmenter (it maps one image); --t2 needs a change detector")
+    if source.is_file():
+        if sites is not None or split is not None or years is not None or pairs is not None:
+            raise ValueError(f"{source}: a single GeoTIFF takes no --sites/--split/--years/--pairs (those select from folders)")
+        jobs = task.file_jobs(source, None if t2 is None else Path(t2), out_dir)
+    else:
+        if t2 is not None:
+            raise ValueError(f"--t2: {source} is a folder; --t2 goes with a single GeoTIFF (use --pairs for folders)")
+        scenes = find_scenes(source, years=task.needed_years(years, pairs), sites=sites, split=split,
+                             split_scheme=split_scheme, seed=seed)
+        jobs = [job for scene in scenes for job in task.scene_jobs(scene, pairs, out_dir / scene.name if scene.name else out_dir)]
+    outputs = [job.map for job in jobs] + ([job.probability for job in jobs] if save_probability else [])
+    inputs = [path for job in jobs for path in job.images]
+    check_destination(inputs, [] if source.is_file() else [source], out_dir, outputs, overwrite)
+    return jobs
