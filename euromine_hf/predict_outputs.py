@@ -31,7 +31,7 @@ __all__ = ["PREDICT_MARKER", "PredictDestinationError", "check_destination", "Ou
 #: Written into every folder ``euromine predict`` writes maps into.
 PREDICT_MARKER = ".euromine-predict.json"
 _CREATED_BY = "euromine_hf.inference"
-#: Names of the maps predict writes (``predict`` in inference.py names them).
+#: Names of the maps predict writes (the tasks of ``euromine_hf/inference/`` name them).
 _OUTPUT_NAME = r"(?:Year\d{4}|Probability\d{4}|Change[^/]+|ChangeProbability[^/]+|[^/]+_mine|[^/]+_probability)\.tif"
 #: ``io.atomic_path``'s temporary file and ``predict_geotiff``'s scratch folder for such a map.
 #: GDAL's side-car of a map (class names, ``data/geotiff.py``) has its own temporary ``….tmp.xml``.

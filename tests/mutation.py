@@ -39,8 +39,8 @@ GROUPS: dict[str, dict[str, list[str]]] = {
         "tests": ["tests/test_metrics_scores.py", "tests/test_metrics_oracle.py", "tests/test_metrics_core.py", "tests/test_metrics_properties.py"],
     },
     "blending": {
-        "files": ["euromine_hf/inference.py"],
-        "mutants": ["euromine_hf.inference.x__blend*", "euromine_hf.inference.x_window_offsets*"],
+        "files": ["euromine_hf/inference/windows.py"],
+        "mutants": ["euromine_hf.inference.windows.x_blend*", "euromine_hf.inference.windows.x_window_offsets*"],
         "tests": ["tests/test_window_blending.py", "tests/test_inference.py", "tests/test_predict_maps.py"],
     },
     "leaderboard-validation": {
