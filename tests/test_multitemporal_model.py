@@ -108,6 +108,21 @@ def test_missing_year_changes_nothing_else(spec: ModelSpec) -> None:
         assert not a.change_logits[0, 0].any() and not a.change_logits[0, 2].any() and a.change_logits[0, 1].any()
 
 
+def test_a_missing_year_is_never_attended_to(spec: ModelSpec) -> None:
+    """Masking year 1 out gives the outputs of the series without it: no year reads it, not even
+    through its date encoding (train mode too: it is in no normalisation statistics)."""
+    model = _model(spec)
+    series, years = _series(2, 3), torch.tensor([2016, 2019, 2023])
+    keep = [0, 2]
+    for mode in ("train", "eval"):
+        model.train(mode == "train")
+        with torch.no_grad():
+            masked = model(series, years=years, year_mask=torch.tensor([[True, False, True]] * 2))
+            dropped = model(series[:, keep], years=years[keep])
+        torch.testing.assert_close(masked.logits[:, keep], dropped.logits)
+        torch.testing.assert_close(masked.change_logits, dropped.change_logits)
+
+
 def test_a_year_missing_everywhere_has_no_pairs(spec: ModelSpec) -> None:
     model = _model(spec).eval()
     output = model(_series(2, 3), years=torch.tensor([2016, 2019, 2023]), year_mask=torch.tensor([[True, False, True]] * 2))

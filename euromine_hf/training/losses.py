@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 
 import torch
-import torch.nn.functional as F
 
 from euromine_hf.models.configuration import IGNORE_INDEX
 from euromine_hf.models.losses import check_series as _check_series
@@ -56,3 +55,6 @@ def temporal_consistency_loss(
         return logits.sum() * 0.0
     diff = (prob[:, first] - prob[:, second]) ** 2
     return (diff * unchanged).sum() / count
+
+
+__all__ = ["PAIR_MODES", "multitemporal_cross_entropy", "temporal_consistency_loss"]
