@@ -10,11 +10,14 @@ Pipeline (B series of T years, N = the present years of the batch):
 1. **Shared per-date encoder** (U-TAE, Garnot & Landrieu, ICCV 2021): :class:`UTAEEncoder`, run on
    the N present images only; a missing year never enters any layer.
 2. **Temporal attention per pixel at the lowest resolution** (TSViT, Tarasiou et al., CVPR 2023:
-   temporal attention first, each date attending to all dates, with an encoding of the date;
-   U-TAE: attention only at the lowest resolution, where it is cheap): the year's sinusoidal
-   encoding is added and a pre-norm Transformer layer attends along time, keys masked to the
-   present years. Unlike U-TAE's L-TAE, whose one learned master query collapses the series into
-   one map, every year keeps its own query and its own output: the model must answer per year.
+   time first, then space, with full self-attention along time in which each date attends to all
+   dates; U-TAE: attention only at the lowest resolution, where it is cheap, and a sinusoidal
+   encoding of the date): the year's sinusoidal encoding is added and a pre-norm Transformer
+   layer attends along time, keys masked to the present years. Unlike U-TAE's L-TAE (one learned
+   master query per head) and TSViT (only its per-class tokens leave the temporal Transformer),
+   both of which collapse the dates, every year keeps its own token and output: the model must
+   answer per year. Sinusoids rather than TSViT's learned day-of-year embedding, so a year outside
+   training still has an encoding.
 3. **Skips with temporal context** (U-TAE's reuse of attention masks): the per-head weights are
    upsampled to each skip's resolution and mix the years' skip maps per channel group (one head per
    group), added to the year's own skip. The full-resolution skip is left per year: mixing it costs
