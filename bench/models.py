@@ -5,7 +5,7 @@
     python bench/models.py --task change_detection   # the detectors only
 
 A segmenter's batch is 8 images; a change detector's is 8 pairs (two 10×160×160 dates each), so
-its figures are per 8 pairs.
+its figures are per 8 pairs. Multitemporal models read whole series: ``bench/series_cost.py``.
 
 Each model runs in its own subprocess so that peak memory (``ru_maxrss``) is that model's alone.
 Columns:
@@ -168,13 +168,16 @@ def main(argv: list[str] | None = None) -> int:
 
     from euromine_hf.models import MODEL_ZOO
 
-    names = sorted((n for n, s in MODEL_ZOO.items() if args.task in ("all", s.task)),
+    names = sorted((n for n, s in MODEL_ZOO.items() if args.task in ("all", s.task) and s.task != "multitemporal"),
                    key=lambda n: (MODEL_ZOO[n].task != "segmentation", n)) if args.models == "all" else [
         n.strip() for n in args.models.split(",") if n.strip()
     ]
     unknown = [n for n in names if n not in MODEL_ZOO]
     if unknown:
         parser.error(f"--models: unknown {', '.join(unknown)}; available: {', '.join(sorted(MODEL_ZOO))}")
+    series = [n for n in names if MODEL_ZOO[n].task == "multitemporal"]
+    if series:
+        parser.error(f"--models: {', '.join(series)} read whole series; measure them with bench/series_cost.py")
     overrides = {}
     for item in filter(None, args.slow_iterations.split(",")):
         key, _, value = item.partition("=")

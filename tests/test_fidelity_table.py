@@ -43,6 +43,21 @@ def test_every_zoo_model_has_one_complete_row() -> None:
             assert "EricYu97/UCD" in cells[1] and "6972640" in cells[1], f"{name}: reference is not the framework snapshot"
 
 
+def test_every_multitemporal_model_is_described_beyond_the_paper() -> None:
+    """Multitemporal models have no paper run to reproduce: each has its own subsection under
+    "Beyond the paper" naming its design sources, and no row in the per-model tables."""
+    names = zoo_names("multitemporal")
+    assert names
+    text = DOC.read_text(encoding="utf-8")
+    assert "\n## Beyond the paper\n" in text
+    beyond = text.split("\n## Beyond the paper\n", 1)[1].split("\n## ", 1)[0]
+    for name in names:
+        assert f"### {name} (" in beyond, name
+        section = beyond.split(f"### {name} (", 1)[1].split("\n### ", 1)[0]
+        assert "Design sources" in section and "Deliberate differences" in section, name
+    assert not set(names) & set(_model_rows())
+
+
 def test_architecture_links_the_table() -> None:
     assert "docs/fidelity.md" in (ROOT / "ARCHITECTURE.md").read_text(encoding="utf-8")
 

@@ -27,7 +27,10 @@ ROUTE_MODELS = [
     ("segformer", "segmentation"),
     ("pspnet", "segmentation"),  # a nested transformers backbone config
     ("fc-siam-diff", "change_detection"),
+    ("utae-series", "multitemporal"),  # a yearly series in: the raw pair read as two years
 ]
+#: The years a multitemporal model is given for the two images of ``_raw()``.
+SERIES_YEARS = [2019, 2020]
 
 # Runs without euromine_hf: an isolated interpreter (-I: no PYTHONPATH, no user site) with a finder
 # that refuses the package, which the venv otherwise reaches through its editable install.
@@ -59,6 +62,10 @@ CHILD = textwrap.dedent(
             if task == "segmentation":
                 inputs = processor(raw, return_tensors="pt")
                 logits = model(**inputs).logits
+            elif task == "multitemporal":
+                inputs = processor(raw, years=[2019, 2020], return_tensors="pt")
+                output = model(**inputs)
+                logits = torch.cat([output.logits.flatten(0, 1), output.change_logits.flatten(0, 1)])
             else:
                 inputs = processor(images_t1=raw[:1], images_t2=raw[1:], return_tensors="pt")
                 logits = model(**inputs).logits
@@ -89,6 +96,9 @@ def _in_package_logits(model: torch.nn.Module, task: str, raw: np.ndarray) -> np
     with torch.no_grad():
         if task == "segmentation":
             return model(**processor(raw, return_tensors="pt")).logits.numpy()
+        if task == "multitemporal":  # yearly masks, then the pair's change map
+            output = model(**processor(raw, years=SERIES_YEARS, return_tensors="pt"))
+            return torch.cat([output.logits.flatten(0, 1), output.change_logits.flatten(0, 1)]).numpy()
         return model(**processor(images_t1=raw[:1], images_t2=raw[1:], return_tensors="pt")).logits.numpy()
 
 

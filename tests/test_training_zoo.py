@@ -156,6 +156,12 @@ def _zoo_params() -> list:
     """Every segmenter; the detectors of :data:`FAST_DETECTORS` by default, the others marked slow."""
     params = []
     for name in sorted(MODEL_ZOO):
+        if MODEL_ZOO[name].task == "multitemporal":
+            # the training layer has no multitemporal task yet (issue 17's second step): --task is
+            # refused. Strict: this fails once the task exists, so the model then joins this test.
+            params.append(pytest.param(name, marks=pytest.mark.xfail(
+                raises=ValueError, strict=True, reason="no multitemporal training task yet")))
+            continue
         slow = MODEL_ZOO[name].task == "change_detection" and name not in FAST_DETECTORS
         params.append(pytest.param(name, marks=pytest.mark.slow) if slow else name)
     return params

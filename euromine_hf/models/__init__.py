@@ -16,7 +16,14 @@ from euromine_hf.models.modeling import (
     EuroMinePreTrainedModel,
     EuroMineSegmentationModel,
 )
-from euromine_hf.models.registry import MODEL_ZOO, AutoModelForChangeDetection, build_model, get_spec, zoo_names
+from euromine_hf.models.registry import (
+    MODEL_ZOO,
+    AutoModelForChangeDetection,
+    AutoModelForMultitemporalSegmentation,
+    build_model,
+    get_spec,
+    zoo_names,
+)
 
 #: Segmenter modules under ``segmentation/``, one architecture per file.
 ARCHITECTURES = (
@@ -34,9 +41,11 @@ ARCHITECTURES = (
 for _name in ARCHITECTURES:
     importlib.import_module(f"{__name__}.segmentation.{_name}")
 importlib.import_module(f"{__name__}.change_detection")
+importlib.import_module(f"{__name__}.multitemporal")
 
 __all__ = [
     "AutoModelForChangeDetection",
+    "AutoModelForMultitemporalSegmentation",
     "EuroMineChangeDetectionConfig",
     "EuroMineChangeDetectionModel",
     "EuroMineConfig",

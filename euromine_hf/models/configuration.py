@@ -2,7 +2,7 @@
 
 Why a base class and not a field per config: Trainer, inference, band adaptation and the cards all
 read ``num_channels``, ``band_names`` and ``ignore_index`` from any model, so every config must
-carry them with one meaning; and the two tasks differ only in their label names.
+carry them with one meaning; and the tasks differ only in their label names.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from euromine_hf.bands import BANDS, RGB_BANDS
 IGNORE_INDEX = 255
 
 #: Tasks a zoo model can solve; ``EuroMineConfig.task`` names one of them.
-TASKS = ("segmentation", "change_detection")
+TASKS = ("segmentation", "change_detection", "multitemporal")
 
 #: Label names per task (index = class id).
 TASK_LABELS: dict[str, tuple[str, str]] = {
     "segmentation": ("background", "mine"),
     "change_detection": ("no-change", "change"),
+    # a yearly mine mask per year of a series (its pair change maps use the change labels)
+    "multitemporal": ("background", "mine"),
 }
 
 

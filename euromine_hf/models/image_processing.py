@@ -39,9 +39,13 @@ class EuroMineImageProcessor(BaseImageProcessor):
             bands, ``euromine_hf.bands``).
         source_bands: the bands of the arrays given to ``__call__``, in their order (default: the
             archive's 10 bands); ``__call__(…, source_bands=…)`` overrides it per call.
-        task: ``"segmentation"`` (``images`` → ``pixel_values``) or ``"change_detection"``
-            (``images_t1``/``images_t2`` → ``pixel_values_t1``/``pixel_values_t2``).
+        task: ``"segmentation"`` (``images`` → ``pixel_values``), ``"change_detection"``
+            (``images_t1``/``images_t2`` → ``pixel_values_t1``/``pixel_values_t2``) or
+            ``"multitemporal"`` (``images``: one series (T, C, H, W) or a batch (B, T, C, H, W) →
+            ``pixel_values`` (B, T, C, H, W); ``years=`` (T,) or (B, T) passes through as ``years``).
     """
+
+    TASKS = ("segmentation", "change_detection", "multitemporal")
 
     model_input_names = ["pixel_values"]
 
@@ -64,8 +68,8 @@ class EuroMineImageProcessor(BaseImageProcessor):
             _published_statistic(STD, self.band_names, "std") if image_std is None else [float(v) for v in image_std]
         )
         self.source_bands = list(BANDS if source_bands is None else source_bands)
-        if task not in ("segmentation", "change_detection"):
-            raise ValueError(f"EuroMineImageProcessor: task must be 'segmentation' or 'change_detection'; got {task!r}")
+        if task not in self.TASKS:
+            raise ValueError(f"EuroMineImageProcessor: task must be one of {self.TASKS}; got {task!r}")
         self.task = task
         self.model_input_names = ["pixel_values_t1", "pixel_values_t2"] if task == "change_detection" else ["pixel_values"]
         for what, values in (("image_mean", self.image_mean), ("image_std", self.image_std)):
@@ -116,6 +120,24 @@ class EuroMineImageProcessor(BaseImageProcessor):
         np.divide(out, np.asarray(self.image_std, dtype=np.float32).reshape(1, -1, 1, 1), out=out)
         return out
 
+    def normalize_series(self, images: Any, source_bands: Sequence[str] | None = None) -> np.ndarray:
+        """One series ``(T, C, H, W)`` (or a list of ``(C, H, W)`` years) or a batch ``(B, T, C, H, W)``
+        → float32 ``(B, T, len(band_names), H, W)``."""
+        if isinstance(images, (list, tuple)):
+            array = self.normalize_bands(images, source_bands, "images")[None]
+        else:
+            array = np.asarray(images)
+            if array.ndim == 4:
+                array = array[None]
+            if array.ndim != 5:
+                raise ValueError(
+                    f"EuroMineImageProcessor: images must be a series (T, C, H, W) or a batch (B, T, C, H, W); got shape {array.shape}"
+                )
+            b, t = array.shape[:2]
+            array = self.normalize_bands(array.reshape(b * t, *array.shape[2:]), source_bands, "images")
+            array = array.reshape(b, t, *array.shape[1:])
+        return array
+
     def preprocess(  # type: ignore[override]
         self,
         images: Any = None,
@@ -123,11 +145,28 @@ class EuroMineImageProcessor(BaseImageProcessor):
         images_t2: Any = None,
         source_bands: Sequence[str] | None = None,
         return_tensors: str | None = None,
+        years: Any = None,
         **kwargs: Any,
     ) -> BatchFeature:
         if kwargs:
             raise TypeError(f"EuroMineImageProcessor: unexpected argument(s) {sorted(kwargs)}")
-        if self.task == "change_detection":
+        if years is not None and self.task != "multitemporal":
+            raise ValueError("EuroMineImageProcessor: years= is read by multitemporal models only")
+        if self.task == "multitemporal":
+            if images is None or images_t1 is not None or images_t2 is not None:
+                raise ValueError("EuroMineImageProcessor: a multitemporal model takes images= (one series or a batch of series)")
+            data = {"pixel_values": self.normalize_series(images, source_bands)}
+            if years is not None:
+                years_array = np.asarray(years)
+                if years_array.ndim == 1:
+                    years_array = np.broadcast_to(years_array, (len(data["pixel_values"]), len(years_array)))
+                if not np.issubdtype(years_array.dtype, np.integer) or years_array.shape != data["pixel_values"].shape[:2]:
+                    raise ValueError(
+                        f"EuroMineImageProcessor: years must be integers, one per image of the series "
+                        f"{data['pixel_values'].shape[:2]}; got {years_array.dtype} {years_array.shape}"
+                    )
+                data["years"] = years_array.astype(np.int64)
+        elif self.task == "change_detection":
             if images is not None or images_t1 is None or images_t2 is None:
                 raise ValueError("EuroMineImageProcessor: a change detector takes images_t1= and images_t2= (not images=)")
             data = {
@@ -148,10 +187,11 @@ class EuroMineImageProcessor(BaseImageProcessor):
     def post_process_semantic_segmentation(self, outputs: Any, target_sizes: Sequence[Sequence[int]] | None = None) -> list[Any]:
         """Class maps from a model's output, as transformers' segmentation processors (Segformer's) give them.
 
-        ``outputs``: the model output (``.logits`` ``(B, 2, H, W)``) or the logits. ``target_sizes``:
-        one ``(height, width)`` per image; the logits are resized bilinearly to it before the argmax
-        (our models already predict at input size: pass it for another grid). Returns one ``(H, W)``
-        tensor per image: 0 background, 1 mine (segmenters) or change (detectors).
+        ``outputs``: the model output (``.logits`` ``(B, 2, H, W)``, or ``(B, T, 2, H, W)`` for a
+        multitemporal model) or the logits. ``target_sizes``: one ``(height, width)`` per image (per
+        series); the logits are resized bilinearly to it before the argmax (our models already
+        predict at input size: pass it for another grid). Returns one ``(H, W)`` tensor per image
+        (``(T, H, W)`` per series): 0 background, 1 mine (segmenters) or change (detectors).
         """
         import torch
 
@@ -160,10 +200,13 @@ class EuroMineImageProcessor(BaseImageProcessor):
             raise ValueError(f"target_sizes: expected one (height, width) per image ({len(logits)}), got {len(target_sizes)}")
         maps = []
         for i, item in enumerate(logits):
+            series = item.ndim == 4  # (T, 2, H, W)
             if target_sizes is not None:
                 size = tuple(int(v) for v in target_sizes[i])
-                item = torch.nn.functional.interpolate(item[None].float(), size=size, mode="bilinear", align_corners=False)[0]
-            maps.append(item.argmax(dim=0))
+                batch = item.float() if series else item[None].float()
+                item = torch.nn.functional.interpolate(batch, size=size, mode="bilinear", align_corners=False)
+                item = item if series else item[0]
+            maps.append(item.argmax(dim=-3))
         return maps
 
     def __call__(self, images: Any = None, **kwargs: Any) -> BatchFeature:  # type: ignore[override]

@@ -193,12 +193,13 @@ def hub_config(repo_id: str | Path) -> dict[str, Any]:
 
 
 def auto_class_for_task(task: str) -> Any:
-    """The Auto class that loads a model of ``task`` ("segmentation" or "change_detection")."""
+    """The Auto class that loads a model of ``task`` ("segmentation", "change_detection" or "multitemporal")."""
     from transformers import AutoModelForSemanticSegmentation
 
-    from euromine_hf.models.registry import AutoModelForChangeDetection
+    from euromine_hf.models.registry import AutoModelForChangeDetection, AutoModelForMultitemporalSegmentation
 
-    classes = {"segmentation": AutoModelForSemanticSegmentation, "change_detection": AutoModelForChangeDetection}
+    classes = {"segmentation": AutoModelForSemanticSegmentation, "change_detection": AutoModelForChangeDetection,
+               "multitemporal": AutoModelForMultitemporalSegmentation}
     if task not in classes:
         raise ValueError(f"task: expected one of {', '.join(classes)}, found {task!r}")
     return classes[task]

@@ -114,6 +114,8 @@ TRAINED_FROM_SCRATCH: dict[str, str] = {
     **{name: "the change-detection framework builds it without pretrained weights"
        for name in ("fc-ef", "fc-siam-conc", "fc-siam-diff", "snunet", "changeformer", "dminet", "icifnet",
                     "dtcdscn", "fcn-pp", "resunet", "hanet", "mspsnet", "rdpnet")},
+    "utae-series": "this project's model, beyond the paper: no Hub checkpoint has its architecture (U-TAE's own "
+                   "PASTIS weights are not on the Hub, and its temporal part and decoder differ)",
 }
 
 

@@ -6,7 +6,8 @@ task and two size presets: ``paper`` (the configuration benchmarked in the EuroM
 transformers Auto classes happens here too, so ``AutoModel.from_pretrained`` works once
 ``euromine_hf`` is imported: segmenters with ``AutoModelForSemanticSegmentation``, change detectors
 with :class:`AutoModelForChangeDetection` (transformers has no Auto class for that task, so the
-package defines one the way transformers defines its own).
+package defines one the way transformers defines its own), models of a whole yearly series with
+:class:`AutoModelForMultitemporalSegmentation` (the same pattern).
 """
 
 from __future__ import annotations
@@ -32,6 +33,17 @@ class AutoModelForChangeDetection(_BaseAutoModelClass):
     """``AutoModelForChangeDetection.from_pretrained(folder_or_repo)`` for the package's detectors."""
 
     _model_mapping = MODEL_FOR_CHANGE_DETECTION_MAPPING
+
+
+#: config class → multitemporal model class (filled by :func:`register_model`).
+MODEL_FOR_MULTITEMPORAL_SEGMENTATION_MAPPING = _LazyAutoMapping(CONFIG_MAPPING_NAMES, OrderedDict())
+
+
+class AutoModelForMultitemporalSegmentation(_BaseAutoModelClass):
+    """``AutoModelForMultitemporalSegmentation.from_pretrained(folder_or_repo)`` for models that read a
+    patch's yearly series and give a mask per year and change maps per year pair."""
+
+    _model_mapping = MODEL_FOR_MULTITEMPORAL_SEGMENTATION_MAPPING
 
 
 @dataclass(frozen=True)
@@ -104,6 +116,8 @@ def _register_auto(config_class: type[PretrainedConfig], model_class: type[PreTr
     AutoModel.register(config_class, model_class, exist_ok=True)
     if task == "segmentation":
         AutoModelForSemanticSegmentation.register(config_class, model_class, exist_ok=True)
+    elif task == "multitemporal":
+        AutoModelForMultitemporalSegmentation.register(config_class, model_class, exist_ok=True)
     else:
         AutoModelForChangeDetection.register(config_class, model_class, exist_ok=True)
     _register_image_processor(config_class)

@@ -147,17 +147,19 @@ def model_auto_map(model_class: type, config_class: type, task: str) -> dict[str
     """``auto_map`` for a model's config.json: AutoConfig, AutoModel and the task's Auto class.
 
     Transformers' remote-code route only goes through transformers' own Auto classes, so a detector
-    is reached with ``AutoModel`` by people without the package; ``AutoModelForChangeDetection``
-    (the package's) is listed too for completeness.
+    or a multitemporal model is reached with ``AutoModel`` by people without the package; the
+    package's ``AutoModelForChangeDetection`` / ``AutoModelForMultitemporalSegmentation`` is listed
+    too for completeness.
     """
     model_ref = class_reference(model_class)
-    auto_task = "AutoModelForSemanticSegmentation" if task == "segmentation" else "AutoModelForChangeDetection"
+    auto_task = {"segmentation": "AutoModelForSemanticSegmentation",
+                 "multitemporal": "AutoModelForMultitemporalSegmentation"}.get(task, "AutoModelForChangeDetection")
     return {"AutoConfig": class_reference(config_class), "AutoModel": model_ref, auto_task: model_ref}
 
 
 def prepare_model_folder(model: Any, folder: str | Path) -> None:
-    """Before a package model's ``save_pretrained``: ``config.auto_map``, ``config.custom_pipelines``,
-    the code files (model, config, image processor, pipeline), the image processor.
+    """Before a package model's ``save_pretrained``: ``config.auto_map``, ``config.custom_pipelines``
+    (tasks with a pipeline), the code files (model, config, image processor, pipeline), the image processor.
 
     The processor (band names and the published statistics of those bands) is written only when every
     band of the config has published statistics; a model on other bands gets none rather than a wrong one.
@@ -171,9 +173,12 @@ def prepare_model_folder(model: Any, folder: str | Path) -> None:
     config.auto_map = model_auto_map(type(model), type(config), task)
     # by name: ``euromine_hf.pipelines`` imports transformers' pipelines, which only saving needs here
     pipelines = importlib.import_module("euromine_hf.pipelines")
-    config.custom_pipelines = pipelines.custom_pipelines(task, flat_module_name(pipelines.__name__))
+    code = [type(model), type(config), EuroMineImageProcessor]
+    if task in pipelines.HUB_TASKS:  # a series model has no scene pipeline yet
+        config.custom_pipelines = pipelines.custom_pipelines(task, flat_module_name(pipelines.__name__))
+        code.append(pipelines.EuroMineMappingPipeline)
     Path(folder).mkdir(parents=True, exist_ok=True)
-    write_remote_code(folder, [type(model), type(config), EuroMineImageProcessor, pipelines.EuroMineMappingPipeline])
+    write_remote_code(folder, code)
     try:
         processor = EuroMineImageProcessor.from_model_config(config)
     except ValueError:

@@ -3,7 +3,10 @@
 A model that cannot fit one easy batch makes every table built from it meaningless, and the failure
 is silent: the loss still falls, by pushing the background down. The batch: N(0, 0.5²) noise in
 every normalised band with a bright square (+3 in every band) as the target; a change detector sees
-the square in date 2 only and must report it as change. Adam, lr 1e-3, the same batch every step.
+the square in date 2 only and must report it as change; a multitemporal model sees a series in
+which the square is present in some years only (:data:`SERIES_PRESENCE`) and must map it in those
+years and report it as change in every pair of years that differ (its IoU is the lower of the
+yearly-mask IoU and the change-map IoU). Adam, lr 1e-3, the same batch every step.
 IoU is checked in train mode *and* in eval mode, because BatchNorm running statistics that do not
 track training (a small momentum, statistics that mix the two dates) fail only the latter.
 Used by ``tests/test_model_learning.py`` and ``bench/learning.py``.
@@ -19,6 +22,9 @@ import torch
 #: IoU both modes must reach, and the step budget (issue 15).
 THRESHOLD = 0.8
 MAX_STEPS = 200
+#: Years of the series batch with the square, per sample: it appears in one, disappears in the other,
+#: so each year holds one image with the square and one without (balanced statistics per year).
+SERIES_PRESENCE = ((0, 0, 1, 1), (1, 1, 0, 0))
 
 
 @dataclass
@@ -66,6 +72,31 @@ def bright_square_batch(
     return {"pixel_values_t1": before, "pixel_values_t2": image, "labels": labels}, labels
 
 
+def bright_square_series(channels: int, size: int = 64, seed: int = 0) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """A multitemporal model's inputs (``pixel_values`` (B, T, C, H, W), ``years``, ``labels``) and its
+    (B, T, H, W) target: the centred square in the years :data:`SERIES_PRESENCE` marks."""
+    generator = torch.Generator().manual_seed(seed)
+    presence = torch.tensor(SERIES_PRESENCE, dtype=torch.long)
+    batch, years = presence.shape
+    square = torch.zeros(size, size, dtype=torch.long)
+    start, stop = size // 4, size // 4 + size // 2
+    square[start:stop, start:stop] = 1
+    labels = presence[:, :, None, None] * square
+    images = torch.randn(batch, years, channels, size, size, generator=generator) * 0.5 + labels[:, :, None].float() * 3.0
+    series_years = torch.arange(2015, 2015 + years).expand(batch, years)
+    return {"pixel_values": images, "years": series_years, "labels": labels}, labels
+
+
+def _series_scores(output: Any, labels: torch.Tensor) -> tuple[float, float]:
+    """The lower (IoU, probability) of the yearly masks and the pair change maps."""
+    from euromine_hf.models.losses import pair_change_labels
+
+    masks = square_scores(output.logits.flatten(0, 1), labels.flatten(0, 1))
+    change = pair_change_labels(labels, output.pairs)
+    changes = square_scores(output.change_logits.flatten(0, 1), change.flatten(0, 1))
+    return min(masks[0], changes[0]), min(masks[1], changes[1])
+
+
 def square_scores(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
     """(IoU of the predicted positives with the square, mean positive probability on the square)."""
     logits = logits.detach()
@@ -96,10 +127,15 @@ def fit_bright_square(
 
     torch.manual_seed(seed)
     model = build_model(name, size, **overrides).to(device)
-    change = get_spec(name).task == "change_detection"
-    inputs, labels = bright_square_batch(
-        model.config.num_channels, change, size=image_size, seed=seed, balanced_dates=balanced_dates
-    )
+    task = get_spec(name).task
+    if task == "multitemporal":
+        inputs, labels = bright_square_series(model.config.num_channels, size=image_size, seed=seed)
+        scores: Callable[[Any, torch.Tensor], tuple[float, float]] = _series_scores
+    else:
+        inputs, labels = bright_square_batch(
+            model.config.num_channels, task == "change_detection", size=image_size, seed=seed, balanced_dates=balanced_dates
+        )
+        scores = lambda output, target: square_scores(output.logits, target)  # noqa: E731
     inputs = {key: value.to(device) for key, value in inputs.items()}
     labels = labels.to(device)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3)
@@ -116,10 +152,10 @@ def fit_bright_square(
         # train mode: the forward pass this step optimised (a second train-mode pass would feed
         # BatchNorm's running statistics one extra batch); eval mode: after the step
         result.step, result.loss = step, output.loss.item()
-        result.train_iou, result.train_probability = square_scores(output.logits, labels)
+        result.train_iou, result.train_probability = scores(output, labels)
         model.eval()
         with torch.no_grad():
-            result.eval_iou, result.eval_probability = square_scores(model(**images).logits, labels)
+            result.eval_iou, result.eval_probability = scores(model(**images), labels)
         result.history.append((step, result.train_iou, result.eval_iou))
         if log is not None:
             log(result)
@@ -130,4 +166,5 @@ def fit_bright_square(
     return result
 
 
-__all__ = ["MAX_STEPS", "THRESHOLD", "FitResult", "bright_square_batch", "fit_bright_square", "square_scores"]
+__all__ = ["MAX_STEPS", "SERIES_PRESENCE", "THRESHOLD", "FitResult", "bright_square_batch", "bright_square_series",
+           "fit_bright_square", "square_scores"]

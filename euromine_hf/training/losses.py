@@ -1,7 +1,8 @@
 """Training losses beyond the models' own per-pixel loss.
 
 * :func:`multitemporal_cross_entropy` is the paper's Eq. 6: the cross-entropy of each year of a
-  time series, averaged over the years (each year weighs the same whatever its ignored pixels).
+  time series, averaged over the years (each year weighs the same whatever its ignored pixels);
+  defined in :mod:`euromine_hf.models.losses` (the multitemporal model computes it in its forward).
 * :func:`temporal_consistency_loss` is this project's optional regulariser aimed at CA-TIoU: where
   the ground truth of two years agrees (the region U_ij that CA-TIoU scores), the predicted mine
   probabilities of those years should agree too.  It never touches pixels whose label changed, so
@@ -13,46 +14,12 @@ from __future__ import annotations
 import itertools
 
 import torch
-import torch.nn.functional as F
 
 from euromine_hf.models.configuration import IGNORE_INDEX
+from euromine_hf.models.losses import check_series as _check_series
+from euromine_hf.models.losses import multitemporal_cross_entropy
 
 PAIR_MODES = ("all", "consecutive")
-
-
-def _check_series(logits: torch.Tensor, labels: torch.Tensor) -> None:
-    if logits.ndim != 5 or labels.ndim != 4:
-        raise ValueError(
-            "time-series loss expects logits (batch, years, classes, H, W) and labels (batch, years, H, W); "
-            f"got logits {tuple(logits.shape)} and labels {tuple(labels.shape)}"
-        )
-    if logits.shape[:2] != labels.shape[:2] or logits.shape[-2:] != labels.shape[-2:]:
-        raise ValueError(
-            f"logits {tuple(logits.shape)} and labels {tuple(labels.shape)} disagree on batch, years or size"
-        )
-
-
-def multitemporal_cross_entropy(
-    logits: torch.Tensor, labels: torch.Tensor, ignore_index: int = IGNORE_INDEX
-) -> torch.Tensor:
-    """Eq. 6: ``(1/T) Σ_t CE(P_t, G_t)`` over the years of a ``timeseries`` batch.
-
-    ``logits`` (B,T,C,H,W), ``labels`` (B,T,H,W).  A year whose pixels are all ignored drops out of
-    the mean instead of contributing a NaN.
-    """
-    _check_series(logits, labels)
-    b, t, c, h, w = logits.shape
-    per_pixel = F.cross_entropy(
-        logits.float().reshape(b * t, c, h, w), labels.long().reshape(b * t, h, w),
-        ignore_index=ignore_index, reduction="none",
-    ).reshape(b, t, h, w)
-    valid = (labels != ignore_index).reshape(b, t, h, w)
-    per_year_sum = (per_pixel * valid).sum(dim=(0, 2, 3))
-    per_year_count = valid.sum(dim=(0, 2, 3))
-    present = per_year_count > 0
-    if not bool(present.any()):
-        return logits.sum() * 0.0
-    return (per_year_sum[present] / per_year_count[present]).mean()
 
 
 def temporal_consistency_loss(
@@ -88,3 +55,6 @@ def temporal_consistency_loss(
         return logits.sum() * 0.0
     diff = (prob[:, first] - prob[:, second]) ** 2
     return (diff * unchanged).sum() / count
+
+
+__all__ = ["PAIR_MODES", "multitemporal_cross_entropy", "temporal_consistency_loss"]

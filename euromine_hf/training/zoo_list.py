@@ -14,4 +14,5 @@ ZOO_NAMES: dict[str, tuple[str, ...]] = {
         "fc-ef", "fc-siam-conc", "fc-siam-diff", "snunet", "tinycd", "bit", "changeformer", "cgnet", "hcgmnet",
         "a2net", "dminet", "tfi-gr", "icifnet", "afcf3d", "dtcdscn", "fcn-pp", "resunet", "hanet", "mspsnet", "rdpnet",
     ),
+    "multitemporal": ("utae-series",),
 }

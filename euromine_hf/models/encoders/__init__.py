@@ -2,7 +2,7 @@
 
 One module per backbone family; transformers' backbones where they exist (ResNet, ConvNeXt, Swin,
 MiT, PVTv2, MobileNetV2), written here where not (VGG16-BN, the U-Net encoder, SqueezeNet fire
-stages).
+stages, U-TAE's per-date encoder).
 """
 
 from euromine_hf.models.encoders.base import Encoder
@@ -20,6 +20,7 @@ from euromine_hf.models.encoders.resnet import (
 from euromine_hf.models.encoders.squeezenet import FireModule, SqueezeNetEncoder
 from euromine_hf.models.encoders.swin import SwinEncoder, swin_backbone_config
 from euromine_hf.models.encoders.unet import UNetEncoder
+from euromine_hf.models.encoders.utae import UTAEEncoder
 from euromine_hf.models.encoders.vgg import VGGEncoder
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "SqueezeNetEncoder",
     "SwinEncoder",
     "UNetEncoder",
+    "UTAEEncoder",
     "VGGEncoder",
     "convnext_backbone_config",
     "dilate_resnet",
