@@ -117,13 +117,14 @@ class SlurmLauncher:
 
     def __init__(self, folder: str | Path, parameters: dict[str, Any], cluster: str | None = "slurm",
                  accelerate_config: str | Path | None = None, num_processes: int | None = None,
-                 reattach: bool = False, poll_s: float = 10.0) -> None:
+                 reattach: bool = False, poll_s: float | None = None) -> None:
         self.folder = Path(folder)
         self.parameters = {k: v for k, v in parameters.items() if v is not None}
         self.cluster = cluster
         self.prefix = accelerate_prefix(Path(accelerate_config).resolve(), num_processes) if accelerate_config else None
         self.reattach = reattach
-        self.poll_s = poll_s
+        # sacct is asked at most this often on a cluster; local jobs are plain processes
+        self.poll_s = poll_s if poll_s is not None else (1.0 if cluster == "local" else 30.0)
 
     # -- job records ---------------------------------------------------------------------------
     def recorded(self) -> dict[str, dict[str, Any]]:
@@ -140,10 +141,10 @@ class SlurmLauncher:
         if cluster == "local":
             from submitit.local.local import LocalJob
 
-            return LocalJob(self.folder / "%j", job_id)
+            return LocalJob(self.folder, job_id)
         from submitit import SlurmJob
 
-        return SlurmJob(self.folder / "%j", job_id)
+        return SlurmJob(self.folder, job_id)
 
     @staticmethod
     def _active(job: Any) -> bool:
@@ -157,7 +158,7 @@ class SlurmLauncher:
     def executor(self) -> Any:
         import submitit
 
-        executor = submitit.AutoExecutor(folder=self.folder / "%j", cluster=self.cluster)
+        executor = submitit.AutoExecutor(folder=self.folder, cluster=self.cluster)
         executor.update_parameters(name="euromine-benchmark", tasks_per_node=1, nodes=1, **self.parameters)
         return executor
 
@@ -181,24 +182,26 @@ class SlurmLauncher:
                 submitted = [(spec, executor.submit(execute_run, str(spec.run_dir), self.prefix)) for spec in to_submit]
             for spec, job in submitted:
                 records[str(spec.run_dir)] = {"job_id": str(job.job_id), "cluster": executor.cluster}
-                say(f"{spec.label}: submitted as job {job.job_id} (logs: {job.paths.stdout.parent})")
+                say(f"{spec.label}: submitted as job {job.job_id} (job log: {job.paths.stdout})")
             self._record(records)
             waiting += submitted
         return [self._wait(spec, job, say) for spec, job in waiting]
 
     def _wait(self, spec: RunSpec, job: Any, say: Callable[[str], None]) -> Outcome:
+        """Wait for a job; the run counts as finished only if its ``result.json`` exists (the job's own
+        word is the message otherwise: a job killed by its time limit or a node failure has none)."""
+        from euromine_hf.benchmark.plan import run_state
+
         while not job.done():
             time.sleep(self.poll_s)
-        log = str(spec.run_dir / LOG_FILE)
         try:
             reply = job.result()
-        except Exception as error:  # noqa: BLE001  the job itself died (time limit, node failure, no result)
-            from euromine_hf.benchmark.plan import run_state
-
-            if run_state(spec.run_dir) == "finished":  # e.g. reattached to a finished job without its pickle
-                return Outcome(spec, "finished", log)
-            message = " ".join(str(error).split())[:300]
-            return Outcome(spec, "failed", f"{log} (job log: {job.paths.stderr})", f"job {job.job_id}: {message}")
-        outcome = _outcome(spec, reply)
-        say(f"{spec.label}: {outcome.status} (job {job.job_id})")
-        return outcome
+            message = str(reply.get("message", "")) if isinstance(reply, dict) else ""
+        except Exception as error:  # noqa: BLE001  the job died (time limit, node failure, no result pickle)
+            message = f"job {job.job_id}: " + " ".join(str(error).split())[:300]
+        if run_state(spec.run_dir) == "finished":
+            say(f"{spec.label}: finished (job {job.job_id})")
+            return Outcome(spec, "finished", str(spec.run_dir / LOG_FILE))
+        say(f"{spec.label}: failed (job {job.job_id})")
+        return Outcome(spec, "failed", f"{spec.run_dir / LOG_FILE} (job log: {job.paths.stderr})",
+                       message or f"job {job.job_id} ended without writing {spec.run_dir.name}/result.json")

@@ -26,7 +26,7 @@ def run_benchmark(specs: Sequence[RunSpec], launcher: Any, output_dir: str | Pat
             say(f"{spec.label}: finished before, skipped ({spec.run_dir / RESULT_FILE})")
             continue
         if state == "interrupted":
-            say(f"{spec.label}: interrupted before, resumes from {checkpoints(spec.run_dir)[-1].name}")
+            say(f"{spec.label}: interrupted before, resumes from its {checkpoints(spec.run_dir)[-1].name}")
         write_spec(spec)
         pending.append(spec)
     outcomes = launcher.launch(pending, say=say) if pending else []
