@@ -212,6 +212,35 @@ def test_results_are_read_from_todays_and_tomorrows_all_results(tmp_path):
         jobs.collect_result(run.run_dir, plan.read_spec(run.run_dir))
 
 
+def test_runner_skips_finished_runs_reports_failures_and_still_writes_tables(tmp_path):
+    """A failed run is named with its log, the others' tables are written, the exit status is 1;
+    finished runs are skipped without being launched."""
+    from euromine_hf.benchmark.launchers import Outcome
+    from euromine_hf.benchmark.runner import run_benchmark
+
+    specs = _plan(tmp_path, {"mapping": ["unet"]}, seeds=(0, 1, 2))
+    _finish(specs[0], 0.4)
+
+    class Stub:
+        name = "stub"
+        launched: list[str] = []
+
+        def launch(self, pending, say):
+            self.launched += [s.label for s in pending]
+            _finish(pending[0], 0.6)
+            return [Outcome(pending[0], "finished", "log0"), Outcome(pending[1], "failed", "LOG", "training exited with status 1")]
+
+    lines: list[str] = []
+    launcher = Stub()
+    assert run_benchmark(specs, launcher, tmp_path / "out", say=lines.append) == 1
+    assert launcher.launched == ["mapping/unet/seed1", "mapping/unet/seed2"]
+    assert lines[0] == f"mapping/unet/seed0: finished before, skipped ({specs[0].run_dir / 'result.json'})"
+    assert "FAILED mapping/unet/seed2: training exited with status 1; log: LOG" in lines
+    row = json.loads((tmp_path / "out/table4.json").read_text())["rows"][0]
+    assert row["seeds"] == [0, 1] and row["missing_seeds"] == [2]
+    assert json.loads((specs[2].run_dir / plan.RUN_SPEC_FILE).read_text())["argv"] == specs[2].argv()
+
+
 # ---- launchers ----------------------------------------------------------------------------------
 
 

@@ -87,10 +87,11 @@ def collect_result(run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
     test = data.get("test")
     if not isinstance(test, dict) or not test:
         raise ValueError(f"{path}: field 'test': expected the test metrics, found {test!r:.80}")
-    for key, expected in (("model", spec["model"]), ("size", options["size"]), ("task", options["task"]),
-                          ("seed", spec["seed"])):
-        if key in data and data[key] != expected:
-            raise ValueError(f"{path}: field {key!r}: expected {expected!r} (as {RESULT_FILE}'s run spec says), found {data[key]!r}")
+    # the training task may be named as train.py's --task or as the benchmark's table task
+    for key, expected in (("model", (spec["model"],)), ("size", (options["size"],)),
+                          ("task", (options["task"], spec["task"])), ("seed", (spec["seed"],))):
+        if key in data and data[key] not in expected:
+            raise ValueError(f"{path}: field {key!r}: expected {expected[0]!r} (as the run spec says), found {data[key]!r}")
     result: dict[str, Any] = {
         "format": RESULT_FORMAT, "task": spec["task"], "model": spec["model"], "seed": spec["seed"],
         "size": options["size"], "options": options,
@@ -138,7 +139,8 @@ def record_leaderboard_entry(run_dir: Path, spec: dict[str, Any], result: dict[s
     options = spec["options"]
     split_scheme = _option_value(options["train_options"], "--split_scheme") or "auto"
     meta = {"model": entry_name(spec), "task": task,
-            "description": f"euromine benchmark run {run_dir} ({options['size']} preset, max_steps {options['max_steps']})"}
+            "description": f"euromine benchmark run {run_dir} ({options['size']} preset"
+                           + (f", max_steps {options['max_steps']})" if options["max_steps"] is not None else ")")}
     try:
         submission = lb.validate_submission(run_dir / "predictions" / "test", options["data_dir"], task=task,
                                             split_scheme=split_scheme, meta=meta)
