@@ -239,12 +239,14 @@ def test_runner_skips_finished_runs_reports_failures_and_still_writes_tables(tmp
     row = json.loads((tmp_path / "out/table4.json").read_text())["rows"][0]
     assert row["seeds"] == [0, 1] and row["missing_seeds"] == [2]
     assert json.loads((specs[2].run_dir / plan.RUN_SPEC_FILE).read_text())["argv"] == specs[2].argv()
+    assert (tmp_path / "out/figure_mapping_of1_vs_gca_tiou.png").stat().st_size > 0
+    assert not (tmp_path / "out/figure_change_f1_by_interval.png").exists()  # no detector finished
 
 
 # ---- launchers ----------------------------------------------------------------------------------
 
 
-def test_launcher_commands_and_slurm_parameters(tmp_path):
+def test_launcher_commands_and_slurm_parameters(tmp_path, monkeypatch):
     import sys
 
     config = tmp_path / "fsdp.yaml"
@@ -265,6 +267,14 @@ def test_launcher_commands_and_slurm_parameters(tmp_path):
     assert launcher.parameters == {"slurm_partition": "gpu", "gpus_per_node": 8, "cpus_per_task": 32, "slurm_mem": "256G",
                                    "timeout_min": 1440, "slurm_array_parallelism": 4, "slurm_constraint": "a100"}
     assert launcher.prefix[2:] == ["accelerate.commands.launch", "--config_file", str(config.resolve())]
+    import builtins
+
+    real_import = builtins.__import__
+    monkeypatch.setattr(builtins, "__import__", lambda name, *a, **k: (_ for _ in ()).throw(ImportError(name))
+                        if name == "submitit" else real_import(name, *a, **k))
+    with pytest.raises(ValueError, match=r"--launcher slurm: expected the submitit package"):
+        make_launcher(args, tmp_path)
+    monkeypatch.undo()
     # the parameters are ones submitit's Slurm executor takes (checked without a cluster)
     import submitit
 

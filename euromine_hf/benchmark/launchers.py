@@ -110,6 +110,16 @@ def parse_slurm_time(text: str) -> int:
     return minutes
 
 
+def require_submitit() -> Any:
+    """submitit is an optional extra: without it ``--launcher slurm`` is one line saying how to get it."""
+    try:
+        import submitit
+    except ImportError:
+        raise ValueError("--launcher slurm: expected the submitit package (pip install 'euromine-hf[slurm]'), "
+                         "found it not installed") from None
+    return submitit
+
+
 class SlurmLauncher:
     """The runs as one submitit job array; waits for them (or reattaches to recorded ones)."""
 
@@ -118,6 +128,7 @@ class SlurmLauncher:
     def __init__(self, folder: str | Path, parameters: dict[str, Any], cluster: str | None = "slurm",
                  accelerate_config: str | Path | None = None, num_processes: int | None = None,
                  reattach: bool = False, poll_s: float | None = None) -> None:
+        require_submitit()  # before any run is planned or written
         self.folder = Path(folder)
         self.parameters = {k: v for k, v in parameters.items() if v is not None}
         self.cluster = cluster
@@ -142,9 +153,7 @@ class SlurmLauncher:
             from submitit.local.local import LocalJob
 
             return LocalJob(self.folder, job_id)
-        from submitit import SlurmJob
-
-        return SlurmJob(self.folder, job_id)
+        return require_submitit().SlurmJob(self.folder, job_id)
 
     @staticmethod
     def _active(job: Any) -> bool:
@@ -156,7 +165,7 @@ class SlurmLauncher:
 
     # -- launching -----------------------------------------------------------------------------
     def executor(self) -> Any:
-        import submitit
+        submitit = require_submitit()
 
         executor = submitit.AutoExecutor(folder=self.folder, cluster=self.cluster)
         executor.update_parameters(name="euromine-benchmark", tasks_per_node=1, nodes=1, **self.parameters)
