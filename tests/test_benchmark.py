@@ -280,6 +280,11 @@ def test_launcher_commands_and_slurm_parameters(tmp_path, monkeypatch):
 
     executor = submitit.AutoExecutor(folder=tmp_path / "slurm", cluster="debug")
     executor.update_parameters(name="euromine-benchmark", tasks_per_node=1, nodes=1, **launcher.parameters)
+    # --reattach with no job recorded for a run: nothing is submitted, the run is reported as not run
+    spec = plan.plan_runs(tmp_path / "out", {"mapping": ["unet"]}, [0], tmp_path, size="tiny")[0]
+    outcomes = SlurmLauncher(tmp_path / "slurm", {}, cluster="local", reattach=True).launch([spec], say=lambda line: None)
+    assert [(o.status, o.message.split(";")[0]) for o in outcomes] == [("failed", "no job recorded for it")]
+    assert not (tmp_path / "slurm").exists()
 
 
 # ---- the protocol, end to end (slow) ------------------------------------------------------------

@@ -175,14 +175,16 @@ class SlurmLauncher:
         records = self.recorded()
         waiting: list[tuple[RunSpec, Any]] = []
         to_submit: list[RunSpec] = []
+        unlaunched: list[Outcome] = []
         for spec in specs:
             record = records.get(str(spec.run_dir))
             job = self._job(record["job_id"], record.get("cluster", "slurm")) if record else None
             if job is not None and (self.reattach or self._active(job)):
                 say(f"{spec.label}: reattached to job {record['job_id']}")
                 waiting.append((spec, job))
-            elif self.reattach:
-                say(f"{spec.label}: no job recorded for it; --reattach submits nothing (rerun without it to submit)")
+            elif self.reattach:  # not finished and nothing to wait for: reported as not run, exit status 1
+                unlaunched.append(Outcome(spec, "failed", str(spec.run_dir / LOG_FILE),
+                                          "no job recorded for it; --reattach submits nothing (rerun without it to submit)"))
             else:
                 to_submit.append(spec)
         if to_submit:
@@ -194,7 +196,7 @@ class SlurmLauncher:
                 say(f"{spec.label}: submitted as job {job.job_id} (job log: {job.paths.stdout})")
             self._record(records)
             waiting += submitted
-        return [self._wait(spec, job, say) for spec, job in waiting]
+        return unlaunched + [self._wait(spec, job, say) for spec, job in waiting]
 
     def _wait(self, spec: RunSpec, job: Any, say: Callable[[str], None]) -> Outcome:
         """Wait for a job; the run counts as finished only if its ``result.json`` exists (the job's own
