@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "predict": ("euromine_hf.inference.cli", "predict yearly mine maps of whole scenes with a trained model (GeoTIFF)"),
     "evaluate": ("euromine_hf.metrics.evaluate_cli", "score a folder of predictions against a split of the data"),
     "train": ("euromine_hf.training.cli", "train a model (same arguments as train.py)"),
+    "benchmark": ("euromine_hf.benchmark.cli", "the paper's protocol in one command: train every (task, model, seed), Tables 4-6 with mean ± std, figures"),
     "leaderboard": ("euromine_hf.hub.leaderboard_cli", "benchmark leaderboard: validate, score and publish a test-split submission; show the ranking"),
 }
 

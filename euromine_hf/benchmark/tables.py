@@ -1,0 +1,161 @@
+"""The benchmark's Tables 4-6: every cell the mean ± standard deviation over seeds, with the number of
+seeds, and the paper's published row under ours.
+
+Built from the ``result.json`` files of the finished runs (:mod:`euromine_hf.benchmark.jobs`), so the
+tables show whatever finished; a planned run that did not finish is listed as missing, never counted
+as zero. Only runs trained with the request's options (size, archive, steps, training options) enter
+a table: runs of the same folder trained otherwise are named as excluded, never averaged in.
+
+Columns, paper names and the paper's numbers come from :mod:`euromine_hf.metrics.tables` (the same
+as every single run's ``results/test_results``). The standard deviation is the sample one (n - 1).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import statistics
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from euromine_hf.benchmark.plan import RESULT_FILE, RunSpec, read_json
+
+#: output stem -> (metrics.tables kind, benchmark task of the runs, the result field holding the scores, title)
+TABLES: dict[str, tuple[str, str, str, str]] = {
+    "table4": ("mapping", "mapping", "test", "Table 4: multitemporal mapping (F1 per year, OF1, GCA/LCA-TIoU)"),
+    "table5": ("change", "change_detection", "test", "Table 5: change detection (F1 per interval, OF1)"),
+    "table6": ("post-classification", "mapping", "post_classification",
+               "Table 6: post-classification change of the segmenters (F1 per interval, OF1)"),
+}
+#: options that differ between the runs of one table by design
+PER_RUN_OPTIONS = ("task", "model", "seed")
+
+
+def load_results(output_dir: str | Path) -> list[dict[str, Any]]:
+    """Every finished run's ``result.json`` under ``OUTPUT/runs`` (a damaged one is an error naming it)."""
+    root = Path(output_dir) / "runs"
+    return [read_json(p, "run result") for p in sorted(root.glob(f"*/*/seed*/{RESULT_FILE}"))] if root.is_dir() else []
+
+
+def _common(options: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in options.items() if k not in PER_RUN_OPTIONS}
+
+
+def matching_results(results: Sequence[Mapping[str, Any]], specs: Sequence[RunSpec]) -> list[Mapping[str, Any]]:
+    """The results trained with the request's options (all of them when there is no request)."""
+    if not specs:
+        return list(results)
+    reference = _common(specs[0].options)
+    return [r for r in results if _common(r.get("options", {})) == reference]
+
+
+def summarise(values: Sequence[float]) -> dict[str, Any] | None:
+    """``{"mean", "std", "n"}`` of a cell (std: sample, None for one seed); None when no seed has it."""
+    if not values:
+        return None
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
+            "n": len(values)}
+
+
+def table_rows(stem: str, results: Sequence[Mapping[str, Any]], specs: Sequence[RunSpec]) -> dict[str, Any]:
+    """Rows of one table: per model (zoo order) ours, then the paper's row for it when the paper has one."""
+    import euromine_hf.models  # noqa: F401  registers the zoo
+    from euromine_hf.bands import load_resource
+    from euromine_hf.metrics.tables import TASKS, paper_row_name, score_key, table_columns
+    from euromine_hf.models.registry import get_spec, zoo_names
+
+    kind, task, field, title = TABLES[stem]
+    columns = table_columns(kind)
+    reference = _common(specs[0].options) if specs else None
+    planned = {(s.model, s.seed) for s in specs if s.task == task}
+    ours = [r for r in results if r.get("task") == task]
+    used = matching_results(ours, specs)
+    excluded = sorted(f"{r['model']}/seed{r['seed']}" for r in ours if r not in used)
+    models = {m for m, _ in planned} | {r["model"] for r in used}
+    order = list(zoo_names("segmentation" if task == "mapping" else "change_detection"))
+    reported = load_resource("paper_results.json")[TASKS[kind][0]]
+    rows = []
+    for model in sorted(models, key=lambda m: (order.index(m) if m in order else len(order), m)):
+        runs = sorted((r for r in used if r["model"] == model), key=lambda r: r["seed"])
+        scores = [r.get(field) or {} for r in runs]
+        paper_name = get_spec(model).paper_name
+        row: dict[str, Any] = {
+            "model": model, "paper_name": paper_name, "source": "ours",
+            "seeds": [r["seed"] for r in runs if r.get(field)],
+            "missing_seeds": sorted({s for m, s in planned if m == model} - {r["seed"] for r in runs if r.get(field)}),
+        }
+        for c in columns:
+            row[c] = summarise([float(s[score_key(kind, c)]) for s in scores if s.get(score_key(kind, c)) is not None])
+        rows.append(row)
+        name = paper_row_name(kind, paper_name)
+        if name is not None:
+            rows.append({"model": model, "paper_name": name, "source": "paper",
+                         **{c: reported[name].get(c) for c in columns}})
+    return {"table": TASKS[kind][1], "title": title, "kind": kind, "columns": columns, "options": reference,
+            "std": "sample standard deviation (n - 1) over seeds", "excluded_runs": excluded, "rows": rows}
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "missing"
+    if isinstance(value, dict):
+        text = f"{100 * value['mean']:.2f}"
+        return text + (f" ± {100 * value['std']:.2f}" if value["std"] is not None else "")
+    return f"{100 * value:.2f}"
+
+
+def to_markdown(table: Mapping[str, Any]) -> str:
+    columns = table["columns"]
+    lines = [f"### {table['title']}", "",
+             "Values in %: ours as mean ± standard deviation over n seeds (sample std; no ± with one seed), "
+             "the paper's published value in the row marked (paper). A run that did not finish is missing, not zero.",
+             "", "| Model | n | " + " | ".join(columns) + " |", "|---|---:|" + "---:|" * len(columns)]
+    for row in table["rows"]:
+        if row["source"] == "paper":
+            lines.append(f"| {row['paper_name']} (paper) | – | " + " | ".join(_cell(row[c]) for c in columns) + " |")
+            continue
+        n = f"{len(row['seeds'])}" + (f" (missing seeds {', '.join(map(str, row['missing_seeds']))})" if row["missing_seeds"] else "")
+        lines.append(f"| {row['paper_name']} [{row['model']}] | {n} | " + " | ".join(_cell(row[c]) for c in columns) + " |")
+    if table["excluded_runs"]:
+        lines += ["", "Not in this table (trained with other options than this request): " + ", ".join(table["excluded_runs"])]
+    return "\n".join(lines) + "\n"
+
+
+def to_csv(table: Mapping[str, Any]) -> str:
+    """One row per model and source; fractions, ``<column>_mean`` / ``_std`` / ``_n`` for ours."""
+    columns = table["columns"]
+    fields = ["model", "paper_name", "source", "n", "seeds", "missing_seeds"] + [f"{c}_{s}" for c in columns for s in ("mean", "std", "n")]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
+    writer.writeheader()
+    for row in table["rows"]:
+        out: dict[str, Any] = {"model": row["model"], "paper_name": row["paper_name"], "source": row["source"]}
+        if row["source"] == "ours":
+            out.update(n=len(row["seeds"]), seeds=" ".join(map(str, row["seeds"])),
+                       missing_seeds=" ".join(map(str, row["missing_seeds"])))
+        for c in columns:
+            v = row[c]
+            if isinstance(v, dict):
+                out.update({f"{c}_mean": v["mean"], f"{c}_std": "" if v["std"] is None else v["std"], f"{c}_n": v["n"]})
+            else:
+                out.update({f"{c}_mean": "" if v is None else v, f"{c}_std": "", f"{c}_n": "" if row["source"] == "paper" else 0})
+        writer.writerow(out)
+    return buf.getvalue()
+
+
+def write_benchmark_tables(output_dir: str | Path, results: Sequence[Mapping[str, Any]],
+                           specs: Sequence[RunSpec]) -> dict[str, Path]:
+    """``OUTPUT/table{4,5,6}.{md,csv,json}`` for the tasks the request or the finished runs cover."""
+    from euromine_hf.io import atomic_write_text
+
+    out = Path(output_dir)
+    tasks = {s.task for s in specs} | {r.get("task") for r in results}
+    written: dict[str, Path] = {}
+    for stem, (_, task, _, _) in TABLES.items():
+        if task not in tasks:
+            continue
+        table = table_rows(stem, results, specs)
+        for ext, text in (("md", to_markdown(table)), ("csv", to_csv(table)), ("json", json.dumps(table, indent=1) + "\n")):
+            written[f"{stem}_{ext}"] = atomic_write_text(out / f"{stem}.{ext}", text)
+    return written
