@@ -299,6 +299,8 @@ def test_train_py_change_detection_end_to_end(tmp_path, small_archive, hf_cache,
     test = results["test"]
     assert {f"F1_interval_{k}" for k in range(1, 10)} | {"OF1"} <= set(test)
     assert results["test_pairs"] == 90  # 2 test patches x 45 pairs
+    assert (results["task"], results["model"], results["size"], results["seed"]) == ("change_detection", NAME, "tiny", 42)
+    assert results["data_dir"] == str(small_archive) and results["data_source"] == "synthetic"
 
     state = json.loads((out / "checkpoint-8" / "trainer_state.json").read_text())
     losses = [e["loss"] for e in state["log_history"] if "loss" in e]
