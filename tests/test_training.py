@@ -19,7 +19,6 @@ from euromine_hf.data.collators import MappingCollator, TimeseriesCollator, dihe
 from euromine_hf.models.configuration import EuroMineConfig
 from euromine_hf.models.modeling import EuroMineSegmentationModel
 from euromine_hf.training.arguments import (
-    PAPER_RECIPE,
     DataArguments,
     EuroMineTrainingArguments,
     ModelArguments,
@@ -28,6 +27,7 @@ from euromine_hf.training.arguments import (
 )
 from euromine_hf.training.baseline import ThresholdBaseline, fit_threshold_baseline, spectral_index
 from euromine_hf.training.losses import multitemporal_cross_entropy, temporal_consistency_loss
+from euromine_hf.training.recipe import PAPER_RECIPE
 from euromine_hf.training.trainer import EuroMineTrainer, argmax_logits_uint8
 
 SIZE = 16  # small patches keep the Trainer tests fast; nothing in training depends on 160

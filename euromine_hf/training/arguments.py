@@ -1,7 +1,7 @@
 """Command-line arguments of ``train.py`` as ``HfArgumentParser`` dataclasses.
 
-Defaults are the EuroMineNet paper's training recipe (Adam without weight decay, lr 1e-4, batch 32
-per device, cosine decay to 1e-7, cross-entropy), so ``train.py --model X --data_dir D`` reproduces
+Defaults are the EuroMineNet paper's training recipe (``recipe.PAPER_RECIPE``: Adam without weight
+decay, lr 1e-4, batch 32 per device, cosine decay to 1e-7, cross-entropy), so ``train.py --model X --data_dir D`` reproduces
 the benchmark set-up; the CPU demo overrides a few of them explicitly (see ``demo.py``).
 """
 
@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from euromine_hf.bands import YEARS
-from euromine_hf.training.recipe import PAPER_RECIPE
 from euromine_hf.training.tasks import TASKS as _TASK_REGISTRY
 from euromine_hf.training.tasks import get_task
 
