@@ -10,8 +10,8 @@ normalised float32 out):
   ``Array3D``;
 * ``pairs``: :class:`~euromine_hf.data.pairs.PairDataset` over the mapping rows +
   :class:`~euromine_hf.data.collators.PairCollator`;
-* ``Trainer.get_train_dataloader()`` as ``train.py`` builds it (``run.load_splits`` +
-  ``run.build_trainer``, real collator, accelerate's prepared loader): the path training reads
+* ``Trainer.get_train_dataloader()`` as ``train.py`` builds it (the segmentation task's ``load_splits`` +
+  ``build_trainer``, real collator, accelerate's prepared loader): the path training reads
   (only with ``--split train``, the split training reads), and the same followed by
   ``EuroMineTrainer.augment_batch`` — where ``--augment`` flips/rotates each batch in training
   (the collators' own ``augment=True`` is not used under the Trainer, so it is not timed);
@@ -164,16 +164,17 @@ def trainer_loader(archive: Path, workdir: Path, batch_size: int, seed: int, aug
     """What ``trainer.get_train_dataloader()`` yields in ``run_training``: same splits, collator, Trainer
     (with ``augment``, followed by the Trainer's per-batch augmentation)."""
     from euromine_hf.training.arguments import DataArguments, EuroMineTrainingArguments, ModelArguments, RunArguments
-    from euromine_hf.training.run import build_segmenter, build_trainer, load_splits
+    from euromine_hf.training.tasks import get_task
 
     data_args = DataArguments(data_dir=str(archive), cache_dir=str(workdir / "hf"), augment=augment)
     training_args = EuroMineTrainingArguments(
         output_dir=str(workdir / "trainer"), per_device_train_batch_size=batch_size, use_cpu=True, seed=seed,
         dataloader_num_workers=0, disable_tqdm=True,
     )
-    splits = load_splits(archive, data_args)
-    model = build_segmenter(ModelArguments(model="unet", size="tiny"), seed=seed)
-    trainer = build_trainer(model, splits, data_args, training_args, RunArguments())
+    task = get_task("segmentation")
+    splits = task.load_splits(archive, data_args)
+    model = task.build_model(ModelArguments(model="unet", size="tiny"), seed=seed)
+    trainer = task.build_trainer(model, splits, data_args, training_args, RunArguments())
     return AugmentedLoader(trainer) if augment else trainer.get_train_dataloader()
 
 
@@ -204,7 +205,7 @@ def trainer_pair_rates(mapping, batch_size: int, rounds: int, workdir: Path) -> 
     from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
     from euromine_hf.models.modeling import EuroMineChangeDetectionModel
     from euromine_hf.training.arguments import EuroMineTrainingArguments
-    from euromine_hf.training.change_detection import ChangeDetectionTrainer, series_pairs
+    from euromine_hf.training.change_trainer import ChangeDetectionTrainer, series_pairs
 
     class _Config(EuroMineChangeDetectionConfig):
         model_type = "euromine-bench-loader"
@@ -296,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
     loaders = [make_loader(ds, collate, b) for _, _, ds, collate, _ in readers]
     if args.split == "train":
         readers[2:2] = [
-            ("mapping", "Trainer.get_train_dataloader() (train.py's path: run.load_splits + build_trainer)", None, None, SAMPLE_BYTES),
+            ("mapping", "Trainer.get_train_dataloader() (train.py's path: the task's load_splits + build_trainer)", None, None, SAMPLE_BYTES),
             ("mapping", "same + EuroMineTrainer.augment_batch (train.py --augment)", None, None, SAMPLE_BYTES),
         ]
         loaders[2:2] = [trainer_loader(archive, args.workdir, b, args.seed),

@@ -24,7 +24,7 @@ from euromine_hf.models.configuration import EuroMineChangeDetectionConfig, Euro
 from euromine_hf.models.modeling import Auxiliary, EuroMineChangeDetectionModel, EuroMineSegmentationModel
 from euromine_hf.models.registry import MODEL_ZOO, register_model
 from euromine_hf.training.arguments import EuroMineTrainingArguments, parse_arguments
-from euromine_hf.training.change_detection import ChangeDetectionTrainer, series_pairs
+from euromine_hf.training.change_trainer import ChangeDetectionTrainer, series_pairs
 from euromine_hf.training.compute_metrics import ChangeMetrics
 
 from _data_fixtures import PAIR_YEARS, hf_cache, mapping_ds, pairs_ds, small_archive  # noqa: F401
@@ -299,6 +299,8 @@ def test_train_py_change_detection_end_to_end(tmp_path, small_archive, hf_cache,
     test = results["test"]
     assert {f"F1_interval_{k}" for k in range(1, 10)} | {"OF1"} <= set(test)
     assert results["test_pairs"] == 90  # 2 test patches x 45 pairs
+    assert (results["task"], results["model"], results["size"], results["seed"]) == ("change_detection", NAME, "tiny", 42)
+    assert results["data_dir"] == str(small_archive) and results["data_source"] == "synthetic"
 
     state = json.loads((out / "checkpoint-8" / "trainer_state.json").read_text())
     losses = [e["loss"] for e in state["log_history"] if "loss" in e]
@@ -351,7 +353,7 @@ def test_model_card_for_a_detector_round_trips_interval_scores():
 def test_post_classification_scores_and_table(tmp_path, mapping_ds):  # noqa: F811
     from euromine_hf.data.pairs import MappingRows
     from euromine_hf.metrics.tables import paper_row_name, write_tables
-    from euromine_hf.training.change_detection import post_classification_scores, score_post_classification
+    from euromine_hf.training.post_classification import post_classification_scores, score_post_classification
 
     test = mapping_ds["test"]
     masks = np.stack(MappingRows(test).masks(np.arange(len(test))))

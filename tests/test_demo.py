@@ -14,8 +14,9 @@ from huggingface_hub import ModelCard
 def test_reduced_demo_end_to_end_beats_baseline(tmp_path, capsys):
     from euromine_hf.hub.cards import read_model_index
     from euromine_hf.training.arguments import parse_arguments
-    from euromine_hf.training.demo import beats_baseline, demo_argv, run_change_detection_demo
+    from euromine_hf.training.demo import demo_argv, run_change_detection_demo
     from euromine_hf.training.run import run_training
+    from euromine_hf.training.summary import beats_baseline
 
     out = tmp_path / "demo"
     # the demo preset as `python train.py --output_dir X` runs it, with a smaller test split

@@ -47,7 +47,7 @@ def test_package_writers_honour_the_umask(tmp_path, umask):
     from euromine_hf.data.geotiff import write_geotiff
     from euromine_hf.metrics.maps import save_error_map
     from euromine_hf.metrics.tables import write_tables
-    from euromine_hf.training.run import write_json_atomic
+    from euromine_hf.training.results import write_json_atomic
 
     written = [
         write_geotiff(tmp_path / "r.tif", np.zeros((8, 8), np.uint8), "EPSG:32633", Affine(10, 0, 0, 0, -10, 0)),

@@ -45,7 +45,7 @@ def test_demo_options_are_named_once():
 
 def test_no_data_dir_says_it_trains_on_the_synthetic_default(tmp_path, monkeypatch, caplog):
     import euromine_hf.data.synthetic as synthetic
-    from euromine_hf.training.run import resolve_data_dir
+    from euromine_hf.training.results import resolve_data_dir
 
     monkeypatch.setattr(synthetic, "default_archive", lambda: tmp_path / "synthetic-v9-seed0")
     with caplog.at_level(logging.INFO, logger="euromine_hf"):

@@ -19,7 +19,6 @@ from euromine_hf.data.collators import MappingCollator, TimeseriesCollator, dihe
 from euromine_hf.models.configuration import EuroMineConfig
 from euromine_hf.models.modeling import EuroMineSegmentationModel
 from euromine_hf.training.arguments import (
-    PAPER_RECIPE,
     DataArguments,
     EuroMineTrainingArguments,
     ModelArguments,
@@ -28,6 +27,7 @@ from euromine_hf.training.arguments import (
 )
 from euromine_hf.training.baseline import ThresholdBaseline, fit_threshold_baseline, spectral_index
 from euromine_hf.training.losses import multitemporal_cross_entropy, temporal_consistency_loss
+from euromine_hf.training.recipe import PAPER_RECIPE
 from euromine_hf.training.trainer import EuroMineTrainer, argmax_logits_uint8
 
 SIZE = 16  # small patches keep the Trainer tests fast; nothing in training depends on 160
@@ -484,7 +484,8 @@ def test_trainer_evaluate_scores_the_dataset_it_is_given(tmp_path):
 
 
 def test_demo_invocation_rules():
-    from euromine_hf.training.demo import beats_baseline, demo_argv, is_demo_invocation
+    from euromine_hf.training.demo import demo_argv, is_demo_invocation
+    from euromine_hf.training.summary import beats_baseline
 
     assert is_demo_invocation([]) and is_demo_invocation(["--output_dir", "x"]) and is_demo_invocation(["--demo"])
     assert not is_demo_invocation(["--model", "segformer"])
@@ -574,15 +575,15 @@ def test_checkpoint_loading_is_strict(tmp_path):
 
 
 def test_build_segmenter_seed_fixes_initial_weights():
-    from euromine_hf.training.run import build_segmenter
+    from euromine_hf.training.pretrained_start import build_start_model
 
     args = ModelArguments(model="segformer", size="tiny")
-    first = build_segmenter(args, seed=3).state_dict()
+    first = build_start_model(args, seed=3).state_dict()
     torch.manual_seed(12345)  # whatever happened before must not matter
     np.random.seed(5)
-    second = build_segmenter(args, seed=3).state_dict()
+    second = build_start_model(args, seed=3).state_dict()
     assert all(torch.equal(first[k], second[k]) for k in first)
-    other = build_segmenter(args, seed=4).state_dict()
+    other = build_start_model(args, seed=4).state_dict()
     assert not all(torch.equal(first[k], other[k]) for k in first)
 
 
@@ -603,7 +604,7 @@ def test_reduced_demo_saves_its_best_checkpoint_and_repeats_with_its_seed(tmp_pa
     """Defects 1 and 3 of issue 7 on the demo path (``train.py --demo``, Segformer)."""
     import transformers
 
-    from euromine_hf.training.run import build_segmenter
+    from euromine_hf.training.pretrained_start import build_start_model
 
     out = tmp_path / "demo"
     transformers.utils.logging.enable_propagation()
@@ -623,7 +624,7 @@ def test_reduced_demo_saves_its_best_checkpoint_and_repeats_with_its_seed(tmp_pa
     assert [k for k in saved if not torch.equal(saved[k], expected[k])] == []
 
     torch.manual_seed(987)  # a different global RNG state: only --seed may decide the second run
-    build_segmenter(ModelArguments(model="unet", size="tiny"))
+    build_start_model(ModelArguments(model="unet", size="tiny"))
     _reduced_demo(tmp_path / "again")
     again = load(tmp_path / "again" / "model").state_dict()
     assert [k for k in saved if not torch.equal(saved[k], again[k])] == []

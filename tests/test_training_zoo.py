@@ -12,8 +12,8 @@ samples, evaluating and checkpointing every epoch, with a validation score that 
 (c) a second run with the same seed (after disturbing every RNG) gives identical weights.
 
 The models composed from transformers (Segformer, UperNet-Swin, Mask2Former) store renamed keys
-on disk, which is what broke (a) and (b); ``run.build_segmenter`` seeding is what (c) checks.
-Detectors go through the change-detection path (``build_detector`` + ``ChangeDetectionTrainer`` on
+on disk, which is what broke (a) and (b); the task's ``build_model`` seeding is what (c) checks.
+Detectors go through the change-detection task (its ``build_model`` + ``ChangeDetectionTrainer`` on
 pairs with both dates' masks).  The 11 segmenters and the 6 detectors of :data:`FAST_DETECTORS` run by
 default (about 45 s on 2 loaded CPU cores); the other 14 detectors (about 40 s more) are ``slow``.
 """
@@ -32,8 +32,8 @@ from euromine_hf.bands import MEAN, STD
 from euromine_hf.data.collators import MappingCollator, PairCollator
 from euromine_hf.models import MODEL_ZOO, build_model, zoo_names
 from euromine_hf.training.arguments import EuroMineTrainingArguments, ModelArguments
-from euromine_hf.training.change_detection import ChangeDetectionTrainer, build_detector
-from euromine_hf.training.run import build_segmenter
+from euromine_hf.training.change_trainer import ChangeDetectionTrainer
+from euromine_hf.training.tasks import get_task
 from euromine_hf.training.trainer import EuroMineTrainer
 
 SIZE = 32
@@ -105,12 +105,12 @@ def _disturb_rngs() -> None:
 
 
 def _train(name: str, out: Path, resume: Path | None = None, overrides: str | None = None) -> EuroMineTrainer:
-    """Train through the task's own path: ``build_segmenter`` + ``EuroMineTrainer`` on mapping rows, or
-    ``build_detector`` + ``ChangeDetectionTrainer`` on pairs (as ``run_change_detection`` wires them)."""
+    """Train through the task's own path: the task's ``build_model`` + ``EuroMineTrainer`` on mapping rows,
+    or ``ChangeDetectionTrainer`` on pairs (as the change-detection task wires them)."""
     _disturb_rngs()
     detector = MODEL_ZOO[name].task == "change_detection"
     model_args = ModelArguments(task=MODEL_ZOO[name].task, model=name, size="tiny", config_overrides=overrides)
-    model = (build_detector if detector else build_segmenter)(model_args, seed=SEED)
+    model = get_task("change_detection" if detector else "segmentation").build_model(model_args, seed=SEED)
     args = EuroMineTrainingArguments(
         output_dir=str(out), per_device_train_batch_size=BATCH, per_device_eval_batch_size=BATCH,
         num_train_epochs=EPOCHS, learning_rate=5e-3, lr_scheduler_kwargs={"min_lr": 1e-5},
@@ -209,8 +209,8 @@ def test_frozen_idle_convs_survive_best_model_reload_and_resume(name, tmp_path):
     straight = _train(name, tmp_path / "straight", overrides=overrides)
     frozen = _frozen(straight.model)
     assert frozen and all(k.startswith("idle_convs.") for k in frozen), sorted(frozen)[:4]
-    initial = _weights(build_detector(ModelArguments(task="change_detection", model=name, size="tiny",
-                                                     config_overrides=overrides), seed=SEED))
+    detector_args = ModelArguments(task="change_detection", model=name, size="tiny", config_overrides=overrides)
+    initial = _weights(get_task("change_detection").build_model(detector_args, seed=SEED))
     final = _weights(straight.model)
     assert all(torch.equal(final[k], initial[k]) for k in frozen), "a frozen idle convolution was trained"
     out = tmp_path / "straight"

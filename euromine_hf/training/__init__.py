@@ -1,10 +1,9 @@
-"""Training EuroMineNet segmenters with the Hugging Face Trainer.
+"""Training EuroMineNet models with the Hugging Face Trainer.
 
-``arguments`` (HfArgumentParser dataclasses with the paper's defaults), ``losses`` (Eq. 6 and the
-temporal-consistency term), ``trainer`` (``EuroMineTrainer``), ``compute_metrics`` (site-level
-scores bound to the evaluated dataset), ``baseline`` (spectral-index threshold), ``run`` (the whole
-run), ``reports`` (tables, card, maps, plots), ``demo`` (the no-argument preset), ``main`` / ``cli``
-(entry points).  Submodules are imported on use so ``import euromine_hf`` stays light.
+One run function (``run.run_training``) drives any task of ``tasks/`` (segmentation, change
+detection); ``main`` / ``cli`` (entry points) and ``demo`` (the no-argument preset) call it and
+nothing below it. The module → concern table is in ARCHITECTURE.md ("Training").  Submodules are
+imported on use so ``import euromine_hf`` stays light.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Command-line arguments of ``train.py`` as ``HfArgumentParser`` dataclasses.
 
-Defaults are the EuroMineNet paper's training recipe (Adam without weight decay, lr 1e-4, batch 32
-per device, cosine decay to 1e-7, cross-entropy), so ``train.py --model X --data_dir D`` reproduces
+Defaults are the EuroMineNet paper's training recipe (``recipe.PAPER_RECIPE``: Adam without weight
+decay, lr 1e-4, batch 32 per device, cosine decay to 1e-7, cross-entropy), so ``train.py --model X --data_dir D`` reproduces
 the benchmark set-up; the CPU demo overrides a few of them explicitly (see ``demo.py``).
 """
 
@@ -11,26 +11,32 @@ from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from euromine_hf.bands import YEARS
-
-#: What the paper fixes; ``tests/test_training.py`` checks the dataclass defaults against it.
-PAPER_RECIPE: dict[str, Any] = {
-    "optim": "adamw_torch",  # AdamW with weight_decay=0 is exactly Adam
-    "weight_decay": 0.0,
-    "learning_rate": 1e-4,
-    "per_device_train_batch_size": 32,
-    "lr_scheduler_type": "cosine_with_min_lr",
-    "lr_scheduler_kwargs": {"min_lr": 1e-7},
-    "loss": "cross_entropy",
-}
+from euromine_hf.training.tasks import TASKS as _TASK_REGISTRY
+from euromine_hf.training.tasks import get_task
 
 SAMPLINGS = ("per_year", "timeseries", "pairs")
 SIZES = ("paper", "tiny")
 #: ``--first_layer``: as ``models.band_adaptation.FIRST_LAYER_MODES`` (not imported: this module stays light).
 FIRST_LAYER_MODES = ("adapt", "random")
-#: What ``--task`` trains: a mine segmenter per image, or a change detector per pair of dates.
-TASKS = ("segmentation", "change_detection")
+#: What ``--task`` trains (the task registry, ``training/tasks/``): a mine segmenter per image, or a
+#: change detector per pair of dates.
+TASKS = tuple(_TASK_REGISTRY)
 #: ``--model`` when none is given, per task.
-DEFAULT_MODELS = {"segmentation": "unet", "change_detection": "fc-siam-diff"}
+DEFAULT_MODELS = {name: task.default_model for name, task in _TASK_REGISTRY.items()}
+
+DESCRIPTION = """Train a EuroMineNet mapping model with the Hugging Face Trainer.
+
+With no arguments (or only --output_dir) this is the embedded demo: it builds the synthetic default
+archive, trains a tiny Segformer for a few CPU minutes, tests it, compares it with a spectral-index
+threshold baseline and writes tables, a model card, qualitative maps and footprint plots.
+
+Paper set-up on a real archive, e.g.:
+  euromine train --model segformer --data_dir /data/EuroMineNet --output_dir outputs/segformer
+Change detection (pairs of years, scored by F1 per interval and OF1 like the paper's Table 5):
+  euromine train --task change_detection --model fc-siam-diff --data_dir /data/EuroMineNet
+  (Eq. 7 loss over each patch's series: add --sampling timeseries [--pairs_per_series k])
+Several devices:  accelerate launch --config_file configs/ddp.yaml train.py --model unet ...
+Every option of train.py is accepted; `--help` shows the common ones by group, `--help-all` every one."""
 
 
 @dataclass
@@ -41,8 +47,8 @@ class ModelArguments:
 
     task: str = field(
         default="segmentation",
-        metadata={"help": "'segmentation' (mine maps per year, paper Table 4) or 'change_detection' (change "
-                          "maps per pair of years, paper Table 5).", "choices": list(TASKS)},
+        metadata={"help": " or ".join(f"'{name}' ({task.description})" for name, task in _TASK_REGISTRY.items()) + ".",
+                  "choices": list(TASKS)},
     )
     model: str | None = field(
         default=None,
@@ -236,7 +242,6 @@ def make_parser() -> Any:
 
     from transformers import HfArgumentParser
 
-    from euromine_hf.training.cli import DESCRIPTION
     from euromine_hf.training.training_arguments import EuroMineTrainingArguments
 
     all_arguments = (ModelArguments, DataArguments, EuroMineTrainingArguments, RunArguments)
@@ -284,7 +289,6 @@ def make_short_help_parser(prog: str = "train.py") -> Any:
     import argparse
     import dataclasses
 
-    from euromine_hf.training.cli import DESCRIPTION
 
     class Formatter(argparse.RawTextHelpFormatter):
         def __init__(self, prog: str) -> None:
@@ -336,46 +340,9 @@ def make_short_help_parser(prog: str = "train.py") -> Any:
 
 
 def check_task_arguments(model_args: ModelArguments, data_args: DataArguments, training_args: Any = None) -> None:
-    """Cross-checks between the dataclasses that depend on ``--task`` (in place; idempotent).
-
-    The model must be a zoo model of the task; ``--sampling per_year`` means ``pairs`` for change
-    detection; the pair options need change detection; the temporal-consistency term needs a segmenter.
-    """
-    from euromine_hf.models.registry import MODEL_ZOO, zoo_names
-
-    task = model_args.task
-    if model_args.model not in MODEL_ZOO:
-        raise ValueError(f"--model: expected a zoo model for --task {task} ({', '.join(zoo_names(task)) or 'none registered'}), "
-                         f"got {model_args.model!r}")
-    spec_task = MODEL_ZOO[model_args.model].task
-    if spec_task != task:
-        raise ValueError(f"--model {model_args.model} is a {spec_task} model but --task is {task}; "
-                         f"choose one of: {', '.join(zoo_names(task)) or 'none registered'}")
-    try:  # the config alone is cheap: a typo in --config_overrides fails before any data is read
-        config = MODEL_ZOO[model_args.model].make_config(model_args.size, **model_args.overrides())
-    except ValueError as error:
-        raise ValueError(f"--config_overrides / --size for --model {model_args.model}: {error}") from error
-    from euromine_hf.bands import BANDS
-
-    channels = getattr(config, "num_channels", len(BANDS))
-    if channels != len(BANDS):  # the training data always carries the ten bands
-        raise ValueError(
-            f"--config_overrides num_channels: expected {len(BANDS)} (the archive's bands {', '.join(BANDS)}), got {channels}; "
-            "to start from an RGB model use --rgb_checkpoint, which adapts its first layer to the 10 bands"
-        )
-    if task == "change_detection":
-        if data_args.sampling == "per_year":
-            data_args.sampling = "pairs"
-        if data_args.pairs_per_series is not None and data_args.sampling != "timeseries":
-            raise ValueError("--pairs_per_series needs --sampling timeseries (pairs drawn from each patch's series)")
-        if training_args is not None and getattr(training_args, "temporal_consistency_weight", 0.0) > 0:
-            raise ValueError("--temporal_consistency_weight is a segmentation term; it has no meaning for --task change_detection")
-    else:
-        if data_args.sampling == "pairs":
-            raise ValueError("--sampling pairs needs --task change_detection (segmenters train on per_year or timeseries)")
-        for name in ("intervals", "pairs_per_series"):
-            if getattr(data_args, name) is not None:
-                raise ValueError(f"--{name} needs --task change_detection")
+    """Cross-checks between the dataclasses that depend on ``--task`` (in place; idempotent): the
+    task's own (``Task.check_arguments``), e.g. the model must be a zoo model of the task."""
+    get_task(model_args.task).check_arguments(model_args, data_args, training_args)
 
 
 def parse_overrides(text: str | None) -> dict[str, Any]:

@@ -113,13 +113,6 @@ def demo_argv(argv: Sequence[str]) -> list[str]:
     return [*merge_options(DEMO_ARGV, [a for a in argv if a != "--demo"]), "--demo", "true"]
 
 
-def beats_baseline(test: dict[str, float], baseline: dict[str, float] | None) -> bool:
-    """The demo's promise: the trained model beats the threshold baseline on OF1 and GCA-TIoU."""
-    if baseline is None:
-        return True
-    return all(test.get(k, float("-inf")) > baseline.get(k, float("inf")) for k in ("OF1", "GCA-TIoU"))
-
-
 def demo_detector() -> str | None:
     """:data:`DEMO_DETECTOR` if registered, else the first registered change detector, else None."""
     from euromine_hf.models.registry import zoo_names
@@ -145,7 +138,7 @@ def run_change_detection_demo(
     from euromine_hf.metrics.tables import write_tables
     from euromine_hf.models.registry import get_spec
     from euromine_hf.training.arguments import parse_arguments
-    from euromine_hf.training.change_detection import format_change_table, rises_with_interval
+    from euromine_hf.training.summary import format_change_table, rises_with_interval
     from euromine_hf.training.run import run_training
 
     model = model or demo_detector()

@@ -39,19 +39,15 @@ def _main(argv: Sequence[str] | None) -> int:
     import transformers
 
     from euromine_hf.training.arguments import parse_arguments
-    from euromine_hf.training.demo import beats_baseline, demo_argv, is_demo_invocation
-    from euromine_hf.training.run import format_comparison, run_training
+    from euromine_hf.training.demo import demo_argv, is_demo_invocation
+    from euromine_hf.training.run import run_training
 
     argv = list(sys.argv[1:] if argv is None else argv)
     cpu_ddp = use_cpu_ddp_without_accelerator()
     demo = is_demo_invocation(argv)
     if demo:
         argv = demo_argv(argv)
-    model_args, data_args, training_args, run_args = parse_arguments(argv)
-    _check_model_name(model_args.model)  # before the data is read, not after
-    from euromine_hf.training.pretrained_start import fetch_pretrained
-
-    fetch_pretrained(model_args)  # likewise: a checkpoint that cannot be had fails before any data is read
+    model_args, data_args, training_args, run_args = parse_arguments(argv)  # the task's checks, before any data
 
     # Our own progress is logged at INFO by the main process only (under `accelerate launch` every
     # rank would repeat it); other ranks log warnings. transformers' per-step chatter stays at WARNING.
@@ -80,18 +76,7 @@ def _main(argv: Sequence[str] | None) -> int:
     _close_process_group(wait_for_peers=True)
     if training_args.process_index != 0:
         return 0
-    if model_args.task == "change_detection":
-        from euromine_hf.training.change_detection import print_change_summary
-
-        print_change_summary(result, model_args)
-        return 0
-    print(f"\nTest split (site-level scores), {result.seconds:.0f} s in all:")
-    print(format_comparison(result, f"{model_args.model} ({model_args.size})"))
-    print(f"\nOutputs under {result.output_dir}: model/ (safetensors + card), results/, qualitative/, statistics/")
-    if run_args.baseline and result.baseline_metrics is not None:
-        verdict = beats_baseline(result.test_metrics, result.baseline_metrics)
-        print("The model beats the threshold baseline on OF1 and GCA-TIoU." if verdict else
-              "WARNING: the model does NOT beat the threshold baseline on both OF1 and GCA-TIoU.")
+    print(result.summary)  # the task's: test scores beside the baseline or the paper's row, where outputs are
     if demo:  # the second task: a small detector beside the post-classification change of this segmenter
         if training_args.world_size > 1:
             # the process group is closed and the other ranks have returned: a second training here would
@@ -115,13 +100,6 @@ def _shared_demo_options(data_args: object, training_args: object) -> list[str]:
         if value is not None:
             extra += [f"--{name}", str(value)]
     return extra
-
-
-def _check_model_name(name: str) -> None:
-    from euromine_hf.models.registry import MODEL_ZOO
-
-    if name not in MODEL_ZOO:
-        raise ValueError(f"--model: expected a zoo model ({', '.join(sorted(MODEL_ZOO))}), got {name!r}")
 
 
 def use_cpu_ddp_without_accelerator() -> bool:

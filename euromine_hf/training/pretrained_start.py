@@ -4,7 +4,8 @@
 ``pretrained``), ``--size tiny`` from random weights; ``--pretrained none`` trains from scratch and
 ``--pretrained REPO[@REVISION]_OR_FOLDER`` replaces the checkpoint (the entry's completeness rule
 still applies). The report (every tensor copied / adapted / re-initialised / skipped, by name) is
-printed and written as ``pretrained_load_report.json`` in the run folder.
+printed and written as ``pretrained_load_report.json`` in the run folder. :func:`build_start_model` is
+the model a run starts with: seeded, built from the zoo, then loaded from its start.
 """
 
 from __future__ import annotations
@@ -78,3 +79,23 @@ def start_from_pretrained(model: Any, model_args: Any, report_dir: str | Path | 
             print(load.summary())
         print(f"  every tensor by name (copied too): {path}")
     return loads
+
+
+def build_start_model(
+    model_args: Any, seed: int | None = None, full_determinism: bool = False, report_dir: Any = None,
+    pretrained: bool = True,
+) -> Any:
+    """The zoo model a run trains, started from its pretrained checkpoint(s) (``--pretrained``, by default
+    the paper run's with ``--size paper``; the load report goes to ``report_dir``); with ``seed``, every
+    RNG is seeded first so ``--seed`` fixes the initial weights. ``pretrained=False`` (a resumed run,
+    whose checkpoint replaces every weight) builds it without fetching or loading any start."""
+    from euromine_hf.models import build_model
+
+    if seed is not None:
+        from transformers import enable_full_determinism, set_seed
+
+        enable_full_determinism(seed) if full_determinism else set_seed(seed)
+    model = build_model(model_args.model, size=model_args.size, **model_args.overrides())
+    if pretrained:
+        start_from_pretrained(model, model_args, report_dir=report_dir)
+    return model

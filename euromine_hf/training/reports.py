@@ -3,7 +3,7 @@
 ```
 model/                     save_pretrained (config.json, model.safetensors) + README.md model card
 results/test_results.{md,csv,json}   paper Table 4 shape: this model, the baseline, the paper's rows
-results/all_results.json   train / test metrics, baseline parameters, timings
+results/all_results.json   task, model, seed, train / test metrics, baseline, post-classification scores
 predictions/test/{Site}/{YYYY}/Patch{n}.npy   test predictions (the prediction-folder layout)
 qualitative/{Site}_{YYYY}.png   TP green, TN grey, FP red, FN blue (paper Figs. 6-7 colours)
 statistics/{reference,predicted}/   footprint tables and plots of the test sites
@@ -15,10 +15,14 @@ A change-detection run (``--task change_detection``, :func:`write_change_reports
 ```
 model/                     save_pretrained + README.md change-detection model card (F1 per interval, OF1)
 results/test_results.{md,csv,json}   paper Table 5 shape: this detector and the paper's row for it
-results/all_results.json   train / test metrics, sampling, intervals
+results/all_results.json   task, model, seed, train / test metrics, sampling, intervals
 predictions/test/{Site}/{Y1}_{Y2}/Patch{n}.npy   change predictions (read by `euromine evaluate --task change`)
 qualitative/{Site}_{Y1}_{Y2}.png   change error maps of the first and last year
 ```
+
+``results/all_results.json`` is written by the run function (``training/run.py``) after everything
+here, so its presence means a run's reports are complete; the keys beside the common ones come from
+the task (``Task.results_fields``).
 """
 
 from __future__ import annotations
@@ -28,8 +32,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from euromine_hf.training.run import json_ready, write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -182,13 +184,6 @@ def write_reports(
         result, label, out / "results",
         f"Test split of {where}: {model_args.model} ({model_args.size} preset) from this run; "
         "rows marked (paper) are the paper's numbers on the real data"))
-    written["all_results"] = write_json_atomic(out / "results" / "all_results.json", json_ready({
-        "model": model_args.model, "size": model_args.size, "data_dir": str(data_dir), "data_source": data_source,
-        "test": result.test_metrics, "baseline": result.baseline_metrics,
-        "baseline_fit": None if result.baseline is None else vars(result.baseline),
-        "train": result.train_metrics, "sampling": data_args.sampling,
-        "temporal_consistency_weight": trainer.args.temporal_consistency_weight,
-    }))
     written.update(write_post_classification(result, predictions, splits["test"], years, run_args, label, out / "results"))
     pred_dir = write_prediction_patches(predictions, splits["test"], out / "predictions" / "test")
     written["predictions"] = pred_dir
@@ -214,7 +209,7 @@ def write_post_classification(
     """Score the change implied by the test maps (every year pair of every test patch) and write it in
     the paper's Table 6 shape beside the paper's row; the scores land in ``result.post_classification_metrics``."""
     from euromine_hf.metrics.tables import write_tables
-    from euromine_hf.training.change_detection import post_classification_scores
+    from euromine_hf.training.post_classification import post_classification_scores
 
     try:
         scores = post_classification_scores(predictions, dataset, years, run_args.metric_protocol)
@@ -316,12 +311,6 @@ def write_change_reports(
                               "pair; rows marked (paper) are the paper's numbers on the real data\n\n"
                  + paths["md"].read_text(encoding="utf-8"))
     written.update({f"results_{k}": v for k, v in paths.items()})
-    written["all_results"] = write_json_atomic(out / "results" / "all_results.json", json_ready({
-        "task": "change_detection", "model": model_args.model, "size": model_args.size, "data_dir": str(data_dir),
-        "data_source": data_source, "test": result.test_metrics, "train": result.train_metrics,
-        "sampling": data_args.sampling, "intervals": data_args.intervals, "pairs_per_series": data_args.pairs_per_series,
-        "test_pairs": len(splits["test"]),
-    }))
     written["predictions"] = write_change_prediction_patches(predictions, splits["test"], out / "predictions" / "test")
     for i, path in enumerate(write_change_qualitative(predictions, splits["test"], out / "qualitative",
                                                       run_args.num_qualitative)):

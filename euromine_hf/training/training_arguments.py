@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from transformers import TrainingArguments
 
-from euromine_hf.training.arguments import PAPER_RECIPE
+from euromine_hf.training.recipe import PAPER_RECIPE
 
 
 @dataclass
