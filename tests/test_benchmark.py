@@ -46,7 +46,8 @@ def _finish(spec: plan.RunSpec, base: float, post: bool = True, **changes) -> No
 def test_plan_puts_each_run_in_its_folder_with_the_train_py_recipe(tmp_path):
     """One folder per (task, model, seed); the argv is train.py's, with no recipe option of its own, so
     --size paper trains with train.py's defaults, which are the paper's recipe."""
-    from euromine_hf.training.arguments import PAPER_RECIPE, parse_arguments
+    from euromine_hf.training.arguments import parse_arguments
+    from euromine_hf.training.recipe import PAPER_RECIPE
 
     specs = plan.plan_runs(tmp_path / "out", plan.resolve_models("all", "unet,fc-ef"), [0, 1], tmp_path,
                            size="paper", max_steps=None)

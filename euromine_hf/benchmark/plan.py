@@ -6,7 +6,7 @@ module's spec: the argv and the options that decide what the run is) and, once i
 ``result.json`` (:mod:`euromine_hf.benchmark.jobs`). Runs compare across seeds only when everything
 else was the same, so a folder trained with other options is refused by name, never mixed in.
 
-The recipe is ``train.py``'s own: its defaults are the paper's (``training.arguments.PAPER_RECIPE``:
+The recipe is ``train.py``'s own: its defaults are the paper's (``training.recipe.PAPER_RECIPE``:
 Adam, lr 1e-4, batch 32 per device, cosine to 1e-7) and ``--size paper`` selects the zoo's paper
 preset and pretrained start, so the runner passes no recipe option of its own.
 """
