@@ -41,7 +41,8 @@ GROUPS: dict[str, dict[str, list[str]]] = {
     "blending": {
         "files": ["euromine_hf/inference/windows.py"],
         "mutants": ["euromine_hf.inference.windows.x_blend*", "euromine_hf.inference.windows.x_window_offsets*"],
-        "tests": ["tests/test_window_blending.py", "tests/test_inference.py", "tests/test_predict_maps.py"],
+        "tests": ["tests/test_window_blending.py", "tests/test_inference.py", "tests/test_predict_maps.py",
+                  "tests/test_predict_series.py"],
     },
     "leaderboard-validation": {
         "files": ["euromine_hf/hub/leaderboard.py"],
