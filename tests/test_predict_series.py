@@ -4,7 +4,8 @@ map and the change maps of the asked pairs, under the names segmenters and detec
 Three views: the real ``utae-series`` on a scene that is one window equals the model called
 directly on it; a window-dependent stand-in (its output depends on each window's content, on every
 year of the window and on the years given) against a plain-numpy oracle of the overlap average;
-and the files an archive's test split yields, read by ``euromine evaluate`` for both tasks.
+and the files an archive's test split yields, read by ``euromine evaluate`` for both tasks. Each
+year's rows are read once for all maps, and memory does not grow with the scene's height.
 """
 
 from __future__ import annotations
@@ -249,3 +250,29 @@ def test_archive_test_split_maps_are_scored_by_evaluate_for_both_tasks(small_arc
         assert code == 0
         scores = next(iter(json.loads((out / "scores.json").read_text())["scores"].values()))
         assert 0.0 <= scores["OF1"] <= 1.0
+
+
+def _series_peak_bytes(tmp_path: Path, rows: int) -> int:
+    import gc
+    import tracemalloc
+
+    folder = tmp_path / f"tall{rows}"
+    for year, image in zip((2015, 2016, 2020), _series((rows, P), [2015, 2016, 2020])):
+        _write(folder / f"Year{year}.tif", image)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        predict(WindowSeriesModel().eval(), folder, tmp_path / f"out{rows}", pairs="all", save_probability=True,
+                batch_size=2, stride=80, progress=False)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_series_memory_does_not_grow_with_scene_height(tmp_path):
+    """Three years, six maps (and their probabilities) from one pass: the peak stays that of a short
+    scene on an 8x taller one (reading whole scenes would hold 3 x 20 MB of pixels)."""
+    small = _series_peak_bytes(tmp_path, 5 * P)
+    tall = _series_peak_bytes(tmp_path, 40 * P)
+    assert tall < 1.5 * small + 300_000, (small, tall)
+    assert tall < 3 * 10 * 40 * P * P * 2 / 4, tall  # a quarter of the three whole scenes
