@@ -215,6 +215,11 @@ def test_pairs_default_to_a_detectors_and_bad_inputs_are_refused(tmp_path):
     written = predict(model, tmp_path / "scene", tmp_path / "default", progress=False)
     assert sorted(p.name for p in written) == ["Change2015_2016.tif", "Change2015_2020.tif", "Change2016_2020.tif",
                                                "Year2015.tif", "Year2016.tif", "Year2020.tif"]
+    for year in (2015, 2016, 2020):  # a site folder: maps under OUT/{Site}/
+        _write(tmp_path / "Alpha_1" / "image" / f"Year{year}.tif", _series((60, 70), [year])[0])
+    written = predict(model, tmp_path / "Alpha_1", tmp_path / "site", pairs=[(2015, 2020)], progress=False)
+    assert sorted(p.relative_to(tmp_path / "site").as_posix() for p in written) == [
+        "Alpha_1/Change2015_2020.tif", "Alpha_1/Year2015.tif", "Alpha_1/Year2016.tif", "Alpha_1/Year2020.tif"]
     with pytest.raises(ValueError, match=r"image for year 2017: expected Year2017\.tif"):
         predict(model, tmp_path / "scene", tmp_path / "bad", pairs=[(2015, 2017)], progress=False)
     with pytest.raises(ValueError, match="a series model maps a folder of Year"):
