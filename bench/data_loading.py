@@ -269,21 +269,25 @@ def interleaved_ratios(plain: Callable[[], float], augmented: Callable[[], float
     return out
 
 
-def augmentation_cost(archive: Path, mapping, workdir: Path, batch_size: int, seed: int,
-                      repetitions: int) -> list[tuple[str, list[tuple[float, float, float]]]]:
-    """Per batch kind (mapping, pairs, timeseries): :func:`interleaved_ratios` of the Trainer's train
-    loader without and with ``--augment``, each loader warmed up by one untimed epoch first."""
-    kinds = [
+def augmentation_loaders(archive: Path, mapping, workdir: Path, batch_size: int, seed: int) -> list[tuple[str, Any, Any]]:
+    """(batch kind, un-augmented loader, augmented loader): mapping rows (the segmenter's Trainer), pairs
+    and series (the detector's Trainer, ``--sampling pairs`` / ``timeseries``)."""
+    return [
         ("mapping rows: EuroMineTrainer (train.py, --sampling per_year)",
-         lambda augment: trainer_loader(archive, workdir, batch_size, seed, augment=augment)),
+         trainer_loader(archive, workdir, batch_size, seed), trainer_loader(archive, workdir, batch_size, seed, augment=True)),
         ("pairs: ChangeDetectionTrainer (--sampling pairs; 2 dates, 3 masks)",
-         lambda augment: detector_loader(mapping, workdir, batch_size, "pairs", augment)),
+         detector_loader(mapping, workdir, batch_size, "pairs", False), detector_loader(mapping, workdir, batch_size, "pairs", True)),
         ("timeseries: ChangeDetectionTrainer (--sampling timeseries; T years, T masks)",
-         lambda augment: detector_loader(mapping, workdir, batch_size, "timeseries", augment)),
+         detector_loader(mapping, workdir, batch_size, "timeseries", False),
+         detector_loader(mapping, workdir, batch_size, "timeseries", True)),
     ]
+
+
+def augmentation_cost(kinds: list[tuple[str, Any, Any]], repetitions: int) -> list[tuple[str, list[tuple[float, float, float]]]]:
+    """Per batch kind: :func:`interleaved_ratios` of its loader without and with ``--augment``, each
+    loader warmed up by one untimed epoch first."""
     out = []
-    for name, make in kinds:
-        plain, augmented = make(False), make(True)
+    for name, plain, augmented in kinds:
         epoch_rate(plain), epoch_rate(augmented)  # warm-up: page cache, allocator
         out.append((name, interleaved_ratios(lambda: epoch_rate(plain), lambda: epoch_rate(augmented), repetitions)))
         print(f"  augmentation cost: {name.split(':')[0]} done", file=sys.stderr)
@@ -375,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
     for name, med, best in trainer_pair_rates(mapping, b, rounds, args.workdir):
         print(f"| {name} | {med:,.0f} | {best:,.0f} |")
     if args.split == "train":
-        print_augmentation_cost(augmentation_cost(archive, mapping, args.workdir, b, args.seed, args.repetitions))
+        kinds = augmentation_loaders(archive, mapping, args.workdir, b, args.seed)
+        print_augmentation_cost(augmentation_cost(kinds, args.repetitions))
     return 0
 
 
