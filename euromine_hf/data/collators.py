@@ -69,6 +69,8 @@ def dihedral(array: np.ndarray, k: int) -> np.ndarray:
 #: plain transposed copy followed by a flip of the cache-resident result.
 _DIHEDRAL_PLAN = {0: ("none", False), 2: ("both", False), 4: ("columns", False), 6: ("rows", False),
                   7: ("none", True), 1: ("rows", True), 3: ("columns", True), 5: ("both", True)}
+#: planes (H, W) moved per kernel call: one 10-band image, so a time series' scratch stays in cache
+_PLANES_PER_PASS = 10
 
 
 def dihedral_batch(batch: np.ndarray | torch.Tensor, transforms: Sequence[int]) -> np.ndarray | torch.Tensor:
@@ -92,18 +94,22 @@ def dihedral_batch(batch: np.ndarray | torch.Tensor, transforms: Sequence[int]) 
         return _dihedral_groups(batch, ks)
     array = batch.detach().numpy() if isinstance(batch, torch.Tensor) else np.asarray(batch)
     out = np.empty(array.shape, dtype=array.dtype)
-    rows = np.arange(array.shape[-2] - 1, -1, -1)
-    scratch = None
+    height, width = array.shape[-2:]
+    planes = array.reshape(len(array), -1, height, width)  # a view of a C-contiguous batch
+    written = out.reshape(planes.shape)
+    rows = np.arange(height - 1, -1, -1)
+    scratch = np.empty((min(_PLANES_PER_PASS, planes.shape[1]), width, height), array.dtype)
     for i, k in enumerate(ks):
         flip, transpose = _DIHEDRAL_PLAN[k]
-        if not transpose:
-            _flip_into(out[i], array[i], flip, rows)
-        elif flip == "none":
-            np.copyto(out[i], array[i].swapaxes(-1, -2))
-        else:
-            scratch = np.empty(array.shape[1:], array.dtype) if scratch is None else scratch
-            np.copyto(scratch, array[i].swapaxes(-1, -2))
-            _flip_into(out[i], scratch, flip, rows)
+        for start in range(0, planes.shape[1], _PLANES_PER_PASS):  # a series' T images: one image at a time
+            src, dst = planes[i, start:start + _PLANES_PER_PASS], written[i, start:start + _PLANES_PER_PASS]
+            if not transpose:
+                _flip_into(dst, src, flip, rows)
+            elif flip == "none":
+                np.copyto(dst, src.swapaxes(-1, -2))
+            else:  # the transposed copy lands in a cache-sized scratch, flipped from there
+                np.copyto(scratch[: len(src)], src.swapaxes(-1, -2))
+                _flip_into(dst, scratch[: len(src)], flip, rows)
     return torch.from_numpy(out) if isinstance(batch, torch.Tensor) else out
 
 
