@@ -253,20 +253,29 @@ def trainer_pair_rates(mapping, batch_size: int, rounds: int, workdir: Path) -> 
     return out
 
 
-def interleaved_ratios(plain: Callable[[], float], augmented: Callable[[], float], repetitions: int) -> list[tuple[float, float, float]]:
-    """``repetitions`` × (un-augmented rate, augmented rate, augmented / un-augmented), the two taken
-    back to back in ABBA order (even repetitions un-augmented first, odd ones augmented first) so a
-    load change on a shared machine biases neither side."""
+def epoch_rates(loader: Any) -> tuple[float, float]:
+    """Rows per second over one pass, by the wall clock and by this process's CPU time (which leaves
+    out the time other jobs on a shared machine hold the core; memory-bandwidth contention stays in)."""
+    n, wall, cpu = 0, time.perf_counter(), time.process_time()
+    for batch in loader:
+        n += len(batch["labels"])
+    return n / (time.perf_counter() - wall), n / max(time.process_time() - cpu, 1e-9)
+
+
+def interleaved_ratios(plain: Callable[[], Any], augmented: Callable[[], Any], repetitions: int) -> np.ndarray:
+    """(repetitions, 3, m): un-augmented rates, augmented rates and augmented / un-augmented, the two
+    taken back to back in ABBA order (even repetitions un-augmented first, odd ones augmented first) so
+    a load change on a shared machine biases neither side; each callable returns m rates (clocks)."""
     out = []
     for r in range(repetitions):
         if r % 2 == 0:
-            a = plain()
-            b = augmented()
+            a = np.atleast_1d(plain())
+            b = np.atleast_1d(augmented())
         else:
-            b = augmented()
-            a = plain()
+            b = np.atleast_1d(augmented())
+            a = np.atleast_1d(plain())
         out.append((a, b, b / a))
-    return out
+    return np.array(out, dtype=float)
 
 
 def augmentation_loaders(archive: Path, mapping, workdir: Path, batch_size: int, seed: int) -> list[tuple[str, Any, Any]]:
@@ -283,13 +292,13 @@ def augmentation_loaders(archive: Path, mapping, workdir: Path, batch_size: int,
     ]
 
 
-def augmentation_cost(kinds: list[tuple[str, Any, Any]], repetitions: int) -> list[tuple[str, list[tuple[float, float, float]]]]:
-    """Per batch kind: :func:`interleaved_ratios` of its loader without and with ``--augment``, each
-    loader warmed up by one untimed epoch first."""
+def augmentation_cost(kinds: list[tuple[str, Any, Any]], repetitions: int) -> list[tuple[str, np.ndarray]]:
+    """Per batch kind: :func:`interleaved_ratios` of its loader without and with ``--augment`` by both
+    clocks of :func:`epoch_rates`, each loader warmed up by one untimed epoch first."""
     out = []
     for name, plain, augmented in kinds:
-        epoch_rate(plain), epoch_rate(augmented)  # warm-up: page cache, allocator
-        out.append((name, interleaved_ratios(lambda: epoch_rate(plain), lambda: epoch_rate(augmented), repetitions)))
+        epoch_rates(plain), epoch_rates(augmented)  # warm-up: page cache, allocator
+        out.append((name, interleaved_ratios(lambda: epoch_rates(plain), lambda: epoch_rates(augmented), repetitions)))
         print(f"  augmentation cost: {name.split(':')[0]} done", file=sys.stderr)
     return out
 
@@ -384,18 +393,21 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def print_augmentation_cost(rows: list[tuple[str, list[tuple[float, float, float]]]]) -> None:
-    """The augmentation table: samples/s (batch rows: images, pairs or series) and the per-repetition ratio."""
+def print_augmentation_cost(rows: list[tuple[str, np.ndarray]]) -> None:
+    """The augmentation table: rows/s (batch rows: images, pairs or series) and the per-repetition ratio,
+    by the wall clock (samples/s as training sees them) and by CPU time (robust to descheduling)."""
     reps = len(rows[0][1]) if rows else 0
     print(f"\nAugmentation cost (train.py --augment): {reps} interleaved repetitions (ABBA), one epoch each, "
           f"after one warm-up epoch per loader; load average now {os.getloadavg()[0]:.1f}\n")
     print("| Trainer's train loader | un-augmented rows/s (median) | augmented rows/s (median) "
-          "| ratio (median) | ratio min-max | per repetition |")
-    print("|---|---:|---:|---:|---:|---|")
+          "| ratio (median) | ratio min-max | per repetition | ratio by CPU time (median, min-max) |")
+    print("|---|---:|---:|---:|---:|---|---:|")
     for name, runs in rows:
-        plain, augmented, ratios = (np.array(column) for column in zip(*runs))
+        plain, augmented, ratios = runs[:, 0, 0], runs[:, 1, 0], runs[:, 2, 0]
+        cpu = runs[:, 2, -1]
         print(f"| {name} | {np.median(plain):,.0f} | {np.median(augmented):,.0f} | {np.median(ratios):.2f} "
-              f"| {ratios.min():.2f}-{ratios.max():.2f} | {' '.join(f'{r:.2f}' for r in ratios)} |")
+              f"| {ratios.min():.2f}-{ratios.max():.2f} | {' '.join(f'{r:.2f}' for r in ratios)} "
+              f"| {np.median(cpu):.2f} ({cpu.min():.2f}-{cpu.max():.2f}) |")
 
 
 if __name__ == "__main__":

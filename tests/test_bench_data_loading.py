@@ -34,9 +34,9 @@ def test_ratios_come_from_back_to_back_epochs_in_abba_order():
             return value
         return run
 
-    runs = bench.interleaved_ratios(rate("plain", 400.0), rate("augmented", 100.0), repetitions=4)
+    runs = bench.interleaved_ratios(rate("plain", (400.0, 200.0)), rate("augmented", (100.0, 150.0)), repetitions=4)
     assert calls == ["plain", "augmented", "augmented", "plain", "plain", "augmented", "augmented", "plain"]
-    assert runs == [(400.0, 100.0, 0.25)] * 4
+    assert runs.tolist() == [[[400.0, 200.0], [100.0, 150.0], [0.25, 0.75]]] * 4  # per clock: wall, CPU
 
 
 def test_augmentation_cost_times_the_trainers_loaders_augmented_as_in_training(small_archive, hf_cache, tmp_path, capsys):
@@ -59,7 +59,7 @@ def test_augmentation_cost_times_the_trainers_loaders_augmented_as_in_training(s
         assert transformed, f"{name}: the augmented loader moved nothing"
     rows = bench.augmentation_cost(kinds, repetitions=2)
     for _, runs in rows:
-        assert len(runs) == 2 and all(a > 0 and b > 0 and r == b / a for a, b, r in runs)
+        assert runs.shape == (2, 3, 2) and (runs > 0).all() and np.array_equal(runs[:, 2], runs[:, 1] / runs[:, 0])
     bench.print_augmentation_cost(rows)
     table = capsys.readouterr().out
     assert "| ratio (median) | ratio min-max | per repetition |" in table and table.count("| mapping rows") == 1
