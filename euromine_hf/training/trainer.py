@@ -234,7 +234,8 @@ class EuroMineTrainer(Trainer):
             gains = 1.0 + rng.uniform(-self.radiometric_jitter, self.radiometric_jitter, size=pixel_values.shape[0])
         out = dict(inputs)
         if not self.augment:
-            out.update({k: self._scale_gain(inputs[k], gains) for k in image_keys} if gains is not None else {})
+            if gains is not None:
+                out.update({k: self._scale_gain(inputs[k], gains) for k in image_keys})
             return out
         # One pass per key, on the key's own device (see dihedral_batch); the gain is then applied in
         # place on the transformed copy: element-wise, so bit for bit what gain-then-transform gave.
