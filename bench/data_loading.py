@@ -21,14 +21,15 @@ batch in ``augment_batch``, called as ``training_step`` calls it (the collators'
 ``augment=True`` is not used under the Trainer, so it is not timed). For mapping rows (the
 segmenter's Trainer), pairs and series (the detector's Trainer, ``--sampling pairs`` /
 ``timeseries``) the un-augmented and the augmented loader alternate epoch by epoch (ABBA order),
-and each repetition's ratio augmented / un-augmented is reported (median, min-max): on a shared
-machine the load changes between epochs, and a ratio of two neighbouring epochs cancels most of it.
+and each repetition's ratio augmented / un-augmented is reported (median, min-max), by the wall
+clock and by the process's CPU time: on a shared machine the load changes between epochs, and a
+ratio of two neighbouring epochs cancels most of it (CPU time also leaves out descheduling).
 
 MB/s counts the raw bytes a sample carries (uint16 image + uint8 mask; twice for a pair).
 Every reader is run once untimed first so all read from a warm page cache.
 
     python bench/data_loading.py                      # synthetic default (12 sites)
-    python bench/data_loading.py --num-sites 24 --rounds 7
+    python bench/data_loading.py --num-sites 24 --rounds 7 --repetitions 15
 """
 
 from __future__ import annotations
