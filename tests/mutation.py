@@ -44,12 +44,17 @@ GROUPS: dict[str, dict[str, list[str]]] = {
         "tests": ["tests/test_window_blending.py", "tests/test_inference.py", "tests/test_predict_maps.py"],
     },
     "leaderboard-validation": {
-        "files": ["euromine_hf/hub/leaderboard.py"],
-        "mutants": ["euromine_hf.hub.leaderboard.x_validate_submission*", "euromine_hf.hub.leaderboard.x__check_meta*",
-                    "euromine_hf.hub.leaderboard.x__walk*", "euromine_hf.hub.leaderboard.x__header_problem*"],
-        "tests": ["tests/test_leaderboard.py"],
-        # runs `euromine` in a child process, which imports the package outside mutmut's trampolines
-        "deselect": ["tests/test_leaderboard.py::test_a_problem_found_in_every_file_of_a_folder_is_listed_once"],
+        # validate_submission and every check it runs before scoring: submission.json, the bounded
+        # listing, each file's header (the package's other modules rank and render, tested elsewhere)
+        "files": ["euromine_hf/hub/leaderboard/validation.py", "euromine_hf/hub/leaderboard/submission.py",
+                  "euromine_hf/hub/leaderboard/listing.py", "euromine_hf/hub/leaderboard/headers.py"],
+        "mutants": ["euromine_hf.hub.leaderboard.validation.*", "euromine_hf.hub.leaderboard.submission.*",
+                    "euromine_hf.hub.leaderboard.listing.*", "euromine_hf.hub.leaderboard.headers.*"],
+        "tests": ["tests/test_leaderboard_validation.py", "tests/test_prediction_grid.py"],
+        # these run `euromine` in a child process, which imports the package outside mutmut's trampolines
+        "deselect": ["tests/test_leaderboard_validation.py::test_a_problem_found_in_every_file_of_a_folder_is_listed_once",
+                     "tests/test_prediction_grid.py::test_evaluate_refuses_a_prediction_off_the_site_grid",
+                     "tests/test_prediction_grid.py::test_leaderboard_submit_refuses_a_prediction_off_the_site_grid"],
     },
 }
 
