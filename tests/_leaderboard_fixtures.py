@@ -1,20 +1,28 @@
-"""Shared leaderboard test data: valid submissions of both tasks, in both layouts, made once per session.
+"""Shared leaderboard test data: a small archive and valid submissions of both tasks, in both layouts.
 
 Imported by the leaderboard test modules (``from _leaderboard_fixtures import ...``); the validation
-tests copy a valid folder and break it one way at a time.
+tests copy a valid folder and break it one way at a time, none writes into the shared one.
+
+The data is made once per process, in a temp folder of its own that the process which made it removes
+at exit. A pytest run is one process, so that is once per session; mutmut runs one session per
+mutant in forks of one process, and each fork reuses the folder instead of rebuilding it (a folder
+under pytest's ``tmp_path_factory`` would be deleted by a later session's clean-up).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import shutil
+import tempfile
 from itertools import combinations
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from _data_fixtures import _once, small_archive  # noqa: F401  (session fixture)
+from _data_fixtures import SMALL_ARCHIVE
 from euromine_hf.bands import YEARS
 
 PAIRS = list(combinations(YEARS, 2))
@@ -34,19 +42,41 @@ def write_meta(folder: Path, task: str, model: str, **extra) -> None:
     (folder / "submission.json").write_text(json.dumps({"model": model, "task": task, **extra}))
 
 
+_MADE: dict[str, tuple[Path, Path]] = {}
+
+
+def _board_data() -> tuple[Path, Path]:
+    """(archive, submissions folder), made on first use in this process."""
+    if "data" not in _MADE:
+        from euromine_hf.data.synthetic import generate_archive
+
+        root = Path(tempfile.mkdtemp(prefix="euromine-leaderboard-tests-"))
+        owner = os.getpid()
+        atexit.register(lambda: os.getpid() == owner and shutil.rmtree(root, ignore_errors=True))
+        generate_archive(root / "archive", SMALL_ARCHIVE)
+        _MADE["data"] = (root / "archive", _make_subs(root / "archive", root / "subs"))
+    return _MADE["data"]
+
+
 @pytest.fixture(scope="session")
-def subs(small_archive, tmp_path_factory):  # noqa: F811
-    """Valid submissions made from the ground truth with ~5% (or ~15%) of pixels flipped: built once per
-    test session (and cached like ``small_archive``), then copied by the tests that alter one."""
-    return _once("leaderboard_subs", lambda: _make_subs(small_archive, tmp_path_factory.mktemp("subs")))
+def board_archive() -> Path:
+    """The archive the submissions below are made for (``_data_fixtures.SMALL_ARCHIVE``)."""
+    return _board_data()[0]
 
 
-def _make_subs(small_archive, root):
+@pytest.fixture(scope="session")
+def subs(board_archive: Path) -> Path:
+    """Valid submissions made from the ground truth with ~5% (or ~15%) of pixels flipped: ``map_good``,
+    ``map_worse`` (Year*.tif), ``map_patches`` (Patch*.npy), ``cd_good``, ``cd_worse`` (Change*.tif)."""
+    return _board_data()[1]
+
+
+def _make_subs(archive: Path, root: Path) -> Path:
     from euromine_hf.data.archive import read_site_label
     from euromine_hf.data.geotiff import write_geotiff
     from euromine_hf.data.patching import extract_patches
 
-    test_sites, _ = split_sites(small_archive)
+    test_sites, _ = split_sites(archive)
     for name, flip in (("good", 0.05), ("worse", 0.15)):
         rng = np.random.default_rng(int(flip * 100))
         for site in test_sites:

@@ -50,11 +50,9 @@ GROUPS: dict[str, dict[str, list[str]]] = {
                   "euromine_hf/hub/leaderboard/listing.py", "euromine_hf/hub/leaderboard/headers.py"],
         "mutants": ["euromine_hf.hub.leaderboard.validation.*", "euromine_hf.hub.leaderboard.submission.*",
                     "euromine_hf.hub.leaderboard.listing.*", "euromine_hf.hub.leaderboard.headers.*"],
-        "tests": ["tests/test_leaderboard_validation.py", "tests/test_prediction_grid.py"],
-        # these run `euromine` in a child process, which imports the package outside mutmut's trampolines
-        "deselect": ["tests/test_leaderboard_validation.py::test_a_problem_found_in_every_file_of_a_folder_is_listed_once",
-                     "tests/test_prediction_grid.py::test_evaluate_refuses_a_prediction_off_the_site_grid",
-                     "tests/test_prediction_grid.py::test_leaderboard_submit_refuses_a_prediction_off_the_site_grid"],
+        "tests": ["tests/test_leaderboard_validation.py"],
+        # runs `euromine` in a child process, which imports the package outside mutmut's trampolines
+        "deselect": ["tests/test_leaderboard_validation.py::test_a_problem_found_in_every_file_of_a_folder_is_listed_once"],
     },
 }
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from _data_fixtures import small_archive  # noqa: F401  (session fixture)
-from _leaderboard_fixtures import PAIRS, copy_sub, split_sites, subs, write_meta  # noqa: F401  (subs: session fixture)
+from _leaderboard_fixtures import PAIRS, board_archive, copy_sub, split_sites, subs, write_meta  # noqa: F401  (board_archive, subs: session fixtures)
 from euromine_hf.cli import main
 from euromine_hf.hub import leaderboard as lb
 
@@ -28,12 +27,12 @@ def _lb(*argv) -> int:
 
 @pytest.mark.filterwarnings("ignore::euromine_hf.data.archive.ArchiveWarning")  # evaluate: submission.json
 @pytest.mark.parametrize("folder,task", [("map_good", "mapping"), ("map_patches", "mapping"), ("cd_good", "change")])
-def test_submit_scores_equal_euromine_evaluate(small_archive, subs, tmp_path, folder, task, capsys):  # noqa: F811
+def test_submit_scores_equal_euromine_evaluate(board_archive, subs, tmp_path, folder, task, capsys):  # noqa: F811
     results = tmp_path / "board"
-    assert _lb("submit", subs / folder, "--archive", small_archive, "--results", results) == 0
+    assert _lb("submit", subs / folder, "--archive", board_archive, "--results", results) == 0
     (entry_file,) = results.glob("entries/*/*.json")
     entry = json.loads(entry_file.read_text())
-    assert main(["evaluate", str(small_archive), str(subs / folder), "--split", "test", "--task", task, "--output", str(tmp_path / "ev")]) == 0
+    assert main(["evaluate", str(board_archive), str(subs / folder), "--split", "test", "--task", task, "--output", str(tmp_path / "ev")]) == 0
     evaluated = next(iter(json.loads((tmp_path / "ev" / "scores.json").read_text())["scores"].values()))
     assert entry["scores"] == pytest.approx(evaluated) and set(entry["scores"]) == set(evaluated)
     assert entry["format"] == lb.RESULT_FORMAT and entry["protocol"] == "site" and entry["split"] == "test"
@@ -43,9 +42,9 @@ def test_submit_scores_equal_euromine_evaluate(small_archive, subs, tmp_path, fo
     assert "OF1" in out and str(entry_file) in out
 
 
-def test_same_predictions_as_rasters_or_patches_score_the_same(small_archive, subs):  # noqa: F811
-    a = lb.score_submission(lb.validate_submission(subs / "map_good", small_archive))
-    b = lb.score_submission(lb.validate_submission(subs / "map_patches", small_archive))
+def test_same_predictions_as_rasters_or_patches_score_the_same(board_archive, subs):  # noqa: F811
+    a = lb.score_submission(lb.validate_submission(subs / "map_good", board_archive))
+    b = lb.score_submission(lb.validate_submission(subs / "map_patches", board_archive))
     assert a == pytest.approx(b)
 
 
@@ -70,13 +69,13 @@ def test_format_action_prints_the_shipped_document(capsys):
 # ---- ranking and outputs ------------------------------------------------------------------------
 
 
-def test_ranking_and_show_outputs(small_archive, subs, tmp_path):  # noqa: F811
+def test_ranking_and_show_outputs(board_archive, subs, tmp_path):  # noqa: F811
     results = tmp_path / "board"
     for folder in ("map_good", "map_patches", "cd_good", "cd_worse"):
-        assert _lb("submit", subs / folder, "--archive", small_archive, "--results", results) == 0
+        assert _lb("submit", subs / folder, "--archive", board_archive, "--results", results) == 0
     worse = copy_sub(subs, "map_worse", tmp_path / "evil")
     write_meta(worse, "mapping", "=HYPERLINK(\"x\") <script>alert(1)</script>")
-    assert _lb("submit", worse, "--archive", small_archive, "--results", results) == 0
+    assert _lb("submit", worse, "--archive", board_archive, "--results", results) == 0
     assert _lb("show", "--results", results, "--out", tmp_path / "site") == 0
 
     md = (tmp_path / "site" / "leaderboard.md").read_text()
@@ -148,13 +147,13 @@ def _benchmark(eval_yaml: str = EVAL_YAML, repo: str = "user/euromine") -> str:
     return repo
 
 
-def test_push_puts_the_model_on_the_dataset_leaderboard(small_archive, subs, tmp_path, hub, monkeypatch):  # noqa: F811
+def test_push_puts_the_model_on_the_dataset_leaderboard(board_archive, subs, tmp_path, hub, monkeypatch):  # noqa: F811
     from huggingface_hub import HfApi, ModelCard, parse_eval_result_entries
 
     dataset = _benchmark()
     results = tmp_path / "board"
     for folder in ("map_good", "map_worse", "cd_good"):
-        assert _lb("submit", subs / folder, "--archive", small_archive, "--results", results, "--push", "--dataset-repo", dataset) == 0
+        assert _lb("submit", subs / folder, "--archive", board_archive, "--results", results, "--push", "--dataset-repo", dataset) == 0
     entry = json.loads(next(results.glob("entries/mapping/unet-good-*.json")).read_text())
     path = entry["hub"]["eval_results_file"]
     assert path == ".eval_results/user--euromine--multitemporal-mapping.yaml"
@@ -181,7 +180,7 @@ def test_push_puts_the_model_on_the_dataset_leaderboard(small_archive, subs, tmp
     assert [e.model_id for e in board if e.taskId == "change-detection"] == ["user/bit-good"]
 
     # a resubmission replaces the model's entry (same file, card results replaced, not doubled)
-    assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results, "--push", "--dataset-repo", dataset) == 0
+    assert _lb("submit", subs / "map_good", "--archive", board_archive, "--results", results, "--push", "--dataset-repo", dataset) == 0
     assert len(ModelCard.load("user/unet-good").data.eval_results) == 13
     assert len([e for e in HfApi().get_dataset_leaderboard(dataset, base_model_only=False) if e.model_id == "user/unet-good"]) == 1
 
@@ -209,24 +208,24 @@ def test_push_puts_the_model_on_the_dataset_leaderboard(small_archive, subs, tmp
     assert [r["source"] for r in cd_rows if r["reference"] == "no"] == ["local, model card"]
 
 
-def test_synthetic_scores_are_never_pushed_as_euromine_results(small_archive, subs, tmp_path, hub, capsys):  # noqa: F811
+def test_synthetic_scores_are_never_pushed_as_euromine_results(board_archive, subs, tmp_path, hub, capsys):  # noqa: F811
     from huggingface_hub import HfApi
 
     real = _benchmark(EVAL_YAML.replace("name: EuroMineNet (synthetic stand-in)", "name: EuroMineNet"), repo="user/real")
     results = tmp_path / "board"
-    assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results, "--push", "--dataset-repo", real) == 2
+    assert _lb("submit", subs / "map_good", "--archive", board_archive, "--results", results, "--push", "--dataset-repo", real) == 2
     err = capsys.readouterr().err
     assert ("dataset repo user/real: eval.yaml name: expected a synthetic dataset (name containing 'synthetic'), as these "
             "scores are on the synthetic archive, found 'EuroMineNet'") in err
     assert not HfApi().repo_exists("user/unet-good") and not results.exists()
 
 
-def test_show_lists_authors_links_and_description(small_archive, subs, tmp_path):  # noqa: F811
+def test_show_lists_authors_links_and_description(board_archive, subs, tmp_path):  # noqa: F811
     folder = copy_sub(subs, "map_worse", tmp_path / "sub")
     write_meta(folder, "mapping", "UNet <b>bold</b>", authors=["Ada L.", "B. Q."], links=["https://example.org/paper"],
           description="Trained | on *everything*")
     results = tmp_path / "board"
-    assert _lb("submit", folder, "--archive", small_archive, "--results", results) == 0
+    assert _lb("submit", folder, "--archive", board_archive, "--results", results) == 0
     assert _lb("show", "--results", results, "--out", tmp_path / "site", "--no-paper") == 0
     row = next(csv.DictReader(io.StringIO((tmp_path / "site" / "mapping.csv").read_text())))
     assert (row["authors"], row["links"], row["description"]) == ("Ada L.; B. Q.", "https://example.org/paper", "Trained | on *everything*")
@@ -243,24 +242,24 @@ def test_show_lists_authors_links_and_description(small_archive, subs, tmp_path)
     assert "javascript:" not in (tmp_path / "site2" / "index.html").read_text()
 
 
-def test_push_needs_a_benchmark_dataset_and_writes_nothing_otherwise(small_archive, subs, tmp_path, hub, capsys):  # noqa: F811
+def test_push_needs_a_benchmark_dataset_and_writes_nothing_otherwise(board_archive, subs, tmp_path, hub, capsys):  # noqa: F811
     from huggingface_hub import HfApi
 
     _benchmark("name: x\ntasks:\n  - id: something-else\n", repo="user/other")
     results = tmp_path / "board"
-    assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results, "--push", "--dataset-repo", "user/other") == 2
+    assert _lb("submit", subs / "map_good", "--archive", board_archive, "--results", results, "--push", "--dataset-repo", "user/other") == 2
     err = capsys.readouterr().err
     assert "dataset repo user/other: eval.yaml tasks: expected a task with id 'multitemporal-mapping', found ['something-else']" in err
     assert not results.exists()
     assert not HfApi().repo_exists("user/unet-good")
     HfApi().create_repo("user/plain", repo_type="dataset")
-    assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results, "--push", "--dataset-repo", "user/plain") == 2
+    assert _lb("submit", subs / "map_good", "--archive", board_archive, "--results", results, "--push", "--dataset-repo", "user/plain") == 2
     assert "eval.yaml: expected a benchmark declaration" in capsys.readouterr().err
     with pytest.raises(Exception, match="no leaderboard"):
         HfApi().get_dataset_leaderboard("user/plain")
     assert not results.exists()
     capsys.readouterr()
-    assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results, "--push", "--dataset-repo", "user/missing") == 2
+    assert _lb("submit", subs / "map_good", "--archive", board_archive, "--results", results, "--push", "--dataset-repo", "user/missing") == 2
     assert "dataset repo user/missing: the Hub refused: RepositoryNotFoundError" in capsys.readouterr().err
     assert _lb("show", "--results", results, "--dataset-repo", "user/plain", "--out", tmp_path / "site") == 2
     err = capsys.readouterr().err
@@ -272,7 +271,7 @@ def test_push_needs_a_benchmark_dataset_and_writes_nothing_otherwise(small_archi
 
 
 
-def test_tasks_agree_with_the_dataset_eval_yaml_and_push_against_it(small_archive, subs, tmp_path, hub):  # noqa: F811
+def test_tasks_agree_with_the_dataset_eval_yaml_and_push_against_it(board_archive, subs, tmp_path, hub):  # noqa: F811
     """The dataset export's ``eval.yaml`` (euromine_hf.hub.eval_spec, from another branch) declares
     the same task ids and ranking metric, and a push against it lands on the leaderboard."""
     import euromine_hf.hub.eval_spec as eval_spec
@@ -284,7 +283,7 @@ def test_tasks_agree_with_the_dataset_eval_yaml_and_push_against_it(small_archiv
         assert declared[spec.hub_task_id]["primary_metric"] == spec.primary
         assert [m["name"] for m in declared[spec.hub_task_id]["metrics"]] == [c for c in spec.columns if not c.startswith("F1_2")]
     dataset = _benchmark(eval_spec.render_eval_yaml(synthetic=True))
-    assert _lb("submit", subs / "cd_good", "--archive", small_archive, "--results", tmp_path / "b", "--push", "--dataset-repo", dataset) == 0
+    assert _lb("submit", subs / "cd_good", "--archive", board_archive, "--results", tmp_path / "b", "--push", "--dataset-repo", dataset) == 0
     assert [e.model_id for e in HfApi().get_dataset_leaderboard(dataset, base_model_only=False)] == ["user/bit-good"]
 
 
@@ -302,9 +301,9 @@ def _entry(results: Path, model: str, scores: dict, **extra) -> None:
 
 
 @pytest.mark.filterwarnings("ignore::euromine_hf.data.archive.ArchiveWarning")
-def test_show_checks_every_local_value_and_never_ranks_a_bad_row(small_archive, subs, tmp_path, capsys):  # noqa: F811
+def test_show_checks_every_local_value_and_never_ranks_a_bad_row(board_archive, subs, tmp_path, capsys):  # noqa: F811
     results = tmp_path / "board"
-    assert _lb("submit", subs / "map_good", "--archive", small_archive, "--results", results) == 0
+    assert _lb("submit", subs / "map_good", "--archive", board_archive, "--results", results) == 0
     scored = json.loads(next(results.glob("entries/mapping/*.json")).read_text())
     _entry(results, "NaN model", {"OF1": float("nan")})
     _entry(results, "huge model", {"OF1": 1e308, "GCA-TIoU": 0.5})
@@ -376,7 +375,7 @@ def test_hub_and_card_values_are_checked_on_read(tmp_path, hub, capsys):
     assert rows["user/card-lies"]["rank"] == "" and "model card F1_2016" in rows["user/card-lies"]["problems"]
 
 
-def test_change_submission_straight_from_predict_pairs_all(small_archive, tmp_path, capsys):  # noqa: F811
+def test_change_submission_straight_from_predict_pairs_all(board_archive, tmp_path, capsys):  # noqa: F811
     """`euromine predict DETECTOR ARCHIVE OUT --split test --pairs all` writes the 45 change maps per test
     site that a change-detection submission needs; with a submission.json it is accepted and scored."""
     from euromine_hf.models import build_model
@@ -384,26 +383,26 @@ def test_change_submission_straight_from_predict_pairs_all(small_archive, tmp_pa
     detector = build_model("fc-ef", "tiny")
     detector.save_pretrained(tmp_path / "fc-ef")
     out = tmp_path / "pred"
-    assert main(["predict", str(tmp_path / "fc-ef"), str(small_archive), str(out), "--split", "test", "--pairs", "all"]) == 0
-    test_sites, _ = split_sites(small_archive)
+    assert main(["predict", str(tmp_path / "fc-ef"), str(board_archive), str(out), "--split", "test", "--pairs", "all"]) == 0
+    test_sites, _ = split_sites(board_archive)
     for site in test_sites:
         assert sorted(p.name for p in (out / site.name).glob("Change*.tif")) == sorted(f"Change{a}_{b}.tif" for a, b in PAIRS)
     # the metadata on the command line: predict's folder is submitted as it is, nothing written into it
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
     board = tmp_path / "board"
-    assert _lb("submit", out, "--archive", small_archive, "--results", board, "--model", "FC-EF tiny", "--task", "change_detection") == 0
+    assert _lb("submit", out, "--archive", board_archive, "--results", board, "--model", "FC-EF tiny", "--task", "change_detection") == 0
     assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
     entry = json.loads(next(board.glob("entries/*/*.json")).read_text())
     assert set(entry["scores"]) >= {f"F1_interval_{k}" for k in range(1, 10)} | {"OF1"} and entry["model"] == "FC-EF tiny"
     capsys.readouterr()
-    assert _lb("submit", out, "--archive", small_archive, "--results", tmp_path / "b3", "--model", "x") == 2
+    assert _lb("submit", out, "--archive", board_archive, "--results", tmp_path / "b3", "--model", "x") == 2
     assert "--model: expected --task" in capsys.readouterr().err
     write_meta(out, "change_detection", "FC-EF tiny")  # two sources of metadata: refused
-    assert _lb("submit", out, "--archive", small_archive, "--results", tmp_path / "b4", "--model", "x", "--task", "change_detection") == 2
+    assert _lb("submit", out, "--archive", board_archive, "--results", tmp_path / "b4", "--model", "x", "--task", "change_detection") == 2
     assert "expected no submission.json when --model gives the metadata" in capsys.readouterr().err
     # the default (no --pairs) is consecutive years + first:last: not a submission
-    assert main(["predict", str(tmp_path / "fc-ef"), str(small_archive), str(tmp_path / "few"), "--split", "test"]) == 0
-    assert _lb("submit", tmp_path / "few", "--archive", small_archive, "--results", tmp_path / "board2",
+    assert main(["predict", str(tmp_path / "fc-ef"), str(board_archive), str(tmp_path / "few"), "--split", "test"]) == 0
+    assert _lb("submit", tmp_path / "few", "--archive", board_archive, "--results", tmp_path / "board2",
                "--model", "FC-EF few", "--task", "change_detection") == 2
     assert "missing" in capsys.readouterr().err
     assert not (tmp_path / "board2").exists() and not (tmp_path / "b3").exists() and not (tmp_path / "b4").exists()

@@ -8,6 +8,7 @@ from euromine_hf.hub.leaderboard.rows import SCORED_HERE, SELF_REPORTED
 
 
 def column_label(column: str) -> str:
+    """A column's heading: ``F1_2019`` → ``F1 2019``, ``F1_interval_3`` → ``F1 Δ3y``."""
     if column.startswith("F1_interval_"):
         return f"F1 Δ{column.rsplit('_', 1)[1]}y"
     if column.startswith("F1_"):
@@ -16,8 +17,8 @@ def column_label(column: str) -> str:
 
 
 def percent(v: float | None) -> str:
+    """A fraction shown in % with two decimals (a dash where there is no value)."""
     return "–" if v is None else f"{100 * v:.2f}"
-
 
 
 def verification_text(row: Mapping[str, Any], digits: int = 16) -> str:

@@ -52,6 +52,7 @@ def make_result_entry(submission: Submission, scores: Mapping[str, float], split
 
 
 def entry_path(results_dir: str | Path, entry: Mapping[str, Any]) -> Path:
+    """``results_dir/entries/TASK/SLUG.json``: one file per task and model name (a resubmission replaces it)."""
     return Path(results_dir) / "entries" / entry["task"] / f"{_slug(entry['model'])}.json"
 
 

@@ -69,6 +69,8 @@ def collect_rows(
     paper: bool = True,
     token: str | None = None,
 ) -> list[dict[str, Any]]:
+    """Every row to show for ``tasks``: local entries, the dataset's Hub leaderboard and model cards (merged per
+    model repo), plus the paper's reference rows, ranked (:func:`rank_rows`)."""
     rows: list[dict[str, Any]] = []
     if results_dir is not None:
         rows += rows_from_entries(load_local_entries(results_dir))

@@ -21,6 +21,7 @@ def md_cell(text: str) -> str:
 
 
 def to_markdown(rows: Sequence[Mapping[str, Any]], tasks: Sequence[str] = tuple(TASKS)) -> str:
+    """``leaderboard.md``: one ranked table per task, then the rows not ranked with their reasons."""
     lines = ["# EuroMineNet leaderboard", "",
              "Test split, site protocol, values in %. Rows marked *reference* are the paper's Tables 4–6 "
              f"({PAPER_SOURCE}); submissions scored on a synthetic archive are not comparable with them. "

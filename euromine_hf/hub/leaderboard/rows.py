@@ -8,6 +8,7 @@ from euromine_hf.hub.leaderboard.tasks import TASKS
 from euromine_hf.hub.leaderboard.text import SHA256, is_author, is_link, kept_strings, short_description
 from euromine_hf.hub.leaderboard.values import check_scores
 
+#: The source named on the paper's reference rows.
 PAPER_SOURCE = "paper (real EuroMineNet)"
 #: How far a row can be believed: scored by ``submit`` from the predictions (hash kept), or read from a card / .eval_results.
 SCORED_HERE = "scored here"

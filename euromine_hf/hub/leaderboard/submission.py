@@ -13,8 +13,9 @@ from euromine_hf.hub.leaderboard.tasks import HUB_TASK_IDS, TASKS, TaskSpec, tas
 from euromine_hf.hub.leaderboard.text import CONTROL, REPO_ID, is_author, is_link
 
 SUBMISSION_FILE = "submission.json"
-#: Bounds checked before anything is parsed.
+#: Checked before submission.json is parsed.
 MAX_SUBMISSION_JSON_BYTES = 64 * 1024
+#: A SubmissionError lists this many problems, then how many more there are.
 MAX_LISTED_PROBLEMS = 200
 
 META_KEYS = {"model", "task", "model_repo", "authors", "links", "description"}
