@@ -125,6 +125,8 @@ def test_submission_error_lists_at_most_the_bound_and_counts_all():
     assert one.headline == "s: submission rejected, 1 problem (format: euromine leaderboard format)"
     assert str(one) == one.headline + "\n  - a: x" and one.problems == ["a: x"] and one.root == Path("s")
     assert isinstance(one, ValueError)
+    assert str(lb.SubmissionError("s", ["a: x", "b: y"])) == (
+        "s: submission rejected, 2 problems (format: euromine leaderboard format)\n  - a: x\n  - b: y")
     for n in (MAX_LISTED_PROBLEMS - 1, MAX_LISTED_PROBLEMS):
         err = lb.SubmissionError("s", [f"p{i}" for i in range(n)])
         assert err.problems == [f"p{i}" for i in range(n)] and err.headline == f"s: submission rejected, {n} problems (format: euromine leaderboard format)"
@@ -178,6 +180,25 @@ def test_listing_refuses_links_deep_folders_and_special_files(tmp_path):
     assert list_files(tmp_path / "s" / "k" / "Patch0.npy", 10, problems) == []
     assert problems == [f"{tmp_path / 's' / 'k' / 'Patch0.npy'}: folder: expected a readable folder, found NotADirectoryError: "
                         f"[Errno 20] Not a directory: '{tmp_path / 's' / 'k' / 'Patch0.npy'}'"]
+
+
+def test_an_unreadable_folder_is_a_problem_and_the_walk_goes_on(tmp_path, monkeypatch):
+    from euromine_hf.hub.leaderboard.listing import list_files
+
+    for name in ("a", "b", "c"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "f").write_bytes(b"1")
+    scandir = os.scandir
+
+    def refusing(folder):  # root reads any folder, so the refusal is simulated
+        if Path(folder) == tmp_path / "b":
+            raise PermissionError(13, "Permission denied", str(folder))
+        return scandir(folder)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    problems: list[str] = []
+    assert sorted(list_files(tmp_path, 100, problems)) == [(("a", "f"), 1), (("c", "f"), 1)]
+    assert problems == [f"{tmp_path / 'b'}: folder: expected a readable folder, found PermissionError: [Errno 13] Permission denied: '{tmp_path / 'b'}'"]
 
 
 # ---- one file judged by its header ---------------------------------------------------------------------
@@ -251,7 +272,7 @@ def test_png_header_checks_and_their_size_bound(tmp_path):
     assert header_problem(path, "png", 46, _Site()).startswith(f"{path}: header: expected a PNG file")
 
 
-def test_raster_header_checks_and_their_size_bound(board_archive, tmp_path):  # noqa: F811
+def test_raster_header_checks_and_their_size_bound(board_archive, tmp_path, monkeypatch):  # noqa: F811
     from rasterio.transform import Affine
 
     from euromine_hf.data.geotiff import write_geotiff
@@ -284,6 +305,13 @@ def test_raster_header_checks_and_their_size_bound(board_archive, tmp_path):  # 
         write_geotiff(tmp_path / name, np.zeros((1, h, w), np.uint8), site.crs, moved)
         problem = header_problem(tmp_path / name, "tif", 10, site)
         assert problem.startswith(f"{tmp_path / name}: transform: expected") and f"site raster of {site.name} ({key})" in problem, problem
+    write_geotiff(path, np.zeros((1, h, w), np.uint8), site.crs, site.transform)
+    monkeypatch.setenv("EUROMINE_MAX_PIXELS", str(h * w - 1))  # the pixel limit, from the header
+    assert header_problem(path, "tif", 10, site) == (
+        f"{path}: size: expected at most {h * w - 1:,} pixels per band (set EUROMINE_MAX_PIXELS to raise the limit), found "
+        f"{h}x{w} = {h * w:,} pixels declared in the header")
+    monkeypatch.setenv("EUROMINE_MAX_PIXELS", str(h * w))
+    assert header_problem(path, "tif", 10, site) is None
     path.write_bytes(b"II*\0junk")
     assert header_problem(path, "tif", 8, site).startswith(f"{path}: file: expected a readable GeoTIFF")
 
@@ -308,9 +336,26 @@ def test_an_archive_without_test_sites_is_an_archive_error(board_archive, subs, 
     from euromine_hf.data import splits
     from euromine_hf.data.archive import ArchiveError
 
-    monkeypatch.setattr(splits, "assign_splits", lambda names, scheme, seed=0: {"train": list(names), "test": []})
-    with pytest.raises(ArchiveError, match=r"sites of split 'test': expected at least one test site, found none"):
-        lb.validate_submission(subs / "map_good", board_archive)
+    for result in ({"train": ["x"], "test": []}, {"train": ["x"]}):  # an empty test split, or none at all
+        monkeypatch.setattr(splits, "assign_splits", lambda names, scheme, seed=0, result=result: result)
+        with pytest.raises(ArchiveError, match=r"sites of split 'test': expected at least one test site, found none"):
+            lb.validate_submission(subs / "map_good", board_archive)
+
+
+def test_the_test_sites_follow_the_split_scheme_and_seed(board_archive, subs, tmp_path):  # noqa: F811
+    from euromine_hf.data.archive import scan_archive
+    from euromine_hf.data.splits import assign_splits
+
+    names = [s.name for s in scan_archive(board_archive)]
+    ours = assign_splits(names, "auto", seed=0)["test"]
+    seed = next(k for k in range(1, 50) if assign_splits(names, "auto", seed=k)["test"] != ours)
+    theirs = assign_splits(names, "auto", seed=seed)["test"]
+    assert [s.name for s in lb.validate_submission(subs / "map_good", board_archive, seed=0).sites] == ours
+    problems = _rejected(subs / "map_good", board_archive, seed=seed)
+    for name in theirs:
+        assert f"{subs / 'map_good' / name}: site folder: expected one for test site {name}, found none" in problems, problems
+    with pytest.raises(ValueError, match="official split"):
+        lb.validate_submission(subs / "map_good", board_archive, split_scheme="official")
 
 
 def test_a_valid_submission_and_what_it_records(board_archive, subs, tmp_path):  # noqa: F811
@@ -350,6 +395,8 @@ def test_metadata_comes_from_one_source(board_archive, subs, tmp_path):  # noqa:
     assert submission.meta == given and submission.meta is not given
     assert _rejected(folder, board_archive, meta={"model": "", "task": "mapping"}) == [
         "--model/--task: field 'model': expected a string of 1-100 printable characters, found ''"]
+    assert _rejected(folder, board_archive, task="change_detection", meta=given)[0] == (
+        "--model/--task: field 'task': expected 'change_detection' (as --task says), found 'mapping'")
     assert _rejected(folder, board_archive) == [
         f"{meta_path}: file: expected submission.json with model name and task (or --model NAME --task TASK), found no such file"]
     (tmp_path / "elsewhere.json").write_text(json.dumps(given))
@@ -478,7 +525,11 @@ def test_completeness_problems_name_the_site_the_key_and_what_is_missing(board_a
     # change pairs: 45 keys, the list cut after 12; patch folders named Y1_Y2
     folder = copy_sub(subs, "cd_good", tmp_path / "cd")
     s = folder / site.name
-    for y1, y2 in list(combinations(range(2015, 2025), 2))[:14]:  # 2015-2016 comes back as a patch folder
+    for y1, y2 in list(combinations(range(2015, 2025), 2))[:12]:
+        (s / f"Change{y1}_{y2}.tif").unlink()
+    assert f"{s}: year pairs: expected every site and year pair (45), missing 2015-2016, 2015-2017, 2015-2018, 2015-2019, 2015-2020, " \
+           "2015-2021, 2015-2022, 2015-2023, 2015-2024, 2016-2017, 2016-2018, 2016-2019" in _rejected(folder, board_archive)  # 12: all shown
+    for y1, y2 in list(combinations(range(2015, 2025), 2))[12:14]:  # 2015-2016 comes back as a patch folder below
         (s / f"Change{y1}_{y2}.tif").unlink()
     (s / "2015_2016").mkdir()
     np.save(s / "2015_2016" / "Patch0.npy", np.zeros((160, 160), np.uint8))
