@@ -507,6 +507,9 @@ def test_completeness_problems_name_the_site_the_key_and_what_is_missing(board_a
     (s / "2019" / f"Patch{n - 1}.npy").unlink()
     shutil.rmtree(s / "2020")
     (s / "2020").mkdir()  # an empty year folder
+    for p in (s / "2021").iterdir():
+        p.unlink()
+    np.save(s / "2021" / f"Patch{n}.npy", np.zeros((160, 160), np.uint8))  # only a patch the site does not have
     problems = _rejected(folder, board_archive)
     for expected in (
         f"{s}: 2016: expected either a raster or a patch folder, found both",
@@ -514,6 +517,8 @@ def test_completeness_problems_name_the_site_the_key_and_what_is_missing(board_a
         f"{s}/2018: patch files: expected one file per patch, found several for patches 0, 1",
         f"{s}/2019: patch files: expected Patch0..Patch{n - 1}, missing {n - 1}",
         f"{s}: years: expected every site and year (10), missing 2020",
+        f"{s / '2021' / f'Patch{n}.npy'}: patch number: expected 0..{n - 1} ({n} patches of {site.name}), found {n}",
+        f"{s}: 2021: expected a mask, found an empty folder",
     ):
         assert expected in problems, (expected, problems)
     # a test site without its folder; one whose folder is there but empty lists what is missing
@@ -546,6 +551,28 @@ def test_completeness_problems_name_the_site_the_key_and_what_is_missing(board_a
     problems = _rejected(folder, board_archive)
     for name, found in (("Change2016_2015.tif", "2016-2015"), ("Change2014_2016.tif", "2014-2016"), ("2016_2025/Patch0.npy", "2016-2025")):
         assert f"{s / name}: year pair: expected Y1 < Y2, both in 2015-2024, found {found}" in problems, (name, problems)
+
+
+def test_the_digest_orders_files_by_their_path_text(board_archive, subs, tmp_path, monkeypatch):  # noqa: F811
+    """The sha256 covers the files in the order of their relative paths as text: for sites ``S`` and ``S-2``,
+    ``S-2/...`` comes before ``S/...`` (``-`` sorts before ``/``), unlike an order by path components."""
+    import hashlib
+
+    from euromine_hf.data import splits
+
+    site = split_sites(board_archive)[0][0]
+    archive, folder = tmp_path / "archive", tmp_path / "sub"
+    for name in ("S", "S-2"):
+        shutil.copytree(Path(board_archive) / site.name, archive / name)
+        shutil.copytree(subs / "map_good" / site.name, folder / name)
+    monkeypatch.setattr(splits, "assign_splits", lambda names, scheme, seed=0: {"test": sorted(names)})
+    submission = lb.validate_submission(folder, archive, meta={"model": "m", "task": "mapping"})
+    files = sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: str(p.relative_to(folder)))
+    assert str(files[0].relative_to(folder)).startswith("S-2/") and sorted(files)[0].parent.name == "S"
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    assert submission.sha256 == digest.hexdigest()
 
 
 # ---- whole submissions through validate_submission and the CLI ---------------------------------------
