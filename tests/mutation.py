@@ -47,12 +47,15 @@ GROUPS: dict[str, dict[str, list[str]]] = {
         "deselect": ["tests/test_predict_series.py::test_archive_test_split_maps_are_scored_by_evaluate_for_both_tasks"],
     },
     "leaderboard-validation": {
-        "files": ["euromine_hf/hub/leaderboard.py"],
-        "mutants": ["euromine_hf.hub.leaderboard.x_validate_submission*", "euromine_hf.hub.leaderboard.x__check_meta*",
-                    "euromine_hf.hub.leaderboard.x__walk*", "euromine_hf.hub.leaderboard.x__header_problem*"],
-        "tests": ["tests/test_leaderboard.py"],
+        # validate_submission and every check it runs before scoring: submission.json, the bounded
+        # listing, each file's header (the package's other modules rank and render, tested elsewhere)
+        "files": ["euromine_hf/hub/leaderboard/validation.py", "euromine_hf/hub/leaderboard/submission.py",
+                  "euromine_hf/hub/leaderboard/listing.py", "euromine_hf/hub/leaderboard/headers.py"],
+        "mutants": ["euromine_hf.hub.leaderboard.validation.*", "euromine_hf.hub.leaderboard.submission.*",
+                    "euromine_hf.hub.leaderboard.listing.*", "euromine_hf.hub.leaderboard.headers.*"],
+        "tests": ["tests/test_leaderboard_validation.py"],
         # runs `euromine` in a child process, which imports the package outside mutmut's trampolines
-        "deselect": ["tests/test_leaderboard.py::test_a_problem_found_in_every_file_of_a_folder_is_listed_once"],
+        "deselect": ["tests/test_leaderboard_validation.py::test_a_problem_found_in_every_file_of_a_folder_is_listed_once"],
     },
 }
 

@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 
 from euromine_hf.hub import leaderboard as lb
+from euromine_hf.hub.leaderboard import render_html
 
 pytestmark = pytest.mark.slow
 
@@ -59,11 +60,11 @@ PROBE = """
 
 def _rows():
     rows = [
-        lb._row("mapping", "Zeta net", "local", {"OF1": 0.71, "GCA-TIoU": 0.40, "LCA-TIoU": 0.5}),
-        lb._row("mapping", "alpha <b>net</b>", "local", {"OF1": 0.65, "GCA-TIoU": 0.62}),
-        lb._row("mapping", "Mid", "model card", {"OF1": 0.68, "GCA-TIoU": None}),
-        lb._row("change_detection", "BIT mine", "local", {"OF1": 0.4}),
-        lb._row("change_detection", "a2net mine", "local", {"OF1": 0.3}),
+        lb.make_row("mapping", "Zeta net", "local", {"OF1": 0.71, "GCA-TIoU": 0.40, "LCA-TIoU": 0.5}),
+        lb.make_row("mapping", "alpha <b>net</b>", "local", {"OF1": 0.65, "GCA-TIoU": 0.62}),
+        lb.make_row("mapping", "Mid", "model card", {"OF1": 0.68, "GCA-TIoU": None}),
+        lb.make_row("change_detection", "BIT mine", "local", {"OF1": 0.4}),
+        lb.make_row("change_detection", "a2net mine", "local", {"OF1": 0.3}),
     ]
     return lb.rank_rows(rows + lb.paper_rows("mapping") + lb.paper_rows("change_detection"))
 
@@ -131,9 +132,9 @@ def test_page_renders_shows_both_tasks_and_sorts_on_click(tmp_path):
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install -y chromium); the browser check needs it")
 def test_the_check_fails_when_the_sort_code_is_broken(tmp_path, monkeypatch):
     rows = _rows()
-    broken = lb._SORT_JS.replace("rows.forEach(function (row) { body.appendChild(row); });", "")
-    assert broken != lb._SORT_JS
-    monkeypatch.setattr(lb, "_SORT_JS", broken)
+    broken = lb.SORT_JS.replace("rows.forEach(function (row) { body.appendChild(row); });", "")
+    assert broken != lb.SORT_JS
+    monkeypatch.setattr(render_html, "SORT_JS", broken)  # what to_html reads
     result = _probe(tmp_path, lb.to_html(rows))
     with pytest.raises(AssertionError, match="first click"):
         _check_sorting(result, rows)

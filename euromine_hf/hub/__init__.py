@@ -3,6 +3,7 @@
 - :mod:`euromine_hf.hub.cards`: ``render_model_card`` / ``save_model_card`` / ``read_model_index``.
 - :mod:`euromine_hf.hub.push`: ``push_model_folder``, ``push_dataset_folder``, ``push_metric_spaces``, ``pull_model``.
 - :mod:`euromine_hf.hub.eval_spec`: the benchmark's tasks in the Hub's ``eval.yaml`` form.
+- :mod:`euromine_hf.hub.leaderboard`: the benchmark leaderboard (a package; its public names are listed in its docstring).
 
 Names are imported on first use (PEP 562), so the command-line modules under ``euromine_hf.hub``
 load without huggingface_hub until a command runs.
