@@ -179,8 +179,9 @@ def test_job_resumes_from_a_checkpoint_and_reports_a_failure_with_its_log(tmp_pa
     reply = jobs.execute_run(spec.run_dir)
     assert reply["status"] == "failed" and reply["log"] == str(spec.run_dir / "train.log") and "status 2" in reply["message"]
     assert "--resume_from_checkpoint" not in commands[-1][0]
-    (spec.run_dir / "checkpoint-1").mkdir()
-    (spec.run_dir / "checkpoint-2").mkdir()
+    for step in (1, 2):  # complete checkpoints: the Trainer writes trainer_state.json last
+        (spec.run_dir / f"checkpoint-{step}").mkdir()
+        (spec.run_dir / f"checkpoint-{step}" / "trainer_state.json").write_text("{}")
     jobs.execute_run(spec.run_dir, ["accelerate", "launch"])
     command, resumed = commands[-1]
     assert command[:4] == ["accelerate", "launch", "-m", "euromine_hf.training.main"]
