@@ -411,8 +411,8 @@ def test_metadata_comes_from_one_source(board_archive, subs, tmp_path):  # noqa:
     problems = _rejected(folder, board_archive, task="mapping")
     assert len(problems) == 1 and problems[0].startswith(f"{meta_path}: content: expected a JSON object in UTF-8")
     problems = _rejected(folder, board_archive, task="change_detection")
-    assert any("Year2015.tif: unexpected file (expected Change{Y1}_{Y2}.tif or {Y1}_{Y2}/Patch{n}.npy|png for change_detection)" in p
-               for p in problems), problems
+    # read as change detection, the yearly maps are the other task's and every year pair is missing
+    assert len(problems) > 1 and all(": year pairs: expected every site and year pair (45), missing 2015-2016, " in p for p in problems[1:]), problems
     # a Hub task id in submission.json names the task too
     meta_path.write_text(json.dumps({"model": "m", "task": "multitemporal-mapping"}))
     assert lb.validate_submission(folder, board_archive).task.name == "mapping"
@@ -730,3 +730,31 @@ def test_a_problem_found_in_every_file_of_a_folder_is_listed_once(board_archive,
     assert len(lines) == 2 and lines[1].startswith(f"  - {bad / other_sites[0].name}: site folder: expected a test site"), lines
     assert not (tmp_path / "board").exists()
     assert lb.SubmissionError("s", ["a: x", "a: x", "b: y"]).problems == ["a: x", "b: y"]
+
+
+def test_a_series_models_folder_is_a_submission_for_either_task(board_archive, subs, tmp_path):  # noqa: F811
+    """``euromine predict`` with a series model writes Year*.tif and Change*.tif side by side: each task
+    reads its own maps and leaves the other's (their side-cars too), and scores as the single-task folder."""
+    both = copy_sub(subs, "map_good", tmp_path / "both")
+    for site in (p for p in (subs / "cd_good").iterdir() if p.is_dir()):
+        for tif in site.glob("Change*.tif"):
+            shutil.copy(tif, both / site.name / tif.name)
+            (both / site.name / f"{tif.name}.aux.xml").write_bytes(b"<PAMDataset/>")
+    site = next(p for p in both.iterdir() if p.is_dir())
+    (site / "Year2016.tif.aux.xml").write_bytes(b"<PAMDataset/>")
+    as_mapping = lb.validate_submission(both, board_archive)
+    assert as_mapping.task.name == "mapping"
+    alone = lb.validate_submission(subs / "map_good", board_archive)
+    assert lb.score_submission(as_mapping) == lb.score_submission(alone)
+
+    meta = json.loads((both / "submission.json").read_text())
+    (both / "submission.json").write_text(json.dumps({**meta, "task": "change_detection"}))
+    as_change = lb.validate_submission(both, board_archive)
+    assert as_change.task.name == "change_detection"
+    alone = lb.validate_submission(subs / "cd_good", board_archive)
+    assert lb.score_submission(as_change) == lb.score_submission(alone)
+
+    # only a site folder's own rasters: one a level deeper is still a stray file
+    (site / "2015").mkdir()
+    shutil.copy(site / "Year2015.tif", site / "2015" / "Year2015.tif")
+    assert any(p.startswith(f"{site / '2015' / 'Year2015.tif'}: unexpected file") for p in _rejected(both, board_archive))

@@ -122,6 +122,8 @@ def validate_submission(
         if (len(rel) == 2 and rel[1].lower().endswith(".aux.xml") and (rel[0], rel[1][: -len(".aux.xml")]) in sizes
                 and size <= MAX_SIDECAR_BYTES):
             continue  # GDAL's side-car of a submitted raster (class names from predict): read by GIS, not scored
+        if len(rel) == 2 and (_CHANGE_TIF if spec.name == "mapping" else _YEAR_TIF).match(rel[1]):
+            continue  # the other task's map beside these (a series model's predict folder holds both): not scored here
         if len(rel) == 1:
             problems.append(f"{path}: unexpected file (a submission holds {SUBMISSION_FILE} and one folder per test site)")
             continue
