@@ -239,3 +239,12 @@ def test_train_py_multitemporal_end_to_end(tmp_path, small_archive, hf_cache, ca
     assert mapping["GCA-TIoU"] == pytest.approx(results["test"]["GCA-TIoU"], abs=1e-9)
     change = evaluate_folder(small_archive, predictions, split="test", task="change").compute()
     assert change["OF1"] == pytest.approx(results["change"]["OF1"], abs=1e-9)
+
+
+def test_ddp_unused_parameter_probe_runs_a_series_model():
+    """Under DDP the trainer asks which parameters one step leaves without a gradient; a series model
+    takes a series, not one image (the probe raised before)."""
+    from euromine_hf.models import build_model
+    from euromine_hf.training.trainer import parameters_without_gradient
+
+    assert parameters_without_gradient(build_model("utae-series", "tiny"), size=32) == []
