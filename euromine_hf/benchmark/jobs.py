@@ -98,11 +98,16 @@ def collect_result(run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
         "test": {k: float(v) for k, v in test.items() if isinstance(v, (int, float))},
         "data_dir": data.get("data_dir", options["data_dir"]), "data_source": data.get("data_source"),
     }
-    if options["task"] == "segmentation":
+    if options["task"] in ("segmentation", "multitemporal"):
         post = data.get("post_classification")
         if not isinstance(post, dict):
             post = _post_classification_table(run_dir / "results" / "post_classification.json")
         result["post_classification"] = post
+    if options["task"] == "multitemporal":  # a series model's change maps of every pair (Table 5)
+        change = data.get("change")
+        if not isinstance(change, dict) or not change:
+            raise ValueError(f"{path}: field 'change': expected the change metrics of a series model, found {change!r:.80}")
+        result["change"] = {k: float(v) for k, v in change.items() if isinstance(v, (int, float))}
     return result
 
 
@@ -133,9 +138,19 @@ def record_leaderboard_entry(run_dir: Path, spec: dict[str, Any], result: dict[s
 
     A run whose predictions cannot be a submission (e.g. ``--max_test_samples`` left test sites out)
     stays finished; the reason is kept in ``result.json`` and printed by the runner."""
+    if spec["task"] == "multitemporal":  # a series model's one prediction folder is an entry of both boards
+        entries = {task: _record_entry(run_dir, spec, task) for task in ("mapping", "change_detection")}
+        errors = [f"{task}: {e['error']}" for task, e in entries.items() if not e.get("entry")]
+        board: dict[str, Any] = {"entry": entries["mapping"].get("entry") if not errors else None, "entries": entries}
+        if errors:
+            board["error"] = "; ".join(errors)
+        return board
+    return _record_entry(run_dir, spec, spec["task"])
+
+
+def _record_entry(run_dir: Path, spec: dict[str, Any], task: str) -> dict[str, Any]:
     from euromine_hf.hub import leaderboard as lb
 
-    task = spec["task"]
     options = spec["options"]
     split_scheme = _option_value(options["train_options"], "--split_scheme") or "auto"
     meta = {"model": entry_name(spec), "task": task,
