@@ -229,15 +229,15 @@ def test_train_py_multitemporal_end_to_end(tmp_path, small_archive, hf_cache, ca
     for stem in ("test_results", "change_results", "post_classification"):
         assert (out / "results" / f"{stem}.md").is_file()
     assert isinstance(AutoModelForMultitemporalSegmentation.from_pretrained(out / "model"), torch.nn.Module)
-    predictions = out / "predictions" / "test"
-    assert len(list(predictions.rglob("Patch*.npy"))) == 2 * (10 + 45)
+    predictions, change_predictions = out / "predictions" / "test", out / "predictions" / "test_change"
+    assert len(list(predictions.rglob("Patch*.npy"))) == 2 * 10 and len(list(change_predictions.rglob("Patch*.npy"))) == 2 * 45
     assert len(list((out / "qualitative").glob("*_2024.png"))) == 2  # the last year's mask and the 2015-2024 change
     assert len(list((out / "qualitative").glob("*_2015_2024.png"))) == 1
     assert not list(out.rglob("*.tmp"))
     mapping = evaluate_folder(small_archive, predictions, split="test", task="mapping").compute()
     assert mapping["OF1"] == pytest.approx(results["test"]["OF1"], abs=1e-9)
     assert mapping["GCA-TIoU"] == pytest.approx(results["test"]["GCA-TIoU"], abs=1e-9)
-    change = evaluate_folder(small_archive, predictions, split="test", task="change").compute()
+    change = evaluate_folder(small_archive, change_predictions, split="test", task="change").compute()
     assert change["OF1"] == pytest.approx(results["change"]["OF1"], abs=1e-9)
 
 

@@ -138,8 +138,9 @@ def record_leaderboard_entry(run_dir: Path, spec: dict[str, Any], result: dict[s
 
     A run whose predictions cannot be a submission (e.g. ``--max_test_samples`` left test sites out)
     stays finished; the reason is kept in ``result.json`` and printed by the runner."""
-    if spec["task"] == "multitemporal":  # a series model's one prediction folder is an entry of both boards
-        entries = {task: _record_entry(run_dir, spec, task) for task in ("mapping", "change_detection")}
+    if spec["task"] == "multitemporal":  # a series model: an entry on both boards, from its two folders
+        entries = {"mapping": _record_entry(run_dir, spec, "mapping"),
+                   "change_detection": _record_entry(run_dir, spec, "change_detection", "test_change")}
         errors = [f"{task}: {e['error']}" for task, e in entries.items() if not e.get("entry")]
         board: dict[str, Any] = {"entry": entries["mapping"].get("entry") if not errors else None, "entries": entries}
         if errors:
@@ -148,7 +149,7 @@ def record_leaderboard_entry(run_dir: Path, spec: dict[str, Any], result: dict[s
     return _record_entry(run_dir, spec, spec["task"])
 
 
-def _record_entry(run_dir: Path, spec: dict[str, Any], task: str) -> dict[str, Any]:
+def _record_entry(run_dir: Path, spec: dict[str, Any], task: str, folder: str = "test") -> dict[str, Any]:
     from euromine_hf.hub import leaderboard as lb
 
     options = spec["options"]
@@ -157,7 +158,7 @@ def _record_entry(run_dir: Path, spec: dict[str, Any], task: str) -> dict[str, A
             "description": f"euromine benchmark run {run_dir} ({options['size']} preset"
                            + (f", max_steps {options['max_steps']})" if options["max_steps"] is not None else ")")}
     try:
-        submission = lb.validate_submission(run_dir / "predictions" / "test", options["data_dir"], task=task,
+        submission = lb.validate_submission(run_dir / "predictions" / folder, options["data_dir"], task=task,
                                             split_scheme=split_scheme, meta=meta)
         scores = lb.score_submission(submission, split_scheme=split_scheme)
         entry = lb.make_result_entry(submission, scores, split_scheme=split_scheme)

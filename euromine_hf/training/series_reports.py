@@ -6,12 +6,13 @@ model/                          save_pretrained + README.md card (mapping scores
 results/test_results.{md,csv,json}         Table 4 shape: the yearly masks
 results/change_results.{md,csv,json}       Table 5 shape: the change maps of every year pair
 results/post_classification.{md,csv,json}  Table 6 shape: the change the yearly masks imply
-predictions/test/{Site}/{YYYY}/Patch{n}.npy      yearly masks  (`euromine evaluate --task mapping`)
-predictions/test/{Site}/{Y1}_{Y2}/Patch{n}.npy   change maps   (`euromine evaluate --task change`)
+predictions/test/{Site}/{YYYY}/Patch{n}.npy             yearly masks (`euromine evaluate --task mapping`)
+predictions/test_change/{Site}/{Y1}_{Y2}/Patch{n}.npy   change maps  (`euromine evaluate --task change`)
 qualitative/{Site}_{YYYY}.png, {Site}_{Y1}_{Y2}.png   error maps (paper colours)
 ```
 
-Both prediction layouts share one folder: each reader takes its own sub-folders and accepts the other's.
+Two folders, one per task, as a segmenter run and a detector run write them: each is a valid
+leaderboard submission of its task (a submission holds one task's maps only).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ def _series_keys(dataset: Any) -> dict[str, np.ndarray]:
     return series_keys(dataset)[0]
 
 
-def write_series_predictions(predictions: Any, dataset: Any, pred_dir: Path) -> Path:
-    """Every present year's mask and every pair's change map (both years present) of every test series."""
+def write_series_predictions(predictions: Any, dataset: Any, pred_dir: Path, change_dir: Path) -> tuple[Path, Path]:
+    """Every present year's mask (``pred_dir``) and every pair's change map where both years are present
+    (``change_dir``) of every test series."""
     from euromine_hf.io import atomic_path
 
     yearly, change = predictions[0], predictions[1]
@@ -53,8 +55,8 @@ def write_series_predictions(predictions: Any, dataset: Any, pred_dir: Path) -> 
                 save(pred_dir / str(site) / str(year) / f"Patch{int(patch)}.npy", yearly[s, t])
         for p, (i, j) in enumerate(pairs):
             if present[s, i] and present[s, j]:
-                save(pred_dir / str(site) / f"{years[i]}_{years[j]}" / f"Patch{int(patch)}.npy", change[s, p])
-    return pred_dir
+                save(change_dir / str(site) / f"{years[i]}_{years[j]}" / f"Patch{int(patch)}.npy", change[s, p])
+    return pred_dir, change_dir
 
 
 def write_series_qualitative(predictions: Any, dataset: Any, out_dir: Path, count: int) -> list[Path]:
@@ -155,7 +157,8 @@ def write_series_reports(
         paths = write_tables(out / "results", task, {label: scores}, paper=True, stem=stem)
         atomic_write_text(paths["md"], title + paths["md"].read_text(encoding="utf-8"))
         written.update({f"{prefix}_{k}": v for k, v in paths.items()})
-    written["predictions"] = write_series_predictions(predictions, splits["test"], out / "predictions" / "test")
+    written["predictions"], written["change_predictions"] = write_series_predictions(
+        predictions, splits["test"], out / "predictions" / "test", out / "predictions" / "test_change")
     for i, path in enumerate(write_series_qualitative(predictions, splits["test"], out / "qualitative",
                                                       run_args.num_qualitative)):
         written[f"qualitative_{i}"] = path
