@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output_dir", required=True, help="where the benchmark requests and the report go")
     parser.add_argument("--data_dir", default=None, help="archive (default: the embedded synthetic default)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
-    parser.add_argument("--steps", type=int, default=600, help="optimizer steps of every model (default 600)")
+    parser.add_argument("--steps", type=int, default=300, help="optimizer steps of every model (default 300)")
     parser.add_argument("--images_per_step", type=int, default=40,
                         help="images per optimizer step of every model (default 40: batch 40 / 20 pairs / 4 series)")
     parser.add_argument("--evaluations", type=int, default=6, help="validation evaluations per run (default 6)")
