@@ -7,22 +7,27 @@ normalise with the model's image processor, predict on the benchmark's 160-px wi
 (``euromine_hf.data.patching``: wrap-padded below 160 px, edge windows aligned to the border) and
 average the class-1 probability where windows overlap, as ``euromine predict`` does.
 
-Two routes, one class each:
+Two routes, one class per model task:
 
-* with the package: ``import euromine_hf.pipelines`` registers ``"euromine-mapping"`` and
-  ``"euromine-change-detection"`` in transformers' ``PIPELINE_REGISTRY``;
+* with the package: ``import euromine_hf.pipelines`` registers ``"euromine-mapping"``,
+  ``"euromine-change-detection"`` and ``"euromine-series"`` in transformers' ``PIPELINE_REGISTRY``;
   ``pipeline("euromine-mapping", model=folder_or_repo)``;
 * without it: every saved model lists its pipeline in ``config.custom_pipelines`` under its Hub
   task (:data:`HUB_TASKS`) and carries this file as remote code (``models/remote_code.py``), so
   ``pipeline("image-segmentation", model=repo, trust_remote_code=True)`` runs this class.
 
 Output per scene: ``{"mask": uint8 (H, W) (1 = mine / change), "probability": float32 (H, W),
-"labels": id2label}``, plus ``"crs"`` and ``"transform"`` when the input was a GeoTIFF.
+"labels": id2label}``, plus ``"crs"`` and ``"transform"`` when the input was a GeoTIFF. A series
+model (``euromine-series``) reads every year of a window together and gives ``"years"``,
+``"masks"`` / ``"probabilities"`` (T, H, W), ``"pairs"`` and ``"change_masks"`` /
+``"change_probabilities"`` (P, H, W) from one pass.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import re
 from typing import Any, Sequence
 
 import numpy as np
@@ -32,14 +37,17 @@ from transformers.pipelines import PIPELINE_REGISTRY
 from euromine_hf.bands import BANDS, PATCH_SIZE
 from euromine_hf.data.patching import pad_to_patch, patch_offsets
 
-__all__ = ["MAPPING_TASK", "CHANGE_TASK", "HUB_TASKS", "EuroMineMappingPipeline", "EuroMineChangeDetectionPipeline",
-           "custom_pipelines", "read_scene"]
+__all__ = ["MAPPING_TASK", "CHANGE_TASK", "SERIES_TASK", "HUB_TASKS", "EuroMineMappingPipeline",
+           "EuroMineChangeDetectionPipeline", "EuroMineSeriesPipeline", "custom_pipelines", "read_scene"]
 
 MAPPING_TASK = "euromine-mapping"
 CHANGE_TASK = "euromine-change-detection"
+SERIES_TASK = "euromine-series"
 #: the task a saved model's ``config.custom_pipelines`` names (remote-code route), by model task:
-#: the Hub's ``pipeline_tag`` for segmenters; change detection has no transformers task
-HUB_TASKS = {"segmentation": "image-segmentation", "change_detection": "change-detection"}
+#: the Hub's ``pipeline_tag`` for segmenters; change detection and series have no transformers task
+HUB_TASKS = {"segmentation": "image-segmentation", "change_detection": "change-detection",
+             "multitemporal": "multitemporal-segmentation"}
+_YEAR_IN_NAME = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")
 
 
 def read_scene(image: Any) -> tuple[np.ndarray, list[str] | None, dict[str, Any]]:
@@ -95,7 +103,8 @@ class _WindowedPipeline(Pipeline):
         height, width = arrays[0].shape[1:]
         return {"dates": [pad_to_patch(a) for a in arrays], "height": height, "width": width, "geo": geo}
 
-    def _logits(self, windows: list[Any]) -> Any:
+    def _logits(self, windows: list[Any], model_inputs: dict[str, Any]) -> Any:
+        """Logits ``(n, 2, 160, 160)`` (one map) or ``(n, maps, 2, 160, 160)`` of a window batch."""
         raise NotImplementedError
 
     def _forward(self, model_inputs: dict[str, Any], windows_per_batch: int = 16) -> dict[str, Any]:
@@ -104,7 +113,7 @@ class _WindowedPipeline(Pipeline):
         dates = model_inputs["dates"]
         padded_h, padded_w = dates[0].shape[1:]
         offsets = patch_offsets(padded_h, padded_w)
-        total = np.zeros((padded_h, padded_w), np.float32)
+        total: Any = None  # (maps, H, W), sized by the first batch
         hits = np.zeros((padded_h, padded_w), np.float32)
         for start in range(0, len(offsets), windows_per_batch):
             chunk = offsets[start : start + windows_per_batch]
@@ -112,15 +121,20 @@ class _WindowedPipeline(Pipeline):
                 torch.from_numpy(np.stack([d[:, r : r + PATCH_SIZE, c : c + PATCH_SIZE] for r, c in chunk])).to(self.device)
                 for d in dates
             ]
-            probability = torch.softmax(self._logits(windows).float(), dim=1)[:, 1].cpu().numpy()
+            logits = self._logits(windows, model_inputs).float()
+            logits = logits[:, None] if logits.ndim == 4 else logits
+            probability = torch.softmax(logits, dim=2)[:, :, 1].cpu().numpy()
+            if total is None:
+                total = np.zeros((probability.shape[1], padded_h, padded_w), np.float32)
             for (r, c), p in zip(chunk, probability):
-                total[r : r + PATCH_SIZE, c : c + PATCH_SIZE] += p
+                total[:, r : r + PATCH_SIZE, c : c + PATCH_SIZE] += p
                 hits[r : r + PATCH_SIZE, c : c + PATCH_SIZE] += 1.0
         height, width = model_inputs["height"], model_inputs["width"]
-        return {"probability": (total / hits)[:height, :width], "geo": model_inputs["geo"]}
+        return {"probability": (total / hits)[:, :height, :width], "geo": model_inputs["geo"],
+                "years": model_inputs.get("years"), "pairs": model_inputs.get("pairs")}
 
     def postprocess(self, model_outputs: dict[str, Any], threshold: float = 0.5) -> dict[str, Any]:
-        probability = model_outputs["probability"]
+        probability = model_outputs["probability"][0]
         out = {
             "mask": (probability > threshold).astype(np.uint8),
             "probability": probability,
@@ -133,7 +147,7 @@ class _WindowedPipeline(Pipeline):
 class EuroMineMappingPipeline(_WindowedPipeline):
     """Mine map of one scene: ``pipe(image)`` with a ``(bands, H, W)`` array or a GeoTIFF path."""
 
-    def _logits(self, windows: list[Any]) -> Any:
+    def _logits(self, windows: list[Any], model_inputs: dict[str, Any]) -> Any:
         return self.model(pixel_values=windows[0]).logits
 
 
@@ -151,14 +165,83 @@ class EuroMineChangeDetectionPipeline(_WindowedPipeline):
             "(arrays (bands, H, W) or GeoTIFF paths)"
         )
 
-    def _logits(self, windows: list[Any]) -> Any:
+    def _logits(self, windows: list[Any], model_inputs: dict[str, Any]) -> Any:
         return self.model(pixel_values_t1=windows[0], pixel_values_t2=windows[1]).logits
+
+
+class EuroMineSeriesPipeline(_WindowedPipeline):
+    """Yearly mine maps and change maps of a series of co-registered scenes, every year of a window
+    read together: ``pipe({"images": [...], "years": [...]})`` with one ``(bands, H, W)`` array or
+    GeoTIFF path per year (any T ≥ 2, gaps allowed; ``years`` may be left out when every path's
+    name states its year, as ``Year2019.tif``). ``pairs=[(y1, y2), ...]`` picks the change maps
+    (default: every pair of the years given)."""
+
+    def _sanitize_parameters(self, pairs: Sequence[Sequence[int]] | None = None, **kwargs: Any):
+        pre, forward, post = super()._sanitize_parameters(**kwargs)
+        if pairs is not None:
+            pre["pairs"] = [tuple(int(y) for y in pair) for pair in pairs]
+        return pre, forward, post
+
+    def _split_dates(self, inputs: Any) -> list[Any]:
+        if not (isinstance(inputs, dict) and "images" in inputs and set(inputs) <= {"images", "years"}
+                and isinstance(inputs["images"], (list, tuple)) and len(inputs["images"]) >= 2):
+            raise ValueError("series: expected {'images': [one (bands, H, W) array or GeoTIFF path per year, at least two], "
+                             "'years': [one year per image]}")
+        return list(inputs["images"])
+
+    def preprocess(self, inputs: Any, source_bands: Sequence[str] | None = None,
+                   pairs: Sequence[tuple[int, int]] | None = None) -> dict[str, Any]:
+        model_inputs = super().preprocess(inputs, source_bands)
+        years = inputs.get("years")
+        if years is None:
+            found = [_YEAR_IN_NAME.search(os.path.basename(str(image))) if isinstance(image, (str, os.PathLike)) else None
+                     for image in inputs["images"]]
+            if not all(found):
+                raise ValueError("series: give 'years' (one per image) unless every image is a path naming its year (Year2019.tif)")
+            years = [int(match.group(1)) for match in found]
+        years = [int(y) for y in years]
+        if len(years) != len(model_inputs["dates"]) or len(set(years)) != len(years):
+            raise ValueError(f"series: expected one distinct year per image ({len(model_inputs['dates'])}); got {years}")
+        order = sorted(range(len(years)), key=years.__getitem__)
+        years = [years[i] for i in order]
+        position = {year: i for i, year in enumerate(years)}
+        year_pairs = list(itertools.combinations(years, 2)) if pairs is None else list(pairs)
+        bad = [p for p in year_pairs if len(p) != 2 or p[0] not in position or p[1] not in position or p[0] >= p[1]]
+        if bad:
+            raise ValueError(f"series: pairs must be (earlier, later) years among {years}; got {bad}")
+        model_inputs.update(dates=[model_inputs["dates"][i] for i in order], years=years, pairs=year_pairs,
+                            positions=[(position[a], position[b]) for a, b in year_pairs])
+        return model_inputs
+
+    def _logits(self, windows: list[Any], model_inputs: dict[str, Any]) -> Any:
+        import torch
+
+        series = torch.stack(windows, dim=1)
+        years = torch.tensor([model_inputs["years"]], device=series.device).expand(len(series), -1)
+        pairs = torch.tensor(model_inputs["positions"], dtype=torch.long, device=series.device).reshape(-1, 2)
+        output = self.model(pixel_values=series, years=years, pairs=pairs)
+        return torch.cat([output.logits, output.change_logits], dim=1)
+
+    def postprocess(self, model_outputs: dict[str, Any], threshold: float = 0.5) -> dict[str, Any]:
+        probability, t = model_outputs["probability"], len(model_outputs["years"])
+        out = {
+            "years": list(model_outputs["years"]),
+            "masks": (probability[:t] > threshold).astype(np.uint8),
+            "probabilities": probability[:t],
+            "pairs": list(model_outputs["pairs"]),
+            "change_masks": (probability[t:] > threshold).astype(np.uint8),
+            "change_probabilities": probability[t:],
+            "labels": {int(k): v for k, v in self.model.config.id2label.items()},
+        }
+        out.update(model_outputs["geo"])
+        return out
 
 
 #: model task -> (package task, pipeline class, transformers Auto class name)
 _PIPELINES = {
     "segmentation": (MAPPING_TASK, EuroMineMappingPipeline, "AutoModelForSemanticSegmentation"),
     "change_detection": (CHANGE_TASK, EuroMineChangeDetectionPipeline, "AutoModel"),
+    "multitemporal": (SERIES_TASK, EuroMineSeriesPipeline, "AutoModel"),
 }
 
 

@@ -452,3 +452,47 @@ def test_accelerate_launcher_runs_a_real_cpu_launch(archive, tmp_path):
     log = (specs[0].run_dir / "train.log").read_text()
     assert "accelerate.commands.launch --config_file" in log.splitlines()[0]
     assert json.loads((specs[0].run_dir / plan.RESULT_FILE).read_text())["test"]["OF1"] >= 0
+
+
+@pytest.mark.slow
+def test_a_run_killed_while_training_resumes_from_its_last_complete_checkpoint(archive, tmp_path):
+    """The runner and its training are SIGKILLed after a checkpoint; the rerun resumes from it and finishes the
+    schedule (not from zero, not from a folder cut while saving)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from euromine_hf.training.checkpoints import complete_checkpoints
+
+    out = tmp_path / "bench"
+    command = ["benchmark", "--task", "mapping", "--models", "unet", "--seeds", "0", "--size", "tiny", "--max_steps", "40",
+               "--data_dir", str(archive), "--output_dir", str(out), "--", *TRAIN_OPTIONS, "--cache_dir",
+               str(tmp_path / "cache"), "--save_strategy", "steps", "--save_steps", "4", "--eval_strategy", "no",
+               "--load_best_model_at_end", "false"]
+    run = out / "runs" / "mapping" / "unet" / "seed0"
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), OMP_NUM_THREADS="1")
+    runner = subprocess.Popen([sys.executable, "-m", "euromine_hf.cli", *command], env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while not complete_checkpoints(run) and runner.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert complete_checkpoints(run), "no checkpoint was written before the runner stopped"
+    finally:
+        os.killpg(runner.pid, signal.SIGKILL)  # the runner and the training it started
+        runner.wait()
+    assert not (run / plan.RESULT_FILE).exists()
+    cut = complete_checkpoints(run)[-1]
+    step = int(cut.name.split("-")[1])
+    assert step < 40
+    (run / "checkpoint-999").mkdir()  # as a save cut off before its trainer_state.json: never resumed from
+
+    assert euromine(command) == 0
+    result = json.loads((run / plan.RESULT_FILE).read_text())
+    assert result["resumed_from"] == cut.name
+    state = json.loads((complete_checkpoints(run)[-1] / "trainer_state.json").read_text())
+    assert state["global_step"] == 40
+    log = (run / "train.log").read_text()
+    assert f"resuming from {cut.name}" in log and "checkpoint-999: no trainer_state.json" in log

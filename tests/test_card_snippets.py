@@ -1,8 +1,8 @@
 """Every card snippet runs as written (issue 20, item 3): the python blocks of the generated model
-cards (both tasks) run against tiny saved models in an interpreter without ``euromine_hf`` (the
+cards (all three tasks) run against tiny saved models in an interpreter without ``euromine_hf`` (the
 card's remote-code route): the segmenter's card from its folder (only ``path/to/this/folder``
-replaced), the detector's card verbatim from the repo it was pushed to (LocalHub); the pipelines
-give ``euromine predict``'s probabilities; the metric cards' python blocks are all doctests (run
+replaced), the detector's and the series model's cards verbatim from the repos they were pushed to
+(LocalHub); the pipelines give ``euromine predict``'s probabilities; the metric cards' python blocks are all doctests (run
 by ``tests/test_metrics_by_name.py``), so none is skipped."""
 
 from __future__ import annotations
@@ -49,22 +49,24 @@ def _python_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, re.S)
 
 
-#: the repo the detector's card is rendered for and pushed to (LocalHub)
+#: the repos the detector's and the series model's cards are rendered for and pushed to (LocalHub)
 DETECTOR_REPO = "user/euromine-fc-ef-tiny"
+SERIES_REPO = "user/euromine-utae-series-tiny"
+PUSHED = {"fc-ef": DETECTOR_REPO, "utae-series": SERIES_REPO}
+DATASET_CONFIG = {"segmentation": "mapping", "change_detection": "cd_pairs", "multitemporal": "timeseries"}
 
 
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     root = tmp_path_factory.mktemp("cards")
     folders = {}
-    for name, task in (("segformer", "segmentation"), ("fc-ef", "change_detection")):
+    for name, task in (("segformer", "segmentation"), ("fc-ef", "change_detection"), ("utae-series", "multitemporal")):
         torch.manual_seed(0)
         model = build_model(name, size="tiny")
         folder = root / name
         model.save_pretrained(folder)
         card = render_model_card(f"euromine-{name}-tiny", model.config, {"test": {"OF1": 0.5}}, "user/euromine",
-                                 dataset_config="cd_pairs" if task == "change_detection" else "mapping",
-                                 repo_id=DETECTOR_REPO if task == "change_detection" else None)
+                                 dataset_config=DATASET_CONFIG[task], repo_id=PUSHED.get(name))
         save_model_card(card, folder)
         folders[name] = (folder, task)
     return folders
@@ -79,14 +81,15 @@ def test_model_card_snippets_run_as_written_without_the_package(saved, tmp_path)
         blocks = _python_blocks((folder / "README.md").read_text(encoding="utf-8"))
         assert blocks, f"{name}: the card has no python snippet"
         for i, block in enumerate(blocks):
-            if task == "change_detection":
-                assert f'MODEL = "{DETECTOR_REPO}"' in block
+            if name in PUSHED:
+                assert f'MODEL = "{PUSHED[name]}"' in block
                 jobs[f"{name}[{i}]"] = block  # verbatim
             else:
                 assert 'MODEL = "path/to/this/folder"' in block
                 jobs[f"{name}[{i}]"] = block.replace('"path/to/this/folder"', json.dumps(str(folder)), 1)
     with LocalHub() as hub, use_local_hub(hub, tmp_path / "hf_home"):
-        push_model_folder(saved["fc-ef"][0], DETECTOR_REPO)
+        for name, repo in PUSHED.items():
+            push_model_folder(saved[name][0], repo)
         env = {**os.environ, **hub.client_env(tmp_path / "child_home"), "HF_MODULES_CACHE": str(tmp_path / "modules"),
                "OMP_NUM_THREADS": "1"}
         proc = subprocess.run([sys.executable, "-I", "-c", CHILD, json.dumps(jobs)], env=env, capture_output=True,
@@ -97,6 +100,9 @@ def test_model_card_snippets_run_as_written_without_the_package(saved, tmp_path)
     results = json.loads(proc.stdout.split("RESULT", 1)[1])
     assert results["segformer[0]"]["mine_mask"][0] == [160, 160] and results["segformer[0]"]["mine_map"][0] == [300, 250]
     assert results["fc-ef[0]"]["change"][0] == [160, 160] and results["fc-ef[0]"]["change_map"][0] == [300, 250]
+    series = results["utae-series[0]"]
+    assert series["mine_mask"][0] == [4, 160, 160] and series["change"][0] == [6, 160, 160]
+    assert series["mine_map"][0] == [3, 300, 250] and series["change_map"][0] == [2, 300, 250]
 
 
 def test_saved_model_lists_its_pipeline_for_remote_code(saved):
@@ -104,7 +110,8 @@ def test_saved_model_lists_its_pipeline_for_remote_code(saved):
 
     for name, (folder, task) in saved.items():
         config = json.loads((folder / "config.json").read_text())
-        hub_task = {"segmentation": "image-segmentation", "change_detection": "change-detection"}[task]
+        hub_task = {"segmentation": "image-segmentation", "change_detection": "change-detection",
+                    "multitemporal": "multitemporal-segmentation"}[task]
         entry = config["custom_pipelines"][hub_task]
         module, cls = entry["impl"].split(".")
         assert (folder / f"{module}.py").is_file() and f"class {cls}(" in (folder / f"{module}.py").read_text()
@@ -141,6 +148,39 @@ def test_pipelines_match_predict_scene_with_the_package(saved, tmp_path):
     np.testing.assert_allclose(detector({"image_t1": first, "image_t2": second})["probability"], expected, atol=1e-6)
     with pytest.raises(ValueError, match=r"expected \(image_t1, image_t2\)"):
         detector(first)
+
+
+def test_series_pipeline_matches_predict_series_scene(saved, tmp_path):
+    """The series pipeline (package route) gives ``predict_series_scene``'s probabilities for every
+    year and pair, in year order whatever the input order; GeoTIFF paths name their years."""
+    from rasterio.transform import from_origin
+    from transformers import pipeline
+
+    import euromine_hf.pipelines  # noqa: F401  (registers the tasks)
+    from euromine_hf.data.geotiff import write_geotiff
+    from euromine_hf.inference import predict_series_scene
+
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 4000, (10, 200, 170)).astype(np.uint16) for _ in range(3)]
+    mapper = pipeline("euromine-series", model=str(saved["utae-series"][0]))
+    expected = predict_series_scene(mapper.model, images, [2020, 2015, 2016], pairs=[(2015, 2020), (2016, 2020)])
+    out = mapper({"images": images, "years": [2020, 2015, 2016]}, pairs=[(2015, 2020), (2016, 2020)])
+    assert out["years"] == [2015, 2016, 2020] and out["pairs"] == [(2015, 2020), (2016, 2020)]
+    np.testing.assert_allclose(out["probabilities"], expected["probabilities"], atol=1e-6)
+    np.testing.assert_allclose(out["change_probabilities"], expected["change_probabilities"], atol=1e-6)
+    assert out["masks"].shape == (3, 200, 170) and out["change_masks"].dtype == np.uint8
+    transform = from_origin(500000, 5600000, 10, 10)
+    paths = []
+    for year, image in zip((2020, 2015, 2016), images):
+        write_geotiff(tmp_path / f"Year{year}.tif", image, "EPSG:32633", transform)
+        paths.append(str(tmp_path / f"Year{year}.tif"))
+    from_files = mapper({"images": paths})  # years from the file names; every pair by default
+    assert from_files["pairs"] == [(2015, 2016), (2015, 2020), (2016, 2020)] and from_files["transform"] == transform
+    np.testing.assert_allclose(from_files["probabilities"], expected["probabilities"], atol=1e-6)
+    with pytest.raises(ValueError, match="series: expected"):
+        mapper(images[0])
+    with pytest.raises(ValueError, match="pairs must be"):
+        mapper({"images": images, "years": [2020, 2015, 2016]}, pairs=[(2020, 2015)])
 
 
 def test_post_process_semantic_segmentation_like_transformers(saved):

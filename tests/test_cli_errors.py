@@ -136,6 +136,9 @@ def test_every_reading_command_exits_2_on_a_missing_archive(tmp_path, capsys, co
     captured = capsys.readouterr()
     err = captured.err
     assert "nowhere" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert err.startswith(f"euromine {command}: error: ")  # the one handler's shape (stats had its own)
+    with pytest.raises(ValueError, match="nowhere"):  # --debug: the traceback, from every command alike
+        main(["--debug", *argv])
 
 
 def test_synth_and_train_bad_values_exit_2(tmp_path, capsys):

@@ -79,3 +79,22 @@ def test_training_reports_pass_the_card_fields(field: str) -> None:
         "repo": "repo_id=args.hub_model_id or str(Path(result.model_dir).resolve())",
     }[field]
     assert source.count(wanted) == 2  # segmentation and change-detection runs
+
+
+def test_series_model_card_scores_both_tasks_and_has_no_paper_column() -> None:
+    """A series model's card: the mapping metrics, F1 per interval and the change OF1 (its own name,
+    so it does not collide with the mapping OF1) round-trip through model-index; no paper row."""
+    from euromine_hf.hub.cards import ModelCardError, read_model_index
+
+    config = build_model("utae-series", "tiny").config
+    results = {"test": {"f1_2015": 0.7, "OF1": 0.6, "GCA-TIoU": 0.5, "F1_interval_1": 0.4, "change_OF1": 0.3}}
+    card = render_model_card("series", config, results, "user/ds", dataset_config="timeseries", repo_id="alice/series")
+    assert read_model_index(card) == {"test": {"2015": 0.7, "F1_interval_1": 0.4, "OF1": 0.6, "GCA-TIoU": 0.5,
+                                               "Change-OF1": 0.3}}
+    text = str(card)
+    assert card.data.pipeline_tag == "image-segmentation" and "change-detection" in card.data.tags
+    assert 'pipeline("multitemporal-segmentation", model=MODEL, trust_remote_code=True)' in text
+    assert "processor(series, years=years" in text and "U-TAE-Series (this project)" in text
+    assert "| Change-OF1 | 0.3000 |" in text and "| metric | test |\n" in text  # no paper column
+    with pytest.raises(ModelCardError, match="no table of the paper holds a multitemporal model"):
+        render_model_card("series", config, results, "user/ds", paper_name="UNet")

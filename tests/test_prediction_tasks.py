@@ -17,6 +17,7 @@ from rasterio.transform import from_origin
 
 from euromine_hf.bands import MEAN, STD
 from euromine_hf.inference import Job, PredictionTask, predict
+from euromine_hf.inference.jobs import one_map
 from euromine_hf.inference import tasks as task_registry
 from euromine_hf.inference.segmentation import SEGMENTATION
 
@@ -36,8 +37,8 @@ class MeanOfDatesModel(torch.nn.Module):
 
 def _scene_jobs(scene, pairs, base: Path) -> list[Job]:
     years = sorted(scene.images)
-    return [Job([scene.images[y] for y in years[i : i + 3]], years[i : i + 3], base / f"Mean{years[i]}_{years[i + 2]}.tif",
-                base / f"MeanProbability{years[i]}_{years[i + 2]}.tif") for i in range(len(years) - 2)]
+    return [one_map([scene.images[y] for y in years[i : i + 3]], years[i : i + 3], base / f"Mean{years[i]}_{years[i + 2]}.tif",
+                    base / f"MeanProbability{years[i]}_{years[i + 2]}.tif", "mine") for i in range(len(years) - 2)]
 
 
 def _file_jobs(source: Path, t2, out_dir: Path) -> list[Job]:
@@ -46,7 +47,7 @@ def _file_jobs(source: Path, t2, out_dir: Path) -> list[Job]:
 
 THREE_DATES = PredictionTask(
     name="test-three-dates", kind="mine", role="series model", dates=3, inputs_needed="three images", takes_pairs=False,
-    call=lambda model, windows: model(pixel_values=(windows[0] + windows[1] + windows[2]) / 3).logits,
+    call=lambda model, windows, years, pairs: model(pixel_values=(windows[0] + windows[1] + windows[2]) / 3).logits,
     scene_jobs=_scene_jobs, file_jobs=_file_jobs, needed_years=SEGMENTATION.needed_years,
 )
 

@@ -50,3 +50,32 @@ def test_readme_cli_chain_runs_as_written(small_archive, tmp_path, monkeypatch, 
     paper = [r["model"] for r in table["rows"] if r["source"] == "paper"]
     reported = json.loads((Path(euromine_hf.__file__).parent / "resources" / "paper_results.json").read_text())["mapping"]
     assert sorted(paper) == sorted(reported) and len(paper) == 11
+
+
+def test_readme_series_chain_runs_as_written(small_archive, tmp_path, monkeypatch, capsys):  # noqa: F811
+    """The series model's commands (a folder of yearly images, an archive's test split, evaluate for
+    both tasks) and its Python snippet, with a tiny utae-series where the README loads one."""
+    import torch
+
+    from euromine_hf.cli import main
+    from euromine_hf.models import build_model
+
+    monkeypatch.chdir(tmp_path)
+    torch.manual_seed(0)
+    build_model("utae-series", size="tiny").save_pretrained("runs/utae-series/model")
+    shutil.copytree(small_archive, "outputs/archive")
+    site = sorted(p for p in Path("outputs/archive").iterdir() if (p / "image").is_dir())[0]
+    shutil.copytree(site / "image", "site/image")
+    commands = readme_block("series-chain")
+    assert [c[:2] for c in commands] == [["euromine", "predict"]] * 2 + [["euromine", "evaluate"]] * 2
+    for argv in commands:
+        assert main(argv[1:]) == 0, f"README command failed: {' '.join(argv)}\n{capsys.readouterr().err}"
+    assert {p.name for p in Path("maps").glob("*.tif")} >= {"Year2015.tif", "Year2024.tif", "Change2015_2024.tif"}
+    for task in ("mapping", "change"):
+        assert json.loads(Path(f"outputs/series-{task}/scores.json").read_text())["scores"]
+    text = README.read_text(encoding="utf-8").split("### One model for the whole series", 1)[1]
+    snippet = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    shutil.rmtree("maps")
+    scope: dict = {}
+    exec(compile(snippet, "README.md", "exec"), scope)
+    assert len(scope["written"]) == 10 + 45

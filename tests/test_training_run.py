@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import shutil
 
+import pytest
+
 from _data_fixtures import hf_cache, small_archive  # noqa: F401  (session fixtures)
 
 
@@ -54,3 +56,21 @@ def test_resume_needs_no_pretrained_start(tmp_path, small_archive, hf_cache):  #
     assert _train(out, small_archive, hf_cache, *keep, "--max_steps", "2", "--resume_from_checkpoint", "last") == 0
     assert json.loads((out / "checkpoint-2" / "trainer_state.json").read_text())["global_step"] == 2
     assert json.loads((out / "results" / "all_results.json").read_text())["train"]["epoch"] > 0
+
+
+def test_resume_last_skips_a_checkpoint_cut_while_saving(tmp_path, caplog):
+    from types import SimpleNamespace
+
+    from euromine_hf.training.checkpoints import resume_path
+
+    args = SimpleNamespace(resume_from_checkpoint="last", output_dir=str(tmp_path))
+    (tmp_path / "checkpoint-4").mkdir()  # no trainer_state.json: cut while saving
+    with pytest.raises(FileNotFoundError, match="no complete checkpoint-.*1 without trainer_state.json"):
+        resume_path(args)
+    for step in (2, 10):
+        (tmp_path / f"checkpoint-{step}").mkdir()
+    (tmp_path / "checkpoint-2" / "trainer_state.json").write_text('{"global_step": 2}')
+    (tmp_path / "checkpoint-10" / "trainer_state.json").write_text('{"global_st')  # cut mid-write
+    with caplog.at_level("WARNING"):
+        assert resume_path(args) == str(tmp_path / "checkpoint-2")
+    assert "checkpoint-4, checkpoint-10: no trainer_state.json" in caplog.text

@@ -139,9 +139,11 @@ def run_dir(output_dir: str | Path, task: str, model: str, seed: int) -> Path:
 
 
 def checkpoints(folder: str | Path) -> list[Path]:
-    """``checkpoint-N`` folders of a run, oldest first (what ``--resume_from_checkpoint last`` reads)."""
-    found = [p for p in Path(folder).glob("checkpoint-*") if p.is_dir() and p.name.split("-", 1)[1].isdigit()]
-    return sorted(found, key=lambda p: int(p.name.split("-", 1)[1]))
+    """The complete ``checkpoint-N`` folders of a run, oldest first: what ``--resume_from_checkpoint last``
+    resumes from (one cut while saving does not count)."""
+    from euromine_hf.training.checkpoints import complete_checkpoints
+
+    return complete_checkpoints(folder)
 
 
 def run_state(folder: str | Path) -> str:

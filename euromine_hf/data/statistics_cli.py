@@ -69,7 +69,7 @@ def _warn_partial(path: Path, missing: dict[str, tuple[int, ...]], limit: int = 
 
 
 def run(args: argparse.Namespace) -> int:
-    from euromine_hf.data.archive import ArchiveError, scan_archive
+    from euromine_hf.data.archive import scan_archive
     from euromine_hf.data.splits import assign_splits
     from euromine_hf.data.statistics import (
         archive_masks, compute_statistics, missing_predictions, prediction_masks, prediction_sites, write_statistics,
@@ -77,32 +77,27 @@ def run(args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     path = Path(args.path)
-    try:
-        predictions = args.archive is not None or _looks_like_predictions(path)
-        if args.archive is not None:
-            records = scan_archive(args.archive, years=args.years, sites=args.sites)
-        elif predictions:
-            records = prediction_sites(path)
-            if args.sites:
-                records = [r for r in records if r.name in set(args.sites)]
-        else:
-            records = scan_archive(path, years=args.years, sites=args.sites)
-        if args.split != "all":
-            chosen = set(assign_splits([r.name for r in records], scheme=args.split_scheme, seed=args.seed)[args.split])
-            records = [r for r in records if r.name in chosen]
-        if not records:
-            print(f"euromine stats: {path}: no sites to describe (check --split / --sites)", file=sys.stderr)
-            return 2
-        if predictions:
-            _warn_partial(path, missing_predictions(path, records, args.years))
-        source = prediction_masks(path, records, args.years) if predictions else archive_masks(records, args.years)
-        stats = compute_statistics(source, progress=not args.quiet, total=len(records))
-        what = "predictions" if predictions else "ground truth"
-        title = f"Statistics of {what}: {path.name}" + ("" if args.split == "all" else f" ({args.split} split)")
-        written = write_statistics(stats, args.out, title=title, plots=not args.no_plots)
-    except (ArchiveError, ValueError) as exc:
-        print(f"euromine stats: {exc}", file=sys.stderr)
-        return 2
+    predictions = args.archive is not None or _looks_like_predictions(path)
+    if args.archive is not None:
+        records = scan_archive(args.archive, years=args.years, sites=args.sites)
+    elif predictions:
+        records = prediction_sites(path)
+        if args.sites:
+            records = [r for r in records if r.name in set(args.sites)]
+    else:
+        records = scan_archive(path, years=args.years, sites=args.sites)
+    if args.split != "all":
+        chosen = set(assign_splits([r.name for r in records], scheme=args.split_scheme, seed=args.seed)[args.split])
+        records = [r for r in records if r.name in chosen]
+    if not records:
+        raise ValueError(f"{path}: no sites to describe (check --split / --sites)")
+    if predictions:
+        _warn_partial(path, missing_predictions(path, records, args.years))
+    source = prediction_masks(path, records, args.years) if predictions else archive_masks(records, args.years)
+    stats = compute_statistics(source, progress=not args.quiet, total=len(records))
+    what = "predictions" if predictions else "ground truth"
+    title = f"Statistics of {what}: {path.name}" + ("" if args.split == "all" else f" ({args.split} split)")
+    written = write_statistics(stats, args.out, title=title, plots=not args.no_plots)
     if not args.quiet:
         print(written["markdown"].read_text(encoding="utf-8"))
         print("wrote " + ", ".join(str(p) for p in written.values()))
@@ -110,10 +105,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="euromine")
-    add_parser(parser.add_subparsers(), "stats")
-    args = parser.parse_args(["stats", *(sys.argv[1:] if argv is None else argv)])
-    return args.func(args)
+    from euromine_hf.cli import main as euromine
+
+    return euromine(["stats", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":  # pragma: no cover

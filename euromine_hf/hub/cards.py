@@ -11,7 +11,9 @@ Metric names are normalised from whatever spelling the training code uses (``f1_
 per-year F1, ``F1_interval_{k}`` for change F1 per interval (Table 5), ``OF1``, ``GCA-TIoU``, ``LCA-TIoU``.
 A change detector's config (``task = "change_detection"``) selects the change-detection template
 (``model_card_change_detection.md.jinja``), the ``cd_pairs`` comparison row of the paper's Table 5
-and the interval metrics.
+and the interval metrics. A series model (``task = "multitemporal"``, ``model_card_multitemporal.md.jinja``)
+is scored on both tasks: the mapping metrics plus F1 per interval and ``Change-OF1`` (the change OF1
+over all pairs, e.g. ``change_OF1``); it is not in the paper, so its card has no paper column.
 """
 
 from __future__ import annotations
@@ -40,16 +42,22 @@ TASK_CARDS: dict[str, tuple[str, list[str], str, str]] = {
     "change_detection": ("model_card_change_detection.md.jinja",
                          ["sentinel-2", "remote-sensing", "mining", "change-detection", "euromine"],
                          "Change Detection", "change_detection"),
+    # a series model answers both tasks; no paper table has it
+    "multitemporal": ("model_card_multitemporal.md.jinja",
+                      ["sentinel-2", "remote-sensing", "mining", "semantic-segmentation", "change-detection",
+                       "satellite-image-time-series", "euromine"],
+                      "Multitemporal Segmentation", ""),
 }
 DATASET_NAME = "EuroMineNet"
 DATA_SOURCES = ("synthetic", "archive")
-SUMMARY_METRICS = ("OF1", "GCA-TIoU", "LCA-TIoU")
+SUMMARY_METRICS = ("OF1", "GCA-TIoU", "LCA-TIoU", "Change-OF1")
 
 #: model-index metric (type, display name) for each canonical metric key.
 _METRIC_META = {
     "OF1": ("f1", "OF1 (overall F1)"),
     "GCA-TIoU": ("gca-tiou", "GCA-TIoU"),
     "LCA-TIoU": ("lca-tiou", "LCA-TIoU"),
+    "Change-OF1": ("f1", CHANGE_OF1_NAME := "Change OF1 (all year pairs)"),
 }
 _SPLIT_PREFIXES = ("eval_", "test_", "validation_", "val_", "train_", "predict_")
 
@@ -89,6 +97,8 @@ def canonical_metric(key: str) -> str | None:
         return f"F1_interval_{int(match.group(1))}"
     if lowered in ("of1", "overall_f1", "f1_overall", "f1"):
         return "OF1"
+    if lowered in ("change_of1", "of1_change", "cd_of1", "change_overall_f1"):
+        return "Change-OF1"
     if lowered in ("gca_tiou", "gcatiou"):
         return "GCA-TIoU"
     if lowered in ("lca_tiou", "lcatiou"):
@@ -157,6 +167,7 @@ def eval_results(
             else:
                 metric_type, metric_name = _METRIC_META[name]
                 metric_config = ("all-pairs" if task == "change_detection" else "all-years") if name == "OF1" else None
+                metric_config = "all-pairs" if name == "Change-OF1" else metric_config
             out.append(EvalResult(
                 task_type=TASK_TYPE, task_name=task_name,
                 dataset_type=dataset_id, dataset_name=f"{DATASET_NAME} ({split})",
@@ -178,6 +189,8 @@ def read_model_index(card: ModelCard | str | os.PathLike[str]) -> dict[str, dict
             name = result.metric_config
         elif result.metric_type == "f1" and result.metric_config and re.fullmatch(r"interval-\d+", result.metric_config):
             name = f"F1_interval_{int(result.metric_config.split('-')[1])}"
+        elif result.metric_type == "f1" and result.metric_name == CHANGE_OF1_NAME:
+            name = "Change-OF1"
         else:
             name = {"f1": "OF1", "gca-tiou": "GCA-TIoU", "lca-tiou": "LCA-TIoU"}.get(result.metric_type,
                                                                                      result.metric_type)
@@ -197,6 +210,8 @@ def _paper_results(paper_name: str | None, task: str = "segmentation") -> dict[s
     if paper_name is None:
         return None
     section = TASK_CARDS[task][3]
+    if not section:
+        raise ModelCardError(f"paper_name {paper_name!r}: no table of the paper holds a {task} model")
     table = load_resource("paper_results.json")[section]
     row = _paper_row(paper_name, task)
     if row is None:
@@ -220,10 +235,19 @@ def _zoo_paper_name(model_type: str | None, task: str = "segmentation") -> str |
         return None
     from euromine_hf.models.registry import MODEL_ZOO
 
+    if not TASK_CARDS[task][3]:
+        return None
     for spec in MODEL_ZOO.values():
         if spec.config_class.model_type == model_type and _paper_row(spec.paper_name, task) is not None:
             return spec.paper_name
     return None
+
+
+def _zoo_name(model_type: str | None) -> str | None:
+    """The zoo's name for an architecture outside the paper's tables (e.g. ``U-TAE-Series (this project)``)."""
+    from euromine_hf.models.registry import MODEL_ZOO
+
+    return next((spec.paper_name for spec in MODEL_ZOO.values() if spec.config_class.model_type == model_type), None)
 
 
 def _config_task(config: Any) -> str:
@@ -367,9 +391,18 @@ def render_model_card(
         data_description = (
             f"the EuroMineNet archive (`{dataset_id}`, config `{dataset_config}`), official site split."
         )
-    architecture = paper_name or model_type or ("EuroMineNet change detector" if task == "change_detection"
-                                                 else "EuroMineNet segmenter")
-    if task == "change_detection":
+    zoo_name = _zoo_name(model_type) if task == "multitemporal" else None
+    architecture = paper_name or zoo_name or model_type or {
+        "change_detection": "EuroMineNet change detector", "multitemporal": "EuroMineNet series model"}.get(task, "EuroMineNet segmenter")
+    if task == "multitemporal":
+        summary = (
+            f"**{model_name}** maps mining footprints through a whole Sentinel-2 time series at once: it reads one "
+            f"{num_channels}-band L2A image per year of a place together and predicts, for every pixel, mine or "
+            "background in each year and change or no change between any two years, from one pass. It extends the "
+            "EuroMineNet benchmark (133 EU mining sites, 2015–2024) beyond its paper, where segmenters see one year "
+            "and detectors two."
+        )
+    elif task == "change_detection":
         summary = (
             f"**{model_name}** detects changes of mining footprints between two Sentinel-2 images of one place: for "
             f"every pixel of a pair of {num_channels}-band L2A images it predicts change or no change. It follows the "

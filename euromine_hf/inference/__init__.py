@@ -1,4 +1,4 @@
-"""Whole-scene prediction: a trained segmenter or change detector → map GeoTIFFs an analyst can open.
+"""Whole-scene prediction: a trained segmenter, change detector or series model → map GeoTIFFs an analyst can open.
 
 One streaming core (:func:`~euromine_hf.inference.windows.blend`) serves every task: 160×160
 windows on the published grid (edge-aligned last row/column, wrap padding for scenes under 160 px),
@@ -11,9 +11,10 @@ The modules, each one concern (none imports this package's ``__init__``):
 
 - ``windows``: the window grid and the overlap-averaged blend (numpy only);
 - ``band_order``: which band is which in an input file, and the channels a model takes;
-- ``jobs``: :class:`PredictionTask`, what a task supplies, and :class:`Job`, one output map;
-- ``segmentation``, ``change_detection``: the two tasks (model call, maps per scene or file,
-  year pairs); ``tasks``: the one dispatch from a model's ``config.task`` to its task;
+- ``jobs``: :class:`PredictionTask`, what a task supplies, and :class:`Job`, one pass over a
+  scene's windows and the maps (:class:`MapOut`) it writes;
+- ``segmentation``, ``change_detection``, ``multitemporal``: the three tasks (model call, maps per
+  scene or file, year pairs); ``tasks``: the one dispatch from a model's ``config.task`` to its task;
 - ``forward``: normalised windows → class-1 probability; ``scene``: arrays in memory;
 - ``sources``: finding scenes (archive, site folder, folder of ``Year{YYYY}.tif``, one GeoTIFF);
 - ``reader``: one input GeoTIFF read as strips; ``geotiff_out``: COG maps, probabilities and
@@ -42,9 +43,9 @@ from euromine_hf.inference.cli import add_parser
 from euromine_hf.inference.driver import predict, predict_archive, predict_change_archive
 from euromine_hf.inference.forward import check_threshold
 from euromine_hf.inference.geotiff_out import MAP_NODATA, PROBABILITY_NODATA
-from euromine_hf.inference.geotiff_scene import predict_geotiff
-from euromine_hf.inference.jobs import Job, PredictionTask
-from euromine_hf.inference.scene import predict_change_scene, predict_scene
+from euromine_hf.inference.geotiff_scene import predict_geotiff, write_job
+from euromine_hf.inference.jobs import Job, MapOut, PredictionTask
+from euromine_hf.inference.scene import predict_change_scene, predict_scene, predict_series_scene
 from euromine_hf.inference.sources import Scene, find_scenes
 from euromine_hf.inference.tasks import TASKS
 from euromine_hf.inference.windows import window_offsets
@@ -55,5 +56,5 @@ __all__ = [
     "predict_geotiff", "predict", "find_scenes", "raster_band_names", "Scene",
     "MAP_NODATA", "PROBABILITY_NODATA", "file_band_order", "parse_band_order", "check_threshold", "S2_BAND_NAMES",
     "ALL_PAIRS", "all_year_pairs", "ORDER_FROM_DESCRIPTIONS", "ORDER_PUBLISHED", "ORDER_STATED",
-    "Job", "PredictionTask", "TASKS",
+    "predict_series_scene", "Job", "MapOut", "PredictionTask", "TASKS", "write_job",
 ]

@@ -12,10 +12,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from euromine_hf.inference.jobs import Job, PredictionTask
+from euromine_hf.inference.jobs import Job, PredictionTask, one_map
 from euromine_hf.inference.sources import Scene, year_of
 
-__all__ = ["CHANGE_DETECTION", "ALL_PAIRS", "default_year_pairs", "all_year_pairs", "parse_year_pairs"]
+__all__ = ["CHANGE_DETECTION", "ALL_PAIRS", "default_year_pairs", "all_year_pairs", "parse_year_pairs", "scene_year_pairs"]
 
 #: ``pairs=ALL_PAIRS`` (``--pairs all``): every pair of the years each scene has, the 45 pairs the
 #: change-detection task scores when all ten years are there (what a leaderboard submission needs).
@@ -56,11 +56,13 @@ def parse_year_pairs(text: str) -> list[tuple[int, int]] | str:
     return pairs
 
 
-def _call(model: Any, windows: list[Any]) -> Any:
+def _call(model: Any, windows: list[Any], years: Sequence[int | None], pairs: Sequence[tuple[int, int]]) -> Any:
     return model(pixel_values_t1=windows[0], pixel_values_t2=windows[1]).logits
 
 
-def _scene_jobs(scene: Scene, pairs: Sequence[tuple[int, int]] | str | None, base: Path) -> list[Job]:
+def scene_year_pairs(scene: Scene, pairs: Sequence[tuple[int, int]] | str | None) -> list[tuple[int, int]]:
+    """The pairs ``--pairs`` asks of one scene (default: consecutive years and first → last; ``all``:
+    every pair), each year checked to be there."""
     from euromine_hf.data.archive import ArchiveError
 
     if pairs is None:
@@ -71,14 +73,16 @@ def _scene_jobs(scene: Scene, pairs: Sequence[tuple[int, int]] | str | None, bas
         scene_pairs = list(pairs)
     if not scene_pairs:
         raise ArchiveError(scene.folder, "years", "at least two Year{YYYY}.tif images for change maps", f"years {sorted(scene.images)}")
-    jobs = []
     for y1, y2 in scene_pairs:
         for year in (y1, y2):
             if year not in scene.images:
                 raise ArchiveError(scene.folder, f"image for year {year}", f"Year{year}.tif (--pairs {y1}:{y2})", "no such file")
-        jobs.append(Job([scene.images[y1], scene.images[y2]], [y1, y2],
-                        base / f"Change{y1}_{y2}.tif", base / f"ChangeProbability{y1}_{y2}.tif"))
-    return jobs
+    return scene_pairs
+
+
+def _scene_jobs(scene: Scene, pairs: Sequence[tuple[int, int]] | str | None, base: Path) -> list[Job]:
+    return [one_map([scene.images[y1], scene.images[y2]], [y1, y2], base / f"Change{y1}_{y2}.tif",
+                    base / f"ChangeProbability{y1}_{y2}.tif", "change") for y1, y2 in scene_year_pairs(scene, pairs)]
 
 
 def _file_jobs(source: Path, t2: Path | None, out_dir: Path) -> list[Job]:
@@ -92,7 +96,7 @@ def _file_jobs(source: Path, t2: Path | None, out_dir: Path) -> list[Job]:
         raise ArchiveError(t2, "--t2", "a GeoTIFF (the later image)", "no such file")
     y1, y2 = year_of(source), year_of(t2)
     name = f"{y1}_{y2}" if y1 is not None and y2 is not None else f"{source.stem}_{t2.stem}"
-    return [Job([source, t2], [y1, y2], out_dir / f"Change{name}.tif", out_dir / f"ChangeProbability{name}.tif")]
+    return [one_map([source, t2], [y1, y2], out_dir / f"Change{name}.tif", out_dir / f"ChangeProbability{name}.tif", "change")]
 
 
 def _needed_years(years: Iterable[int] | None, pairs: Sequence[tuple[int, int]] | str | None) -> Iterable[int] | None:

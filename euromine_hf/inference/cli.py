@@ -31,7 +31,8 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
         name,
         help=summary,
         description=(
-            "Map whole scenes with a trained model: yearly mine maps (segmenter) or change maps (change detector).\n\n"
+            "Map whole scenes with a trained model: yearly mine maps (segmenter), change maps (change detector),\n"
+            "or both from one pass over a scene's whole series (series model, e.g. utae-series).\n\n"
             "MODEL is a folder written by train.py / save_pretrained (or a Hub id when online).\n"
             "INPUT is an archive ({Site}/image/Year{YYYY}.tif; labels not needed), one site folder, a folder\n"
             "of Year{YYYY}.tif images, or one GeoTIFF (any years). Bands are matched by the GeoTIFF's band\n"
@@ -46,7 +47,8 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
             "  euromine predict outputs/demo/model outputs/archive outputs/pred --split test\n"
             "  euromine predict outputs/demo/model scene/Year2023.tif maps --probabilities\n"
             "  euromine predict outputs/demo/change_detection/model outputs/archive outputs/cd --pairs 2016:2017,2015:2024\n"
-            "  euromine predict outputs/demo/change_detection/model a/Year2019.tif maps --t2 a/Year2023.tif"
+            "  euromine predict outputs/demo/change_detection/model a/Year2019.tif maps --t2 a/Year2023.tif\n"
+            "  euromine predict SERIES_MODEL site/image maps --pairs all   # Year{YYYY}.tif + Change{Y1}_{Y2}.tif"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -72,7 +74,7 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
                         help="also write the probability (uint8 percent 0-100, 255 nodata): Probability{YYYY}.tif / ChangeProbability{Y1}_{Y2}.tif")
     parser.add_argument("--device", type=device_type, default=None, help="torch device (default: cuda if available, else cpu)")
     parser.add_argument("--pairs", default=None, metavar="Y1:Y2,...|all",
-                        help="change detectors, folders: year pairs to map, e.g. 2016:2017,2015:2024, or 'all' (every pair "
+                        help="change detectors and series models, folders: year pairs to map, e.g. 2016:2017,2015:2024, or 'all' (every pair "
                              "of the years found: the 45 a change-detection submission needs); default: consecutive "
                              "years and first:last; writes Change{Y1}_{Y2}.tif")
     parser.add_argument("--t2", default=None, metavar="OTHER.tif",
@@ -124,5 +126,6 @@ def run(args: argparse.Namespace) -> int:
     model = load_any(args.model, args.trust_remote_code).to(device)
     paths = run_jobs(model, jobs, save_probability=args.probability, batch_size=args.batch_size, stride=args.stride,
                      threshold=args.threshold, model_name=str(args.model), progress=True, band_order=args.band_order)
-    print(f"wrote {len(paths)} {'change ' if task is CHANGE_DETECTION else ''}rasters under {args.out}")
+    what = {CHANGE_DETECTION.name: "change rasters", "multitemporal": "rasters (yearly and change maps)"}.get(task.name, "rasters")
+    print(f"wrote {len(paths)} {what} under {args.out}")
     return 0

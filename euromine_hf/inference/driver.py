@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from euromine_hf.inference.band_order import model_band_names, parse_band_order
 from euromine_hf.inference.change_detection import CHANGE_DETECTION, default_year_pairs
 from euromine_hf.inference.forward import check_threshold
-from euromine_hf.inference.geotiff_scene import predict_geotiff
+from euromine_hf.inference.geotiff_scene import write_job
 from euromine_hf.inference.jobs import Job
 from euromine_hf.inference.plan import plan
 from euromine_hf.inference.reader import SceneReader
@@ -35,17 +35,16 @@ def run_jobs(model: Any, jobs: list[Job], *, save_probability: bool, batch_size:
     from euromine_hf.predict_outputs import OutputFolders
 
     model_bands = model_band_names(model)
-    for images, *_ in jobs:  # every header checked before any pixel is read or any file written
-        for path in images:
+    for job in jobs:  # every header checked before any pixel is read or any file written
+        for path in job.images:
             SceneReader(path, model_bands, band_order).close()
-    folders = OutputFolders(out.parent for _, _, out, _ in jobs)
+    folders = OutputFolders(out.map.parent for job in jobs for out in job.outputs)
     folders.open()
     written: list[Path] = []
     try:
-        for images, years, out, probability_out in tqdm(jobs, desc="predict", unit="map", disable=not progress):
-            done = predict_geotiff(model, images, out, probability_out=probability_out if save_probability else None,
-                                   years=years, model_name=model_name, batch_size=batch_size, stride=stride,
-                                   threshold=threshold, band_order=band_order)
+        for job in tqdm(jobs, desc="predict", unit="pass", disable=not progress):
+            done = write_job(model, job, save_probability=save_probability, model_name=model_name, batch_size=batch_size,
+                             stride=stride, threshold=threshold, band_order=band_order)
             folders.record(done)
             written += done
     except BaseException:
@@ -79,7 +78,7 @@ def predict(
     """Maps of any input: an archive, a site folder, a folder of ``Year{YYYY}.tif`` images, or one
     GeoTIFF (for a change detector with ``t2``, the later image). A segmenter writes
     ``Year{YYYY}.tif`` per year, a detector ``Change{Y1}_{Y2}.tif`` per pair (default: consecutive
-    years and first → last), under ``out_dir/{Site}/`` for sites and directly in ``out_dir``
+    years and first → last), a series model both from one pass over each scene's windows, under ``out_dir/{Site}/`` for sites and directly in ``out_dir``
     otherwise; with ``save_probability`` also ``Probability…``/``ChangeProbability…`` files.
 
     Before anything runs, outputs that are an input, lie in the input folder, or already exist are

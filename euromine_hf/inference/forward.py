@@ -19,9 +19,11 @@ from euromine_hf.inference.tasks import task_of
 __all__ = ["forward_fn", "eval_mode", "check_threshold"]
 
 
-def forward_fn(model: Any, band_names: Sequence[str], mean: np.ndarray, std: np.ndarray) -> Callable[[list[np.ndarray]], np.ndarray]:
+def forward_fn(model: Any, band_names: Sequence[str], mean: np.ndarray, std: np.ndarray,
+               years: Sequence[int | None] = (), pairs: Sequence[tuple[int, int]] = ()) -> Callable[[list[np.ndarray]], np.ndarray]:
     """Normalise each date's windows with the published mean/std of the model's bands and return
-    the class-1 (mine / change) softmax probability."""
+    the class-1 (mine / change) softmax probability of every map, ``(n, maps, 160, 160)`` (the
+    task's call gets the dates' ``years`` and the year-position ``pairs`` a series model maps)."""
     import torch
 
     index = [list(BANDS).index(b) for b in band_names]
@@ -33,8 +35,10 @@ def forward_fn(model: Any, band_names: Sequence[str], mean: np.ndarray, std: np.
     def forward(stacks: list[np.ndarray]) -> np.ndarray:
         tensors = [((torch.from_numpy(s.astype(np.float32)) - band_mean) / band_std).to(device) for s in stacks]
         with torch.no_grad():
-            logits = call(model, tensors)
-            return torch.softmax(logits.float(), dim=1)[:, 1].cpu().numpy()
+            logits = call(model, tensors, years, pairs)
+            if logits.ndim == 4:  # one map: (n, 2, H, W)
+                logits = logits[:, None]
+            return torch.softmax(logits.float(), dim=2)[:, :, 1].cpu().numpy()
 
     return forward
 

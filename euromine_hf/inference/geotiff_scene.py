@@ -18,6 +18,7 @@ from euromine_hf.bands import MEAN, PATCH_SIZE, STD
 from euromine_hf.inference.band_order import model_band_names
 from euromine_hf.inference.forward import check_threshold, eval_mode, forward_fn
 from euromine_hf.inference.geotiff_out import MapOutputs
+from euromine_hf.inference.jobs import Job, one_map
 from euromine_hf.inference.reader import SceneReader
 from euromine_hf.inference.tasks import task_of
 from euromine_hf.inference.windows import blend
@@ -25,7 +26,7 @@ from euromine_hf.inference.windows import blend
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["predict_geotiff"]
+__all__ = ["predict_geotiff", "write_job"]
 
 
 def _package_version() -> str:
@@ -65,17 +66,42 @@ def predict_geotiff(
     euromine-hf version, and ``band_order`` / ``band_order_source``: the input's bands as read and
     whether its descriptions, the published order or ``band_order`` (``--band-order``) decided).
     ``probability_out``: uint8 0–100 (percent), 255 nodata. Both are written atomically: on any
-    error neither file appears.
+    error neither file appears. A series model writes several maps per pass: :func:`write_job`.
     """
-    from euromine_hf.data.archive import ArchiveError
-
     paths = [Path(p) for p in images]
     task = task_of(model)
-    if len(paths) != task.dates:
+    if task.dates != len(paths):
+        raise ValueError(f"{task.inputs_needed}; got {len(paths)}" if task.dates else
+                         f"{task.inputs_needed}: it writes a map per year and pair (use predict or write_job)")
+    job = one_map(paths, list(years) if years is not None else [None] * len(paths), Path(out),
+                  Path(probability_out) if probability_out is not None else Path(out), task.kind)
+    return write_job(model, job, save_probability=probability_out is not None, model_name=model_name,
+                     batch_size=batch_size, stride=stride, threshold=threshold, band_order=band_order)
+
+
+def write_job(
+    model: torch.nn.Module,
+    job: Job,
+    *,
+    save_probability: bool = False,
+    model_name: str | None = None,
+    batch_size: int = 16,
+    stride: int | None = None,
+    threshold: float = 0.5,
+    band_order: Sequence[str] | None = None,
+) -> list[Path]:
+    """Every map of one :class:`~euromine_hf.inference.jobs.Job` from one pass over its windows:
+    each date's strips are read once for all maps, and each map is nodata where any date it reads
+    is empty (see :func:`predict_geotiff` for the files). All or nothing: on any error no map appears."""
+    from euromine_hf.data.archive import ArchiveError
+
+    paths = [Path(p) for p in job.images]
+    task = task_of(model)
+    if (len(paths) != task.dates) if task.dates else len(paths) < 2:
         raise ValueError(f"{task.inputs_needed}; got {len(paths)}")
     model_bands = model_band_names(model)
     threshold = check_threshold(threshold)
-    outputs = [Path(out)] + ([Path(probability_out)] if probability_out is not None else [])
+    outputs = [o.map for o in job.outputs] + ([o.probability for o in job.outputs] if save_probability else [])
     _refuse_inputs_as_outputs(paths, outputs)
     readers: list[SceneReader] = []
     with contextlib.ExitStack() as stack:
@@ -85,38 +111,43 @@ def predict_geotiff(
         first = readers[0]
         for other in readers[1:]:
             if (other.height, other.width) != (first.height, first.width):
-                raise ArchiveError(other.path, "size", f"{first.height}x{first.width} like {first.path.name} (both dates on one grid)",
+                raise ArchiveError(other.path, "size", f"{first.height}x{first.width} like {first.path.name} (all dates on one grid)",
                                    f"{other.height}x{other.width}")
             if other.crs != first.crs or not other.transform.almost_equals(first.transform):
-                raise ArchiveError(other.path, "georeference", f"CRS and transform of {first.path.name} (both dates on one grid)",
+                raise ArchiveError(other.path, "georeference", f"CRS and transform of {first.path.name} (all dates on one grid)",
                                    f"{other.crs} {tuple(other.transform)[:6]}")
-        year_text = ",".join(str(y) for y in (years or []) if y is not None)
-        tags = {
-            "model": model_name or str(getattr(model, "name_or_path", "") or type(model).__name__),
-            "model_type": str(getattr(model.config, "model_type", "")),
-            "task": task.name,
-            "years": year_text,
-            "bands": ",".join(model_bands),
-            "inputs": ";".join(p.name for p in paths),
-            "band_order": ";".join(",".join(r.band_names) for r in readers),
-            "band_order_source": ";".join(r.order_source for r in readers),
-            "threshold": str(threshold),
-            "stride": str(stride or PATCH_SIZE),
-            "euromine_hf_version": _package_version(),
-            "software": f"euromine-hf {_package_version()}",
-        }
-        maps = MapOutputs(stack, Path(out), None if probability_out is None else Path(probability_out), kind=task.kind,
-                          height=first.height, width=first.width, crs=first.crs, transform=first.transform,
-                          tags=tags, threshold=threshold)
+        maps = []
+        for out in job.outputs:
+            dates = [paths[d] for d in out.dates]
+            tags = {
+                "model": model_name or str(getattr(model, "name_or_path", "") or type(model).__name__),
+                "model_type": str(getattr(model.config, "model_type", "")),
+                "task": task.name,
+                "years": ",".join(str(job.years[d]) for d in out.dates if job.years[d] is not None),
+                "bands": ",".join(model_bands),
+                "inputs": ";".join(p.name for p in dates),
+                "band_order": ";".join(",".join(readers[d].band_names) for d in out.dates),
+                "band_order_source": ";".join(readers[d].order_source for d in out.dates),
+                "threshold": str(threshold),
+                "stride": str(stride or PATCH_SIZE),
+                "euromine_hf_version": _package_version(),
+                "software": f"euromine-hf {_package_version()}",
+            }
+            if len(out.dates) < len(paths):  # a series model: the map read every year of the window
+                tags["series_years"] = ",".join(str(y) for y in job.years if y is not None)
+            maps.append(MapOutputs(stack, out.map, out.probability if save_probability else None, kind=out.kind,
+                                   height=first.height, width=first.width, crs=first.crs, transform=first.transform,
+                                   tags=tags, threshold=threshold))
 
         def emit(r0: int, r1: int, probability: np.ndarray) -> None:
-            valid = readers[0].valid(r0, r1)
-            for reader in readers[1:]:
-                valid &= reader.valid(r0, r1)
-            maps.write(r0, r1, probability, valid)
+            valid = [reader.valid(r0, r1) for reader in readers]  # each reader's rows once, for every map
+            for out, writer, p in zip(job.outputs, maps, probability):
+                writer.write(r0, r1, p, np.logical_and.reduce([valid[d] for d in out.dates]))
 
         with eval_mode(model):
-            blend(forward_fn(model, model_bands, MEAN, STD), lambda r: [reader.window_rows(r) for reader in readers],
+            blend(forward_fn(model, model_bands, MEAN, STD, job.years, job.pairs),
+                  lambda r: [reader.window_rows(r) for reader in readers],
                   first.height, first.width, emit, stride=stride, batch_size=batch_size)
-        maps.finish()
-    return maps.targets
+        for writer in maps:
+            writer.finish()
+    return [target for writer in maps for target in writer.targets]

@@ -19,26 +19,46 @@ if TYPE_CHECKING:
 
     from euromine_hf.inference.sources import Scene
 
-__all__ = ["Job", "PredictionTask"]
+__all__ = ["Job", "MapOut", "PredictionTask", "one_map"]
+
+
+class MapOut(NamedTuple):
+    """One map a pass over the windows writes: its path, its probability's path, its ``kind`` (colour
+    table and class names: ``"mine"`` or ``"change"``) and the ``dates`` (positions in the job's
+    images) whose data it reads, so it is nodata wherever any of those dates is empty."""
+
+    map: Path
+    probability: Path
+    kind: str
+    dates: tuple[int, ...]
 
 
 class Job(NamedTuple):
-    """One output map: its input images (one per date, windows cut at the same place in each), their
-    years (``None`` where a file name states none), the map's path and its probability's path."""
+    """One pass over a scene's windows: its input images (one per date, windows cut at the same place
+    in each), their years (``None`` where a file name states none) and the maps the pass writes, in
+    the order of the task's map axis (a segmenter or detector: one; a series model: one per year,
+    then one per pair of ``pairs``, year positions in ``images``)."""
 
     images: list[Path]
     years: list[int | None]
-    map: Path
-    probability: Path
+    outputs: tuple[MapOut, ...]
+    pairs: tuple[tuple[int, int], ...] = ()
+
+
+def one_map(images: list[Path], years: list[int | None], map: Path, probability: Path, kind: str) -> Job:
+    """The job of a task that writes one map per pass, from every date's data."""
+    return Job(images, years, (MapOut(map, probability, kind, tuple(range(len(images)))),))
 
 
 @dataclass(frozen=True)
 class PredictionTask:
     """How ``predict`` runs one kind of model (the config's ``task``).
 
-    ``call(model, windows)`` returns the logits ``(n, 2, 160, 160)`` of per-date window batches
-    (normalised tensors, ``dates`` of them); class 1 is what the map shows (``kind``: its colour
-    table, class names and GIS labels). ``scene_jobs(scene, pairs, base)`` are the maps of one scene
+    ``call(model, windows, years, pairs)`` returns the logits of per-date window batches (normalised
+    tensors, ``dates`` of them; ``dates == 0``: a series of any length ≥ 2) for the job's ``years``
+    and year-position ``pairs``: ``(n, 2, 160, 160)`` for one map, or ``(n, maps, 2, 160, 160)``, one
+    per output of the job; class 1 is what a map shows (``kind``: the task's main colour table, class
+    names and GIS labels). ``scene_jobs(scene, pairs, base)`` are the maps of one scene
     (a site or a folder of yearly images) written under ``base``; ``file_jobs(source, t2, out_dir)``
     the maps of a single GeoTIFF (``t2``: the later image, for tasks with two dates);
     ``needed_years(years, pairs)`` the years a scene must have for those maps.
@@ -50,7 +70,7 @@ class PredictionTask:
     dates: int
     inputs_needed: str
     takes_pairs: bool
-    call: Callable[[Any, list[torch.Tensor]], torch.Tensor]
+    call: Callable[[Any, list[torch.Tensor], Sequence[int | None], Sequence[tuple[int, int]]], torch.Tensor]
     scene_jobs: Callable[[Scene, Sequence[tuple[int, int]] | str | None, Path], list[Job]]
     file_jobs: Callable[[Path, Path | None, Path], list[Job]]
     needed_years: Callable[[Iterable[int] | None, Sequence[tuple[int, int]] | str | None], Iterable[int] | None]

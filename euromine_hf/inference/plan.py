@@ -25,7 +25,7 @@ def plan(task: PredictionTask, source: Path, out_dir: Path, *, t2: str | Path | 
     from euromine_hf.predict_outputs import check_destination
 
     if t2 is not None and not task.takes_t2:
-        raise ValueError(f"--t2: {model_name or 'the model'} is a segmenter (it maps one image); --t2 needs a change detector")
+        raise ValueError(f"--t2: {model_name or 'the model'} is a {task.role}, not a change detector; --t2 needs a change detector")
     if source.is_file():
         if sites is not None or split is not None or years is not None or pairs is not None:
             raise ValueError(f"{source}: a single GeoTIFF takes no --sites/--split/--years/--pairs (those select from folders)")
@@ -36,7 +36,8 @@ def plan(task: PredictionTask, source: Path, out_dir: Path, *, t2: str | Path | 
         scenes = find_scenes(source, years=task.needed_years(years, pairs), sites=sites, split=split,
                              split_scheme=split_scheme, seed=seed)
         jobs = [job for scene in scenes for job in task.scene_jobs(scene, pairs, out_dir / scene.name if scene.name else out_dir)]
-    outputs = [job.map for job in jobs] + ([job.probability for job in jobs] if save_probability else [])
+    maps = [out for job in jobs for out in job.outputs]
+    outputs = [out.map for out in maps] + ([out.probability for out in maps] if save_probability else [])
     inputs = [path for job in jobs for path in job.images]
     check_destination(inputs, [] if source.is_file() else [source], out_dir, outputs, overwrite)
     return jobs

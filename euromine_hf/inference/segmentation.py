@@ -10,19 +10,19 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from euromine_hf.inference.jobs import Job, PredictionTask
+from euromine_hf.inference.jobs import Job, PredictionTask, one_map
 from euromine_hf.inference.sources import YEAR_TIF, Scene, year_of
 
 __all__ = ["SEGMENTATION"]
 
 
-def _call(model: Any, windows: list[Any]) -> Any:
+def _call(model: Any, windows: list[Any], years: Sequence[int | None], pairs: Sequence[tuple[int, int]]) -> Any:
     return model(pixel_values=windows[0]).logits
 
 
 def _scene_jobs(scene: Scene, pairs: Sequence[tuple[int, int]] | str | None, base: Path) -> list[Job]:
     """One map per year the scene has (``pairs`` do not apply to yearly maps)."""
-    return [Job([path], [year], base / f"Year{year}.tif", base / f"Probability{year}.tif")
+    return [one_map([path], [year], base / f"Year{year}.tif", base / f"Probability{year}.tif", "mine")
             for year, path in sorted(scene.images.items())]
 
 
@@ -30,7 +30,7 @@ def _file_jobs(source: Path, t2: Path | None, out_dir: Path) -> list[Job]:
     year = year_of(source)
     stem = f"Year{year}" if year is not None and YEAR_TIF.match(source.name) else f"{source.stem}_mine"
     prob = f"Probability{year}" if stem.startswith("Year") else f"{source.stem}_probability"
-    return [Job([source], [year], out_dir / f"{stem}.tif", out_dir / f"{prob}.tif")]
+    return [one_map([source], [year], out_dir / f"{stem}.tif", out_dir / f"{prob}.tif", "mine")]
 
 
 def _needed_years(years: Iterable[int] | None, pairs: Sequence[tuple[int, int]] | str | None) -> Iterable[int] | None:

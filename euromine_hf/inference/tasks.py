@@ -11,11 +11,12 @@ from typing import Any
 
 from euromine_hf.inference.change_detection import CHANGE_DETECTION
 from euromine_hf.inference.jobs import PredictionTask
+from euromine_hf.inference.multitemporal import MULTITEMPORAL
 from euromine_hf.inference.segmentation import SEGMENTATION
 
 __all__ = ["TASKS", "task_of", "task_of_config"]
 
-TASKS: dict[str, PredictionTask] = {task.name: task for task in (SEGMENTATION, CHANGE_DETECTION)}
+TASKS: dict[str, PredictionTask] = {task.name: task for task in (SEGMENTATION, CHANGE_DETECTION, MULTITEMPORAL)}
 
 
 def task_of_config(config: Any) -> PredictionTask:

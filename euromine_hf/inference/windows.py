@@ -46,17 +46,19 @@ def blend(
     """Average windowed predictions over a ``height × width`` scene, emitting finished rows in order.
 
     ``read_rows(r)`` gives, per input date, the rows ``r .. r+160`` of the scene wrap-padded to at
-    least 160 rows and columns (``(bands, 160, max(width, 160))``); ``forward`` maps per-date window
-    stacks ``(n, bands, 160, 160)`` to probabilities ``(n, 160, 160)``. ``emit(r0, r1, p)`` receives
-    the averaged probability of rows ``r0 .. r1`` (``(r1 - r0, width)``) once no later window can
-    touch them, so at most one batch's rows are held at a time.
+    least 160 rows and columns (``(bands, 160, max(width, 160))``), read once for every map;
+    ``forward`` maps per-date window stacks ``(n, bands, 160, 160)`` to probabilities
+    ``(n, maps, 160, 160)``: any number of maps from one pass (a series model: one per year and
+    pair). ``emit(r0, r1, p)`` receives the averaged probabilities of rows ``r0 .. r1``
+    (``(maps, r1 - r0, width)``) once no later window can touch them, so at most one batch's rows
+    are held at a time.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     windows = [(r, c) for r in window_offsets(height, PATCH_SIZE, stride) for c in window_offsets(width, PATCH_SIZE, stride)]
     padded_width = max(width, PATCH_SIZE)
     top = 0  # scene row of the accumulators' first row
-    prob_sum = np.zeros((0, padded_width), dtype=np.float32)
+    prob_sum: np.ndarray | None = None  # (maps, rows, padded_width), sized by the first forward
     hits = np.zeros((0, padded_width), dtype=np.float32)
     strips: dict[int, list[np.ndarray]] = {}
     for start in range(0, len(windows), batch_size):
@@ -67,12 +69,15 @@ def blend(
         dates = len(strips[chunk[0][0]])
         stacks = [np.stack([strips[r][k][:, :, c : c + PATCH_SIZE] for r, c in chunk]) for k in range(dates)]
         probability = forward(stacks)
+        if prob_sum is None:
+            prob_sum = np.zeros((probability.shape[1], 0, padded_width), dtype=np.float32)
         need = chunk[-1][0] + PATCH_SIZE - top
-        if need > prob_sum.shape[0]:
-            grow = np.zeros((need - prob_sum.shape[0], padded_width), dtype=np.float32)
-            prob_sum, hits = np.concatenate([prob_sum, grow]), np.concatenate([hits, grow])
+        if need > hits.shape[0]:
+            grow = np.zeros((need - hits.shape[0], padded_width), dtype=np.float32)
+            hits = np.concatenate([hits, grow])
+            prob_sum = np.concatenate([prob_sum, np.broadcast_to(grow, (len(prob_sum), *grow.shape))], axis=1)
         for (r, c), p in zip(chunk, probability):
-            prob_sum[r - top : r - top + PATCH_SIZE, c : c + PATCH_SIZE] += p
+            prob_sum[:, r - top : r - top + PATCH_SIZE, c : c + PATCH_SIZE] += p
             hits[r - top : r - top + PATCH_SIZE, c : c + PATCH_SIZE] += 1.0
         following = windows[start + batch_size][0] if start + batch_size < len(windows) else height
         for r in [r for r in strips if r < following]:
@@ -80,8 +85,8 @@ def blend(
         done = min(following, height)
         if done > top:
             k = done - top
-            emit(top, done, (prob_sum[:k] / np.maximum(hits[:k], 1.0))[:, :width])
-            prob_sum, hits, top = prob_sum[k:].copy(), hits[k:].copy(), done
+            emit(top, done, (prob_sum[:, :k] / np.maximum(hits[:k], 1.0))[:, :, :width])
+            prob_sum, hits, top = prob_sum[:, k:].copy(), hits[k:].copy(), done
 
 
 def wrap_pad(image: np.ndarray) -> np.ndarray:

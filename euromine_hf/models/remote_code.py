@@ -174,7 +174,7 @@ def prepare_model_folder(model: Any, folder: str | Path) -> None:
     # by name: ``euromine_hf.pipelines`` imports transformers' pipelines, which only saving needs here
     pipelines = importlib.import_module("euromine_hf.pipelines")
     code = [type(model), type(config), EuroMineImageProcessor]
-    if task in pipelines.HUB_TASKS:  # a series model has no scene pipeline yet
+    if task in pipelines.HUB_TASKS:
         config.custom_pipelines = pipelines.custom_pipelines(task, flat_module_name(pipelines.__name__))
         code.append(pipelines.EuroMineMappingPipeline)
     Path(folder).mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "train.py") -> int:
     what was wrong and returns 2; ``EUROMINE_DEBUG=1`` shows the traceback instead.
     """
     from euromine_hf.cli import run_guarded
+    from euromine_hf.threads import sleep_while_waiting
 
+    sleep_while_waiting()  # before torch is imported: libgomp reads it once (euromine_hf/threads.py)
     words = list(sys.argv[1:] if argv is None else argv)
     if "-h" in words or "--help" in words or "--help-all" in words:
         return print_help(prog, full="--help-all" in words)
@@ -57,7 +59,11 @@ def _main(argv: Sequence[str] | None) -> int:
     logging.getLogger("euromine_hf").setLevel(level)  # also where the root logger was set up before us
     transformers.utils.logging.set_verbosity_warning()
     if demo:
-        logger.info("demo: %s", " ".join(argv))
+        from euromine_hf.threads import DEMO_THREADS, use_threads
+
+        use_threads(DEMO_THREADS)  # the demo's figures then do not depend on the machine's thread count
+        logger.info("demo: %s (%d torch threads, fixed so its figures do not depend on the thread count)",
+                    " ".join(argv), DEMO_THREADS)
     if cpu_ddp:
         logger.info("no GPU on this machine: the %s launched processes train as one CPU (gloo) DDP group",
                     os.environ.get("WORLD_SIZE"))
