@@ -196,6 +196,9 @@ def test_train_py_multitemporal_end_to_end(tmp_path, small_archive, hf_cache, ca
     """train.py's path: all_results holds the mapping scores (``test``), the change scores of all 45 pairs
     (``change``) and post-classification; the best checkpoint is chosen by series_OF1 on validation; the
     tables, maps and both prediction layouts are written, and ``euromine evaluate`` re-scores them."""
+    from huggingface_hub import ModelCard
+
+    from euromine_hf.hub.cards import read_model_index
     from euromine_hf.metrics.evaluate_cli import evaluate_folder
     from euromine_hf.models import AutoModelForMultitemporalSegmentation
     from euromine_hf.training.main import main
@@ -229,6 +232,10 @@ def test_train_py_multitemporal_end_to_end(tmp_path, small_archive, hf_cache, ca
     for stem in ("test_results", "change_results", "post_classification"):
         assert (out / "results" / f"{stem}.md").is_file()
     assert isinstance(AutoModelForMultitemporalSegmentation.from_pretrained(out / "model"), torch.nn.Module)
+    index = read_model_index(ModelCard.load(out / "model" / "README.md"))  # the series card: both tasks' scores
+    assert index["test"]["OF1"] == pytest.approx(results["test"]["OF1"], abs=1e-4)
+    assert index["test"]["Change-OF1"] == pytest.approx(results["change"]["OF1"], abs=1e-4)
+    assert index["test"]["F1_interval_1"] == pytest.approx(results["change"]["F1_interval_1"], abs=1e-4)
     predictions, change_predictions = out / "predictions" / "test", out / "predictions" / "test_change"
     assert len(list(predictions.rglob("Patch*.npy"))) == 2 * 10 and len(list(change_predictions.rglob("Patch*.npy"))) == 2 * 45
     assert len(list((out / "qualitative").glob("*_2024.png"))) == 2  # the last year's mask and the 2015-2024 change
