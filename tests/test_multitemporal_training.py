@@ -255,3 +255,48 @@ def test_ddp_unused_parameter_probe_runs_a_series_model():
     from euromine_hf.training.trainer import parameters_without_gradient
 
     assert parameters_without_gradient(build_model("utae-series", "tiny"), size=32) == []
+
+
+def test_one_augmentation_per_series_for_all_its_years_and_uint8_evaluation_ids(tmp_path):
+    """Every year of a series gets its series' flip/rotation (images and masks alike); years and
+    year_mask are left as they are; evaluation keeps uint8 class ids of the masks and change maps."""
+    from euromine_hf.training.multitemporal_trainer import series_class_ids
+
+    trainer = MultitemporalTrainer(model=_model(), args=_training_args(tmp_path, seed=3), augment=True)
+    labels = torch.randint(0, 2, (3, 4, 16, 16))
+    pixels = torch.randn(3, 4, 10, 16, 16)
+    pixels[:, :, 0] = labels.float()  # band 0 carries the mask: the image and the mask must move together
+    batch = {"pixel_values": pixels, "labels": labels, "years": torch.tensor([list(PAIR_YEARS)] * 3),
+             "year_mask": torch.tensor([[True, True, False, True]] * 3)}
+    moved = trainer.augment_batch(batch)
+    assert torch.equal(moved["pixel_values"][:, :, 0], moved["labels"].float())
+    assert torch.equal(moved["years"], batch["years"]) and torch.equal(moved["year_mask"], batch["year_mask"])
+    assert not torch.equal(moved["labels"], labels)  # some series were transformed (seeded)
+    from euromine_hf.data.collators import NUM_DIHEDRAL, dihedral
+
+    for s in range(3):  # one transform per series, the same for all four years
+        assert any(np.array_equal(dihedral(labels[s].numpy(), k), moved["labels"][s].numpy()) for k in range(NUM_DIHEDRAL))
+    yearly, change = series_class_ids((torch.randn(2, 4, 2, 8, 8), torch.randn(2, 6, 2, 8, 8), all_pairs(4)))
+    assert (yearly.dtype, change.dtype, tuple(yearly.shape), tuple(change.shape)) == (torch.uint8, torch.uint8, (2, 4, 8, 8), (2, 6, 8, 8))
+
+
+def test_a_series_run_is_an_entry_on_both_leaderboards(tmp_path, small_archive, mapping_ds):  # noqa: F811
+    """The benchmark records a series run's yearly masks (predictions/test) on the mapping board and its
+    change maps (predictions/test_change) on the change board, each scored here (perfect maps: 1.0)."""
+    from euromine_hf.benchmark import jobs
+    from euromine_hf.bands import YEARS
+    from euromine_hf.training.series_reports import write_series_predictions
+
+    series = TimeseriesDataset(mapping_ds["test"].with_format("numpy", dtype=None), years=YEARS, allow_missing=True)
+    masks = np.stack([s["masks"] for s in series.__getitems__(list(range(len(series))))])
+    change = np.stack([masks[:, i] != masks[:, j] for i, j in combinations(range(len(YEARS)), 2)], axis=1)
+    run = tmp_path / "runs" / "multitemporal" / "utae-series" / "seed0"
+    write_series_predictions((masks, change.astype(np.uint8)), series, run / "predictions" / "test",
+                             run / "predictions" / "test_change")
+    spec = {"task": "multitemporal", "model": "utae-series", "seed": 0, "leaderboard_dir": str(tmp_path / "board"),
+            "options": {"size": "tiny", "max_steps": 2, "data_dir": str(small_archive), "train_options": []}}
+    board = jobs.record_leaderboard_entry(run, spec, {})
+    assert "error" not in board and set(board["entries"]) == {"mapping", "change_detection"}
+    for task, key in (("mapping", "OF1"), ("change_detection", "OF1")):
+        entry = json.loads(open(board["entries"][task]["entry"]).read())
+        assert entry["task"] == task and entry["scores"][key] == pytest.approx(1.0), entry["scores"]
