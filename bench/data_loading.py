@@ -10,19 +10,26 @@ normalised float32 out):
   ``Array3D``;
 * ``pairs``: :class:`~euromine_hf.data.pairs.PairDataset` over the mapping rows +
   :class:`~euromine_hf.data.collators.PairCollator`;
-* ``Trainer.get_train_dataloader()`` as ``train.py`` builds it (the segmentation task's ``load_splits`` +
-  ``build_trainer``, real collator, accelerate's prepared loader): the path training reads
-  (only with ``--split train``, the split training reads), and the same followed by
-  ``EuroMineTrainer.augment_batch`` — where ``--augment`` flips/rotates each batch in training
-  (the collators' own ``augment=True`` is not used under the Trainer, so it is not timed);
+* ``Trainer.get_train_dataloader()`` as ``train.py`` builds it (the segmentation task's
+  ``load_splits`` + ``build_trainer``, real collator, accelerate's prepared loader): the path training reads
+  (only with ``--split train``, the split training reads);
 * the baseline of both: one ``.npy`` file per patch (the published cropped layout), loaded and
   normalised per sample with torch as the publishers' loaders do, stacked by the default collate.
+
+Augmentation cost (``--augment``, on by default in ``train.py``): the Trainer flips/rotates each
+batch in ``augment_batch``, called as ``training_step`` calls it (the collators' own
+``augment=True`` is not used under the Trainer, so it is not timed). For mapping rows (the
+segmenter's Trainer), pairs and series (the detector's Trainer, ``--sampling pairs`` /
+``timeseries``) the un-augmented and the augmented loader alternate epoch by epoch (ABBA order),
+and each repetition's ratio augmented / un-augmented is reported (median, min-max), by the wall
+clock and by the process's CPU time: on a shared machine the load changes between epochs, and a
+ratio of two neighbouring epochs cancels most of it (CPU time also leaves out descheduling).
 
 MB/s counts the raw bytes a sample carries (uint16 image + uint8 mask; twice for a pair).
 Every reader is run once untimed first so all read from a warm page cache.
 
     python bench/data_loading.py                      # synthetic default (12 sites)
-    python bench/data_loading.py --num-sites 24 --rounds 7
+    python bench/data_loading.py --num-sites 24 --rounds 7 --repetitions 15
 """
 
 from __future__ import annotations
@@ -149,20 +156,21 @@ def frombuffer_collator(collate: MappingCollator) -> Callable[[list[dict[str, An
 
 
 class AugmentedLoader:
-    """A Trainer's train dataloader whose batches pass through ``trainer.augment_batch``, as in
-    ``EuroMineTrainer.training_step`` under ``--augment``."""
+    """A Trainer's train dataloader whose batches pass through ``trainer.augment_batch`` exactly where
+    ``EuroMineTrainer.training_step`` calls it (under ``--augment`` or ``--radiometric_jitter``)."""
 
     def __init__(self, trainer: Any) -> None:
         self.trainer, self.loader = trainer, trainer.get_train_dataloader()
 
     def __iter__(self):
+        trainer = self.trainer
         for batch in self.loader:
-            yield self.trainer.augment_batch(batch)
+            yield trainer.augment_batch(batch) if trainer.augment or trainer.radiometric_jitter > 0 else batch
 
 
 def trainer_loader(archive: Path, workdir: Path, batch_size: int, seed: int, augment: bool = False) -> Any:
-    """What ``trainer.get_train_dataloader()`` yields in ``run_training``: same splits, collator, Trainer
-    (with ``augment``, followed by the Trainer's per-batch augmentation)."""
+    """What ``train.py``'s segmenter training iterates: ``trainer.get_train_dataloader()`` of ``run_training``
+    (same splits, collator, Trainer), each batch then through the Trainer's augmentation (``augment``)."""
     from euromine_hf.training.arguments import DataArguments, EuroMineTrainingArguments, ModelArguments, RunArguments
     from euromine_hf.training.tasks import get_task
 
@@ -175,7 +183,7 @@ def trainer_loader(archive: Path, workdir: Path, batch_size: int, seed: int, aug
     splits = task.load_splits(archive, data_args)
     model = task.build_model(ModelArguments(model="unet", size="tiny"), seed=seed)
     trainer = task.build_trainer(model, splits, data_args, training_args, RunArguments())
-    return AugmentedLoader(trainer) if augment else trainer.get_train_dataloader()
+    return AugmentedLoader(trainer)
 
 
 def make_loader(dataset, collate, batch_size: int, seed: int = 0) -> torch.utils.data.DataLoader:
@@ -183,29 +191,26 @@ def make_loader(dataset, collate, batch_size: int, seed: int = 0) -> torch.utils
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=True, num_workers=0, collate_fn=collate, generator=gen)
 
 
-def epoch_rate(loader: torch.utils.data.DataLoader) -> float:
-    """Samples per second over one shuffled pass."""
+def epoch_rate(loader: Any, per_sample: int = 1) -> float:
+    """Samples per second over one (shuffled) pass; ``per_sample`` counts each batch row that many times."""
     n = 0
     start = time.perf_counter()
     for batch in loader:
-        n += len(batch["labels"])
+        n += len(batch["labels"]) * per_sample
     return n / (time.perf_counter() - start)
 
 
-def trainer_pair_rates(mapping, batch_size: int, rounds: int, workdir: Path) -> list[tuple[str, float, float]]:
-    """Pairs/s through the change-detection Trainer's own train dataloader (what ``train.py --task
-    change_detection`` iterates: accelerate-prepared loader, seeded sampler), single process.
-
-    Rows: ``pairs`` sampling (PairDataset + PairCollator with both dates' masks) and ``timeseries``
-    sampling (one patch series per sample; Eq. 7 then forms all 45 pairs of each series in the
-    trainer, counted here as series·45 pairs/s). Returns (reader, median, best) in pairs/s.
-    """
-    from euromine_hf.data.pairs import TimeseriesDataset
+def detector_loader(mapping, workdir: Path, batch_size: int, sampling: str, augment: bool) -> AugmentedLoader:
+    """What ``train.py --task change_detection`` iterates (accelerate-prepared loader, seeded sampler,
+    the collator ``run_change_detection`` gives the ``ChangeDetectionTrainer``), single process:
+    ``pairs`` sampling (PairDataset + PairCollator with both dates' masks) or ``timeseries`` (one patch
+    series per sample, Eq. 7 forms the pairs later), then the Trainer's augmentation (``augment``)."""
     from euromine_hf.data.collators import TimeseriesCollator
+    from euromine_hf.data.pairs import TimeseriesDataset
     from euromine_hf.models.configuration import EuroMineChangeDetectionConfig
     from euromine_hf.models.modeling import EuroMineChangeDetectionModel
     from euromine_hf.training.arguments import EuroMineTrainingArguments
-    from euromine_hf.training.change_trainer import ChangeDetectionTrainer, series_pairs
+    from euromine_hf.training.change_trainer import ChangeDetectionTrainer
 
     class _Config(EuroMineChangeDetectionConfig):
         model_type = "euromine-bench-loader"
@@ -221,30 +226,82 @@ def trainer_pair_rates(mapping, batch_size: int, rounds: int, workdir: Path) -> 
     args = EuroMineTrainingArguments(output_dir=str(workdir / "trainer"), per_device_train_batch_size=batch_size,
                                      use_cpu=True, dataloader_num_workers=0, eval_strategy="no", save_strategy="no",
                                      load_best_model_at_end=False, report_to="none", disable_tqdm=True)
+    series = sampling == "timeseries"
+    trainer = ChangeDetectionTrainer(
+        model=_Detector(_Config()), args=args,
+        train_dataset=TimeseriesDataset(mapping) if series else PairDataset(mapping),
+        data_collator=TimeseriesCollator() if series else PairCollator(with_masks=True), augment=augment)
+    return AugmentedLoader(trainer)
+
+
+def trainer_pair_rates(mapping, batch_size: int, rounds: int, workdir: Path) -> list[tuple[str, float, float]]:
+    """Pairs/s through the change-detection Trainer's own train dataloader (:func:`detector_loader`,
+    no augmentation): ``pairs`` sampling, and ``timeseries`` counted as series·45 pairs/s (Eq. 7 forms
+    all 45 pairs of each series in the trainer). Returns (reader, median, best) in pairs/s."""
+    from euromine_hf.training.change_trainer import series_pairs
+
     n_pairs = len(series_pairs(sorted(set(int(y) for y in mapping["year"]))))
     setups = [
-        ("Trainer loader: PairDataset + PairCollator(with_masks) (--sampling pairs)",
-         PairDataset(mapping), PairCollator(with_masks=True), 1, False),
-        ("same + ChangeDetectionTrainer.augment_batch (--augment)",
-         PairDataset(mapping), PairCollator(with_masks=True), 1, True),
+        ("Trainer loader: PairDataset + PairCollator(with_masks) (--sampling pairs)", "pairs", 1),
         (f"Trainer loader: TimeseriesDataset + TimeseriesCollator (--sampling timeseries, x{n_pairs} pairs)",
-         TimeseriesDataset(mapping), TimeseriesCollator(), n_pairs, False),
+         "timeseries", n_pairs),
     ]
     out = []
-    for name, dataset, collate, per_sample, augment in setups:
-        trainer = ChangeDetectionTrainer(model=_Detector(_Config()), args=args, train_dataset=dataset,
-                                         data_collator=collate, augment=augment)
-        loader = AugmentedLoader(trainer) if augment else trainer.get_train_dataloader()
-
-        def rate() -> float:
-            n, start = 0, time.perf_counter()
-            for batch in loader:
-                n += len(batch["labels"]) * per_sample
-            return n / (time.perf_counter() - start)
-
-        rate()  # warm-up
-        rates = [rate() for _ in range(rounds)]
+    for name, sampling, per_sample in setups:
+        loader = detector_loader(mapping, workdir, batch_size, sampling, augment=False)
+        epoch_rate(loader)  # warm-up
+        rates = [epoch_rate(loader, per_sample) for _ in range(rounds)]
         out.append((name, float(np.median(rates)), max(rates)))
+    return out
+
+
+def epoch_rates(loader: Any) -> tuple[float, float]:
+    """Rows per second over one pass, by the wall clock and by this process's CPU time (which leaves
+    out the time other jobs on a shared machine hold the core; memory-bandwidth contention stays in)."""
+    n, wall, cpu = 0, time.perf_counter(), time.process_time()
+    for batch in loader:
+        n += len(batch["labels"])
+    return n / (time.perf_counter() - wall), n / max(time.process_time() - cpu, 1e-9)
+
+
+def interleaved_ratios(plain: Callable[[], Any], augmented: Callable[[], Any], repetitions: int) -> np.ndarray:
+    """(repetitions, 3, m): un-augmented rates, augmented rates and augmented / un-augmented, the two
+    taken back to back in ABBA order (even repetitions un-augmented first, odd ones augmented first) so
+    a load change on a shared machine biases neither side; each callable returns m rates (clocks)."""
+    out = []
+    for r in range(repetitions):
+        if r % 2 == 0:
+            a = np.atleast_1d(plain())
+            b = np.atleast_1d(augmented())
+        else:
+            b = np.atleast_1d(augmented())
+            a = np.atleast_1d(plain())
+        out.append((a, b, b / a))
+    return np.array(out, dtype=float)
+
+
+def augmentation_loaders(archive: Path, mapping, workdir: Path, batch_size: int, seed: int) -> list[tuple[str, Any, Any]]:
+    """(batch kind, un-augmented loader, augmented loader): mapping rows (the segmenter's Trainer), pairs
+    and series (the detector's Trainer, ``--sampling pairs`` / ``timeseries``)."""
+    return [
+        ("mapping rows: EuroMineTrainer (train.py, --sampling per_year)",
+         trainer_loader(archive, workdir, batch_size, seed), trainer_loader(archive, workdir, batch_size, seed, augment=True)),
+        ("pairs: ChangeDetectionTrainer (--sampling pairs; 2 dates, 3 masks)",
+         detector_loader(mapping, workdir, batch_size, "pairs", False), detector_loader(mapping, workdir, batch_size, "pairs", True)),
+        ("timeseries: ChangeDetectionTrainer (--sampling timeseries; T years, T masks)",
+         detector_loader(mapping, workdir, batch_size, "timeseries", False),
+         detector_loader(mapping, workdir, batch_size, "timeseries", True)),
+    ]
+
+
+def augmentation_cost(kinds: list[tuple[str, Any, Any]], repetitions: int) -> list[tuple[str, np.ndarray]]:
+    """Per batch kind: :func:`interleaved_ratios` of its loader without and with ``--augment`` by both
+    clocks of :func:`epoch_rates`, each loader warmed up by one untimed epoch first."""
+    out = []
+    for name, plain, augmented in kinds:
+        epoch_rates(plain), epoch_rates(augmented)  # warm-up: page cache, allocator
+        out.append((name, interleaved_ratios(lambda: epoch_rates(plain), lambda: epoch_rates(augmented), repetitions)))
+        print(f"  augmentation cost: {name.split(':')[0]} done", file=sys.stderr)
     return out
 
 
@@ -265,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5, help="timed epochs per reader (round-robin over readers)")
+    parser.add_argument("--repetitions", type=int, default=9,
+                        help="interleaved un-augmented / augmented epoch pairs per batch kind (augmentation cost)")
     parser.add_argument("--split", default="train")
     parser.add_argument(
         "--torch-threads", type=int, default=1,
@@ -298,10 +357,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.split == "train":
         readers[2:2] = [
             ("mapping", "Trainer.get_train_dataloader() (train.py's path: the task's load_splits + build_trainer)", None, None, SAMPLE_BYTES),
-            ("mapping", "same + EuroMineTrainer.augment_batch (train.py --augment)", None, None, SAMPLE_BYTES),
         ]
-        loaders[2:2] = [trainer_loader(archive, args.workdir, b, args.seed),
-                        trainer_loader(archive, args.workdir, b, args.seed, augment=True)]
+        loaders[2:2] = [trainer_loader(archive, args.workdir, b, args.seed)]
     print(f"mapping rows: {len(mapping)}, pairs: {len(pairs)} (split {args.split}); warming up", file=sys.stderr)
     for loader in loaders:  # page cache, allocator
         epoch_rate(loader)
@@ -332,7 +389,27 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| change-detection Trainer | pairs/s (median) | best |\n|---|---:|---:|")
     for name, med, best in trainer_pair_rates(mapping, b, rounds, args.workdir):
         print(f"| {name} | {med:,.0f} | {best:,.0f} |")
+    if args.split == "train":
+        kinds = augmentation_loaders(archive, mapping, args.workdir, b, args.seed)
+        print_augmentation_cost(augmentation_cost(kinds, args.repetitions))
     return 0
+
+
+def print_augmentation_cost(rows: list[tuple[str, np.ndarray]]) -> None:
+    """The augmentation table: rows/s (batch rows: images, pairs or series) and the per-repetition ratio,
+    by the wall clock (samples/s as training sees them) and by CPU time (robust to descheduling)."""
+    reps = len(rows[0][1]) if rows else 0
+    print(f"\nAugmentation cost (train.py --augment): {reps} interleaved repetitions (ABBA), one epoch each, "
+          f"after one warm-up epoch per loader; load average now {os.getloadavg()[0]:.1f}\n")
+    print("| Trainer's train loader | un-augmented rows/s (median) | augmented rows/s (median) "
+          "| ratio (median) | ratio min-max | per repetition | ratio by CPU time (median, min-max) |")
+    print("|---|---:|---:|---:|---:|---|---:|")
+    for name, runs in rows:
+        plain, augmented, ratios = runs[:, 0, 0], runs[:, 1, 0], runs[:, 2, 0]
+        cpu = runs[:, 2, -1]
+        print(f"| {name} | {np.median(plain):,.0f} | {np.median(augmented):,.0f} | {np.median(ratios):.2f} "
+              f"| {ratios.min():.2f}-{ratios.max():.2f} | {' '.join(f'{r:.2f}' for r in ratios)} "
+              f"| {np.median(cpu):.2f} ({cpu.min():.2f}-{cpu.max():.2f}) |")
 
 
 if __name__ == "__main__":

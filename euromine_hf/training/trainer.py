@@ -27,7 +27,7 @@ from transformers import PreTrainedModel, Trainer
 from transformers.utils import SAFE_WEIGHTS_INDEX_NAME, SAFE_WEIGHTS_NAME, WEIGHTS_INDEX_NAME, WEIGHTS_NAME
 
 from euromine_hf.bands import PATCH_SIZE
-from euromine_hf.data.collators import NUM_DIHEDRAL, dihedral
+from euromine_hf.data.collators import NUM_DIHEDRAL, dihedral_batch
 from euromine_hf.training.losses import temporal_consistency_loss
 
 
@@ -233,25 +233,30 @@ class EuroMineTrainer(Trainer):
             raise ValueError(f"augmentation rotates by 90 degrees and needs square patches; got {tuple(pixel_values.shape)}")
         rng = np.random.default_rng([int(self.args.seed), step, micro, int(self.args.process_index)])
         ks = rng.integers(0, NUM_DIHEDRAL, size=pixel_values.shape[0]).tolist()
-        out = dict(inputs)
+        gains = None
         if self.radiometric_jitter > 0:
             gains = 1.0 + rng.uniform(-self.radiometric_jitter, self.radiometric_jitter, size=pixel_values.shape[0])
-            inputs = dict(inputs, **{k: self._scale_gain(inputs[k], gains) for k in image_keys})
-            out.update({k: inputs[k] for k in image_keys})
+        out = dict(inputs)
         if not self.augment:
+            if gains is not None:
+                out.update({k: self._scale_gain(inputs[k], gains) for k in image_keys})
             return out
+        # One pass per key, on the key's own device (see dihedral_batch); the gain is then applied in
+        # place on the transformed copy: element-wise, so bit for bit what gain-then-transform gave.
         for key in (*_IMAGE_KEYS, *_MASK_KEYS):
-            if key not in inputs:
-                continue
-            tensor = inputs[key]
-            array = tensor.detach().cpu().numpy()
-            moved = np.stack([np.ascontiguousarray(dihedral(a, k)) for a, k in zip(array, ks)])
-            out[key] = torch.from_numpy(moved).to(tensor.device)
+            if key in inputs:
+                out[key] = dihedral_batch(inputs[key], ks)
+        if gains is not None:
+            for key in image_keys:
+                self._scale_gain(out[key], gains, in_place=True)
         return out
 
     @staticmethod
-    def _scale_gain(pixel_values: torch.Tensor, gains: np.ndarray) -> torch.Tensor:
-        """(g·x − m)/s = g·(x − m)/s + (g − 1)·m/s on normalised inputs (bands on axis −3)."""
+    def _scale_gain(pixel_values: torch.Tensor, gains: np.ndarray, in_place: bool = False) -> torch.Tensor:
+        """(g·x − m)/s = g·(x − m)/s + (g − 1)·m/s on normalised inputs (bands on axis −3).
+
+        ``in_place`` writes into ``pixel_values`` (a buffer the caller owns) with the same two
+        float32 operations per element, so both forms agree bit for bit."""
         from euromine_hf.bands import MEAN, STD
 
         bands = pixel_values.shape[-3]
@@ -260,6 +265,8 @@ class EuroMineTrainer(Trainer):
         shape = (-1,) + (1,) * (pixel_values.ndim - 1)
         g = torch.as_tensor(gains, dtype=pixel_values.dtype, device=pixel_values.device).reshape(shape)
         offset = torch.as_tensor(MEAN / STD, dtype=pixel_values.dtype, device=pixel_values.device).reshape(bands, 1, 1)
+        if in_place:
+            return pixel_values.mul_(g).add_((g - 1) * offset)
         return g * pixel_values + (g - 1) * offset
 
     def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
