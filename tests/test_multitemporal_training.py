@@ -300,3 +300,32 @@ def test_a_series_run_is_an_entry_on_both_leaderboards(tmp_path, small_archive, 
     for task, key in (("mapping", "OF1"), ("change_detection", "OF1")):
         entry = json.loads(open(board["entries"][task]["entry"]).read())
         assert entry["task"] == task and entry["scores"][key] == pytest.approx(1.0), entry["scores"]
+
+
+def test_train_py_resume_from_a_checkpoint_continues_exactly(tmp_path, small_archive, hf_cache):  # noqa: F811
+    """train.py --resume_from_checkpoint on a series run: the resumed run's last checkpoint holds the same
+    weights as the uninterrupted run's (the trainer-level check is test_resume_equals_uninterrupted)."""
+    import shutil
+
+    from safetensors.torch import load_file
+
+    from euromine_hf.training.main import main
+
+    def train(out, *extra):
+        assert main(["--task", "multitemporal", "--size", "tiny", "--data_dir", str(small_archive), "--cache_dir",
+                     str(hf_cache), "--output_dir", str(out), "--max_steps", "4", "--per_device_train_batch_size", "2",
+                     "--per_device_eval_batch_size", "2", "--learning_rate", "1e-2", "--eval_strategy", "steps",
+                     "--eval_steps", "2", "--save_strategy", "steps", "--save_steps", "2", "--disable_tqdm", "true",
+                     "--use_cpu", "true", "--num_qualitative", "0", "--dataloader_num_workers", "0",
+                     "--pairs_per_series", "3", "--years", "2015", "2016", "2018", "2021", *extra]) == 0
+
+    train(tmp_path / "straight")
+    shutil.copytree(tmp_path / "straight" / "checkpoint-2", tmp_path / "resumed" / "checkpoint-2")
+    train(tmp_path / "resumed", "--resume_from_checkpoint", str(tmp_path / "resumed" / "checkpoint-2"))
+    straight = load_file(tmp_path / "straight" / "checkpoint-4" / "model.safetensors")
+    resumed = load_file(tmp_path / "resumed" / "checkpoint-4" / "model.safetensors")
+    halfway = load_file(tmp_path / "straight" / "checkpoint-2" / "model.safetensors")
+    assert any(not torch.equal(halfway[k], straight[k]) for k in straight)  # steps 3-4 changed the weights
+    assert straight.keys() == resumed.keys()
+    for key in straight:
+        torch.testing.assert_close(resumed[key], straight[key], rtol=1e-5, atol=1e-6, msg=key)
