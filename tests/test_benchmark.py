@@ -156,6 +156,55 @@ def test_tables_hold_mean_std_over_seeds_n_and_the_paper_row(tmp_path):
     assert "OF1_mean,OF1_std,OF1_n" in csv_head
 
 
+def test_a_series_model_runs_only_when_asked_and_lands_in_tables_4_5_and_6(tmp_path):
+    """utae-series (beyond the paper) is never part of --task all --models all; named, or with --task
+    multitemporal, it runs under runs/multitemporal/ and its mapping, change and post-classification
+    scores become its rows of Tables 4, 5 and 6 (after the paper's models, with no paper row)."""
+    assert "multitemporal" not in plan.resolve_models("all", "all")
+    assert plan.resolve_models("multitemporal", "all") == {"multitemporal": ["utae-series"]}
+    assert plan.resolve_models("all", "utae-series,unet") == {"mapping": ["unet"], "multitemporal": ["utae-series"]}
+    with pytest.raises(ValueError, match="multitemporal model but --task is mapping"):
+        plan.resolve_models("mapping", "utae-series")
+
+    specs = _plan(tmp_path, plan.resolve_models("all", "unet,fc-ef,utae-series"), seeds=(0, 1))
+    by = {(s.model, s.seed): s for s in specs}
+    series = by["utae-series", 0]
+    assert series.run_dir == tmp_path / "out" / "runs" / "multitemporal" / "utae-series" / "seed0"
+    assert series.argv()[:2] == ["--task", "multitemporal"]
+    for spec in specs:
+        if spec.model != "utae-series":
+            _finish(spec, 0.3)
+    for seed, base in ((0, 0.5), (1, 0.7)):
+        spec = by["utae-series", seed]
+        _finish(spec, base)
+        result = json.loads((spec.run_dir / plan.RESULT_FILE).read_text())
+        result.update(test=_scores("mapping", base), change=_scores("change_detection", base / 2),
+                      post_classification=_scores("change_detection", base / 4))
+        (spec.run_dir / plan.RESULT_FILE).write_text(json.dumps(result))
+    write_benchmark_tables(tmp_path / "out", load_results(tmp_path / "out"), specs)
+    for table, unet_like, expected in (("table4", "unet", 0.610), ("table5", "fc-ef", 0.309), ("table6", "unet", 0.159)):
+        rows = json.loads((tmp_path / f"out/{table}.json").read_text())["rows"]
+        assert rows[-1]["model"] == "utae-series" and rows[-1]["source"] == "ours"  # last, no paper row after it
+        assert rows[-1]["seeds"] == [0, 1] and math.isclose(rows[-1]["OF1"]["mean"], expected), (table, rows[-1]["OF1"])
+        assert any(r["model"] == unet_like for r in rows)
+
+
+def test_a_series_run_result_needs_its_change_scores(tmp_path):
+    run = _plan(tmp_path, {"multitemporal": ["utae-series"]}, seeds=(0,))[0]
+    plan.write_spec(run)
+    results = run.run_dir / "results"
+    results.mkdir(parents=True)
+    fields = {"task": "multitemporal", "model": "utae-series", "size": "tiny", "seed": 0, "test": {"OF1": 0.5},
+              "post_classification": {"OF1": 0.2}}
+    (results / "all_results.json").write_text(json.dumps(fields))
+    with pytest.raises(ValueError, match="field 'change'"):
+        jobs.collect_result(run.run_dir, plan.read_spec(run.run_dir))
+    (results / "all_results.json").write_text(json.dumps({**fields, "change": {"OF1": 0.4, "F1_interval_1": 0.3}}))
+    got = jobs.collect_result(run.run_dir, plan.read_spec(run.run_dir))
+    assert (got["test"], got["change"], got["post_classification"]) == ({"OF1": 0.5}, {"OF1": 0.4, "F1_interval_1": 0.3},
+                                                                        {"OF1": 0.2})
+
+
 def test_a_planned_model_with_no_finished_run_is_missing_and_other_options_stay_out(tmp_path):
     specs = _plan(tmp_path, {"mapping": ["unet", "linknet"]}, seeds=(0,))
     _finish(specs[0], 0.5)

@@ -14,7 +14,8 @@ samples, evaluating and checkpointing every epoch, with a validation score that 
 The models composed from transformers (Segformer, UperNet-Swin, Mask2Former) store renamed keys
 on disk, which is what broke (a) and (b); the task's ``build_model`` seeding is what (c) checks.
 Detectors go through the change-detection task (its ``build_model`` + ``ChangeDetectionTrainer`` on
-pairs with both dates' masks).  The 11 segmenters and the 6 detectors of :data:`FAST_DETECTORS` run by
+pairs with both dates' masks); series models through the multitemporal task's ``MultitemporalTrainer``
+on 3-year series.  The 11 segmenters, the series models and the 6 detectors of :data:`FAST_DETECTORS` run by
 default (about 45 s on 2 loaded CPU cores); the other 14 detectors (about 40 s more) are ``slow``.
 """
 
@@ -29,10 +30,11 @@ import torch
 from datasets import Dataset
 
 from euromine_hf.bands import MEAN, STD
-from euromine_hf.data.collators import MappingCollator, PairCollator
+from euromine_hf.data.collators import MappingCollator, PairCollator, TimeseriesCollator
 from euromine_hf.models import MODEL_ZOO, build_model, zoo_names
 from euromine_hf.training.arguments import EuroMineTrainingArguments, ModelArguments
 from euromine_hf.training.change_trainer import ChangeDetectionTrainer
+from euromine_hf.training.multitemporal_trainer import MultitemporalTrainer
 from euromine_hf.training.tasks import get_task
 from euromine_hf.training.trainer import EuroMineTrainer
 
@@ -57,6 +59,16 @@ def _mask(i: int, grow: int = 0) -> np.ndarray:
     return mask
 
 
+def _series(n: int, seed: int) -> list[dict]:
+    """Series of :data:`SERIES_YEARS` whose mine grows year by year (series models, ``--task multitemporal``)."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i in range(n):
+        masks = np.stack([_mask(i, grow=3 * t) for t in range(len(SERIES_YEARS))])
+        samples.append({"images": np.stack([_image(m, rng) for m in masks]), "masks": masks, "years": list(SERIES_YEARS)})
+    return samples
+
+
 def _rows(n: int, seed: int) -> Dataset:
     rng = np.random.default_rng(seed)
     masks = [_mask(i) for i in range(n)]
@@ -75,6 +87,9 @@ def _pair_rows(n: int, seed: int) -> Dataset:
     }).with_format("numpy", dtype=None)
 
 
+SERIES_YEARS = (2015, 2016, 2018)
+SERIES_TRAIN = _series(BATCH * STEPS_PER_EPOCH, seed=4)
+SERIES_VALIDATION = _series(4, seed=5)
 TRAIN = _rows(BATCH * STEPS_PER_EPOCH, seed=0)
 VALIDATION = _rows(4, seed=1)
 PAIR_TRAIN = _pair_rows(BATCH * STEPS_PER_EPOCH, seed=2)
@@ -108,9 +123,10 @@ def _train(name: str, out: Path, resume: Path | None = None, overrides: str | No
     """Train through the task's own path: the task's ``build_model`` + ``EuroMineTrainer`` on mapping rows,
     or ``ChangeDetectionTrainer`` on pairs (as the change-detection task wires them)."""
     _disturb_rngs()
-    detector = MODEL_ZOO[name].task == "change_detection"
-    model_args = ModelArguments(task=MODEL_ZOO[name].task, model=name, size="tiny", config_overrides=overrides)
-    model = get_task("change_detection" if detector else "segmentation").build_model(model_args, seed=SEED)
+    task = MODEL_ZOO[name].task
+    detector = task == "change_detection"
+    model_args = ModelArguments(task=task, model=name, size="tiny", config_overrides=overrides)
+    model = get_task(task).build_model(model_args, seed=SEED)
     args = EuroMineTrainingArguments(
         output_dir=str(out), per_device_train_batch_size=BATCH, per_device_eval_batch_size=BATCH,
         num_train_epochs=EPOCHS, learning_rate=5e-3, lr_scheduler_kwargs={"min_lr": 1e-5},
@@ -119,7 +135,13 @@ def _train(name: str, out: Path, resume: Path | None = None, overrides: str | No
         logging_steps=1, use_cpu=True, disable_tqdm=True, seed=SEED, dataloader_num_workers=0,
     )
     metric = EpochScore()
-    if detector:
+    if task == "multitemporal":  # the series task's trainer: Eq. 6 + Eq. 7, pairs drawn per series and step
+        trainer = MultitemporalTrainer(
+            model=model, args=args, train_dataset=SERIES_TRAIN, eval_dataset=SERIES_VALIDATION,
+            data_collator=TimeseriesCollator(with_years=True), compute_metrics=metric, augment=True,
+            pairs_per_series=2,
+        )
+    elif detector:
         trainer = ChangeDetectionTrainer(
             model=model, args=args, train_dataset=PAIR_TRAIN, eval_dataset=PAIR_VALIDATION,
             data_collator=PairCollator(with_masks=True), eval_data_collator=PairCollator(), compute_metrics=metric,
@@ -156,12 +178,6 @@ def _zoo_params() -> list:
     """Every segmenter; the detectors of :data:`FAST_DETECTORS` by default, the others marked slow."""
     params = []
     for name in sorted(MODEL_ZOO):
-        if MODEL_ZOO[name].task == "multitemporal":
-            # the training layer has no multitemporal task yet (issue 17's second step): --task is
-            # refused. Strict: this fails once the task exists, so the model then joins this test.
-            params.append(pytest.param(name, marks=pytest.mark.xfail(
-                raises=ValueError, strict=True, reason="no multitemporal training task yet")))
-            continue
         slow = MODEL_ZOO[name].task == "change_detection" and name not in FAST_DETECTORS
         params.append(pytest.param(name, marks=pytest.mark.slow) if slow else name)
     return params

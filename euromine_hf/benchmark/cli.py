@@ -22,6 +22,8 @@ Examples:
   euromine benchmark --task all --models all --seeds 0,1,2 --size paper --data_dir /data/EuroMineNet \\
       --output_dir runs/benchmark --launcher slurm --slurm_partition gpu --slurm_gpus_per_node 8 \\
       --slurm_time 24:00:00 --accelerate_config configs/fsdp.yaml               # the paper's set-up
+  euromine benchmark --task all --models unet,fc-ef,utae-series --size tiny --seeds 0 --max_steps 20
+      # a series model (beyond the paper) beside them: its rows land in Tables 4, 5 and 6
 Extra train.py options for every run follow `--`, e.g. `-- --per_device_train_batch_size 8 --cache_dir c`."""
 
 
@@ -30,8 +32,10 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
 
     parser = subparsers.add_parser(name, help=summary, description=DESCRIPTION,
                                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", choices=("mapping", "change_detection", "all"), default="all",
-                        help="which tables: mapping (Tables 4, 6), change_detection (Table 5) or all (default)")
+    parser.add_argument("--task", choices=("mapping", "change_detection", "multitemporal", "all"), default="all",
+                        help="which tables: mapping (Tables 4, 6), change_detection (Table 5), multitemporal "
+                             "(series models, beyond the paper: Tables 4-6) or all (default: the paper's two tasks, "
+                             "plus any series model named in --models)")
     parser.add_argument("--models", default="all", help="'all' (every zoo model of the tasks) or NAME,NAME,... (default: all)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds, one run each (default: 0,1,2)")
     parser.add_argument("--data_dir", default=None,

@@ -98,11 +98,16 @@ def collect_result(run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
         "test": {k: float(v) for k, v in test.items() if isinstance(v, (int, float))},
         "data_dir": data.get("data_dir", options["data_dir"]), "data_source": data.get("data_source"),
     }
-    if options["task"] == "segmentation":
+    if options["task"] in ("segmentation", "multitemporal"):
         post = data.get("post_classification")
         if not isinstance(post, dict):
             post = _post_classification_table(run_dir / "results" / "post_classification.json")
         result["post_classification"] = post
+    if options["task"] == "multitemporal":  # a series model's change maps of every pair (Table 5)
+        change = data.get("change")
+        if not isinstance(change, dict) or not change:
+            raise ValueError(f"{path}: field 'change': expected the change metrics of a series model, found {change!r:.80}")
+        result["change"] = {k: float(v) for k, v in change.items() if isinstance(v, (int, float))}
     return result
 
 
@@ -133,16 +138,27 @@ def record_leaderboard_entry(run_dir: Path, spec: dict[str, Any], result: dict[s
 
     A run whose predictions cannot be a submission (e.g. ``--max_test_samples`` left test sites out)
     stays finished; the reason is kept in ``result.json`` and printed by the runner."""
+    if spec["task"] == "multitemporal":  # a series model: an entry on both boards, from its two folders
+        entries = {"mapping": _record_entry(run_dir, spec, "mapping"),
+                   "change_detection": _record_entry(run_dir, spec, "change_detection", "test_change")}
+        errors = [f"{task}: {e['error']}" for task, e in entries.items() if not e.get("entry")]
+        board: dict[str, Any] = {"entry": entries["mapping"].get("entry") if not errors else None, "entries": entries}
+        if errors:
+            board["error"] = "; ".join(errors)
+        return board
+    return _record_entry(run_dir, spec, spec["task"])
+
+
+def _record_entry(run_dir: Path, spec: dict[str, Any], task: str, folder: str = "test") -> dict[str, Any]:
     from euromine_hf.hub import leaderboard as lb
 
-    task = spec["task"]
     options = spec["options"]
     split_scheme = _option_value(options["train_options"], "--split_scheme") or "auto"
     meta = {"model": entry_name(spec), "task": task,
             "description": f"euromine benchmark run {run_dir} ({options['size']} preset"
                            + (f", max_steps {options['max_steps']})" if options["max_steps"] is not None else ")")}
     try:
-        submission = lb.validate_submission(run_dir / "predictions" / "test", options["data_dir"], task=task,
+        submission = lb.validate_submission(run_dir / "predictions" / folder, options["data_dir"], task=task,
                                             split_scheme=split_scheme, meta=meta)
         scores = lb.score_submission(submission, split_scheme=split_scheme)
         entry = lb.make_result_entry(submission, scores, split_scheme=split_scheme)

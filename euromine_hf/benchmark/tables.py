@@ -21,13 +21,18 @@ from typing import Any, Mapping, Sequence
 
 from euromine_hf.benchmark.plan import RESULT_FILE, RunSpec, read_json
 
-#: output stem -> (metrics.tables kind, benchmark task of the runs, the result field holding the scores, title)
-TABLES: dict[str, tuple[str, str, str, str]] = {
-    "table4": ("mapping", "mapping", "test", "Table 4: multitemporal mapping (F1 per year, OF1, GCA/LCA-TIoU)"),
-    "table5": ("change", "change_detection", "test", "Table 5: change detection (F1 per interval, OF1)"),
-    "table6": ("post-classification", "mapping", "post_classification",
+#: output stem -> (metrics.tables kind, {benchmark task of the runs: the result field holding its scores}, title);
+#: a series model (task ``multitemporal``) has a row in every table, after the paper's models
+TABLES: dict[str, tuple[str, dict[str, str], str]] = {
+    "table4": ("mapping", {"mapping": "test", "multitemporal": "test"},
+               "Table 4: multitemporal mapping (F1 per year, OF1, GCA/LCA-TIoU)"),
+    "table5": ("change", {"change_detection": "test", "multitemporal": "change"},
+               "Table 5: change detection (F1 per interval, OF1)"),
+    "table6": ("post-classification", {"mapping": "post_classification", "multitemporal": "post_classification"},
                "Table 6: post-classification change of the segmenters (F1 per interval, OF1)"),
 }
+#: zoo task of each benchmark task's models (row order)
+_ZOO_TASKS = {"mapping": "segmentation", "change_detection": "change_detection", "multitemporal": "multitemporal"}
 #: options that differ between the runs of one table by design
 PER_RUN_OPTIONS = ("task", "model", "seed")
 
@@ -65,25 +70,26 @@ def table_rows(stem: str, results: Sequence[Mapping[str, Any]], specs: Sequence[
     from euromine_hf.metrics.tables import TASKS, paper_row_name, score_key, table_columns
     from euromine_hf.models.registry import get_spec, zoo_names
 
-    kind, task, field, title = TABLES[stem]
+    kind, fields, title = TABLES[stem]
     columns = table_columns(kind)
     reference = _common(specs[0].options) if specs else None
-    planned = {(s.model, s.seed) for s in specs if s.task == task}
-    ours = [r for r in results if r.get("task") == task]
+    planned = {(s.model, s.seed) for s in specs if s.task in fields}
+    ours = [r for r in results if r.get("task") in fields]
     used = matching_results(ours, specs)
     excluded = sorted(f"{r['model']}/seed{r['seed']}" for r in ours if r not in used)
     models = {m for m, _ in planned} | {r["model"] for r in used}
-    order = list(zoo_names("segmentation" if task == "mapping" else "change_detection"))
+    order = [name for task in fields for name in zoo_names(_ZOO_TASKS[task])]
+    field_of = {name: fields[task] for task in fields for name in zoo_names(_ZOO_TASKS[task])}
     reported = load_resource("paper_results.json")[TASKS[kind][0]]
     rows = []
     for model in sorted(models, key=lambda m: (order.index(m) if m in order else len(order), m)):
         runs = sorted((r for r in used if r["model"] == model), key=lambda r: r["seed"])
-        scores = [r.get(field) or {} for r in runs]
+        scores = [r.get(field_of.get(model, fields.get(r.get("task"), "test"))) or {} for r in runs]
         paper_name = get_spec(model).paper_name
         row: dict[str, Any] = {
             "model": model, "paper_name": paper_name, "source": "ours",
-            "seeds": [r["seed"] for r in runs if r.get(field)],
-            "missing_seeds": sorted({s for m, s in planned if m == model} - {r["seed"] for r in runs if r.get(field)}),
+            "seeds": [r["seed"] for r, sc in zip(runs, scores) if sc],
+            "missing_seeds": sorted({s for m, s in planned if m == model} - {r["seed"] for r, sc in zip(runs, scores) if sc}),
         }
         for c in columns:
             row[c] = summarise([float(s[score_key(kind, c)]) for s in scores if s.get(score_key(kind, c)) is not None])
@@ -152,8 +158,8 @@ def write_benchmark_tables(output_dir: str | Path, results: Sequence[Mapping[str
     out = Path(output_dir)
     tasks = {s.task for s in specs} | {r.get("task") for r in results}
     written: dict[str, Path] = {}
-    for stem, (_, task, _, _) in TABLES.items():
-        if task not in tasks:
+    for stem, (_, fields, _) in TABLES.items():
+        if not tasks & set(fields):
             continue
         table = table_rows(stem, results, specs)
         for ext, text in (("md", to_markdown(table)), ("csv", to_csv(table)), ("json", json.dumps(table, indent=1) + "\n")):

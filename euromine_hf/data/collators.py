@@ -374,7 +374,11 @@ class PairCollator(_Collator):
 
 class TimeseriesCollator(MappingCollator):
     """``timeseries`` samples (``images`` (T,10,H,W), ``masks`` (T,H,W)) → ``pixel_values``
-    (B, T, 10, H, W) and ``labels`` (B, T, H, W); one augmentation per sample for all T years."""
+    (B, T, 10, H, W) and ``labels`` (B, T, H, W); one augmentation per sample for all T years.
+
+    ``with_years=True`` (the series model's inputs) adds ``years`` (B, T) int64 and ``year_mask``
+    (B, T) bool: the sample's ``year_mask`` where it has one (a series with gaps), else all True.
+    """
 
     lead_axes = 1
 
@@ -386,5 +390,23 @@ class TimeseriesCollator(MappingCollator):
         seed: int | None = None,
         image_key: str = "images",
         mask_key: str = "masks",
+        with_years: bool = False,
     ) -> None:
         super().__init__(mean, std, augment, seed, image_key, mask_key)
+        self.with_years = bool(with_years)
+
+    def __call__(self, batch: Sequence[Mapping[str, Any]] | Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        out = super().__call__(batch)
+        if not self.with_years:
+            return out
+        b, t = out["pixel_values"].shape[:2]
+        samples = [dict(zip(batch, values)) for values in zip(*batch.values())] if isinstance(batch, Mapping) else batch
+        years = np.asarray([np.asarray(s.get("years", ()), dtype=np.int64) for s in samples])
+        if years.shape != (b, t):
+            raise ValueError(f"{type(self).__name__}: every sample needs 'years' listing its {t} years; got shape {years.shape}")
+        masks = [np.asarray(s["year_mask"], dtype=bool) if "year_mask" in s else np.ones(t, dtype=bool) for s in samples]
+        if any(m.shape != (t,) for m in masks):
+            raise ValueError(f"{type(self).__name__}: 'year_mask' must hold one flag per year ({t})")
+        out["years"] = torch.from_numpy(years)
+        out["year_mask"] = torch.from_numpy(np.stack(masks))
+        return out

@@ -343,10 +343,13 @@ class TimeseriesDataset:
     Samples have the ``timeseries`` fields: ``images`` uint16 (T,10,160,160), ``masks`` uint8
     (T,160,160), ``years``, and the key fields; feed them to
     :class:`~euromine_hf.data.collators.TimeseriesCollator`. Every (site, patch) must have every
-    selected year (default: every year present).
+    selected year (default: every year present), unless ``allow_missing``: then a series may lack
+    years (real archives have gaps), a missing year's image is zeros and its mask ``ignore_index``,
+    and each sample carries ``year_mask`` (T,) bool (False: missing), as the series model reads it.
     """
 
-    def __init__(self, mapping: datasets.Dataset | MappingRows, years: Iterable[int] | None = None) -> None:
+    def __init__(self, mapping: datasets.Dataset | MappingRows, years: Iterable[int] | None = None,
+                 allow_missing: bool = False, ignore_index: int = 255) -> None:
         self.rows = _as_rows(mapping)
         candidates = _year_filter(self.rows, years)
         year = self.rows.keys["year"][candidates].astype(np.int64)
@@ -355,6 +358,11 @@ class TimeseriesDataset:
         patch = self.rows.keys["patch"][candidates].astype(np.int64)
         order = np.lexsort((year, patch, site_code))
         t = len(self.years)
+        self.allow_missing = bool(allow_missing)
+        self.ignore_index = int(ignore_index)
+        if self.allow_missing:
+            self._index_with_gaps(candidates, order, site_code, patch, year)
+            return
         if t == 0 or len(order) % t:
             raise ValueError(f"TimeseriesDataset: {len(order)} rows do not form complete series of {t} years {self.years}")
         grid = order.reshape(-1, t)
@@ -370,26 +378,52 @@ class TimeseriesDataset:
                 f"{self.years}, found a different set"
             )
         self.series_rows = candidates[grid]  # (num_series, T) mapping rows
+        self.year_mask = np.ones(self.series_rows.shape, dtype=bool)
+
+    def _index_with_gaps(self, candidates: np.ndarray, order: np.ndarray, site_code: np.ndarray,
+                         patch: np.ndarray, year: np.ndarray) -> None:
+        """``series_rows`` (num_series, T) with −1 where a (site, patch) lacks a year, and ``year_mask``."""
+        t = len(self.years)
+        if not t or not len(order):
+            raise ValueError(f"TimeseriesDataset: no row of the years {self.years}")
+        code, pat, yr = site_code[order], patch[order], year[order]
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = (code[1:] != code[:-1]) | (pat[1:] != pat[:-1])
+        series = np.cumsum(new) - 1
+        position = np.searchsorted(np.asarray(self.years), yr)
+        self.series_rows = np.full((int(series[-1]) + 1, t), -1, dtype=np.int64)
+        self.series_rows[series, position] = candidates[order]
+        self.year_mask = self.series_rows >= 0
 
     def __len__(self) -> int:
         return len(self.series_rows)
 
+    def first_rows(self) -> np.ndarray:
+        """One mapping row per series (its first present year): where its site/patch keys are read."""
+        first = np.argmax(self.year_mask, axis=1)
+        return self.series_rows[np.arange(len(self.series_rows)), first]
+
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         grid = self.series_rows[np.asarray(indices, dtype=np.int64)]
-        flat = grid.reshape(-1)
-        images = self.rows.images(flat)
-        masks = self.rows.masks(flat)
-        keys = self.rows.key_values(grid[:, 0])
+        present = grid >= 0
+        images = iter(self.rows.images(grid[present]))
+        masks = iter(self.rows.masks(grid[present]))
+        keys = self.rows.key_values(grid[np.arange(len(grid)), np.argmax(present, axis=1)])
         keys.pop("year", None)
-        t = grid.shape[1]
         samples = []
         for j in range(len(grid)):
             sample = {name: values[j] for name, values in keys.items()}
+            year_images = [next(images) if here else None for here in present[j]]
+            year_masks = [next(masks) if here else None for here in present[j]]
+            image = next(a for a in year_images if a is not None)
+            mask = next(a for a in year_masks if a is not None)
             sample.update(
                 years=list(self.years),
-                images=np.stack(images[j * t : (j + 1) * t]),
-                masks=np.stack(masks[j * t : (j + 1) * t]),
+                images=np.stack([a if a is not None else np.zeros_like(image) for a in year_images]),
+                masks=np.stack([a if a is not None else np.full_like(mask, self.ignore_index) for a in year_masks]),
             )
+            if self.allow_missing:
+                sample["year_mask"] = present[j].copy()
             samples.append(sample)
         return samples
 

@@ -35,6 +35,8 @@ Paper set-up on a real archive, e.g.:
 Change detection (pairs of years, scored by F1 per interval and OF1 like the paper's Table 5):
   euromine train --task change_detection --model fc-siam-diff --data_dir /data/EuroMineNet
   (Eq. 7 loss over each patch's series: add --sampling timeseries [--pairs_per_series k])
+One model for the whole series (yearly masks + every pair's change, Eq. 6 + Eq. 7):
+  euromine train --task multitemporal --model utae-series --data_dir /data/EuroMineNet [--pairs_per_series k]
 Several devices:  accelerate launch --config_file configs/ddp.yaml train.py --model unet ...
 Every option of train.py is accepted; `--help` shows the common ones by group, `--help-all` every one."""
 
@@ -52,7 +54,7 @@ class ModelArguments:
     )
     model: str | None = field(
         default=None,
-        metadata={"help": "Model zoo name for the task (default: unet / fc-siam-diff); the list is in --help."},
+        metadata={"help": "Model zoo name for the task (default: unet / fc-siam-diff / utae-series); the list is in --help."},
     )
     size: str = field(
         default="paper",
@@ -130,8 +132,8 @@ class DataArguments:
     )
     pairs_per_series: int | None = field(
         default=None,
-        metadata={"help": "Change detection with --sampling timeseries: year pairs drawn per series and step "
-                          "for Eq. 7 (default: all pairs of the series)."},
+        metadata={"help": "Change detection with --sampling timeseries, or --task multitemporal: year pairs "
+                          "drawn per series and step for Eq. 7 (default: all pairs of the series)."},
     )
     split_scheme: str | None = field(
         default=None,

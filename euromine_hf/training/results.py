@@ -31,6 +31,7 @@ class RunResult:
     baseline_metrics: dict[str, float] | None = None
     baseline: Any = None
     post_classification_metrics: dict[str, float] | None = None  # change read off the test maps (Table 6)
+    change_metrics: dict[str, float] | None = None  # a series model's change maps of every pair (Table 5)
     train_metrics: dict[str, float] = field(default_factory=dict)
     written: dict[str, Path] = field(default_factory=dict)
     seconds: float = 0.0

@@ -104,7 +104,7 @@ def parameters_without_gradient(model: torch.nn.Module, size: int = PATCH_SIZE) 
 
     One forward/backward of a copy of ``model`` on a random (2, C, size, size) batch (pooled BatchNorm
     needs two samples) with the labels its training batches carry (both dates' masks for detectors
-    that use them), inside a forked RNG: the model, its BatchNorm statistics and the random streams
+    that use them; a 3-year series for series models), inside a forked RNG: the model, its BatchNorm statistics and the random streams
     the run is seeded with stay untouched. Run once per process, and only under DDP.
     """
     import inspect
@@ -116,7 +116,11 @@ def parameters_without_gradient(model: torch.nn.Module, size: int = PATCH_SIZE) 
         torch.manual_seed(0)
         image = lambda: torch.randn(2, channels, size, size)  # noqa: E731
         labels = torch.randint(0, 2, (2, size, size))
-        if "pixel_values_t1" in inputs:
+        if getattr(probe.config, "task", None) == "multitemporal":  # a series model: a 3-year series per sample
+            batch = {"pixel_values": torch.stack([image() for _ in range(3)], dim=1),
+                     "years": torch.tensor([[2015, 2016, 2017]] * 2),
+                     "labels": torch.stack([labels] * 3, dim=1)}
+        elif "pixel_values_t1" in inputs:
             batch = {"pixel_values_t1": image(), "pixel_values_t2": image(), "labels": labels}
             if getattr(probe, "uses_date_labels", False):
                 batch.update(labels_t1=labels, labels_t2=labels)

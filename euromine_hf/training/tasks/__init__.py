@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from euromine_hf.training.tasks.base import Task
 from euromine_hf.training.tasks.change_detection import ChangeDetectionTask
+from euromine_hf.training.tasks.multitemporal import MultitemporalTask
 from euromine_hf.training.tasks.segmentation import SegmentationTask
 
 #: ``--task`` name → the task (the order is the ``--help`` order).
 TASKS: dict[str, Task] = {
     "segmentation": SegmentationTask(),
     "change_detection": ChangeDetectionTask(),
+    "multitemporal": MultitemporalTask(),
 }
 
 __all__ = ["TASKS", "Task", "get_task"]

@@ -49,7 +49,8 @@ class SegmentationTask(Task):
             raise ValueError("--sampling pairs needs --task change_detection (segmenters train on per_year or timeseries)")
         for name in ("intervals", "pairs_per_series"):
             if getattr(data_args, name) is not None:
-                raise ValueError(f"--{name} needs --task change_detection")
+                raise ValueError(f"--{name} needs --task change_detection"
+                                 + (" or multitemporal" if name == "pairs_per_series" else ""))
         if getattr(training_args, "temporal_consistency_weight", 0.0) > 0 and data_args.sampling != "timeseries":
             raise ValueError("--temporal_consistency_weight > 0 needs --sampling timeseries (the years of a patch together)")
 
