@@ -14,7 +14,8 @@ interleaved within each repeat, so a drift of the machine's own load hits all of
 Why it matters: libgomp's default wait policy spins at every barrier of a parallel region; with
 two intra-op threads and a core taken by someone else, each of the step's hundreds of regions waits
 for a descheduled thread, and the step slows by an order of magnitude. ``OMP_WAIT_POLICY=PASSIVE``
-(set by ``train.py`` / ``euromine`` unless the user set it) sleeps instead.
+sleeps instead; ``train.py`` / ``euromine`` set it when the machine is busy as they start
+(``euromine_hf/threads.py``), because on an idle machine it is slower.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def measure(policy: str, threads: int, steps: int, archive: Path, work: Path) ->
     out = Path(tempfile.mkdtemp(dir=work))
     env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
     env["OMP_NUM_THREADS"] = str(threads)
-    # "default": libgomp's own (spin a while, then sleep); an empty value keeps train.py from setting PASSIVE
-    # (it only fills an unset variable) and libgomp ignores it
+    # "default": libgomp's own (spin a while, then sleep); an empty value keeps train.py from choosing PASSIVE
+    # on a busy machine (it only fills an unset variable) and libgomp ignores it
     env["OMP_WAIT_POLICY"] = "" if policy == "default" else policy
     env["PYTHONPATH"] = str(REPO)
     argv = [*DEMO_ARGV, "--output_dir", str(out), "--data_dir", str(archive), "--max_steps", str(steps),

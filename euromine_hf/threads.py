@@ -1,34 +1,53 @@
-"""CPU threads of the training and prediction processes: no spinning on a shared machine, a fixed count for the demo.
+"""CPU threads of the training and prediction processes: no spinning on a busy machine, a fixed count for the demo.
 
-Two facts measured with ``bench/threads.py`` (BENCHMARKS.md, "Threads"):
+Measured with ``bench/threads.py`` (BENCHMARKS.md, "Threads"; tiny Segformer demo step, 2-CPU VM):
 
 * torch's CPU kernels run on libgomp, whose default wait policy spins at the end of every parallel
-  region. When another process holds one of the two cores of a small machine, each of a training
-  step's hundreds of regions waits for a descheduled thread and the step slows by up to an order of
-  magnitude. ``OMP_WAIT_POLICY=PASSIVE`` makes waiting threads sleep. libgomp reads it once, when
-  torch is imported, so the entry points call :func:`sleep_while_waiting` first; a value the user
-  set is kept.
+  region. With two intra-op threads and another process holding a core, each of a step's hundreds
+  of regions waits for a descheduled thread: one busy process made the step 3.1x slower, a loaded
+  shared machine up to ~10x. ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep) cut that to 1.5x,
+  but on an idle machine it costs ~30 % (65 vs 50 ms). So the entry points choose it only when the
+  machine is already busy when they start (:func:`sleep_while_waiting_if_busy`: the 1-minute load
+  average leaves fewer free CPUs than torch will run threads). libgomp reads the variable once,
+  when torch is imported; a value the user set is kept. The policy changes timing only, never results.
 * A float sum split over a different number of threads rounds differently, so a training run's
   figures depend on the thread count. The demo fixes its count (:data:`DEMO_THREADS`) so that its
   printed figures are the same whatever ``OMP_NUM_THREADS`` or the machine's core count says, on
-  CPUs of one family (another instruction set can take other kernels).
+  CPUs of one family (another instruction set can take other kernels). Two, not one: one thread does
+  not slow down beside a busy process (61 vs 60 ms) but is ~20 % slower than two on an idle machine.
 """
 
 from __future__ import annotations
 
 import os
 
-__all__ = ["DEMO_THREADS", "sleep_while_waiting", "use_threads"]
+__all__ = ["DEMO_THREADS", "machine_is_busy", "sleep_while_waiting_if_busy", "use_threads"]
 
 #: Intra-op threads of the demo's trainings (README's figures were measured with this count).
 DEMO_THREADS = 2
 
 
-def sleep_while_waiting() -> bool:
-    """Ask libgomp to sleep rather than spin while waiting (``OMP_WAIT_POLICY=PASSIVE``) in this process
-    and its children, unless the variable is set already. True when it was set here; it only takes
-    effect if torch has not been imported yet."""
-    if "OMP_WAIT_POLICY" in os.environ:
+def machine_is_busy(threads: int | None = None) -> bool:
+    """True when the 1-minute load average says other processes keep at least one of the cores busy
+    that ``threads`` (default: ``OMP_NUM_THREADS``, else every CPU, as torch would run) need."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if threads is None:
+        try:
+            threads = int(os.environ.get("OMP_NUM_THREADS", "") or cpus)
+        except ValueError:
+            threads = cpus
+    try:
+        load = os.getloadavg()[0]
+    except OSError:  # not available on this platform: nothing known, keep libgomp's default
+        return False
+    return threads > 1 and load >= cpus - threads + 1  # at least one whole process on the cores our threads need
+
+
+def sleep_while_waiting_if_busy() -> bool:
+    """On a busy machine, ask libgomp to sleep rather than spin while waiting (``OMP_WAIT_POLICY=PASSIVE``)
+    in this process and its children, unless the variable is set already. True when it was set here; it
+    only takes effect if torch has not been imported yet."""
+    if "OMP_WAIT_POLICY" in os.environ or not machine_is_busy():
         return False
     os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     return True

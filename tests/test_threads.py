@@ -11,25 +11,51 @@ from pathlib import Path
 import pytest
 import torch
 
-from euromine_hf.threads import DEMO_THREADS, sleep_while_waiting
+from euromine_hf.threads import DEMO_THREADS, machine_is_busy, sleep_while_waiting_if_busy
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_the_wait_policy_is_filled_in_only_when_unset(monkeypatch):
+def _machine(monkeypatch, cpus: int, load: float) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(cpus)), raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+
+
+def test_busy_means_our_threads_would_share_cores(monkeypatch):
+    _machine(monkeypatch, cpus=2, load=0.9)
+    assert not machine_is_busy(threads=2) and not machine_is_busy(threads=1)
+    _machine(monkeypatch, cpus=2, load=1.0)  # one core taken: two threads would share
+    assert machine_is_busy(threads=2) and not machine_is_busy(threads=1)
+    _machine(monkeypatch, cpus=16, load=12.0)
+    assert not machine_is_busy(threads=4) and machine_is_busy(threads=5)
+    monkeypatch.setenv("OMP_NUM_THREADS", "5")
+    assert machine_is_busy()
+    monkeypatch.delenv("OMP_NUM_THREADS")
+    assert machine_is_busy()  # torch's default: every CPU
+
+
+def test_the_wait_policy_is_filled_in_only_when_unset_and_busy(monkeypatch):
     monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
-    assert sleep_while_waiting() is True and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    _machine(monkeypatch, cpus=2, load=0.2)
+    assert sleep_while_waiting_if_busy() is False and "OMP_WAIT_POLICY" not in os.environ
+    _machine(monkeypatch, cpus=2, load=1.5)
+    assert sleep_while_waiting_if_busy() is True and os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
-    assert sleep_while_waiting() is False and os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+    assert sleep_while_waiting_if_busy() is False and os.environ["OMP_WAIT_POLICY"] == "ACTIVE"
+
+
+_BUSY_MACHINE = "import os; os.getloadavg = lambda: (64.0, 64.0, 64.0); os.sched_getaffinity = lambda pid: {0, 1}\n"
 
 
 @pytest.mark.parametrize("entry", ["train", "euromine"])
 def test_entry_points_set_it_before_torch_is_imported(entry):
-    """In a fresh interpreter: the policy is set by the entry point, before anything imports torch."""
+    """In a fresh interpreter on a (simulated) busy machine: the entry point sets the policy before
+    anything imports torch."""
     call = ("from euromine_hf.training.main import main; main(['--help'])" if entry == "train"
             else "from euromine_hf.cli import main; main([])")
-    code = f"import sys, os\n{call}\nprint('POLICY', os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    code = f"{_BUSY_MACHINE}import sys\n{call}\nprint('POLICY', os.environ.get('OMP_WAIT_POLICY'), 'torch' in sys.modules)"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "OMP_NUM_THREADS")}
     env["PYTHONPATH"] = str(REPO)
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -17,9 +17,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "train.py") -> int:
     what was wrong and returns 2; ``EUROMINE_DEBUG=1`` shows the traceback instead.
     """
     from euromine_hf.cli import run_guarded
-    from euromine_hf.threads import sleep_while_waiting
+    from euromine_hf.threads import sleep_while_waiting_if_busy
 
-    sleep_while_waiting()  # before torch is imported: libgomp reads it once (euromine_hf/threads.py)
+    sleep_while_waiting_if_busy()  # before torch is imported: libgomp reads it once (euromine_hf/threads.py)
     words = list(sys.argv[1:] if argv is None else argv)
     if "-h" in words or "--help" in words or "--help-all" in words:
         return print_help(prog, full="--help-all" in words)
