@@ -145,9 +145,6 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from euromine_hf.threads import sleep_while_waiting_if_busy
-
-    sleep_while_waiting_if_busy()  # before any subcommand imports torch (euromine_hf/threads.py)
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=command if command in COMMANDS else "")

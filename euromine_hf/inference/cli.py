@@ -113,6 +113,9 @@ def task_of_model_source(model: str, trust_remote_code: bool = False) -> Predict
 
 def run(args: argparse.Namespace) -> int:
     """``euromine predict``: yearly mine maps for a segmenter, change maps for a detector."""
+    from euromine_hf.threads import sleep_while_waiting_if_busy
+
+    sleep_while_waiting_if_busy()  # before torch is imported (euromine_hf/threads.py)
     import torch
 
     task = task_of_model_source(args.model, args.trust_remote_code)

@@ -19,11 +19,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "train.py") -> int:
     from euromine_hf.cli import run_guarded
     from euromine_hf.threads import sleep_while_waiting_if_busy
 
-    sleep_while_waiting_if_busy()  # before torch is imported: libgomp reads it once (euromine_hf/threads.py)
     words = list(sys.argv[1:] if argv is None else argv)
     if "-h" in words or "--help" in words or "--help-all" in words:
         return print_help(prog, full="--help-all" in words)
-    return run_guarded(lambda: _main(argv), prog)
+    passive = sleep_while_waiting_if_busy()  # before torch is imported: libgomp reads it once (euromine_hf/threads.py)
+    return run_guarded(lambda: _main(argv, passive), prog)
 
 
 def print_help(prog: str, full: bool = False) -> int:
@@ -37,7 +37,7 @@ def print_help(prog: str, full: bool = False) -> int:
     return 0
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def _main(argv: Sequence[str] | None, passive_wait: bool = False) -> int:
     import transformers
 
     from euromine_hf.training.arguments import parse_arguments
@@ -58,6 +58,9 @@ def _main(argv: Sequence[str] | None) -> int:
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=level)
     logging.getLogger("euromine_hf").setLevel(level)  # also where the root logger was set up before us
     transformers.utils.logging.set_verbosity_warning()
+    if passive_wait:
+        logger.info("other processes keep this machine's cores busy: OpenMP threads sleep while they wait "
+                    "(OMP_WAIT_POLICY=PASSIVE; set OMP_WAIT_POLICY yourself to choose)")
     if demo:
         from euromine_hf.threads import DEMO_THREADS, use_threads
 
