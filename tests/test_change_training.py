@@ -199,12 +199,12 @@ def test_eq7_loss_is_the_mean_over_the_series_pairs_and_k_draws_are_step_seeded(
     trainer.pairs_per_series = 2
     draws = []
     for step, micro in ((0, 0), (0, 1), (1, 0)):  # (optimizer step, micro-batch) as training_step records them
-        trainer._pair_draw = (step, micro)
+        trainer.micro_step = (step, micro)
         pairs = trainer.series_to_pairs(batch, training=True)
         assert pairs["pixel_values_t1"].shape == (b * 2, 10, s, s)
         assert torch.equal(pairs["labels"], (pairs["labels_t1"] != pairs["labels_t2"]).long())
         draws.append(pairs["labels"])
-    trainer._pair_draw = (0, 0)
+    trainer.micro_step = (0, 0)
     assert torch.equal(trainer.series_to_pairs(batch, training=True)["labels"], draws[0])  # same step: same draw
     assert not torch.equal(draws[0], draws[1]) and not torch.equal(draws[0], draws[2])  # new micro-batch / step: new draw
 

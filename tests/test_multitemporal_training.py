@@ -134,14 +134,14 @@ def _model():
 def test_pairs_per_series_draws_are_a_function_of_seed_step_and_micro_batch(tmp_path):
     trainer = MultitemporalTrainer(model=_model(), args=_training_args(tmp_path), pairs_per_series=2)
     year_mask = torch.tensor([[True] * 4, [True, False, True, True]])
-    trainer._pair_draw = (3, 0)
+    trainer.micro_step = (3, 0)
     pairs, drawn = trainer.draw_pairs(year_mask)
     assert drawn.sum(dim=1).tolist() == [2, 2]
     for s in range(2):  # only pairs of the years a series has
         assert all(year_mask[s, i] and year_mask[s, j] for i, j in pairs[drawn[s]].tolist())
     again = trainer.draw_pairs(year_mask)
     assert torch.equal(again[0], pairs) and torch.equal(again[1], drawn)
-    trainer._pair_draw = (4, 0)
+    trainer.micro_step = (4, 0)
     other = trainer.draw_pairs(year_mask)
     assert not (torch.equal(other[0], pairs) and torch.equal(other[1], drawn))
     assert all_pairs(10).shape == (45, 2)
@@ -153,7 +153,7 @@ def test_drawn_pairs_loss_with_every_pair_is_the_models_own_loss(tmp_path):
     torch.manual_seed(0)
     batch = {"pixel_values": torch.randn(2, 4, 10, 32, 32), "labels": torch.randint(0, 2, (2, 4, 32, 32)),
              "years": torch.tensor([list(PAIR_YEARS)] * 2), "year_mask": torch.tensor([[True] * 4, [True, True, False, True]])}
-    trainer._pair_draw = (0, 0)
+    trainer.micro_step = (0, 0)
     state = {k: v.clone() for k, v in model.state_dict().items()}  # BatchNorm statistics move in train mode
     drawn = trainer._drawn_pairs_loss(model, dict(batch), return_outputs=False)
     model.load_state_dict(state)

@@ -367,7 +367,7 @@ def test_step_seeded_augmentation_moves_images_and_labels_together(tmp_path):
         assert ks, "labels are not a dihedral transform of the input"
         assert any(np.array_equal(dihedral(batch["pixel_values"][i].numpy(), k), out["pixel_values"][i].numpy())
                    for k in ks)
-    trainer._micro_step = (-1, 0)  # same step and micro-batch again: the same transforms
+    trainer.micro_step = (-1, 0)  # same step and micro-batch again: the same transforms
     assert torch.equal(trainer.augment_batch(batch)["labels"], out["labels"])
 
 

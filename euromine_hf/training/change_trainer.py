@@ -58,13 +58,6 @@ class ChangeDetectionTrainer(EuroMineTrainer):
         self.pairs_per_series = pairs_per_series
         if pairs_per_series is not None and pairs_per_series < 1:
             raise ValueError(f"pairs_per_series must be a positive count; got {pairs_per_series}")
-        self._pair_draw = (-1, -1)  # (global_step, micro-batch) of the last series batch
-
-    def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
-        step = self.state.global_step
-        micro = self._pair_draw[1] + 1 if self._pair_draw[0] == step else 0
-        self._pair_draw = (step, micro)
-        return super().training_step(model, inputs, num_items_in_batch)
 
     def series_to_pairs(self, inputs: dict[str, Any], training: bool) -> dict[str, torch.Tensor]:
         """The pair batch of Eq. 7: for each series, its (chosen) year pairs, flattened series-major."""
@@ -78,7 +71,7 @@ class ChangeDetectionTrainer(EuroMineTrainer):
         if k is None or k >= len(candidates) or not training:
             chosen = np.broadcast_to(np.arange(len(candidates)), (b, len(candidates)))
         else:
-            step, micro = self._pair_draw
+            step, micro = self.micro_step
             rng = np.random.default_rng([int(self.args.seed), step, micro, int(self.args.process_index), 7])
             chosen = np.stack([rng.choice(len(candidates), size=k, replace=False) for _ in range(b)])
         series = torch.as_tensor(np.repeat(np.arange(b), chosen.shape[1]), device=pixel_values.device)

@@ -44,20 +44,13 @@ class MultitemporalTrainer(EuroMineTrainer):
         if pairs_per_series is not None and pairs_per_series < 1:
             raise ValueError(f"pairs_per_series must be a positive count; got {pairs_per_series}")
         self.pairs_per_series = pairs_per_series
-        self._pair_draw = (-1, -1)  # (global_step, micro-batch) of the last training batch
-
-    def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
-        step = self.state.global_step
-        micro = self._pair_draw[1] + 1 if self._pair_draw[0] == step else 0
-        self._pair_draw = (step, micro)
-        return super().training_step(model, inputs, num_items_in_batch)
 
     def draw_pairs(self, year_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(pairs (P,2), drawn (B,P) bool)``: k pairs of each series' present years, P their union."""
         b, t = year_mask.shape
         candidates = all_pairs(t).numpy()
         present = year_mask.detach().cpu().numpy()
-        step, micro = self._pair_draw
+        step, micro = self.micro_step
         rng = np.random.default_rng([int(self.args.seed), step, micro, int(self.args.process_index), 7])
         chosen = np.zeros((b, len(candidates)), dtype=bool)
         for s in range(b):

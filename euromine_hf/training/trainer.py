@@ -174,7 +174,9 @@ class EuroMineTrainer(Trainer):
             raise ValueError(f"radiometric_jitter must be in [0, 1); got {radiometric_jitter}")
         self.radiometric_jitter = float(radiometric_jitter)
         self.last_loss_parts: dict[str, float] = {}
-        self._micro_step = (-1, 0)  # (global_step, micro-batch index within it)
+        #: (optimizer step, micro-batch index within it) of the batch being trained on; every per-batch draw
+        #: (augmentation here, Eq. 7's pairs in the subclasses) is a function of it, the seed and the rank
+        self.micro_step = (-1, 0)
 
     # ---- checkpoint loading: through from_pretrained's key mapping, strict ---------------------
 
@@ -221,12 +223,19 @@ class EuroMineTrainer(Trainer):
 
     # ---- augmentation -------------------------------------------------------------------------
 
-    def augment_batch(self, inputs: dict[str, Any]) -> dict[str, Any]:
-        """One dihedral transform per sample on its images and masks alike (``pixel_values``, ``labels``;
-        for pairs also ``pixel_values_t1/_t2``, ``labels_t1/_t2``), and one gain per sample for all its images."""
+    def next_micro_step(self) -> tuple[int, int]:
+        """Advance :attr:`micro_step` to the batch about to be trained on (``training_step`` calls it once
+        per batch) and return it."""
         step = self.state.global_step
-        micro = self._micro_step[1] + 1 if self._micro_step[0] == step else 0
-        self._micro_step = (step, micro)
+        micro = self.micro_step[1] + 1 if self.micro_step[0] == step else 0
+        self.micro_step = (step, micro)
+        return self.micro_step
+
+    def augment_batch(self, inputs: dict[str, Any], advance: bool = True) -> dict[str, Any]:
+        """One dihedral transform per sample on its images and masks alike (``pixel_values``, ``labels``;
+        for pairs also ``pixel_values_t1/_t2``, ``labels_t1/_t2``), and one gain per sample for all its images.
+        Drawn for the next micro-step, or with ``advance=False`` for :attr:`micro_step` as it is."""
+        step, micro = self.next_micro_step() if advance else self.micro_step
         image_keys = [k for k in _IMAGE_KEYS if k in inputs]
         pixel_values = inputs[image_keys[0]]
         if self.augment and pixel_values.shape[-1] != pixel_values.shape[-2]:
@@ -270,8 +279,9 @@ class EuroMineTrainer(Trainer):
         return g * pixel_values + (g - 1) * offset
 
     def training_step(self, model: torch.nn.Module, inputs: dict[str, Any], num_items_in_batch: Any = None) -> torch.Tensor:
+        self.next_micro_step()
         if self.augment or self.radiometric_jitter > 0:
-            inputs = self.augment_batch(inputs)
+            inputs = self.augment_batch(inputs, advance=False)
         return super().training_step(model, inputs, num_items_in_batch)
 
     # ---- losses -------------------------------------------------------------------------------
