@@ -69,8 +69,10 @@ class SiameseEncoder(nn.Module):
     def forward(
         self, pixel_values_t1: torch.Tensor, pixel_values_t2: torch.Tensor
     ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        if self.training:
+            return list(self.encoder(pixel_values_t1)), list(self.encoder(pixel_values_t2))
         batch = pixel_values_t1.shape[0]
-        features = run_per_date(lambda x: list(self.encoder(x)), pixel_values_t1, pixel_values_t2, self.training)
+        features = self.encoder(torch.cat([pixel_values_t1, pixel_values_t2], dim=0))
         return [f[:batch] for f in features], [f[batch:] for f in features]
 
 
