@@ -57,7 +57,9 @@ class SiameseEncoder(nn.Module):
     """One encoder (shared weights) run on both dates; returns per-scale ``(features_t1, features_t2)``.
 
     In training mode the dates pass one after the other (per-date BatchNorm statistics, as the
-    references do; see :func:`run_per_date`); in eval mode as one batch of 2B.
+    references do; see :func:`run_per_date`); in eval mode as one batch of 2B. Not written with
+    :func:`run_per_date`: that stacks the dates' outputs, and the two feature lists wanted here would
+    then cost a copy of every feature map per training step.
     """
 
     def __init__(self, encoder: Encoder) -> None:
