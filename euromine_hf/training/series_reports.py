@@ -17,14 +17,11 @@ leaderboard submission of its task (a submission holds one task's maps only).
 
 from __future__ import annotations
 
-import logging
 from itertools import combinations
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-logger = logging.getLogger(__name__)
 
 __all__ = ["write_series_reports", "write_series_predictions"]
 
@@ -91,16 +88,12 @@ def write_series_qualitative(predictions: Any, dataset: Any, out_dir: Path, coun
 
 
 def write_series_model_card(trainer: Any, result: Any, model_args: Any, data_args: Any, data_dir: Path,
-                            data_source: str) -> Path | None:
+                            data_source: str) -> Path:
     """The card of a series model: its template scores the mapping metrics and the change ones
-    (``F1_interval_k``, ``change_OF1``) together. Skipped (logged) where the installed card module has
-    no series template."""
+    (``F1_interval_k``, ``change_OF1``) together."""
     from euromine_hf.hub import cards
     from euromine_hf.training.pretrained_start import base_model_of
 
-    if "multitemporal" not in getattr(cards, "TASK_CARDS", {}):
-        logger.warning("model card not written: this version of euromine_hf.hub.cards has no multitemporal template")
-        return None
     args = trainer.args
     training_args = {
         "learning_rate": args.learning_rate, "per_device_train_batch_size": args.per_device_train_batch_size,
@@ -141,9 +134,7 @@ def write_series_reports(
     written: dict[str, Path] = {}
     trainer.save_model(str(result.model_dir))
     written["model"] = result.model_dir
-    card = write_series_model_card(trainer, result, model_args, data_args, data_dir, data_source)
-    if card is not None:
-        written["model_card"] = card
+    written["model_card"] = write_series_model_card(trainer, result, model_args, data_args, data_dir, data_source)
     label = get_spec(model_args.model).paper_name
     where = "the synthetic default (no real imagery)" if data_source == "synthetic" else str(data_dir)
     title = (f"### Test split of {where}: {model_args.model} ({model_args.size} preset), one model for the whole "
