@@ -240,26 +240,24 @@ def test_job_resumes_from_a_checkpoint_and_reports_a_failure_with_its_log(tmp_pa
     assert jobs.execute_run(spec.run_dir)["status"] == "skipped" and len(commands) == 2  # finished: nothing runs
 
 
-def test_results_are_read_from_todays_and_tomorrows_all_results(tmp_path):
-    """Before the training layer writes task/seed/post_classification into all_results.json they come
-    from the run spec and results/post_classification.json; after, from all_results.json."""
+def test_results_are_read_from_all_results_and_checked_against_the_run_spec(tmp_path):
+    """task, seed and post_classification come from all_results.json; a field that disagrees with the
+    run spec (or is missing) is an error naming it."""
     run = _plan(tmp_path, {"mapping": ["unet"]}, seeds=(3,))[0]
     plan.write_spec(run)
     results = run.run_dir / "results"
     results.mkdir(parents=True)
-    (results / "all_results.json").write_text(json.dumps({"model": "unet", "size": "tiny", "test": {"OF1": 0.5, "loss": 0.2}}))
-    (results / "post_classification.json").write_text(json.dumps({"rows": [
-        {"model": "UNet", "source": "ours", "1": 0.1, "9": 0.2, "OF1": 0.15},
-        {"model": "UNet", "source": "paper", "1": 0.9, "OF1": 0.9}]}))
-    got = jobs.collect_result(run.run_dir, plan.read_spec(run.run_dir))
-    assert (got["task"], got["seed"], got["test"]["OF1"]) == ("mapping", 3, 0.5)
-    assert got["post_classification"] == {"F1_interval_1": 0.1, "F1_interval_9": 0.2, "OF1": 0.15}
     (results / "all_results.json").write_text(json.dumps({
         "task": "segmentation", "model": "unet", "size": "tiny", "seed": 3, "test": {"OF1": 0.5},
         "post_classification": {"OF1": 0.25}}))
-    assert jobs.collect_result(run.run_dir, plan.read_spec(run.run_dir))["post_classification"] == {"OF1": 0.25}
-    (results / "all_results.json").write_text(json.dumps({"model": "unet", "size": "tiny", "seed": 4, "test": {"OF1": 0.5}}))
+    got = jobs.collect_result(run.run_dir, plan.read_spec(run.run_dir))
+    assert (got["task"], got["seed"], got["test"]["OF1"]) == ("mapping", 3, 0.5)
+    assert got["post_classification"] == {"OF1": 0.25}
+    (results / "all_results.json").write_text(json.dumps({"task": "segmentation", "model": "unet", "size": "tiny", "seed": 4, "test": {"OF1": 0.5}}))
     with pytest.raises(ValueError, match="field 'seed': expected 3"):
+        jobs.collect_result(run.run_dir, plan.read_spec(run.run_dir))
+    (results / "all_results.json").write_text(json.dumps({"model": "unet", "size": "tiny", "seed": 3, "test": {"OF1": 0.5}}))
+    with pytest.raises(ValueError, match="field 'task': expected 'segmentation'"):
         jobs.collect_result(run.run_dir, plan.read_spec(run.run_dir))
 
 

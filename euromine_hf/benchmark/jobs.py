@@ -77,8 +77,8 @@ def _train(command: list[str], log: Path, resumed_from: str | None) -> int:
 
 
 def collect_result(run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
-    """The run's scores from ``results/all_results.json``; fields older training code did not write there
-    (``task``, ``seed``, ``post_classification``) come from the run spec and ``results/post_classification.json``."""
+    """The run's scores from ``results/all_results.json`` (written last by the training run), checked
+    against the run spec: the same model, preset, task and seed."""
     path = run_dir / "results" / "all_results.json"
     if not path.is_file():
         raise ValueError(f"{path}: expected the training results, found no such file")
@@ -87,11 +87,10 @@ def collect_result(run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
     test = data.get("test")
     if not isinstance(test, dict) or not test:
         raise ValueError(f"{path}: field 'test': expected the test metrics, found {test!r:.80}")
-    # the training task may be named as train.py's --task or as the benchmark's table task
-    for key, expected in (("model", (spec["model"],)), ("size", (options["size"],)),
-                          ("task", (options["task"], spec["task"])), ("seed", (spec["seed"],))):
-        if key in data and data[key] not in expected:
-            raise ValueError(f"{path}: field {key!r}: expected {expected[0]!r} (as the run spec says), found {data[key]!r}")
+    for key, expected in (("model", spec["model"]), ("size", options["size"]), ("task", options["task"]),
+                          ("seed", spec["seed"])):
+        if data.get(key) != expected:
+            raise ValueError(f"{path}: field {key!r}: expected {expected!r} (as the run spec says), found {data.get(key)!r}")
     result: dict[str, Any] = {
         "format": RESULT_FORMAT, "task": spec["task"], "model": spec["model"], "seed": spec["seed"],
         "size": options["size"], "options": options,
@@ -99,9 +98,9 @@ def collect_result(run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
         "data_dir": data.get("data_dir", options["data_dir"]), "data_source": data.get("data_source"),
     }
     if options["task"] in ("segmentation", "multitemporal"):
-        post = data.get("post_classification")
-        if not isinstance(post, dict):
-            post = _post_classification_table(run_dir / "results" / "post_classification.json")
+        post = data.get("post_classification")  # None: not scored (e.g. one test year); Table 6 shows it missing
+        if post is not None and not isinstance(post, dict):
+            raise ValueError(f"{path}: field 'post_classification': expected the Table-6 scores or null, found {post!r:.80}")
         result["post_classification"] = post
     if options["task"] == "multitemporal":  # a series model's change maps of every pair (Table 5)
         change = data.get("change")
@@ -109,20 +108,6 @@ def collect_result(run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{path}: field 'change': expected the change metrics of a series model, found {change!r:.80}")
         result["change"] = {k: float(v) for k, v in change.items() if isinstance(v, (int, float))}
     return result
-
-
-def _post_classification_table(path: Path) -> dict[str, float] | None:
-    """Our row of ``results/post_classification.json`` (Table 6 columns ``1``..``9``, ``OF1``) as scores."""
-    if not path.is_file():
-        return None  # not scored (e.g. a test split with one year): Table 6 shows it missing
-    from euromine_hf.metrics.tables import score_key
-
-    table = read_json(path, "post-classification table")
-    ours = [r for r in table.get("rows", []) if isinstance(r, dict) and r.get("source") == "ours"]
-    if not ours:
-        return None
-    return {score_key("post-classification", c): float(v) for c, v in ours[0].items()
-            if c not in ("model", "source") and isinstance(v, (int, float))}
 
 
 def entry_name(spec: dict[str, Any]) -> str:
