@@ -18,6 +18,7 @@ Sizes are deterministic for a given archive; times are not reported.
     python bench/export_size.py --workdir /tmp/bench-export                 # 12-site default
     python bench/export_size.py --workdir /tmp/bench-export --official-names  # 133 sites
     python bench/export_size.py --workdir /tmp/x --archive path/to/EuroMineNet
+    python bench/export_size.py --workdir /tmp/bench-export --official-names --configs cd_pairs  # one row
 """
 
 from __future__ import annotations
@@ -126,7 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--archive", type=Path, default=None, help="an existing archive (default: synthesise one)")
     parser.add_argument("--official-names", action="store_true", help="synthesise all 133 official sites (small rasters)")
     parser.add_argument("--no-arrow-cache", action="store_true", help="skip the load_dataset cache measurement")
+    parser.add_argument("--configs", default=",".join(CONFIGS),
+                        help=f"comma-separated configs to measure (default {','.join(CONFIGS)}); the export holds all")
     args = parser.parse_args(argv)
+    configs = [c for c in args.configs.split(",") if c]
+    if not configs or set(configs) - set(CONFIGS):
+        parser.error(f"--configs: choose from {', '.join(CONFIGS)}; got {args.configs!r}")
 
     from euromine_hf.data.export import export_parquet
     from euromine_hf.data.synthetic import SyntheticConfig, generate_archive
@@ -147,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"archive {archive}: {raw / 1e6:.1f} MB of GeoTIFF ({platform.machine()}, python {sys.version.split()[0]})")
     print("| config | exported MB | × raw | datasets default MB | × raw | dedup estimate MB (exported / default) | load_dataset Arrow cache MB |")
     print("|---|---:|---:|---:|---:|---:|---:|")
-    for config in CONFIGS:
+    for config in configs:
         files = sorted((export / config).glob("*.parquet"))
         ours = sum(p.stat().st_size for p in files)
         default_files = write_default_encoding(files, scratch)

@@ -47,6 +47,8 @@ IMAGES_PER_SAMPLE = {"segmenters": 1, "detectors": 2}
 #: score (GCA-TIoU would crown a model that predicts no mine at all: an empty series scores 1)
 SELECTION = {"segmenters": "OF1", "detectors": "OF1"}
 TOLERANCE = 0.20
+#: what one request can train: the baselines, the series model's tiny preset, its width-matched variants
+GROUPS = ("segmenters", "detectors", "series", "variants")
 
 
 def parameter_count(name: str, overrides: dict[str, Any] | None = None) -> int:
@@ -157,7 +159,9 @@ def report(out: Path, args: argparse.Namespace, params: dict[str, int], variants
              "Budget: images seen = optimizer steps × batch × images per sample (segmenter 1, detector pair 2, "
              f"series {t}); every model {args.steps} steps of {args.images_per_step} images "
              f"= {args.steps * args.images_per_step} images. Test split, mean ± sample std over seeds; "
-             "best baseline of a task chosen on validation.", "",
+             "best baseline of a task chosen on validation. Learning rate "
+             f"{args.learning_rate:g} for all; detectors' loss {args.detector_loss}; the series model draws "
+             f"{args.pairs_per_series} pairs per series and step for Eq. 7.", "",
              "| model | task | params | series / model | batch | mapping OF1 | GCA-TIoU | change F1 (1 year) | change OF1 "
              "| post-cls OF1 | validation |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
 
@@ -177,7 +181,7 @@ def report(out: Path, args: argparse.Namespace, params: dict[str, int], variants
 
     series_batch = args.images_per_step // t
     row(SERIES, "series", series_runs, series_batch, params[SERIES], params[SERIES], "series_OF1")
-    for task, group in variants.items():
+    for group in dict.fromkeys(variants.values()):  # one row per variant, also when it serves both tasks
         row(f"{SERIES} [{group}]", "series", groups[group].get(SERIES, []), series_batch, params[group], params[group],
             "series_OF1")
     for name in SEGMENTERS:
@@ -244,11 +248,26 @@ def main(argv: list[str] | None = None) -> int:
                         help="images per optimizer step of every model (default 40: batch 40 / 20 pairs / 4 series)")
     parser.add_argument("--evaluations", type=int, default=6, help="validation evaluations per run (default 6)")
     parser.add_argument("--learning_rate", type=float, default=1e-3, help="the same for every model (default 1e-3)")
+    parser.add_argument("--detector_loss", default="dice", choices=["ce", "ce+dice", "dice"],
+                        help="the detectors' loss (default dice: with cross-entropy the tiny detectors settled on "
+                             "'no change' within a few hundred steps on the default archive; see training/demo.py)")
+    parser.add_argument("--pairs_per_series", type=int, default=5,
+                        help="year pairs drawn per series and step for Eq. 7 (default 5: 4 series × 5 = 20 change "
+                             "maps per step, as many as a detector's 20 pairs)")
+    parser.add_argument("--groups", default=",".join(GROUPS),
+                        help=f"which groups to train (default all: {','.join(GROUPS)}); 'variants' are the width-"
+                             "matched series models, chosen from the finished baselines. Two processes can train "
+                             "disjoint groups or seeds into one --output_dir at once")
     parser.add_argument("--report_only", action="store_true", help="write the report from finished runs, train nothing")
     parser.add_argument("train_options", nargs=argparse.REMAINDER, help="after --: extra train.py options for every run")
     args = parser.parse_args(argv)
     args.seeds = [int(s) for s in args.seeds.split(",")]
     args.train_options = [o for o in args.train_options if o != "--"]
+    groups = set(args.groups.split(","))
+    if not groups or groups - set(GROUPS):
+        parser.error(f"--groups: choose from {', '.join(GROUPS)}; got {args.groups!r}")
+    if args.report_only:
+        groups = set()
     if args.steps < 1 or args.images_per_step < 1 or args.evaluations < 1:
         parser.error("--steps, --images_per_step and --evaluations must be positive")
     warnings.simplefilter("ignore")
@@ -256,10 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.output_dir)
 
     params = {name: parameter_count(name) for name in (SERIES, *SEGMENTERS, *DETECTORS)}
-    if not args.report_only:
+    if "segmenters" in groups:
         run_group(out, "segmenters", list(SEGMENTERS), args, 1)
-        run_group(out, "detectors", list(DETECTORS), args, 2)
-        run_group(out, "series", [SERIES], args, 10)
+    if "detectors" in groups:
+        run_group(out, "detectors", list(DETECTORS), args, 2, ["--config_overrides", f"loss={args.detector_loss}"])
+    if "series" in groups:
+        run_group(out, "series", [SERIES], args, 10, ["--pairs_per_series", str(args.pairs_per_series)])
     variants: dict[str, str] = {}
     for task, group in (("mapping", "segmenters"), ("change", "detectors")):
         best = best_baseline(load_group(out, group), SELECTION[group])
@@ -274,8 +295,9 @@ def main(argv: list[str] | None = None) -> int:
         if abs(count / params[best] - 1) > TOLERANCE:
             print(f"warning: the nearest width variant has {count} params, still outside ±20 % of {best}",
                   file=sys.stderr)
-        if not args.report_only:
-            run_group(out, name, [SERIES], args, 10, ["--config_overrides", overrides_text(overrides)])
+        if "variants" in groups:
+            run_group(out, name, [SERIES], args, 10, ["--config_overrides", overrides_text(overrides),
+                                                      "--pairs_per_series", str(args.pairs_per_series)])
     text = report(out, args, params, variants)
     from euromine_hf.io import atomic_write_text
 

@@ -142,6 +142,32 @@ def test_a_subset_of_pairs_gives_the_same_maps(spec: ModelSpec) -> None:
     torch.testing.assert_close(subset.logits, every.logits)
 
 
+def test_pair_mask_computes_only_the_asked_pairs(spec: ModelSpec) -> None:
+    """Training draws a few pairs per series: the change head runs on those rows only (B·k, not B × the
+    union of the draws), their maps equal the full answer, the rest are zero and out of the loss."""
+    model = _model(spec).eval()
+    series, years = _series(2, 4), torch.tensor([2015, 2016, 2020, 2024])
+    labels = torch.randint(0, 2, (2, 4, SIZE, SIZE), generator=torch.Generator().manual_seed(3))
+    pairs = torch.tensor([[0, 1], [0, 3], [2, 3]])
+    asked = torch.tensor([[True, False, True], [False, True, False]])
+    rows = []
+    hook = model.change_head.register_forward_hook(lambda module, args, out: rows.append(out.shape[0]))
+    with torch.no_grad():
+        every = model(series, years=years, pairs=pairs, labels=labels)
+        masked = model(series, years=years, pairs=pairs, pair_mask=asked, labels=labels)
+    hook.remove()
+    assert rows == [6, 3]
+    for b, p in itertools.product(range(2), range(3)):
+        want = every.change_logits[b, p] if asked[b, p] else torch.zeros_like(every.change_logits[b, p])
+        torch.testing.assert_close(masked.change_logits[b, p], want)
+    change = pair_change_labels(labels, pairs)
+    change = torch.where(asked[:, :, None, None], change, torch.full_like(change, IGNORE_INDEX))
+    eq7 = multitemporal_cross_entropy(masked.change_logits, change)
+    torch.testing.assert_close(masked.loss, multitemporal_cross_entropy(masked.logits, labels) + eq7)
+    with pytest.raises(ValueError, match="pair_mask must be"):
+        model(series, years=years, pairs=pairs, pair_mask=asked[:, :2])
+
+
 def test_save_load_and_auto_classes(spec: ModelSpec, tmp_path) -> None:
     model = _model(spec).eval()
     model.save_pretrained(tmp_path)

@@ -83,22 +83,12 @@ class MultitemporalTrainer(EuroMineTrainer):
         return (outputs.loss, outputs) if return_outputs else outputs.loss
 
     def _drawn_pairs_loss(self, model: torch.nn.Module, inputs: dict[str, Any], return_outputs: bool) -> Any:
-        """Eq. 6 + Eq. 7 with the change of a pair a series did not draw ignored (the model's own loss
-        functions and weights): the model is asked for the union of the drawn pairs only."""
-        from euromine_hf.models.losses import multitemporal_cross_entropy, pair_change_labels
-
-        labels = inputs.pop("labels")
+        """Eq. 6 + Eq. 7 over the drawn pairs: the model is asked, per series, for its own drawn pairs
+        only (``pair_mask``), so a step computes B·k change maps, not B × the union of the draws."""
         year_mask = inputs.get("year_mask")
         if year_mask is None:
-            year_mask = torch.ones(inputs["pixel_values"].shape[:2], dtype=torch.bool, device=labels.device)
+            year_mask = torch.ones(inputs["pixel_values"].shape[:2], dtype=torch.bool,
+                                   device=inputs["pixel_values"].device)
         pairs, drawn = self.draw_pairs(year_mask.bool())
-        outputs = model(**inputs, pairs=pairs)
-        config = self.accelerator.unwrap_model(model).config
-        ignore = config.ignore_index
-        labels = torch.where(year_mask.bool()[:, :, None, None], labels.long(), torch.full_like(labels.long(), ignore))
-        loss = config.mask_loss_weight * multitemporal_cross_entropy(outputs.logits, labels, ignore)
-        change = pair_change_labels(labels, pairs, ignore)
-        change = torch.where(drawn[:, :, None, None], change, torch.full_like(change, ignore))
-        loss = loss + config.change_loss_weight * multitemporal_cross_entropy(outputs.change_logits, change, ignore)
-        outputs.loss = loss
-        return (loss, outputs) if return_outputs else loss
+        outputs = model(**inputs, pairs=pairs, pair_mask=drawn)
+        return (outputs.loss, outputs) if return_outputs else outputs.loss

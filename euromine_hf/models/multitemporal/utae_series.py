@@ -285,6 +285,7 @@ class UTAESeriesForMultitemporalSegmentation(EuroMinePreTrainedModel):
         years: torch.Tensor | None = None,
         year_mask: torch.Tensor | None = None,
         pairs: torch.Tensor | None = None,
+        pair_mask: torch.Tensor | None = None,
         labels: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -292,12 +293,20 @@ class UTAESeriesForMultitemporalSegmentation(EuroMinePreTrainedModel):
         """``pixel_values`` (B, T, C, H, W) normalised; ``years`` (B, T) (default: the config's years,
         for T = 10); ``year_mask`` (B, T) (False: missing, never attended to, outputs zero and not
         scored); ``pairs`` (P, 2) year positions (default: every i < j present in some series);
+        ``pair_mask`` (B, P) the pairs each series asks for (default: every pair of two present years;
+        a pair not asked for is not computed, its change logits are zero and its loss is ignored:
+        training that draws a few pairs per series pays for those, not for their union);
         ``labels`` (B, T, H, W) yearly masks (``ignore_index`` where unknown)."""
         years, year_mask, pairs = self._check_inputs(pixel_values, years, year_mask, pairs, labels)
         features = self._features(pixel_values, years, year_mask)
         logits = self._scatter(self.mask_head(features), year_mask)  # (B, T, 2, H, W)
         b = year_mask.shape[0]
         both = year_mask[:, pairs[:, 0]] & year_mask[:, pairs[:, 1]]  # (B, P)
+        if pair_mask is not None:
+            pair_mask = torch.as_tensor(pair_mask, device=both.device)
+            if tuple(pair_mask.shape) != tuple(both.shape):
+                raise ValueError(f"pair_mask must be (batch, pairs) = {tuple(both.shape)}; got {tuple(pair_mask.shape)}")
+            both = both & pair_mask.bool()
         change_logits = logits.new_zeros((b, len(pairs), 2, *logits.shape[-2:]))
         if bool(both.any()):
             sample, pair = torch.nonzero(both, as_tuple=True)
@@ -313,6 +322,8 @@ class UTAESeriesForMultitemporalSegmentation(EuroMinePreTrainedModel):
             loss = self.config.mask_loss_weight * multitemporal_cross_entropy(logits, labels, self.config.ignore_index)
             if len(pairs):
                 change_labels = pair_change_labels(labels, pairs, self.config.ignore_index)
+                change_labels = torch.where(both[:, :, None, None], change_labels,
+                                            torch.full_like(change_labels, self.config.ignore_index))
                 loss = loss + self.config.change_loss_weight * multitemporal_cross_entropy(
                     change_logits, change_labels, self.config.ignore_index)
         return MultitemporalSegmenterOutput(loss=loss, logits=logits, change_logits=change_logits, pairs=pairs)
