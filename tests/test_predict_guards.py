@@ -129,9 +129,10 @@ def test_existing_maps_are_kept_unless_overwrite_and_overwrite_replaces_only_pre
     model = _model()
     predict(model, archive, out, progress=False)
     marker = read_marker(out / "Alpha_1")
-    assert marker is not None and sorted(marker["files"]) == ["Year2016.tif", "Year2017.tif"] and marker["runs"] == []
+    assert marker is not None and marker["runs"] == []
+    assert sorted(marker["files"]) == ["Year2016.tif", "Year2016.tif.aux.xml", "Year2017.tif", "Year2017.tif.aux.xml"]
     first = _snapshot(out)
-    with pytest.raises(FileExistsError, match=r"out/Alpha_1/Year2016\.tif: exists \(and 3 more\); kept \(pass --overwrite"):
+    with pytest.raises(FileExistsError, match=r"out/Alpha_1/Year2016\.tif: exists \(and 7 more\); kept \(pass --overwrite"):
         predict(model, archive, out, progress=False)
     assert _snapshot(out) == first
     with torch.no_grad():
@@ -148,6 +149,14 @@ def test_existing_maps_are_kept_unless_overwrite_and_overwrite_replaces_only_pre
     with pytest.raises(FileExistsError, match=r"Beta_2/Probability2016\.tif: --overwrite: .* did not write"):
         predict(model, archive, out, sites=["Beta_2"], years=[2016], save_probability=True, progress=False, overwrite=True)
     assert _snapshot(out) == second
+    # a GIS side-car predict did not write (QGIS keeps statistics and styles there): kept, with or without --overwrite
+    (out / "Alpha_1" / "Year2016.tif").unlink()
+    (out / "Alpha_1" / "Year2016.tif.aux.xml").write_text("<PAMDataset><!-- my QGIS statistics --></PAMDataset>")
+    third = _snapshot(out)
+    for overwrite in (False, True):
+        with pytest.raises(FileExistsError, match=r"Alpha_1/Year2016\.tif\.aux\.xml: (exists|--overwrite: .* did not write)"):
+            predict(model, archive, out, sites=["Alpha_1"], years=[2016], progress=False, overwrite=overwrite)
+    assert _snapshot(out) == third
     # an unmarked folder holding a map of the same name (older tool, another program): kept
     (tmp_path / "old" / "Alpha_1").mkdir(parents=True)
     (tmp_path / "old" / "Alpha_1" / "Year2016.tif").write_bytes(b"old map")
@@ -163,7 +172,7 @@ def test_cli_keeps_existing_maps_and_overwrites_with_the_flag(saved_model, tmp_p
     assert cli_main(["predict", str(saved_model), str(src), str(out)]) == 0
     before = (out / "Year2020.tif").read_bytes()
     line = _one_line(_cli("predict", saved_model, src, out))
-    assert f"{out / 'Year2020.tif'}: exists; kept (pass --overwrite" in line, line
+    assert f"{out / 'Year2020.tif'}: exists (and 1 more); kept (pass --overwrite" in line, line  # its side-car
     assert (out / "Year2020.tif").read_bytes() == before
     assert cli_main(["predict", str(saved_model), str(src), str(out), "--overwrite", "--threshold", "0.3"]) == 0
     with rasterio.open(out / "Year2020.tif") as dst:
