@@ -160,7 +160,8 @@ def report(out: Path, args: argparse.Namespace, params: dict[str, int], variants
              f"series {t}); every model {args.steps} steps of {args.images_per_step} images "
              f"= {args.steps * args.images_per_step} images. Test split, mean ± sample std over seeds; "
              "best baseline of a task chosen on validation. Learning rate "
-             f"{args.learning_rate:g} for all; detectors' loss {args.detector_loss}; the series model draws "
+             f"{args.learning_rate:g} for all; change loss {args.change_loss} (detectors, and the series model's Eq. 7 "
+             f"term); the series model draws "
              f"{args.pairs_per_series} pairs per series and step for Eq. 7.", "",
              "| model | task | params | series / model | batch | mapping OF1 | GCA-TIoU | change F1 (1 year) | change OF1 "
              "| post-cls OF1 | validation |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -248,9 +249,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="images per optimizer step of every model (default 40: batch 40 / 20 pairs / 4 series)")
     parser.add_argument("--evaluations", type=int, default=6, help="validation evaluations per run (default 6)")
     parser.add_argument("--learning_rate", type=float, default=1e-3, help="the same for every model (default 1e-3)")
-    parser.add_argument("--detector_loss", default="dice", choices=["ce", "ce+dice", "dice"],
-                        help="the detectors' loss (default dice: with cross-entropy the tiny detectors settled on "
-                             "'no change' within a few hundred steps on the default archive; see training/demo.py)")
+    parser.add_argument("--change_loss", default="dice", choices=["ce", "ce+dice", "dice"],
+                        help="the change loss of the detectors and of the series model's pair term (Eq. 7) alike "
+                             "(default dice: with cross-entropy the tiny detectors settled on 'no change' within a few "
+                             "hundred steps on the default archive, see training/demo.py, and the series model's "
+                             "residual learned to suppress change, see BENCHMARKS.md)")
     parser.add_argument("--pairs_per_series", type=int, default=5,
                         help="year pairs drawn per series and step for Eq. 7 (default 5: 4 series × 5 = 20 change "
                              "maps per step, as many as a detector's 20 pairs)")
@@ -278,9 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     if "segmenters" in groups:
         run_group(out, "segmenters", list(SEGMENTERS), args, 1)
     if "detectors" in groups:
-        run_group(out, "detectors", list(DETECTORS), args, 2, ["--config_overrides", f"loss={args.detector_loss}"])
+        run_group(out, "detectors", list(DETECTORS), args, 2, ["--config_overrides", f"loss={args.change_loss}"])
     if "series" in groups:
-        run_group(out, "series", [SERIES], args, 10, ["--pairs_per_series", str(args.pairs_per_series)])
+        run_group(out, "series", [SERIES], args, 10, ["--config_overrides", overrides_text({"change_loss": args.change_loss}),
+                                                      "--pairs_per_series", str(args.pairs_per_series)])
     variants: dict[str, str] = {}
     for task, group in (("mapping", "segmenters"), ("change", "detectors")):
         best = best_baseline(load_group(out, group), SELECTION[group])
@@ -296,7 +300,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warning: the nearest width variant has {count} params, still outside ±20 % of {best}",
                   file=sys.stderr)
         if "variants" in groups:
-            run_group(out, name, [SERIES], args, 10, ["--config_overrides", overrides_text(overrides),
+            run_group(out, name, [SERIES], args, 10, ["--config_overrides",
+                                                      overrides_text({**overrides, "change_loss": args.change_loss}),
                                                       "--pairs_per_series", str(args.pairs_per_series)])
     text = report(out, args, params, variants)
     from euromine_hf.io import atomic_write_text

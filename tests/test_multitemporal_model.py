@@ -25,6 +25,7 @@ from euromine_hf.models.configuration import IGNORE_INDEX, TASKS
 from euromine_hf.models.image_processing import EuroMineImageProcessor
 from euromine_hf.models.layers import count_parameters
 from euromine_hf.models.loading import load_model
+from euromine_hf.models.modeling import soft_dice_loss
 from euromine_hf.models.losses import multitemporal_cross_entropy, pair_change_labels
 from euromine_hf.models.multitemporal.temporal import mix_years
 from euromine_hf.models.multitemporal.utae_series import UTAESeriesConfig, consistent_change_logits
@@ -226,6 +227,27 @@ def test_loss_is_eq6_plus_eq7_with_the_configs_weights() -> None:
     eq6 = multitemporal_cross_entropy(output.logits, masked)
     eq7 = multitemporal_cross_entropy(output.change_logits, pair_change_labels(masked, output.pairs))
     torch.testing.assert_close(output.loss, 0.5 * eq6 + 2.0 * eq7)
+
+
+def test_change_loss_dice_replaces_eq7s_cross_entropy() -> None:
+    spec = MODEL_ZOO["utae-series"]
+    series, years = _series(2, 3), torch.tensor([2015, 2018, 2024])
+    labels = torch.randint(0, 2, (2, 3, SIZE, SIZE), generator=torch.Generator().manual_seed(1))
+    outputs = {}
+    for loss in ("ce", "dice", "ce+dice"):
+        model = _model(spec, change_loss=loss).eval()
+        with torch.no_grad():
+            outputs[loss] = model(series, years=years, labels=labels)
+    out = outputs["ce"]
+    change = pair_change_labels(labels, out.pairs)
+    eq6 = multitemporal_cross_entropy(out.logits, labels)
+    ce = multitemporal_cross_entropy(out.change_logits, change)
+    dice = soft_dice_loss(out.change_logits.flatten(0, 1), change.flatten(0, 1), IGNORE_INDEX)
+    torch.testing.assert_close(outputs["ce"].loss, eq6 + ce)
+    torch.testing.assert_close(outputs["dice"].loss, eq6 + dice)
+    torch.testing.assert_close(outputs["ce+dice"].loss, eq6 + ce + dice)
+    with pytest.raises(ValueError, match="change_loss must be one of"):
+        UTAESeriesConfig(change_loss="focal")
 
 
 def test_pair_change_labels_ignore_either_year() -> None:

@@ -36,7 +36,9 @@ Pipeline (B series of T years, N = the present years of the batch):
 Loss: the paper's Eq. 6 (mean over years of the per-year cross-entropy) weighted by
 ``mask_loss_weight`` plus Eq. 7 (mean over the series' pairs of the pair cross-entropy on
 ``|G_j − G_i|``) weighted by ``change_loss_weight``; a missing year's labels and every pair that
-involves it are ignored.
+involves it are ignored. ``change_loss="dice"`` (or ``"ce+dice"``) puts soft Dice in Eq. 7's place,
+as the detectors' ``loss`` option does: on the embedded default the cross-entropy term taught the
+residual to suppress change (validation change OF1 below the XOR of the model's own masks).
 
 Presets: ``paper`` has U-TAE's published widths (encoder 64, 64, 64, 128; decoder 32, 32, 64, 128;
 16 heads; GroupNorm encoder, BatchNorm decoder); ``tiny`` is sized to the tiny baselines it is
@@ -58,9 +60,13 @@ from euromine_hf.models.configuration import IGNORE_INDEX, EuroMineConfig
 from euromine_hf.models.encoders.utae import NORMS, ConvNormReLU, UTAEEncoder
 from euromine_hf.models.layers import as_int_list
 from euromine_hf.models.losses import multitemporal_cross_entropy, pair_change_labels
-from euromine_hf.models.modeling import EuroMinePreTrainedModel
+from euromine_hf.models.modeling import EuroMinePreTrainedModel, soft_dice_loss
 from euromine_hf.models.multitemporal.temporal import TemporalSelfAttention, mix_years, year_encoding
 from euromine_hf.models.registry import register_model
+
+
+#: the pair term's losses (as the detectors' ``loss``)
+CHANGE_LOSSES = ("ce", "ce+dice", "dice")
 
 
 class UTAESeriesConfig(EuroMineConfig):
@@ -77,6 +83,10 @@ class UTAESeriesConfig(EuroMineConfig):
         temporal_layers: Transformer layers along time at the lowest resolution.
         change_residual_scale: bound ``s`` of the change head's residual (see the module docstring).
         mask_loss_weight, change_loss_weight: weights of Eq. 6 and Eq. 7 in the loss.
+        change_loss: the pair term: ``"ce"`` (Eq. 7 as published: cross-entropy), ``"dice"`` (soft
+            Dice of the change probability over the batch's pairs) or ``"ce+dice"``; the detectors'
+            ``loss`` options. Changed pixels are a few percent of a pair, and with cross-entropy the
+            bounded residual learned to suppress change (see docs/fidelity.md, "Beyond the paper").
         years: the years a ``forward`` without ``years`` means (the published 2015–2024).
     """
 
@@ -96,6 +106,7 @@ class UTAESeriesConfig(EuroMineConfig):
         change_residual_scale: float = 3.0,
         mask_loss_weight: float = 1.0,
         change_loss_weight: float = 1.0,
+        change_loss: str = "ce",
         years: Sequence[int] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -128,6 +139,9 @@ class UTAESeriesConfig(EuroMineConfig):
             raise ValueError(f"UTAESeriesConfig.change_residual_scale must be >= 0; got {change_residual_scale}")
         self.mask_loss_weight = float(mask_loss_weight)
         self.change_loss_weight = float(change_loss_weight)
+        if change_loss not in CHANGE_LOSSES:
+            raise ValueError(f"UTAESeriesConfig.change_loss must be one of {CHANGE_LOSSES}; got {change_loss!r}")
+        self.change_loss = change_loss
         self.years = [int(y) for y in (YEARS if years is None else years)]
         super().__init__(num_channels=num_channels, band_names=band_names, ignore_index=ignore_index, **kwargs)
 
@@ -279,6 +293,18 @@ class UTAESeriesForMultitemporalSegmentation(EuroMinePreTrainedModel):
             hidden = block(hidden, skip)
         return hidden
 
+    def _pair_loss(self, change_logits: torch.Tensor, change_labels: torch.Tensor) -> torch.Tensor:
+        """Eq. 7's term over the computed pairs (B,P,2,H,W): cross-entropy (mean of the pair losses),
+        soft Dice over all their pixels, or both, as ``config.change_loss`` says."""
+        terms = self.config.change_loss.split("+")
+        ignore = self.config.ignore_index
+        loss = change_logits.new_zeros((), dtype=torch.float32)
+        if "ce" in terms:
+            loss = loss + multitemporal_cross_entropy(change_logits, change_labels, ignore)
+        if "dice" in terms:
+            loss = loss + soft_dice_loss(change_logits.flatten(0, 1), change_labels.flatten(0, 1), ignore)
+        return loss
+
     def forward(
         self,
         pixel_values: torch.Tensor,
@@ -324,8 +350,7 @@ class UTAESeriesForMultitemporalSegmentation(EuroMinePreTrainedModel):
                 change_labels = pair_change_labels(labels, pairs, self.config.ignore_index)
                 change_labels = torch.where(both[:, :, None, None], change_labels,
                                             torch.full_like(change_labels, self.config.ignore_index))
-                loss = loss + self.config.change_loss_weight * multitemporal_cross_entropy(
-                    change_logits, change_labels, self.config.ignore_index)
+                loss = loss + self.config.change_loss_weight * self._pair_loss(change_logits, change_labels)
         return MultitemporalSegmenterOutput(loss=loss, logits=logits, change_logits=change_logits, pairs=pairs)
 
 
