@@ -287,7 +287,14 @@ def main(argv: list[str] | None = None) -> int:
                                                       "--pairs_per_series", str(args.pairs_per_series)])
     variants: dict[str, str] = {}
     for task, group in (("mapping", "segmenters"), ("change", "detectors")):
-        best = best_baseline(load_group(out, group), SELECTION[group])
+        runs = load_group(out, group)
+        models = SEGMENTERS if group == "segmenters" else DETECTORS
+        unfinished = [m for m in models if len(runs.get(m, [])) < len(args.seeds)]
+        if unfinished:  # the best baseline is chosen from every seed of every baseline, never from a part
+            print(f"{group}: {', '.join(unfinished)} not finished for seeds {args.seeds}: no {task} width variant yet",
+                  file=sys.stderr)
+            continue
+        best = best_baseline(runs, SELECTION[group])
         if best is None or abs(params[SERIES] / params[best] - 1) <= TOLERANCE:
             continue
         overrides, count = matched_widths(params[best])

@@ -58,7 +58,8 @@ def test_best_baseline_on_validation_and_goals_from_test(tmp_path):
     assert bench.best_baseline(bench.load_group(out, "segmenters"), "OF1") == "unet"
     assert bench.best_baseline(bench.load_group(out, "detectors"), "OF1") == "fc-ef"
 
-    args = argparse.Namespace(seeds=[0, 1], steps=4, images_per_step=40)
+    args = argparse.Namespace(seeds=[0, 1], steps=4, images_per_step=40, learning_rate=1e-2, change_loss="dice",
+                              pairs_per_series=5)
     params = {name: bench.parameter_count(name) for name in (bench.SERIES, *bench.SEGMENTERS, *bench.DETECTORS)}
     text = bench.report(out, args, params, {})
     assert "| utae-series | series | 38667 | – | 4 | 0.5950 ± 0.0000 | 0.5500 ± 0.0141 |" in text
@@ -67,6 +68,16 @@ def test_best_baseline_on_validation_and_goals_from_test(tmp_path):
     assert "one-year F1 0.2900 vs 1.5 × 0.2000 (by -0.0100)" in text and "**missed**" in text
     assert "GFLOPs" in text and "unet ×10 + fc-ef ×45" in text
     assert "| segformer | mapping | 56194 | 0.69 | 40 |" in text and "| bit | change | 14554 | 2.66 | 20 |" in text
+    assert "change loss dice" in text
+
+
+def test_no_width_variant_is_chosen_before_every_baseline_seed_finished(tmp_path, capsys):
+    bench = _bench()
+    _run(tmp_path, "segmenters", "mapping", "unet", 0, {"OF1": 0.8}, test={"OF1": 0.60, "GCA-TIoU": 0.50})
+    assert bench.main(["--output_dir", str(tmp_path), "--report_only", "--seeds", "0,1"]) == 0
+    err = capsys.readouterr().err
+    assert "segformer, upernet-convnext, unet not finished for seeds [0, 1]: no mapping width variant yet" in err
+    assert "width variant of utae-series" not in err
 
 
 def test_budget_rule_refuses_a_step_that_is_not_whole_samples(tmp_path):
