@@ -235,6 +235,11 @@ def report(out: Path, args: argparse.Namespace, params: dict[str, int], variants
         lines += ["", f"Inference cost per site-series (one 160-px patch, 10 years; bench/series_cost.py's FLOP count): "
                       f"{SERIES} {ours / 1e9:.3f} GFLOPs for 10 masks + 45 change maps, vs {best_seg} ×10 + "
                       f"{best_det} ×45 = {replaced / 1e9:.3f} GFLOPs ({replaced / ours:.1f}×)."]
+        for group in dict.fromkeys(variants.values()):
+            widths = [int(w) for w in group[len("series-w"):].split("-")]
+            cost = series_flops(SERIES, "tiny", overrides={"encoder_widths": widths, "decoder_widths": widths})
+            lines.append(f"{SERIES} [{group}]: {cost / 1e9:.3f} GFLOPs per series; {best_seg} ×10 + {best_det} ×45 "
+                         f"is {replaced / cost:.1f}× that.")
     return "\n".join(lines) + "\n"
 
 

@@ -14,14 +14,16 @@ import argparse
 import warnings
 
 
-def series_flops(name: str, size: str, pairs: bool = True, years: int = 10, image_size: int = 160) -> float:
-    """Forward FLOPs of one series (``pairs=False``: yearly masks only, no change map)."""
+def series_flops(name: str, size: str, pairs: bool = True, years: int = 10, image_size: int = 160,
+                 overrides: dict | None = None) -> float:
+    """Forward FLOPs of one series (``pairs=False``: yearly masks only, no change map); ``overrides``
+    change the preset's config (a width variant)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     from euromine_hf.models import build_model
 
-    model = build_model(name, size).eval()
+    model = build_model(name, size, **(overrides or {})).eval()
     series = torch.zeros(1, years, model.config.num_channels, image_size, image_size)
     extra = {} if pairs else {"pairs": torch.zeros(0, 2, dtype=torch.long)}
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
