@@ -63,3 +63,16 @@ def test_augmentation_cost_times_the_trainers_loaders_augmented_as_in_training(s
     bench.print_augmentation_cost(rows)
     table = capsys.readouterr().out
     assert "| ratio (median) | ratio min-max | per repetition |" in table and table.count("| mapping rows") == 1
+
+
+def test_augment_floor_times_the_collator_and_the_kernels_it_would_need(capsys):
+    """``bench/augment_floor.py`` (item 10's floor) runs the collator it names and prints every row."""
+    spec = importlib.util.spec_from_file_location("bench_augment_floor", ROOT / "bench" / "augment_floor.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--batch", "2", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    for row in ("collator, no augmentation", "collator, augment=True", "uint16 transposed copy, numpy",
+                "uint16 -> float32 transposing cast, torch"):
+        assert f"| {row}" in out
+    assert "x the un-augmented collator; estimate with the cheapest kernels:" in out and "(target 0.8x)" in out
