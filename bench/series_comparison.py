@@ -2,7 +2,9 @@
 replaces, on the same split and data with the same training budget, mean ± std over seeds, the
 issue's goals checked automatically, and the inference cost per site-series. Prints a Markdown report.
 
-    python bench/series_comparison.py --output_dir runs/series_comparison          # 3 seeds, the default budget
+    OMP_NUM_THREADS=1 python bench/series_comparison.py --output_dir runs/series_comparison   # BENCHMARKS.md's table
+    python bench/series_comparison.py --groups segmenters,detectors --output_dir runs/sc &   # or two processes,
+    python bench/series_comparison.py --groups series --output_dir runs/sc                  # then --groups variants
     python bench/series_comparison.py --steps 2 --seeds 0 --images_per_step 20 \\
         --output_dir /tmp/series_smoke                                             # smoke test (minutes)
 
@@ -249,11 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output_dir", required=True, help="where the benchmark requests and the report go")
     parser.add_argument("--data_dir", default=None, help="archive (default: the embedded synthetic default)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default 0,1,2)")
-    parser.add_argument("--steps", type=int, default=300, help="optimizer steps of every model (default 300)")
+    parser.add_argument("--steps", type=int, default=150, help="optimizer steps of every model (default 150)")
     parser.add_argument("--images_per_step", type=int, default=40,
                         help="images per optimizer step of every model (default 40: batch 40 / 20 pairs / 4 series)")
-    parser.add_argument("--evaluations", type=int, default=6, help="validation evaluations per run (default 6)")
-    parser.add_argument("--learning_rate", type=float, default=1e-3, help="the same for every model (default 1e-3)")
+    parser.add_argument("--evaluations", type=int, default=3, help="validation evaluations per run (default 3)")
+    parser.add_argument("--learning_rate", type=float, default=1e-2,
+                        help="the same for every model (default 1e-2: the tiny models' classifiers grow within ~100 steps, "
+                             "see training/demo.py)")
     parser.add_argument("--change_loss", default="dice", choices=["ce", "ce+dice", "dice"],
                         help="the change loss of the detectors and of the series model's pair term (Eq. 7) alike "
                              "(default dice: with cross-entropy the tiny detectors settled on 'no change' within a few "
