@@ -32,7 +32,6 @@ def run_jobs(model: Any, jobs: list[Job], *, save_probability: bool, batch_size:
     """Write the maps of planned ``jobs`` (see :func:`~euromine_hf.inference.plan.plan`)."""
     from tqdm.auto import tqdm
 
-    from euromine_hf.data.geotiff import class_table_path
     from euromine_hf.predict_outputs import OutputFolders
 
     model_bands = model_band_names(model)
@@ -47,7 +46,7 @@ def run_jobs(model: Any, jobs: list[Job], *, save_probability: bool, batch_size:
             done = write_job(model, job, save_probability=save_probability, model_name=model_name, batch_size=batch_size,
                              stride=stride, threshold=threshold, band_order=band_order)
             # the maps' GIS side-cars are predict's files too: listed, so --overwrite may replace them
-            side_cars = [class_table_path(out.map) for out in job.outputs if class_table_path(out.map).is_file()]
+            side_cars = [out.side_car for out in job.outputs if out.side_car.is_file()]
             folders.record(done + side_cars)
             written += done
     except BaseException:

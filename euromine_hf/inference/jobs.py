@@ -32,6 +32,13 @@ class MapOut(NamedTuple):
     kind: str
     dates: tuple[int, ...]
 
+    @property
+    def side_car(self) -> Path:
+        """The map's GDAL side-car (its class names), written with the map: a destination like it."""
+        from euromine_hf.data.geotiff import class_table_path
+
+        return class_table_path(self.map)
+
 
 class Job(NamedTuple):
     """One pass over a scene's windows: its input images (one per date, windows cut at the same place

@@ -22,7 +22,6 @@ def plan(task: PredictionTask, source: Path, out_dir: Path, *, t2: str | Path | 
     """The jobs of :func:`~euromine_hf.inference.driver.predict` (the task's maps of each scene, or
     of the single GeoTIFF ``source``), once their outputs passed
     :func:`~euromine_hf.predict_outputs.check_destination`."""
-    from euromine_hf.data.geotiff import class_table_path
     from euromine_hf.predict_outputs import check_destination
 
     if t2 is not None and not task.takes_t2:
@@ -38,7 +37,7 @@ def plan(task: PredictionTask, source: Path, out_dir: Path, *, t2: str | Path | 
                              split_scheme=split_scheme, seed=seed)
         jobs = [job for scene in scenes for job in task.scene_jobs(scene, pairs, out_dir / scene.name if scene.name else out_dir)]
     maps = [out for job in jobs for out in job.outputs]
-    outputs = [out.map for out in maps] + [class_table_path(out.map) for out in maps]  # each map's GIS side-car
+    outputs = [out.map for out in maps] + [out.side_car for out in maps]
     outputs += [out.probability for out in maps] if save_probability else []
     inputs = [path for job in jobs for path in job.images]
     check_destination(inputs, [] if source.is_file() else [source], out_dir, outputs, overwrite)
