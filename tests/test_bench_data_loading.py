@@ -76,3 +76,16 @@ def test_augment_floor_times_the_collator_and_the_kernels_it_would_need(capsys):
                 "uint16 -> float32 transposing cast, torch"):
         assert f"| {row}" in out
     assert "x the un-augmented collator; estimate with the cheapest kernels:" in out and "(target 0.8x)" in out
+
+
+def test_augment_floor_compiled_rows_check_each_kernel_against_numpy(capsys):
+    """``--compiled`` times Pillow's transpose (and numba's where installed), each checked against numpy."""
+    spec = importlib.util.spec_from_file_location("bench_augment_floor", ROOT / "bench" / "augment_floor.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--batch", "2", "--repeat", "1", "--compiled"]) == 0
+    out = capsys.readouterr().out
+    assert "| uint16 transposed copy, Pillow per plane |" in out
+    assert "| uint16 transposed copy, numba" in out  # timed, or "numba not installed"
+    rows = module.compiled_rows(np.arange(2 * 3 * 8 * 8, dtype=np.uint16).reshape(2, 3, 8, 8), 1)
+    assert isinstance(rows["uint16 transposed copy, Pillow per plane"], float)
