@@ -15,6 +15,7 @@ import yaml
 from _leaderboard_fixtures import PAIRS, board_archive, copy_sub, split_sites, subs, write_meta  # noqa: F401  (board_archive, subs: session fixtures)
 from euromine_hf.cli import main
 from euromine_hf.hub import leaderboard as lb
+from euromine_hf.hub.card_rules import check_card_text
 
 
 
@@ -166,6 +167,9 @@ def test_push_puts_the_model_on_the_dataset_leaderboard(board_archive, subs, tmp
     # the repo submit created says what it is: results of a synthetic-archive run, no weights; never "EuroMineNet"
     assert "More Information Needed" not in card.text and "leaderboard entry" in card.text and "no model weights" in card.text
     assert "synthetic" in card.text and "https://example.org/code" in card.text
+    # the card passes the Hub's metadata rules, with the submitter's licence or "unknown", never one chosen for them
+    check_card_text(card.content, "model", "created card")
+    assert card.data.license == "unknown"
     assert {r.dataset_name for r in card.data.eval_results} == {"EuroMineNet (synthetic stand-in)"}
     metrics = {r.metric_type: r.metric_value for r in card.data.eval_results}
     assert metrics["GCA-TIoU"] == pytest.approx(entry["scores"]["GCA-TIoU"]) and len(metrics) == 13
@@ -206,6 +210,12 @@ def test_push_puts_the_model_on_the_dataset_leaderboard(board_archive, subs, tmp
     assert _lb("show", "--results", results, "--model-repo", "user/bit-good", "--out", tmp_path / "site2") == 0
     cd_rows = list(csv.DictReader(io.StringIO((tmp_path / "site2" / "change_detection.csv").read_text())))
     assert [r["source"] for r in cd_rows if r["reference"] == "no"] == ["local, model card"]
+
+    # the submitter's licence goes on the card submit creates
+    licensed = copy_sub(subs, "map_worse", tmp_path / "licensed")
+    write_meta(licensed, "mapping", "UNet licensed", model_repo="user/unet-licensed", license="cc-by-4.0")
+    assert _lb("submit", licensed, "--archive", board_archive, "--results", tmp_path / "board2", "--push", "--dataset-repo", dataset) == 0
+    assert ModelCard.load("user/unet-licensed").data.license == "cc-by-4.0"
 
 
 def test_synthetic_scores_are_never_pushed_as_euromine_results(board_archive, subs, tmp_path, hub, capsys):  # noqa: F811

@@ -66,8 +66,18 @@ def test_metadata_task_and_repo_rules():
             f"W: field 'model_repo': expected a Hub model id NAMESPACE/NAME, found {repo!r:.80}"], repo
     assert _meta_problems({"model": "m", "task": "mapping", "model_repo": "u" * 96 + "/" + "x" * 96}) == []
     assert _meta_problems({"model": "m", "task": "mapping", "colour": 1, "backup": 2}) == [
-        "W: field 'backup': expected only ['authors', 'description', 'links', 'model', 'model_repo', 'task']",
-        "W: field 'colour': expected only ['authors', 'description', 'links', 'model', 'model_repo', 'task']"]
+        "W: field 'backup': expected only ['authors', 'description', 'license', 'links', 'model', 'model_repo', 'task']",
+        "W: field 'colour': expected only ['authors', 'description', 'license', 'links', 'model', 'model_repo', 'task']"]
+
+
+def test_metadata_license_is_a_hub_license_id_other_than_other():
+    ok = {"model": "m", "task": "mapping"}
+    for licence in ("cc-by-4.0", "apache-2.0", "unknown"):
+        assert _meta_problems({**ok, "license": licence}) == [], licence
+    for licence in ("other", "MIT", "cc by 4.0", 5, ""):
+        assert _meta_problems({**ok, "license": licence}) == [
+            "W: field 'license': expected a Hub license id such as apache-2.0 or cc-by-4.0 (not 'other', which needs a "
+            f"name and a link), found {licence!r:.80}"], licence
 
 
 def test_metadata_authors_and_links_at_their_bounds():
@@ -111,7 +121,7 @@ def test_submission_json_is_read_with_its_size_bound(tmp_path):
     path.write_text(json.dumps({"model": "m", "task": "mapping", "x": 1}))
     problems = []
     assert check_meta(path, 10, "mapping", problems)["x"] == 1
-    assert problems == [f"{path}: field 'x': expected only ['authors', 'description', 'links', 'model', 'model_repo', 'task']"]
+    assert problems == [f"{path}: field 'x': expected only ['authors', 'description', 'license', 'links', 'model', 'model_repo', 'task']"]
 
 
 # ---- SubmissionError ---------------------------------------------------------------------------------

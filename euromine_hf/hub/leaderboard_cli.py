@@ -22,7 +22,7 @@ Examples:
   euromine leaderboard show --out outputs/leaderboard --dataset-repo me/euromine
 
 A submission is a folder: submission.json ({"model": ..., "task": "mapping" | "change_detection",
-optional "model_repo", "authors", "links", "description"}) plus one mask per test site and year
+optional "model_repo", "authors", "links", "description", "license"}) plus one mask per test site and year
 ({Site}/Year{YYYY}.tif or {Site}/{YYYY}/Patch{n}.npy|png) for mapping, or per test site and year
 pair ({Site}/Change{Y1}_{Y2}.tif or {Site}/{Y1}_{Y2}/Patch{n}.npy|png) for change detection;
 masks hold 0/1 or 0/255. The full format: `euromine leaderboard format`

@@ -33,6 +33,7 @@ def make_result_entry(submission: Submission, scores: Mapping[str, float], split
         "authors": list(meta.get("authors") or []),
         "links": list(meta.get("links") or []),
         "description": meta.get("description"),
+        "license": meta.get("license"),
         "primary_metric": submission.task.primary,
         "scores": dict(scores),
         "protocol": "site",

@@ -6,6 +6,7 @@ import html
 from pathlib import Path
 from typing import Any, Mapping
 
+from euromine_hf.hub.card_rules import check_card_text
 from euromine_hf.hub.leaderboard.hub_refusal import HubRefusal
 from euromine_hf.hub.leaderboard.tasks import TASKS, TaskSpec
 from euromine_hf.hub.leaderboard.text import REPO_ID, SHA256, is_author, is_link, kept_strings, short_description
@@ -45,7 +46,8 @@ def _entry_card(entry: Mapping[str, Any], model_repo: str, dataset_repo: str, da
     entry: scores of submitted predictions, no weights), on which data, and by whom."""
     from huggingface_hub import ModelCard, ModelCardData
 
-    data = ModelCardData(tags=["euromine", "leaderboard-entry"], datasets=[dataset_repo])
+    # the submitter's licence for the results, or the Hub's "unknown": never one chosen for them
+    data = ModelCardData(license=entry.get("license") or "unknown", tags=["euromine", "leaderboard-entry"], datasets=[dataset_repo])
     lines = [f"# {html.escape(entry['model'])}", "",
              f"A leaderboard entry for **{dataset_name}** ([{dataset_repo}](https://huggingface.co/datasets/{dataset_repo})): "
              "the scores below were computed by `euromine leaderboard submit` from the predictions of this model on "
@@ -105,12 +107,14 @@ def push_result(entry: dict[str, Any], model_repo: str, dataset_repo: str, token
     yaml_path = f".eval_results/{dataset_repo.replace('/', '--')}--{spec.hub_task_id}.yaml"
     yaml_text = yaml.safe_dump(eval_result_entries_to_yaml([result]), sort_keys=False, allow_unicode=True)
 
+    fresh = _entry_card(entry, model_repo, dataset_repo, dataset_name)  # checked before anything is created
+    check_card_text(str(fresh), "model", f"model repo {model_repo}: the card submit creates")
     with HubRefusal(f"model repo {model_repo}"):
         api.create_repo(model_repo, exist_ok=True)
         try:
             card = ModelCard.load(model_repo, token=token)
         except EntryNotFoundError:
-            card = _entry_card(entry, model_repo, dataset_repo, dataset_name)
+            card = fresh
     model_name = card.data.model_name or entry["model"]
     kept = [r for r in (card.data.eval_results or []) if not (r.dataset_type == dataset_repo and r.task_name == spec.hub_task_id)]
     ours = [

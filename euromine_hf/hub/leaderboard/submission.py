@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from euromine_hf.hub.card_rules import HUB_LICENSES
 from euromine_hf.hub.leaderboard.tasks import HUB_TASK_IDS, TASKS, TaskSpec, task_spec
 from euromine_hf.hub.leaderboard.text import CONTROL, REPO_ID, is_author, is_link
 
@@ -18,7 +19,7 @@ MAX_SUBMISSION_JSON_BYTES = 64 * 1024
 #: A SubmissionError lists this many problems, then how many more there are.
 MAX_LISTED_PROBLEMS = 200
 
-META_KEYS = {"model", "task", "model_repo", "authors", "links", "description"}
+META_KEYS = {"model", "task", "model_repo", "authors", "links", "description", "license"}
 
 
 class SubmissionError(ValueError):
@@ -94,6 +95,10 @@ def check_meta_fields(meta: dict[str, Any], where: str, task: str | None, proble
         problems.append(f"{where}: field 'task': expected one of {sorted(TASKS)}, found {declared!r}")
     elif task is not None and task_spec(declared).name != task:
         problems.append(f"{where}: field 'task': expected {task!r} (as --task says), found {declared!r}")
+    licence = meta.get("license")
+    if licence is not None and (licence not in HUB_LICENSES or licence == "other"):
+        problems.append(f"{where}: field 'license': expected a Hub license id such as apache-2.0 or cc-by-4.0 "
+                        f"(not 'other', which needs a name and a link), found {licence!r:.80}")
     repo = meta.get("model_repo")
     if repo is not None and (not isinstance(repo, str) or not REPO_ID.match(repo) or ".." in repo):
         problems.append(f"{where}: field 'model_repo': expected a Hub model id NAMESPACE/NAME, found {repo!r:.80}")
