@@ -85,7 +85,7 @@ def test_ranking_and_show_outputs(board_archive, subs, tmp_path):  # noqa: F811
 
     rows = list(csv.DictReader(io.StringIO((tmp_path / "site" / "mapping.csv").read_text())))
     ours = [r for r in rows if r["reference"] == "no"]
-    assert [r["rank"] for r in ours] == ["1", "2", "3"]
+    assert [r["rank"] for r in ours] == ["1", "1", "3"]  # the same masks as GeoTIFFs and as patches: a tie
     assert [float(r["OF1"]) for r in ours] == sorted((float(r["OF1"]) for r in ours), reverse=True)
     assert ours[-1]["model"].startswith("'=HYPERLINK")  # no spreadsheet formula
     ref = [r for r in rows if r["reference"] == "yes"]
@@ -416,3 +416,39 @@ def test_change_submission_straight_from_predict_pairs_all(board_archive, tmp_pa
                "--model", "FC-EF few", "--task", "change_detection") == 2
     assert "missing" in capsys.readouterr().err
     assert not (tmp_path / "board2").exists() and not (tmp_path / "b3").exists() and not (tmp_path / "b4").exists()
+
+
+def test_two_local_entries_naming_one_repo_are_both_ranked_and_ties_share_a_rank():
+    """Two submissions claiming the same model_repo are two rows (neither hides the other); that repo's
+    card is not merged into either. Equal primary values share a rank."""
+    entry = {"task": "mapping", "model_repo": "u/same", "archive": {"synthetic": True, "name": "x"}}
+    rows = lb.rank_rows(lb.dedupe_rows(
+        lb.rows_from_entries([{**entry, "model": "v1", "scores": {"OF1": 0.22}}, {**entry, "model": "v2", "scores": {"OF1": 1.0}}])
+        + [lb.make_row("mapping", "card", "model card", {"OF1": 0.5}, model_repo="u/same"),
+           lb.make_row("mapping", "tie", "model card", {"OF1": 0.5}, model_repo="u/tie")]
+    ))
+    assert [(r["model"], r["rank"], r["source"]) for r in rows] == [
+        ("v2", 1, "local"), ("card", 2, "model card"), ("tie", 2, "model card"), ("v1", 4, "local")]
+
+
+def test_model_card_rows_are_test_split_results_and_a_card_without_any_is_named(tmp_path, hub, capsys):
+    """A model-index result on another split is never ranked; a card with no usable result is an error
+    naming the repo, not a silent empty answer; without --dataset-repo the row says which dataset."""
+    from huggingface_hub import HfApi
+
+    def card(repo, split, dataset="user/euromine"):
+        HfApi().create_repo(repo)
+        text = ("---\nmodel-index:\n- name: M\n  results:\n  - task: {type: image-segmentation, name: multitemporal-mapping}\n"
+                f"    dataset: {{type: {dataset}, name: EuroMineNet (synthetic stand-in), split: {split}}}\n"
+                "    metrics:\n    - {type: OF1, value: 0.999}\n---\n")
+        HfApi().upload_file(path_or_fileobj=text.encode(), path_in_repo="README.md", repo_id=repo)
+
+    card("user/val-split", "validation")
+    card("user/other-data", "test", dataset="someone/elsewhere")
+    assert _lb("show", "--model-repo", "user/val-split", "--no-paper", "--out", tmp_path / "a") == 2
+    err = capsys.readouterr().err
+    assert "model repo user/val-split: README.md model-index: expected results with task name" in err and "test split" in err
+    rows = lb.rows_from_model_cards(["user/other-data"])
+    assert [(r["model"], r["data"], r["scores"]["OF1"]) for r in rows] == [("M", "model-index: someone/elsewhere", 0.999)]
+    with pytest.raises(ValueError, match="on the test split of user/euromine, found none"):
+        lb.rows_from_model_cards(["user/other-data"], "user/euromine")

@@ -10,19 +10,27 @@ from euromine_hf.hub.leaderboard.tasks import HUB_TASK_IDS, TASKS
 
 
 def rows_from_model_cards(model_repos: Iterable[str], dataset_repo: str | None = None, token: str | None = None) -> list[dict[str, Any]]:
-    """Rows from the ``model-index`` of each model's card (results whose task name is ours)."""
+    """Rows from the ``model-index`` of each model's card: its results whose task name is ours, on the
+    test split or on no named split (as ``.eval_results`` entries), on ``dataset_repo`` when given; one
+    row per task and dataset. A card with none is an error naming
+    it: the user asked for that repo, and an empty answer would hide why it is missing."""
     from huggingface_hub import ModelCard
 
     rows = []
     for repo in model_repos:
         with HubRefusal(f"model repo {repo}"):
             card = ModelCard.load(repo, token=token)
-        per_task: dict[str, dict[str, float]] = {}
+        per_task: dict[tuple[str, str], dict[str, float]] = {}
         for r in card.data.eval_results or []:
-            if r.task_name in HUB_TASK_IDS and (dataset_repo is None or r.dataset_type == dataset_repo):
-                per_task.setdefault(HUB_TASK_IDS[r.task_name], {})[r.metric_type] = r.metric_value
-        for task, scores in per_task.items():
-            rows.append(make_row(task, card.data.model_name or repo, "model card", scores, model_repo=repo, data="model-index"))
+            if r.task_name in HUB_TASK_IDS and r.dataset_split in (None, "test") and (dataset_repo is None or r.dataset_type == dataset_repo):
+                per_task.setdefault((HUB_TASK_IDS[r.task_name], r.dataset_type), {})[r.metric_type] = r.metric_value
+        if not per_task:
+            raise ValueError(
+                f"model repo {repo}: README.md model-index: expected results with task name {' or '.join(sorted(HUB_TASK_IDS))} "
+                f"on the test split{f' of {dataset_repo}' if dataset_repo else ''}, found none"
+            )
+        for (task, dataset), scores in per_task.items():
+            rows.append(make_row(task, card.data.model_name or repo, "model card", scores, model_repo=repo, data=f"model-index: {dataset}"))
     return rows
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -12,16 +13,27 @@ from euromine_hf.hub.leaderboard.tasks import TASKS
 
 
 def dedupe_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (task, model repo): local entries and cards of the same repo merge their sources.
+    """One row per (task, model repo): a local entry and the Hub rows and cards of its repo merge their sources.
 
     Values scored here are never mixed with self-reported ones: a scored row keeps only its own
     values (the other sources are still named). A row with unusable values is never merged; it
-    is shown apart with its reasons.
+    is shown apart with its reasons. Two local entries are never merged: when several name the same
+    repo, each is its own row, and that repo's Hub rows are merged only with each other (which
+    submission they came from cannot be told).
     """
+    def key_of(row: dict[str, Any]) -> tuple[str, ...] | None:
+        return (row["task"], row["model_repo"]) if row["model_repo"] and not row["reference"] and not row["problems"] else None
+
+    local_claims = Counter(key_of(r) for r in rows if r["source"] == "local" and key_of(r) is not None)
     out: list[dict[str, Any]] = []
-    index: dict[tuple[str, str], dict[str, Any]] = {}
+    index: dict[tuple[str, ...], dict[str, Any]] = {}
     for row in rows:
-        key = (row["task"], row["model_repo"]) if row["model_repo"] and not row["reference"] and not row["problems"] else None
+        key = key_of(row)
+        if key is not None and local_claims[key] > 1:
+            if row["source"] == "local":
+                out.append(row)
+                continue
+            key = (*key, "hub")
         if key is not None and key in index:
             kept = index[key]
             sources = ", ".join(dict.fromkeys(kept["source"].split(", ") + row["source"].split(", ")))
@@ -40,21 +52,26 @@ def dedupe_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def rank_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Sort by the task's first column (higher is better); submissions get ranks 1..n, the
-    paper's reference rows are placed by value but unranked; rows with unusable values
-    (``problems``) come last, unranked."""
+    """Sort by the task's first column (higher is better); submissions get competition ranks (equal
+    values share a rank: 1, 1, 3; the name only orders the tied rows), the paper's reference rows are
+    placed by value but unranked; rows with unusable values (``problems``) come last, unranked."""
     ranked = []
     for task, spec in TASKS.items():
+        def value(r: dict[str, Any]) -> float:
+            v = r["scores"][spec.primary]
+            return v if v is not None else float("-inf")
+
         usable = [r for r in rows if r["task"] == task and not r.get("problems")]
-        usable.sort(key=lambda r: (-(r["scores"][spec.primary] if r["scores"][spec.primary] is not None else float("-inf")), r["reference"], r["model"]))
+        usable.sort(key=lambda r: (-value(r), r["reference"], r["model"]))
         apart = sorted((r for r in rows if r["task"] == task and r.get("problems")), key=lambda r: (r["model"], r["source"]))
-        n = 0
+        n, previous = 0, None
         for r in usable:
-            if not r["reference"]:
-                n += 1
-                r["rank"] = n
-            else:
+            if r["reference"]:
                 r["rank"] = None
+                continue
+            n += 1
+            r["rank"] = previous["rank"] if previous is not None and value(previous) == value(r) else n
+            previous = r
         for r in apart:
             r["rank"] = None
         ranked.extend(usable + apart)
