@@ -452,3 +452,20 @@ def test_model_card_rows_are_test_split_results_and_a_card_without_any_is_named(
     assert [(r["model"], r["data"], r["scores"]["OF1"]) for r in rows] == [("M", "model-index: someone/elsewhere", 0.999)]
     with pytest.raises(ValueError, match="on the test split of user/euromine, found none"):
         lb.rows_from_model_cards(["user/other-data"], "user/euromine")
+
+
+@pytest.mark.parametrize("where", ["submission", "inside_submission", "archive", "archive_site", "parent_of_archive"])
+def test_submit_never_writes_its_entry_into_a_folder_it_reads(board_archive, subs, tmp_path, capsys, where):  # noqa: F811
+    sub = copy_sub(subs, "map_good", tmp_path / "sub")
+    archive = tmp_path / "data" / "archive"
+    archive.parent.mkdir()
+    import shutil
+
+    shutil.copytree(board_archive, archive)
+    results = {"submission": sub, "inside_submission": sub / "board", "archive": archive,
+               "archive_site": next(p for p in archive.iterdir() if p.is_dir()), "parent_of_archive": archive.parent}[where]
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert _lb("submit", sub, "--archive", archive, "--results", results) == 2
+    err = capsys.readouterr().err
+    assert f"--results {results}: expected a folder apart from" in err and "Traceback" not in err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before

@@ -92,6 +92,7 @@ def run_submit(args: argparse.Namespace) -> int:
 
     if args.model is not None and args.task is None:
         raise ValueError("--model: expected --task mapping|change_detection with it (there is no submission.json to say)")
+    _check_results_folder(Path(args.results), {"the submission": Path(args.submission), "--archive": Path(args.archive)})
     meta = {"model": args.model, "task": args.task} if args.model is not None else None
     if meta is not None and args.model_repo:
         meta["model_repo"] = args.model_repo
@@ -118,6 +119,17 @@ def run_submit(args: argparse.Namespace) -> int:
         print(f"pushed {entry['hub']['eval_results_file']} and model-index to {entry['hub']['model_repo']} "
               f"(leaderboard of {entry['hub']['dataset_repo']}): {entry['hub']['commit_url']}")
     return 0
+
+
+def _check_results_folder(results: Path, read: dict[str, Path]) -> None:
+    """The results folder shares no path with a folder submit reads: an entry written into the
+    submission would make it invalid, one written into the archive would change what it holds."""
+    where = results.resolve()
+    for what, folder in read.items():
+        folder = folder.resolve()
+        if where == folder or folder in where.parents or where in folder.parents:
+            raise ValueError(f"--results {results}: expected a folder apart from {what} {folder} (submit reads it), "
+                             f"found {'the same folder' if where == folder else 'one inside the other'}")
 
 
 def run_show(args: argparse.Namespace) -> int:
