@@ -768,3 +768,18 @@ def test_a_series_models_folder_is_a_submission_for_either_task(board_archive, s
     (site / "2015").mkdir()
     shutil.copy(site / "Year2015.tif", site / "2015" / "Year2015.tif")
     assert any(p.startswith(f"{site / '2015' / 'Year2015.tif'}: unexpected file") for p in _rejected(both, board_archive))
+
+
+def test_submission_json_with_a_repeated_field_is_refused(tmp_path):
+    """json keeps the last of two equal keys without a word; which one the submitter meant is not known."""
+    from euromine_hf.hub.leaderboard.submission import check_meta
+
+    path = tmp_path / "submission.json"
+    path.write_text('{"model": "D", "model": "E", "task": "mapping", "links": [], "model": "F"}')
+    problems: list[str] = []
+    check_meta(path, path.stat().st_size, None, problems)
+    assert problems == [f"{path}: field 'model': expected once, found 3 times"]
+    path.write_text('{"model": "D", "task": "mapping", "extra": {"a": 1, "a": 2}}')
+    problems = []
+    check_meta(path, path.stat().st_size, None, problems)
+    assert f"{path}: field 'a': expected once, found 2 times" in problems

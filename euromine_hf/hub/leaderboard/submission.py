@@ -63,11 +63,23 @@ def check_meta(path: Path, size: int, task: str | None, problems: list[str]) -> 
     if size > MAX_SUBMISSION_JSON_BYTES:
         problems.append(f"{where}: size: expected at most {MAX_SUBMISSION_JSON_BYTES} bytes, found {size}")
         return {}
+    repeated: list[str] = []
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                repeated.append(key)
+            seen[key] = value
+        return seen
+
     try:
-        meta = json.loads(path.read_bytes().decode("utf-8"))
+        meta = json.loads(path.read_bytes().decode("utf-8"), object_pairs_hook=unique_keys)
     except (UnicodeDecodeError, json.JSONDecodeError, OSError) as exc:
         problems.append(f"{where}: content: expected a JSON object in UTF-8, found {type(exc).__name__}: {exc}")
         return {}
+    for key in dict.fromkeys(repeated):  # json keeps the last value silently: which one was meant?
+        problems.append(f"{where}: field {key!r}: expected once, found {repeated.count(key) + 1} times")
     if not isinstance(meta, dict):
         problems.append(f"{where}: content: expected a JSON object, found {type(meta).__name__}")
         return {}
