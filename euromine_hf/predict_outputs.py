@@ -102,6 +102,9 @@ def check_destination(inputs: Iterable[Path], input_folders: Iterable[Path], out
             found = "a link" if out.is_symlink() else "a folder"
         elif out.name not in owned[out.parent]:
             found = f"a file it did not write (not listed in {out.parent / PREDICT_MARKER})"
+        elif _sha256(out) != owned[out.parent][out.name] and out.name.endswith(".aux.xml"):
+            found = ("a side-car changed since euromine predict wrote it (GIS software such as QGIS writes statistics "
+                     "there when it opens the map); remove the side-car to let --overwrite replace the map")
         elif _sha256(out) != owned[out.parent][out.name]:
             found = "a file it did not write (changed since euromine predict wrote it)"
         else:

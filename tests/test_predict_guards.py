@@ -154,7 +154,7 @@ def test_existing_maps_are_kept_unless_overwrite_and_overwrite_replaces_only_pre
     (out / "Alpha_1" / "Year2016.tif.aux.xml").write_text("<PAMDataset><!-- my QGIS statistics --></PAMDataset>")
     third = _snapshot(out)
     for overwrite in (False, True):
-        with pytest.raises(FileExistsError, match=r"Alpha_1/Year2016\.tif\.aux\.xml: (exists|--overwrite: .* did not write)"):
+        with pytest.raises(FileExistsError, match=r"Alpha_1/Year2016\.tif\.aux\.xml: (exists|--overwrite: .*(did not write|side-car changed since))"):
             predict(model, archive, out, sites=["Alpha_1"], years=[2016], progress=False, overwrite=overwrite)
     assert _snapshot(out) == third
     # an unmarked folder holding a map of the same name (older tool, another program): kept
@@ -343,3 +343,56 @@ def test_the_command_refuses_a_destination_before_loading_weights(saved_model, t
     assert cli_main(["predict", str(saved_model), str(archive), str(archive / "maps")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "output folder: expected a folder outside the input" in err[0], err
+
+
+def test_maps_are_never_written_into_the_model_folder_they_are_read_from(saved_model, tmp_path, capsys):
+    """A model folder is pushed whole: maps predicted into it would be published with the weights."""
+    from transformers import AutoModelForSemanticSegmentation
+
+    import euromine_hf.models  # noqa: F401  (registers the zoo)
+
+    model_dir = tmp_path / "model"
+    import shutil
+
+    shutil.copytree(saved_model, model_dir)
+    before = _snapshot(model_dir)
+    src = _write(tmp_path / "scene" / "Year2020.tif", _image())
+    for out in (model_dir, model_dir / "maps"):
+        assert cli_main(["predict", str(model_dir), str(src), str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"{out}: output folder: expected a folder outside the input {model_dir}" in err, err
+        with pytest.raises(PredictDestinationError, match="expected a folder outside the input"):
+            predict(AutoModelForSemanticSegmentation.from_pretrained(model_dir), src, out, progress=False)
+    assert _snapshot(model_dir) == before
+
+
+def test_overwrite_refuses_to_leave_a_probability_map_that_no_longer_matches(tmp_path):
+    archive = _archive(tmp_path / "archive")
+    out = tmp_path / "out"
+    model = _model()
+    predict(model, archive, out, save_probability=True, progress=False)
+    first = _snapshot(out)
+    with pytest.raises(FileExistsError, match=r"Probability2016\.tif: kept, but it would no longer match Year2016\.tif.*--probabilities"):
+        predict(model, archive, out, sites=["Alpha_1"], years=[2016], overwrite=True, progress=False)
+    assert _snapshot(out) == first
+    assert predict(model, archive, out, sites=["Alpha_1"], years=[2016], overwrite=True, save_probability=True, progress=False)
+
+
+def test_a_side_car_gis_wrote_statistics_into_is_named_as_such(tmp_path):
+    archive = _archive(tmp_path / "archive")
+    out = tmp_path / "out"
+    predict(_model(), archive, out, sites=["Alpha_1"], years=[2016], progress=False)
+    with rasterio.open(out / "Alpha_1" / "Year2016.tif") as src:  # what QGIS does on opening a layer
+        src.stats(approx=False)
+    with pytest.raises(FileExistsError, match=r"Year2016\.tif\.aux\.xml: --overwrite: .*side-car changed since .*QGIS.*remove the side-car"):
+        predict(_model(), archive, out, sites=["Alpha_1"], years=[2016], progress=False, overwrite=True)
+
+
+def test_pairs_as_text_work_in_python_as_on_the_command_line(tmp_path):
+    from test_predict_maps import _detector
+
+    archive = _archive(tmp_path / "archive")
+    written = predict(_detector(), archive, tmp_path / "out", pairs="2016:2017", sites=["Alpha_1"], progress=False)
+    assert [p.name for p in written] == ["Change2016_2017.tif"]
+    with pytest.raises(ValueError, match="--pairs: expected items 'Y1:Y2'"):
+        predict(_detector(), archive, tmp_path / "out2", pairs="2016-2017", progress=False)

@@ -39,7 +39,8 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
             "descriptions (B02, B03, ...; every band, each once) when present, else the published 10-band order\n"
             "is assumed; --band-order states the order for files whose descriptions say otherwise.\n\n"
             "Writes Cloud-Optimised GeoTIFFs georeferenced like the input: OUT/{Site}/Year{YYYY}.tif for\n"
-            "sites (the layout `euromine evaluate ARCHIVE OUT` reads), OUT/Year{YYYY}.tif for a folder or a file;\n"
+            "sites (the layout `euromine evaluate ARCHIVE OUT` reads), OUT/Year{YYYY}.tif for a folder or a file\n"
+            "(OUT/{name}_mine.tif for a file whose name states no year);\n"
             "0 background, 1 mine, 255 no input data; colour table, overviews, tags naming model/years/bands.\n"
             "OUT may not be an input or lie inside the input folder; existing maps are kept unless --overwrite\n"
             "(which replaces only maps euromine predict wrote, as listed in .euromine-predict.json beside them).\n\n"
@@ -124,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
     pairs = parse_year_pairs(args.pairs) if args.pairs is not None else None
     jobs = plan(task, Path(args.input), Path(args.out), t2=args.t2, pairs=pairs, years=args.years, sites=args.sites,
                 split=args.split, split_scheme=args.split_scheme, seed=args.seed, save_probability=args.probability,
-                overwrite=args.overwrite, model_name=str(args.model))  # before any weights are loaded
+                overwrite=args.overwrite, model_name=str(args.model),
+                model_folder=Path(args.model) if Path(args.model).is_dir() else None)  # before any weights are loaded
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_any(args.model, args.trust_remote_code).to(device)
     paths = run_jobs(model, jobs, save_probability=args.probability, batch_size=args.batch_size, stride=args.stride,

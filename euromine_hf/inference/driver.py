@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from euromine_hf.inference.band_order import model_band_names, parse_band_order
-from euromine_hf.inference.change_detection import CHANGE_DETECTION, default_year_pairs
+from euromine_hf.inference.change_detection import CHANGE_DETECTION, default_year_pairs, parse_year_pairs
 from euromine_hf.inference.forward import check_threshold
 from euromine_hf.inference.geotiff_scene import write_job
 from euromine_hf.inference.jobs import Job
@@ -91,9 +91,12 @@ def predict(
     threshold = check_threshold(threshold)
     if band_order is not None:
         band_order = parse_band_order(",".join(band_order))
+    if isinstance(pairs, str):
+        pairs = parse_year_pairs(pairs)  # "all" or "Y1:Y2,...", as on the command line
+    loaded_from = Path(str(getattr(getattr(model, "config", None), "_name_or_path", "") or ""))
     jobs = plan(task_of(model), Path(source), Path(out_dir), t2=t2, pairs=pairs, years=years, sites=sites,
                 split=split, split_scheme=split_scheme, seed=seed, save_probability=save_probability,
-                overwrite=overwrite, model_name=model_name)
+                overwrite=overwrite, model_name=model_name, model_folder=loaded_from if loaded_from.is_dir() else None)
     return run_jobs(model, jobs, save_probability=save_probability, batch_size=batch_size, stride=stride,
                     threshold=threshold, model_name=model_name, progress=progress, band_order=band_order)
 

@@ -18,10 +18,11 @@ __all__ = ["plan"]
 def plan(task: PredictionTask, source: Path, out_dir: Path, *, t2: str | Path | None,
          pairs: Sequence[tuple[int, int]] | str | None, years: Iterable[int] | None, sites: Iterable[str] | None,
          split: str | None, split_scheme: str, seed: int, save_probability: bool, overwrite: bool,
-         model_name: str | None) -> list[Job]:
+         model_name: str | None, model_folder: Path | None = None) -> list[Job]:
     """The jobs of :func:`~euromine_hf.inference.driver.predict` (the task's maps of each scene, or
     of the single GeoTIFF ``source``), once their outputs passed
-    :func:`~euromine_hf.predict_outputs.check_destination`."""
+    :func:`~euromine_hf.predict_outputs.check_destination` (``model_folder``, the folder the model is
+    read from, is an input too: maps written there would be pushed with the model)."""
     from euromine_hf.predict_outputs import check_destination
 
     if t2 is not None and not task.takes_t2:
@@ -40,5 +41,13 @@ def plan(task: PredictionTask, source: Path, out_dir: Path, *, t2: str | Path | 
     outputs = [out.map for out in maps] + [out.side_car for out in maps]
     outputs += [out.probability for out in maps] if save_probability else []
     inputs = [path for job in jobs for path in job.images]
-    check_destination(inputs, [] if source.is_file() else [source], out_dir, outputs, overwrite)
+    folders = ([] if source.is_file() else [source]) + ([model_folder] if model_folder is not None else [])
+    check_destination(inputs, folders, out_dir, outputs, overwrite)
+    if not save_probability:
+        for out in maps:
+            if out.map.exists() and (out.probability.exists() or out.probability.is_symlink()):
+                raise FileExistsError(
+                    f"{out.probability}: kept, but it would no longer match {out.map.name}, which this run replaces; "
+                    "pass --probabilities to replace both, or remove it"
+                )
     return jobs
