@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -167,6 +168,7 @@ def test_real_archive_card_keeps_licence_and_citation(small_archive, tmp_path): 
     assert card_problems(card.data.to_dict(), "dataset") == []
     assert "10.14278/rodare.4656" in card.text and "@article{yu2025eurominenet" in card.text
     assert 'load_dataset("org/euromine", "mapping")' in card.text
+    assert 'hf_hub_download("org/euromine", "sites.json", repo_type="dataset")' in card.text  # a Hub id: no local path
     assert "Synthetic data" not in card.text
 
 
@@ -204,3 +206,103 @@ def test_push_user_errors_exit_2(tmp_path, monkeypatch, capsys):
     assert "NAMESPACE or NAMESPACE/NAME" in capsys.readouterr().err
     assert main(["push", "user"]) == 2  # no ./euromine here
     assert "euromine export" in capsys.readouterr().err
+
+
+# ---- the card follows the configs exported, and its snippets run as written -------------------
+_SNIPPETS = re.compile(r"```python\n(.*?)```", re.S)
+_RUN_SNIPPETS = r"""
+import json, sys
+from datasets import DatasetDict
+ns = {}
+for code in json.loads(sys.argv[1]):
+    exec(compile(code, "<dataset card>", "exec"), ns)
+loaded = {k: sorted(v) for k, v in ns.items() if isinstance(v, DatasetDict)}
+first = next(iter(ns["arrays"][0].values()))
+print("RESULT" + json.dumps({"loaded": loaded, "patch_transform": list(ns["patch_transform"])[:6],
+                             "row": [ns["row"]["site"], ns["row"]["row"], ns["row"]["col"]],
+                             "site": ns["site"]["site"]}))
+"""
+_VARS = {"mapping": "mapping", "timeseries": "series", "cd_pairs": "pairs"}
+
+
+def _run_card_snippets(card: str, cwd: Path, env: dict) -> dict:
+    """Every ```python block of ``card``, in order, in one namespace (as a reader pastes them)."""
+    snippets = _SNIPPETS.findall(card)
+    assert len(snippets) == 2, snippets
+    proc = subprocess.run([sys.executable, "-c", _RUN_SNIPPETS, json.dumps(snippets)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.split("RESULT", 1)[1])
+
+
+def _check_card_names_only(card: str, configs: tuple[str, ...]) -> None:
+    for name in ("mapping", "timeseries", "cd_pairs"):
+        assert (f"| `{name}` |" in card) == (name in configs), name
+        assert (f', "{name}")' in card) == (name in configs), name
+    assert ("PairDataset(mapping" in card) == ("mapping" in configs)
+
+
+@pytest.mark.parametrize("configs, folder", [(("mapping",), "exp"), (("mapping", "timeseries", "cd_pairs"), "euromine")])
+def test_card_snippets_run_against_the_export_and_name_only_its_configs(small_archive, tmp_path, configs, folder):  # noqa: F811
+    """`euromine export ARCHIVE OUT --configs ...`: the card's Loading and Sites snippets load the
+    exported configs from the folder beside them, and the card names no config it does not hold."""
+    from euromine_hf.cli import main
+
+    option = ["--configs", *configs] if configs != ("mapping", "timeseries", "cd_pairs") else []  # all: the default
+    out = tmp_path / folder
+    assert main(["export", str(small_archive), str(out), *option, "--years", *YEARS]) == 0
+    card = (out / "README.md").read_text()
+    _check_card_names_only(card, configs)
+    push = "euromine push NAMESPACE" + ("" if folder == "euromine" else f" --export {folder}")
+    assert f"`{push}` uploads it as the dataset repo `NAMESPACE/euromine`" in card
+    if folder != "euromine":
+        assert f"NAMESPACE/{folder}`" not in card  # push names the repo NAMESPACE/euromine, not after the folder
+
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1",
+           "HF_DATASETS_OFFLINE": "1"}
+    result = _run_card_snippets(card, tmp_path, env)
+    assert result["loaded"] == {_VARS[c]: ["test", "train", "validation"] for c in configs}
+    sites = {s["site"]: s for s in json.loads((out / "sites.json").read_text())}
+    site, row, col = result["row"]
+    assert result["site"] == site
+    from rasterio.transform import Affine
+
+    expected = Affine(*sites[site]["transform"]) @ Affine.translation(col, row)
+    assert result["patch_transform"] == list(expected)[:6]
+
+
+def test_push_prints_and_carries_the_exported_configs_to_the_repo_the_card_names(small_archive, tmp_path, capsys):  # noqa: F811
+    """`euromine export ARCHIVE exp --configs mapping` then `euromine push user --export exp`: the
+    repo is user/euromine as the card said, push's printed command loads a config that exists, and
+    the pushed card's snippets run against the Hub."""
+    from huggingface_hub import HfApi
+
+    from euromine_hf.cli import main
+    from euromine_hf.testing import LocalHub, use_local_hub
+
+    out = tmp_path / "exp"
+    assert main(["export", str(small_archive), str(out), "--configs", "mapping", "--years", *YEARS]) == 0
+    assert "`euromine push NAMESPACE --export exp` uploads it as the dataset repo `NAMESPACE/euromine`" in (
+        out / "README.md").read_text()
+    capsys.readouterr()
+    with LocalHub() as hub, use_local_hub(hub, tmp_path / "hf_home"):
+        assert main(["push", "user", "--export", str(out)]) == 0
+        printed = capsys.readouterr().out
+        assert "load it with: datasets.load_dataset('user/euromine', 'mapping')\n" in printed
+        assert "cd_pairs" not in printed and "timeseries" not in printed
+        assert {"README.md", "sites.json"} <= set(HfApi().list_repo_files("user/euromine", repo_type="dataset"))
+        remote = hub.file_content("user/euromine", "README.md", repo_type="dataset").decode()
+        _check_card_names_only(remote, ("mapping",))
+        assert 'load_dataset("user/euromine", "mapping")' in remote and 'load_dataset("exp"' not in remote
+        assert 'hf_hub_download("user/euromine", "sites.json", repo_type="dataset")' in remote
+        assert "The snippets load the Hub repo `user/euromine`" in remote
+
+        env = {**os.environ, **hub.client_env(tmp_path / "client_home"), "PYTHONPATH": str(REPO)}
+        command = printed.split("load it with: ", 1)[1].splitlines()[0]
+        proc = subprocess.run([sys.executable, "-c", f"import datasets\nprint(sorted({command}))"], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert proc.stdout.strip() == "['test', 'train', 'validation']"
+        result = _run_card_snippets(remote, tmp_path, env)
+        assert result["loaded"] == {"mapping": ["test", "train", "validation"]}
+        assert hub.unknown_requests == [], hub.unknown_requests

@@ -55,6 +55,7 @@ from euromine_hf.hub.eval_spec import EVAL_FILE, TASKS, render_eval_yaml
 __all__ = [
     "export_parquet", "render_card", "find_card_template", "add_parser", "DEFAULT_MAX_SHARD_SIZE", "EXPORT_MARKER",
     "ExportDestinationError", "DEFAULT_EXPORT_NAME", "SITES_FILE", "build_dataset_card", "read_export_marker",
+    "card_sites_code", "card_location_note",
 ]
 
 DEFAULT_MAX_SHARD_SIZE = "500MB"
@@ -214,6 +215,39 @@ def _size_category(max_rows: int) -> str:
 
 
 _TAGS = ["remote-sensing", "sentinel-2", "multispectral", "change-detection", "mining", "earth-observation", "benchmark"]
+
+
+def card_sites_code(repo_id: str) -> str:
+    """The first lines of the card's ``sites.json`` snippet: where the file is. A local name (no
+    ``/``) is a folder beside the working directory, as ``load_dataset(repo_id, ...)`` reads it; a
+    Hub id ``NAMESPACE/NAME`` is downloaded. ``euromine push`` swaps one for the other."""
+    lines = ["import json", "from rasterio.transform import Affine"]
+    if "/" in repo_id:
+        lines += ["from huggingface_hub import hf_hub_download", "",
+                  f'sites_file = hf_hub_download("{repo_id}", "{SITES_FILE}", repo_type="dataset")']
+    else:
+        lines += ["", f'sites_file = "{repo_id}/{SITES_FILE}"']
+    return "\n".join(lines)
+
+
+def card_location_note(repo_id: str, local_name: str) -> str:
+    """The card's sentence on where its snippets run and how the folder reaches the Hub: what
+    ``euromine push`` really does (the repo is ``NAMESPACE/euromine`` whatever the folder's name,
+    see :func:`euromine_hf.hub.push_cli.dataset_repo_id`). ``euromine push`` swaps the local form
+    for the Hub one."""
+    from euromine_hf.hub.push_cli import dataset_repo_id
+
+    if "/" in repo_id:
+        return (f"The snippets load the Hub repo `{repo_id}`; a local copy (the folder `{local_name}/` that "
+                f"`euromine export` wrote) loads the same way by its path.")
+    if repo_id != local_name:
+        return f"The snippets load `{repo_id}`; the folder `euromine export` wrote is `{local_name}/`."
+    export_option = "" if local_name == DEFAULT_EXPORT_NAME else f" --export {local_name}"
+    written = (" (what `euromine export ARCHIVE` writes by default)" if local_name == DEFAULT_EXPORT_NAME
+               else f" (written by `euromine export ARCHIVE {local_name}`)")
+    return (f"Run them from the folder that holds `{local_name}/`{written}; "
+            f"`euromine push NAMESPACE{export_option}` uploads it as the dataset repo `{dataset_repo_id('NAMESPACE')}` "
+            f"(`euromine push NAMESPACE/NAME{export_option}` picks another name).")
 
 
 def card_metadata(context: dict[str, Any]) -> Any:
@@ -438,6 +472,10 @@ def export_parquet(
             "source_layout": _layout(data_dir),
             "repo_id": repo_id,
             "local_name": out_dir.name,
+            "config_names": [c["name"] for c in card_configs],
+            "splits": {c["name"]: [split["name"] for split in c["splits"]] for c in card_configs},
+            "sites_code": card_sites_code(repo_id),
+            "location_note": card_location_note(repo_id, out_dir.name),
             "default_config": "mapping" if "mapping" in configs else configs[0],
             "configs": card_configs,
             "dataset_info": info_yaml,
@@ -526,8 +564,8 @@ def add_parser(subparsers: Any, name: str = "export", summary: str = "export Par
             "  OUT/sites.json                      each site's split, CRS, affine transform and size\n"
             "  OUT/eval.yaml                       the benchmark's tasks (Hub eval.yaml: leaderboard)\n"
             "  OUT/{config}/{split}-NNNNN-of-NNNNN.parquet\n"
-            "OUT defaults to ./euromine, so datasets.load_dataset('euromine', 'cd_pairs') works from here;\n"
-            "`euromine push NAMESPACE` uploads it as the dataset repo NAMESPACE/euromine.\n\n"
+            "OUT defaults to ./euromine, so datasets.load_dataset('euromine', CONFIG) works from here for each\n"
+            "exported config; `euromine push NAMESPACE` uploads it as the dataset repo NAMESPACE/euromine.\n\n"
             "Example:\n"
             "  euromine synth outputs/archive\n"
             "  euromine export outputs/archive --configs mapping cd_pairs    # writes ./euromine\n"
@@ -540,7 +578,7 @@ def add_parser(subparsers: Any, name: str = "export", summary: str = "export Par
     parser.add_argument("archive", type=Path, help="archive folder (from `euromine synth` or the published EuroMineNet)")
     parser.add_argument(
         "out", type=Path, nargs="?", default=Path(DEFAULT_EXPORT_NAME),
-        help=f"output folder (default: ./{DEFAULT_EXPORT_NAME}, so load_dataset({DEFAULT_EXPORT_NAME!r}, 'cd_pairs') works from here; "
+        help=f"output folder (default: ./{DEFAULT_EXPORT_NAME}, so load_dataset({DEFAULT_EXPORT_NAME!r}, CONFIG) works from here; "
              "created; refused if not empty unless --overwrite)",
     )
     _add_config_options(parser)

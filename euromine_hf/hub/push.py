@@ -153,13 +153,26 @@ _EXPORT_LOCAL_ONLY = (".euromine-export.json",)
 _SKIP_PATTERNS = ("*.tmp", ".cache/*")
 
 
-def _card_for_repo(readme: Path, local_id: str | None, repo_id: str) -> bytes:
-    """The export's README with its usage snippet naming ``repo_id`` instead of the local name."""
+def _card_for_repo(readme: Path, local_id: str | None, local_name: str, repo_id: str) -> bytes:
+    """The export's README with its snippets and location note naming ``repo_id`` instead of the
+    local name (the card's forms come from :mod:`euromine_hf.data.export`)."""
+    from euromine_hf.data.export import card_location_note, card_sites_code
+
     text = readme.read_text(encoding="utf-8")
     if local_id and local_id != repo_id:
         text = re.sub(rf'load_dataset\("{re.escape(local_id)}"', f'load_dataset("{repo_id}"', text)
-        text = text.replace(f"Run from the folder that holds `{local_id}/`", f"Loads from the Hub as `{repo_id}`; locally, run from the folder that holds `{local_id}/`")
+        text = text.replace(card_sites_code(local_id), card_sites_code(repo_id))
+        text = text.replace(card_location_note(local_id, local_name), card_location_note(repo_id, local_name))
     return text.encode("utf-8")
+
+
+def dataset_config_names(export_dir: str | Path) -> list[str]:
+    """The configs a Parquet export holds, from its README ``configs:`` YAML (checked against the
+    files), the default config first: what ``load_dataset(repo_id, name)`` accepts."""
+    configs = _dataset_configs(Path(export_dir))
+    names = [str(c["config_name"]) for c in configs]
+    default = [str(c["config_name"]) for c in configs if c.get("default")]
+    return default[:1] + [n for n in names if n not in default[:1]]
 
 
 def push_dataset_folder(
@@ -193,7 +206,8 @@ def push_dataset_folder(
     from euromine_hf.data.export import read_export_marker
 
     marker = read_export_marker(path) or {}
-    local_id = marker.get("repo_id") or path.resolve().name
+    local_name = path.resolve().name
+    local_id = marker.get("repo_id") or local_name
     operations = []
     for file in sorted(p for p in path.rglob("*") if p.is_file()):
         rel = file.relative_to(path).as_posix()
@@ -201,7 +215,7 @@ def push_dataset_folder(
             raise HubPushError(f"{file}: a symlink in the export folder; expected plain files only (not uploaded)")
         if rel in _EXPORT_LOCAL_ONLY or any(fnmatch(rel, pattern) for pattern in _SKIP_PATTERNS):
             continue
-        content: Any = _card_for_repo(file, local_id, repo_id) if rel == "README.md" else str(file)
+        content: Any = _card_for_repo(file, local_id, local_name, repo_id) if rel == "README.md" else str(file)
         operations.append(CommitOperationAdd(path_in_repo=rel, path_or_fileobj=content))
     with refused_credentials(repo_id, "dataset"):
         info = api.create_commit(
@@ -265,6 +279,7 @@ def pull_model(
 __all__ = [
     "HubPushError",
     "check_model_folder",
+    "dataset_config_names",
     "pull_model",
     "push_dataset_folder",
     "push_metric_spaces",

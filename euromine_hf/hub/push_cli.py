@@ -35,8 +35,9 @@ def _add_dataset_parser(subparsers: Any, name: str, summary: str) -> argparse.Ar
         name, help=summary, formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
             "Upload a dataset export (`euromine export ARCHIVE`, which writes ./euromine) to the Hub as the\n"
-            "dataset repo NAMESPACE/euromine, in one commit; the card's snippet is rewritten to name the repo.\n"
-            "Then, anywhere: datasets.load_dataset('NAMESPACE/euromine', 'cd_pairs').\n\n"
+            "dataset repo NAMESPACE/euromine (whatever the folder's name), in one commit; the card's snippets are\n"
+            "rewritten to name the repo. Then, anywhere: datasets.load_dataset('NAMESPACE/euromine', CONFIG) for\n"
+            "each config the export holds (its README `configs:`; push prints them).\n\n"
             "Example:\n"
             "  euromine export outputs/archive        # -> ./euromine\n"
             "  euromine push YOUR_NAME                # -> YOUR_NAME/euromine"
@@ -52,14 +53,16 @@ def _add_dataset_parser(subparsers: Any, name: str, summary: str) -> argparse.Ar
 
 
 def _run_dataset(args: argparse.Namespace) -> int:
-    from euromine_hf.hub.push import push_dataset_folder
+    from euromine_hf.hub.push import dataset_config_names, push_dataset_folder
 
     repo_id = dataset_repo_id(args.repo)
     if not args.export.is_dir():
         raise FileNotFoundError(f"{args.export}: export folder not found (write it with `euromine export ARCHIVE`)")
+    configs = dataset_config_names(args.export)  # the configs it holds, not a fixed one
     url = push_dataset_folder(args.export, repo_id, private=args.private, revision=args.revision)
     print(f"pushed {args.export} -> dataset {repo_id}: {url}")
-    print(f"load it with: datasets.load_dataset({repo_id!r}, 'cd_pairs')")
+    others = f"   (configs: {', '.join(configs)})" if len(configs) > 1 else ""
+    print(f"load it with: datasets.load_dataset({repo_id!r}, {configs[0]!r}){others}")
     return 0
 
 
