@@ -187,3 +187,18 @@ def test_space_app_py_serves_the_scoring_function(tmp_path, monkeypatch):
     assert built["fn"](*uploads) == load("yearly_f1").compute(predictions=pred, references=truth)
     with pytest.raises(Error, match="upload prediction and reference mask files"):
         built["fn"](None, uploads[1])
+
+
+def test_space_files_numbered_without_years_are_paired_in_number_order(tmp_path):
+    """``ref_1 … ref_10`` beside ``Year2015 … Year2024``: a text sort put ref_10 second and scored identical
+    masks at OF1 0.495; numbers in names are read as numbers."""
+    from euromine_hf.metrics.space_app import score_files
+
+    masks = (np.random.default_rng(0).random((10, 8, 8)) < 0.5).astype(np.uint8)
+    pred, ref, numbered = [], [], []
+    for t in range(10):
+        for name, group in ((f"Year{2015 + t}.npy", pred), (f"ref_{t + 1}.npy", ref), (f"pred_{t + 1}.npy", numbered)):
+            np.save(tmp_path / name, masks[t])
+            group.append(tmp_path / name)
+    assert score_files("yearly_f1", pred, ref[::-1])["OF1"] == 1.0
+    assert score_files("ca_tiou", numbered, ref)["LCA-TIoU"] == 1.0

@@ -60,6 +60,12 @@ def _years(paths: Sequence[Path], per_file: int) -> list[tuple[int, ...]] | None
     return found if all(len(f) == per_file for f in found) else None
 
 
+def _natural_order(path: Path) -> list[str | int]:
+    """Sort key reading the numbers in a name as numbers: ``ref_2`` before ``ref_10`` (a plain text
+    sort pairs ``ref_10`` with the second prediction and scores perfect masks at OF1 0.5)."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
 def score_files(
     name: str, predictions: Sequence[str | os.PathLike[str]], references: Sequence[str | os.PathLike[str]]
 ) -> dict[str, float]:
@@ -74,8 +80,8 @@ def score_files(
 
     if not predictions or not references:
         raise ValueError(f"{name}: upload prediction and reference mask files (got {len(predictions or [])} and {len(references or [])})")
-    pred_paths = sorted((Path(p) for p in predictions), key=lambda p: p.name)
-    ref_paths = sorted((Path(p) for p in references), key=lambda p: p.name)
+    pred_paths = sorted((Path(p) for p in predictions), key=_natural_order)
+    ref_paths = sorted((Path(p) for p in references), key=_natural_order)
     pred = [read_mask(p) for p in pred_paths]
     ref = [read_mask(p) for p in ref_paths]
     module = load(name)
@@ -126,7 +132,7 @@ def build_app(name: str) -> Any:
         ],
         outputs=gr.JSON(label="scores"),
         title=f"EuroMineNet {name}",
-        description="Masks are scored with euromine_hf's counting core; files are ordered by name and a year in a name is its key.",
+        description="Masks are scored with euromine_hf's counting core; files are ordered by name (numbers in a name as numbers) and a year in a name is its key.",
     )
 
 
