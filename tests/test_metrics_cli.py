@@ -33,6 +33,16 @@ def test_tables_have_the_paper_shape_and_paper_numbers(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))
 
 
+def test_every_protocol_of_one_model_is_followed_by_its_paper_row_once():
+    """``euromine evaluate --paper --model UNet --protocol all`` names its rows "UNet [site]" and so on: the
+    paper's UNet row follows them once (it was missing)."""
+    scores = {**{f"F1_{y}": 0.5 for y in YEARS}, "OF1": 0.5, "GCA-TIoU": 0.25, "LCA-TIoU": 0.3}
+    rows = table_rows("mapping", {f"UNet [{p}]": scores for p in ("site", "micro", "patch")}, paper=True)
+    assert [(r["model"], r["source"]) for r in rows] == [
+        ("UNet [site]", "ours"), ("UNet [micro]", "ours"), ("UNet [patch]", "ours"), ("UNet", "paper")]
+    assert rows[-1]["OF1"] == pytest.approx(0.8505)
+
+
 def test_error_map_colours_and_png(tmp_path):
     pred = np.array([[1, 1], [0, 0]])
     ref = np.array([[1, 0], [1, 0]])
@@ -110,7 +120,7 @@ def test_evaluate_cli_mapping_rasters_equal_patches(archive, tmp_path):
     for key in ("OF1", "GCA-TIoU", "LCA-TIoU", "F1_2015", "F1_2024"):
         assert r["UNet [site]"][key] == pytest.approx(expected[key], abs=1e-9), key
     md = (out_r / "table4_mapping.md").read_text()
-    assert "UNet [site]" in md and "| UNet (paper) |" not in md  # labels differ from the paper's
+    assert "UNet [site]" in md and md.count("| UNet (paper) |") == 1  # --paper --model UNet: its paper row, once
     assert len(list((out_r / "maps").glob("*.png"))) == 2
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -85,18 +86,21 @@ def table_rows(
     comparison needs when our rows are not named after a paper model)."""
     columns = table_columns(task)
     reported = load_resource("paper_results.json")[TASKS[task][0]] if paper else {}
+    # "UNet [site]", "UNet [micro]", ... (evaluate --protocol all) are one model: its paper row follows the last
+    names = [paper_row_name(task, re.sub(r" \[[a-z]+\]$", "", model)) if paper else None for model in results]
     rows: list[dict[str, Any]] = []
-    for model, scores in results.items():
+    for i, (model, scores) in enumerate(results.items()):
         row: dict[str, Any] = {"model": model, "source": "ours"}
         for c in columns:
             v = scores.get(score_key(task, c), scores.get(c))
             row[c] = None if v is None else float(v)
         rows.append(row)
-        name = paper_row_name(task, model) if paper else None
-        if name is not None:
-            rows.append({"model": model, "source": "paper", **{c: reported[name].get(c) for c in columns}})
+        name = names[i]
+        if name is not None and (i + 1 == len(names) or names[i + 1] != name):
+            label = re.sub(r" \[[a-z]+\]$", "", model)
+            rows.append({"model": label, "source": "paper", **{c: reported[name].get(c) for c in columns}})
     if paper and all_paper_rows:
-        shown = {paper_row_name(task, model) for model in results}
+        shown = set(names)
         rows += [{"model": name, "source": "paper", **{c: values.get(c) for c in columns}}
                  for name, values in reported.items() if name not in shown]
     return rows
