@@ -132,3 +132,16 @@ def test_train_run_options_are_checked_when_parsed(field, value, expected):
     with pytest.raises(ValueError, match=re.escape(expected)):
         RunArguments(**{field: value})
     RunArguments()  # the defaults pass
+
+
+def test_pairs_per_series_above_the_pairs_a_series_has_is_refused():
+    """k larger than the pairs of --years/--intervals trained on every pair while the run recorded k."""
+    from euromine_hf.training.arguments import DataArguments
+
+    assert DataArguments(pairs_per_series=45).pairs_per_series == 45
+    with pytest.raises(ValueError, match=re.escape("--pairs_per_series must be at most 45, the year pairs of --years; got 100")):
+        DataArguments(pairs_per_series=100)
+    with pytest.raises(ValueError, match=re.escape("at most 9, the year pairs of --years and --intervals; got 10")):
+        DataArguments(pairs_per_series=10, intervals=[1])
+    with pytest.raises(ValueError, match=re.escape("at most 1, the year pairs of --years; got 2")):
+        DataArguments(pairs_per_series=2, years=[2016, 2020])

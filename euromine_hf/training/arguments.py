@@ -167,6 +167,12 @@ class DataArguments:
             self.intervals = sorted({int(k) for k in self.intervals})
         if self.pairs_per_series is not None and self.pairs_per_series < 1:
             raise ValueError(f"--pairs_per_series must be a positive count; got {self.pairs_per_series}")
+        available = sum(1 for i, a in enumerate(self.years) for b in self.years[i + 1:]
+                        if self.intervals is None or b - a in self.intervals)
+        if self.pairs_per_series is not None and self.pairs_per_series > available:
+            # drawing more pairs than a series has would train on all of them while the run records k
+            raise ValueError(f"--pairs_per_series must be at most {available}, the year pairs of --years"
+                             f"{' and --intervals' if self.intervals is not None else ''}; got {self.pairs_per_series}")
         if not 0.0 <= self.radiometric_jitter < 1.0:
             raise ValueError(f"--radiometric_jitter must be in [0, 1); got {self.radiometric_jitter}")
         for name in ("max_train_samples", "max_eval_samples", "max_test_samples"):
