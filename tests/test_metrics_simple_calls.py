@@ -202,3 +202,30 @@ def test_space_files_numbered_without_years_are_paired_in_number_order(tmp_path)
             group.append(tmp_path / name)
     assert score_files("yearly_f1", pred, ref[::-1])["OF1"] == 1.0
     assert score_files("ca_tiou", numbered, ref)["LCA-TIoU"] == 1.0
+
+
+def test_bad_metric_inputs_are_named_where_they_were_given():
+    """Each message names what the user passed: load keywords evaluate would drop, too few years for a
+    pair score, intervals (not the years formed from them), a channel axis, one site of two sizes."""
+    import euromine_hf.metrics as metrics
+
+    m = np.eye(8, dtype=np.uint8)
+    with pytest.raises(ValueError, match=r"ca_tiou: years \[2015\]: expected at least 2 years"):
+        metrics.load("ca_tiou", years=[2015])
+    with pytest.raises(ValueError, match=r"interval_f1: unexpected load keyword\(s\) \['intervals'\]"):
+        metrics.load("interval_f1", intervals=[1])
+    with pytest.raises(ValueError, match=r"intervals: expected 1\.\.9 \(years 2015-2024\), got 0 at sample 0"):
+        metrics.load("interval_f1").compute(predictions=[m] * 45, references=[m] * 45, intervals=[0] * 45)
+    with pytest.raises(ValueError, match=r"predictions\[0\]: expected a 2-D mask \(H, W\), got shape \(8, 8, 1\)"):
+        metrics.load("ca_tiou").compute(predictions=[m[..., None]] * 10, references=[m[..., None]] * 10)
+    with pytest.raises(ValueError, match=r"site 'a' declared 8x16 before and 16x16 now: expected one size per site"):
+        metrics.load("yearly_f1").compute(predictions=[m, m], references=[m, m], years=[2015, 2015], sites=["a", "a"],
+                                          patches=[0, 1], rows=[0, 0], cols=[0, 8], site_heights=[8, 16], site_widths=[16, 16])
+
+
+def test_masks_of_several_sizes_with_years_are_scored_one_by_one():
+    import euromine_hf.metrics as metrics
+
+    small, big = np.eye(4, dtype=np.uint8), np.eye(8, dtype=np.uint8)
+    scores = metrics.load("yearly_f1").compute(predictions=[small, big], references=[small, 1 - big], years=[2015, 2016])
+    assert scores["F1_2015"] == 1.0 and scores["F1_2016"] == 0.0

@@ -65,17 +65,17 @@ class ChangeScorer(ScorerBase):
             t2 = as_int_keys(year_t2, n, "year_t2")
             if intervals is not None and not np.array_equal(as_int_keys(intervals, n, "intervals"), t2 - t1):
                 raise ValueError("intervals: expected year_t2 - year_t1 for every pair")
-        if (t2 <= t1).any():
-            i = int(np.flatnonzero(t2 <= t1)[0])
-            raise ValueError(f"year_t2: expected a later year than year_t1, got pair ({t1[i]}, {t2[i]}) at sample {i}")
-        if year_t1 is None and year_t2 is None:
+        if year_t1 is None and year_t2 is None:  # only intervals: name them, not the years formed from them
             longest = self.years[-1] - self.years[0]
-            bad = np.flatnonzero(t2 > longest)
+            bad = np.flatnonzero((t2 > longest) | (t2 < 1))
             if len(bad):
                 raise ValueError(
                     f"intervals: expected 1..{longest} (years {self.years[0]}-{self.years[-1]}), got {int(t2[bad[0]])} at sample {int(bad[0])}"
                 )
         else:
+            if (t2 <= t1).any():
+                i = int(np.flatnonzero(t2 <= t1)[0])
+                raise ValueError(f"year_t2: expected a later year than year_t1, got pair ({t1[i]}, {t2[i]}) at sample {i}")
             known = np.asarray(self.years, np.int64)
             for name, t in (("year_t1", t1), ("year_t2", t2)):
                 bad = np.flatnonzero(~np.isin(t, known))

@@ -49,6 +49,9 @@ CITATION = """\
 
 _MASK_KEYS = ("sites", "patches", "rows", "cols", "site_heights", "site_widths")
 _COMPUTE_KWARGS = ("protocol", "empty")
+#: what ``evaluate.EvaluationModule.__init__`` itself takes (the rest of its ``**kwargs`` it ignores)
+_EVALUATE_INIT_KWARGS = frozenset({"config_name", "keep_in_memory", "cache_dir", "num_process", "process_id", "seed",
+                                   "experiment_id", "hash", "max_concurrent_cache_files", "timeout"})
 
 
 def _batch_features() -> datasets.Features:
@@ -73,9 +76,20 @@ class _CountModule(evaluate.Metric):
     count_columns: tuple[str, ...] = ()
     description: str = ""
     inputs: str = ""
+    label: str = "module"
+
+    #: fewest years a score is defined for (the year-pair modules compare years)
+    min_years = 1
 
     def __init__(self, *args: Any, years: Sequence[int] = YEARS, incomplete: str = "error", **kwargs: Any) -> None:
+        unknown = sorted(set(kwargs) - _EVALUATE_INIT_KWARGS)
+        if unknown:  # evaluate would drop them silently: a typo or a compute keyword given to load
+            raise ValueError(f"{self.label}: unexpected load keyword(s) {unknown}; expected years=, incomplete= or "
+                             f"evaluate's own ({', '.join(sorted(_EVALUATE_INIT_KWARGS))}); per-sample inputs go to compute/add_batch")
         self.years = tuple(int(y) for y in years)
+        if len(self.years) < self.min_years:
+            raise ValueError(f"{self.label}: years {list(self.years)}: expected at least {self.min_years} years "
+                             f"({self.label} scores pairs of years)")
         if incomplete not in INCOMPLETE_RULES:
             raise ValueError(f"incomplete: expected one of {INCOMPLETE_RULES}, got {incomplete!r}")
         #: year-pair modules: a patch lacking some of ``years`` is an error ("error") or warned about
@@ -140,6 +154,8 @@ class _CountModule(evaluate.Metric):
 
     def add_batch(self, *, predictions: Any = None, references: Any = None, **kwargs: Any) -> None:
         """Add masks (``predictions``/``references`` plus keys) or precomputed counts (see the card)."""
+        for name, masks in (("predictions", predictions), ("references", references)):
+            _no_channel_axis(masks, f"{self.label}: {name}")
         if predictions is not None:
             self._note_offsets(predictions, kwargs)
         if predictions is not None or references is not None:
@@ -195,6 +211,19 @@ def _pick(keys: dict[str, Any], allowed: Sequence[str], where: str) -> dict[str,
     if bad:
         raise ValueError(f"{where}: unexpected inputs {bad}; expected some of {list(allowed)}")
     return {k: v for k, v in keys.items() if v is not None}
+
+
+def _no_channel_axis(masks: Any, name: str) -> None:
+    """Masks read from an image file often keep a trailing channel axis ``(H, W, 1)``; the scorers
+    would read it as another layout and fail far from the cause."""
+    if masks is None:
+        return
+    listed = isinstance(masks, (list, tuple))  # a list holds 2-D masks; an array may be (B, T, H, W)
+    shapes = [tuple(np.shape(m)) for m in masks] if listed else [tuple(np.shape(masks))[1:]]
+    for i, shape in enumerate(shapes):
+        if len(shape) >= 3 and (shape[-1] == 1 or (listed and len(shape) == 3 and shape[-1] in (3, 4) and shape[-2] > 4)):
+            raise ValueError(f"{name}[{i}]: expected a 2-D mask (H, W), got shape {shape} with a channel axis last "
+                             "(squeeze it, or take one channel)")
 
 
 def _stack_masks(masks: Any, name: str) -> Any:
@@ -281,6 +310,14 @@ Returns: F1_{year}, OF1, precision, recall, IoU.
             for pred, ref in zip(predictions, references):
                 self._reducer.add(np.asarray(pred)[None], np.asarray(ref)[None], years=[self.years[0]])
             return self._reducer.pop_rows("mapping")
+        if not grouped and _ragged(predictions):  # masks of several sizes, each with its year (and keys): one at a time
+            n = len(predictions)
+            if not isinstance(references, (list, tuple)) or len(references) != n:
+                raise ValueError(f"yearly_f1: {n} prediction masks: expected as many reference masks")
+            for i, (pred, ref) in enumerate(zip(predictions, references)):
+                one = {k: np.asarray(v).reshape(-1)[i:i + 1] if np.size(v) == n else v for k, v in kw.items()}
+                self._reducer.add(np.asarray(pred)[None], np.asarray(ref)[None], **one)
+            return self._reducer.pop_rows("mapping")
         if grouped:  # the simplest call: the masks are one group, scored as one year
             predictions, references = _stack_masks(predictions, f"{self.label}: predictions"), _stack_masks(references, f"{self.label}: references")
             kw["years"] = np.full(len(predictions), self.years[0])
@@ -312,6 +349,7 @@ class CaTIoU(_CountModule):
 
     table = "pairs"
     label = "ca_tiou"
+    min_years = 2
     key_columns = ("site", "patch", "year_i", "year_j")
     count_columns = PAIR_CA_COLUMNS
     description = "EuroMineNet change-aware temporal IoU: LCA-TIoU (consecutive years) and GCA-TIoU (all year pairs)."
@@ -402,6 +440,7 @@ Returns: F1_interval_{k}, OF1, precision, recall, IoU.
         return ChangeScorer(years=self.years)
 
     label = "interval_f1"
+    min_years = 2
 
     def _reduce(self, predictions: Any, references: Any, keys: dict[str, Any]) -> dict[str, np.ndarray]:
         allowed = _MASK_KEYS + ("year_t1", "year_t2", "intervals", "references_t1", "references_t2")
@@ -462,6 +501,7 @@ class PostClassificationF1(_CountModule):
 
     table = "pairs"
     label = "post_classification"
+    min_years = 2
     key_columns = ("site", "patch", "year_i", "year_j")
     count_columns = PAIR_CA_COLUMNS + CONFUSION_COLUMNS
     description = "EuroMineNet post-classification change scores: F1 per interval of |P_t2 - P_t1| against |G_t2 - G_t1|."

@@ -136,6 +136,8 @@ class MappingScorer(ScorerBase):
         if self.temporal:
             self.tables["pairs"] = CountTable(("site", "patch", "year_i", "year_j"), self.buffer.count_names, site_names=self.site_index.names)
         self._auto_patch = 0
+        #: each site's size as declared by site_heights/site_widths (one site, one size: checked per add)
+        self._site_sizes: dict[int, tuple[int, int]] = {}
 
     def _config(self) -> dict[str, Any]:
         return {
@@ -203,6 +205,7 @@ class MappingScorer(ScorerBase):
         patch_ids = self._patch_ids(patches, n)
         if self.temporal:
             self.buffer.check_new(site_ids, patch_ids, year_idx)
+        self._check_site_sizes(site_ids, site_heights, site_widths)
         p, g = _pack(predictions, "predictions"), _pack(references, "references")
         idx, owned = packed_ownership(n, shape, rows, cols, site_heights, site_widths)
         own_counts, full_counts = packed_counts(p, g, shape, idx, owned)
@@ -211,6 +214,24 @@ class MappingScorer(ScorerBase):
         if self.temporal:
             pk, pc = self.buffer.add(site_ids, patch_ids, year_idx, p, g, shape, idx, owned)
             self._append_pairs(pk, pc)
+
+    def _check_site_sizes(self, site_ids: np.ndarray, site_heights: Any, site_widths: Any) -> None:
+        """One site has one size: patches declaring two sizes for it would own overlapping pixels
+        inconsistently (a count error no score would show)."""
+        if site_heights is None or site_widths is None:
+            return
+        n = len(site_ids)
+        sizes = []
+        for name, a in (("site_heights", site_heights), ("site_widths", site_widths)):
+            a = np.asarray(a.detach().cpu().numpy() if _is_torch(a) else a, dtype=np.int64).reshape(-1)
+            sizes.append(np.full(n, a[0], np.int64) if a.shape[0] == 1 and n != 1 else a)
+        for site, h, w in zip(site_ids.tolist(), sizes[0].tolist(), sizes[1].tolist()):
+            if h < 0 or w < 0:  # unknown
+                continue
+            known = self._site_sizes.setdefault(site, (h, w))
+            if known != (h, w):
+                raise ValueError(f"site_heights/site_widths: site {self.site_index.names[site]!r} declared {known[0]}x{known[1]} "
+                                 f"before and {h}x{w} now: expected one size per site")
 
     def _patch_ids(self, patches: Any, n: int) -> np.ndarray:
         if patches is None:  # each sample its own patch (F1 only)
@@ -233,6 +254,7 @@ class MappingScorer(ScorerBase):
             raise ValueError(f"years: expected {t} distinct years, got {yrs.tolist()}")
         site_ids = self.site_index.ids(sites, n)
         patch_ids = self._patch_ids(patches, n)
+        self._check_site_sizes(site_ids, site_heights, site_widths)
         p = _pack(predictions, "predictions")  # (N, T, words)
         g = _pack(references, "references")
         idx, owned = packed_ownership(n, (h, w), rows, cols, site_heights, site_widths)
