@@ -145,3 +145,13 @@ def test_pairs_per_series_above_the_pairs_a_series_has_is_refused():
         DataArguments(pairs_per_series=10, intervals=[1])
     with pytest.raises(ValueError, match=re.escape("at most 1, the year pairs of --years; got 2")):
         DataArguments(pairs_per_series=2, years=[2016, 2020])
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["--min-size", "300", "--max-size", "100"], "argument --min-size: expected at most --max-size (100), got 300"),
+    (["--min-size", "8"], "argument --min-size: expected >= 16 pixels, got 8"),
+])
+def test_synth_sizes_are_named_by_their_options(tmp_path, capsys, argv, expected):
+    assert main(["synth", str(tmp_path / "out"), *argv]) == 2
+    assert capsys.readouterr().err.strip() == f"euromine synth: error: {expected}"
+    assert not (tmp_path / "out").exists()

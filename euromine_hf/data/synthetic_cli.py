@@ -69,6 +69,13 @@ def run(args: argparse.Namespace) -> int:
     if out_dir.is_dir() and any(out_dir.iterdir()) and not args.overwrite:
         print(f"euromine synth: {out_dir} is not empty; pass --overwrite to write into it anyway", file=sys.stderr)
         return 2
+    if args.min_size is not None and args.min_size < 16:
+        print(f"euromine synth: error: argument --min-size: expected >= 16 pixels, got {args.min_size}", file=sys.stderr)
+        return 2
+    if args.min_size is not None and args.max_size is not None and args.min_size > args.max_size:
+        print(f"euromine synth: error: argument --min-size: expected at most --max-size ({args.max_size}), got {args.min_size}",
+              file=sys.stderr)
+        return 2
     try:
         config = SyntheticConfig(
             seed=args.seed,
