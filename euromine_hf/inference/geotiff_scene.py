@@ -93,7 +93,9 @@ def write_job(
 ) -> list[Path]:
     """Every map of one :class:`~euromine_hf.inference.jobs.Job` from one pass over its windows:
     each date's strips are read once for all maps, and each map is nodata where any date it reads
-    is empty (see :func:`predict_geotiff` for the files). All or nothing: on any error no map appears."""
+    is empty (see :func:`predict_geotiff` for the files). Inputs are normalised with the statistics of
+    the model folder's image processor, else the published ones (:mod:`.normalisation`), as the
+    pipelines normalise them. All or nothing: on any error no map appears."""
     paths = [Path(p) for p in job.images]
     task = task_of(model)
     if (len(paths) != task.dates) if task.dates else len(paths) < 2:
