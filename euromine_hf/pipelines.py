@@ -83,7 +83,10 @@ def read_scene(images: Sequence[Any], model_bands: Sequence[str],
         except ImportError:  # the remote-code route without the package
             raise ImportError(f"{images[0]}: GeoTIFF paths are read with euromine predict's checks, which need the "
                               "euromine-hf package (pip install euromine-hf); or pass (bands, H, W) arrays") from None
-        stated = band_order.parse_band_order(",".join(source_bands)) if source_bands is not None else None
+        try:  # the file's order, checked as predict checks --band-order
+            stated = band_order.parse_band_order(",".join(source_bands)) if source_bands is not None else None
+        except ValueError as error:
+            raise ValueError(str(error).replace("--band-order", "source_bands", 1)) from None
         scene = reader.read_geotiffs([os.fspath(p) for p in images], list(model_bands), stated)
         return {"images": scene["images"], "names": [list(model_bands)] * len(images), "valid": scene["valid"],
                 "geo": {"crs": scene["crs"], "transform": scene["transform"]}}

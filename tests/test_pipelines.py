@@ -118,6 +118,8 @@ def test_a_geotiff_missing_a_band_is_refused_naming_the_file(folders, tmp_path):
     with pytest.raises(ValueError) as error:
         _pipe("euromine-mapping", folders["unet"])(path)
     assert str(error.value) == expected and str(error.value).startswith(f"{path}: band count: expected 10 bands")
+    with pytest.raises(ValueError, match="^source_bands: expected the 10 band names .* missing B12"):
+        _pipe("euromine-mapping", folders["unet"])(str(path), source_bands=BANDS[:9])
 
 
 def test_dates_on_different_grids_are_refused_like_predict(folders, tmp_path):
