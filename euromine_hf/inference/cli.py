@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from euromine_hf.bands import PATCH_SIZE
-from euromine_hf.inference.band_order import parse_band_order
+from euromine_hf.inference.band_order import model_band_names, parse_band_order
 from euromine_hf.inference.change_detection import CHANGE_DETECTION, parse_year_pairs
 from euromine_hf.inference.driver import run_jobs
 from euromine_hf.inference.forward import check_threshold
 from euromine_hf.inference.jobs import PredictionTask
+from euromine_hf.inference.normalisation import model_normalisation
 from euromine_hf.inference.plan import plan
 from euromine_hf.inference.tasks import task_of_config
 
@@ -129,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
                 model_folder=Path(args.model) if Path(args.model).is_dir() else None)  # before any weights are loaded
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_any(args.model, args.trust_remote_code).to(device)
+    # checked (the processor file's fields) and said once, before any map folder is touched
+    print(model_normalisation(model, model_band_names(model)).describe(str(args.model)))
     paths = run_jobs(model, jobs, save_probability=args.probability, batch_size=args.batch_size, stride=args.stride,
                      threshold=args.threshold, model_name=str(args.model), progress=True, band_order=args.band_order)
     what = {CHANGE_DETECTION.name: "change rasters", "multitemporal": "rasters (yearly and change maps)"}.get(task.name, "rasters")

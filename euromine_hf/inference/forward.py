@@ -1,6 +1,7 @@
 """The model side of prediction: normalised windows in, class-1 probability out.
 
-Windows are normalised here, with the published per-band mean/std of the model's bands, so
+Windows are normalised here, with the per-band mean/std of the model's bands the caller chose
+(the model folder's image processor or the published statistics: :mod:`.normalisation`), so
 callers pass raw Sentinel-2 digital numbers whatever the model was trained on; the task decides
 how the model is called (one date or two).
 """
@@ -13,22 +14,21 @@ from typing import Any
 
 import numpy as np
 
-from euromine_hf.bands import BANDS
 from euromine_hf.inference.tasks import task_of
 
 __all__ = ["forward_fn", "eval_mode", "check_threshold"]
 
 
-def forward_fn(model: Any, band_names: Sequence[str], mean: np.ndarray, std: np.ndarray,
+def forward_fn(model: Any, band_mean: Sequence[float], band_std: Sequence[float],
                years: Sequence[int | None] = (), pairs: Sequence[tuple[int, int]] = ()) -> Callable[[list[np.ndarray]], np.ndarray]:
-    """Normalise each date's windows with the published mean/std of the model's bands and return
-    the class-1 (mine / change) softmax probability of every map, ``(n, maps, 160, 160)`` (the
-    task's call gets the dates' ``years`` and the year-position ``pairs`` a series model maps)."""
+    """Normalise each date's windows (the model's bands, in its order) with ``band_mean`` /
+    ``band_std`` (one value per model band) and return the class-1 (mine / change) softmax
+    probability of every map, ``(n, maps, 160, 160)`` (the task's call gets the dates' ``years``
+    and the year-position ``pairs`` a series model maps)."""
     import torch
 
-    index = [list(BANDS).index(b) for b in band_names]
-    band_mean = torch.as_tensor(np.asarray(mean, dtype=np.float32)[index]).view(1, -1, 1, 1)
-    band_std = torch.as_tensor(np.asarray(std, dtype=np.float32)[index]).view(1, -1, 1, 1)
+    band_mean = torch.as_tensor(np.asarray(band_mean, dtype=np.float32)).view(1, -1, 1, 1)
+    band_std = torch.as_tensor(np.asarray(band_std, dtype=np.float32)).view(1, -1, 1, 1)
     device = next(model.parameters()).device
     call = task_of(model).call
 

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from euromine_hf.bands import MEAN, PATCH_SIZE, STD
+from euromine_hf.bands import PATCH_SIZE
 from euromine_hf.inference.band_order import model_band_names
 from euromine_hf.inference.forward import check_threshold, eval_mode, forward_fn
 from euromine_hf.inference.geotiff_out import MapOutputs
 from euromine_hf.inference.jobs import Job, one_map
-from euromine_hf.inference.reader import SceneReader
+from euromine_hf.inference.normalisation import model_normalisation
+from euromine_hf.inference.reader import SceneReader, check_one_grid
 from euromine_hf.inference.tasks import task_of
 from euromine_hf.inference.windows import blend
 
@@ -92,14 +93,15 @@ def write_job(
 ) -> list[Path]:
     """Every map of one :class:`~euromine_hf.inference.jobs.Job` from one pass over its windows:
     each date's strips are read once for all maps, and each map is nodata where any date it reads
-    is empty (see :func:`predict_geotiff` for the files). All or nothing: on any error no map appears."""
-    from euromine_hf.data.archive import ArchiveError
-
+    is empty (see :func:`predict_geotiff` for the files). Inputs are normalised with the statistics of
+    the model folder's image processor, else the published ones (:mod:`.normalisation`), as the
+    pipelines normalise them. All or nothing: on any error no map appears."""
     paths = [Path(p) for p in job.images]
     task = task_of(model)
     if (len(paths) != task.dates) if task.dates else len(paths) < 2:
         raise ValueError(f"{task.inputs_needed}; got {len(paths)}")
     model_bands = model_band_names(model)
+    statistics = model_normalisation(model, model_bands)  # the folder's image processor, as the pipelines
     threshold = check_threshold(threshold)
     outputs = [o.map for o in job.outputs] + ([o.probability for o in job.outputs] if save_probability else [])
     _refuse_inputs_as_outputs(paths, outputs)
@@ -108,14 +110,8 @@ def write_job(
         for path in paths:
             readers.append(SceneReader(path, model_bands, band_order))
             stack.callback(readers[-1].close)
+        check_one_grid(readers)
         first = readers[0]
-        for other in readers[1:]:
-            if (other.height, other.width) != (first.height, first.width):
-                raise ArchiveError(other.path, "size", f"{first.height}x{first.width} like {first.path.name} (all dates on one grid)",
-                                   f"{other.height}x{other.width}")
-            if other.crs != first.crs or not other.transform.almost_equals(first.transform):
-                raise ArchiveError(other.path, "georeference", f"CRS and transform of {first.path.name} (all dates on one grid)",
-                                   f"{other.crs} {tuple(other.transform)[:6]}")
         maps = []
         for out in job.outputs:
             dates = [paths[d] for d in out.dates]
@@ -145,7 +141,7 @@ def write_job(
                 writer.write(r0, r1, p, np.logical_and.reduce([valid[d] for d in out.dates]))
 
         with eval_mode(model):
-            blend(forward_fn(model, model_bands, MEAN, STD, job.years, job.pairs),
+            blend(forward_fn(model, statistics.mean, statistics.std, job.years, job.pairs),
                   lambda r: [reader.window_rows(r) for reader in readers],
                   first.height, first.width, emit, stride=stride, batch_size=batch_size)
         for writer in maps:

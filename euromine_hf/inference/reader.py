@@ -14,7 +14,7 @@ import numpy as np
 from euromine_hf.bands import PATCH_SIZE
 from euromine_hf.inference.band_order import file_band_order
 
-__all__ = ["SceneReader"]
+__all__ = ["SceneReader", "check_one_grid", "read_geotiffs"]
 
 
 class SceneReader:
@@ -50,6 +50,12 @@ class SceneReader:
 
     def close(self) -> None:
         self.src.close()
+
+    def read(self) -> tuple[np.ndarray, np.ndarray]:
+        """The whole raster of the model's bands (uint16) and its validity (see :meth:`_valid_of`),
+        for callers that hold a scene in memory (the pipelines)."""
+        data = self.rows(0, self.height)
+        return data, self._valid_of(data)
 
     def rows(self, r0: int, r1: int) -> np.ndarray:
         """Rows ``r0 .. r1`` of the model's bands as uint16 ``(bands, r1 - r0, width)``."""
@@ -103,3 +109,35 @@ class SceneReader:
             self._valid_top, self._valid_rows = r1, self._valid_rows[r1 - top :]
             return out
         return self._valid_of(self.rows(r0, r1))
+
+
+def check_one_grid(readers: Sequence[SceneReader]) -> None:
+    """The dates of a scene must share one grid (size, CRS and transform): windows are cut at the same
+    place in each, and the maps keep the first date's georeference."""
+    from euromine_hf.data.archive import ArchiveError
+
+    first = readers[0]
+    for other in readers[1:]:
+        if (other.height, other.width) != (first.height, first.width):
+            raise ArchiveError(other.path, "size", f"{first.height}x{first.width} like {first.path.name} (all dates on one grid)",
+                               f"{other.height}x{other.width}")
+        if other.crs != first.crs or not other.transform.almost_equals(first.transform):
+            raise ArchiveError(other.path, "georeference", f"CRS and transform of {first.path.name} (all dates on one grid)",
+                               f"{other.crs} {tuple(other.transform)[:6]}")
+
+
+def read_geotiffs(paths: Sequence[str | Path], model_bands: Sequence[str],
+                  stated_order: Sequence[str] | None = None) -> dict[str, object]:
+    """A scene's dates read whole, with every check ``euromine predict`` makes (header, band order,
+    pixel values, one grid): ``images`` (uint16 ``(bands, H, W)`` of ``model_bands``, one per date),
+    ``valid`` (bool ``(H, W)`` per date: False where the date has no data), ``crs``, ``transform``."""
+    readers: list[SceneReader] = []
+    try:
+        for path in paths:
+            readers.append(SceneReader(Path(path), model_bands, stated_order))
+        check_one_grid(readers)
+        images, valid = zip(*(reader.read() for reader in readers))
+        return {"images": list(images), "valid": list(valid), "crs": readers[0].crs, "transform": readers[0].transform}
+    finally:
+        for reader in readers:
+            reader.close()

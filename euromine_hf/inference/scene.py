@@ -47,7 +47,8 @@ def _predict_arrays(model: Any, images: list[np.ndarray], band_names: Sequence[s
         rows.append(p)
 
     with eval_mode(model):
-        blend(forward_fn(model, model_bands, mean, std, years, pairs), lambda r: [p[:, r : r + PATCH_SIZE] for p in padded],
+        index = [BANDS.index(b) for b in model_bands]
+        blend(forward_fn(model, np.asarray(mean)[index], np.asarray(std)[index], years, pairs), lambda r: [p[:, r : r + PATCH_SIZE] for p in padded],
               height, width, emit, stride=stride, batch_size=batch_size)
     probability = np.concatenate(rows, axis=1)
     return (probability > threshold).astype(np.uint8), probability
