@@ -7,7 +7,6 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from euromine_hf.hub.leaderboard.entries import EntryWarning, LocalEntry
 from euromine_hf.hub.leaderboard.entry_checks import check_entry
-
 from euromine_hf.hub.leaderboard.tasks import TASKS
 from euromine_hf.hub.leaderboard.text import SHA256, is_author, is_link, is_repo_id, is_text, kept_strings, short_description
 from euromine_hf.hub.leaderboard.values import check_scores
