@@ -103,8 +103,7 @@ def test_ranking_and_show_outputs(board_archive, subs, tmp_path):  # noqa: F811
 
 def test_show_reads_model_cards_and_merges_sources(tmp_path):
     rows = lb.rank_rows(lb.dedupe_rows(
-        lb.rows_from_entries([{"format": lb.RESULT_FORMAT, "task": "mapping", "model": "A", "scores": {"OF1": 0.5}, "model_repo": "u/a",
-                              "archive": {"synthetic": True, "name": "x"}}])
+        lb.rows_from_entries([{"task": "mapping", "model": "A", "scores": {"OF1": 0.5}, "model_repo": "u/a", "archive": {"synthetic": True, "name": "x"}}])
         + [lb.make_row("mapping", "A card", "model card", {"OF1": 0.5, "GCA-TIoU": 0.4}, model_repo="u/a"),
            lb.make_row("mapping", "B", "model card", {"OF1": 0.7}, model_repo="u/b")]
         + lb.paper_rows("mapping")

@@ -210,6 +210,8 @@ def test_entries_in_a_folder_naming_no_task_are_left_out_with_a_warning(tmp_path
 def test_rows_from_entries_checks_a_programs_entries_too():
     (good, bad) = lb.rows_from_entries([_entry(), _entry(model="B", archive="zzz", model_repo="javascript:x")])
     assert good["problems"] == [] and good["data"] == "synthetic: arch" and good["model_repo"] == "user/good"
+    unformatted = {k: v for k, v in _entry().items() if k != "format"}  # a program's dict is an entry by its call
+    assert lb.rows_from_entries([unformatted])[0]["problems"] == []
     assert bad["model_repo"] is None and bad["data"] == "archive: ?"
     assert any("field 'archive'" in p for p in bad["problems"]) and any("field 'model_repo'" in p for p in bad["problems"])
     with pytest.warns(lb.EntryWarning, match="field 'task'"):

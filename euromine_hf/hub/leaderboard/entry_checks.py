@@ -27,14 +27,14 @@ def check_entry(entry: Any, where: str, task: str | None) -> list[str]:
     """Every reason the entry read from ``where`` cannot be ranked (``[]`` when it can).
 
     ``task`` is the task its folder names (``entries/TASK/``), or ``None`` for an entry handed over
-    by a program; the entry's own ``task`` must be that one, its ``hub_task_id`` that task's, and
+    by a program (which need not carry ``format``: the call says what it is); the entry's own ``task`` must be that one, its ``hub_task_id`` that task's, and
     its score keys the task's columns (or some of them) and :data:`POOLED_SCORES`. Score values are checked by the rows
     (:func:`~euromine_hf.hub.leaderboard.values.check_scores`).
     """
     if not isinstance(entry, dict):
         return [f"{where}: content: expected a JSON object, found {type(entry).__name__}"]
     problems: list[str] = []
-    if entry.get("format") != RESULT_FORMAT:
+    if task is not None and entry.get("format") != RESULT_FORMAT:  # a file must say what it is; a program's dict is one by its call
         problems.append(f"{where}: field 'format': expected {RESULT_FORMAT!r}, found {_found(entry.get('format'))}")
     check_meta_fields({k: v for k, v in entry.items() if k in META_KEYS}, where, None, problems)
     declared = entry.get("task")
