@@ -16,8 +16,6 @@ All checks run before any model is called or any file is created.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import re
 import shutil
@@ -25,6 +23,8 @@ import socket
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+from euromine_hf import output_marker
 
 __all__ = ["PREDICT_MARKER", "PredictDestinationError", "check_destination", "OutputFolders", "read_marker"]
 
@@ -46,20 +46,10 @@ class PredictDestinationError(ValueError):
 
 def read_marker(folder: str | Path) -> dict[str, Any] | None:
     """The marker of a folder predict wrote into, or ``None`` (no marker, a link, not ours)."""
-    folder = Path(folder)
-    marker = folder / PREDICT_MARKER
-    if folder.is_symlink() or marker.is_symlink() or not marker.is_file():
-        return None
-    try:
-        data = json.loads(marker.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(data, dict) or data.get("created_by") != _CREATED_BY:
-        return None
-    files = data.get("files")
-    runs = data.get("runs")
-    data["files"] = {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(files, dict) else {}
-    data["runs"] = [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
+    data = output_marker.read_marker(folder, PREDICT_MARKER, _CREATED_BY)
+    if data is not None:
+        runs = data.get("runs")
+        data["runs"] = [r for r in runs if isinstance(r, dict)] if isinstance(runs, list) else []
     return data
 
 
@@ -98,26 +88,13 @@ def check_destination(inputs: Iterable[Path], input_folders: Iterable[Path], out
     for out in existing:
         if out.parent not in owned:
             owned[out.parent] = (read_marker(out.parent) or {}).get("files", {})
-        if out.is_symlink() or not out.is_file():
-            found = "a link" if out.is_symlink() else "a folder"
-        elif out.name not in owned[out.parent]:
-            found = f"a file it did not write (not listed in {out.parent / PREDICT_MARKER})"
-        elif _sha256(out) != owned[out.parent][out.name] and out.name.endswith(".aux.xml"):
-            found = ("a side-car changed since euromine predict wrote it (GIS software such as QGIS writes statistics "
-                     "there when it opens the map); remove the side-car to let --overwrite replace the map")
-        elif _sha256(out) != owned[out.parent][out.name]:
-            found = "a file it did not write (changed since euromine predict wrote it)"
-        else:
+        side_car = ("a side-car changed since euromine predict wrote it (GIS software such as QGIS writes statistics "
+                    "there when it opens the map); remove the side-car to let --overwrite replace the map")
+        found = output_marker.not_owned(out, owned[out.parent], out.parent / PREDICT_MARKER, "euromine predict",
+                                        changed=side_car if out.name.endswith(".aux.xml") else None)
+        if found is None:
             continue
         raise FileExistsError(f"{out}: --overwrite: expected a map euromine predict wrote, found {found}; not replaced")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _alive(run: dict[str, Any]) -> bool:
@@ -141,10 +118,7 @@ class OutputFolders:
         self.removed: list[Path] = []
 
     def _write(self, folder: Path, marker: dict[str, Any]) -> None:
-        from euromine_hf.io import atomic_write_json
-
-        atomic_write_json(folder / PREDICT_MARKER, {"created_by": _CREATED_BY, "files": dict(sorted(marker["files"].items())),
-                                                    "runs": marker["runs"]})
+        output_marker.write_marker(folder, PREDICT_MARKER, _CREATED_BY, marker["files"], runs=marker["runs"])
 
     def open(self) -> None:
         """Create and mark each folder; remove leftovers of earlier killed runs where none is alive."""
@@ -170,7 +144,7 @@ class OutputFolders:
             by_folder.setdefault(Path(path).parent, []).append(Path(path))
         for folder, done in by_folder.items():
             marker = read_marker(folder) or {"files": {}, "runs": [self.me]}
-            marker["files"].update({path.name: _sha256(path) for path in done})
+            marker["files"].update({path.name: output_marker.file_sha256(path) for path in done})
             self._write(folder, marker)
 
     def close(self, failed: bool) -> None:

@@ -244,12 +244,13 @@ def test_show_lists_authors_links_and_description(board_archive, subs, tmp_path)
     page = (tmp_path / "site" / "index.html").read_text()
     assert '<a href="https://example.org/paper" rel="nofollow noopener noreferrer">' in page and "UNet &lt;b&gt;bold" in page
     assert "Ada L., B. Q." in page and "Trained | on *everything*" in page
-    # an entry file edited after submit: a javascript: link is not shown as a link
+    # an entry file edited after submit: a javascript: link is refused as submit refuses it, never a link
     entry_file = next(results.glob("entries/*/*.json"))
     entry = json.loads(entry_file.read_text())
     entry_file.write_text(json.dumps({**entry, "links": ["javascript:alert(1)"]}))
     assert _lb("show", "--results", results, "--out", tmp_path / "site2", "--no-paper") == 0
-    assert "javascript:" not in (tmp_path / "site2" / "index.html").read_text()
+    board, rejected = (tmp_path / "site2" / "index.html").read_text().split('id="rejected-mapping"')
+    assert "javascript:" not in board and 'href="javascript' not in rejected and "field &#x27;links&#x27;" in rejected
 
 
 def test_push_needs_a_benchmark_dataset_and_writes_nothing_otherwise(board_archive, subs, tmp_path, hub, capsys):  # noqa: F811
@@ -320,7 +321,8 @@ def test_show_checks_every_local_value_and_never_ranks_a_bad_row(board_archive, 
     _entry(results, "over one", {"OF1": 0.9, "F1_2016": 1.5})
     _entry(results, "text score", {"OF1": "0.99"})
     _entry(results, "no OF1", {"GCA-TIoU": 0.9})
-    _entry(results, "fine but hand-made", {"OF1": 0.1, "made-up column": 7})
+    _entry(results, "fine but hand-made", {"OF1": 0.1})
+    _entry(results, "made-up column", {"OF1": 0.2, "made-up column": 7})
     _entry(results, "<script>alert(1)</script> [x](javascript:y) *b*", {"OF1": 0.05})
     capsys.readouterr()
     assert _lb("show", "--results", results, "--out", tmp_path / "site", "--task", "mapping") == 0
@@ -339,6 +341,8 @@ def test_show_checks_every_local_value_and_never_ranks_a_bad_row(board_archive, 
         "text score": "OF1: expected a number in [0, 1], found '0.99'",
         "no OF1": "OF1: expected the ranking score, found none",
     }
+    made_up = rows["made-up column"]["problems"]  # a key no scorer writes: the entry is not ranked (its file named)
+    assert rows["made-up column"]["rank"] == "" and made_up.startswith("entries/mapping/") and "found ['made-up column']" in made_up
     for model, reason in reasons.items():
         assert rows[model]["rank"] == "" and rows[model]["problems"] == reason, model
     assert rows["NaN model"]["OF1"] == rows["huge model"]["OF1"] == ""  # an unusable value is never printed as a score

@@ -63,7 +63,9 @@ def add_parser(subparsers: Any, name: str, summary: str) -> argparse.ArgumentPar
         "show", help="rank both tasks as Markdown, CSV and a sortable HTML page",
         description="Collect results from local entries, model cards' model-index and the Hub's dataset leaderboard, "
         "add the paper's Tables 4-6 as reference rows (paper (real EuroMineNet)), rank by OF1 and write "
-        "OUT/leaderboard.md, OUT/{task}.csv and OUT/index.html.",
+        "OUT/leaderboard.md, OUT/{task}.csv and OUT/index.html. A rerun replaces only the files show wrote "
+        "(listed in OUT/.euromine-leaderboard.json with their sha256, unchanged since); any other file of those names "
+        "is kept and the run refused. Local entries are checked again; one that fails is listed apart, unranked.",
     )
     show.add_argument("--results", default="leaderboard", help="local leaderboard folder (default: ./leaderboard)")
     show.add_argument("--task", choices=("mapping", "change_detection", "all"), default="all")
@@ -138,9 +140,11 @@ def run_show(args: argparse.Namespace) -> int:
     from euromine_hf.hub import leaderboard as lb
 
     tasks = tuple(lb.TASKS) if args.task == "all" else (args.task,)
+    out = args.out or args.results
+    lb.check_destination(out, tasks, results_dir=args.results)  # before the Hub is asked anything
     rows = lb.collect_rows(args.results, model_repos=args.model_repo, dataset_repo=args.dataset_repo, tasks=tasks,
                            paper=not args.no_paper, token=os.environ.get("HF_TOKEN") or None)
-    paths = lb.write_outputs(args.out or args.results, rows, tasks, endpoint=constants.ENDPOINT)
+    paths = lb.write_outputs(out, rows, tasks, endpoint=constants.ENDPOINT, results_dir=args.results)
     print(paths["md"].read_text(encoding="utf-8"))
     print("wrote " + ", ".join(str(p) for p in paths.values()))
     return 0

@@ -27,7 +27,7 @@ Public API (import from this package, not from its modules; the names below are 
   :class:`SubmissionError`), :func:`score_submission`;
 - local entries: :func:`make_result_entry` (a :class:`Submission` and its scores → the entry
   dict, ``RESULT_FORMAT``), :func:`write_result_entry` (atomic, one file per task and model name,
-  at :func:`entry_path`), :func:`load_local_entries`. A program that adds its own runs (a
+  at :func:`entry_path`), :func:`load_local_entries` (checked again when shown; ``EntryWarning``). A program that adds its own runs (a
   benchmark runner) writes its test predictions as a submission folder, then
   ``write_result_entry(results_dir, make_result_entry(validate_submission(folder, archive, meta=...),
   score_submission(...)))``: the entry is then *scored here*, with the predictions' sha256;
@@ -35,11 +35,13 @@ Public API (import from this package, not from its modules; the names below are 
 - rows and ranking: :func:`check_scores`, :func:`make_row`, :func:`rows_from_entries`,
   :func:`paper_rows`, :func:`dedupe_rows`, :func:`rank_rows`, :func:`collect_rows`, ``SCORED_HERE``,
   ``SELF_REPORTED``, ``PAPER_SOURCE``;
-- rendering: :func:`to_markdown`, :func:`to_csv`, :func:`to_html`, :func:`write_outputs`.
+- rendering: :func:`to_markdown`, :func:`to_csv`, :func:`to_html`, :func:`write_outputs` (into a folder
+  checked first by :func:`check_destination`; ``SHOW_MARKER`` lists the files it wrote there).
 
 One concern per module: ``tasks``, ``text`` (rules for submitted text), ``submission``
 (``submission.json``, :class:`Submission`, :class:`SubmissionError`), ``listing`` (the bounded
-folder walk), ``headers`` (one file from its header), ``validation``, ``scoring``, ``entries``,
+folder walk), ``headers`` (one file from its header), ``validation``, ``scoring``, ``entries``, ``entry_checks``
+(an entry read back, checked again),
 ``hub_refusal``, ``publish``, ``values`` (scores read back), ``rows``, ``hub_rows``, ``ranking``,
 ``cells`` (texts shared by the renderers), ``render_markdown``, ``render_csv``, ``render_html``,
 ``outputs``. No module imports this package, so there is no import circle
@@ -48,10 +50,10 @@ folder walk), ``headers`` (one file from its header), ``validation``, ``scoring`
 
 from __future__ import annotations
 
-from euromine_hf.hub.leaderboard.entries import RESULT_FORMAT, entry_path, load_local_entries, make_result_entry, write_result_entry
+from euromine_hf.hub.leaderboard.entries import RESULT_FORMAT, EntryWarning, entry_path, load_local_entries, make_result_entry, write_result_entry
 from euromine_hf.hub.leaderboard.headers import MAX_PATCH_NPY_BYTES, MAX_PATCH_PNG_BYTES, TIF_SLACK_BYTES
 from euromine_hf.hub.leaderboard.hub_rows import rows_from_hub, rows_from_model_cards
-from euromine_hf.hub.leaderboard.outputs import write_outputs
+from euromine_hf.hub.leaderboard.outputs import SHOW_MARKER, check_destination, write_outputs
 from euromine_hf.hub.leaderboard.publish import push_result
 from euromine_hf.hub.leaderboard.ranking import collect_rows, dedupe_rows, rank_rows
 from euromine_hf.hub.leaderboard.render_csv import to_csv
@@ -93,6 +95,7 @@ __all__ = [
     "write_result_entry",
     "push_result",
     "load_local_entries",
+    "EntryWarning",
     "make_row",
     "rows_from_entries",
     "rows_from_model_cards",
@@ -110,4 +113,6 @@ __all__ = [
     "SORT_JS",
     "to_html",
     "write_outputs",
+    "check_destination",
+    "SHOW_MARKER",
 ]

@@ -1,10 +1,19 @@
-"""Cell texts every renderer shares: column labels, percentages, verification and the about cell."""
+"""Texts every renderer shares: column labels, percentages, verification, the about cell, notes and headings."""
 
 from __future__ import annotations
 
 from typing import Any, Mapping
 
 from euromine_hf.hub.leaderboard.rows import SCORED_HERE, SELF_REPORTED
+
+#: What a local entry's label rests on (``show`` re-checks an entry's fields but cannot score it again).
+LOCAL_TRUST = ("Local entries (source local) are as trustworthy as the results folder they are read from: "
+               "their fields are checked again, their scores cannot be recomputed without the predictions.")
+
+
+def apart_title(hub_task_id: str) -> str:
+    """The heading of a task's rows that are not ranked."""
+    return f"values no {hub_task_id} scoring can produce, or entries that fail their checks"
 
 
 def column_label(column: str) -> str:

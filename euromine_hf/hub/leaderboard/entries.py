@@ -5,12 +5,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
 
 from euromine_hf.hub.leaderboard.submission import Submission
 from euromine_hf.hub.leaderboard.tasks import TASKS
+from euromine_hf.hub.leaderboard.text import CONTROL
 
 RESULT_FORMAT = "euromine-leaderboard-result/1"
 
@@ -64,17 +66,43 @@ def write_result_entry(results_dir: str | Path, entry: Mapping[str, Any]) -> Pat
     return atomic_write_json(entry_path(results_dir, entry), dict(entry))
 
 
-def load_local_entries(results_dir: str | Path) -> list[dict[str, Any]]:
-    """Every result entry under ``results_dir/entries`` (a malformed one is an error naming it)."""
+class LocalEntry(dict):
+    """An entry as read from its file, with where it came from: ``path``, ``task`` (the task its folder
+    names) and ``unreadable`` (why the file is not a JSON object, or ``None``; the entry is then empty)."""
+
+    def __init__(self, data: Mapping[str, Any], path: Path, task: str, unreadable: str | None = None) -> None:
+        super().__init__(data)
+        self.path, self.task, self.unreadable = path, task, unreadable
+
+    @property
+    def where(self) -> str:
+        """The file as named in a row's reasons: relative to the results folder (a published page
+        shows no local path), any control character in its name shown as ``?``."""
+        return CONTROL.sub("?", f"entries/{self.task}/{self.path.name}")
+
+
+class EntryWarning(UserWarning):
+    """A file under ``entries/`` that cannot be shown in any task's table (the message names it)."""
+
+
+def load_local_entries(results_dir: str | Path) -> list[LocalEntry]:
+    """Every result entry under ``results_dir/entries/TASK/`` as read, unchecked (the rows check it,
+    :func:`~euromine_hf.hub.leaderboard.entry_checks.check_entry`, and show a bad one apart); a
+    file in a folder that names no task is left out with an :class:`EntryWarning`."""
     folder = Path(results_dir) / "entries"
     entries = []
     for path in sorted(folder.glob("*/*.json")) if folder.is_dir() else []:
+        task = path.parent.name
+        if task not in TASKS:
+            warnings.warn(f"{path}: folder {task!r}: expected one of {sorted(TASKS)}; entry not shown", EntryWarning, stacklevel=2)
+            continue
         try:
-            entry = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{path}: result entry: expected JSON, found {type(exc).__name__}: {exc}") from exc
-        if not isinstance(entry, dict) or entry.get("format") != RESULT_FORMAT or entry.get("task") not in TASKS \
-                or not isinstance(entry.get("scores"), dict) or not isinstance(entry.get("model"), str):
-            raise ValueError(f"{path}: result entry: expected format {RESULT_FORMAT!r} with model, task and scores")
-        entries.append(entry)
+            entries.append(LocalEntry({}, path, task, f"content: expected JSON in UTF-8, found {type(exc).__name__}: {exc}"))
+            continue
+        if not isinstance(data, dict):
+            entries.append(LocalEntry({}, path, task, f"content: expected a JSON object, found {type(data).__name__}"))
+            continue
+        entries.append(LocalEntry(data, path, task))
     return entries

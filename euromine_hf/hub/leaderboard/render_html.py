@@ -6,7 +6,7 @@ import hashlib
 import html
 from typing import Any, Mapping, Sequence
 
-from euromine_hf.hub.leaderboard.cells import column_label, percent, verification_text
+from euromine_hf.hub.leaderboard.cells import LOCAL_TRUST, apart_title, column_label, percent, verification_text
 from euromine_hf.hub.leaderboard.rows import PAPER_SOURCE
 from euromine_hf.hub.leaderboard.tasks import TASKS
 from euromine_hf.hub.leaderboard.text import REPO_ID, is_link
@@ -88,7 +88,7 @@ def to_html(rows: Sequence[Mapping[str, Any]], tasks: Sequence[str] = tuple(TASK
         "<h1>EuroMineNet leaderboard</h1>",
         '<p class="note">Test split, site protocol, values in %. Click a column head to sort. '
         f"Grey italic rows are reference results from the paper's Tables 4–6 ({esc(PAPER_SOURCE)}); "
-        "submissions scored on a synthetic archive are not comparable with them.</p>",
+        f"submissions scored on a synthetic archive are not comparable with them. {esc(LOCAL_TRUST)}</p>",
     ]
     for task in tasks:
         spec = TASKS[task]
@@ -122,7 +122,7 @@ def to_html(rows: Sequence[Mapping[str, Any]], tasks: Sequence[str] = tuple(TASK
         parts += ["</tbody>", "</table>"]
         apart = [r for r in rows if r["task"] == task and r.get("problems")]
         if apart:  # never ranked, never sorted in with the others
-            parts += [f"<h3>Not ranked: values no {esc(spec.hub_task_id)} scoring can produce</h3>",
+            parts += [f"<h3>Not ranked: {esc(apart_title(spec.hub_task_id))}</h3>",
                       f'<table class="rejected" id="rejected-{esc(task)}"><thead><tr><th class="text">Model</th>'
                       '<th class="text">Source</th><th class="text">Verification</th><th class="text">Reason</th></tr></thead><tbody>']
             parts += [f'<tr data-model="{esc(r["model"])}"><td class="text">{esc(r["model"])}</td><td class="text">{esc(r["source"])}</td>'

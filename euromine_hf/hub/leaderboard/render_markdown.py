@@ -6,7 +6,7 @@ import html
 import re
 from typing import Any, Mapping, Sequence
 
-from euromine_hf.hub.leaderboard.cells import about_text, column_label, percent, verification_text
+from euromine_hf.hub.leaderboard.cells import LOCAL_TRUST, about_text, apart_title, column_label, percent, verification_text
 from euromine_hf.hub.leaderboard.rows import PAPER_SOURCE, SCORED_HERE, SELF_REPORTED
 from euromine_hf.hub.leaderboard.tasks import TASKS
 
@@ -26,7 +26,8 @@ def to_markdown(rows: Sequence[Mapping[str, Any]], tasks: Sequence[str] = tuple(
              "Test split, site protocol, values in %. Rows marked *reference* are the paper's Tables 4–6 "
              f"({PAPER_SOURCE}); submissions scored on a synthetic archive are not comparable with them. "
              f"*{SCORED_HERE}*: scored by `euromine leaderboard submit` from the predictions (their sha256); "
-             f"*{SELF_REPORTED}*: read from a model card or `.eval_results`, not checked against predictions.", ""]
+             f"*{SELF_REPORTED}*: read from a model card or `.eval_results`, not checked against predictions. "
+             f"{LOCAL_TRUST}", ""]
     for task in tasks:
         spec = TASKS[task]
         mine = [r for r in rows if r["task"] == task and not r.get("problems")]
@@ -41,7 +42,7 @@ def to_markdown(rows: Sequence[Mapping[str, Any]], tasks: Sequence[str] = tuple(
                          + f" | {md_cell(about_text(r))} |")
         lines.append("")
         if apart:
-            lines += [f"### Not ranked: values no {spec.hub_task_id} scoring can produce", "",
+            lines += [f"### Not ranked: {apart_title(spec.hub_task_id)}", "",
                       "| Model | Source | Verification | Reason |", "|---|---|---|---|"]
             lines += [f"| {md_cell(r['model'])} | {md_cell(r['source'])} | {md_cell(verification_text(r))} | "
                       f"{md_cell('; '.join(r['problems']))} |" for r in apart]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Iterable, Mapping, Sequence
 
+from euromine_hf.hub.leaderboard.entries import EntryWarning, LocalEntry
+from euromine_hf.hub.leaderboard.entry_checks import check_entry
 from euromine_hf.hub.leaderboard.tasks import TASKS
-from euromine_hf.hub.leaderboard.text import SHA256, is_author, is_link, kept_strings, short_description
+from euromine_hf.hub.leaderboard.text import SHA256, is_author, is_link, is_repo_id, is_text, kept_strings, short_description
 from euromine_hf.hub.leaderboard.values import check_scores
 
 #: The source named on the paper's reference rows.
@@ -27,17 +30,38 @@ def make_row(task: str, model: str, source: str, scores: Mapping[str, Any], prob
 
 def rows_from_entries(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Rows of local result entries: **scored here** when the entry carries the content hash of the
-    predictions ``submit`` scored, self-reported otherwise (a hand-made entry)."""
+    predictions ``submit`` scored, self-reported otherwise (a hand-made entry).
+
+    Each entry is checked again first (:func:`check_entry`: it may have been edited since ``submit``
+    wrote it); one that fails is a row with its reasons in ``problems``, shown apart and never
+    ranked, and none of its texts is shown unless it passes its own rule. An entry handed over
+    without a folder (not a :class:`LocalEntry`) and naming no task is left out with an
+    :class:`EntryWarning`.
+    """
     rows = []
     for e in entries:
-        data = "synthetic" if (e.get("archive") or {}).get("synthetic") else "archive"
+        local = isinstance(e, LocalEntry)
+        where = e.where if local else f"entry {str(e.get('model'))[:40]!r}"
+        if local and e.unreadable:
+            problems = [f"{where}: {e.unreadable}"]
+        else:
+            problems = check_entry(dict(e), where, e.task if local else None)
+        task = e.task if local else e.get("task")
+        if task not in TASKS:
+            warnings.warn(f"{where}: field 'task': expected one of {sorted(TASKS)}; entry not shown", EntryWarning, stacklevel=2)
+            continue
+        archive = e.get("archive") if isinstance(e.get("archive"), dict) else {}
+        data = "synthetic" if archive.get("synthetic") is True else "archive"
+        name = archive.get("name") if is_text(archive.get("name"), 255) else "?"
         sha = e.get("submission_sha256")
         scored = isinstance(sha, str) and SHA256.match(sha) is not None
-        rows.append(make_row(e["task"], e["model"], "local", e["scores"], model_repo=e.get("model_repo"),
-                         data=f"{data}: {(e.get('archive') or {}).get('name', '?')}", links=kept_strings(e.get("links"), is_link),
-                         authors=kept_strings(e.get("authors"), is_author),
-                         description=short_description(e.get("description")),
-                         verification=SCORED_HERE if scored else SELF_REPORTED, sha256=sha if scored else None))
+        model = e.get("model") if is_text(e.get("model"), 100) else (where if local else "?")
+        rows.append(make_row(task, model, "local", e.get("scores"), problems,
+                             model_repo=e.get("model_repo") if is_repo_id(e.get("model_repo")) else None,
+                             data=f"{data}: {name}", links=kept_strings(e.get("links"), is_link),
+                             authors=kept_strings(e.get("authors"), is_author),
+                             description=short_description(e.get("description")),
+                             verification=SCORED_HERE if scored else SELF_REPORTED, sha256=sha if scored else None))
     return rows
 
 

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 from euromine_hf.hub.card_rules import HUB_LICENSES
 from euromine_hf.hub.leaderboard.tasks import HUB_TASK_IDS, TASKS, TaskSpec, task_spec
-from euromine_hf.hub.leaderboard.text import CONTROL, REPO_ID, is_author, is_link
+from euromine_hf.hub.leaderboard.text import CONTROL, is_author, is_link, is_repo_id, is_text
 
 SUBMISSION_FILE = "submission.json"
 #: Checked before submission.json is parsed.
@@ -20,6 +20,11 @@ MAX_SUBMISSION_JSON_BYTES = 64 * 1024
 MAX_LISTED_PROBLEMS = 200
 
 META_KEYS = {"model", "task", "model_repo", "authors", "links", "description", "license"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 class SubmissionError(ValueError):
@@ -33,7 +38,7 @@ class SubmissionError(ValueError):
         self.root = Path(root)
         # file names come from the submitter: control characters (terminal escapes) are shown as \xNN;
         # a problem found once per file of one folder is listed once
-        problems = list(dict.fromkeys(CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", re.sub(r"[\n\r\t]+", " ", str(p)))
+        problems = list(dict.fromkeys(CONTROL.sub(_escaped, re.sub(r"[\n\r\t]+", " ", str(p)))
                                       for p in problems))
         shown = problems[:MAX_LISTED_PROBLEMS]
         if len(problems) > MAX_LISTED_PROBLEMS:
@@ -97,7 +102,7 @@ def check_meta_fields(meta: dict[str, Any], where: str, task: str | None, proble
             if required:
                 problems.append(f"{where}: field {key!r}: expected a non-empty string, found nothing")
             return
-        if not isinstance(value, str) or not value.strip() or len(value) > limit or CONTROL.search(value.replace("\n", " ") if key == "description" else value):
+        if not is_text(value, limit, lines=key == "description"):
             problems.append(f"{where}: field {key!r}: expected a string of 1-{limit} printable characters, found {value!r:.80}")
 
     text("model", 100, required=True)
@@ -112,7 +117,7 @@ def check_meta_fields(meta: dict[str, Any], where: str, task: str | None, proble
         problems.append(f"{where}: field 'license': expected a Hub license id such as apache-2.0 or cc-by-4.0 "
                         f"(not 'other', which needs a name and a link), found {licence!r:.80}")
     repo = meta.get("model_repo")
-    if repo is not None and (not isinstance(repo, str) or not REPO_ID.match(repo) or ".." in repo):
+    if repo is not None and not is_repo_id(repo):
         problems.append(f"{where}: field 'model_repo': expected a Hub model id NAMESPACE/NAME, found {repo!r:.80}")
     for key, check, what in (
         ("authors", is_author, "names of 1-100 printable characters"),

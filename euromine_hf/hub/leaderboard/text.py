@@ -12,7 +12,21 @@ from typing import Any
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 REPO_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}/[A-Za-z0-9][A-Za-z0-9._-]{0,95}$")
-CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+#: Characters no submitted text may hold: C0/C1 controls (terminal escapes, newlines) and the invisible
+#: Unicode format characters that reorder or hide text (bidi overrides such as U+202E, zero-width marks).
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ufff9-\ufffb]")
+
+
+def is_text(value: Any, limit: int, lines: bool = False) -> bool:
+    """A name or description: a string of 1-``limit`` characters, not blank, none of them
+    :data:`CONTROL` (``lines``: newlines allowed, for a description)."""
+    return isinstance(value, str) and bool(value.strip()) and len(value) <= limit \
+        and not CONTROL.search(value.replace("\n", " ") if lines else value)
+
+
+def is_repo_id(value: Any) -> bool:
+    """A Hub repo id ``NAMESPACE/NAME`` (nothing a link could turn into a script or a path)."""
+    return isinstance(value, str) and REPO_ID.match(value) is not None and ".." not in value
 
 
 def is_author(text: str) -> bool:
