@@ -473,3 +473,10 @@ def test_submit_never_writes_its_entry_into_a_folder_it_reads(board_archive, sub
     err = capsys.readouterr().err
     assert f"--results {results}: expected a folder apart from" in err and "Traceback" not in err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_submit_checks_model_repo_given_on_the_command_line(board_archive, subs, tmp_path, capsys):  # noqa: F811
+    """--model-repo beside a submission.json went into the entry unchecked."""
+    assert _lb("submit", subs / "map_good", "--archive", board_archive, "--results", tmp_path / "r", "--model-repo", "javascript:alert(1)//x") == 2
+    assert "--model-repo: expected a Hub model id NAMESPACE/NAME, found 'javascript:alert(1)//x'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
