@@ -442,3 +442,11 @@ def test_allow_missing_years_builds_the_years_a_site_has(small_archive, mapping_
     assert sum(len(d) for d in built.values()) == sum(len(d.filter(lambda r: r["year"] in PAIR_YEARS)) for d in mapping_ds.values()) - sites[name].num_patches
     with pytest.raises(ValueError, match="allow_missing_years: expected only with config 'mapping'"):
         load_euromine(archive, "timeseries", cache_dir=tmp_path / "cache", years=PAIR_YEARS, allow_missing_years=True)
+
+
+def test_predict_sites_are_an_explicit_subset_of_the_official_split(official_archive, tmp_path):
+    """``euromine predict --sites ... --split test --split-scheme official`` names its sites: no completeness error."""
+    from euromine_hf.inference.sources import find_scenes
+
+    scenes = find_scenes(official_archive, sites=["Austria_1", "Bulgaria_1"], split="test", split_scheme="official")
+    assert [s.name for s in scenes] == ["Bulgaria_1"]
