@@ -509,3 +509,105 @@ def test_site_names_with_control_characters_are_refused_by_the_scan(tmp_path: Pa
     assert len(lines) == 1 and lines[0].startswith("euromine stats: ") and f"{root}: site folder " in lines[0], lines
     assert "\x1b" not in lines[0]
     assert not (tmp_path / "stats").exists()
+
+
+# ---- band descriptions, 8-bit images, empty site folders, years a site lacks (s17 data items 1, 3, 4)
+
+
+def _describe(path: Path, names) -> None:
+    import rasterio
+
+    with rasterio.open(path, "r+") as dst:
+        for i, name in enumerate(names, start=1):
+            dst.set_band_description(i, name)
+
+
+def test_band_descriptions_in_another_order_are_read_in_the_published_order(tmp_path: Path) -> None:
+    """Read as predict reads them: the file's descriptions say which band is which."""
+    from euromine_hf.bands import BANDS
+    from euromine_hf.data.archive import ArchiveWarning
+
+    root = _one_site(tmp_path)
+    path = root / "Spain_1" / "image" / "Year2016.tif"
+    published, _ = read_image(path)
+    write_geotiff(path, published[::-1].copy(), CRS_UTM, TRANSFORM)
+    _describe(path, ["B12", "B11", "B8A", "B8", "B07", "B6", "B05", "B04", "B03", "B2"])
+    with pytest.warns(ArchiveWarning, match=r"1 image\(s\) whose band descriptions give another band order .*"
+                                            r"Year2016\.tif \(B12,B11,B8A,B08,B07,B06,B05,B04,B03,B02\)"):
+        site = scan_archive(root, years=(2015, 2016))[0]
+    assert site.band_orders == {2016: tuple(reversed(BANDS))}
+    image, _ = read_image(path)
+    np.testing.assert_array_equal(image, published)
+    np.testing.assert_array_equal(read_site_year(site, 2016)[0], published)
+    # GDAL's generic descriptions say nothing: the published order, as without descriptions
+    write_geotiff(path, published, CRS_UTM, TRANSFORM)
+    _describe(path, [f"Band {i}" for i in range(1, 11)])
+    assert scan_archive(root, years=(2015, 2016))[0].band_orders == {}
+    np.testing.assert_array_equal(read_image(path)[0], published)
+
+
+@pytest.mark.parametrize("names, message", [
+    (["B02"] * 10, r"band 2 description: expected a Sentinel-2 band name .* found B02 again \(band 1\)"),
+    (list("ABCDEFGHIJ"), r"band 1 description: expected a Sentinel-2 band name .* found 'A'"),
+    (["B01", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B11", "B12"],
+     r"band descriptions: expected the published bands B02, .* found bands B01, .* \(no B02\)"),
+])
+def test_band_descriptions_that_do_not_name_the_published_bands_are_refused(tmp_path: Path, names, message) -> None:
+    root = _one_site(tmp_path)
+    path = root / "Spain_1" / "image" / "Year2015.tif"
+    _describe(path, names)
+    with pytest.raises(ArchiveError, match=rf"Year2015\.tif: {message}"):
+        scan_archive(root, years=(2015, 2016))
+    with pytest.raises(ArchiveError, match=rf"Year2015\.tif: {message}"):
+        read_image(path)
+
+
+def test_an_8_bit_image_is_refused_naming_the_dtype_expected(tmp_path: Path) -> None:
+    root = _one_site(tmp_path)
+    path = root / "Spain_1" / "image" / "Year2016.tif"
+    write_geotiff(path, np.full((10, 40, 50), 120, dtype=np.uint8), CRS_UTM, TRANSFORM)
+    expected = r"Year2016\.tif: dtype: expected integer Sentinel-2 digital numbers of at least 16 bits \(uint16.*found uint8"
+    with pytest.raises(ArchiveError, match=expected):
+        scan_archive(root, years=(2015, 2016))
+    with pytest.raises(ArchiveError, match=expected):
+        read_image(path)
+
+
+def test_an_8_bit_cropped_patch_is_refused(tmp_path: Path) -> None:
+    from euromine_hf.data.archive import read_image_patch
+
+    path = tmp_path / "Year2015_Patch0.npy"
+    np.save(path, np.full((10, 160, 160), 7, np.uint8))
+    with pytest.raises(ArchiveError, match=r"Year2015_Patch0\.npy: dtype: expected .* at least 16 bits.*found uint8"):
+        read_image_patch(path)
+
+
+def test_an_empty_site_folder_is_refused_like_a_site_missing_its_files(tmp_path: Path) -> None:
+    root = _one_site(tmp_path)
+    (root / "Spain_2").mkdir()
+    (root / "Spain_2" / ".DS_Store").write_bytes(b"")
+    with pytest.raises(ArchiveError, match=r"Spain_2: site files: expected image/ and label/ \(raw layout\).*found an empty folder"):
+        scan_archive(root, years=(2015, 2016))
+    assert [s.name for s in scan_archive(root, years=(2015, 2016), sites=["Spain_1"])] == ["Spain_1"]
+    with pytest.raises(ArchiveError, match=r"Spain_2: site files"):
+        scan_archive(root, years=(2015, 2016), sites=["Spain_2"])
+    import shutil
+
+    shutil.rmtree(root / "Spain_2")
+    (root / "notes").mkdir()
+    (root / "notes" / "readme.txt").write_text("not a site")
+    assert [s.name for s in scan_archive(root, years=(2015, 2016))] == ["Spain_1"]  # a folder with other content: skipped
+
+
+def test_allow_missing_years_leaves_out_a_year_whose_files_are_both_absent(tmp_path: Path) -> None:
+    root = _one_site(tmp_path)
+    (root / "Spain_1" / "image" / "Year2016.tif").unlink()
+    with pytest.raises(ArchiveError, match=r"image for year 2016"):
+        scan_archive(root, years=(2015, 2016))
+    with pytest.raises(ArchiveError, match=r"image for year 2016"):  # half a year is still an error
+        scan_archive(root, years=(2015, 2016), allow_missing_years=True)
+    (root / "Spain_1" / "label" / "Year2016.tif").unlink()
+    site = scan_archive(root, years=(2015, 2016), allow_missing_years=True)[0]
+    assert site.years == (2015,)
+    with pytest.raises(ArchiveError, match=r"Spain_1: years: expected at least one of the years \[2016, 2017\]"):
+        scan_archive(root, years=(2016, 2017), allow_missing_years=True)

@@ -302,3 +302,151 @@ def test_cropped_layout_builds_the_same_rows(mapping_ds, sites, tmp_path):
         for k in range(len(ds)):
             for key in b.column_names:
                 assert np.array_equal(np.asarray(a[k][key]), np.asarray(b[k][key])), (split, k, key)
+
+
+# ---- s17 data items: band descriptions, official split completeness, missing years, 8-bit, empty folders
+
+
+def _copy_sites(small_archive, tmp_path, names=None):
+    import shutil
+
+    archive = tmp_path / "archive"
+    for site in sorted(p for p in small_archive.iterdir() if p.is_dir()):
+        if names is None or site.name in names:
+            shutil.copytree(site, archive / site.name)
+    return archive
+
+
+def _rows(ds, site, year):
+    rows = [r for split in ds.values() for r in _numpy(split) if r["site"] == site and int(r["year"]) == year]
+    return sorted(rows, key=lambda r: int(r["patch"]))
+
+
+def test_band_descriptions_decide_the_band_order_of_the_rows(small_archive, mapping_ds, sites, tmp_path):
+    """The user trial's repro: descriptions naming the bands in reverse order used to build band-swapped rows."""
+    import rasterio
+
+    from euromine_hf.data.archive import ArchiveWarning
+
+    name = sorted(sites)[0]
+    archive = _copy_sites(small_archive, tmp_path, [name])
+    path = archive / name / "image" / "Year2018.tif"
+    with rasterio.open(path, "r+") as dst:
+        data = dst.read()
+        dst.write(data[::-1].copy())  # the bands really are in reverse order now, as the descriptions say
+        for i, band in enumerate(reversed(BANDS), start=1):
+            dst.set_band_description(i, band)
+    with pytest.warns(ArchiveWarning, match=rf"{name}/image/Year2018\.tif \(B12,B11,B8A,B08,B07,B06,B05,B04,B03,B02\)"):
+        built = load_euromine(archive, "mapping", cache_dir=tmp_path / "cache", years=(2018,), split_scheme="random")
+    ours, reference = _rows(built, name, 2018), _rows(mapping_ds, name, 2018)
+    assert len(ours) == len(reference) > 0
+    for a, b in zip(ours, reference):
+        np.testing.assert_array_equal(a["image"], b["image"])
+
+
+def test_fingerprint_carries_the_reader_version(tmp_path, monkeypatch):
+    """Rows a reader that ignored band descriptions built must not be served after the fix."""
+    import euromine_hf.data.builder as builder
+
+    (tmp_path / "A" / "label").mkdir(parents=True)
+    (tmp_path / "A" / "label" / "Year2015.tif").write_bytes(b"1234")
+    first = archive_fingerprint(tmp_path)
+    assert builder.READER_VERSION >= 2
+    monkeypatch.setattr(builder, "READER_VERSION", builder.READER_VERSION + 1)
+    assert archive_fingerprint(tmp_path) != first
+
+
+@pytest.fixture(scope="module")
+def official_archive(tmp_path_factory):
+    """Every published site name, each a copy of one 16x16 site with the year 2015 (fast to make)."""
+    import shutil
+
+    from rasterio.transform import from_origin
+
+    from euromine_hf.data.geotiff import write_geotiff
+    from euromine_hf.data.synthetic import official_site_names
+
+    out = tmp_path_factory.mktemp("official") / "archive"
+    one = out.parent / "one"
+    rng = np.random.default_rng(0)
+    transform = from_origin(500000.0, 5600000.0, 10.0, 10.0)
+    write_geotiff(one / "image" / "Year2015.tif", rng.integers(1, 5000, (10, 16, 16)).astype(np.uint16), "EPSG:32633", transform)
+    write_geotiff(one / "label" / "Year2015.tif", (rng.random((16, 16)) > 0.5).astype(np.uint8) * np.uint8(255), "EPSG:32633", transform)
+    for name in official_site_names():
+        shutil.copytree(one, out / name)
+    return out
+
+
+def test_official_split_refuses_an_archive_missing_published_sites(official_archive, tmp_path):
+    import shutil
+
+    archive = tmp_path / "archive"
+    shutil.copytree(official_archive, archive, ignore=shutil.ignore_patterns("Bulgaria_1"))
+    with pytest.raises(ValueError, match=r"official split .*1 published site\(s\) missing \(train 0 of \d+, "
+                                         r"validation 0 of \d+, test 1 of 17\): Bulgaria_1"):
+        load_euromine(archive, "mapping", cache_dir=tmp_path / "cache", years=(2015,), split_scheme="official")
+    assert not any(p.suffix == ".arrow" for p in (tmp_path / "cache").rglob("*"))
+    # an explicit subset opts in: the named sites go to their published splits
+    subset = load_euromine(archive, "mapping", cache_dir=tmp_path / "cache", years=(2015,), split_scheme="official",
+                           sites=["Austria_1", "Bulgaria_12"])
+    assert {split: sorted(set(ds["site"])) for split, ds in subset.items()} == {"train": ["Austria_1"], "validation": ["Bulgaria_12"]}
+
+
+def test_official_split_names_a_split_left_empty(official_archive, tmp_path):
+    import shutil
+
+    from euromine_hf.data.splits import official_split
+
+    test_sites = set(official_split()["test"])
+    archive = tmp_path / "archive"
+    shutil.copytree(official_archive, archive, ignore=lambda folder, names: [n for n in names if n in test_sites])
+    with pytest.raises(ValueError, match=r"test 17 of 17\).*split\(s\) test would be empty"):
+        load_euromine(archive, "mapping", cache_dir=tmp_path / "cache", years=(2015,), split_scheme="official")
+
+
+def test_an_8_bit_image_and_an_empty_site_folder_are_refused(small_archive, sites, tmp_path):
+    import rasterio
+
+    from euromine_hf.data.archive import ArchiveError
+    from euromine_hf.data.geotiff import write_geotiff
+
+    name = sorted(sites)[0]
+    archive = _copy_sites(small_archive, tmp_path, [name])
+    (archive / "Spain_7").mkdir()
+    with pytest.raises(ArchiveError, match=r"Spain_7: site files: .* found an empty folder"):
+        load_euromine(archive, "mapping", cache_dir=tmp_path / "cache", years=(2015,), split_scheme="random")
+    (archive / "Spain_7").rmdir()
+    path = archive / name / "image" / "Year2015.tif"
+    with rasterio.open(path) as src:
+        quick_look = (src.read() // 40).clip(0, 255).astype(np.uint8)
+        crs, transform = src.crs, src.transform
+    write_geotiff(path, quick_look, crs, transform)
+    with pytest.raises(ArchiveError, match=r"Year2015\.tif: dtype: expected integer Sentinel-2 digital numbers of at least 16 bits.*found uint8"):
+        load_euromine(archive, "mapping", cache_dir=tmp_path / "cache", years=(2015,), split_scheme="random")
+    assert not any(p.suffix == ".arrow" for p in (tmp_path / "cache").rglob("*"))
+
+
+def test_allow_missing_years_builds_the_years_a_site_has(small_archive, mapping_ds, sites, tmp_path):
+    from euromine_hf.data.archive import ArchiveError
+
+    name = sorted(sites)[0]
+    archive = _copy_sites(small_archive, tmp_path)
+    for folder in ("image", "label"):
+        next((archive / name / folder).glob("*2016.tif")).unlink()
+    with pytest.raises(ArchiveError, match=rf"{name}/image: image for year 2016"):
+        load_euromine(archive, "mapping", cache_dir=tmp_path / "cache", years=PAIR_YEARS)
+    built = load_euromine(archive, "mapping", cache_dir=tmp_path / "cache", years=PAIR_YEARS, allow_missing_years=True)
+    years = {(r["site"], int(r["year"])) for split in built.values() for r in split.select_columns(["site", "year"])}
+    assert (name, 2016) not in years and (name, 2015) in years
+    assert all((s, y) in years for s in sites if s != name for y in PAIR_YEARS)
+    assert sum(len(d) for d in built.values()) == sum(len(d.filter(lambda r: r["year"] in PAIR_YEARS)) for d in mapping_ds.values()) - sites[name].num_patches
+    with pytest.raises(ValueError, match="allow_missing_years: expected only with config 'mapping'"):
+        load_euromine(archive, "timeseries", cache_dir=tmp_path / "cache", years=PAIR_YEARS, allow_missing_years=True)
+
+
+def test_predict_sites_are_an_explicit_subset_of_the_official_split(official_archive, tmp_path):
+    """``euromine predict --sites ... --split test --split-scheme official`` names its sites: no completeness error."""
+    from euromine_hf.inference.sources import find_scenes
+
+    scenes = find_scenes(official_archive, sites=["Austria_1", "Bulgaria_1"], split="test", split_scheme="official")
+    assert [s.name for s in scenes] == ["Bulgaria_1"]

@@ -103,6 +103,36 @@ def test_series_metrics_skip_a_missing_year_and_its_pairs(mapping_ds):  # noqa: 
     assert scores["OF1"] == pytest.approx(1.0) and scores["change_OF1"] == pytest.approx(1.0)  # 255s never scored
 
 
+def test_an_archive_missing_a_year_trains_the_series_task_with_that_year_masked(tmp_path, small_archive):  # noqa: F811
+    """README: "a year missing from the archive is masked, never seen nor scored". The builder used to
+    refuse any missing year, so ``TimeseriesDataset(allow_missing=True)`` was never reached from an archive."""
+    import shutil
+
+    from euromine_hf.data.archive import ArchiveError
+
+    archive = tmp_path / "archive"
+    shutil.copytree(small_archive, archive)
+    site = sorted(p.name for p in archive.iterdir() if p.is_dir())[0]
+    for folder in ("image", "label"):
+        next((archive / site / folder).glob("*2016.tif")).unlink()
+    _, data, _, _ = parse_arguments(["--task", "multitemporal", "--data_dir", str(archive), "--cache_dir", str(tmp_path / "cache"),
+                                     "--years", *map(str, PAIR_YEARS)])
+    splits = get_task("multitemporal").load_splits(archive, data)
+    gaps = {}
+    for name in ("train", "validation", "test"):
+        series = splits[name]
+        if series is None:
+            continue
+        for k in np.flatnonzero(~series.year_mask.all(axis=1)):
+            sample = series[int(k)]
+            gaps[(str(sample["site"]), int(sample["patch"]))] = series.year_mask[k].tolist()
+            assert not sample["images"][1].any() and (sample["masks"][1] == 255).all()  # never seen nor scored
+    assert gaps and {s for s, _ in gaps} == {site} and all(m == [True, False, True, True] for m in gaps.values())
+    with pytest.raises(ArchiveError, match="image for year 2016"):  # segmenters still need every year
+        get_task("segmentation").load_splits(archive, parse_arguments(
+            ["--data_dir", str(archive), "--cache_dir", str(tmp_path / "cache"), "--years", *map(str, PAIR_YEARS)])[1])
+
+
 def test_task_arguments(tmp_path):
     model, data, training, _ = parse_arguments(["--task", "multitemporal", "--output_dir", str(tmp_path),
                                                 "--pairs_per_series", "4"])

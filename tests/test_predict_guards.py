@@ -278,6 +278,21 @@ def test_descriptions_decide_the_band_order_or_fail_naming_the_band(tmp_path):
             assert dst.tags()["band_order"] == ",".join(reversed_bands if src is named else BANDS)
 
 
+def test_generic_descriptions_mean_the_published_order_and_8_bit_images_are_refused(tmp_path):
+    """The archive reader and predict share these rules (s17 data items 1 and 4)."""
+    from euromine_hf.inference.band_order import ORDER_PUBLISHED, file_band_order
+
+    generic = [f"Band {i}" for i in range(1, 11)]
+    assert file_band_order("x.tif", generic, 10) == (list(BANDS), ORDER_PUBLISHED)
+    with pytest.raises(ValueError, match=r"x\.tif: band 1 description: .* found 'Band 2'"):  # not its own index: not generic
+        file_band_order("x.tif", ["Band 2", "Band 1", *generic[2:]], 10)
+    model = _model()
+    quick_look = _write(tmp_path / "quick.tif", (_image(seed=7) // 40).clip(0, 255).astype(np.uint8))
+    with pytest.raises(ValueError, match=r"quick\.tif: dtype: expected integer Sentinel-2 digital numbers of at least 16 bits.*found uint8"):
+        predict(model, quick_look, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_cli_band_order(saved_model, tmp_path):
     image = _image(seed=6)
     src = _write(tmp_path / "scene.tif", image[::-1].copy(), list(reversed(BANDS))[:9] + ["Blue"])

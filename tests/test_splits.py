@@ -76,9 +76,10 @@ def test_random_split_fractions_and_seed() -> None:
 
 def test_assign_splits_schemes() -> None:
     official_names = ["Bulgaria_12", "Bulgaria_1", "Austria_1", "Greece_3", "Sweden_6"]
-    auto = assign_splits(official_names)
+    with pytest.warns(UserWarning, match="published site"):  # auto on a partial archive says what it lacks
+        auto = assign_splits(official_names)
     assert auto == {"train": ["Austria_1", "Greece_3"], "validation": ["Bulgaria_12"], "test": ["Bulgaria_1"]}
-    assert assign_splits(official_names, scheme="official") == auto
+    assert assign_splits(official_names, scheme="official", partial=True) == auto
     other = assign_splits(["Synth_1", "Synth_2", "Synth_3", "Austria_1"], scheme="auto", seed=1)
     assert sorted(_all(other)) == ["Austria_1", "Synth_1", "Synth_2", "Synth_3"] and all(other[k] for k in SPLITS)
     with pytest.raises(ValueError, match=r"Synth_1.*no published list"):
@@ -90,3 +91,30 @@ def test_assign_splits_schemes() -> None:
 def test_check_disjoint_rejects_overlap() -> None:
     with pytest.raises(ValueError, match="'x' is in both"):
         check_disjoint({"train": ["x"], "validation": [], "test": ["x"]})
+
+
+def _published() -> list[str]:
+    return [site for split in SPLITS for site in official_split()[split]]
+
+
+def test_official_scheme_refuses_missing_published_sites_naming_them_and_their_splits() -> None:
+    """Issue (s17 data item 2): one test site missing used to be dropped silently (16 of 17 scored)."""
+    everything = _published()
+    assert assign_splits(everything, scheme="official") == official_split()
+    without = [s for s in everything if s != "Bulgaria_1"]
+    with pytest.raises(ValueError, match=r"1 published site\(s\) missing \(train 0 of \d+, validation 0 of \d+, "
+                                         r"test 1 of 17\): Bulgaria_1; expected every site of the published lists"):
+        assign_splits(without, scheme="official")
+    # an explicit subset opts in; auto applies the lists to the sites there are and warns with the counts
+    assert len(assign_splits(without, scheme="official", partial=True)["test"]) == 16
+    with pytest.warns(UserWarning, match=r"auto' chose the official lists: 1 published site\(s\) missing .*test 1 of 17\): Bulgaria_1"):
+        assert len(assign_splits(without, scheme="auto")["test"]) == 16
+
+
+def test_official_scheme_names_a_split_left_empty() -> None:
+    test_sites = set(official_split()["test"])
+    train_and_validation = [s for s in _published() if s not in test_sites]
+    with pytest.raises(ValueError, match=r"test 17 of 17\): .*split\(s\) test would be empty"):
+        assign_splits(train_and_validation, scheme="official")
+    with pytest.warns(UserWarning, match=r"split\(s\) test would be empty"):
+        assert assign_splits(train_and_validation, scheme="auto")["test"] == []

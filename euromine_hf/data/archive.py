@@ -17,10 +17,20 @@ site-level counts become counts over patches (padding and overlaps included), as
 own patch-level evaluation does. The patch index ``patch`` is the rank of ``n`` among the site's
 patch numbers, which is the row-major order of the publishers' cropping.
 
-Nothing is cast or clipped silently: an image must be integer-typed, non-negative and fit uint16;
-a label must hold only {0, 255} or only {0, 1} (returned as {0, 1}). Any violation, a missing
-year, a size mismatch or a truncated/unreadable file raises :class:`ArchiveError` naming the file,
-the field and what was expected.
+Nothing is cast or clipped silently: an image must be integer-typed with at least 16 bits (uint16
+digital numbers as the archive stores them; an 8-bit quick-look is refused, as ``euromine predict``
+refuses it), non-negative and fit uint16; a label must hold only {0, 255} or only {0, 1} (returned
+as {0, 1}). Any violation, a missing year, an empty site folder, a size mismatch or a
+truncated/unreadable file raises :class:`ArchiveError` naming the file, the field and what was
+expected. ``scan_archive(..., allow_missing_years=True)`` (the series model's training) lets a site
+lack a year whose image *and* label are both absent; the site's ``years`` then list the years it has.
+
+Band order: a GeoTIFF image's band descriptions are read exactly as ``euromine predict`` reads them
+(:func:`euromine_hf.inference.band_order.file_band_order`): no descriptions (or GDAL's generic
+``Band 1`` ...) mean the published order; descriptions naming the ten published bands in another
+order make the reader return the bands in the published order (one :class:`ArchiveWarning` per
+scan names the files); anything else (a band not named, named twice, not a published band) is an
+:class:`ArchiveError` naming the file and the band.
 
 Reads are bounded: band count, size and dtype come from the file's header (GeoTIFF tags, the
 ``.npy`` header, the PNG ``IHDR`` chunk) and are checked before any pixel is read, so a small file
@@ -48,7 +58,7 @@ from typing import Any
 
 import numpy as np
 
-from euromine_hf.bands import NUM_BANDS, PATCH_SIZE, YEARS, country_of
+from euromine_hf.bands import BANDS, NUM_BANDS, PATCH_SIZE, YEARS, country_of
 from euromine_hf.data.patching import extract_patches, num_patches, patch_offsets, reconstruct
 
 __all__ = [
@@ -66,6 +76,7 @@ __all__ = [
     "detect_layout",
     "scan_archive",
     "read_image",
+    "check_image_dtype",
     "read_label",
     "read_image_patch",
     "read_label_patch",
@@ -127,6 +138,34 @@ class ArchiveError(ValueError):
 
 class ArchiveWarning(UserWarning):
     """Unusual but harmless archive or prediction input (the message names the file)."""
+
+
+#: What an image's pixel type must be: digital numbers need 16 bits (L2A DN reach 10000 and beyond).
+_IMAGE_DTYPE = ("integer Sentinel-2 digital numbers of at least 16 bits (uint16, as the archive stores them; "
+                "8-bit data is a quick-look, not digital numbers)")
+
+
+def check_image_dtype(path: str | Path, dtype: Any) -> None:
+    """Refuse an image pixel type that cannot hold Sentinel-2 digital numbers: floats, bool, and
+    8-bit integers (a uint8 quick-look read as DN would train and predict on values 40x too small).
+    Shared by the archive reader and ``euromine predict`` so both accept the same files."""
+    dt = np.dtype(dtype)
+    if not np.issubdtype(dt, np.integer) or dt.itemsize < 2:
+        raise ArchiveError(path, "dtype", _IMAGE_DTYPE, dt.name)
+
+
+def _published_band_indexes(path: Path, src: Any) -> tuple[list[int], list[str]]:
+    """1-based band indexes of the published bands in an open image, and the file's band names in
+    file order: read from its band descriptions by predict's own rule (``file_band_order``), so
+    training data and predictions never disagree on which band is which."""
+    from euromine_hf.inference.band_order import file_band_order
+
+    names, _ = file_band_order(path, src.descriptions, src.count)
+    missing = [b for b in BANDS if b not in names]
+    if missing:
+        raise ArchiveError(path, "band descriptions", f"the published bands {', '.join(BANDS)}, each once",
+                           f"bands {', '.join(names)} (no {', '.join(missing)})")
+    return [names.index(b) + 1 for b in BANDS], names
 
 
 def max_pixels() -> int:
@@ -198,6 +237,9 @@ class SiteRecord:
     patch_label_paths: dict[int, tuple[Path, ...]] = field(default_factory=dict, repr=False, compare=False)
     #: cropped layout: the ``n`` of ``Patch{n}`` for each patch index
     patch_numbers: tuple[int, ...] = field(default=(), repr=False, compare=False)
+    #: raw layout: year -> the image's band names in file order, for images whose band descriptions
+    #: give another order than the published one (the readers return the published order)
+    band_orders: dict[int, tuple[str, ...]] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def folder(self) -> Path:
@@ -324,9 +366,12 @@ def _header(path: Path, kind: str) -> dict[str, Any]:
     with _open_raster(path) as src:
         crs, transform = _georef(src)
         info = {"count": src.count, "height": src.height, "width": src.width, "dtype": src.dtypes[0], "crs": crs, "transform": transform}
-    want = NUM_BANDS if kind == "image" else 1
-    if info["count"] != want:
-        raise ArchiveError(path, "band count", f"{want} band{'s' if want > 1 else ''} ({kind})", info["count"])
+        want = NUM_BANDS if kind == "image" else 1
+        if info["count"] != want:
+            raise ArchiveError(path, "band count", f"{want} band{'s' if want > 1 else ''} ({kind})", info["count"])
+        if kind == "image":
+            check_image_dtype(path, info["dtype"])
+            info["band_names"] = tuple(_published_band_indexes(path, src)[1])
     if not np.issubdtype(np.dtype(info["dtype"]), np.integer):
         raise ArchiveError(path, "dtype", f"integer {kind} data", info["dtype"])
     _check_size(path, info["height"], info["width"])
@@ -406,12 +451,25 @@ def _load_sidecar(root: Path) -> dict[str, tuple[int, int]]:
     return sizes
 
 
-def _scan_raw_site(root: Path, folder: Path, years: tuple[int, ...]) -> SiteRecord:
+def _present_years(folder: Path, years: tuple[int, ...], present: Callable[[int], bool], allow_missing: bool) -> tuple[int, ...]:
+    """The years to read: all of ``years``, or with ``allow_missing`` those ``present`` (at least one)."""
+    if not allow_missing:
+        return years
+    kept = tuple(y for y in years if present(y))
+    if not kept:
+        raise ArchiveError(folder, "years", f"at least one of the years {list(years)}", "none of them")
+    return kept
+
+
+def _scan_raw_site(root: Path, folder: Path, years: tuple[int, ...], allow_missing: bool = False) -> SiteRecord:
     images = _find_year_files(folder / "image", _IMAGE_TIF, "image", root)
     labels = _find_year_files(folder / "label", _LABEL_TIF, "label", root)
     _warn_unknown_years((y, p) for table in (images, labels) for y, p in table.items() if y not in years)
+    # a year is missing only when its image and its label are both absent; half a year is an error below
+    years = _present_years(folder, years, lambda y: y in images or y in labels, allow_missing)
     image_paths: dict[int, Path] = {}
     label_paths: dict[int, Path] = {}
+    band_orders: dict[int, tuple[str, ...]] = {}
     size: tuple[int, int] | None = None
     georef: tuple[str | None, Any] = (None, None)
     first: dict[str, Any] | None = None
@@ -442,11 +500,13 @@ def _scan_raw_site(root: Path, folder: Path, years: tuple[int, ...]) -> SiteReco
             raise ArchiveError(labels[year], "georeference", f"{_describe_georef(img)} like {images[year].name}", _describe_georef(lab))
         image_paths[year] = images[year]
         label_paths[year] = labels[year]
+        if img["band_names"] != BANDS:
+            band_orders[year] = img["band_names"]
     height, width = size if size is not None else (-1, -1)
     return SiteRecord(
         name=folder.name, country=country_of(folder.name), layout=LAYOUT_RAW, root=root, years=years,
         height=height, width=width, crs=georef[0], transform=georef[1],
-        image_paths=image_paths, label_paths=label_paths,
+        image_paths=image_paths, label_paths=label_paths, band_orders=band_orders,
     )
 
 
@@ -470,11 +530,13 @@ def _patch_files(folder: Path, what: str, root: Path | None = None) -> dict[int,
     return files
 
 
-def _scan_cropped_site(root: Path, folder: Path, years: tuple[int, ...], size: tuple[int, int] | None) -> SiteRecord:
+def _scan_cropped_site(root: Path, folder: Path, years: tuple[int, ...], size: tuple[int, int] | None,
+                       allow_missing: bool = False) -> SiteRecord:
     numbers: tuple[int, ...] | None = None
     image_paths: dict[int, tuple[Path, ...]] = {}
     label_paths: dict[int, tuple[Path, ...]] = {}
     _warn_unknown_years((int(d.name), d) for d in sorted(folder.iterdir()) if d.is_dir() and _YEAR_DIR.match(d.name) and int(d.name) not in years)
+    years = _present_years(folder, years, lambda y: (folder / str(y)).is_dir(), allow_missing)
     for year in years:
         year_dir = folder / str(year)
         if not year_dir.is_dir():
@@ -507,11 +569,34 @@ def _scan_cropped_site(root: Path, folder: Path, years: tuple[int, ...], size: t
     )
 
 
-def scan_archive(root: str | Path, years: Iterable[int] = YEARS, sites: Iterable[str] | None = None) -> list[SiteRecord]:
+def _is_empty(folder: Path) -> bool:
+    """No entry but hidden ones (a ``.DS_Store`` does not make a site)."""
+    return not any(not p.name.startswith(".") for p in folder.iterdir())
+
+
+def _warn_band_orders(records: list[SiteRecord]) -> None:
+    """One warning per scan naming the images read in another band order than the file's own."""
+    found = [(site.image_paths[y], order) for site in records for y, order in sorted(site.band_orders.items())]
+    if not found:
+        return
+    shown = "; ".join(f"{path} ({','.join(order)})" for path, order in found[:5])
+    more = f" and {len(found) - 5} more" if len(found) > 5 else ""
+    warnings.warn(
+        f"{len(found)} image(s) whose band descriptions give another band order are read reordered to the "
+        f"published order {','.join(BANDS)}, as euromine predict reads them: {shown}{more}",
+        ArchiveWarning, stacklevel=3,
+    )
+
+
+def scan_archive(root: str | Path, years: Iterable[int] = YEARS, sites: Iterable[str] | None = None,
+                 allow_missing_years: bool = False) -> list[SiteRecord]:
     """Find every site of an archive and check its files are all there, reading headers only.
 
-    Every requested year needs an image and a label; images must have 10 integer bands, labels one,
-    with matching sizes. ``sites`` restricts the scan (an unknown name is an error). Sorted by name.
+    Every requested year needs an image and a label (with ``allow_missing_years``, a year whose
+    image and label are both absent is left out of that site's ``years``; each site needs one);
+    images must have 10 integer bands of at least 16 bits in an order their band descriptions allow,
+    labels one band, with matching sizes. An empty site folder is an error, as a site missing its
+    files is. ``sites`` restricts the scan (an unknown name is an error). Sorted by name.
     """
     root = Path(root)
     layout = detect_layout(root)
@@ -522,11 +607,16 @@ def scan_archive(root: str | Path, years: Iterable[int] = YEARS, sites: Iterable
         if _CONTROL.search(d.name):  # a newline would break every table the name is written into
             raise ArchiveError(root, f"site folder {d.name!r}", "a site name of printable characters (no newline, tab or other control character)")
     folders = {d.name: d for d in _site_dirs(root) if _folder_layout(d) == layout}
+    wanted = None if sites is None else sorted(set(sites))
     for d in _site_dirs(root):
-        if d.name not in folders:
-            logger.info("%s: not a %s site folder, skipped", d, layout)
-    if sites is not None:
-        wanted = sorted(set(sites))
+        if d.name in folders:
+            continue
+        if _is_empty(d) and (wanted is None or d.name in wanted):
+            what = "image/ and label/ (raw layout)" if layout == LAYOUT_RAW else "{YYYY}/image and {YYYY}/label (cropped layout)"
+            raise ArchiveError(d, "site files", f"{what}, as every site folder holds (remove the folder or name the sites to read)",
+                               "an empty folder")
+        logger.info("%s: not a %s site folder, skipped", d, layout)
+    if wanted is not None:
         unknown = [s for s in wanted if s not in folders]
         if unknown:
             raise ArchiveError(root, "sites", "folders for every requested site", f"no folder for {unknown}")
@@ -535,9 +625,10 @@ def scan_archive(root: str | Path, years: Iterable[int] = YEARS, sites: Iterable
     records = []
     for name in sorted(folders):
         if layout == LAYOUT_RAW:
-            records.append(_scan_raw_site(root, folders[name], years))
+            records.append(_scan_raw_site(root, folders[name], years, allow_missing_years))
         else:
-            records.append(_scan_cropped_site(root, folders[name], years, sidecar.get(name)))
+            records.append(_scan_cropped_site(root, folders[name], years, sidecar.get(name), allow_missing_years))
+    _warn_band_orders(records)
     return records
 
 
@@ -547,22 +638,28 @@ def scan_archive(root: str | Path, years: Iterable[int] = YEARS, sites: Iterable
 
 def _read_raster(
     path: Path, kind: str, count: int, shape: tuple[int, int] | None = None,
-    check: Callable[[dict[str, Any]], None] | None = None,
+    check: Callable[[dict[str, Any]], None] | None = None, published_bands: bool = False,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Pixels of a GeoTIFF after its header passed: ``count`` bands, ``shape`` (when given), the size
-    limit, and ``check`` (called with the header's ``crs``, ``transform``, ``height``, ``width``)."""
+    limit, and ``check`` (called with the header's ``crs``, ``transform``, ``height``, ``width``).
+    ``published_bands``: an image, checked for its pixel type and read in the published band order
+    its band descriptions give."""
     path = Path(path)
     with _open_raster(path) as src:
         crs, transform = _georef(src)
         if src.count != count:
             raise ArchiveError(path, "band count", f"{count} band{'s' if count > 1 else ''} ({kind})", src.count)
+        indexes = None
+        if published_bands:
+            check_image_dtype(path, src.dtypes[0])
+            indexes = _published_band_indexes(path, src)[0]
         if check is not None:
             check({"crs": crs, "transform": transform, "height": src.height, "width": src.width})
         if shape is not None and (src.height, src.width) != tuple(shape):
             raise ArchiveError(path, "size", f"{shape[0]}x{shape[1]}", f"{src.height}x{src.width} declared in the header")
         _check_size(path, src.height, src.width)
         try:
-            data = src.read()
+            data = src.read(indexes)
         except Exception as exc:
             raise ArchiveError(path, "pixels", f"a complete, readable {kind} raster", f"{type(exc).__name__}: {exc}") from exc
     return data, {"crs": crs, "transform": transform, "height": data.shape[1], "width": data.shape[2], "nodata": src.nodata}
@@ -571,8 +668,7 @@ def _read_raster(
 def _validate_image(data: np.ndarray, path: Path) -> np.ndarray:
     if data.ndim != 3 or data.shape[0] != NUM_BANDS:
         raise ArchiveError(path, "band count", f"{NUM_BANDS} bands as (bands, height, width)", f"shape {data.shape}")
-    if not np.issubdtype(data.dtype, np.integer):
-        raise ArchiveError(path, "dtype", "integer Sentinel-2 digital numbers", data.dtype)
+    check_image_dtype(path, data.dtype)
     if data.dtype == np.uint16:
         return data
     if data.size:
@@ -606,12 +702,14 @@ def _validate_label(data: np.ndarray, path: Path) -> np.ndarray:
 
 
 def read_image(path: str | Path, shape: tuple[int, int] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-    """A 10-band GeoTIFF as ``uint16 (10, H, W)`` plus ``{"crs", "transform", "height", "width"}``.
+    """A 10-band GeoTIFF as ``uint16 (10, H, W)`` in the published band order (the file's band
+    descriptions say which band is which, see the module docstring) plus ``{"crs", "transform",
+    "height", "width"}``.
 
     ``shape`` (H, W), when given, is checked from the header before pixels are read.
     """
     path = Path(path)
-    data, georef = _read_raster(path, "image", NUM_BANDS, shape)
+    data, georef = _read_raster(path, "image", NUM_BANDS, shape, published_bands=True)
     return _validate_image(data, path), georef
 
 

@@ -31,7 +31,8 @@ stay in the schema and in exported Parquet. Read rows yourself with
 ``with_format("numpy", dtype=None)`` (the default formats widen uint16 to int64).
 
 The cache is keyed by the config *and* a fingerprint of the archive's files (names and a fast
-hash of their bytes), so regenerating or editing the archive rebuilds instead of serving stale rows,
+hash of their bytes, band descriptions included, and the reader's version :data:`READER_VERSION`,
+so rows an older reader built, e.g. before band descriptions were read, are rebuilt), so regenerating or editing the archive rebuilds instead of serving stale rows,
 even when an edit keeps a file's size and modification time (``touch -r``, ``rsync -t``, a restore).
 The fingerprint covers what the reader reads: root files and site folders (symlinked ones
 followed, links out of the archive refused), not hidden folders or anything else such as a
@@ -71,6 +72,7 @@ __all__ = [
     "EuroMineNet",
     "load_euromine",
     "archive_fingerprint",
+    "READER_VERSION",
     "archive_errors",
     "prepare",
     "features_for",
@@ -172,11 +174,17 @@ class EuroMineNetConfig(datasets.BuilderConfig):
 
     Attributes:
         data_dir: the archive (raw GeoTIFF or cropped ``.npy`` layout). Required.
-        years: years to include (default: all ten, 2015–2024); every site needs every one.
+        years: years to include (default: all ten, 2015–2024); every site needs every one, unless
+            ``allow_missing_years``.
+        allow_missing_years: ``mapping`` only: a site may lack a year (its image and label both
+            absent); it then has no rows for that year. The series model trains on such gaps
+            (``TimeseriesDataset(allow_missing=True)``: the year is masked, never seen nor scored).
         intervals: ``cd_pairs`` only: year gaps t2 − t1 to include (default 1..9).
-        sites: build only these sites (default: every site folder of the archive).
-        split_scheme: ``"official"`` published lists, ``"random"`` seeded 70/10/20 by site, or
-            ``"auto"`` (official when every site has a published name).
+        sites: build only these sites (default: every site folder of the archive). Naming them is
+            also what lets ``split_scheme="official"`` build a subset of the published sites.
+        split_scheme: ``"official"`` published lists (every published site must be there unless
+            ``sites`` names a subset), ``"random"`` seeded 70/10/20 by site, or ``"auto"`` (official
+            when every site has a published name; missing published sites are then warned about).
         seed: seed of the random site split.
         fingerprint: filled in by :class:`EuroMineNet` from the archive's files so the cache
             follows the archive's content; leave it empty.
@@ -187,6 +195,7 @@ class EuroMineNetConfig(datasets.BuilderConfig):
     sites: tuple[str, ...] | None = None
     split_scheme: str = "auto"
     seed: int = 0
+    allow_missing_years: bool = False
     fingerprint: str | None = None
 
     def __post_init__(self) -> None:
@@ -204,6 +213,13 @@ class EuroMineNetConfig(datasets.BuilderConfig):
             if not sites or not all(isinstance(s, str) and s for s in sites):
                 raise ValueError(f"EuroMineNetConfig.sites: expected site folder names, got {self.sites!r}")
             self.sites = tuple(sorted(set(sites)))
+        if not isinstance(self.allow_missing_years, bool):
+            raise ValueError(f"EuroMineNetConfig.allow_missing_years: expected True or False, got {self.allow_missing_years!r}")
+        if self.allow_missing_years and self.name != "mapping":
+            raise ValueError(
+                f"EuroMineNetConfig.allow_missing_years: expected only with config 'mapping' (rows per year), got config "
+                f"{self.name!r}, whose rows hold every selected year"
+            )
         if self.split_scheme not in ("auto", "official", "random"):
             raise ValueError(f"EuroMineNetConfig.split_scheme: expected 'auto', 'official' or 'random', got {self.split_scheme!r}")
         if self.intervals is not None and (self.intervals[0] < 1 or self.intervals[-1] > MAX_INTERVAL):
@@ -229,6 +245,12 @@ class EuroMineNetConfig(datasets.BuilderConfig):
         years = self.selected_years
         wanted = set(self.selected_intervals)
         return [(a, b) for i, a in enumerate(years) for b in years[i + 1 :] if b - a in wanted]
+
+
+#: Version of what the readers make of an archive's files, part of :func:`archive_fingerprint`:
+#: bump it when the same files start to give different rows, so no cache built before is served.
+#: 2: images are read in the published band order their band descriptions give.
+READER_VERSION = 2
 
 
 def _hidden(name: str) -> bool:
@@ -276,7 +298,7 @@ def archive_fingerprint(data_dir: str | Path, exclude: Iterable[str | Path] = ()
     """
     root = Path(data_dir)
     skip = {Path(p).resolve() for p in exclude}
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"euromine reader {READER_VERSION}\n".encode())
 
     def add(path: Path) -> None:
         try:
@@ -460,11 +482,14 @@ class EuroMineNet(datasets.GeneratorBasedBuilder):
                 "EuroMineNet: data_dir: expected the archive folder (raw {Site}/image/Year{YYYY}.tif or cropped "
                 "{Site}/{YYYY}/image/*.npy), e.g. EuroMineNet(config_name='mapping', data_dir='outputs/archive')"
             )
-        sites = scan_archive(config.data_dir, years=config.selected_years, sites=config.sites)
+        sites = scan_archive(config.data_dir, years=config.selected_years, sites=config.sites,
+                             allow_missing_years=config.allow_missing_years)
         if not sites:
             raise ValueError(f"{config.data_dir}: sites: expected at least one site folder, found none")
         by_name = {s.name: s for s in sites}
-        assignment = assign_splits(list(by_name), scheme=config.split_scheme, seed=config.seed)
+        # sites= is an explicit subset: the official lists need not all be there
+        assignment = assign_splits(list(by_name), scheme=config.split_scheme, seed=config.seed,
+                                   partial=config.sites is not None)
         generators = []
         for split in SPLITS:
             members = [by_name[n] for n in assignment.get(split, []) if n in by_name]
@@ -497,7 +522,7 @@ class EuroMineNet(datasets.GeneratorBasedBuilder):
     def _mapping_rows(self, sites: Sequence[SiteRecord]) -> Iterator[tuple[str, dict[str, Any]]]:
         # Site by site, year by year: one site raster in memory at a time.
         for site in sites:
-            for year in self.config.selected_years:
+            for year in site.years:  # the selected years (those the site has, with allow_missing_years)
                 for rec in iter_site_patches(site, year):
                     row = self._keys(site, rec.patch, rec.row, rec.col)
                     row.update(year=int(year), image=rec.image, mask=rec.mask)
@@ -567,7 +592,7 @@ def load_euromine(
     """Build (or reuse from ``cache_dir``) one config of an archive and return its splits.
 
     ``config_kwargs`` go to :class:`EuroMineNetConfig` (``years``, ``intervals``, ``sites``,
-    ``split_scheme``, ``seed``). ``download_mode="force_redownload"`` rebuilds the cache.
+    ``split_scheme``, ``seed``, ``allow_missing_years``). ``download_mode="force_redownload"`` rebuilds the cache.
     """
     if config_name not in CONFIG_NAMES:
         raise ValueError(f"load_euromine: config_name: expected one of {CONFIG_NAMES}, got {config_name!r}")

@@ -14,11 +14,20 @@ release) need two explicit decisions:
   validation and test sets exactly as published.
 * **Excluded sites** (``Spain_4``, ``Sweden_6``, ``Poland_16``) are not part of the benchmark: they
   are dropped from every split and reported (logged) when an archive contains them.
+* **Missing sites**: scheme ``"official"`` is the benchmark's split, so every published site must be
+  there; a missing one is an error naming the missing sites and how many of each split (a split
+  left empty is named as such), since scores over 16 of the 17 test sites would sit silently beside
+  the paper's. A subset is an explicit choice: ``partial=True`` (the builder passes it when
+  ``sites=`` names the sites to build, as predict and stats do for ``--sites``). Scheme ``"auto"``
+  means "the published lists for the sites there are": when it chooses the official lists for an
+  archive that lacks published sites, it warns with the same counts (and names empty splits)
+  instead of failing, so a partial copy of the archive still works and says what it lacks.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -147,16 +156,36 @@ def random_site_split(
     return result
 
 
-def assign_splits(sites: Iterable[str], scheme: str = "auto", seed: int = 0) -> dict[str, list[str]]:
+def _missing_sites(names: Sequence[str], official: Mapping[str, Sequence[str]]) -> tuple[str, list[str]]:
+    """What the published lists have that ``names`` lacks: one phrase with the count of each split
+    (empty splits named), and the missing names; ``("", [])`` when nothing is missing."""
+    have = set(names)
+    missing = {split: [s for s in official[split] if s not in have] for split in SPLITS}
+    lacking = [s for split in SPLITS for s in missing[split]]
+    if not lacking:
+        return "", []
+    counts = ", ".join(f"{split} {len(missing[split])} of {len(official[split])}" for split in SPLITS)
+    empty = [split for split in SPLITS if official[split] and len(missing[split]) == len(official[split])]
+    shown = ", ".join(lacking[:10]) + (f" and {len(lacking) - 10} more" if len(lacking) > 10 else "")
+    phrase = f"{len(lacking)} published site(s) missing ({counts}): {shown}"
+    if empty:
+        phrase += f"; split(s) {', '.join(empty)} would be empty"
+    return phrase, lacking
+
+
+def assign_splits(sites: Iterable[str], scheme: str = "auto", seed: int = 0, partial: bool = False) -> dict[str, list[str]]:
     """Split the given sites: ``"official"`` lists, a seeded ``"random"`` 70/10/20, or ``"auto"``
     (official when every site is a published name, random otherwise).
 
     Only the given sites appear in the result. Under the official scheme, excluded sites are
-    dropped and logged, and a site that is not a published name is an error.
+    dropped and logged, a site that is not a published name is an error, and so is a published
+    site missing from ``sites`` unless ``partial`` (an explicit subset); ``"auto"`` choosing the
+    official lists warns about missing sites instead (module docstring).
     """
     names = sorted(set(sites))
     if scheme not in ("auto", "official", "random"):
         raise ValueError(f"split scheme: expected 'auto', 'official' or 'random', got {scheme!r}")
+    chosen_by_auto = scheme == "auto"
     if scheme == "auto":
         known = official_site_names()
         scheme = "official" if names and all(s in known for s in names) else "random"
@@ -174,6 +203,15 @@ def assign_splits(sites: Iterable[str], scheme: str = "auto", seed: int = 0) -> 
             f"official split ({_RESOURCE}): sites {unknown} are in no published list; "
             "expected published site names (use scheme='random' for other data)"
         )
+    phrase, _ = _missing_sites(names, official)
+    if phrase and not partial:
+        if not chosen_by_auto:
+            raise ValueError(
+                f"official split ({_RESOURCE}): {phrase}; expected every site of the published lists "
+                "(use split scheme 'auto' to split the sites there are by the published lists, or name the sites to use)"
+            )
+        warnings.warn(f"split scheme 'auto' chose the official lists: {phrase}; scores cover only the sites there are",
+                      UserWarning, stacklevel=2)
     result = {split: [s for s in names if where.get(s) == split] for split in SPLITS}
     check_disjoint(result)
     return result

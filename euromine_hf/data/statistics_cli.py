@@ -87,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         records = scan_archive(path, years=args.years, sites=args.sites)
     if args.split != "all":
-        chosen = set(assign_splits([r.name for r in records], scheme=args.split_scheme, seed=args.seed)[args.split])
+        chosen = set(assign_splits([r.name for r in records], scheme=args.split_scheme, seed=args.seed,
+                                   partial=bool(args.sites))[args.split])
         records = [r for r in records if r.name in chosen]
     if not records:
         raise ValueError(f"{path}: no sites to describe (check --split / --sites)")

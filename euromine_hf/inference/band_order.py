@@ -38,6 +38,16 @@ def _canonical_band(name: str | None) -> str | None:
     return f"B{number}A" if suffix else f"B{number:02d}"
 
 
+_GENERIC = re.compile(r"^band[\s_]*(\d+)$", re.IGNORECASE)
+
+
+def _specific(text: str, index: int) -> str:
+    """A description, or ``""`` for a generic ``Band {index}`` on its own band (some tools write
+    them for undescribed bands: they say nothing about which band is which)."""
+    match = _GENERIC.match(text)
+    return "" if match and int(match.group(1)) == index else text
+
+
 def parse_band_order(text: str) -> list[str]:
     """``--band-order``: the file's bands as a comma list of the ten published band names, each
     once (``B2``/``b02`` spellings accepted), e.g. ``B12,B11,B8A,B08,B07,B06,B05,B04,B03,B02``."""
@@ -63,7 +73,9 @@ def file_band_order(path: str | Path, descriptions: Sequence[str | None], count:
     ``stated`` (``--band-order``) wins. Otherwise descriptions that name Sentinel-2 bands decide:
     every band must name one, each once; a missing, unknown or repeated name is an error naming the
     band index, since reading such a file in any assumed order can silently swap bands. A file with
-    no descriptions at all is read in the published 10-band order.
+    no descriptions at all, or only GDAL's generic ones (``Band 1`` on band 1, ...), is read in the
+    published 10-band order. The archive reader (:mod:`euromine_hf.data.archive`) uses this same
+    rule, so training data and predictions agree on every file.
     """
     from euromine_hf.data.archive import ArchiveError
 
@@ -71,7 +83,7 @@ def file_band_order(path: str | Path, descriptions: Sequence[str | None], count:
         if count != len(stated):
             raise ArchiveError(path, "band count", f"{len(stated)} bands as --band-order states ({','.join(stated)})", count)
         return list(stated), ORDER_STATED
-    texts = [(d or "").strip() for d in descriptions]
+    texts = [_specific((d or "").strip(), index) for index, d in enumerate(descriptions, start=1)]
     if not any(texts):
         if count == len(BANDS):
             return list(BANDS), ORDER_PUBLISHED

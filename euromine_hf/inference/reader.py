@@ -21,14 +21,13 @@ class SceneReader:
     """One input GeoTIFF, opened once, read as strips of the model's bands (never whole)."""
 
     def __init__(self, path: Path, model_bands: Sequence[str], stated_order: Sequence[str] | None = None) -> None:
-        from euromine_hf.data.archive import ArchiveError, _check_size, _open_raster
+        from euromine_hf.data.archive import ArchiveError, _check_size, _open_raster, check_image_dtype
 
         self.path = path
         self.src = _open_raster(path)
         try:
             src = self.src
-            if not np.issubdtype(np.dtype(src.dtypes[0]), np.integer):
-                raise ArchiveError(path, "dtype", "integer Sentinel-2 digital numbers", src.dtypes[0])
+            check_image_dtype(path, src.dtypes[0])  # the archive reader's rule: no 8-bit quick-looks
             _check_size(path, src.height, src.width)
             names, self.order_source = file_band_order(path, src.descriptions, src.count, stated_order)
             self.band_names = names

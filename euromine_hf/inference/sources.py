@@ -98,7 +98,8 @@ def find_scenes(
     if split is not None:
         from euromine_hf.data.splits import assign_splits
 
-        chosen = set(assign_splits([s.name for s in scenes if s.name], split_scheme, seed)[split])
+        # --sites is an explicit subset: the official lists need not all be there
+        chosen = set(assign_splits([s.name for s in scenes if s.name], split_scheme, seed, partial=sites is not None)[split])
         scenes = [s for s in scenes if s.name in chosen]
     if years is not None:
         year_list = sorted({int(y) for y in years})

@@ -14,12 +14,15 @@ def truncate(dataset: Any, limit: int | None) -> Any:
     return dataset.select(range(limit))
 
 
-def load_mapping_splits(data_dir: Path, data_args: Any) -> dict[str, Any]:
+def load_mapping_splits(data_dir: Path, data_args: Any, allow_missing_years: bool = False) -> dict[str, Any]:
     """``train_mapping``, ``validation``, ``test``: the per-year rows of each split, truncated by
-    ``--max_train_samples`` / ``--max_eval_samples`` / ``--max_test_samples``."""
+    ``--max_train_samples`` / ``--max_eval_samples`` / ``--max_test_samples``. ``allow_missing_years``
+    (series models): a site may lack years of the archive, it then has no rows for them."""
     from euromine_hf.data.builder import load_euromine
 
     kwargs: dict[str, Any] = {"years": tuple(data_args.years)}
+    if allow_missing_years:  # only then: a complete archive keeps the one cache every task shares
+        kwargs["allow_missing_years"] = True
     if data_args.split_scheme is not None:
         kwargs["split_scheme"] = data_args.split_scheme
     mapping = load_euromine(data_dir, "mapping", cache_dir=data_args.cache_dir, **kwargs)

@@ -59,7 +59,7 @@ class MultitemporalTask(Task):
         from euromine_hf.training.splits import load_mapping_splits
 
         mapping = load_mapping_splits(data_dir, dataclasses.replace(data_args, sampling="per_year", intervals=None,
-                                                                    pairs_per_series=None))
+                                                                    pairs_per_series=None), allow_missing_years=True)
         years = list(data_args.years)
 
         def series(rows: Any) -> Any:
