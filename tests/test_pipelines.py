@@ -106,7 +106,7 @@ def _predict_error(model_folder: Path, images: list[Path], out: Path) -> str:
 def test_a_float_reflectance_geotiff_is_refused_like_predict(folders, tmp_path):
     path = _write(tmp_path / "Year2020.tif", (_image(0) / 10000.0).astype(np.float32))
     expected = _predict_error(folders["unet"], [path], tmp_path / "out")
-    assert expected == f"{path}: dtype: expected integer Sentinel-2 digital numbers, found float32"
+    assert expected.startswith(f"{path}: dtype: expected integer Sentinel-2 digital numbers") and expected.endswith("found float32")
     with pytest.raises(ValueError) as error:
         _pipe("euromine-mapping", folders["unet"])(str(path))
     assert str(error.value) == expected
