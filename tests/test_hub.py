@@ -172,6 +172,11 @@ def test_push_model_then_from_pretrained_gives_equal_outputs(local_hub, tmp_path
     save_model_card(card, folder)
     (folder / "checkpoint-5").mkdir()
     (folder / "checkpoint-5" / "optimizer.pt").write_bytes(b"\0" * 16)  # Trainer leftovers stay local
+    (folder / ".env").write_text("HF_TOKEN=hf_secret\n")  # hidden files (secrets, tool markers) stay local
+    (folder / ".euromine-predict.json").write_text("{}")
+    (folder / "sub" / ".git").mkdir(parents=True)
+    (folder / "sub" / ".git" / "config").write_text("x")
+    (folder / "sub" / "notes.md").write_text("kept: not hidden")
 
     url = push_model_folder(folder, "user/euromine-unet-tiny", commit_message="tiny unet")
     assert url.startswith(f"{local_hub.endpoint}/user/euromine-unet-tiny/commit/")
@@ -180,6 +185,7 @@ def test_push_model_then_from_pretrained_gives_equal_outputs(local_hub, tmp_path
     files = set(HfApi().list_repo_files("user/euromine-unet-tiny"))
     assert {"config.json", "model.safetensors", "README.md"} <= files
     assert not any(f.startswith("checkpoint-") for f in files)
+    assert not any(part.startswith(".") for f in files - {".gitattributes"} for part in f.split("/")) and "sub/notes.md" in files
 
     loaded = AutoModelForSemanticSegmentation.from_pretrained("user/euromine-unet-tiny").eval()
     assert type(loaded) is type(model)
