@@ -376,6 +376,22 @@ def parse_overrides(text: str | None) -> dict[str, Any]:
     return result
 
 
+def check_command_line(argv: Sequence[str], what: str = "train.py option") -> None:
+    """Parse ``argv`` as ``train.py`` would, with every check it makes before training (the task's
+    included), raising a ValueError naming the first unknown or bad option instead of argparse's exit:
+    for callers that launch ``train.py`` later (``euromine benchmark``) and must fail before that."""
+    parser = make_parser()
+
+    def fail(message: str) -> None:
+        raise ValueError(f"{what}s: {message} (python train.py --help-all lists them)")
+
+    parser.error = fail  # type: ignore[method-assign]
+    _, unknown = parser.parse_known_args(list(argv))
+    if unknown:
+        raise ValueError(f"{what} {unknown[0]}: not an option of train.py (python train.py --help-all lists them)")
+    parse_arguments(argv)
+
+
 def parse_arguments(
     argv: Sequence[str] | None = None,
 ) -> tuple[ModelArguments, DataArguments, EuroMineTrainingArguments, RunArguments]:
