@@ -8,6 +8,7 @@ the benchmark set-up; the CPU demo overrides a few of them explicitly (see ``dem
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 from euromine_hf.bands import YEARS
@@ -173,6 +174,8 @@ class DataArguments:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"--{name} must be a positive count; got {value}")
+        if self.cache_dir is not None and Path(self.cache_dir).exists() and not Path(self.cache_dir).is_dir():
+            raise ValueError(f"--cache_dir {self.cache_dir}: expected a folder (the datasets cache), found a file")
 
 
 @dataclass
