@@ -16,10 +16,11 @@ from euromine_hf.benchmark.tables import load_results, table_rows, write_benchma
 from euromine_hf.cli import main as euromine
 
 def _plan(tmp_path: Path, models: dict[str, list[str]], seeds=(0, 1), **kw) -> list[plan.RunSpec]:
-    """Runs under tmp_path/out on the "archive" tmp_path (never read by the fast tests)."""
+    """Runs under tmp_path/out on the "archive" tmp_path/archive (never read by the fast tests; apart
+    from the output folder, as the runner requires)."""
     kw.setdefault("size", "tiny")
     kw.setdefault("max_steps", 2)
-    return plan.plan_runs(tmp_path / "out", models, seeds, tmp_path, **kw)
+    return plan.plan_runs(tmp_path / "out", models, seeds, tmp_path / "archive", **kw)
 
 
 def _scores(task: str, base: float) -> dict[str, float]:
@@ -89,8 +90,9 @@ def test_a_run_trained_with_other_options_is_refused_by_folder_and_option(tmp_pa
     plan.check_same_options(old)  # the same request passes
     # the CLI: one line, exit 2, and nothing was trained or rewritten
     before = (old.run_dir / plan.RUN_SPEC_FILE).read_text()
+    (tmp_path / "archive").mkdir()
     rc = euromine(["benchmark", "--task", "mapping", "--models", "unet", "--seeds", "0", "--size", "tiny",
-                   "--max_steps", "3", "--data_dir", str(tmp_path), "--output_dir", str(tmp_path / "out")])
+                   "--max_steps", "3", "--data_dir", str(tmp_path / "archive"), "--output_dir", str(tmp_path / "out")])
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "seed0: option --max_steps" in err[0] and "Traceback" not in err[0]
     assert (old.run_dir / plan.RUN_SPEC_FILE).read_text() == before
@@ -102,7 +104,9 @@ def test_benchmark_options_errors_are_one_line_exit_2(tmp_path, capsys):
                          (["--launcher", "accelerate", "--accelerate_config", str(tmp_path / "no.yaml")], "no.yaml"),
                          (["--launcher", "slurm", "--slurm_time", "soon"], "--slurm_time"),
                          (["--data_dir", str(tmp_path / "missing")], "missing"),
-                         (["--", "--seed", "3"], "training option --seed")):
+                         (["--", "--seed", "3"], "training option --seed"),
+                         (["--", "--bogus", "1"], "training option --bogus: not an option of train.py"),
+                         (["--", "--learning_rate", "abc"], "invalid float value: 'abc'")):
         args = ["benchmark", "--models", "unet", "--output_dir", str(tmp_path / "out")] + extra
         if "--data_dir" not in extra:
             args[1:1] = ["--data_dir", str(tmp_path)]
@@ -259,6 +263,101 @@ def test_results_are_read_from_all_results_and_checked_against_the_run_spec(tmp_
     (results / "all_results.json").write_text(json.dumps({"model": "unet", "size": "tiny", "seed": 3, "test": {"OF1": 0.5}}))
     with pytest.raises(ValueError, match="field 'task': expected 'segmentation'"):
         jobs.collect_result(run.run_dir, plan.read_spec(run.run_dir))
+    # a score the tables could not show makes the run fail (no result.json), not the tables
+    (results / "all_results.json").write_text(json.dumps({
+        "task": "segmentation", "model": "unet", "size": "tiny", "seed": 3, "test": {"OF1": 0.5, "loss": 3.2},
+        "post_classification": {"OF1": 1.5}}))
+    with pytest.raises(ValueError, match=r"all_results.json: field 'post_classification.OF1': expected a finite number in \[0, 1\], found 1.5"):
+        jobs.collect_result(run.run_dir, plan.read_spec(run.run_dir))
+
+
+class _Stub:
+    """A launcher that finishes every pending run with fixed scores (no training)."""
+
+    name = "stub"
+
+    def launch(self, pending, say):
+        from euromine_hf.benchmark.launchers import Outcome
+
+        for spec in pending:
+            _finish(spec, 0.5)
+        return [Outcome(spec, "finished", "log") for spec in pending]
+
+
+def test_every_score_read_from_result_json_is_checked_before_any_table_is_written(tmp_path, capsys):
+    """A score out of [0, 1], a string or a non-finite value in a finished run's result.json stops the
+    request with one line naming the file and field, before any run starts or any table is written."""
+    from euromine_hf.benchmark.runner import run_benchmark
+
+    specs = _plan(tmp_path, {"mapping": ["unet"]}, seeds=(0, 1))
+    assert run_benchmark(specs, _Stub(), tmp_path / "out", say=lambda line: None) == 0
+    tables = {p.name: p.read_bytes() for p in (tmp_path / "out").glob("table*")}
+    path = specs[0].run_dir / plan.RESULT_FILE
+    good = json.loads(path.read_text())
+    for field, key, value, shown in (("test", "OF1", 7.5, "7.5"), ("test", "F1_2015", -3, "-3"),
+                                     ("test", "GCA-TIoU", "NaN", "'NaN'"), ("post_classification", "OF1", True, "True")):
+        bad = json.loads(json.dumps(good))
+        bad[field][key] = value
+        path.write_text(json.dumps(bad))
+        launcher = _Stub()
+        with pytest.raises(ValueError) as caught:
+            run_benchmark(specs + _plan(tmp_path, {"mapping": ["unet"]}, seeds=(2,)), launcher, tmp_path / "out",
+                          say=lambda line: None)
+        assert str(caught.value).startswith(f"{path}: field '{field}.{key}': expected a finite number in [0, 1], found {shown}")
+        assert {p.name: p.read_bytes() for p in (tmp_path / "out").glob("table*")} == tables
+        assert not (tmp_path / "out/runs/mapping/unet/seed2").exists()  # nothing launched
+    path.write_text(json.dumps({**good, "test": {**good["test"], "OF1": float("inf")}}))  # JSON Infinity
+    rc = euromine(["benchmark", "--task", "mapping", "--models", "unet", "--seeds", "0,1", "--size", "tiny",
+                   "--max_steps", "2", "--data_dir", str(_archive_dir(tmp_path)), "--output_dir", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "field 'test.OF1': expected a finite number in [0, 1], found inf" in err[0]
+    assert {p.name: p.read_bytes() for p in (tmp_path / "out").glob("table*")} == tables
+
+
+def _archive_dir(tmp_path: Path) -> Path:
+    (tmp_path / "archive").mkdir(exist_ok=True)
+    return tmp_path / "archive"
+
+
+def test_benchmark_keeps_files_it_did_not_write_in_its_output_dir(tmp_path):
+    """A table or figure name in OUTPUT holding a file the benchmark did not write (or one edited since)
+    stops the request before any run starts; its own tables are replaced on a rerun."""
+    from euromine_hf import owned_outputs
+    from euromine_hf.benchmark.runner import run_benchmark
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "table4.md").write_text("my notes\n")
+    specs = _plan(tmp_path, {"mapping": ["unet"]}, seeds=(0,))
+    with pytest.raises(owned_outputs.OutputConflictError, match=r"table4.md: expected a file euromine benchmark wrote, found a file it did not write"):
+        run_benchmark(specs, _Stub(), out, say=lambda line: None)
+    assert (out / "table4.md").read_text() == "my notes\n" and sorted(p.name for p in out.iterdir()) == ["table4.md"]
+    (out / "table4.md").unlink()
+    assert run_benchmark(specs, _Stub(), out, say=lambda line: None) == 0
+    assert owned_outputs.owns_folder(specs[0].run_dir, plan.TRAIN_TOOL)  # train.py trains into it as its own
+    assert run_benchmark(specs, _Stub(), out, say=lambda line: None) == 0  # a rerun replaces its own tables
+    (out / "figure_mapping_of1_vs_gca_tiou.png").write_bytes(b"edited")
+    with pytest.raises(owned_outputs.OutputConflictError, match="figure_mapping_of1_vs_gca_tiou.png: .*changed since"):
+        run_benchmark(specs, _Stub(), out, say=lambda line: None)
+
+
+def test_benchmark_output_dir_apart_from_the_archive_and_run_folders_of_others(tmp_path):
+    from euromine_hf import owned_outputs
+    from euromine_hf.benchmark.runner import run_benchmark
+
+    archive = _archive_dir(tmp_path)
+    for out, relation in ((archive, "is"), (archive / "bench", "lies inside"), (tmp_path, "contains")):
+        specs = plan.plan_runs(out, {"mapping": ["unet"]}, [0], archive, size="tiny", max_steps=2)
+        with pytest.raises(owned_outputs.OutputConflictError, match=f"--output_dir: expected a folder apart from {archive}.* that {relation} it"):
+            run_benchmark(specs, _Stub(), out, say=lambda line: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["archive"] and not list(archive.iterdir())
+    # a run folder holding someone else's files (no run.json, no train.py marker) is not trained into
+    specs = _plan(tmp_path, {"mapping": ["unet"]}, seeds=(0,))
+    specs[0].run_dir.mkdir(parents=True)
+    (specs[0].run_dir / "notes.txt").write_text("mine")
+    with pytest.raises(owned_outputs.OutputConflictError, match=r"seed0: run folder: expected a new or empty folder.*'notes.txt'"):
+        run_benchmark(specs, _Stub(), tmp_path / "out", say=lambda line: None)
+    assert sorted(p.name for p in specs[0].run_dir.iterdir()) == ["notes.txt"]
 
 
 def test_runner_skips_finished_runs_reports_failures_and_still_writes_tables(tmp_path):

@@ -168,3 +168,48 @@ def test_evaluate_cli_names_a_missing_site_and_a_missing_change_pair(archive, tm
     err = capsys.readouterr().err
     assert "change prediction 2016-2019" in err and "Change2016_2019.tif" in err and site in err
     assert not (tmp_path / "c" / "scores.json").exists() and not (tmp_path / "o" / "scores.json").exists()
+
+
+def test_evaluate_keeps_files_it_did_not_write_and_replaces_its_own(archive, tmp_path, capsys):
+    """A scores.json or table the user put in --output is refused by name before anything is written;
+    the files evaluate wrote itself are replaced on a rerun, unless edited since."""
+    base = [str(archive / "archive"), str(archive / "rasters"), "--split", "train", "--maps", "1"]
+    out = tmp_path / "R"
+    out.mkdir()
+    (out / "scores.json").write_text('{"mine":1}\n')
+    (out / "table4_mapping.md").write_text("mine\n")
+    assert _run([*base, "--output", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{out / 'scores.json'}: expected a file euromine evaluate wrote, found a file it did not write" in err or \
+        f"{out / 'table4_mapping.md'}: expected a file euromine evaluate wrote" in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert (out / "scores.json").read_text() == '{"mine":1}\n' and (out / "table4_mapping.md").read_text() == "mine\n"
+    assert sorted(p.name for p in out.iterdir()) == ["scores.json", "table4_mapping.md"]  # nothing written
+    (out / "scores.json").unlink()
+    assert _run([*base, "--output", str(out)]) == 2
+    assert f"{out / 'table4_mapping.md'}: expected a file euromine evaluate wrote" in capsys.readouterr().err
+    assert (out / "table4_mapping.md").read_text() == "mine\n" and not (out / "scores.json").exists()
+
+    own = tmp_path / "own"
+    assert _run([*base, "--output", str(own)]) == 0
+    assert _run([*base, "--output", str(own)]) == 0  # a rerun replaces its own files
+    (own / "maps").joinpath(next(p.name for p in (own / "maps").iterdir())).write_bytes(b"edited")
+    capsys.readouterr()
+    assert _run([*base, "--output", str(own)]) == 2
+    assert "found a file changed since it wrote it" in capsys.readouterr().err
+
+
+def test_evaluate_never_writes_into_or_around_what_it_reads(archive, tmp_path, capsys):
+    import shutil
+
+    preds = tmp_path / "preds"
+    shutil.copytree(archive / "rasters", preds)
+    site = sorted(p.name for p in preds.iterdir())[0]
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    for output, relation in ((archive / "archive", "is"), (preds, "is"), (preds / site, "lies inside"),
+                             (tmp_path, "contains")):
+        assert _run([str(archive / "archive"), str(preds), "--split", "train", "--output", str(output)]) == 2
+        err = capsys.readouterr().err
+        assert f"{output}: --output: expected a folder apart from" in err and f"that {relation} it" in err, err
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+    assert not list((archive / "archive").glob("table4*")) and not (archive / "archive" / "scores.json").exists()

@@ -74,3 +74,94 @@ def test_resume_last_skips_a_checkpoint_cut_while_saving(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         assert resume_path(args) == str(tmp_path / "checkpoint-2")
     assert "checkpoint-4, checkpoint-10: no trainer_state.json" in caplog.text
+
+
+def _tree(folder):
+    return sorted((str(p.relative_to(folder)), p.read_bytes() if p.is_file() else None) for p in folder.rglob("*"))
+
+
+def test_an_output_dir_train_did_not_make_is_refused_before_anything_runs(tmp_path, small_archive, hf_cache, capsys):  # noqa: F811
+    """A non-empty --output_dir without train.py's marker holds someone else's files: one line naming
+    the folder, exit 2, nothing replaced."""
+    out = tmp_path / "S"
+    (out / "model").mkdir(parents=True)
+    (out / "results").mkdir()
+    (out / "model" / "README.md").write_text("MINE\n")
+    (out / "results" / "all_results.json").write_text("MINE\n")
+    before = _tree(out)
+    assert _train(out, small_archive, hf_cache) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{out}: --output_dir: expected a new or empty folder, or one euromine train wrote " \
+        "before (with its .euromine-train.outputs.json), found one holding 'model' and 1 more" in err[0], err
+    assert _tree(out) == before
+
+
+def test_output_dir_never_the_archive_inside_it_or_around_it(tmp_path, small_archive, hf_cache, capsys):  # noqa: F811
+    site = sorted(p for p in small_archive.iterdir() if p.is_dir())[0]
+    before = _tree(small_archive.parent)
+    for out, relation in ((small_archive, "is"), (site, "lies inside"), (site / "run", "lies inside"),
+                          (small_archive.parent, "contains")):
+        assert _train(out, small_archive, hf_cache) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"{out}: --output_dir: expected a folder apart from {small_archive}" in err[0] \
+            and f"found one that {relation} it" in err[0], err
+    assert _tree(small_archive.parent) == before
+
+
+def test_a_file_for_output_dir_or_cache_dir_is_named_with_the_option(tmp_path, small_archive, hf_cache, capsys):  # noqa: F811
+    file = tmp_path / "FILE"
+    file.write_text("x")
+    assert _train(file, small_archive, hf_cache) == 2
+    assert f"{file}: --output_dir: expected a folder, found a file" in capsys.readouterr().err
+    assert _train(tmp_path / "run", small_archive, hf_cache, "--cache_dir", str(file)) == 2
+    assert f"--cache_dir {file}: expected a folder (the datasets cache), found a file" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["FILE"]
+
+
+def test_metric_for_best_model_is_checked_before_training_and_leaves_no_folder(tmp_path, small_archive, hf_cache, capsys):  # noqa: F811
+    out = tmp_path / "new" / "run"
+    assert _train(out, small_archive, hf_cache, "--metric_for_best_model", "bogus") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--metric_for_best_model: expected one of loss, F1_2015" in err[0] and "OF1" in err[0] \
+        and "got 'bogus'" in err[0], err
+    assert not (tmp_path / "new").exists()
+
+
+def test_metric_for_best_model_names_are_the_tasks_validation_metrics():
+    from euromine_hf.training.arguments import parse_arguments
+
+    for argv in (["--metric_for_best_model", "eval_GCA-TIoU"], ["--metric_for_best_model", "loss"],
+                 ["--task", "change_detection", "--model", "fc-ef", "--metric_for_best_model", "F1_interval_9"],
+                 ["--task", "multitemporal", "--model", "utae-series", "--metric_for_best_model", "change_OF1"],
+                 ["--task", "multitemporal", "--model", "utae-series", "--metric_for_best_model", "post_classification_F1_interval_1"]):
+        parse_arguments(["--size", "tiny", *argv])
+    for argv in (["--task", "change_detection", "--model", "fc-ef", "--metric_for_best_model", "F1_2015"],
+                 ["--years", "2016", "2017", "--metric_for_best_model", "F1_2015"],
+                 ["--task", "change_detection", "--model", "fc-ef", "--intervals", "1", "--metric_for_best_model", "F1_interval_2"]):
+        with pytest.raises(ValueError, match="--metric_for_best_model: expected one of"):
+            parse_arguments(["--size", "tiny", *argv])
+
+
+def test_a_start_that_fails_after_claiming_its_folder_leaves_none(tmp_path, small_archive, hf_cache, monkeypatch, capsys):  # noqa: F811
+    """The folder is made train.py's just before the first write; a failure before anything else was
+    written removes the marker and the folders the run created (a folder that existed stays)."""
+    from euromine_hf.training.tasks.segmentation import SegmentationTask
+
+    def broken(*args, **kwargs):
+        raise ValueError("model: broken on purpose")
+
+    monkeypatch.setattr(SegmentationTask, "build_model", broken)
+    assert _train(tmp_path / "a" / "b", small_archive, hf_cache) == 2
+    assert "broken on purpose" in capsys.readouterr().err and not (tmp_path / "a").exists()
+    (tmp_path / "empty").mkdir()
+    assert _train(tmp_path / "empty", small_archive, hf_cache) == 2
+    assert (tmp_path / "empty").is_dir() and not list((tmp_path / "empty").iterdir())
+
+
+def test_train_marks_its_folder_and_reruns_into_it(tmp_path, small_archive, hf_cache):  # noqa: F811
+    from euromine_hf import owned_outputs
+
+    out = tmp_path / "run"
+    assert _train(out, small_archive, hf_cache) == 0
+    assert owned_outputs.owns_folder(out, "train")
+    assert _train(out, small_archive, hf_cache) == 0  # a rerun: its own folder

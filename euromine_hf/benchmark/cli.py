@@ -123,6 +123,11 @@ def run(args: argparse.Namespace) -> int:
         if not data_dir.is_dir():
             raise FileNotFoundError(f"--data_dir {data_dir}: expected a EuroMineNet archive folder, found no such folder")
     specs = plan_runs(output_dir, models, seeds, data_dir, size=args.size, max_steps=args.max_steps, train_options=extra)
+    if extra:  # train.py's own parser and checks, once per task, before any run is launched
+        from euromine_hf.training.arguments import check_command_line
+
+        for task in dict.fromkeys(s.task for s in specs):
+            check_command_line(next(s for s in specs if s.task == task).argv(), "training option")
     print(f"euromine benchmark: {len(specs)} runs ({', '.join(f'{t}: {len(m)} models' for t, m in models.items())}, "
           f"seeds {', '.join(map(str, seeds))}, --size {args.size}) under {output_dir / 'runs'}, launcher {launcher.name}")
     return run_benchmark(specs, launcher, output_dir)

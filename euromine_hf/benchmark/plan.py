@@ -25,6 +25,9 @@ BENCHMARK_TASKS: dict[str, str] = {"mapping": "segmentation", "change_detection"
 #: the paper's protocol: what ``--task all`` means (series models run only when named or asked for by task)
 PAPER_TASKS = ("mapping", "change_detection")
 RUN_SPEC_FILE = "run.json"
+#: ``train.py``'s marker (:mod:`euromine_hf.owned_outputs`, tool ``train``, as ``training/run.py`` checks it):
+#: the runner marks each run folder it prepares, so train.py takes it as its own
+TRAIN_TOOL = "train"
 RESULT_FILE = "result.json"
 SPEC_FORMAT = "euromine-benchmark-run/1"
 #: ``train.py`` options the runner sets itself (per run), so extra training options may not repeat them.
@@ -192,7 +195,22 @@ def check_same_options(spec: RunSpec) -> None:
                 "or choose another --output_dir")
 
 
+def check_run_folder(spec: RunSpec) -> None:
+    """A run folder is new, empty, a benchmark run folder (its ``run.json``) or train.py's (its marker);
+    a folder holding anything else is the user's and is refused by name."""
+    from euromine_hf import owned_outputs
+
+    if (spec.run_dir / RUN_SPEC_FILE).is_file():
+        read_spec(spec.run_dir)  # a run.json that is not the benchmark's is an error naming it
+        return
+    owned_outputs.check_folder(spec.run_dir, TRAIN_TOOL, reads=[spec.options["data_dir"]], option="run folder")
+
+
 def write_spec(spec: RunSpec) -> Path:
+    """``run.json``, in a folder marked as train.py's (which then trains into it, reruns and resumes included)."""
+    from euromine_hf import owned_outputs
     from euromine_hf.io import atomic_write_json
 
+    if not owned_outputs.owns_folder(spec.run_dir, TRAIN_TOOL):
+        owned_outputs.record(spec.run_dir, TRAIN_TOOL)
     return atomic_write_json(spec.run_dir / RUN_SPEC_FILE, spec.to_json())

@@ -3,7 +3,9 @@ seeds, and the paper's published row under ours.
 
 Built from the ``result.json`` files of the finished runs (:mod:`euromine_hf.benchmark.jobs`), so the
 tables show whatever finished; a planned run that did not finish is listed as missing, never counted
-as zero. Only runs trained with the request's options (size, archive, steps, training options) enter
+as zero. Every score read from a ``result.json`` is checked first (:func:`check_result`: the task's
+columns, each a finite number in [0, 1]); a damaged one stops the request with one line naming the
+file and field, before any table is written. Only runs trained with the request's options (size, archive, steps, training options) enter
 a table: runs of the same folder trained otherwise are named as excluded, never averaged in.
 
 Columns, paper names and the paper's numbers come from :mod:`euromine_hf.metrics.tables` (the same
@@ -15,9 +17,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import statistics
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from euromine_hf.benchmark.plan import RESULT_FILE, RunSpec, read_json
 
@@ -38,9 +41,46 @@ PER_RUN_OPTIONS = ("task", "model", "seed")
 
 
 def load_results(output_dir: str | Path) -> list[dict[str, Any]]:
-    """Every finished run's ``result.json`` under ``OUTPUT/runs`` (a damaged one is an error naming it)."""
+    """Every finished run's ``result.json`` under ``OUTPUT/runs``, each checked (:func:`check_result`);
+    a damaged one is an error naming it."""
     root = Path(output_dir) / "runs"
-    return [read_json(p, "run result") for p in sorted(root.glob(f"*/*/seed*/{RESULT_FILE}"))] if root.is_dir() else []
+    paths = sorted(root.glob(f"*/*/seed*/{RESULT_FILE}")) if root.is_dir() else []
+    return [check_result(p, read_json(p, "run result")) for p in paths]
+
+
+def check_result(path: Path | str, result: dict[str, Any]) -> dict[str, Any]:
+    """``result`` (read from ``path``) if every value the tables read is sound: a benchmark task, a zoo
+    model name, an integer seed, and in each scores field the task's tables read (``test``, ``change``,
+    ``post_classification``) every column's score a finite number in [0, 1]. Otherwise a ValueError
+    naming the file and the field (a cell computed from a hand-edited or damaged file is never shown)."""
+    task = result.get("task")
+    fields = {field: kind for kind, by_task, _ in TABLES.values() for t, field in by_task.items() if t == task}
+    if not fields:
+        raise ValueError(f"{path}: field 'task': expected one of {', '.join(_ZOO_TASKS)}, found {task!r:.80}")
+    if not isinstance(result.get("model"), str):
+        raise ValueError(f"{path}: field 'model': expected a zoo model name, found {result.get('model')!r:.80}")
+    seed = result.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"{path}: field 'seed': expected a non-negative integer, found {seed!r:.80}")
+    from euromine_hf.metrics.tables import score_key, table_columns
+
+    for field, kind in fields.items():
+        scores = result.get(field)
+        if scores is None and field == "post_classification":
+            continue  # not scored (e.g. one test year): Table 6 shows it missing
+        if not isinstance(scores, dict):
+            raise ValueError(f"{path}: field {field!r}: expected the run's scores (a JSON object), found {scores!r:.80}")
+        for column in table_columns(kind):
+            key = score_key(kind, column)
+            if key not in scores:
+                continue  # a column the run did not score: shown missing
+            value = scores[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or not 0 <= value <= 1:
+                hint = f" (remove the run's {RESULT_FILE} to retrain it)" if Path(path).name == RESULT_FILE else ""
+                raise ValueError(f"{path}: field '{field}.{key}': expected a finite number in [0, 1], found "
+                                 f"{value!r:.80}; not shown{hint}")
+    return result
 
 
 def _common(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -150,18 +190,36 @@ def to_csv(table: Mapping[str, Any]) -> str:
     return buf.getvalue()
 
 
+def table_stems(tasks: Iterable[str | None]) -> list[str]:
+    """The tables (``table4`` ...) that runs of ``tasks`` appear in."""
+    tasks = set(tasks)
+    return [stem for stem, (_, fields, _) in TABLES.items() if tasks & set(fields)]
+
+
+def output_names(tasks: Iterable[str | None]) -> list[str]:
+    """Every file the tables and figures of runs of ``tasks`` may take in ``OUTPUT`` (checked before a run starts)."""
+    from euromine_hf.benchmark.plots import FIGURES
+
+    tasks = set(tasks)
+    figures = [name for task, name in FIGURES.items() if task in tasks]
+    return [f"{stem}.{ext}" for stem in table_stems(tasks) for ext in ("md", "csv", "json")] + figures
+
+
+def benchmark_tables(results: Sequence[Mapping[str, Any]], specs: Sequence[RunSpec]) -> dict[str, str]:
+    """File name -> text of ``table{4,5,6}.{md,csv,json}`` for the tasks the request or the finished runs cover."""
+    texts: dict[str, str] = {}
+    for stem in table_stems([s.task for s in specs] + [r.get("task") for r in results]):
+        table = table_rows(stem, results, specs)
+        for ext, text in (("md", to_markdown(table)), ("csv", to_csv(table)), ("json", json.dumps(table, indent=1) + "\n")):
+            texts[f"{stem}.{ext}"] = text
+    return texts
+
+
 def write_benchmark_tables(output_dir: str | Path, results: Sequence[Mapping[str, Any]],
                            specs: Sequence[RunSpec]) -> dict[str, Path]:
-    """``OUTPUT/table{4,5,6}.{md,csv,json}`` for the tasks the request or the finished runs cover."""
+    """``OUTPUT/table{4,5,6}.{md,csv,json}``: every table computed first, then written."""
     from euromine_hf.io import atomic_write_text
 
     out = Path(output_dir)
-    tasks = {s.task for s in specs} | {r.get("task") for r in results}
-    written: dict[str, Path] = {}
-    for stem, (_, fields, _) in TABLES.items():
-        if not tasks & set(fields):
-            continue
-        table = table_rows(stem, results, specs)
-        for ext, text in (("md", to_markdown(table)), ("csv", to_csv(table)), ("json", json.dumps(table, indent=1) + "\n")):
-            written[f"{stem}_{ext}"] = atomic_write_text(out / f"{stem}.{ext}", text)
-    return written
+    texts = benchmark_tables(results, specs)
+    return {name.replace(".", "_"): atomic_write_text(out / name, text) for name, text in texts.items()}

@@ -99,8 +99,12 @@ def evaluate_folder(
     years: tuple[int, ...] = YEARS,
     maps_dir: Path | None = None,
     max_maps: int = 0,
+    maps_out: list[tuple[Path, np.ndarray, str]] | None = None,
 ) -> Any:
-    """Score ``predictions`` on the ``split`` sites of ``archive``; returns the filled scorer."""
+    """Score ``predictions`` on the ``split`` sites of ``archive``; returns the filled scorer.
+
+    Error maps go to ``maps_dir`` as they are made, or, with ``maps_out``, are appended there as
+    ``(path, rgb, title)`` for the caller to write once every output has been checked."""
     from euromine_hf.data.archive import (
         ArchiveError,
         read_label_patches,
@@ -114,6 +118,12 @@ def evaluate_folder(
     from euromine_hf.metrics.change import ChangeScorer
     from euromine_hf.metrics.maps import error_map, pair_error_map, save_error_map
     from euromine_hf.metrics.mapping import MappingScorer, PostClassificationScorer
+
+    def save_map(path: Path, rgb: np.ndarray, title: str) -> None:
+        if maps_out is not None:
+            maps_out.append((path, rgb, title))
+        else:
+            save_error_map(path, rgb, legend=True, title=title)
 
     pred_dir = Path(predictions)
     all_sites = scan_archive(archive, years)
@@ -138,7 +148,7 @@ def evaluate_folder(
 
                     if site.size_known:
                         rgb = error_map(reconstruct(pred, site.offsets, site.height, site.width), read_site_label(site, y1) ^ read_site_label(site, y2))
-                        save_error_map(maps_dir / f"{site.name}_{y1}_{y2}.png", rgb, legend=True, title=f"{site.name} {y1}-{y2}")
+                        save_map(maps_dir / f"{site.name}_{y1}_{y2}.png", rgb, f"{site.name} {y1}-{y2}")
                         maps_left -= 1
         return scorer
 
@@ -161,23 +171,31 @@ def evaluate_folder(
             if task == "mapping":
                 for y in years[: maps_left]:
                     rgb = error_map(read_prediction(pred_dir, site, y), read_site_label(site, y))
-                    save_error_map(maps_dir / f"{site.name}_{y}.png", rgb, legend=True, title=f"{site.name} {y}")
+                    save_map(maps_dir / f"{site.name}_{y}.png", rgb, f"{site.name} {y}")
                     maps_left -= 1
             else:
                 y1, y2 = years[0], years[-1]
                 rgb = pair_error_map(read_prediction(pred_dir, site, y1), read_prediction(pred_dir, site, y2), read_site_label(site, y1), read_site_label(site, y2))
-                save_error_map(maps_dir / f"{site.name}_{y1}_{y2}.png", rgb, legend=True, title=f"{site.name} {y1}-{y2} (post-classification)")
+                save_map(maps_dir / f"{site.name}_{y1}_{y2}.png", rgb, f"{site.name} {y1}-{y2} (post-classification)")
                 maps_left -= 1
     return scorer
 
 
 def run(args: argparse.Namespace) -> int:
-    from euromine_hf.metrics.tables import _atomic_write, write_tables
+    """Score, then check every output name (see :mod:`euromine_hf.owned_outputs`), then write."""
+    from euromine_hf import owned_outputs
+    from euromine_hf.io import atomic_write_text
+    from euromine_hf.metrics.maps import save_error_map
+    from euromine_hf.metrics.tables import table_paths, write_tables
 
     out = Path(args.output)
+    reads = (args.archive, args.predictions)
+    names = [p.name for p in table_paths(out, args.task).values()] + ["scores.json"]
+    owned_outputs.check(out, "evaluate", names, reads=reads, option="--output")  # before scoring: fails at once
+    maps: list[tuple[Path, np.ndarray, str]] = []
     scorer = evaluate_folder(
         args.archive, args.predictions, split=args.split, task=args.task, split_scheme=args.split_scheme,
-        seed=args.seed, maps_dir=out / "maps" if args.maps else None, max_maps=args.maps,
+        seed=args.seed, maps_dir=out / "maps" if args.maps else None, max_maps=args.maps, maps_out=maps,
     )
     model = args.model or Path(args.predictions).resolve().name
     protocols = PROTOCOLS if args.protocol == "all" else (args.protocol,)
@@ -185,10 +203,14 @@ def run(args: argparse.Namespace) -> int:
     for protocol in protocols:
         label = model if len(protocols) == 1 else f"{model} [{protocol}]"
         results[label] = scorer.compute(protocol=protocol, empty=args.empty)
+    names += [path.relative_to(out).as_posix() for path, _, _ in maps]
+    owned_outputs.check(out, "evaluate", names, reads=reads, option="--output")  # and the maps', before the first write
+    written = [save_error_map(path, rgb, legend=True, title=title) for path, rgb, title in maps]
     # without --model our row is named after the folder, which names no paper model: show them all
     paths = write_tables(out, args.task, results, paper=args.paper, all_paper_rows=args.model is None)
     payload = {"task": args.task, "split": args.split, "empty": args.empty, "scores": results}
-    _atomic_write(out / "scores.json", json.dumps(payload, indent=2) + "\n")
+    scores = atomic_write_text(out / "scores.json", json.dumps(payload, indent=2) + "\n")
+    owned_outputs.record(out, "evaluate", [*written, *paths.values(), scores])
     print(paths["md"].read_text(encoding="utf-8"))
-    print(f"wrote {', '.join(str(p) for p in paths.values())} and {out / 'scores.json'}")
+    print(f"wrote {', '.join(str(p) for p in paths.values())} and {scores}")
     return 0

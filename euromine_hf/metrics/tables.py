@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from euromine_hf.bands import YEARS, load_resource
 
-__all__ = ["TASKS", "PAPER_ALIASES", "paper_row_name", "table_columns", "table_rows", "to_markdown", "to_csv", "to_json", "write_tables", "score_key"]
+__all__ = ["TASKS", "PAPER_ALIASES", "paper_row_name", "table_columns", "table_rows", "to_markdown", "to_csv", "to_json", "write_tables", "table_paths", "score_key"]
 
 #: task name -> (paper_results.json section, paper table number)
 TASKS: dict[str, tuple[str, int]] = {
@@ -147,15 +147,20 @@ def _atomic_write(path: Path, text: str) -> None:
     atomic_write_text(path, text)
 
 
+def table_paths(out_dir: str | Path, task: str, stem: str | None = None) -> dict[str, Path]:
+    """The files :func:`write_tables` writes (``{stem}.md|csv|json``), for checking them beforehand."""
+    stem = stem or f"table{TASKS[task][1]}_{task.replace('-', '_')}"
+    out = Path(out_dir)
+    return {"md": out / f"{stem}.md", "csv": out / f"{stem}.csv", "json": out / f"{stem}.json"}
+
+
 def write_tables(
     out_dir: str | Path, task: str, results: Mapping[str, Mapping[str, float]], paper: bool = False, stem: str | None = None,
     all_paper_rows: bool = False,
 ) -> dict[str, Path]:
     """Write ``{stem}.md``, ``.csv`` and ``.json`` (stem defaults to ``table{4,5,6}_{task}``)."""
     rows = table_rows(task, results, paper, all_paper_rows)
-    stem = stem or f"table{TASKS[task][1]}_{task.replace('-', '_')}"
-    out = Path(out_dir)
-    paths = {"md": out / f"{stem}.md", "csv": out / f"{stem}.csv", "json": out / f"{stem}.json"}
+    paths = table_paths(out_dir, task, stem)
     _atomic_write(paths["md"], to_markdown(task, rows))
     _atomic_write(paths["csv"], to_csv(task, rows))
     _atomic_write(paths["json"], to_json(task, rows))

@@ -8,6 +8,7 @@ the benchmark set-up; the CPU demo overrides a few of them explicitly (see ``dem
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Sequence
 
 from euromine_hf.bands import YEARS
@@ -179,6 +180,8 @@ class DataArguments:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"--{name} must be a positive count; got {value}")
+        if self.cache_dir is not None and Path(self.cache_dir).exists() and not Path(self.cache_dir).is_dir():
+            raise ValueError(f"--cache_dir {self.cache_dir}: expected a folder (the datasets cache), found a file")
 
 
 @dataclass
@@ -380,6 +383,22 @@ def parse_overrides(text: str | None) -> dict[str, Any]:
         except json.JSONDecodeError:
             result[key] = value
     return result
+
+
+def check_command_line(argv: Sequence[str], what: str = "train.py option") -> None:
+    """Parse ``argv`` as ``train.py`` would, with every check it makes before training (the task's
+    included), raising a ValueError naming the first unknown or bad option instead of argparse's exit:
+    for callers that launch ``train.py`` later (``euromine benchmark``) and must fail before that."""
+    parser = make_parser()
+
+    def fail(message: str) -> None:
+        raise ValueError(f"{what}s: {message} (python train.py --help-all lists them)")
+
+    parser.error = fail  # type: ignore[method-assign]
+    _, unknown = parser.parse_known_args(list(argv))
+    if unknown:
+        raise ValueError(f"{what} {unknown[0]}: not an option of train.py (python train.py --help-all lists them)")
+    parse_arguments(argv)
 
 
 def parse_arguments(

@@ -5,6 +5,11 @@ task's splits, build its model (seeded, from its pretrained start unless resumin
 from ``--resume_from_checkpoint``), predict the test split, score extras, write the task's reports,
 then ``results/all_results.json`` last (its presence means the reports are complete), then push.
 Every process runs the training; only the main process writes reports and pushes.
+
+``--output_dir`` is train.py's own folder (:mod:`euromine_hf.owned_outputs`, tool ``train``): checked
+before anything is fetched or read (new, empty, or carrying train's marker, as a rerun, a resume or a
+benchmark run folder does; never the ``--data_dir`` archive, inside it or around it), marked just
+before the first file is written, and left as it was found when the run fails before writing anything else.
 """
 
 from __future__ import annotations
@@ -14,11 +19,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from euromine_hf import owned_outputs
 from euromine_hf.training.checkpoints import resume_path
 from euromine_hf.training.results import ALL_RESULTS, RunResult, json_ready, resolve_data_dir, write_json_atomic
 from euromine_hf.training.tasks import get_task
 
 logger = logging.getLogger(__name__)
+
+#: the marker (:mod:`euromine_hf.owned_outputs`) that makes an output folder train.py's own; the
+#: benchmark runner writes it into the run folders it prepares (``benchmark.plan.TRAIN_TOOL``)
+TRAIN_TOOL = "train"
 
 __all__ = ["run_training", "push_trained_model", "RunResult"]
 
@@ -29,6 +39,8 @@ def run_training(model_args: Any, data_args: Any, training_args: Any, run_args: 
     task = get_task(model_args.task)
     task.check_arguments(model_args, data_args, training_args)
     output_dir = Path(training_args.output_dir)
+    reads = [data_args.data_dir] if data_args.data_dir else []
+    owned_outputs.check_folder(output_dir, TRAIN_TOOL, reads=reads, option="--output_dir")  # before anything runs
     resume = resume_path(training_args)  # a wrong value fails before anything is fetched or read
     if resume is None:  # on resume the checkpoint replaces every weight: no start to fetch
         from euromine_hf.training.pretrained_start import fetch_pretrained
@@ -45,10 +57,18 @@ def run_training(model_args: Any, data_args: Any, training_args: Any, run_args: 
     # push through huggingface_hub at the end (euromine_hf.hub), not through Trainer's own repo handling
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
 
-    model = task.build_model(model_args, seed=training_args.seed, full_determinism=training_args.full_determinism,
-                             report_dir=output_dir if training_args.should_save else None, pretrained=resume is None)
-    trainer = task.build_trainer(model, splits, data_args, training_args, run_args)
-    train_output = trainer.train(resume_from_checkpoint=resume)
+    # the main process makes the folder train.py's just before its first write (other ranks only read)
+    claim = owned_outputs.claim_folder(output_dir, TRAIN_TOOL, reads=reads, option="--output_dir") \
+        if training_args.should_save else None
+    try:
+        model = task.build_model(model_args, seed=training_args.seed, full_determinism=training_args.full_determinism,
+                                 report_dir=output_dir if training_args.should_save else None, pretrained=resume is None)
+        trainer = task.build_trainer(model, splits, data_args, training_args, run_args)
+        train_output = trainer.train(resume_from_checkpoint=resume)
+    except BaseException:
+        if claim is not None:
+            claim.release()  # a start that failed before writing anything leaves no folder of its own
+        raise
     trainer.log_metrics("train", train_output.metrics)
 
     prediction = trainer.predict(splits["test"], metric_key_prefix="test")

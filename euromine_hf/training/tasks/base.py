@@ -18,6 +18,17 @@ from typing import Any, Callable
 from euromine_hf.training.results import RunResult
 
 
+def mapping_metric_names(years: Any) -> list[str]:
+    """Keys of a mapping scorer's result for ``years`` (``metrics.mapping.MappingScorer.compute``)."""
+    return [*(f"F1_{y}" for y in sorted(years)), "OF1", "precision", "recall", "IoU", "GCA-TIoU", "LCA-TIoU"]
+
+
+def change_metric_names(years: Any, intervals: Any = None) -> list[str]:
+    """Keys of a change scorer's result over the pairs of ``years`` (only ``intervals``, when given)."""
+    gaps = sorted({b - a for a in years for b in years if b > a} & set(intervals if intervals else range(1, 100)))
+    return [*(f"F1_interval_{k}" for k in gaps), "OF1", "precision", "recall", "IoU"]
+
+
 class Task:
     """One training task. Subclasses set :attr:`name` and implement the methods that raise here."""
 
@@ -58,6 +69,17 @@ class Task:
                 f"got {channels}; to start from an RGB model use --rgb_checkpoint, which adapts its first layer "
                 "to the 10 bands"
             )
+        metric = getattr(training_args, "metric_for_best_model", None) if training_args is not None else None
+        if metric is not None:  # else the Trainer's KeyError comes at the first evaluation, after training started
+            names = self.metric_names(data_args)
+            if metric.removeprefix("eval_") not in names:
+                raise ValueError(f"--metric_for_best_model: expected one of {', '.join(names)} (the validation "
+                                 f"metrics of --task {task}; an eval_ prefix is optional), got {metric!r}")
+
+    def metric_names(self, data_args: Any) -> list[str]:
+        """What an evaluation of this task reports (``compute_metrics``' keys and the loss): the names
+        ``--metric_for_best_model`` may take."""
+        return ["loss"]
 
     # ---- data -------------------------------------------------------------------------------------
 

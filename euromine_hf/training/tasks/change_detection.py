@@ -25,6 +25,11 @@ class ChangeDetectionTask(Task):
     description = "change maps per pair of years, paper Table 5"
     no_validation = "no validation pair"
 
+    def metric_names(self, data_args: Any) -> list[str]:
+        from euromine_hf.training.tasks.base import change_metric_names
+
+        return ["loss", *change_metric_names(data_args.years, data_args.intervals)]
+
     def check_arguments(self, model_args: Any, data_args: Any, training_args: Any = None) -> None:
         """``--sampling per_year`` means ``pairs`` here; ``--pairs_per_series`` needs series; no
         temporal-consistency term (a segmentation loss)."""

@@ -29,6 +29,16 @@ class MultitemporalTask(Task):
     description = "one model per patch series: yearly masks and every pair's change, Tables 4-6"
     no_validation = "no validation series"
 
+    def metric_names(self, data_args: Any) -> list[str]:
+        """The yearly masks' scores, the change scores (``change_``), post-classification
+        (``post_classification_``) and ``series_OF1`` (``multitemporal_metrics``)."""
+        from euromine_hf.training.multitemporal_metrics import CHANGE_PREFIX, POST_PREFIX, SELECTION_METRIC
+        from euromine_hf.training.tasks.base import change_metric_names, mapping_metric_names
+
+        change = change_metric_names(data_args.years)
+        return ["loss", *mapping_metric_names(data_args.years), *(CHANGE_PREFIX + k for k in change),
+                *(POST_PREFIX + k for k in change), SELECTION_METRIC]
+
     def check_arguments(self, model_args: Any, data_args: Any, training_args: Any = None) -> None:
         """A series per sample (``--sampling per_year``, the default, means ``timeseries`` here);
         ``--intervals`` and the temporal-consistency term have no meaning; OF1 selection means

@@ -43,6 +43,11 @@ class SegmentationTask(Task):
     description = "mine maps per year, paper Table 4"
     no_validation = "an empty validation split"
 
+    def metric_names(self, data_args: Any) -> list[str]:
+        from euromine_hf.training.tasks.base import mapping_metric_names
+
+        return ["loss", *mapping_metric_names(data_args.years)]
+
     def check_arguments(self, model_args: Any, data_args: Any, training_args: Any = None) -> None:
         super().check_arguments(model_args, data_args, training_args)
         if data_args.sampling == "pairs":

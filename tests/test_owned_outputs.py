@@ -1,0 +1,77 @@
+"""``owned_outputs``: a report writer replaces only files it listed (unchanged since), never writes in,
+over or around what it reads, and a whole-folder tool uses only empty folders or its own."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from euromine_hf import owned_outputs as oo
+
+
+def test_only_listed_unchanged_files_may_be_replaced(tmp_path):
+    out = tmp_path / "out"
+    oo.check(out, "evaluate", ["a.md", "maps/x.png"])  # a new folder: nothing to keep
+    (out / "maps").mkdir(parents=True)
+    (out / "a.md").write_text("mine")
+    with pytest.raises(oo.OutputConflictError, match=r"a.md: expected a file euromine evaluate wrote, found a file it "
+                                                     r"did not write \(not listed in .euromine-evaluate.outputs.json\)"):
+        oo.check(out, "evaluate", ["a.md"])
+    (out / "maps" / "x.png").write_bytes(b"png")
+    oo.record(out, "evaluate", [out / "a.md", "maps/x.png"])
+    oo.check(out, "evaluate", ["a.md", "maps/x.png", "b.md"])
+    assert set(json.loads(oo.marker_path(out, "evaluate").read_text())["files"]) == {"a.md", "maps/x.png"}
+    (out / "maps" / "x.png").write_bytes(b"edited")
+    with pytest.raises(oo.OutputConflictError, match=r"x.png: .* found a file changed since it wrote it"):
+        oo.check(out, "evaluate", ["maps/x.png"])
+    with pytest.raises(oo.OutputConflictError, match="not listed"):  # another tool's marker lists nothing of ours
+        oo.check(out, "benchmark", ["a.md"])
+    (out / "sub").mkdir()
+    with pytest.raises(oo.OutputConflictError, match="found a folder"):
+        oo.check(out, "evaluate", ["sub"])
+
+
+def test_a_damaged_or_foreign_marker_is_not_taken_as_ours(tmp_path):
+    (tmp_path / "a.md").write_text("x")
+    oo.marker_path(tmp_path, "evaluate").write_text(json.dumps({"format": "other", "files": {"a.md": "0"}}))
+    with pytest.raises(oo.OutputConflictError, match="expected the marker euromine evaluate keeps"):
+        oo.check(tmp_path, "evaluate", ["a.md"])
+    with pytest.raises(ValueError, match="tool name"):
+        oo.marker_path(tmp_path, "../x")
+
+
+def test_outputs_stay_apart_from_what_is_read(tmp_path):
+    archive = tmp_path / "archive"
+    (archive / "site").mkdir(parents=True)
+    for out, relation in ((archive, "is"), (archive / "site" / "x", "lies inside"), (tmp_path, "contains")):
+        with pytest.raises(oo.OutputConflictError, match=f"--output: expected a folder apart from {archive} .* that {relation} it"):
+            oo.check(out, "evaluate", [], reads=[archive], option="--output")
+    oo.check(tmp_path / "elsewhere", "evaluate", [], reads=[archive, None])
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(oo.OutputConflictError, match="f: out: expected a folder, found a file"):
+        oo.check_folder(tmp_path / "f", "train", option="out")
+
+
+def test_a_whole_folder_is_claimed_only_when_empty_or_already_the_tools(tmp_path):
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "notes.txt").write_text("mine")
+    with pytest.raises(oo.OutputConflictError, match=r"busy: run: expected a new or empty folder.*holding 'notes.txt'"):
+        oo.claim_folder(busy, "train", option="run")
+    assert not oo.marker_path(busy, "train").exists()
+    claim = oo.claim_folder(tmp_path / "a" / "b", "train")
+    assert oo.owns_folder(tmp_path / "a" / "b", "train")
+    (tmp_path / "a" / "b" / "model").mkdir()
+    again = oo.claim_folder(tmp_path / "a" / "b", "train")  # a rerun: its own folder, not re-marked
+    assert not again.marked
+    again.release()  # holds more than the marker: kept
+    assert (tmp_path / "a" / "b" / "model").is_dir() and oo.owns_folder(tmp_path / "a" / "b", "train")
+    (tmp_path / "a" / "b" / "model").rmdir()
+    claim.release()  # only the marker: removed, with the folders the claim created
+    assert not (tmp_path / "a").exists()
+    # another process's marker being written (io.atomic_path's temporary) does not make the folder busy
+    racing = tmp_path / "racing"
+    racing.mkdir()
+    (racing / f".{oo.marker_path(racing, 'train').name}.k3j2.tmp.json").write_text("{}")
+    oo.check_folder(racing, "train")
