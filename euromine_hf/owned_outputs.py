@@ -19,11 +19,12 @@ Checks only read; they raise :class:`OutputConflictError` (a ``ValueError``: one
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Iterable
 from pathlib import Path
+
+from euromine_hf.output_marker import file_sha256
 
 __all__ = ["OutputConflictError", "marker_path", "read_marker", "check_apart", "check", "record",
            "owns_folder", "check_folder", "claim_folder", "FolderClaim"]
@@ -66,14 +67,6 @@ def read_marker(folder: str | Path, tool: str) -> dict[str, str] | None:
             f"{path}: expected the marker {_command(tool)} keeps of the files it wrote, found something else "
             f"({error}); not replaced") from error
     return {k: v for k, v in data["files"].items() if isinstance(k, str) and isinstance(v, str)}
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def check_apart(folder: str | Path, reads: Iterable[str | Path], option: str = "output folder") -> None:
@@ -122,7 +115,7 @@ def check(folder: str | Path, tool: str, names: Iterable[str], reads: Iterable[s
             found = "a link" if path.is_symlink() else "a folder"
         elif key not in listed:
             found = f"a file it did not write (not listed in {marker.name})"
-        elif _sha256(path) != listed[key]:
+        elif file_sha256(path) != listed[key]:
             found = f"a file changed since it wrote it (its SHA-256 differs from {marker.name})"
         else:
             continue
@@ -141,7 +134,7 @@ def record(folder: str | Path, tool: str, paths: Iterable[str | Path] = ()) -> P
     for path in paths:
         path = Path(path)
         full = path if path.is_absolute() else folder / path
-        listed[full.resolve().relative_to(folder.resolve()).as_posix()] = _sha256(full)
+        listed[full.resolve().relative_to(folder.resolve()).as_posix()] = file_sha256(full)
     listed = {k: v for k, v in listed.items() if (folder / k).is_file()}
     return atomic_write_json(marker_path(folder, tool),
                              {"format": MARKER_FORMAT, "tool": tool, "files": dict(sorted(listed.items()))})
