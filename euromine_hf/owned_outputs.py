@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from euromine_hf.output_marker import file_sha256
@@ -125,15 +125,21 @@ def check(folder: str | Path, tool: str, names: Iterable[str], reads: Iterable[s
 
 
 def record(folder: str | Path, tool: str, paths: Iterable[str | Path] = ()) -> Path:
-    """List ``paths`` (inside ``folder``, already in place) with their SHA-256 in ``tool``'s marker,
+    """List ``paths`` (inside ``folder``, already in place: as the writer returned them, or relative to
+    ``folder``) with their SHA-256 in ``tool``'s marker,
     atomically; creates the folder and the marker if needed. Entries of files gone since are dropped."""
     from euromine_hf.io import atomic_write_json
 
     folder = Path(folder)
     listed = read_marker(folder, tool) or {}
+    real_folder = folder.resolve()
     for path in paths:
         path = Path(path)
-        full = path if path.is_absolute() else folder / path
+        # a path as a writer returned it (absolute, or relative to the working folder and inside
+        # ``folder``), or a name relative to ``folder``
+        as_given = path.resolve()
+        inside = as_given.is_file() and real_folder in as_given.parents
+        full = path if path.is_absolute() or inside else folder / path
         listed[full.resolve().relative_to(folder.resolve()).as_posix()] = file_sha256(full)
     listed = {k: v for k, v in listed.items() if (folder / k).is_file()}
     return atomic_write_json(marker_path(folder, tool),
@@ -150,15 +156,18 @@ def _marker_temp(name: str, tool: str) -> bool:
     return name.startswith(f".{marker_path('.', tool).name}.") and name.endswith(".tmp.json")
 
 
-def check_folder(folder: str | Path, tool: str, reads: Iterable[str | Path] = (), option: str = "output folder") -> None:
+def check_folder(folder: str | Path, tool: str, reads: Iterable[str | Path] = (), option: str = "output folder",
+                 recognised: Callable[[Path], bool] | None = None) -> None:
     """Before anything is written: ``folder`` (which ``tool`` fills as a whole) is apart from ``reads``,
-    and absent, empty, or marked as ``tool``'s own."""
+    and absent, empty, marked as ``tool``'s own, or holding only entries ``recognised`` says are the
+    tool's by their format (train.py: Trainer checkpoints copied in to resume from)."""
     folder = Path(folder)
     check_apart(folder, reads, option)
     _check_is_folder(folder, option)
     if not folder.is_dir() or owns_folder(folder, tool):
         return
-    others = sorted(p.name for p in folder.iterdir() if not _marker_temp(p.name, tool))
+    others = sorted(p.name for p in folder.iterdir()
+                    if not _marker_temp(p.name, tool) and not (recognised is not None and recognised(p)))
     if others:
         raise OutputConflictError(
             f"{folder}: {option}: expected a new or empty folder, or one {_command(tool)} wrote before (with its "
@@ -186,10 +195,11 @@ class FolderClaim:
                 break
 
 
-def claim_folder(folder: str | Path, tool: str, reads: Iterable[str | Path] = (), option: str = "output folder") -> FolderClaim:
+def claim_folder(folder: str | Path, tool: str, reads: Iterable[str | Path] = (), option: str = "output folder",
+                 recognised: Callable[[Path], bool] | None = None) -> FolderClaim:
     """:func:`check_folder`, then create ``folder`` and mark it as ``tool``'s (if not already)."""
     folder = Path(folder)
-    check_folder(folder, tool, reads, option)
+    check_folder(folder, tool, reads, option, recognised)
     created = list(reversed([p for p in (folder, *folder.parents) if not p.exists()]))
     marked = not owns_folder(folder, tool)
     if marked:

@@ -143,7 +143,7 @@ def test_every_reading_command_exits_2_on_a_missing_archive(tmp_path, capsys, co
 
 def test_synth_and_train_bad_values_exit_2(tmp_path, capsys):
     assert main(["synth", str(tmp_path / "s"), "--min-size", "200", "--max-size", "100"]) == 2
-    assert "min_size" in capsys.readouterr().err
+    assert "--min-size" in capsys.readouterr().err
     from euromine_hf.training.main import main as train_main
 
     assert train_main(["--model", "nosuch", "--output_dir", str(tmp_path / "t")]) == 2

@@ -4,6 +4,7 @@ over or around what it reads, and a whole-folder tool uses only empty folders or
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,33 @@ def test_a_whole_folder_is_claimed_only_when_empty_or_already_the_tools(tmp_path
     racing.mkdir()
     (racing / f".{oo.marker_path(racing, 'train').name}.k3j2.tmp.json").write_text("{}")
     oo.check_folder(racing, "train")
+
+
+def test_record_takes_paths_relative_to_the_working_folder_as_writers_return_them(tmp_path, monkeypatch):
+    """``write_tables(Path("outputs/evaluate"), ...)`` returns ``outputs/evaluate/table4.md``: recorded
+    once, not looked up as ``outputs/evaluate/outputs/evaluate/table4.md``."""
+    monkeypatch.chdir(tmp_path)
+    out = Path("outputs") / "evaluate"
+    out.mkdir(parents=True)
+    (out / "t.md").write_text("table")
+    oo.record(out, "evaluate", [out / "t.md", "t.md"])
+    assert set(json.loads(oo.marker_path(out, "evaluate").read_text())["files"]) == {"t.md"}
+
+
+def test_train_accepts_a_folder_holding_only_trainer_checkpoints_to_resume_from(tmp_path):
+    """A checkpoint-N copied into a new --output_dir is train.py's own by its format; anything beside it,
+    or a checkpoint-N without trainer_state.json, is not."""
+    from euromine_hf.training.run import is_trainer_checkpoint
+
+    out = tmp_path / "resumed"
+    (out / "checkpoint-2").mkdir(parents=True)
+    with pytest.raises(oo.OutputConflictError, match="found one holding 'checkpoint-2'"):
+        oo.check_folder(out, "train", recognised=is_trainer_checkpoint)
+    (out / "checkpoint-2" / "trainer_state.json").write_text("{}")
+    oo.claim_folder(out, "train", recognised=is_trainer_checkpoint)
+    assert oo.owns_folder(out, "train")
+    (tmp_path / "other" / "checkpoint-3").mkdir(parents=True)
+    (tmp_path / "other" / "checkpoint-3" / "trainer_state.json").write_text("{}")
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    with pytest.raises(oo.OutputConflictError, match="found one holding 'notes.txt'"):
+        oo.check_folder(tmp_path / "other", "train", recognised=is_trainer_checkpoint)

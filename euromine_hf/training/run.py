@@ -15,6 +15,7 @@ before the first file is written, and left as it was found when the run fails be
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,13 @@ TRAIN_TOOL = "train"
 __all__ = ["run_training", "push_trained_model", "RunResult"]
 
 
+def is_trainer_checkpoint(path: Path) -> bool:
+    """A ``checkpoint-N`` folder with its ``trainer_state.json``: what train.py writes, copied into a
+    new --output_dir to resume from (its run folder's marker left behind)."""
+    return path.is_dir() and not path.is_symlink() and re.fullmatch(r"checkpoint-\d+", path.name) is not None \
+        and (path / "trainer_state.json").is_file()
+
+
 def run_training(model_args: Any, data_args: Any, training_args: Any, run_args: Any) -> RunResult:
     """Train the ``--task`` model, test it on the test split, write reports (main process), push."""
     start = time.perf_counter()
@@ -40,7 +48,8 @@ def run_training(model_args: Any, data_args: Any, training_args: Any, run_args: 
     task.check_arguments(model_args, data_args, training_args)
     output_dir = Path(training_args.output_dir)
     reads = [data_args.data_dir] if data_args.data_dir else []
-    owned_outputs.check_folder(output_dir, TRAIN_TOOL, reads=reads, option="--output_dir")  # before anything runs
+    owned_outputs.check_folder(output_dir, TRAIN_TOOL, reads=reads, option="--output_dir",
+                               recognised=is_trainer_checkpoint)  # before anything runs
     resume = resume_path(training_args)  # a wrong value fails before anything is fetched or read
     if resume is None:  # on resume the checkpoint replaces every weight: no start to fetch
         from euromine_hf.training.pretrained_start import fetch_pretrained
@@ -58,7 +67,8 @@ def run_training(model_args: Any, data_args: Any, training_args: Any, run_args: 
     push_to_hub, training_args.push_to_hub = training_args.push_to_hub, False
 
     # the main process makes the folder train.py's just before its first write (other ranks only read)
-    claim = owned_outputs.claim_folder(output_dir, TRAIN_TOOL, reads=reads, option="--output_dir") \
+    claim = owned_outputs.claim_folder(output_dir, TRAIN_TOOL, reads=reads, option="--output_dir",
+                                       recognised=is_trainer_checkpoint) \
         if training_args.should_save else None
     try:
         model = task.build_model(model_args, seed=training_args.seed, full_determinism=training_args.full_determinism,
