@@ -411,3 +411,16 @@ def test_pairs_as_text_work_in_python_as_on_the_command_line(tmp_path):
     assert [p.name for p in written] == ["Change2016_2017.tif"]
     with pytest.raises(ValueError, match="--pairs: expected items 'Y1:Y2'"):
         predict(_detector(), archive, tmp_path / "out2", pairs="2016-2017", progress=False)
+
+
+def test_a_model_without_band_names_is_told_what_to_build_it_with(tmp_path, capsys):
+    """num_channels=4 without band_names gives placeholders band0..band3: predict says how to name them."""
+    from euromine_hf.models import build_model
+
+    build_model("unet", size="tiny", num_channels=4).save_pretrained(tmp_path / "model")
+    src = _write(tmp_path / "scene" / "Year2020.tif", _image())
+    assert cli_main(["predict", str(tmp_path / "model"), str(src), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "config.json band_names ['band0', 'band1', 'band2', 'band3']: no published normalisation" in err
+    assert "built with num_channels=4 and no band_names; build it with band_names=[...]" in err
+    assert not (tmp_path / "out").exists()

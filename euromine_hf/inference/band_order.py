@@ -132,5 +132,9 @@ def model_band_names(model: Any) -> list[str]:
     bands = list(getattr(model.config, "band_names", None) or BANDS)
     unknown = [b for b in bands if b not in BANDS]
     if unknown:
-        raise ValueError(f"model bands {bands}: no published normalisation for {unknown}")
+        hint = ""
+        if all(re.fullmatch(r"band\d+", b) for b in unknown):  # default_band_names' placeholders
+            hint = (f" (the model was built with num_channels={len(bands)} and no band_names; build it with "
+                    f"band_names=[...] naming each channel's Sentinel-2 band, e.g. {list(BANDS[:len(bands)])})")
+        raise ValueError(f"config.json band_names {bands}: no published normalisation for {unknown}{hint}")
     return bands
