@@ -106,3 +106,29 @@ def test_train_accepts_a_folder_holding_only_trainer_checkpoints_to_resume_from(
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(oo.OutputConflictError, match="found one holding 'notes.txt'"):
         oo.check_folder(tmp_path / "other", "train", recognised=is_trainer_checkpoint)
+
+
+def test_stats_and_build_never_write_into_the_archive_and_stats_keeps_files_it_did_not_write(tmp_path, capsys):
+    """``euromine stats --out`` and ``euromine build CACHE`` wrote into the archive they read; stats replaced
+    a user's statistics.md."""
+    from euromine_hf.cli import main
+    from euromine_hf.data.synthetic import SyntheticConfig, generate_archive
+
+    archive = tmp_path / "archive"
+    generate_archive(archive, SyntheticConfig(num_sites=3, min_size=64, max_size=80, years=(2015, 2016)))
+    before = sorted(p.relative_to(archive) for p in archive.rglob("*"))
+    for argv in (["stats", str(archive), "--out", str(archive / "stats"), "--quiet"],
+                 ["build", str(archive), str(archive), "--configs", "mapping"],
+                 ["build", str(archive), str(archive / "cache"), "--configs", "mapping"]):
+        assert main(argv) == 2
+        assert "expected a folder apart from" in capsys.readouterr().err
+    assert sorted(p.relative_to(archive) for p in archive.rglob("*")) == before
+    out = tmp_path / "stats"
+    out.mkdir()
+    (out / "statistics.md").write_text("mine")
+    assert main(["stats", str(archive), "--out", str(out), "--quiet", "--no-plots", "--years", "2015", "2016"]) == 2
+    assert "statistics.md: expected a file euromine stats wrote, found a file it did not write" in capsys.readouterr().err
+    assert (out / "statistics.md").read_text() == "mine" and sorted(p.name for p in out.iterdir()) == ["statistics.md"]
+    (out / "statistics.md").unlink()
+    for _ in range(2):  # a rerun replaces its own files
+        assert main(["stats", str(archive), "--out", str(out), "--quiet", "--no-plots", "--years", "2015", "2016"]) == 0

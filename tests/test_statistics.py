@@ -115,7 +115,7 @@ def test_cli_writes_tables_and_plots(tiny_archive: Path, tmp_path: Path, capsys)
     assert stats_main([str(tiny_archive), "--years", *map(str, YEARS), "--out", str(out), "--quiet"]) == 0
     expected = {"statistics.md", "footprint_by_year.csv", "change_by_step.csv", "change_by_interval.csv",
                 "footprint_by_country.png", "changed_fraction_by_interval.png"}
-    assert {p.name for p in out.iterdir()} == expected  # no temporary files left behind
+    assert {p.name for p in out.iterdir()} == expected | {".euromine-stats.outputs.json"}  # no temporary files left behind
     with open(out / "change_by_interval.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     all_1 = next(r for r in rows if r["country"] == ALL and r["interval"] == "1")

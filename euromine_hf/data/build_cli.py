@@ -71,6 +71,12 @@ def _run(args: argparse.Namespace) -> int:
         print("euromine build: error: give the cache folder once (positional or --cache-dir)", file=sys.stderr)
         return 2
     cache_dir = args.cache_dir or args.cache
+    if cache_dir is not None:  # the cache is datasets' folder: never in, at or around the archive it reads
+        from euromine_hf import owned_outputs
+
+        owned_outputs.check_apart(cache_dir, [args.archive], option="cache folder")
+        if Path(cache_dir).exists() and not Path(cache_dir).is_dir():
+            raise ValueError(f"{cache_dir}: cache folder: expected a folder, found a file (kept, nothing written)")
     kwargs: dict[str, Any] = {"split_scheme": args.split_scheme, "seed": args.seed}
     for key in ("years", "intervals", "sites"):
         if getattr(args, key) is not None:

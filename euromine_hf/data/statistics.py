@@ -459,6 +459,11 @@ def _plot_changed_fraction(stats: DatasetStatistics, path: Path, paper: dict[str
         plt.close(fig)
 
 
+#: the files :func:`write_statistics` writes (the PNGs only with plots)
+STATISTICS_FILES = ("statistics.md", "footprint_by_year.csv", "change_by_step.csv", "change_by_interval.csv",
+                    "footprint_by_country.png", "changed_fraction_by_interval.png")
+
+
 def write_statistics(stats: DatasetStatistics, out_dir: str | Path, title: str = "Dataset statistics", plots: bool = True) -> dict[str, Path]:
     """Write ``statistics.md``, three CSV tables and (optionally) two PNG plots, each atomically."""
     out_dir = Path(out_dir)

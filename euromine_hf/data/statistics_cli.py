@@ -75,8 +75,13 @@ def run(args: argparse.Namespace) -> int:
         archive_masks, compute_statistics, missing_predictions, prediction_masks, prediction_sites, write_statistics,
     )
 
+    from euromine_hf import owned_outputs
+    from euromine_hf.data.statistics import STATISTICS_FILES
+
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     path = Path(args.path)
+    # never into (or around) what it reads, never over a file it did not write: checked before reading
+    owned_outputs.check(args.out, "stats", STATISTICS_FILES, reads=[path, args.archive], option="--out")
     predictions = args.archive is not None or _looks_like_predictions(path)
     if args.archive is not None:
         records = scan_archive(args.archive, years=args.years, sites=args.sites)
@@ -99,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
     what = "predictions" if predictions else "ground truth"
     title = f"Statistics of {what}: {path.name}" + ("" if args.split == "all" else f" ({args.split} split)")
     written = write_statistics(stats, args.out, title=title, plots=not args.no_plots)
+    owned_outputs.record(args.out, "stats", written.values())
     if not args.quiet:
         print(written["markdown"].read_text(encoding="utf-8"))
         print("wrote " + ", ".join(str(p) for p in written.values()))
