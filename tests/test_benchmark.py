@@ -594,3 +594,33 @@ def test_a_run_killed_while_training_resumes_from_its_last_complete_checkpoint(a
     assert state["global_step"] == 40
     log = (run / "train.log").read_text()
     assert f"resuming from {cut.name}" in log and "checkpoint-999: no trainer_state.json" in log
+
+
+def test_sigterm_to_the_runner_stops_the_training_it_started(tmp_path):
+    """kill, timeout and scancel send SIGTERM: the training must not go on writing into its run folder alone."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pid_file, log = tmp_path / "child.pid", tmp_path / "train.log"
+    child = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    runner = subprocess.Popen([sys.executable, "-c",
+                               "import sys; from pathlib import Path; from euromine_hf.benchmark.jobs import _train; "
+                               f"_train([sys.executable, '-c', {child!r}], Path({str(log)!r}), None)"])
+    deadline = time.time() + 60
+    while not (pid_file.is_file() and pid_file.read_text()) and time.time() < deadline:
+        time.sleep(0.1)
+    child_pid = int(pid_file.read_text())
+    runner.send_signal(signal.SIGTERM)
+    assert runner.wait(timeout=60) == 128 + signal.SIGTERM
+    for _ in range(100):
+        try:
+            os.kill(child_pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child_pid, signal.SIGKILL)
+        raise AssertionError("the training outlived the runner")

@@ -11,8 +11,10 @@ started it is gone, and a job that is started twice for a finished run does noth
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -73,7 +75,30 @@ def _train(command: list[str], log: Path, resumed_from: str | None) -> int:
             note = f" (resuming from {resumed_from})" if resumed_from else ""
             fh.write(f"=== {stamp} euromine benchmark{note}: {' '.join(command)}\n".encode())
             fh.flush()
-            return subprocess.run(command, stdout=fh, stderr=subprocess.STDOUT, env=env, check=False).returncode
+            return _wait_stopping_on_term(subprocess.Popen(command, stdout=fh, stderr=subprocess.STDOUT, env=env))
+
+
+def _wait_stopping_on_term(proc: subprocess.Popen) -> int:
+    """The training's exit status; if this process is stopped first (Ctrl-C, or SIGTERM from ``kill``,
+    ``timeout`` or Slurm's ``scancel``), the training is stopped too, never left writing into its run
+    folder on its own (a rerun would then train two processes into one folder)."""
+    def terminated(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminated) if threading.current_thread() is threading.main_thread() else None
+    try:
+        return proc.wait()
+    except BaseException:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def collect_result(run_dir: Path, spec: dict[str, Any]) -> dict[str, Any]:
