@@ -106,7 +106,7 @@ def test_card_metadata_round_trips_through_written_readme(tmp_path):
     assert "cosine_with_min_lr" in text
     paper_of1 = load_resource("paper_results.json")["mapping"]["UNet"]["OF1"]
     assert f"{paper_of1:.4f}" in text
-    assert "synthetic default data" in text and "not on the" in text  # plain statement for the demo
+    assert "trained and tested on synthetic data" in text and "not on the" in text  # plain statement for the demo
     assert "CC BY 4.0" in text and "2510.14661" in text
     assert not list(tmp_path.glob(".README.*"))  # no temp file left behind
 
@@ -116,7 +116,7 @@ def test_card_for_archive_model_and_paper_lookup_from_zoo():
     card = render_model_card("rgb-unet", model.config, {"test": {"OF1": 0.8}}, "user/eurominenet",
                              data_source="archive")
     text = str(card)
-    assert "synthetic default data" not in text and "synthetic-data" not in card.data.tags
+    assert "trained and tested on synthetic data" not in text and "synthetic-data" not in card.data.tags
     assert "paper (UNet, test)" in text  # paper row found through the zoo's paper_name
     assert "| 2 | B02 |" in text and "picks this model's 3 band(s) by name" in text  # 3-channel model: its own bands
 

@@ -34,6 +34,11 @@ def test_all_results_names_the_run_and_is_written_last(tmp_path, small_archive, 
     post = results["post_classification"]  # Table 6, scored on the test maps
     assert {"OF1", "F1_interval_1"} <= set(post)
     assert (out / "results" / "post_classification.md").is_file()
+    # a synthetic archive other than the default is named by its path, never "the synthetic default"
+    card = (out / "model" / "README.md").read_text()
+    assert "euromine-synthetic-default" not in card and "synthetic default" not in card
+    assert f"a **synthetic archive** (`{small_archive}`)" in card and "trained and tested on synthetic data" in card
+    assert f"the synthetic archive {small_archive} (no real imagery)" in (out / "results" / "test_results.md").read_text()
     # written last: its presence means every report is there
     others = [p for p in out.rglob("*") if p.is_file() and p != path]
     assert any("statistics" in p.parts for p in others) and any("predictions" in p.parts for p in others)

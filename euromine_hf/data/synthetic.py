@@ -1036,6 +1036,12 @@ def default_cache_root() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "euromine_hf"
 
 
+def is_default_archive(path: str | Path) -> bool:
+    """Whether ``path`` is :func:`default_archive`'s folder (without generating anything): a card may call
+    only that one "the synthetic default"; another synthetic archive is named by its path."""
+    return Path(path).resolve() == (default_cache_root() / f"synthetic-v{SYNTHETIC_VERSION}-seed0").resolve()
+
+
 def default_archive(cache_root: Path | None = None, config: SyntheticConfig | None = None) -> Path:
     """The default synthetic archive, generated once into ``{cache_root}/synthetic-v{SYNTHETIC_VERSION}-seed0``
     (the version in the name, and in ``synthetic.json``, keeps a stale generator's archive from being reused).

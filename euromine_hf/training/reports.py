@@ -33,6 +33,8 @@ from typing import Any
 
 import numpy as np
 
+from euromine_hf.training.results import data_description, dataset_name
+
 logger = logging.getLogger(__name__)
 
 def _atomic_text(path: Path, text: str) -> Path:
@@ -153,7 +155,7 @@ def write_model_card(trainer: Any, result: Any, model_args: Any, data_dir: Path,
         model_name=f"euromine-{model_args.model}-{model_args.size}",
         config=model.config,
         results={"test": result.test_metrics},
-        dataset_id=str(data_dir) if data_source == "archive" else "euromine-synthetic-default",
+        dataset_id=dataset_name(data_dir, data_source),
         training_args=training_args,
         data_source=data_source,
         num_parameters=sum(p.numel() for p in model.parameters()),
@@ -179,7 +181,7 @@ def write_reports(
     from euromine_hf.models.registry import get_spec
 
     label = get_spec(model_args.model).paper_name  # so the paper's row for it lands beside ours
-    where = "the synthetic default (no real imagery)" if data_source == "synthetic" else str(data_dir)
+    where = data_description(data_dir, data_source)
     written.update(write_results_tables(
         result, label, out / "results",
         f"Test split of {where}: {model_args.model} ({model_args.size} preset) from this run; "
@@ -280,7 +282,7 @@ def write_change_model_card(trainer: Any, result: Any, model_args: Any, data_arg
         model_name=f"euromine-{model_args.model}-{model_args.size}",
         config=trainer.model.config,
         results={"test": result.test_metrics},
-        dataset_id=str(data_dir) if data_source == "archive" else "euromine-synthetic-default",
+        dataset_id=dataset_name(data_dir, data_source),
         training_args=training_args,
         data_source=data_source,
         dataset_config="cd_pairs",
@@ -305,7 +307,7 @@ def write_change_reports(
     written["model"] = result.model_dir
     written["model_card"] = write_change_model_card(trainer, result, model_args, data_args, data_dir, data_source)
     label = get_spec(model_args.model).paper_name
-    where = "the synthetic default (no real imagery)" if data_source == "synthetic" else str(data_dir)
+    where = data_description(data_dir, data_source)
     paths = write_tables(out / "results", "change", {label: result.test_metrics}, paper=True, stem="test_results")
     _atomic_text(paths["md"], f"### Test split of {where}: {model_args.model} ({model_args.size} preset), every year "
                               "pair; rows marked (paper) are the paper's numbers on the real data\n\n"

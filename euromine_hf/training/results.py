@@ -55,6 +55,22 @@ def resolve_data_dir(data_args: Any) -> tuple[Path, str]:
     return path, "synthetic"
 
 
+def dataset_name(data_dir: Path, data_source: str) -> str:
+    """What a card's model-index names as the training data: the synthetic default by its name, any
+    other archive (real, or synthetic made with other options) by its path."""
+    from euromine_hf.data.synthetic import is_default_archive
+
+    return "euromine-synthetic-default" if data_source == "synthetic" and is_default_archive(data_dir) else str(data_dir)
+
+
+def data_description(data_dir: Path, data_source: str) -> str:
+    """The data a report's tables were scored on, in words."""
+    if data_source != "synthetic":
+        return str(data_dir)
+    name = dataset_name(data_dir, data_source)
+    return "the synthetic default (no real imagery)" if name != str(data_dir) else f"the synthetic archive {data_dir} (no real imagery)"
+
+
 def json_ready(obj: Any) -> Any:
     """``obj`` with numpy scalars, tuples and paths turned into what ``json.dumps`` writes."""
     if isinstance(obj, dict):

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from euromine_hf.training.results import data_description, dataset_name
+
 __all__ = ["write_series_reports", "write_series_predictions"]
 
 
@@ -110,7 +112,7 @@ def write_series_model_card(trainer: Any, result: Any, model_args: Any, data_arg
         model_name=f"euromine-{model_args.model}-{model_args.size}",
         config=trainer.model.config,
         results={"test": scores},
-        dataset_id=str(data_dir) if data_source == "archive" else "euromine-synthetic-default",
+        dataset_id=dataset_name(data_dir, data_source),
         training_args=training_args,
         data_source=data_source,
         dataset_config="timeseries",
@@ -136,7 +138,7 @@ def write_series_reports(
     written["model"] = result.model_dir
     written["model_card"] = write_series_model_card(trainer, result, model_args, data_args, data_dir, data_source)
     label = get_spec(model_args.model).paper_name
-    where = "the synthetic default (no real imagery)" if data_source == "synthetic" else str(data_dir)
+    where = data_description(data_dir, data_source)
     title = (f"### Test split of {where}: {model_args.model} ({model_args.size} preset), one model for the whole "
              "series; rows marked (paper) are the paper's numbers on the real data\n\n")
     tables = [("mapping", result.test_metrics, "test_results", "results"),
