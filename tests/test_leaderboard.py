@@ -480,3 +480,16 @@ def test_submit_checks_model_repo_given_on_the_command_line(board_archive, subs,
     assert _lb("submit", subs / "map_good", "--archive", board_archive, "--results", tmp_path / "r", "--model-repo", "javascript:alert(1)//x") == 2
     assert "--model-repo: expected a Hub model id NAMESPACE/NAME, found 'javascript:alert(1)//x'" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
+
+
+def test_one_set_of_predictions_scored_two_ways_is_never_ranked():
+    """A copied entry whose scores were edited keeps the sha256 of predictions another entry scored:
+    both are set apart, since which one was edited cannot be told; equal scores stay ranked."""
+    sha = "ab" * 32
+    entry = {"task": "mapping", "archive": {"synthetic": True, "name": "x"}, "submission_sha256": sha}
+    rows = lb.rank_rows(lb.dedupe_rows(lb.rows_from_entries([
+        {**entry, "model": "real", "scores": {"OF1": 0.39}}, {**entry, "model": "FAKE", "scores": {"OF1": 0.99}}])))
+    assert all(r["rank"] is None and "scored differently by 2 entries" in r["problems"][-1] for r in rows)
+    same = lb.rank_rows(lb.rows_from_entries([{**entry, "model": "a", "scores": {"OF1": 0.39}},
+                                              {**entry, "model": "b", "scores": {"OF1": 0.39}}]))
+    assert [r["rank"] for r in same] == [1, 1]

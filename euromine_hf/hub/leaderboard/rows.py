@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -62,7 +63,22 @@ def rows_from_entries(entries: Iterable[Mapping[str, Any]]) -> list[dict[str, An
                              authors=kept_strings(e.get("authors"), is_author),
                              description=short_description(e.get("description")),
                              verification=SCORED_HERE if scored else SELF_REPORTED, sha256=sha if scored else None))
+    _flag_one_scoring_two_ways(rows)
     return rows
+
+
+def _flag_one_scoring_two_ways(rows: list[dict[str, Any]]) -> None:
+    """The same predictions (one sha256, one task) scored differently by two entries: one was edited
+    since ``submit`` wrote it, and which cannot be told, so neither is ranked."""
+    by_sha: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        if row["sha256"] and not row["problems"]:  # rows already set apart are not ranked anyway
+            by_sha.setdefault((row["task"], row["sha256"]), []).append(row)
+    for (_, sha), group in by_sha.items():
+        if len({json.dumps(r["scores"], sort_keys=True, default=str) for r in group}) > 1:
+            for row in group:
+                row["problems"] = [*row["problems"], f"scores: the predictions with sha256 {sha[:16]} are scored "
+                                   f"differently by {len(group)} entries (one was edited since submit wrote it)"]
 
 
 def paper_rows(task: str) -> list[dict[str, Any]]:
