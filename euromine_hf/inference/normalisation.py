@@ -10,14 +10,14 @@ file is checked field by field, since a silently ignored or misread file shifts 
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from euromine_hf.bands import BANDS, MEAN, STD
+from euromine_hf.bands import MEAN, STD
+from euromine_hf.models.image_processing import band_statistic
 
 __all__ = ["PROCESSOR_FILE", "Normalisation", "model_normalisation", "normalisation_of"]
 
@@ -59,22 +59,6 @@ def _processor_file(source: str) -> Path | None:
     return Path(found) if found else None
 
 
-def _values(path: Path, config: dict[str, Any], field: str, bands: Sequence[str], published: np.ndarray) -> np.ndarray:
-    value = config.get(field)
-    if value is None:  # the processor's own default: the published statistics of the model's bands
-        return np.asarray([published[BANDS.index(b)] for b in bands], dtype=np.float32)
-    expected = f"{len(bands)} numbers, one per model band ({', '.join(bands)})"
-    if not isinstance(value, list) or len(value) != len(bands):
-        found = f"{len(value)} values" if isinstance(value, list) else repr(value)
-        raise ValueError(f"{path}: {field}: expected {expected}, found {found}")
-    bad = [v for v in value if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)]
-    if bad:
-        raise ValueError(f"{path}: {field}: expected {expected}, found {bad[0]!r}")
-    if field == "image_std" and any(v <= 0 for v in value):
-        raise ValueError(f"{path}: {field}: expected positive standard deviations, found {min(value)!r}")
-    return np.asarray(value, dtype=np.float32)
-
-
 def normalisation_of(path: Path, bands: Sequence[str]) -> Normalisation:
     """The statistics a processor file states for a model on ``bands``, checked field by field."""
     try:
@@ -86,7 +70,11 @@ def normalisation_of(path: Path, bands: Sequence[str]) -> Normalisation:
     names = config.get("band_names")
     if names is not None and names != list(bands):
         raise ValueError(f"{path}: band_names: expected the model's bands {list(bands)} (config.json), found {names!r}")
-    return Normalisation(_values(path, config, "image_mean", bands, MEAN), _values(path, config, "image_std", bands, STD), path)
+    try:  # the image processor's own rule, so predict and AutoImageProcessor accept the same files
+        mean, std = (band_statistic(config.get(f), bands, f, published) for f, published in (("image_mean", MEAN), ("image_std", STD)))
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from None
+    return Normalisation(np.asarray(mean, dtype=np.float32), np.asarray(std, dtype=np.float32), path)
 
 
 def model_normalisation(model: Any, bands: Sequence[str]) -> Normalisation:
@@ -94,6 +82,6 @@ def model_normalisation(model: Any, bands: Sequence[str]) -> Normalisation:
     the folder (or cached Hub repo) it was loaded from, else the published ones."""
     path = _processor_file(str(getattr(model, "name_or_path", "") or ""))
     if path is None:
-        return Normalisation(np.asarray([MEAN[BANDS.index(b)] for b in bands], dtype=np.float32),
-                             np.asarray([STD[BANDS.index(b)] for b in bands], dtype=np.float32), None)
+        return Normalisation(np.asarray(band_statistic(None, bands, "image_mean", MEAN), dtype=np.float32),
+                             np.asarray(band_statistic(None, bands, "image_std", STD), dtype=np.float32), None)
     return normalisation_of(path, bands)

@@ -9,6 +9,7 @@ by name from the bands the imagery carries (``source_bands``, the archive's orde
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import numpy as np
@@ -28,6 +29,26 @@ def _published_statistic(values: np.ndarray, names: Sequence[str], what: str) ->
             f"pass image_{what} explicitly"
         )
     return [float(values[BANDS.index(name)]) for name in names]
+
+
+def band_statistic(values: Any, band_names: Sequence[str], field: str, published: np.ndarray) -> list[float]:
+    """``field`` (``image_mean`` / ``image_std``) as one finite number per band in ``band_names``: the
+    given values, checked (a standard deviation must be positive), or the published statistic of each
+    band when ``values`` is None. Errors start with the field's name so a caller can put its file first."""
+    if values is None:
+        return _published_statistic(published, band_names, field.removeprefix("image_"))
+    if isinstance(values, np.ndarray):
+        values = values.tolist()
+    expected = f"{len(band_names)} numbers, one per model band ({', '.join(band_names)})"
+    if not isinstance(values, (list, tuple)) or len(values) != len(band_names):
+        found = f"{len(values)} values" if isinstance(values, (list, tuple)) else repr(values)
+        raise ValueError(f"{field}: expected {expected}, found {found}")
+    bad = [v for v in values if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)]
+    if bad:
+        raise ValueError(f"{field}: expected {expected}, found {bad[0]!r}")
+    if field == "image_std" and any(v <= 0 for v in values):
+        raise ValueError(f"{field}: expected positive standard deviations, found {min(values)!r}")
+    return [float(v) for v in values]
 
 
 class EuroMineImageProcessor(BaseImageProcessor):
@@ -61,24 +82,17 @@ class EuroMineImageProcessor(BaseImageProcessor):
         kwargs.pop("auto_map", None)  # written by to_dict, not a setting
         super().__init__(**kwargs)
         self.band_names = list(BANDS if band_names is None else band_names)
-        self.image_mean = (
-            _published_statistic(MEAN, self.band_names, "mean") if image_mean is None else [float(v) for v in image_mean]
-        )
-        self.image_std = (
-            _published_statistic(STD, self.band_names, "std") if image_std is None else [float(v) for v in image_std]
-        )
+        try:
+            self.image_mean = band_statistic(image_mean, self.band_names, "image_mean", MEAN)
+            self.image_std = band_statistic(image_std, self.band_names, "image_std", STD)
+        except ValueError as error:
+            message = str(error)
+            raise ValueError(message if message.startswith("EuroMineImageProcessor") else f"EuroMineImageProcessor: {message}") from None
         self.source_bands = list(BANDS if source_bands is None else source_bands)
         if task not in self.TASKS:
             raise ValueError(f"EuroMineImageProcessor: task must be one of {self.TASKS}; got {task!r}")
         self.task = task
         self.model_input_names = ["pixel_values_t1", "pixel_values_t2"] if task == "change_detection" else ["pixel_values"]
-        for what, values in (("image_mean", self.image_mean), ("image_std", self.image_std)):
-            if len(values) != len(self.band_names):
-                raise ValueError(
-                    f"EuroMineImageProcessor: {what} has {len(values)} values for {len(self.band_names)} bands {self.band_names}"
-                )
-        if any(v <= 0 for v in self.image_std):
-            raise ValueError(f"EuroMineImageProcessor: image_std must be positive; got {self.image_std}")
 
     @classmethod
     def from_model_config(cls, config: Any) -> "EuroMineImageProcessor":
