@@ -34,7 +34,7 @@ def run_benchmark(specs: Sequence[RunSpec], launcher: Any, output_dir: str | Pat
                   say: Callable[[str], None] = print) -> int:
     from euromine_hf import owned_outputs
     from euromine_hf.benchmark.plots import write_plots
-    from euromine_hf.benchmark.tables import benchmark_tables, load_results, matching_results, output_names
+    from euromine_hf.benchmark.tables import load_results, matching_results, output_names, write_benchmark_tables
 
     output_dir = Path(output_dir).resolve()
     for spec in specs:  # all of them first: a mismatch must stop the request before any training
@@ -57,11 +57,8 @@ def run_benchmark(specs: Sequence[RunSpec], launcher: Any, output_dir: str | Pat
     outcomes = launcher.launch(pending, say=say) if pending else []
     failed = [o for o in outcomes if o.status != "finished"]
 
-    from euromine_hf.io import atomic_write_text
-
     results = load_results(output_dir)
-    texts = benchmark_tables(results, specs)  # every table computed before the first is written
-    written = {name.replace(".", "_"): atomic_write_text(output_dir / name, text) for name, text in texts.items()}
+    written = write_benchmark_tables(output_dir, results, specs)  # every table computed before the first is written
     written.update(write_plots(output_dir, matching_results(results, specs)))
     owned_outputs.record(output_dir, TOOL, written.values())
     for spec in specs:
