@@ -91,12 +91,12 @@ def run_format(args: argparse.Namespace) -> int:
 
 def run_submit(args: argparse.Namespace) -> int:
     from euromine_hf.hub import leaderboard as lb
-    from euromine_hf.hub.leaderboard.text import REPO_ID
+    from euromine_hf.hub.leaderboard.text import is_repo_id
 
     if args.model is not None and args.task is None:
         raise ValueError("--model: expected --task mapping|change_detection with it (there is no submission.json to say)")
     _check_results_folder(Path(args.results), {"the submission": Path(args.submission), "--archive": Path(args.archive)})
-    if args.model_repo is not None and (not REPO_ID.match(args.model_repo) or ".." in args.model_repo):
+    if args.model_repo is not None and not is_repo_id(args.model_repo):
         raise ValueError(f"--model-repo: expected a Hub model id NAMESPACE/NAME, found {args.model_repo!r}")
     meta = {"model": args.model, "task": args.task} if args.model is not None else None
     if meta is not None and args.model_repo:

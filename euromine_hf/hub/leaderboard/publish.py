@@ -9,7 +9,7 @@ from typing import Any, Mapping
 from euromine_hf.hub.card_rules import check_card_text
 from euromine_hf.hub.leaderboard.hub_refusal import HubRefusal
 from euromine_hf.hub.leaderboard.tasks import TASKS, TaskSpec
-from euromine_hf.hub.leaderboard.text import REPO_ID, SHA256, is_author, is_link, kept_strings, short_description
+from euromine_hf.hub.leaderboard.text import SHA256, is_author, is_link, is_repo_id, kept_strings, short_description
 
 
 def _eval_yaml_tasks(api: Any, dataset_repo: str) -> tuple[set[str], str, str]:
@@ -77,7 +77,7 @@ def push_result(entry: dict[str, Any], model_repo: str, dataset_repo: str, token
     from huggingface_hub.utils import EntryNotFoundError
 
     for what, repo in (("--model-repo", model_repo), ("--dataset-repo", dataset_repo)):
-        if not REPO_ID.match(repo or "") or ".." in repo:
+        if not is_repo_id(repo):
             raise ValueError(f"{what}: expected a Hub id NAMESPACE/NAME, found {repo!r}")
     spec = TASKS[entry["task"]]
     api = HfApi(token=token)

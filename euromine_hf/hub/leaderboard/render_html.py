@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 from euromine_hf.hub.leaderboard.cells import LOCAL_TRUST, apart_title, column_label, percent, verification_text
 from euromine_hf.hub.leaderboard.rows import PAPER_SOURCE
 from euromine_hf.hub.leaderboard.tasks import TASKS
-from euromine_hf.hub.leaderboard.text import REPO_ID, is_link
+from euromine_hf.hub.leaderboard.text import is_link, is_repo_id
 
 SORT_JS = """
 (function () {
@@ -63,7 +63,7 @@ tr.reference td { color: #57606a; font-style: italic; background: #f6f8fa; }
 
 
 def _hub_link(repo: str | None, endpoint: str) -> str | None:
-    if repo and REPO_ID.match(repo) and ".." not in repo:
+    if is_repo_id(repo):
         return f"{endpoint.rstrip('/')}/{repo}"
     return None
 
