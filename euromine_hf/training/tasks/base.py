@@ -25,7 +25,7 @@ def mapping_metric_names(years: Any) -> list[str]:
 
 def change_metric_names(years: Any, intervals: Any = None) -> list[str]:
     """Keys of a change scorer's result over the pairs of ``years`` (only ``intervals``, when given)."""
-    gaps = sorted({b - a for a in years for b in years if b > a} & set(intervals if intervals else range(1, 100)))
+    gaps = sorted({b - a for a in years for b in years if b > a and (not intervals or b - a in intervals)})
     return [*(f"F1_interval_{k}" for k in gaps), "OF1", "precision", "recall", "IoU"]
 
 
