@@ -19,7 +19,6 @@ from huggingface_hub import HfApi, get_token, snapshot_download
 
 logger = logging.getLogger(__name__)
 
-#: Trainer leftovers that do not belong in a published model repo.
 #: Trainer leftovers, temporary files, and every hidden file or folder (``.env`` with a token, tool
 #: markers such as ``.euromine-predict.json``, ``.DS_Store``): ``save_pretrained`` writes none of them.
 DEFAULT_MODEL_IGNORE = ("checkpoint-*", "checkpoint-*/**", "runs/**", "**/*.tmp", "*.tmp", ".*", ".*/**", "**/.*", "**/.*/**")
