@@ -17,7 +17,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from euromine_hf.bands import MEAN, STD
-from euromine_hf.models.image_processing import band_statistic
 
 __all__ = ["PROCESSOR_FILE", "Normalisation", "model_normalisation", "normalisation_of"]
 
@@ -70,6 +69,8 @@ def normalisation_of(path: Path, bands: Sequence[str]) -> Normalisation:
     names = config.get("band_names")
     if names is not None and names != list(bands):
         raise ValueError(f"{path}: band_names: expected the model's bands {list(bands)} (config.json), found {names!r}")
+    from euromine_hf.models.image_processing import band_statistic  # here: loading the models is not light
+
     try:  # the image processor's own rule, so predict and AutoImageProcessor accept the same files
         mean, std = (band_statistic(config.get(f), bands, f, published) for f, published in (("image_mean", MEAN), ("image_std", STD)))
     except ValueError as error:
@@ -80,6 +81,8 @@ def normalisation_of(path: Path, bands: Sequence[str]) -> Normalisation:
 def model_normalisation(model: Any, bands: Sequence[str]) -> Normalisation:
     """The statistics that normalise ``model``'s inputs on ``bands``: those of the processor file in
     the folder (or cached Hub repo) it was loaded from, else the published ones."""
+    from euromine_hf.models.image_processing import band_statistic
+
     path = _processor_file(str(getattr(model, "name_or_path", "") or ""))
     if path is None:
         return Normalisation(np.asarray(band_statistic(None, bands, "image_mean", MEAN), dtype=np.float32),
